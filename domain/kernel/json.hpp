@@ -1,0 +1,83 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/describe.hpp>
+#include <boost/json.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+namespace strata::json {
+
+/// JSON mapping for every type described with `BOOST_DESCRIBE_STRUCT` / `BOOST_DESCRIBE_ENUM`.
+///
+/// Encoding is Boost.JSON's own `value_from`. Decoding is tolerant where Boost.JSON is
+/// strict, because stored events outlive the code that wrote them: a member missing from the
+/// JSON keeps its default (so adding a defaulted field is not a breaking change) and keys the
+/// type does not know are ignored. A value of the wrong JSON kind throws
+/// `boost::system::system_error`; callers at a layer edge catch it and return an `error`.
+
+template <class T>
+T from_json(const boost::json::value& v);
+
+namespace detail {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+template <class V, class C, class A>
+struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+
+}  // namespace detail
+
+template <class T>
+T from_json(const boost::json::value& v) {
+  if constexpr (boost::describe::has_describe_members<T>::value) {
+    T out{};
+    const auto& obj = v.as_object();
+    using members = boost::describe::describe_members<T, boost::describe::mod_public>;
+    boost::mp11::mp_for_each<members>([&](auto d) {
+      if (auto it = obj.find(d.name); it != obj.end()) {
+        using member_t = std::remove_reference_t<decltype(out.*d.pointer)>;
+        out.*d.pointer = from_json<member_t>(it->value());
+      }
+    });
+    return out;
+  } else if constexpr (detail::is_vector<T>::value) {
+    T out;
+    const auto& arr = v.as_array();
+    out.reserve(arr.size());
+    for (const auto& e : arr) out.push_back(from_json<typename T::value_type>(e));
+    return out;
+  } else if constexpr (detail::is_optional<T>::value) {
+    if (v.is_null()) return T{};
+    return T{from_json<typename T::value_type>(v)};
+  } else if constexpr (detail::is_string_map<T>::value) {
+    T out;
+    for (const auto& [k, e] : v.as_object())
+      out.emplace(std::string{k}, from_json<typename T::mapped_type>(e));
+    return out;
+  } else {
+    return boost::json::value_to<T>(v);
+  }
+}
+
+/// Serializes any type Boost.JSON can convert (described structs included) to compact text.
+template <class T>
+std::string to_json(const T& x) {
+  return boost::json::serialize(boost::json::value_from(x));
+}
+
+}  // namespace strata::json

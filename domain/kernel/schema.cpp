@@ -1,0 +1,104 @@
+#include "domain/kernel/schema.hpp"
+
+namespace strata::detail {
+namespace {
+
+// An upcasting chain longer than this is a cycle or a mistake, not a history.
+constexpr int max_chain_length = 64;
+
+std::string describe(std::string_view type, std::uint32_t version) {
+  return std::string{type} + " v" + std::to_string(version);
+}
+
+}  // namespace
+
+void schema_core::add_type(std::string_view name, std::uint32_t version, std::size_t index) {
+  assert(current(name) == nullptr && "wire name registered twice");
+  types_.push_back(type_entry{std::string{name}, version, index});
+}
+
+void schema_core::add_upcaster(std::string_view name, std::uint32_t from_version, upcaster fn) {
+  assert(find_step(name, from_version) == nullptr && "upcaster registered twice");
+  steps_.push_back(step{std::string{name}, from_version, std::move(fn)});
+}
+
+const schema_core::type_entry* schema_core::current(std::string_view name) const noexcept {
+  for (const auto& t : types_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const schema_core::type_entry& schema_core::entry_for(std::size_t index) const noexcept {
+  for (const auto& t : types_)
+    if (t.index == index) return t;
+  assert(false && "no wire name registered for this event alternative");
+  return types_.front();
+}
+
+bool schema_core::has_index(std::size_t index) const noexcept {
+  for (const auto& t : types_)
+    if (t.index == index) return true;
+  return false;
+}
+
+const schema_core::step* schema_core::find_step(std::string_view name,
+                                                std::uint32_t version) const noexcept {
+  for (const auto& s : steps_)
+    if (s.from_version == version && s.name == name) return &s;
+  return nullptr;
+}
+
+bool schema_core::knows_name(std::string_view name) const noexcept {
+  if (current(name) != nullptr) return true;
+  for (const auto& s : steps_)
+    if (s.name == name) return true;
+  return false;
+}
+
+result<void> schema_core::resolve(std::string_view type, std::uint32_t version,
+                                  std::string_view data, const sink& out) const {
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(data, ec);
+  if (ec)
+    return error{errc::corrupted, describe(type, version) + ": malformed JSON: " + ec.message()};
+  if (const auto* t = current(type); t != nullptr && t->version == version) {
+    return out(t->index, body);  // the common case: stored in the current shape
+  }
+  if (!body.is_object())
+    return error{errc::corrupted, describe(type, version) + ": body is not a JSON object"};
+  return resolve_object(type, version, std::move(body).as_object(), out, 0);
+}
+
+result<void> schema_core::resolve_object(std::string_view type, std::uint32_t version,
+                                         boost::json::object data, const sink& out,
+                                         int depth) const {
+  if (depth > max_chain_length)
+    return error{errc::internal, describe(type, version) + ": upcasting chain too long"};
+  const type_entry* t = current(type);
+  if (t != nullptr && t->version == version)
+    return out(t->index, boost::json::value(std::move(data)));
+  if (t != nullptr && version > t->version)
+    return error{errc::unsupported, describe(type, version) + " is newer than this code (v" +
+                                        std::to_string(t->version) + ")"};
+  const step* s = find_step(type, version);
+  if (s == nullptr) {
+    if (!knows_name(type)) return error{errc::corrupted, "unknown event type " + std::string{type}};
+    return error{errc::unsupported, "no upcaster from " + describe(type, version)};
+  }
+  std::vector<raw_event> next;
+  try {
+    next = s->fn(std::move(data));
+  } catch (const std::exception& ex) {
+    return error{errc::corrupted, "upcasting " + describe(type, version) + " failed: " + ex.what()};
+  }
+  for (auto& e : next) {
+    if (e.version != version + 1)
+      return error{errc::internal, "upcaster from " + describe(type, version) + " produced " +
+                                       describe(e.type, e.version) + ", expected v" +
+                                       std::to_string(version + 1)};
+    if (auto r = resolve_object(e.type, e.version, std::move(e.data), out, depth + 1); !r) return r;
+  }
+  return ok();
+}
+
+}  // namespace strata::detail

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, starts a throwaway PostgreSQL on 127.0.0.1 and runs every
+# test through CTest. The server is stopped on exit, also when a test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --with-test-servers
+scripts/build.sh
+build_dir=${STRATA_BUILD_DIR:-build}
+
+source scripts/pg-test-server.sh
+pg_test_server_start
+trap pg_test_server_stop EXIT
+
+ctest --test-dir "$build_dir" --output-on-failure -j2 "$@"
