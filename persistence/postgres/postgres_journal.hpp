@@ -1,0 +1,109 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/kernel/result.hpp"
+#include "persistence/journal.hpp"
+
+namespace strata::persistence {
+
+/// How a PostgreSQL journal assigns global positions.
+enum class postgres_position_mode : std::uint8_t {
+  /// From a single counter row locked inside the writing transaction (the only correct mode).
+  counter_row,
+  /// From a sequence, as a naive schema would. Readers can then see positions out of order
+  /// (a later position committed before an earlier one). Exists only so a test can prove
+  /// that `counter_row` is needed: never use it for data.
+  naive_sequence,
+};
+
+/// Settings of a PostgreSQL journal.
+struct postgres_journal_options {
+  /// A libpq connection string, e.g. "host=127.0.0.1 port=5432 user=strata dbname=strata".
+  std::string conninfo;
+  /// The schema holding the journal's tables; created on first use.
+  /// REQUIRES: a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 48 characters).
+  std::string schema = "strata";
+  /// Rows per multi-row INSERT statement on the append path (each size is prepared once).
+  /// REQUIRES: 1..1000.
+  std::size_t insert_chunk_rows = 64;
+
+  /// Test-only knobs. Defaults are what production uses.
+  struct testing_options {
+    postgres_position_mode positions = postgres_position_mode::counter_row;
+    /// Sleeps this long (server side, pg_sleep) inside an append's transaction right after its
+    /// first positions were taken, to make commit races deterministic in tests.
+    std::uint32_t delay_after_positions_ms = 0;
+  } testing;
+};
+
+/// The journal on PostgreSQL: events in a table with a JSONB `data` column, a hash chain per
+/// stream and gap-free global positions that no reader ever sees out of order.
+///
+/// Global order: every appending transaction first locks the journal's single counter row
+/// (`SELECT ... FOR UPDATE`), takes its positions from it, and writes the new value back before
+/// it commits. Writers are therefore serialised from the moment they take positions until their
+/// commit, so positions become visible exactly in position order, and a stream whose append
+/// conflicts hands its positions back (gap-free). Holding the lock costs nothing extra: group
+/// commit already makes one transaction the unit of writing. A sequence would not do: its
+/// values are taken before commit, and a transaction holding a smaller value can commit after
+/// one holding a larger value, so a reader polling `read_all` would skip the smaller one.
+///
+/// JSON text and the hash chain: JSONB rewrites the text (key order, whitespace, duplicate
+/// keys), while the audit chain is over the text exactly as the writer gave it (the same hash
+/// as every other backend computes). The table therefore keeps the original text in
+/// `data_text`, which reads return and the chain covers, and derives `data` from it as a
+/// generated column (`data_text::jsonb`, stored) for queries and indexes. `data` cannot be
+/// updated on its own, so it always matches the verified text.
+///
+/// Thread-safety: an instance is used by one thread at a time; any number of instances (in any
+/// number of processes) may use the same schema at once.
+///
+/// Errors: `unavailable` when the server cannot be reached, the connection was lost, or a lock
+/// or resource limit was hit (the instance reconnects on its next call; an append that lost its
+/// connection during COMMIT says that its outcome is unknown); `conflict` per stream as the
+/// journal contract says; `invalid_argument` for a batch that breaks a REQUIRES, or for a stream
+/// whose event data is not valid JSON (that stream only); `corrupted` for a stored row that
+/// cannot be read back, naming its position; `internal` for anything unexpected. No method
+/// throws.
+class postgres_journal final : public journal {
+ public:
+  /// Connects and creates the schema and its tables when they do not exist yet (safe against
+  /// concurrent creators: an advisory lock serialises them).
+  /// Errors: `invalid_argument` for bad options, `unavailable` when the server is unreachable.
+  static result<std::unique_ptr<postgres_journal>> open(postgres_journal_options options);
+
+  ~postgres_journal() override;
+  postgres_journal(const postgres_journal&) = delete;
+  postgres_journal& operator=(const postgres_journal&) = delete;
+
+  result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) override;
+  result<std::vector<event_record>> read_stream(const stream_id& stream,
+                                                const stream_range& range) override;
+  result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
+  result<version> head(const stream_id& stream) override;
+  result<global_position> last_position() override;
+
+  struct impl;
+
+ private:
+  explicit postgres_journal(std::unique_ptr<impl> state);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Opens `postgres_journal` instances (one connection each) on one schema.
+/// Thread-safety: `open` may be called from any thread.
+class postgres_journal_factory final : public journal_factory {
+ public:
+  explicit postgres_journal_factory(postgres_journal_options options);
+  result<std::unique_ptr<journal>> open() override;
+
+ private:
+  postgres_journal_options options_;
+};
+
+}  // namespace strata::persistence

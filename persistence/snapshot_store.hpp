@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "domain/kernel/ids.hpp"
+#include "domain/kernel/result.hpp"
+#include "domain/kernel/time.hpp"
+
+namespace strata::persistence {
+
+/// A saved aggregate state: the fold of `stream`'s events 1..`at`.
+struct snapshot_record {
+  stream_id stream;
+  version at;                       ///< The last event folded into `state` (>= 1).
+  std::uint32_t state_version = 1;  ///< The aggregate's state schema version when saved; a
+                                    ///< snapshot of another version is ignored (full replay).
+  std::string last_event_hash;      ///< Chain hash of the event at `at` (may be empty).
+  timestamp taken{};                ///< When the snapshot was taken.
+  std::string state;                ///< JSON text of the state, returned byte for byte.
+};
+
+/// How many snapshots a store keeps per stream unless told otherwise.
+inline constexpr std::size_t default_snapshots_kept = 3;
+
+/// Stores snapshots so that rehydration replays only the events after the latest one.
+///
+/// Snapshots are a cache: losing one costs a longer replay, never data. `save` keeps the K
+/// newest snapshots (highest `at`) per stream and deletes older ones; K comes from the
+/// implementation's options (default `default_snapshots_kept`). Saving a snapshot at a version
+/// that already has one replaces it.
+///
+/// Thread-safety: like `journal`, an instance is used by one thread at a time; several
+/// instances on the same storage may be used at once and see each other's saves.
+///
+/// Errors: `unavailable` when the storage cannot be reached or is busy (retry), `corrupted`
+/// when a stored snapshot cannot be read back (the message names the stream and version),
+/// `invalid_argument` for requests that break a REQUIRES. No method throws.
+class snapshot_store {
+ public:
+  virtual ~snapshot_store() = default;
+
+  /// Saves `s` and prunes the stream down to the K newest snapshots.
+  /// REQUIRES: `s.stream` is not empty and `s.at` >= 1.
+  virtual result<void> save(const snapshot_record& s) = 0;
+
+  /// The snapshot of `stream` with the highest `at` that is <= `at_or_below`, or nullopt.
+  virtual result<std::optional<snapshot_record>> load_latest(const stream_id& stream,
+                                                             version at_or_below) = 0;
+
+  /// Every kept snapshot of `stream`, oldest (lowest `at`) first.
+  virtual result<std::vector<snapshot_record>> list(const stream_id& stream) = 0;
+
+  /// Deletes every snapshot of `stream` (nothing to do for an unknown stream).
+  virtual result<void> remove_stream(const stream_id& stream) = 0;
+};
+
+/// Opens new instances on one snapshot storage.
+/// Thread-safety: may be called from any thread.
+class snapshot_store_factory {
+ public:
+  virtual ~snapshot_store_factory() = default;
+  virtual result<std::unique_ptr<snapshot_store>> open() = 0;
+};
+
+/// Checks a snapshot against the REQUIRES of `snapshot_store::save` (shared by the backends).
+inline result<void> check_snapshot(const snapshot_record& s) {
+  if (s.stream.empty()) return error{errc::invalid_argument, "snapshot: stream name is empty"};
+  if (s.at.value == 0)
+    return error{errc::invalid_argument, "snapshot of " + s.stream.str() + ": version 0"};
+  return ok();
+}
+
+}  // namespace strata::persistence
