@@ -1,1 +1,142 @@
-// placeholder
+#include "persistence/memory_journal.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "persistence/audit_chain.hpp"
+
+namespace strata::persistence {
+
+struct memory_journal::store {
+  struct stream_state {
+    std::vector<std::size_t> events;  // indices into `log`, in version order
+  };
+
+  std::shared_mutex mutex;
+  std::vector<event_record> log;  // log[i] has position i + 1
+  std::unordered_map<std::string, stream_state> streams;
+};
+
+namespace {
+
+result<void> check_batch(const std::vector<stream_append>& batch) {
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(batch.size());
+  for (const auto& part : batch) {
+    if (part.stream.empty()) return error{errc::invalid_argument, "append to an empty stream id"};
+    if (part.events.empty()) {
+      return error{errc::invalid_argument, "append to " + part.stream.str() + " has no events"};
+    }
+    if (!seen.insert(part.stream.str()).second) {
+      return error{errc::invalid_argument,
+                   "stream " + part.stream.str() + " appears twice in one batch"};
+    }
+  }
+  return ok();
+}
+
+}  // namespace
+
+memory_journal::memory_journal() : store_(std::make_shared<store>()) {}
+memory_journal::memory_journal(std::shared_ptr<store> s) : store_(std::move(s)) {}
+memory_journal::~memory_journal() = default;
+
+result<std::vector<stream_outcome>> memory_journal::append(
+    const std::vector<stream_append>& batch) {
+  if (auto checked = check_batch(batch); !checked) return std::move(checked).err();
+  std::vector<stream_outcome> outcomes;
+  outcomes.reserve(batch.size());
+  std::unique_lock lock{store_->mutex};
+  auto& log = store_->log;
+  for (const auto& part : batch) {
+    auto& state = store_->streams[part.stream.str()];
+    const version actual{state.events.size()};
+    if (actual != part.expected) {
+      outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
+                                                      std::to_string(part.expected.value) +
+                                                      ", head is " + std::to_string(actual.value)});
+      continue;
+    }
+    std::string previous = state.events.empty() ? std::string{} : log[state.events.back()].hash;
+    std::vector<event_record> written;
+    written.reserve(part.events.size());
+    version v = actual;
+    for (const auto& e : part.events) {
+      v = v.next();
+      event_record r;
+      r.position = global_position{log.size() + 1};
+      r.event_id = e.event_id;
+      r.event_type = e.event_type;
+      r.schema_version = e.schema_version;
+      r.aggregate_type = std::string{part.stream.aggregate_type()};
+      r.aggregate_id = std::string{part.stream.aggregate_id()};
+      r.stream_version = v;
+      r.time = e.time;
+      r.user_id = e.user_id;
+      r.command_id = e.command_id;
+      r.correlation_id = e.correlation_id;
+      r.causation_id = e.causation_id;
+      r.data = e.data;
+      r.hash = chain_hash(previous, r);
+      previous = r.hash;
+      state.events.push_back(log.size());
+      log.push_back(r);
+      written.push_back(std::move(r));
+    }
+    outcomes.emplace_back(std::move(written));
+  }
+  return outcomes;
+}
+
+result<std::vector<event_record>> memory_journal::read_stream(const stream_id& stream,
+                                                              const stream_range& range) {
+  std::vector<event_record> out;
+  std::shared_lock lock{store_->mutex};
+  auto it = store_->streams.find(stream.str());
+  if (it == store_->streams.end()) return out;
+  const auto& indices = it->second.events;
+  const std::uint64_t first = std::max<std::uint64_t>(range.from.value, 1);
+  for (std::uint64_t v = first; v <= indices.size() && out.size() < range.limit; ++v) {
+    if (range.to && v > range.to->value) break;
+    const event_record& r = store_->log[indices[v - 1]];
+    if (range.until && r.time > *range.until) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+result<std::vector<event_record>> memory_journal::read_all(global_position after,
+                                                           std::size_t limit) {
+  std::vector<event_record> out;
+  std::shared_lock lock{store_->mutex};
+  const auto& log = store_->log;
+  for (std::uint64_t i = after.value; i < log.size() && out.size() < limit; ++i) {
+    out.push_back(log[i]);
+  }
+  return out;
+}
+
+result<version> memory_journal::head(const stream_id& stream) {
+  std::shared_lock lock{store_->mutex};
+  auto it = store_->streams.find(stream.str());
+  return it == store_->streams.end() ? version{} : version{it->second.events.size()};
+}
+
+result<global_position> memory_journal::last_position() {
+  std::shared_lock lock{store_->mutex};
+  return global_position{store_->log.size()};
+}
+
+memory_journal_factory::memory_journal_factory()
+    : store_(std::make_shared<memory_journal::store>()) {}
+
+result<std::unique_ptr<journal>> memory_journal_factory::open() {
+  return std::unique_ptr<journal>{std::make_unique<memory_journal>(store_)};
+}
+
+}  // namespace strata::persistence

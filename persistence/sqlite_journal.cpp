@@ -1,1 +1,622 @@
-// placeholder
+// The SQLite journal. Storage format, schema version 1 (PRAGMA user_version = 1):
+//
+//   CREATE TABLE streams (
+//     stream_key     INTEGER PRIMARY KEY,      -- a stream's small integer key, used by events
+//     name           TEXT NOT NULL UNIQUE,     -- "<aggregate_type>-<aggregate_id>"
+//     aggregate_type TEXT NOT NULL,
+//     aggregate_id   TEXT NOT NULL,
+//     head_version   INTEGER NOT NULL,         -- version of the stream's last event
+//     last_hash      TEXT NOT NULL             -- hash of that event (the chain's tip)
+//   );
+//   CREATE TABLE events (
+//     global_position INTEGER PRIMARY KEY,     -- the rowid: append-ordered, gap-free
+//     stream_key      INTEGER NOT NULL,
+//     version         INTEGER NOT NULL,
+//     event_id        TEXT NOT NULL,
+//     event_type      TEXT NOT NULL,
+//     schema_version  INTEGER NOT NULL,
+//     timestamp_us    INTEGER NOT NULL,        -- microseconds since the Unix epoch, UTC
+//     user_id         TEXT NOT NULL,
+//     command_id      TEXT NOT NULL,
+//     correlation_id  TEXT NOT NULL,
+//     causation_id    TEXT NOT NULL,
+//     data            TEXT NOT NULL,           -- the event body, JSON text as appended
+//     hash            TEXT NOT NULL,           -- audit chain link (audit_chain.hpp)
+//     UNIQUE (stream_key, version)             -- the last guard against a lost update
+//   );
+//
+// Every append is one `BEGIN IMMEDIATE` transaction, so writers serialise on SQLite's write
+// lock and positions (max + 1, ...) are assigned inside it without gaps. The expected version
+// is checked against streams.head_version before anything of that stream is written. The
+// events table's primary key is the append order, so inserts touch only the right edge of the
+// table, and the (stream_key, version) index has integer keys.
+
+#include "persistence/sqlite_journal.hpp"
+
+#include <limits>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include "persistence/audit_chain.hpp"
+
+namespace strata::persistence {
+namespace {
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS streams (
+  stream_key     INTEGER PRIMARY KEY,
+  name           TEXT NOT NULL UNIQUE,
+  aggregate_type TEXT NOT NULL,
+  aggregate_id   TEXT NOT NULL,
+  head_version   INTEGER NOT NULL,
+  last_hash      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  global_position INTEGER PRIMARY KEY,
+  stream_key      INTEGER NOT NULL,
+  version         INTEGER NOT NULL,
+  event_id        TEXT NOT NULL,
+  event_type      TEXT NOT NULL,
+  schema_version  INTEGER NOT NULL,
+  timestamp_us    INTEGER NOT NULL,
+  user_id         TEXT NOT NULL,
+  command_id      TEXT NOT NULL,
+  correlation_id  TEXT NOT NULL,
+  causation_id    TEXT NOT NULL,
+  data            TEXT NOT NULL,
+  hash            TEXT NOT NULL,
+  UNIQUE (stream_key, version)
+);
+)sql";
+
+constexpr const char* event_columns =
+    "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
+    "e.timestamp_us, e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data, e.hash";
+
+constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t clamp_to_int64(std::uint64_t v) {
+  return v > static_cast<std::uint64_t>(int64_max) ? int64_max : static_cast<std::int64_t>(v);
+}
+
+error map_exception(const SQLite::Exception& e, const std::string& context) {
+  const int code = e.getErrorCode();
+  std::string detail = context + ": " + e.what();
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return error{errc::unavailable, "database is locked by another connection (" + detail + ")"};
+    case SQLITE_FULL:
+      return error{errc::unavailable, "disk full (" + detail + ")"};
+    case SQLITE_READONLY:
+      return error{errc::unavailable, "database is read-only (" + detail + ")"};
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_PERM:
+    case SQLITE_NOLFS:
+    case SQLITE_AUTH:
+      return error{errc::unavailable, std::move(detail)};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return error{errc::corrupted, std::move(detail)};
+    case SQLITE_CONSTRAINT:
+      return error{errc::conflict, std::move(detail)};
+    default:
+      return error{errc::internal, std::move(detail)};
+  }
+}
+
+/// Resets a statement when leaving a scope, so no read snapshot or lock outlives a call.
+struct reset_on_exit {
+  SQLite::Statement& statement;
+  ~reset_on_exit() { statement.tryReset(); }
+};
+
+/// Reads one events row with type checks: a column of the wrong type is reported as
+/// `corrupted` naming the row's global position instead of being coerced.
+class row_reader {
+ public:
+  /// Column objects read the statement's current row, so they are taken once per statement
+  /// (after its first step) instead of once per value.
+  /// REQUIRES: `s` has a row (its last executeStep() returned true).
+  explicit row_reader(const SQLite::Statement& s) {
+    const int n = s.getColumnCount();
+    columns_.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) columns_.push_back(s.getColumn(i));
+  }
+
+  bool is_integer(int col) const { return at(col).getType() == SQLITE_INTEGER; }
+  bool is_text(int col) const { return at(col).getType() == SQLITE_TEXT; }
+  std::int64_t integer(int col) const { return at(col).getInt64(); }
+  std::string text(int col) const {
+    const SQLite::Column& c = at(col);
+    const char* p = c.getText(nullptr);
+    return p == nullptr ? std::string{} : std::string{p, static_cast<std::size_t>(c.getBytes())};
+  }
+
+  /// Fills `r` from columns 0..11 (event_columns); returns a `corrupted` error on a bad row.
+  result<void> read_event(event_record& r) const {
+    if (!is_integer(0)) return error{errc::corrupted, "event row without an integer position"};
+    const std::int64_t position = integer(0);
+    r.position = global_position{static_cast<std::uint64_t>(position)};
+    auto bad = [&](const char* column, const char* expected) {
+      return error{errc::corrupted, "event at global position " + std::to_string(position) +
+                                        ": column " + column + " is not " + expected};
+    };
+    if (!is_integer(1) || integer(1) < 1) return bad("version", "a positive integer");
+    r.stream_version = version{static_cast<std::uint64_t>(integer(1))};
+    if (!is_text(2)) return bad("event_id", "text");
+    r.event_id = text(2);
+    if (!is_text(3)) return bad("event_type", "text");
+    r.event_type = text(3);
+    if (!is_integer(4) || integer(4) < 0 ||
+        integer(4) > std::numeric_limits<std::uint32_t>::max()) {
+      return bad("schema_version", "a 32-bit unsigned integer");
+    }
+    r.schema_version = static_cast<std::uint32_t>(integer(4));
+    if (!is_integer(5)) return bad("timestamp_us", "an integer");
+    r.time = from_unix_micros(integer(5));
+    if (!is_text(6)) return bad("user_id", "text");
+    r.user_id = text(6);
+    if (!is_text(7)) return bad("command_id", "text");
+    r.command_id = text(7);
+    if (!is_text(8)) return bad("correlation_id", "text");
+    r.correlation_id = text(8);
+    if (!is_text(9)) return bad("causation_id", "text");
+    r.causation_id = text(9);
+    if (!is_text(10)) return bad("data", "JSON text");
+    r.data = text(10);
+    if (!is_text(11)) return bad("hash", "text");
+    r.hash = text(11);
+    return ok();
+  }
+
+ private:
+  const SQLite::Column& at(int col) const { return columns_[static_cast<std::size_t>(col)]; }
+
+  std::vector<SQLite::Column> columns_;
+};
+
+result<void> check_batch(const std::vector<stream_append>& batch) {
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(batch.size());
+  for (const auto& part : batch) {
+    if (part.stream.empty()) return error{errc::invalid_argument, "append to an empty stream id"};
+    if (part.events.empty()) {
+      return error{errc::invalid_argument, "append to " + part.stream.str() + " has no events"};
+    }
+    if (!seen.insert(part.stream.str()).second) {
+      return error{errc::invalid_argument,
+                   "stream " + part.stream.str() + " appears twice in one batch"};
+    }
+  }
+  return ok();
+}
+
+}  // namespace
+
+struct sqlite_journal::impl {
+  impl(const sqlite_journal_options& o, int flags)
+      : options(o), db(o.path, flags, o.busy_timeout_ms) {}
+
+  sqlite_journal_options options;
+  SQLite::Database db;
+  bool read_only = false;
+  // Stream keys never change once committed, so the name → key map needs no invalidation.
+  std::unordered_map<std::string, std::int64_t> keys;
+
+  std::optional<SQLite::Statement> begin_immediate, commit, max_position, stream_by_key,
+      stream_by_name, insert_stream, update_stream, insert_event, select_stream, select_all,
+      key_by_name;
+
+  SQLite::Statement& prepared(std::optional<SQLite::Statement>& slot, const std::string& sql) {
+    if (!slot) slot.emplace(db, sql);
+    slot->tryReset();
+    return *slot;
+  }
+
+  void rollback_if_open() noexcept {
+    if (sqlite3_get_autocommit(db.getHandle()) == 0) {
+      sqlite3_exec(db.getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+  /// The committed key of `stream`, if it has one (reads the table on a cache miss).
+  std::optional<std::int64_t> key_of(const stream_id& stream) {
+    if (auto it = keys.find(stream.str()); it != keys.end()) return it->second;
+    auto& s = prepared(key_by_name, "SELECT stream_key FROM streams WHERE name = ?1");
+    reset_on_exit guard{s};
+    s.bindNoCopy(1, stream.str());
+    if (!s.executeStep()) return std::nullopt;
+    const std::int64_t key = s.getColumn(0).getInt64();
+    keys.emplace(stream.str(), key);
+    return key;
+  }
+
+  struct stream_row {
+    std::optional<std::int64_t> key;
+    version head;
+    std::string last_hash;
+  };
+
+  result<stream_row> load_stream(const stream_id& stream) {
+    stream_row row;
+    auto fill = [&](SQLite::Statement& s, int head_col) -> result<void> {
+      row_reader rr{s};
+      if (!rr.is_integer(head_col) || rr.integer(head_col) < 0 || !rr.is_text(head_col + 1)) {
+        return error{errc::corrupted, "streams row of " + stream.str() + " is malformed"};
+      }
+      row.head = version{static_cast<std::uint64_t>(rr.integer(head_col))};
+      row.last_hash = rr.text(head_col + 1);
+      return ok();
+    };
+    if (auto it = keys.find(stream.str()); it != keys.end()) {
+      auto& s = prepared(stream_by_key,
+                         "SELECT head_version, last_hash FROM streams WHERE stream_key = ?1");
+      reset_on_exit guard{s};
+      s.bind(1, it->second);
+      if (s.executeStep()) {
+        row.key = it->second;
+        if (auto f = fill(s, 0); !f) return std::move(f).err();
+        return row;
+      }
+      keys.erase(it);
+    }
+    auto& s = prepared(stream_by_name,
+                       "SELECT stream_key, head_version, last_hash FROM streams WHERE name = ?1");
+    reset_on_exit guard{s};
+    s.bindNoCopy(1, stream.str());
+    if (s.executeStep()) {
+      row.key = s.getColumn(0).getInt64();
+      if (auto f = fill(s, 1); !f) return std::move(f).err();
+    }
+    return row;
+  }
+
+  std::int64_t current_max_position() {
+    auto& s = prepared(max_position, "SELECT COALESCE(MAX(global_position), 0) FROM events");
+    reset_on_exit guard{s};
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  }
+
+  void exec(std::optional<SQLite::Statement>& slot, const char* sql) {
+    auto& s = prepared(slot, sql);
+    reset_on_exit guard{s};
+    s.exec();
+  }
+};
+
+namespace {
+
+/// Thrown inside `attempt` when UNIQUE(stream_key, version) trips for one stream, so that
+/// the batch can be retried without it. Never leaves this file.
+struct guard_tripped {
+  std::size_t index;
+  std::string message;
+};
+
+}  // namespace
+
+sqlite_journal::sqlite_journal(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+sqlite_journal::~sqlite_journal() = default;
+
+result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
+    const sqlite_journal_options& options) {
+  const std::string context = "open " + options.path;
+  try {
+    const int flags =
+        options.read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    auto i = std::make_unique<impl>(options, flags);
+    auto& db = i->db;
+    i->read_only = options.read_only || sqlite3_db_readonly(db.getHandle(), "main") == 1;
+    const int found_version = db.execAndGet("PRAGMA user_version").getInt();
+    if (found_version > schema_version) {
+      return error{errc::unsupported, options.path + " has journal schema version " +
+                                          std::to_string(found_version) + ", this code knows " +
+                                          std::to_string(schema_version)};
+    }
+    if (!i->read_only) {
+      const std::string mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
+      if (mode != "wal") {
+        return error{errc::unavailable, options.path + " cannot use WAL mode (got " + mode + ")"};
+      }
+    }
+    db.exec(options.sync == sqlite_journal_options::durability::full ? "PRAGMA synchronous=FULL"
+                                                                     : "PRAGMA synchronous=NORMAL");
+    db.exec("PRAGMA cache_size=-" + std::to_string(options.cache_size_kib));
+    db.exec("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint_pages));
+    if (options.max_page_count) {
+      db.exec("PRAGMA max_page_count=" + std::to_string(*options.max_page_count));
+    }
+    if (found_version == 0) {
+      if (i->read_only) {
+        return error{errc::not_found, options.path + " holds no journal (opened read-only)"};
+      }
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        if (db.execAndGet("PRAGMA user_version").getInt() == 0) {
+          db.exec(schema_sql);
+          db.exec("PRAGMA user_version=" + std::to_string(schema_version));
+        }
+        db.exec("COMMIT");
+      } catch (...) {
+        i->rollback_if_open();
+        throw;
+      }
+    }
+    return std::make_unique<sqlite_journal>(std::move(i));
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, context);
+  } catch (const std::exception& e) {
+    return error{errc::internal, context + ": " + e.what()};
+  }
+}
+
+result<std::vector<stream_outcome>> sqlite_journal::append(
+    const std::vector<stream_append>& batch) {
+  if (auto checked = check_batch(batch); !checked) return std::move(checked).err();
+  impl& m = *impl_;
+  if (m.read_only) {
+    return error{errc::unavailable,
+                 "database is read-only: " + m.options.path + " cannot take appends"};
+  }
+  std::vector<std::optional<error>> forced(batch.size());
+
+  // Normally one attempt. A retry happens only when the unique guard trips for a stream whose
+  // streams row disagrees with its events (a damaged or tampered file): that stream becomes a
+  // conflict and the others are written again.
+  for (std::size_t attempt = 0; attempt <= batch.size(); ++attempt) {
+    std::vector<stream_outcome> outcomes;
+    outcomes.reserve(batch.size());
+    std::vector<std::pair<std::string, std::int64_t>> new_keys;
+    std::size_t current = batch.size();
+    try {
+      m.exec(m.begin_immediate, "BEGIN IMMEDIATE");
+      std::int64_t position = m.current_max_position();
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const stream_append& part = batch[i];
+        if (forced[i]) {
+          outcomes.emplace_back(*forced[i]);
+          continue;
+        }
+        current = i;
+        auto row = m.load_stream(part.stream);
+        if (!row) {
+          m.rollback_if_open();
+          return std::move(row).err();
+        }
+        if (row->head != part.expected) {
+          outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
+                                                          std::to_string(part.expected.value) +
+                                                          ", head is " +
+                                                          std::to_string(row->head.value)});
+          continue;
+        }
+        std::vector<event_record> records;
+        records.reserve(part.events.size());
+        std::string_view previous = row->last_hash;
+        version v = row->head;
+        for (const new_event& e : part.events) {
+          v = v.next();
+          event_record& r = records.emplace_back();
+          r.position = global_position{static_cast<std::uint64_t>(++position)};
+          r.event_id = e.event_id;
+          r.event_type = e.event_type;
+          r.schema_version = e.schema_version;
+          r.aggregate_type = std::string{part.stream.aggregate_type()};
+          r.aggregate_id = std::string{part.stream.aggregate_id()};
+          r.stream_version = v;
+          r.time = e.time;
+          r.user_id = e.user_id;
+          r.command_id = e.command_id;
+          r.correlation_id = e.correlation_id;
+          r.causation_id = e.causation_id;
+          r.data = e.data;
+          r.hash = chain_hash(previous, r);
+          previous = r.hash;
+        }
+        const event_record& tip = records.back();
+        std::int64_t key = 0;
+        if (row->key) {
+          key = *row->key;
+          auto& s = m.prepared(m.update_stream,
+                               "UPDATE streams SET head_version = ?1, last_hash = ?2 "
+                               "WHERE stream_key = ?3");
+          reset_on_exit guard{s};
+          s.bind(1, clamp_to_int64(tip.stream_version.value));
+          s.bindNoCopy(2, tip.hash);
+          s.bind(3, key);
+          s.exec();
+        } else {
+          auto& s = m.prepared(m.insert_stream,
+                               "INSERT INTO streams (name, aggregate_type, aggregate_id, "
+                               "head_version, last_hash) VALUES (?1, ?2, ?3, ?4, ?5)");
+          reset_on_exit guard{s};
+          s.bindNoCopy(1, part.stream.str());
+          s.bindNoCopy(2, tip.aggregate_type);
+          s.bindNoCopy(3, tip.aggregate_id);
+          s.bind(4, clamp_to_int64(tip.stream_version.value));
+          s.bindNoCopy(5, tip.hash);
+          s.exec();
+          key = m.db.getLastInsertRowid();
+          new_keys.emplace_back(part.stream.str(), key);
+        }
+        auto& ins = m.prepared(
+            m.insert_event,
+            "INSERT INTO events (global_position, stream_key, version, event_id, event_type, "
+            "schema_version, timestamp_us, user_id, command_id, correlation_id, causation_id, "
+            "data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+        for (const event_record& r : records) {
+          reset_on_exit guard{ins};
+          ins.bind(1, clamp_to_int64(r.position.value));
+          ins.bind(2, key);
+          ins.bind(3, clamp_to_int64(r.stream_version.value));
+          ins.bindNoCopy(4, r.event_id);
+          ins.bindNoCopy(5, r.event_type);
+          ins.bind(6, r.schema_version);
+          ins.bind(7, static_cast<std::int64_t>(to_unix_micros(r.time)));
+          ins.bindNoCopy(8, r.user_id);
+          ins.bindNoCopy(9, r.command_id);
+          ins.bindNoCopy(10, r.correlation_id);
+          ins.bindNoCopy(11, r.causation_id);
+          ins.bindNoCopy(12, r.data);
+          ins.bindNoCopy(13, r.hash);
+          try {
+            ins.exec();
+          } catch (const SQLite::Exception& e) {
+            if ((e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT) {
+              throw guard_tripped{i, part.stream.str() + " version " +
+                                         std::to_string(r.stream_version.value) +
+                                         " already exists (unique guard): " + e.what()};
+            }
+            throw;
+          }
+        }
+        outcomes.emplace_back(std::move(records));
+      }
+      current = batch.size();
+      m.exec(m.commit, "COMMIT");
+      for (auto& [name, key] : new_keys) m.keys.emplace(std::move(name), key);
+      return outcomes;
+    } catch (const guard_tripped& g) {
+      m.rollback_if_open();
+      forced[g.index] = error{errc::conflict, g.message};
+    } catch (const SQLite::Exception& e) {
+      m.rollback_if_open();
+      std::string context = "append to " + m.options.path;
+      if (current < batch.size()) context += " (stream " + batch[current].stream.str() + ")";
+      return map_exception(e, context);
+    } catch (const std::exception& e) {
+      m.rollback_if_open();
+      return error{errc::internal, "append to " + m.options.path + ": " + e.what()};
+    }
+  }
+  return error{errc::internal, "append retried more often than the batch has streams"};
+}
+
+result<std::vector<event_record>> sqlite_journal::read_stream(const stream_id& stream,
+                                                              const stream_range& range) {
+  impl& m = *impl_;
+  std::vector<event_record> out;
+  if (range.limit == 0) return out;
+  try {
+    auto key = m.key_of(stream);
+    if (!key) return out;
+    auto& s = m.prepared(m.select_stream, std::string{"SELECT "} + event_columns +
+                                              " FROM events e WHERE e.stream_key = ?1 AND "
+                                              "e.version >= ?2 AND e.version <= ?3 AND "
+                                              "e.timestamp_us <= ?4 ORDER BY e.version LIMIT ?5");
+    reset_on_exit guard{s};
+    s.bind(1, *key);
+    s.bind(2, clamp_to_int64(range.from.value));
+    s.bind(3, range.to ? clamp_to_int64(range.to->value) : int64_max);
+    s.bind(4, range.until ? static_cast<std::int64_t>(to_unix_micros(*range.until)) : int64_max);
+    s.bind(5, clamp_to_int64(range.limit));
+    const std::string type{stream.aggregate_type()};
+    const std::string id{stream.aggregate_id()};
+    std::optional<row_reader> rows;
+    while (s.executeStep()) {
+      if (!rows) rows.emplace(s);
+      const row_reader& rr = *rows;
+      event_record& r = out.emplace_back();
+      if (auto read = rr.read_event(r); !read) return std::move(read).err();
+      r.aggregate_type = type;
+      r.aggregate_id = id;
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "read " + stream.str() + ": " + e.what()};
+  }
+}
+
+result<std::vector<event_record>> sqlite_journal::read_all(global_position after,
+                                                           std::size_t limit) {
+  impl& m = *impl_;
+  std::vector<event_record> out;
+  if (limit == 0) return out;
+  try {
+    auto& s = m.prepared(m.select_all, std::string{"SELECT "} + event_columns +
+                                           ", s.aggregate_type, s.aggregate_id FROM events e "
+                                           "LEFT JOIN streams s ON s.stream_key = e.stream_key "
+                                           "WHERE e.global_position > ?1 "
+                                           "ORDER BY e.global_position LIMIT ?2");
+    reset_on_exit guard{s};
+    s.bind(1, clamp_to_int64(after.value));
+    s.bind(2, clamp_to_int64(limit));
+    out.reserve(std::min<std::size_t>(limit, 4096));
+    std::optional<row_reader> rows;
+    while (s.executeStep()) {
+      if (!rows) rows.emplace(s);
+      const row_reader& rr = *rows;
+      event_record& r = out.emplace_back();
+      if (auto read = rr.read_event(r); !read) return std::move(read).err();
+      if (!rr.is_text(12) || !rr.is_text(13)) {
+        return error{errc::corrupted, "event at global position " +
+                                          std::to_string(r.position.value) +
+                                          " belongs to no readable stream"};
+      }
+      r.aggregate_type = rr.text(12);
+      r.aggregate_id = rr.text(13);
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "read all from " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string{"read all: "} + e.what()};
+  }
+}
+
+result<version> sqlite_journal::head(const stream_id& stream) {
+  impl& m = *impl_;
+  try {
+    auto row = m.load_stream(stream);
+    if (!row) return std::move(row).err();
+    return row->head;
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "head of " + stream.str() + " in " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "head of " + stream.str() + ": " + e.what()};
+  }
+}
+
+result<global_position> sqlite_journal::last_position() {
+  impl& m = *impl_;
+  try {
+    return global_position{static_cast<std::uint64_t>(m.current_max_position())};
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "last position of " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string{"last position: "} + e.what()};
+  }
+}
+
+result<std::int64_t> sqlite_journal::set_max_page_count(std::int64_t pages) {
+  impl& m = *impl_;
+  try {
+    return m.db.execAndGet("PRAGMA max_page_count=" + std::to_string(pages)).getInt64();
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "set max_page_count of " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string{"set max_page_count: "} + e.what()};
+  }
+}
+
+sqlite_journal_factory::sqlite_journal_factory(sqlite_journal_options options)
+    : options_(std::move(options)) {}
+
+result<std::unique_ptr<journal>> sqlite_journal_factory::open() {
+  auto j = sqlite_journal::open(options_);
+  if (!j) return std::move(j).err();
+  return std::unique_ptr<journal>{std::move(*j)};
+}
+
+}  // namespace strata::persistence
