@@ -1,1 +1,250 @@
-// placeholder
+#include "actors/engine.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "actors/detail/actors.hpp"
+
+namespace strata::actors {
+
+std::string_view to_string(command_status s) noexcept {
+  switch (s) {
+    case command_status::accepted:
+      return "accepted";
+    case command_status::rejected:
+      return "rejected";
+    case command_status::conflict:
+      return "conflict";
+    case command_status::overloaded:
+      return "overloaded";
+    case command_status::timeout:
+      return "timeout";
+    case command_status::unavailable:
+      return "unavailable";
+    case command_status::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::string to_string(const command_result& r) {
+  std::string out{to_string(r.status)};
+  if (r.status == command_status::accepted) {
+    out += " v" + std::to_string(r.at.value);
+    if (!r.events.empty()) {
+      out += " @" + std::to_string(r.position.value) + " [";
+      for (std::size_t i = 0; i < r.events.size(); ++i) {
+        if (i > 0) out += ' ';
+        out += r.events[i].event_type;
+      }
+      out += ']';
+    }
+    if (r.duplicate) out += " (duplicate)";
+  } else if (r.why) {
+    out += ' ' + r.why->code + ": " + r.why->message;
+  } else if (r.failure) {
+    out += ": " + r.failure->message;
+  }
+  return out;
+}
+
+struct engine::impl {
+  engine_options options;
+  std::shared_ptr<persistence::journal_factory> factory;
+  std::shared_ptr<const clock> clk;
+
+  caf::actor_system_config cfg;  // must outlive the system
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<journal_writer> writer;
+  std::unique_ptr<io_pool> readers;
+
+  struct type_entry {
+    std::shared_ptr<detail::type_services> svc;
+    caf::actor region;
+  };
+  mutable std::shared_mutex types_mutex;
+  std::unordered_map<std::string, type_entry> types;
+
+  std::mutex listeners_mutex;
+  std::vector<std::function<void(const std::vector<persistence::event_record>&)>> listeners;
+
+  std::atomic<bool> accepting{true};
+  std::atomic<std::size_t> in_flight{0};
+  std::mutex drain_mutex;
+  std::condition_variable drained;
+  bool stopped = false;
+
+  void publish(const std::vector<persistence::event_record>& records) {
+    std::lock_guard<std::mutex> lock{listeners_mutex};
+    for (auto& l : listeners) l(records);
+  }
+
+  void finished() {
+    if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock{drain_mutex};
+      drained.notify_all();
+    }
+  }
+};
+
+engine::engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+engine::~engine() {
+  stop();
+}
+
+result<std::unique_ptr<engine>> engine::start(engine_options options,
+                                              std::shared_ptr<persistence::journal_factory> journal,
+                                              std::shared_ptr<const clock> clk) {
+  auto p = std::make_unique<impl>();
+  p->options = options;
+  p->factory = std::move(journal);
+  p->clk = std::move(clk);
+  auto* raw = p.get();
+  auto writer = journal_writer::start(
+      *p->factory, options.writer,
+      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); });
+  if (!writer) return std::move(writer).err();
+  p->writer = std::move(*writer);
+  p->readers = std::make_unique<io_pool>(p->factory, options.reader_threads);
+  p->cfg.set("scheduler.max-threads", std::max<std::size_t>(options.scheduler_threads, 1));
+  p->sys = std::make_unique<caf::actor_system>(p->cfg);
+  return std::unique_ptr<engine>{new engine{std::move(p)}};
+}
+
+result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model) {
+  const std::string type{model->type()};
+  if (type.empty() || type.find('-') != std::string::npos)
+    return error{errc::invalid_argument,
+                 "aggregate type '" + type + "' must be non-empty and contain no '-'"};
+  std::unique_lock<std::shared_mutex> lock{impl_->types_mutex};
+  if (impl_->types.count(type) != 0)
+    return error{errc::invalid_argument, "aggregate type '" + type + "' is registered already"};
+  auto svc = std::make_shared<detail::type_services>();
+  svc->model = std::move(model);
+  svc->writer = impl_->writer.get();
+  svc->readers = impl_->readers.get();
+  svc->clk = impl_->clk.get();
+  svc->options = impl_->options;
+  auto region = detail::spawn_region(*impl_->sys, svc);
+  impl_->types.emplace(type, impl::type_entry{std::move(svc), std::move(region)});
+  return ok();
+}
+
+void engine::send(std::string_view type, std::string id, std::any command, command_metadata meta,
+                  command_callback done) {
+  auto& p = *impl_;
+  if (!p.accepting.load(std::memory_order_acquire)) {
+    done(detail::failure_result(error{errc::unavailable, "runtime is stopping"}));
+    return;
+  }
+  if (id.empty()) {
+    done(detail::failure_result(error{errc::invalid_argument, "aggregate id is empty"}));
+    return;
+  }
+  std::shared_ptr<detail::type_services> svc;
+  caf::actor region;
+  {
+    std::shared_lock<std::shared_mutex> lock{p.types_mutex};
+    auto it = p.types.find(std::string{type});
+    if (it == p.types.end()) {
+      done(detail::failure_result(
+          error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"}));
+      return;
+    }
+    svc = it->second.svc;
+    region = it->second.region;
+  }
+  if (svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >= p.options.max_in_flight_per_type) {
+    svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    done(detail::failure_result(
+        error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
+                                    " commands in flight for " + std::string{type}}));
+    return;
+  }
+  p.in_flight.fetch_add(1, std::memory_order_acq_rel);
+  auto e = std::make_shared<detail::envelope>();
+  e->aggregate_id = std::move(id);
+  e->command = std::move(command);
+  e->meta = std::move(meta);
+  e->received = detail::steady::now();
+  e->deadline = e->received + p.options.command_timeout;
+  impl* raw = impl_.get();
+  e->reply = detail::once<command_result, detail::dropped_command>{
+      [raw, svc, done = std::move(done)](command_result r) {
+        svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+        done(std::move(r));
+        raw->finished();
+      }};
+  caf::anon_send(region, std::move(e));
+}
+
+void engine::query_state(std::string_view type, std::string id,
+                         std::function<void(result<state_view>)> done) {
+  auto& p = *impl_;
+  caf::actor region;
+  {
+    std::shared_lock<std::shared_mutex> lock{p.types_mutex};
+    auto it = p.types.find(std::string{type});
+    if (it == p.types.end()) {
+      done(error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"});
+      return;
+    }
+    region = it->second.region;
+  }
+  if (!p.accepting.load(std::memory_order_acquire)) {
+    done(error{errc::unavailable, "runtime is stopping"});
+    return;
+  }
+  auto q = std::make_shared<detail::state_query>();
+  q->aggregate_id = std::move(id);
+  q->reply = detail::once<result<state_view>, detail::dropped_query>{std::move(done)};
+  caf::anon_send(region, std::move(q));
+}
+
+void engine::read(io_pool::task task) {
+  impl_->readers->submit(std::move(task));
+}
+
+void engine::on_committed(
+    std::function<void(const std::vector<persistence::event_record>&)> listener) {
+  std::lock_guard<std::mutex> lock{impl_->listeners_mutex};
+  impl_->listeners.push_back(std::move(listener));
+}
+
+const clock& engine::time_source() const noexcept {
+  return *impl_->clk;
+}
+
+std::size_t engine::in_flight() const noexcept {
+  return impl_->in_flight.load(std::memory_order_acquire);
+}
+
+void engine::stop(std::chrono::milliseconds drain_timeout) {
+  auto& p = *impl_;
+  {
+    std::lock_guard<std::mutex> lock{p.drain_mutex};
+    if (p.stopped) return;
+    p.stopped = true;
+  }
+  p.accepting.store(false, std::memory_order_release);
+  {
+    std::unique_lock<std::mutex> lock{p.drain_mutex};
+    p.drained.wait_for(lock, drain_timeout, [&] { return p.in_flight.load() == 0; });
+  }
+  // The writer answers every queued append before its thread ends; then no I/O thread
+  // will message an actor any more, and the actors can go.
+  p.writer->stop();
+  p.readers->stop();
+  {
+    std::unique_lock<std::shared_mutex> lock{p.types_mutex};
+    for (auto& [name, t] : p.types) caf::anon_send_exit(t.region, caf::exit_reason::user_shutdown);
+    p.types.clear();
+  }
+  p.sys.reset();  // blocks until every actor is gone
+}
+
+}  // namespace strata::actors

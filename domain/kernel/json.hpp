@@ -81,3 +81,32 @@ std::string to_json(const T& x) {
 }
 
 }  // namespace strata::json
+
+namespace strata::json {
+
+/// Checks that every key of `v` (recursively through described members) names a member of
+/// `T`. Returns the dotted path of the first unknown key, e.g. "journal.sqlite.pth", or an
+/// empty string when all keys are known. For configuration files, where a typo must not be
+/// silently ignored.
+template <class T>
+std::string first_unknown_key(const boost::json::value& v, const std::string& prefix = {}) {
+  if constexpr (boost::describe::has_describe_members<T>::value) {
+    if (!v.is_object()) return {};
+    using members = boost::describe::describe_members<T, boost::describe::mod_public>;
+    for (const auto& [key, child] : v.as_object()) {
+      bool known = false;
+      std::string nested;
+      boost::mp11::mp_for_each<members>([&](auto d) {
+        if (known || key != d.name) return;
+        known = true;
+        using member_t = std::remove_reference_t<decltype(std::declval<T&>().*d.pointer)>;
+        nested = first_unknown_key<member_t>(child, prefix + std::string{key} + ".");
+      });
+      if (!known) return prefix + std::string{key};
+      if (!nested.empty()) return nested;
+    }
+  }
+  return {};
+}
+
+}  // namespace strata::json

@@ -1,0 +1,394 @@
+// The aggregate actor: one per live aggregate instance.
+//
+// Protocol, in the order STYLE.md requires: decide, append, evolve, reply. While an append is
+// in flight the actor takes no other command: later commands and queries wait in its own FIFO
+// (an explicit stash, cheaper than CAF's skip, and it never reorders). Rehydration and
+// journal I/O run on the engine's reader and writer threads; the actor only receives their
+// results as messages, so no scheduler thread ever blocks.
+
+#include <algorithm>
+#include <functional>
+#include <variant>
+
+#include "actors/detail/actors.hpp"
+#include "actors/detail/uuid.hpp"
+
+namespace strata::actors::detail {
+
+command_status status_of(errc code) noexcept {
+  switch (code) {
+    case errc::conflict:
+      return command_status::conflict;
+    case errc::unavailable:
+      return command_status::unavailable;
+    case errc::overloaded:
+      return command_status::overloaded;
+    case errc::timeout:
+      return command_status::timeout;
+    default:
+      return command_status::failed;
+  }
+}
+
+command_result failure_result(error e, version at) {
+  command_result r;
+  r.status = status_of(e.code);
+  r.at = at;
+  r.failure = std::move(e);
+  return r;
+}
+
+namespace {
+
+// Rehydration reads the stream in pages so that a long stream never sits in memory whole.
+constexpr std::size_t load_page = 4096;
+
+using pending_item = std::variant<envelope_ptr, query_ptr>;
+
+struct aggregate_state {
+  static inline const char* name = "strata.aggregate";
+
+  enum class phase : std::uint8_t { loading, ready, writing, failed };
+
+  std::shared_ptr<type_services> svc;
+  std::string id;
+  std::any state;
+  version at;
+  phase ph = phase::loading;
+  bool stopping = false;
+  std::uint64_t generation = 0;
+  // FIFO of waiting work; a vector with a read index allocates nothing while empty.
+  std::vector<pending_item> pending;
+  std::size_t pending_head = 0;
+  envelope_ptr in_flight;
+  std::any next;
+  std::vector<remembered_command> recent;
+};
+
+using self_ptr = caf::stateful_actor<aggregate_state>*;
+
+std::uint64_t hash_command_id(std::string_view id) noexcept {
+  // FNV-1a, 64 bit: stable across runs, and a collision within one aggregate's small
+  // window is out of reach.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+void remember(std::vector<remembered_command>& recent, std::size_t window, std::uint64_t h,
+              version v, global_position p) {
+  if (window == 0) return;
+  if (!recent.empty() && recent.back().id_hash == h) {
+    recent.back().last = v;
+    recent.back().position = p;
+    return;
+  }
+  if (recent.size() >= window) recent.erase(recent.begin());
+  recent.push_back(remembered_command{h, v, v, p});
+}
+
+// Runs on a reader thread: folds the stream into a fresh state.
+void rehydrate(result<persistence::journal*> j, const type_services& svc, const std::string& id,
+               loaded& out) {
+  if (!j) {
+    out.status = j.err();
+    return;
+  }
+  const stream_id stream{svc.model->type(), id};
+  out.state = svc.model->initial();
+  out.at = version{0};
+  for (;;) {
+    persistence::stream_range range;
+    range.from = out.at.next();
+    range.limit = load_page;
+    auto page = (*j)->read_stream(stream, range);
+    if (!page) {
+      out.status = std::move(page).err();
+      return;
+    }
+    for (const auto& r : *page) {
+      if (r.stream_version != out.at.next()) {
+        out.status = error{errc::corrupted, stream.str() + ": expected v" +
+                                                std::to_string(out.at.value + 1) + ", read v" +
+                                                std::to_string(r.stream_version.value)};
+        return;
+      }
+      if (auto applied = svc.model->apply(out.state, r); !applied) {
+        out.status = std::move(applied).err();
+        return;
+      }
+      out.at = r.stream_version;
+      if (!r.command_id.empty())
+        remember(out.recent, svc.options.idempotency_window, hash_command_id(r.command_id),
+                 r.stream_version, r.position);
+    }
+    if (page->size() < load_page) break;
+  }
+  out.status = ok();
+}
+
+void start_load(self_ptr self) {
+  auto& st = self->state;
+  st.ph = aggregate_state::phase::loading;
+  const auto gen = ++st.generation;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  st.svc->readers->submit([handle, gen, svc = st.svc, id = st.id](result<persistence::journal*> j) {
+    auto l = std::make_shared<loaded>();
+    l->generation = gen;
+    rehydrate(std::move(j), *svc, id, *l);
+    caf::anon_send(handle, loaded_atom::value, std::move(l));
+  });
+}
+
+void answer(const envelope_ptr& e, command_result r) {
+  e->reply(std::move(r));
+}
+
+void fail_pending(self_ptr self, const error& e) {
+  auto& st = self->state;
+  for (auto i = st.pending_head; i < st.pending.size(); ++i) {
+    std::visit(
+        [&](auto& item) {
+          using T = std::decay_t<decltype(item)>;
+          if constexpr (std::is_same_v<T, envelope_ptr>)
+            answer(item, failure_result(e, st.at));
+          else
+            item->reply(e);
+        },
+        st.pending[i]);
+  }
+  st.pending.clear();
+  st.pending_head = 0;
+}
+
+void maybe_quit(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping && st.ph != aggregate_state::phase::writing &&
+      st.ph != aggregate_state::phase::loading && st.pending_head == st.pending.size())
+    self->quit();
+}
+
+void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_command& original) {
+  auto handle = caf::actor_cast<caf::actor>(self);
+  const stream_id stream{self->state.svc->model->type(), self->state.id};
+  self->state.svc->readers->submit([handle, e, original, stream](result<persistence::journal*> j) {
+    auto d = std::make_shared<duplicate_read>();
+    d->command = e;
+    d->original = original;
+    if (!j) {
+      d->records = j.err();
+    } else {
+      persistence::stream_range range;
+      range.from = original.first;
+      range.to = original.last;
+      d->records = (*j)->read_stream(stream, range);
+    }
+    caf::anon_send(handle, dup_atom::value, std::move(d));
+  });
+}
+
+// Decides one command; returns true when it started an append (the actor is now writing).
+bool handle_command(self_ptr self, const envelope_ptr& e) {
+  auto& st = self->state;
+  if (steady::now() > e->deadline) {
+    answer(e, failure_result(error{errc::timeout, "deadline passed before the command was decided"},
+                             st.at));
+    return false;
+  }
+  if (e->meta.expected_version && *e->meta.expected_version != st.at) {
+    answer(e, failure_result(
+                  error{errc::conflict, "expected version " +
+                                            std::to_string(e->meta.expected_version->value) +
+                                            ", aggregate is at " + std::to_string(st.at.value)},
+                  st.at));
+    return false;
+  }
+  const std::uint64_t id_hash =
+      e->meta.command_id.empty() ? 0 : hash_command_id(e->meta.command_id);
+  if (id_hash != 0) {
+    auto it = std::find_if(st.recent.begin(), st.recent.end(),
+                           [&](const auto& r) { return r.id_hash == id_hash; });
+    if (it != st.recent.end()) {
+      reply_duplicate(self, e, *it);
+      return false;
+    }
+  }
+  const timestamp now = st.svc->clk->now();
+  context ctx;
+  ctx.now = now;
+  ctx.aggregate_id = st.id;
+  ctx.current = st.at;
+  ctx.user_id = e->meta.user_id;
+  ctx.command_id = e->meta.command_id;
+  ctx.correlation_id = e->meta.correlation_id;
+  ctx.causation_id = e->meta.causation_id;
+  auto d = st.svc->model->decide(st.state, e->command, ctx);
+  if (!d) {
+    answer(e, failure_result(std::move(d).err(), st.at));
+    return false;
+  }
+  if (d->rejected) {
+    command_result r;
+    r.status = command_status::rejected;
+    r.at = st.at;
+    r.why = std::move(d->rejected);
+    answer(e, std::move(r));
+    return false;
+  }
+  if (d->events.empty()) {
+    command_result r;
+    r.status = command_status::accepted;
+    r.at = st.at;
+    answer(e, std::move(r));
+    return false;
+  }
+  persistence::stream_append append;
+  append.stream = stream_id{st.svc->model->type(), st.id};
+  append.expected = st.at;
+  append.events.reserve(d->events.size());
+  for (auto& enc : d->events) {
+    persistence::new_event ev;
+    ev.event_id = make_uuid_v7(now);
+    ev.event_type = std::string{enc.type};
+    ev.schema_version = enc.schema_version;
+    ev.time = now;
+    ev.user_id = e->meta.user_id;
+    ev.command_id = e->meta.command_id;
+    ev.correlation_id = e->meta.correlation_id;
+    ev.causation_id = e->meta.causation_id;
+    ev.data = std::move(enc.data);
+    append.events.push_back(std::move(ev));
+  }
+  st.in_flight = e;
+  st.next = std::move(d->next);
+  st.ph = aggregate_state::phase::writing;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  st.svc->writer->submit(std::move(append), [handle](persistence::stream_outcome o) {
+    caf::anon_send(handle, appended_atom::value,
+                   std::make_shared<persistence::stream_outcome>(std::move(o)));
+  });
+  return true;
+}
+
+void drain(self_ptr self) {
+  auto& st = self->state;
+  while (st.ph == aggregate_state::phase::ready && st.pending_head < st.pending.size()) {
+    pending_item item = std::move(st.pending[st.pending_head++]);
+    if (st.pending_head == st.pending.size()) {
+      st.pending.clear();
+      st.pending_head = 0;
+    }
+    if (auto* q = std::get_if<query_ptr>(&item)) {
+      (*q)->reply(state_view{st.state, st.at});
+      continue;
+    }
+    handle_command(self, std::get<envelope_ptr>(item));
+  }
+  maybe_quit(self);
+}
+
+void enqueue(self_ptr self, pending_item item) {
+  auto& st = self->state;
+  st.pending.push_back(std::move(item));
+  if (st.ph == aggregate_state::phase::failed) {
+    start_load(self);  // the last load failed: try again now that there is work
+    return;
+  }
+  drain(self);
+}
+
+void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
+  auto& st = self->state;
+  envelope_ptr e = std::move(st.in_flight);
+  st.in_flight.reset();
+  if (outcome) {
+    const auto& records = *outcome;
+    st.state = std::move(st.next);
+    st.next.reset();
+    st.at = records.back().stream_version;
+    if (!e->meta.command_id.empty())
+      for (const auto& r : records)
+        remember(st.recent, st.svc->options.idempotency_window, hash_command_id(r.command_id),
+                 r.stream_version, r.position);
+    command_result r;
+    r.status = command_status::accepted;
+    r.at = st.at;
+    r.position = records.back().position;
+    r.events = std::move(*outcome);
+    answer(e, std::move(r));
+    st.ph = aggregate_state::phase::ready;
+    drain(self);
+    return;
+  }
+  st.next.reset();
+  error err = std::move(outcome).err();
+  if (err.code == errc::conflict) {
+    // Another writer moved the stream: our state is stale. Waiting commands are decided
+    // again after reloading.
+    answer(e, failure_result(std::move(err), st.at));
+  } else {
+    // The journal failed: nothing of ours is committed. Fail everything that waits, and
+    // rebuild from what the journal really has.
+    answer(e, failure_result(err, st.at));
+    fail_pending(self, err);
+  }
+  start_load(self);
+}
+
+void on_loaded(self_ptr self, loaded& l) {
+  auto& st = self->state;
+  if (l.generation != st.generation) return;  // an older load, overtaken
+  if (!l.status) {
+    st.ph = aggregate_state::phase::failed;
+    fail_pending(self, l.status.err());
+    maybe_quit(self);
+    return;
+  }
+  st.state = std::move(l.state);
+  st.at = l.at;
+  st.recent = std::move(l.recent);
+  st.ph = aggregate_state::phase::ready;
+  drain(self);
+}
+
+caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> svc,
+                                 std::string id) {
+  self->state.svc = std::move(svc);
+  self->state.id = std::move(id);
+  start_load(self);
+  return {
+      [=](envelope_ptr& e) { enqueue(self, std::move(e)); },
+      [=](query_ptr& q) { enqueue(self, std::move(q)); },
+      [=](loaded_atom, loaded_ptr& l) { on_loaded(self, *l); },
+      [=](appended_atom, outcome_ptr& o) { on_appended(self, *o); },
+      [=](dup_atom, duplicate_ptr& d) {
+        if (!d->records) {
+          answer(d->command, failure_result(d->records.err(), self->state.at));
+          return;
+        }
+        command_result r;
+        r.status = command_status::accepted;
+        r.duplicate = true;
+        r.at = d->original.last;
+        r.position = d->original.position;
+        r.events = std::move(*d->records);
+        answer(d->command, std::move(r));
+      },
+      [=](stop_atom) {
+        self->state.stopping = true;
+        maybe_quit(self);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_aggregate(caf::local_actor* region, std::shared_ptr<type_services> svc,
+                           std::string id) {
+  return region->spawn<caf::lazy_init>(aggregate_behavior, std::move(svc), std::move(id));
+}
+
+}  // namespace strata::actors::detail

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "domain/kernel/aggregate.hpp"
+#include "domain/kernel/json.hpp"
+#include "domain/kernel/result.hpp"
+#include "persistence/event_record.hpp"
+
+namespace strata::actors {
+
+/// The outcome of deciding one command on a type-erased state.
+struct decided {
+  std::optional<rejection> rejected;
+  std::vector<encoded_event> events;  ///< Empty for a no-op or a rejection.
+  std::any next;                      ///< The state after `events` (unset if rejected).
+};
+
+/// An aggregate type as the actor layer sees it: the decider's operations on type-erased
+/// states and commands, so that no CAF code is a template over the host's aggregates.
+///
+/// Implementations are immutable and thread-safe. `model_of<A>()` adapts any decider.
+class aggregate_model {
+ public:
+  virtual ~aggregate_model() = default;
+
+  virtual std::string_view type() const noexcept = 0;
+  virtual std::uint32_t state_version() const noexcept = 0;
+  virtual std::any initial() const = 0;
+
+  /// Decides `command` (an `A::command`) on `state` (an `A::state`). Business outcomes are
+  /// values; errors: `invalid_argument` when `command` holds the wrong type, `internal` when
+  /// the decider threw.
+  virtual result<decided> decide(const std::any& state, const std::any& command,
+                                 const context& ctx) const = 0;
+
+  /// Decodes `record` (upcasting it) and evolves `state` with the resulting events.
+  /// Errors: `corrupted`/`unsupported` from the schema, prefixed with stream and version.
+  virtual result<void> apply(std::any& state, const persistence::event_record& record) const = 0;
+
+  /// The state as JSON (for snapshots and inspection).
+  virtual std::string encode_state(const std::any& state) const = 0;
+  virtual result<std::any> decode_state(std::string_view json_text) const = 0;
+};
+
+template <class A>
+class decider_model final : public aggregate_model {
+  static_assert(is_decider_v<A>, "A does not satisfy the decider contract (aggregate.hpp)");
+  using state_t = typename A::state;
+  using command_t = typename A::command;
+  using event_t = typename A::event;
+
+ public:
+  std::string_view type() const noexcept override { return A::type; }
+  std::uint32_t state_version() const noexcept override { return A::state_version; }
+  std::any initial() const override { return std::any{A::initial()}; }
+
+  result<decided> decide(const std::any& state, const std::any& command,
+                         const context& ctx) const override {
+    const auto* s = std::any_cast<state_t>(&state);
+    const auto* c = std::any_cast<command_t>(&command);
+    if (s == nullptr || c == nullptr)
+      return error{errc::invalid_argument,
+                   std::string{"command is not a "} + std::string{A::type} + " command"};
+    try {
+      auto d = A::decide(*s, *c, ctx);
+      decided out;
+      if (d.is_rejected()) {
+        out.rejected = d.why();
+        return out;
+      }
+      state_t next = *s;
+      out.events.reserve(d.events().size());
+      for (const auto& e : d.events()) {
+        out.events.push_back(A::events().encode(e));
+        next = A::evolve(std::move(next), e);
+      }
+      out.next = std::move(next);
+      return out;
+    } catch (const std::exception& ex) {
+      return error{errc::internal, std::string{A::type} + " decide threw: " + ex.what()};
+    }
+  }
+
+  result<void> apply(std::any& state, const persistence::event_record& r) const override {
+    auto* s = std::any_cast<state_t>(&state);
+    if (s == nullptr) return error{errc::internal, "state is not a " + std::string{A::type}};
+    auto applied = A::events().decode(r.event_type, r.schema_version, r.data,
+                                      [&](event_t&& e) { *s = A::evolve(std::move(*s), e); });
+    if (!applied) {
+      auto e = std::move(applied).err();
+      e.message = r.aggregate_type + "-" + r.aggregate_id + " v" +
+                  std::to_string(r.stream_version.value) + " (" + r.event_type + "): " + e.message;
+      return e;
+    }
+    return ok();
+  }
+
+  std::string encode_state(const std::any& state) const override {
+    const auto* s = std::any_cast<state_t>(&state);
+    return s == nullptr ? std::string{} : json::to_json(*s);
+  }
+
+  result<std::any> decode_state(std::string_view text) const override {
+    try {
+      return std::any{json::from_json<state_t>(boost::json::parse(text))};
+    } catch (const std::exception& ex) {
+      return error{errc::corrupted, std::string{A::type} + " state JSON: " + ex.what()};
+    }
+  }
+};
+
+/// The model of decider `A`, shared by every actor of that type.
+template <class A>
+std::shared_ptr<const aggregate_model> model_of() {
+  return std::make_shared<const decider_model<A>>();
+}
+
+}  // namespace strata::actors

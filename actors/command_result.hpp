@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/kernel/decider.hpp"
+#include "domain/kernel/error.hpp"
+#include "domain/kernel/ids.hpp"
+#include "persistence/event_record.hpp"
+
+namespace strata::actors {
+
+/// How a command ended, from the caller's point of view.
+enum class command_status : std::uint8_t {
+  accepted,     ///< Decided and, if it produced events, durably appended.
+  rejected,     ///< A business rule said no; nothing was appended.
+  conflict,     ///< The expected version did not match, or another writer moved the stream.
+  overloaded,   ///< Refused at admission; nothing was done. Back off and retry.
+  timeout,      ///< The deadline passed before the command was decided; nothing was done.
+  unavailable,  ///< The journal could not be reached; nothing was appended. Retry later.
+  failed,       ///< Anything else (corrupted history, a bug); see `failure`.
+};
+
+std::string_view to_string(command_status s) noexcept;
+
+/// The outcome of one command. Exactly one is delivered per command sent.
+struct command_result {
+  command_status status = command_status::failed;
+  /// The aggregate's version after the command (for accepted); the version the command
+  /// was decided against otherwise, when known.
+  version at;
+  /// Global position of the last event appended (accepted with events), for read-your-writes.
+  global_position position;
+  /// The committed records (accepted with events), in order.
+  std::vector<persistence::event_record> events;
+  /// True when the command id was seen before: the original outcome, nothing appended again.
+  bool duplicate = false;
+  std::optional<rejection> why;  ///< Set when rejected.
+  std::optional<error> failure;  ///< Set for conflict, overloaded, timeout, unavailable, failed.
+
+  bool is_accepted() const noexcept { return status == command_status::accepted; }
+};
+
+/// Renders a result as e.g. "accepted v3 @17 [ItemAdded]" or "rejected order_empty: ...".
+std::string to_string(const command_result& r);
+
+/// Called exactly once with the outcome of a command, on an internal thread: keep it short
+/// and never block in it.
+using command_callback = std::function<void(command_result)>;
+
+}  // namespace strata::actors

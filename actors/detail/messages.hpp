@@ -1,0 +1,126 @@
+#pragma once
+
+// CAF message types and atoms of the actor layer: the one place where they are registered.
+// Included only by actors/*.cpp. Every payload is process-local (shared_ptr), so the types are
+// allowed as unsafe message types; the cluster layer will add serializable forms.
+
+#include <any>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/command_result.hpp"
+#include "actors/engine.hpp"
+#include "domain/kernel/metadata.hpp"
+#include "persistence/journal.hpp"
+
+namespace strata::actors::detail {
+
+/// Calls a callback at most once; if it was never called, the destructor reports the
+/// command as dropped, so that no caller ever waits forever on a lost message.
+template <class Result, class Fallback>
+class once {
+ public:
+  once() = default;
+  explicit once(std::function<void(Result)> f) : f_(std::move(f)) {}
+  once(once&&) noexcept = default;
+  once& operator=(once&&) noexcept = default;
+  once(const once&) = delete;
+  once& operator=(const once&) = delete;
+  ~once() {
+    if (f_) f_(Fallback{}());
+  }
+  void operator()(Result r) {
+    if (!f_) return;
+    auto f = std::move(f_);
+    f_ = nullptr;
+    f(std::move(r));
+  }
+  explicit operator bool() const noexcept { return static_cast<bool>(f_); }
+
+ private:
+  std::function<void(Result)> f_;
+};
+
+struct dropped_command {
+  command_result operator()() const {
+    command_result r;
+    r.status = command_status::failed;
+    r.failure = error{errc::internal, "command was dropped by a terminated actor"};
+    return r;
+  }
+};
+struct dropped_query {
+  result<state_view> operator()() const {
+    return error{errc::internal, "query was dropped by a terminated actor"};
+  }
+};
+
+using steady = std::chrono::steady_clock;
+
+/// A command on its way to an aggregate, with its one-shot reply.
+struct envelope {
+  std::string aggregate_id;
+  std::any command;
+  command_metadata meta;
+  steady::time_point received;
+  steady::time_point deadline;
+  once<command_result, dropped_command> reply;
+};
+using envelope_ptr = std::shared_ptr<envelope>;
+
+/// A read of an aggregate's current state.
+struct state_query {
+  std::string aggregate_id;
+  once<result<state_view>, dropped_query> reply;
+};
+using query_ptr = std::shared_ptr<state_query>;
+
+/// One command id an aggregate remembers for idempotency.
+struct remembered_command {
+  std::uint64_t id_hash = 0;
+  version first;
+  version last;
+  global_position position;
+};
+
+/// The result of rehydration, computed on a reader thread.
+struct loaded {
+  std::uint64_t generation = 0;
+  result<void> status;
+  std::any state;
+  version at;
+  std::vector<remembered_command> recent;
+};
+using loaded_ptr = std::shared_ptr<loaded>;
+
+/// A journal writer's answer to one append.
+using outcome_ptr = std::shared_ptr<persistence::stream_outcome>;
+
+/// Records of a duplicate command, re-read from the journal.
+struct duplicate_read {
+  envelope_ptr command;
+  remembered_command original;
+  result<std::vector<persistence::event_record>> records = error{errc::internal, "not read"};
+};
+using duplicate_ptr = std::shared_ptr<duplicate_read>;
+
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using appended_atom = caf::atom_constant<caf::atom("appended")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using dup_atom = caf::atom_constant<caf::atom("dup")>;
+
+}  // namespace strata::actors::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::envelope_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::loaded_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::outcome_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::duplicate_ptr)

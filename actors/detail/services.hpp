@@ -1,0 +1,26 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "actors/aggregate_model.hpp"
+#include "actors/engine.hpp"
+#include "actors/journal_writer.hpp"
+#include "domain/kernel/time.hpp"
+
+namespace strata::actors::detail {
+
+/// What every actor of one aggregate type shares: the model, the engine's I/O and its
+/// options. Immutable after construction except the admission counter; the pointed-to
+/// objects are thread-safe.
+struct type_services {
+  std::shared_ptr<const aggregate_model> model;
+  journal_writer* writer = nullptr;
+  io_pool* readers = nullptr;
+  const clock* clk = nullptr;
+  engine_options options;
+  /// Commands admitted for this type and not yet answered (admission control).
+  std::atomic<std::size_t> in_flight{0};
+};
+
+}  // namespace strata::actors::detail

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/aggregate_model.hpp"
+#include "actors/command_result.hpp"
+#include "actors/journal_writer.hpp"
+#include "domain/kernel/metadata.hpp"
+#include "domain/kernel/result.hpp"
+#include "domain/kernel/time.hpp"
+#include "persistence/journal.hpp"
+
+namespace strata::actors {
+
+/// How the actor layer runs. Defaults suit a 2-core machine.
+struct engine_options {
+  std::size_t scheduler_threads = 2;  ///< CAF workers; set to the core count.
+  std::size_t reader_threads = 2;     ///< Threads (each with a connection) for rehydration.
+  journal_writer_options writer;      ///< Group commit tuning.
+  /// Commands admitted per aggregate type and not yet answered; beyond it: `overloaded`.
+  std::size_t max_in_flight_per_type = 65536;
+  /// A command not decided within this time is answered `timeout` and never applied.
+  std::chrono::milliseconds command_timeout{10000};
+  /// An aggregate that received nothing for this long is passivated (0: never).
+  std::chrono::milliseconds idle_timeout{0};
+  /// How many recent command ids each aggregate remembers for idempotency.
+  std::size_t idempotency_window = 32;
+};
+
+/// An aggregate's current state as of `at` (a copy; the live actor keeps its own).
+struct state_view {
+  std::any state;
+  version at;
+};
+
+/// The actor layer behind a CAF-free facade: an actor system with one region per aggregate
+/// type, a group-commit journal writer and a pool of journal readers.
+///
+/// Thread-safety: every method may be called from any thread, concurrently.
+/// Lifetime: `stop()` (or the destructor) finishes in-flight commands, flushes the journal
+/// and stops every actor; commands sent afterwards are answered `unavailable`.
+class engine {
+ public:
+  /// Starts the actor system and opens the writer's and readers' connections.
+  /// Errors: whatever opening the journal returns.
+  static result<std::unique_ptr<engine>> start(
+      engine_options options, std::shared_ptr<persistence::journal_factory> journal,
+      std::shared_ptr<const clock> clock);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  /// Registers an aggregate type (spawns its region). Errors: `invalid_argument` when the
+  /// type name is empty, contains '-', or is registered already.
+  result<void> add_aggregate(std::shared_ptr<const aggregate_model> model);
+
+  /// Sends `command` (an `A::command` in an any) to aggregate `id` of `type`; `done` is called
+  /// exactly once with the outcome, on an internal thread.
+  void send(std::string_view type, std::string id, std::any command, command_metadata meta,
+            command_callback done);
+
+  /// Reads the current state of aggregate `id` (rehydrating it if it is not live).
+  /// Errors: `not_found` for an unknown type; journal errors as `unavailable`/`corrupted`.
+  void query_state(std::string_view type, std::string id,
+                   std::function<void(result<state_view>)> done);
+
+  /// Runs `task` on a reader thread with a journal connection of its own (for temporal
+  /// queries and other reads that must not disturb live actors).
+  void read(io_pool::task task);
+
+  /// Called after every commit with the committed records, in global order, on the writer
+  /// thread. Listeners must be added before the first command.
+  void on_committed(std::function<void(const std::vector<persistence::event_record>&)> listener);
+
+  /// The clock the engine stamps events with.
+  const clock& time_source() const noexcept;
+
+  /// Commands admitted and not yet answered, over all types.
+  std::size_t in_flight() const noexcept;
+
+  /// Stops accepting, waits for in-flight commands (at most `drain_timeout`), flushes the
+  /// journal and stops every actor. Idempotent.
+  void stop(std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
+
+  struct impl;
+
+ private:
+  explicit engine(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace strata::actors

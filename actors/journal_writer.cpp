@@ -1,0 +1,194 @@
+#include "actors/journal_writer.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <unordered_set>
+
+namespace strata::actors {
+
+result<std::unique_ptr<journal_writer>> journal_writer::start(persistence::journal_factory& factory,
+                                                              journal_writer_options options,
+                                                              committed_listener committed,
+                                                              stats_observer observer) {
+  auto j = factory.open();
+  if (!j) return std::move(j).err();
+  return std::unique_ptr<journal_writer>{
+      new journal_writer{std::move(*j), options, std::move(committed), std::move(observer)}};
+}
+
+journal_writer::journal_writer(std::unique_ptr<persistence::journal> journal,
+                               journal_writer_options options, committed_listener committed,
+                               stats_observer observer)
+    : journal_(std::move(journal)),
+      options_(options),
+      committed_(std::move(committed)),
+      observer_(std::move(observer)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+journal_writer::~journal_writer() {
+  stop();
+}
+
+void journal_writer::submit(persistence::stream_append append, completion done) {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (!stopping_) {
+      queued_events_ += append.events.size();
+      queue_.push_back(item{std::move(append), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(error{errc::unavailable, "journal writer is stopped"});
+}
+
+void journal_writer::stop() {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void journal_writer::run() {
+  std::vector<item> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      if (options_.max_wait.count() > 0 && queued_events_ < options_.max_batch_events &&
+          !stopping_) {
+        wake_.wait_for(lock, options_.max_wait,
+                       [this] { return stopping_ || queued_events_ >= options_.max_batch_events; });
+      }
+      // Take appends up to the event bound; a stream may appear only once per transaction,
+      // so a second append of the same stream waits for the next one (it would conflict on
+      // its expected version anyway, but must see the first one's outcome).
+      std::unordered_set<std::string> streams;
+      std::size_t events = 0;
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if (!batch.empty() && events + it->append.events.size() > options_.max_batch_events) break;
+        if (!streams.insert(it->append.stream.str()).second) {
+          ++it;
+          continue;
+        }
+        events += it->append.events.size();
+        queued_events_ -= it->append.events.size();
+        batch.push_back(std::move(*it));
+        it = queue_.erase(it);
+      }
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+void journal_writer::commit(std::vector<item>& batch) {
+  std::vector<persistence::stream_append> appends;
+  appends.reserve(batch.size());
+  commit_stats stats;
+  for (auto& i : batch) {
+    stats.events += i.append.events.size();
+    appends.push_back(std::move(i.append));
+  }
+  stats.streams = appends.size();
+  const auto started = std::chrono::steady_clock::now();
+  result<std::vector<persistence::stream_outcome>> outcome =
+      error{errc::internal, "journal append did not run"};
+  try {
+    outcome = journal_->append(appends);
+  } catch (const std::exception& ex) {  // backends must not throw; a bug must not kill the thread
+    outcome = error{errc::internal, std::string{"journal append threw: "} + ex.what()};
+  }
+  stats.duration = std::chrono::steady_clock::now() - started;
+
+  if (!outcome) {
+    stats.ok = false;
+    if (observer_) observer_(stats);
+    for (auto& i : batch) i.done(outcome.err());
+    return;
+  }
+  std::vector<persistence::event_record> committed;
+  if (committed_) committed.reserve(stats.events);
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    auto& per_stream = (*outcome)[k];
+    if (!per_stream) {
+      ++stats.conflicts;
+    } else if (committed_) {
+      committed.insert(committed.end(), per_stream->begin(), per_stream->end());
+    }
+  }
+  if (observer_) observer_(stats);
+  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done(std::move((*outcome)[k]));
+  if (committed_ && !committed.empty()) {
+    std::sort(committed.begin(), committed.end(),
+              [](const auto& a, const auto& b) { return a.position < b.position; });
+    committed_(committed);
+  }
+}
+
+io_pool::io_pool(std::shared_ptr<persistence::journal_factory> factory, std::size_t threads)
+    : factory_(std::move(factory)) {
+  threads_.reserve(std::max<std::size_t>(threads, 1));
+  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
+    threads_.emplace_back([this] { run(); });
+}
+
+io_pool::~io_pool() {
+  stop();
+}
+
+void io_pool::submit(task t) {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (!stopping_) {
+      queue_.push_back(std::move(t));
+      wake_.notify_one();
+      return;
+    }
+  }
+  t(error{errc::unavailable, "journal readers are stopped"});
+}
+
+void io_pool::stop() {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    stopping_ = true;
+    wake_.notify_all();
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void io_pool::run() {
+  std::unique_ptr<persistence::journal> journal;
+  for (;;) {
+    task t;
+    {
+      std::unique_lock<std::mutex> lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      t = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (!journal) {
+      auto opened = factory_->open();
+      if (!opened) {
+        t(std::move(opened).err());
+        continue;
+      }
+      journal = std::move(*opened);
+    }
+    try {
+      t(journal.get());
+    } catch (const std::exception&) {
+      // Tasks answer through their own callbacks; one that throws has already lost its
+      // reply, and the envelope guards report it. The thread must survive.
+    }
+  }
+}
+
+}  // namespace strata::actors

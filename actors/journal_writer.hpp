@@ -1,0 +1,125 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "domain/kernel/result.hpp"
+#include "persistence/journal.hpp"
+
+namespace strata::actors {
+
+/// Tuning of the group commit.
+struct journal_writer_options {
+  /// Upper bound on the events committed in one transaction.
+  std::size_t max_batch_events = 1000;
+  /// How long a commit may wait for more appends once the first one arrived. Zero commits
+  /// whatever arrived while the previous commit ran (no added latency; batches still grow
+  /// with load because appends pile up during each fsync).
+  std::chrono::microseconds max_wait{0};
+};
+
+/// Statistics of one commit, handed to the observer (metrics).
+struct commit_stats {
+  std::size_t streams = 0;
+  std::size_t events = 0;
+  std::size_t conflicts = 0;
+  std::chrono::nanoseconds duration{0};
+  bool ok = true;
+};
+
+/// The single writer of a journal: collects appends from many aggregates and commits them
+/// together (group commit), on a thread of its own so that the actors' scheduler never
+/// blocks on I/O.
+///
+/// Each submitted append is answered exactly once through its callback, on the writer
+/// thread, after its transaction committed (or failed). After every commit the committed
+/// records of that batch are handed, in global order, to the `committed` listener, which is
+/// where the event bus hangs off. An outer journal error fails every append in the batch and
+/// acknowledges nothing.
+///
+/// Thread-safety: `submit` may be called from any thread. Destruction stops the thread after
+/// draining what was submitted.
+class journal_writer {
+ public:
+  using completion = std::function<void(persistence::stream_outcome)>;
+  using committed_listener = std::function<void(const std::vector<persistence::event_record>&)>;
+  using stats_observer = std::function<void(const commit_stats&)>;
+
+  /// Opens the write connection and starts the thread. Errors: whatever the factory returns.
+  static result<std::unique_ptr<journal_writer>> start(persistence::journal_factory& factory,
+                                                       journal_writer_options options,
+                                                       committed_listener committed = {},
+                                                       stats_observer observer = {});
+
+  ~journal_writer();
+  journal_writer(const journal_writer&) = delete;
+  journal_writer& operator=(const journal_writer&) = delete;
+
+  /// Queues `append` for the next commit. After `stop`, answers `unavailable` at once.
+  void submit(persistence::stream_append append, completion done);
+
+  /// Commits what is queued, then stops the thread. Idempotent.
+  void stop();
+
+ private:
+  struct item {
+    persistence::stream_append append;
+    completion done;
+  };
+
+  journal_writer(std::unique_ptr<persistence::journal> journal, journal_writer_options options,
+                 committed_listener committed, stats_observer observer);
+  void run();
+  void commit(std::vector<item>& batch);
+
+  std::unique_ptr<persistence::journal> journal_;
+  const journal_writer_options options_;
+  const committed_listener committed_;
+  const stats_observer observer_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<item> queue_;
+  std::size_t queued_events_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// A fixed set of threads that each own a connection of their own (journal readers), so that
+/// rehydration and queries never queue behind the writer, nor block the actors' scheduler.
+///
+/// Thread-safety: `submit` may be called from any thread; tasks run on one of the threads.
+class io_pool {
+ public:
+  /// A task gets this thread's journal, or the error opening it failed with.
+  using task = std::function<void(result<persistence::journal*>)>;
+
+  io_pool(std::shared_ptr<persistence::journal_factory> factory, std::size_t threads);
+  ~io_pool();
+  io_pool(const io_pool&) = delete;
+  io_pool& operator=(const io_pool&) = delete;
+
+  void submit(task t);
+
+  /// Runs what is queued, then joins the threads. Idempotent.
+  void stop();
+
+ private:
+  void run();
+
+  std::shared_ptr<persistence::journal_factory> factory_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<task> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace strata::actors

@@ -1,0 +1,121 @@
+// The region: one per aggregate type. It owns the map from aggregate id to live actor.
+//
+// Passivation without losing or reordering commands: the region decides when a child goes
+// (idle for `idle_timeout`), marks it draining and sends it `stop`. Everything the region
+// forwarded before `stop` is ahead of it in the child's mailbox, so the child finishes it,
+// including an append in flight, and only then quits. Commands for a draining id wait in
+// the region until the child is down; then a fresh actor rehydrates from a journal that
+// already has everything the old one wrote.
+
+#include <unordered_map>
+#include <variant>
+
+#include "actors/detail/actors.hpp"
+
+namespace strata::actors::detail {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using routed = std::variant<envelope_ptr, query_ptr>;
+
+struct child {
+  caf::actor actor;
+  steady::time_point last_used;
+  bool draining = false;
+  std::vector<routed> waiting;  // arrived while draining
+};
+
+struct region_state {
+  static inline const char* name = "strata.region";
+  std::shared_ptr<type_services> svc;
+  std::unordered_map<std::string, child> children;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+};
+
+using self_ptr = caf::stateful_actor<region_state>*;
+
+void forward(self_ptr self, const caf::actor& to, routed item) {
+  std::visit([&](auto& x) { self->send(to, std::move(x)); }, item);
+}
+
+child& live_child(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.children.find(id);
+  if (it == st.children.end()) {
+    auto a = spawn_aggregate(self, st.svc, id);
+    self->monitor(a);
+    st.ids.emplace(a.address(), id);
+    it = st.children.emplace(id, child{std::move(a), steady::now(), false, {}}).first;
+  }
+  return it->second;
+}
+
+void route(self_ptr self, const std::string& id, routed item) {
+  child& c = live_child(self, id);
+  c.last_used = steady::now();
+  if (c.draining) {
+    c.waiting.push_back(std::move(item));
+    return;
+  }
+  forward(self, c.actor, std::move(item));
+}
+
+void passivate_idle(self_ptr self) {
+  auto& st = self->state;
+  const auto cutoff = steady::now() - st.svc->options.idle_timeout;
+  for (auto& [id, c] : st.children) {
+    if (!c.draining && c.last_used < cutoff) {
+      c.draining = true;
+      self->send(c.actor, stop_atom::value);
+    }
+  }
+}
+
+void on_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto id_it = st.ids.find(dm.source);
+  if (id_it == st.ids.end()) return;
+  const std::string id = std::move(id_it->second);
+  st.ids.erase(id_it);
+  auto it = st.children.find(id);
+  if (it == st.children.end()) return;
+  std::vector<routed> waiting = std::move(it->second.waiting);
+  st.children.erase(it);
+  // Anything that waited for the old actor goes, in order, to a fresh one.
+  for (auto& item : waiting) route(self, id, std::move(item));
+}
+
+caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc) {
+  self->state.svc = std::move(svc);
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    for (auto& [id, c] : self->state.children) self->send_exit(c.actor, em.reason);
+    self->state.children.clear();
+    self->state.ids.clear();
+    self->quit(em.reason);
+  });
+  const auto idle = self->state.svc->options.idle_timeout;
+  if (idle.count() > 0) self->delayed_send(self, idle / 2, tick_atom::value);
+  return {
+      [=](envelope_ptr& e) {
+        auto id = e->aggregate_id;
+        route(self, id, std::move(e));
+      },
+      [=](query_ptr& q) {
+        auto id = q->aggregate_id;
+        route(self, id, std::move(q));
+      },
+      [=](tick_atom) {
+        passivate_idle(self);
+        self->delayed_send(self, idle / 2, tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_region(caf::actor_system& sys, std::shared_ptr<type_services> svc) {
+  return sys.spawn(region_behavior, std::move(svc));
+}
+
+}  // namespace strata::actors::detail

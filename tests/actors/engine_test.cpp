@@ -1,0 +1,289 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "tests/actors/order_fixture.hpp"
+
+using namespace strata;
+using actors::command_status;
+using strata::testing::make_line;
+using strata::testing::order_engine;
+using strata::testing::order_state;
+using strata::testing::place_order;
+
+TEST_CASE("a command to a new aggregate is decided, appended and answered with its events") {
+  order_engine t;
+  auto r = t.run("o-1", place_order());
+  REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+  CHECK(r.at == version{1});
+  REQUIRE(r.events.size() == 1);
+  CHECK(r.events[0].event_type == "OrderPlaced");
+  CHECK(r.events[0].aggregate_id == "o-1");
+  CHECK(r.events[0].position == global_position{1});
+  CHECK(r.position == global_position{1});
+  CHECK(r.events[0].event_id.size() == 36);
+  CHECK(r.events[0].event_id[14] == '7');  // UUIDv7
+  auto stored = t.journal_contents();
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].event_id == r.events[0].event_id);
+}
+
+TEST_CASE("a business rejection is answered with its code and appends nothing") {
+  order_engine t;
+  auto r = t.run("o-1", orders::confirm{});
+  CHECK(r.status == command_status::rejected);
+  REQUIRE(r.why);
+  CHECK(r.why->code == orders::order_not_placed);
+  CHECK(t.journal_contents().empty());
+}
+
+TEST_CASE("concurrent commands to one aggregate are decided one at a time: no lost update") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  constexpr int threads = 4, per_thread = 50;
+  std::vector<std::future<actors::command_result>> results[threads];
+  std::vector<std::thread> senders;
+  for (int i = 0; i < threads; ++i)
+    senders.emplace_back([&, i] {
+      for (int k = 0; k < per_thread; ++k)
+        results[i].push_back(t.send("o-1", orders::add_item{make_line("sku-1", 1)}));
+    });
+  for (auto& s : senders) s.join();
+  std::set<std::uint64_t> versions;
+  for (auto& per : results)
+    for (auto& f : per) {
+      auto r = order_engine::wait(std::move(f));
+      REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+      versions.insert(r.at.value);
+    }
+  CHECK(versions.size() == threads * per_thread);  // every command saw a distinct version
+  CHECK(*versions.begin() == 2);
+  CHECK(*versions.rbegin() == 1 + threads * per_thread);
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{1 + threads * per_thread});
+  CHECK(order_state(*s).lines.at("sku-1").quantity == 1 + threads * per_thread);
+}
+
+TEST_CASE("commands from one sender to one aggregate are applied in the order sent") {
+  order_engine t;
+  std::vector<std::future<actors::command_result>> fs;
+  fs.push_back(t.send("o-1", place_order()));
+  for (int i = 0; i < 20; ++i)
+    fs.push_back(t.send("o-1", orders::add_item{make_line("sku-" + std::to_string(i + 2), 1)}));
+  std::uint64_t expected = 1;
+  for (auto& f : fs) {
+    auto r = order_engine::wait(std::move(f));
+    REQUIRE(r.is_accepted());
+    CHECK(r.at.value == expected++);
+  }
+}
+
+TEST_CASE("a failing journal gives the caller an error and leaves no phantom state") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  t.faults->fail_nth_append(1, error{errc::unavailable, "disk unplugged"});
+  auto failed = t.run("o-1", orders::add_item{make_line("sku-2", 5)});
+  CHECK(failed.status == command_status::unavailable);
+  REQUIRE(failed.failure);
+  CHECK(failed.failure->message.find("disk unplugged") != std::string::npos);
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{1});
+  CHECK(order_state(*s).lines.count("sku-2") == 0);
+  auto next = t.run("o-1", orders::add_item{make_line("sku-3", 1)});
+  REQUIRE_MESSAGE(next.is_accepted(), to_string(next));
+  CHECK(next.at == version{2});
+  CHECK(t.journal_contents().size() == 2);
+}
+
+TEST_CASE("a reply lost after commit is reported, and the aggregate reloads what was committed") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  t.faults->fail_appends_after_commit(error{errc::unavailable, "connection reset"});
+  auto lost = t.run("o-1", orders::add_item{make_line("sku-2", 5)});
+  t.faults->fail_appends_after_commit(std::nullopt);
+  CHECK(lost.status == command_status::unavailable);
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{2});  // the journal has it, so the aggregate has it
+  CHECK(order_state(*s).lines.at("sku-2").quantity == 5);
+}
+
+TEST_CASE("a command with a stale expected version is a conflict and appends nothing") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  command_metadata meta;
+  meta.expected_version = version{0};
+  auto r = t.run("o-1", orders::add_item{make_line("sku-2", 1)}, meta);
+  CHECK(r.status == command_status::conflict);
+  CHECK(t.journal_contents().size() == 1);
+  meta.expected_version = version{1};
+  CHECK(t.run("o-1", orders::add_item{make_line("sku-2", 1)}, meta).is_accepted());
+}
+
+TEST_CASE("a stream moved on by another writer gives conflict, then the aggregate catches up") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // Another writer appends behind the live actor's back.
+  auto j = t.memory->open();
+  REQUIRE(j);
+  persistence::stream_append a;
+  a.stream = stream_id{"Order", "o-1"};
+  a.expected = version{1};
+  persistence::new_event ev;
+  ev.event_id = "00000000-0000-7000-8000-000000000001";
+  ev.event_type = "OrderConfirmed";
+  ev.data = "{}";
+  a.events.push_back(ev);
+  auto out = (*j)->append({a});
+  REQUIRE(out);
+  REQUIRE((*out)[0]);
+  auto r = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
+  CHECK(r.status == command_status::conflict);
+  auto again = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
+  CHECK(again.status == command_status::rejected);  // now it knows the order is confirmed
+  CHECK(again.why->code == orders::order_already_confirmed);
+}
+
+TEST_CASE("a repeated command id returns the original outcome and appends nothing") {
+  order_engine t;
+  command_metadata meta;
+  meta.command_id = "cmd-42";
+  auto first = t.run("o-1", place_order(), meta);
+  REQUIRE(first.is_accepted());
+  auto second = t.run("o-1", place_order(), meta);
+  REQUIRE_MESSAGE(second.is_accepted(), to_string(second));
+  CHECK(second.duplicate);
+  CHECK(second.at == first.at);
+  REQUIRE(second.events.size() == 1);
+  CHECK(second.events[0].event_id == first.events[0].event_id);
+  CHECK(t.journal_contents().size() == 1);
+}
+
+TEST_CASE("command ids are remembered across a restart of the aggregate") {
+  order_engine t;
+  command_metadata meta;
+  meta.command_id = "cmd-1";
+  REQUIRE(t.run("o-1", place_order(), meta).is_accepted());
+  t.engine->stop();
+  auto e = actors::engine::start({}, t.journal, std::make_shared<strata::testing::fixed_clock>());
+  REQUIRE(e);
+  t.engine = std::move(*e);
+  REQUIRE(t.engine->add_aggregate(actors::model_of<orders::order>()));
+  auto again = t.run("o-1", place_order(), meta);
+  REQUIRE_MESSAGE(again.is_accepted(), to_string(again));
+  CHECK(again.duplicate);
+  CHECK(t.journal_contents().size() == 1);
+}
+
+TEST_CASE("an unreadable history fails the commands with corrupted, not the runtime") {
+  order_engine t;
+  auto j = t.memory->open();
+  REQUIRE(j);
+  persistence::stream_append a;
+  a.stream = stream_id{"Order", "bad"};
+  persistence::new_event ev;
+  ev.event_id = "00000000-0000-7000-8000-000000000002";
+  ev.event_type = "OrderTeleported";
+  ev.data = "{}";
+  a.events.push_back(ev);
+  REQUIRE((*j)->append({a}));
+  auto r = t.run("bad", orders::confirm{});
+  CHECK(r.status == command_status::failed);
+  REQUIRE(r.failure);
+  CHECK(r.failure->code == errc::corrupted);
+  CHECK(r.failure->message.find("Order-bad v1") != std::string::npos);
+  CHECK(r.failure->message.find("OrderTeleported") != std::string::npos);
+  CHECK(t.run("o-2", place_order()).is_accepted());  // other aggregates are untouched
+}
+
+TEST_CASE("commands beyond the in-flight bound are answered overloaded at once") {
+  actors::engine_options o;
+  o.max_in_flight_per_type = 4;
+  order_engine t{o};
+  t.faults->set_delay(std::chrono::milliseconds(200));
+  std::vector<std::future<actors::command_result>> fs;
+  for (int i = 0; i < 12; ++i) fs.push_back(t.send("o-" + std::to_string(i), place_order()));
+  int overloaded = 0, accepted = 0;
+  for (auto& f : fs) {
+    auto r = order_engine::wait(std::move(f));
+    if (r.status == command_status::overloaded) ++overloaded;
+    if (r.is_accepted()) ++accepted;
+  }
+  CHECK(accepted == 4);
+  CHECK(overloaded == 8);
+}
+
+TEST_CASE("a command whose deadline passed before it was decided times out and is never applied") {
+  actors::engine_options o;
+  o.command_timeout = std::chrono::milliseconds(50);
+  order_engine t{o};
+  t.faults->set_delay(std::chrono::milliseconds(150));  // rehydration outlasts the deadline
+  auto r = t.run("o-1", place_order());
+  t.faults->clear();
+  CHECK(r.status == command_status::timeout);
+  CHECK(t.journal_contents().empty());
+}
+
+TEST_CASE("an unknown aggregate type is not_found") {
+  order_engine t;
+  auto p = std::make_shared<std::promise<actors::command_result>>();
+  auto f = p->get_future();
+  t.engine->send("Nope", "x", std::any{1}, {}, [p](actors::command_result r) { p->set_value(r); });
+  auto r = order_engine::wait(std::move(f));
+  CHECK(r.status == command_status::failed);
+  CHECK(r.failure->code == errc::not_found);
+}
+
+TEST_CASE("after stop, commands are answered unavailable") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  t.engine->stop();
+  auto r = t.run("o-2", place_order());
+  CHECK(r.status == command_status::unavailable);
+}
+
+TEST_CASE("stop finishes the commands in flight before it returns") {
+  order_engine t;
+  t.faults->set_delay(std::chrono::milliseconds(20));
+  std::vector<std::future<actors::command_result>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(t.send("o-" + std::to_string(i % 5), place_order()));
+  t.engine->stop();
+  int answered = 0;
+  for (auto& f : fs) {
+    REQUIRE(f.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+    auto r = f.get();
+    CHECK((r.is_accepted() || r.status == command_status::rejected));
+    ++answered;
+  }
+  CHECK(answered == 20);
+  CHECK(t.journal_contents().size() == 5);
+}
+
+TEST_CASE("idle aggregates are passivated and come back without losing or reordering commands") {
+  actors::engine_options o;
+  o.idle_timeout = std::chrono::milliseconds(20);
+  order_engine t{o};
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // Commands race the passivation ticks: each burst is spread out so that some land while
+  // the actor is being stopped.
+  std::uint64_t expected = 2;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::future<actors::command_result>> fs;
+    for (int i = 0; i < 10; ++i)
+      fs.push_back(t.send("o-1", orders::add_item{make_line("sku-1", 1)}));
+    for (auto& f : fs) {
+      auto r = order_engine::wait(std::move(f));
+      REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+      CHECK(r.at.value == expected++);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let it go idle (not a sync)
+  }
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(order_state(*s).lines.at("sku-1").quantity == 101);
+}

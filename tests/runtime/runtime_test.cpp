@@ -1,0 +1,121 @@
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <future>
+
+#include "domain/orders/order.hpp"
+#include "persistence/sqlite_journal.hpp"
+#include "runtime/runtime.hpp"
+#include "tests/runtime/temp_dir.hpp"
+
+using namespace strata;
+
+namespace {
+
+template <class T>
+T wait(std::future<T> f) {
+  REQUIRE_MESSAGE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready,
+                  "no answer within 20 s");
+  return f.get();
+}
+
+runtime_config sqlite_config(const std::string& path) {
+  runtime_config c;
+  c.journal.sqlite.path = path;
+  c.metrics.enabled = false;
+  return c;
+}
+
+std::unique_ptr<runtime> start(const runtime_config& c) {
+  auto rt = runtime::start(c);
+  REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
+  REQUIRE((*rt)->register_aggregate<orders::order>());
+  return std::move(*rt);
+}
+
+orders::line line(std::string sku, std::int64_t qty, std::int64_t price) {
+  return orders::line{std::move(sku), qty, money{price, "EUR"}};
+}
+
+}  // namespace
+
+TEST_CASE("an order goes through its life on the SQLite journal and survives a restart") {
+  strata::testing::temp_dir dir;
+  const auto c = sqlite_config(dir.file("strata.db"));
+  {
+    auto rt = start(c);
+    command_metadata meta;
+    meta.user_id = "alice";
+    meta.correlation_id = "checkout-1";
+    auto placed = wait(rt->send<orders::order>(
+        "o-1", orders::place{"cust-1", "EUR", {line("sku-1", 2, 1500)}}, meta));
+    REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
+    CHECK(placed.events[0].user_id == "alice");
+    CHECK(placed.events[0].correlation_id == "checkout-1");
+    CHECK(wait(rt->send<orders::order>("o-1", orders::add_item{line("sku-2", 1, 500)}))
+              .is_accepted());
+    auto shipped_early = wait(rt->send<orders::order>("o-1", orders::ship{}));
+    CHECK(shipped_early.status == command_status::rejected);
+    CHECK(shipped_early.why->code == orders::order_not_confirmed);
+    CHECK(wait(rt->send<orders::order>("o-1", orders::confirm{})).is_accepted());
+    auto shipped = wait(rt->send<orders::order>("o-1", orders::ship{"DHL", "123"}));
+    REQUIRE(shipped.is_accepted());
+    CHECK(shipped.at == version{4});
+    rt->stop();
+  }
+  auto rt = start(c);
+  auto view = wait(rt->current_state<orders::order>("o-1"));
+  REQUIRE(view);
+  CHECK(view->at == version{4});
+  CHECK(view->state.current == orders::status::shipped);
+  CHECK(view->state.total_minor == 3500);
+  CHECK(view->state.lines.size() == 2);
+  auto after = wait(rt->send<orders::order>("o-1", orders::cancel{"too late"}));
+  CHECK(after.status == command_status::rejected);
+}
+
+TEST_CASE("the events an accepted command reports are exactly what the file holds") {
+  strata::testing::temp_dir dir;
+  const auto c = sqlite_config(dir.file("strata.db"));
+  std::vector<persistence::event_record> reported;
+  {
+    auto rt = start(c);
+    for (int i = 0; i < 10; ++i) {
+      auto r = wait(rt->send<orders::order>("o-" + std::to_string(i),
+                                            orders::place{"c", "EUR", {line("s", 1, 100)}}));
+      REQUIRE(r.is_accepted());
+      reported.insert(reported.end(), r.events.begin(), r.events.end());
+    }
+  }
+  persistence::sqlite_journal_options o;
+  o.path = c.journal.sqlite.path;
+  auto j = persistence::sqlite_journal::open(o);
+  REQUIRE(j);
+  auto all = (*j)->read_all(global_position{0}, 1000);
+  REQUIRE(all);
+  REQUIRE(all->size() == reported.size());
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    CHECK((*all)[i].event_id == reported[i].event_id);
+    CHECK((*all)[i].data == reported[i].data);
+    CHECK((*all)[i].hash == reported[i].hash);
+  }
+}
+
+TEST_CASE("registering an aggregate type twice is refused") {
+  runtime_config c;
+  c.journal.backend = "memory";
+  c.metrics.enabled = false;
+  auto rt = runtime::start(c);
+  REQUIRE(rt);
+  REQUIRE((*rt)->register_aggregate<orders::order>());
+  auto again = (*rt)->register_aggregate<orders::order>();
+  REQUIRE_FALSE(again);
+  CHECK(again.err().code == errc::invalid_argument);
+}
+
+TEST_CASE("a journal path that cannot be opened fails start with a clear error") {
+  auto c = sqlite_config("/nonexistent-dir/for/sure/strata.db");
+  auto rt = runtime::start(c);
+  REQUIRE_FALSE(rt);
+  CHECK(rt.err().code == errc::unavailable);
+}
