@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -98,6 +99,12 @@ class aggregate_metrics {
   /// reply, in `strata_command_duration_seconds`. Negative `seconds` are counted as 0.
   void command_done(command_outcome outcome, double seconds) noexcept;
 
+  /// As above, with the latency as a `std::chrono` duration.
+  template <class Rep, class Period>
+  void command_done(command_outcome outcome, std::chrono::duration<Rep, Period> latency) noexcept {
+    command_done(outcome, std::chrono::duration<double>(latency).count());
+  }
+
   /// Adds `n` to `strata_events_appended_total` (call after the append is durable).
   void events_appended(std::uint64_t n) noexcept;
 
@@ -122,6 +129,12 @@ class aggregate_metrics {
   /// replayed `events` events (`strata_rehydrations_total`,
   /// `strata_rehydration_duration_seconds`, `strata_rehydrated_events_total`).
   void rehydrated(double seconds, std::uint64_t events) noexcept;
+
+  /// As above, with the duration as a `std::chrono` duration.
+  template <class Rep, class Period>
+  void rehydrated(std::chrono::duration<Rep, Period> took, std::uint64_t events) noexcept {
+    rehydrated(std::chrono::duration<double>(took).count(), events);
+  }
 
   /// Counts one snapshot written (`strata_snapshots_written_total`).
   void snapshot_written() noexcept;
@@ -162,6 +175,13 @@ class journal_metrics {
   /// (`strata_journal_batch_events`, `strata_journal_commit_duration_seconds`) and counts it
   /// under `strata_journal_commits_total{result="ok"|"failed"}`.
   void commit_done(bool succeeded, std::uint64_t events, double seconds) noexcept;
+
+  /// As above, with the latency as a `std::chrono` duration.
+  template <class Rep, class Period>
+  void commit_done(bool succeeded, std::uint64_t events,
+                   std::chrono::duration<Rep, Period> took) noexcept {
+    commit_done(succeeded, events, std::chrono::duration<double>(took).count());
+  }
 
   /// Adds `n` per-stream appends refused with a version conflict
   /// (`strata_journal_append_conflicts_total`).

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -280,4 +281,18 @@ TEST_CASE("every documented family is declared with its type and a help text") {
   }
   CHECK(scrape.types.size() == expected.size());
   CHECK(scrape.problems.empty());
+}
+
+TEST_CASE("durations can be given as std::chrono durations") {
+  auto metrics = registry::create();
+  auto& orders = metrics->for_aggregate("Order");
+  orders.command_done(command_outcome::accepted, std::chrono::microseconds{300});
+  orders.rehydrated(std::chrono::milliseconds{20}, 5);
+  metrics->journal().commit_done(true, 4, std::chrono::nanoseconds{1500000});
+  const auto scrape = parse_exposition(metrics->scrape_text());
+  const std::map<std::string, std::string> order{{"aggregate_type", "Order"}};
+  CHECK(value_of(scrape, "strata_command_duration_seconds_sum", order) == doctest::Approx(0.0003));
+  CHECK(value_of(scrape, "strata_rehydration_duration_seconds_sum", order) ==
+        doctest::Approx(0.02));
+  CHECK(value_of(scrape, "strata_journal_commit_duration_seconds_sum") == doctest::Approx(0.0015));
 }
