@@ -49,7 +49,7 @@ result<bj::value> to_json_value(const event_record& r) {
   o.emplace("correlationId", r.correlation_id);
   o.emplace("causationId", r.causation_id);
   o.emplace("hash", r.hash);
-  return bj::value{std::move(o)};
+  return bj::value(std::move(o));
 }
 
 result<std::string> to_json_text(const event_record& r) {

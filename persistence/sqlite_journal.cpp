@@ -79,6 +79,14 @@ constexpr const char* event_columns =
     "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
     "e.timestamp_us, e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data, e.hash";
 
+// Unset bounds are bound as NULL, and a timestamp that is not an integer passes the filter,
+// so a damaged row is read (and reported as corrupted) instead of silently filtered out.
+constexpr const char* stream_filter =
+    " FROM events e WHERE e.stream_key = ?1 AND e.version >= ?2"
+    " AND (?3 IS NULL OR e.version <= ?3)"
+    " AND (?4 IS NULL OR typeof(e.timestamp_us) <> 'integer' OR e.timestamp_us <= ?4)"
+    " ORDER BY e.version LIMIT ?5";
+
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t clamp_to_int64(std::uint64_t v) {
@@ -509,15 +517,20 @@ result<std::vector<event_record>> sqlite_journal::read_stream(const stream_id& s
   try {
     auto key = m.key_of(stream);
     if (!key) return out;
-    auto& s = m.prepared(m.select_stream, std::string{"SELECT "} + event_columns +
-                                              " FROM events e WHERE e.stream_key = ?1 AND "
-                                              "e.version >= ?2 AND e.version <= ?3 AND "
-                                              "e.timestamp_us <= ?4 ORDER BY e.version LIMIT ?5");
+    auto& s = m.prepared(m.select_stream, std::string{"SELECT "} + event_columns + stream_filter);
     reset_on_exit guard{s};
     s.bind(1, *key);
     s.bind(2, clamp_to_int64(range.from.value));
-    s.bind(3, range.to ? clamp_to_int64(range.to->value) : int64_max);
-    s.bind(4, range.until ? static_cast<std::int64_t>(to_unix_micros(*range.until)) : int64_max);
+    if (range.to) {
+      s.bind(3, clamp_to_int64(range.to->value));
+    } else {
+      s.bind(3);
+    }
+    if (range.until) {
+      s.bind(4, static_cast<std::int64_t>(to_unix_micros(*range.until)));
+    } else {
+      s.bind(4);
+    }
     s.bind(5, clamp_to_int64(range.limit));
     const std::string type{stream.aggregate_type()};
     const std::string id{stream.aggregate_id()};

@@ -1,0 +1,443 @@
+// The journal contract, written once and run against every backend in backends.hpp.
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "persistence/audit_chain.hpp"
+#include "tests/persistence/backends.hpp"
+
+namespace strata::persistence::testing {
+namespace {
+
+#define STRATA_REQUIRE_BACKEND(b)                                         \
+  do {                                                                    \
+    if (!(b).available()) {                                               \
+      MESSAGE((b).name << " backend skipped: " << (b).why_unavailable()); \
+      return;                                                             \
+    }                                                                     \
+  } while (false)
+
+template <class B>
+std::unique_ptr<journal> must_open(B& backend) {
+  auto j = backend.open();
+  if (!j) FAIL(backend.name << ": open failed: " << describe(j.err()));
+  return std::move(*j);
+}
+
+const stream_id order_1{"Order", "1"};
+const stream_id order_2{"Order", "2"};
+const stream_id payment_1{"Payment", "1"};
+
+TEST_CASE_TEMPLATE_DEFINE("an appended event reads back with every field intact", B, round_trip) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  new_event e;
+  e.event_id = "0190a5c8-0000-7000-8000-000000000001";
+  e.event_type = "OrderPlaced";
+  e.schema_version = 3;
+  e.time = test_time(42);
+  e.user_id = "user-7";
+  e.command_id = "cmd-9";
+  e.correlation_id = "corr-5";
+  e.causation_id = "cause-4";
+  e.data = R"({"customer_id":"c-1","total":{"amount":1250,"currency":"EUR"}})";
+
+  auto written = append_one(*j, order_1, 0, {e});
+  REQUIRE(written.has_value());
+  REQUIRE(written->size() == 1);
+
+  auto check = [&](const event_record& r) {
+    CHECK(r.position == global_position{1});
+    CHECK(r.event_id == e.event_id);
+    CHECK(r.event_type == e.event_type);
+    CHECK(r.schema_version == 3);
+    CHECK(r.aggregate_type == "Order");
+    CHECK(r.aggregate_id == "1");
+    CHECK(r.stream_version == version{1});
+    CHECK(to_iso8601(r.time) == to_iso8601(e.time));
+    CHECK(r.user_id == e.user_id);
+    CHECK(r.command_id == e.command_id);
+    CHECK(r.correlation_id == e.correlation_id);
+    CHECK(r.causation_id == e.causation_id);
+    CHECK(r.data == e.data);
+    CHECK(r.hash.size() == 64);
+    CHECK(r.hash == chain_hash("", r));
+  };
+  check(written->front());
+
+  auto by_stream = j->read_stream(order_1, {});
+  REQUIRE(by_stream.has_value());
+  REQUIRE(by_stream->size() == 1);
+  check(by_stream->front());
+  CHECK(by_stream->front().hash == written->front().hash);
+
+  auto all = j->read_all(global_position{0}, 10);
+  REQUIRE(all.has_value());
+  REQUIRE(all->size() == 1);
+  check(all->front());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a new stream appended with an expected version above zero conflicts", B,
+                          new_stream_conflict) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  auto out = append_one(*j, order_1, 2, {make_event("placed")});
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.err().code == errc::conflict);
+  CHECK(out.err().message.find("Order-1") != std::string::npos);
+  CHECK(j->head(order_1)->value == 0);
+  CHECK(j->last_position()->value == 0);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("an append on a stale expected version conflicts and names both versions",
+                          B, stale_conflict) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  REQUIRE(append_one(*j, order_1, 0, {make_event("placed"), make_event("confirmed")}).has_value());
+  auto out = append_one(*j, order_1, 1, {make_event("shipped")});
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.err().code == errc::conflict);
+  CHECK(out.err().message.find("Order-1") != std::string::npos);
+  CHECK(out.err().message.find("expected version 1") != std::string::npos);
+  CHECK(out.err().message.find("head is 2") != std::string::npos);
+  CHECK(render(*j->read_stream(order_1, {})) == "placed@1 confirmed@2");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a stale writer on a second instance gets a conflict", B,
+                          stale_second_instance) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto first = must_open(backend);
+  auto second = must_open(backend);
+  REQUIRE(first->head(order_1)->value == 0);
+  REQUIRE(second->head(order_1)->value == 0);
+  REQUIRE(append_one(*first, order_1, 0, {make_event("placed")}).has_value());
+  auto out = append_one(*second, order_1, 0, {make_event("placed")});
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.err().code == errc::conflict);
+  CHECK(second->head(order_1)->value == 1);
+  CHECK(render(*second->read_stream(order_1, {})) == "placed@1");
+}
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "in one batch a conflicting stream writes nothing while the other streams commit", B,
+    batch_atomicity) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  REQUIRE(append_one(*j, order_2, 0, {make_event("placed")}).has_value());
+
+  auto out = j->append({part(order_1, 0, {make_event("placed"), make_event("confirmed")}),
+                        part(order_2, 0, {make_event("placed"), make_event("cancelled")}),
+                        part(payment_1, 0, {make_event("authorized")})});
+  REQUIRE(out.has_value());
+  REQUIRE(out->size() == 3);
+  REQUIRE((*out)[0].has_value());
+  REQUIRE_FALSE((*out)[1].has_value());
+  CHECK((*out)[1].err().code == errc::conflict);
+  REQUIRE((*out)[2].has_value());
+
+  CHECK(render(*j->read_stream(order_1, {})) == "placed@1 confirmed@2");
+  CHECK(render(*j->read_stream(order_2, {})) == "placed@1");
+  CHECK(render(*j->read_stream(payment_1, {})) == "authorized@1");
+  CHECK((*out)[0]->at(0).position.value == 2);
+  CHECK((*out)[0]->at(1).position.value == 3);
+  CHECK((*out)[2]->at(0).position.value == 4);
+  CHECK(j->last_position()->value == 4);
+  CHECK(j->head(order_2)->value == 1);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a batch that names a stream twice is refused and writes nothing", B,
+                          invalid_batch) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  auto twice = j->append(
+      {part(order_1, 0, {make_event("placed")}), part(order_1, 1, {make_event("confirmed")})});
+  REQUIRE_FALSE(twice.has_value());
+  CHECK(twice.err().code == errc::invalid_argument);
+  auto empty = j->append({part(order_2, 0, {})});
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.err().code == errc::invalid_argument);
+  CHECK(j->last_position()->value == 0);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("read_stream honours from, to, until and limit", B, read_ranges) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  std::vector<new_event> events;
+  for (int i = 1; i <= 10; ++i) {
+    events.push_back(make_event("e" + std::to_string(i), "{}", test_time(i * 60)));
+  }
+  REQUIRE(append_one(*j, order_1, 0, events).has_value());
+  REQUIRE(append_one(*j, order_2, 0, {make_event("other")}).has_value());
+
+  auto read = [&](stream_range r) {
+    auto out = j->read_stream(order_1, r);
+    REQUIRE(out.has_value());
+    return render(*out);
+  };
+  stream_range r;
+  CHECK(read(r) == "e1@1 e2@2 e3@3 e4@4 e5@5 e6@6 e7@7 e8@8 e9@9 e10@10");
+  r.from = version{8};
+  CHECK(read(r) == "e8@8 e9@9 e10@10");
+  r = {};
+  r.from = version{3};
+  r.to = version{5};
+  CHECK(read(r) == "e3@3 e4@4 e5@5");
+  r = {};
+  r.until = test_time(4 * 60);
+  CHECK(read(r) == "e1@1 e2@2 e3@3 e4@4");
+  r.until = test_time(4 * 60) - std::chrono::microseconds{1};
+  CHECK(read(r) == "e1@1 e2@2 e3@3");
+  r = {};
+  r.from = version{2};
+  r.limit = 2;
+  CHECK(read(r) == "e2@2 e3@3");
+  r.limit = 0;
+  CHECK(read(r).empty());
+  r = {};
+  r.from = version{11};
+  CHECK(read(r).empty());
+  auto unknown = j->read_stream(stream_id{"Order", "nope"}, {});
+  REQUIRE(unknown.has_value());
+  CHECK(unknown->empty());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("read_all returns every event in commit order without gaps", B,
+                          read_all_order) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  std::map<std::string, std::uint64_t> heads;
+  std::vector<std::string> expected_ids;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<stream_append> parts;
+    for (int s = 0; s <= batch % 4; ++s) {
+      stream_id id{"Order", std::to_string((batch + s) % 7)};
+      std::vector<new_event> events;
+      for (int k = 0; k <= (batch + s) % 3; ++k) events.push_back(make_event("e"));
+      for (const auto& e : events) expected_ids.push_back(e.event_id);
+      parts.push_back(part(id, heads[id.str()], std::move(events)));
+      heads[id.str()] += parts.back().events.size();
+    }
+    auto out = j->append(parts);
+    REQUIRE(out.has_value());
+    for (const auto& o : *out) REQUIRE(o.has_value());
+  }
+  std::vector<event_record> all;
+  global_position after{};
+  for (;;) {
+    auto page = j->read_all(after, 7);
+    REQUIRE(page.has_value());
+    if (page->empty()) break;
+    CHECK(page->size() <= 7);
+    after = page->back().position;
+    all.insert(all.end(), page->begin(), page->end());
+  }
+  REQUIRE(all.size() == expected_ids.size());
+  std::map<std::string, std::uint64_t> seen;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].position.value == i + 1);
+    CHECK(all[i].event_id == expected_ids[i]);
+    CHECK(all[i].stream_version.value == ++seen[all[i].stream().str()]);
+  }
+  CHECK(seen == heads);
+  CHECK(j->last_position()->value == all.size());
+  auto tail = j->read_all(global_position{all.size() - 3}, 100);
+  REQUIRE(tail.has_value());
+  CHECK(tail->size() == 3);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("head and last_position follow the appends", B, head_and_last) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  CHECK(j->head(order_1)->value == 0);
+  CHECK(j->last_position()->value == 0);
+  REQUIRE(append_one(*j, order_1, 0, {make_event("a"), make_event("b")}).has_value());
+  REQUIRE(append_one(*j, order_2, 0, {make_event("a")}).has_value());
+  REQUIRE(append_one(*j, order_1, 2, {make_event("c")}).has_value());
+  CHECK(j->head(order_1)->value == 3);
+  CHECK(j->head(order_2)->value == 1);
+  CHECK(j->head(payment_1)->value == 0);
+  CHECK(j->last_position()->value == 4);
+  auto other = must_open(backend);
+  CHECK(other->head(order_1)->value == 3);
+  CHECK(other->last_position()->value == 4);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("committed events survive closing and reopening the store", B,
+                          reopen_durability) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  std::string hash;
+  {
+    auto j = must_open(backend);
+    auto out = append_one(*j, order_1, 0, {make_event("placed"), make_event("confirmed")});
+    REQUIRE(out.has_value());
+    hash = out->back().hash;
+  }
+  auto reopened = backend.reopen();
+  REQUIRE(reopened.has_value());
+  journal& j = **reopened;
+  auto events = j.read_stream(order_1, {});
+  REQUIRE(events.has_value());
+  CHECK(render(*events) == "placed@1 confirmed@2");
+  CHECK(events->back().hash == hash);
+  CHECK(j.head(order_1)->value == 2);
+  auto next = append_one(j, order_1, 2, {make_event("shipped")});
+  REQUIRE(next.has_value());
+  CHECK(next->front().position.value == 3);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("two writers racing on one stream never both win a version", B,
+                          concurrent_writers) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  constexpr int attempts = 60;
+  auto a = must_open(backend);
+  auto b = must_open(backend);
+  struct tally {
+    int wins = 0;
+    int conflicts = 0;
+    int failures = 0;
+    std::set<std::string> ids;
+  };
+  auto run = [&](journal& j, const std::string& who, tally& t) {
+    for (int i = 0; i < attempts; ++i) {
+      auto head = j.head(order_1);
+      if (!head) {
+        ++t.failures;
+        continue;
+      }
+      new_event e = make_event("by-" + who);
+      e.event_id = who + "-" + std::to_string(i);
+      auto out = j.append({part(order_1, head->value, {e})});
+      if (!out) {
+        ++t.failures;
+      } else if (out->front().has_value()) {
+        ++t.wins;
+        t.ids.insert(e.event_id);
+      } else if (out->front().err().code == errc::conflict) {
+        ++t.conflicts;
+      } else {
+        ++t.failures;
+      }
+    }
+  };
+  tally ta;
+  tally tb;
+  std::thread other{[&] { run(*b, "b", tb); }};
+  run(*a, "a", ta);
+  other.join();
+
+  CHECK(ta.failures == 0);
+  CHECK(tb.failures == 0);
+  CHECK(ta.wins + ta.conflicts == attempts);
+  CHECK(tb.wins + tb.conflicts == attempts);
+  auto events = a->read_stream(order_1, {});
+  REQUIRE(events.has_value());
+  REQUIRE(events->size() == static_cast<std::size_t>(ta.wins + tb.wins));
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    const auto& r = (*events)[i];
+    CHECK(r.stream_version.value == i + 1);
+    const bool by_a = ta.ids.count(r.event_id) == 1;
+    const bool by_b = tb.ids.count(r.event_id) == 1;
+    CHECK(by_a != by_b);
+  }
+  CHECK(a->head(order_1)->value == events->size());
+  auto broken = verify_journal(*a);
+  REQUIRE(broken.has_value());
+  CHECK_FALSE(broken->has_value());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a 1 MiB payload and unicode text round-trip unchanged", B,
+                          huge_and_unicode) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  const std::string big = "{\"blob\":\"" + std::string(1024 * 1024, 'x') + "\"}";
+  const std::string unicode =
+      u8"{\"note\":\"caf\u00e9 \u6ce8\u6587 \u3053\u3093\u306b\u3061\u306f \U0001F680\U0001F389\"}";
+  new_event huge = make_event("huge", big);
+  new_event text = make_event(u8"\u6ce8\u6587\u3055\u308c\u305f", unicode);
+  text.user_id = u8"\u30e6\u30fc\u30b6\u30fc \U0001F464";
+  const stream_id s{"Order", u8"\u00fc\u6ce8-\U0001F4E6"};
+  auto out = append_one(*j, s, 0, {huge, text});
+  REQUIRE(out.has_value());
+  auto events = j->read_stream(s, {});
+  REQUIRE(events.has_value());
+  REQUIRE(events->size() == 2);
+  CHECK(events->at(0).data.size() == big.size());
+  CHECK(events->at(0).data == big);
+  CHECK(events->at(1).data == unicode);
+  CHECK(events->at(1).event_type == text.event_type);
+  CHECK(events->at(1).user_id == text.user_id);
+  CHECK(events->at(1).aggregate_id == s.aggregate_id());
+  auto all = j->read_all(global_position{}, 10);
+  REQUIRE(all.has_value());
+  REQUIRE(all->size() == 2);
+  CHECK(all->at(1).stream() == s);
+  auto broken = verify_stream(*j, s);
+  REQUIRE(broken.has_value());
+  CHECK_FALSE(broken->has_value());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("hashes link each stream and verify_journal passes when untampered", B,
+                          hash_chain) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  REQUIRE(append_one(*j, order_1, 0, {make_event("a"), make_event("b")}).has_value());
+  auto out = j->append({part(order_1, 2, {make_event("c")}), part(order_2, 0, {make_event("a")})});
+  REQUIRE(out.has_value());
+  REQUIRE(append_one(*j, order_2, 1, {make_event("b")}).has_value());
+
+  for (const auto& s : {order_1, order_2}) {
+    auto events = j->read_stream(s, {});
+    REQUIRE(events.has_value());
+    std::string previous;
+    for (const auto& r : *events) {
+      CHECK(r.hash == chain_hash(previous, r));
+      CHECK(r.hash != previous);
+      previous = r.hash;
+    }
+    auto broken = verify_stream(*j, s);
+    REQUIRE(broken.has_value());
+    CHECK_FALSE(broken->has_value());
+  }
+  auto broken = verify_journal(*j);
+  REQUIRE(broken.has_value());
+  CHECK_FALSE(broken->has_value());
+  auto empty_stream = verify_stream(*j, payment_1);
+  REQUIRE(empty_stream.has_value());
+  CHECK_FALSE(empty_stream->has_value());
+}
+
+TEST_CASE_TEMPLATE_APPLY(round_trip, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(new_stream_conflict, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(stale_conflict, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(stale_second_instance, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(batch_atomicity, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(invalid_batch, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(read_ranges, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(read_all_order, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(head_and_last, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(reopen_durability, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(concurrent_writers, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(huge_and_unicode, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(hash_chain, journal_backends);
+
+}  // namespace
+}  // namespace strata::persistence::testing
