@@ -331,7 +331,8 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
                                           std::to_string(schema_version)};
     }
     if (!i->read_only) {
-      const std::string mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
+      std::string mode = db.execAndGet("PRAGMA journal_mode").getString();
+      if (mode != "wal") mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
       if (mode != "wal") {
         return error{errc::unavailable, options.path + " cannot use WAL mode (got " + mode + ")"};
       }

@@ -38,7 +38,8 @@ struct sqlite_journal_options {
 /// read-only, is locked by another connection for longer than `busy_timeout_ms`, or the disk
 /// (or `max_page_count`) is full (the message then says "disk full"); `corrupted` when SQLite
 /// reports a damaged file or a stored row cannot be read (the message names its global
-/// position); `unsupported` when the file's schema is newer than this code. No method throws.
+/// position); `unsupported` when the file's schema is newer than this code; `not_found` when a
+/// file opened read-only holds no journal yet. No method throws.
 class sqlite_journal final : public journal {
  public:
   /// Opens (and on first use creates) the journal at `options.path`.

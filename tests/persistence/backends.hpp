@@ -52,8 +52,8 @@ struct sqlite_backend {
 
 }  // namespace strata::persistence::testing
 
-TYPE_TO_STRING(strata::persistence::testing::memory_backend);
-TYPE_TO_STRING(strata::persistence::testing::sqlite_backend);
+TYPE_TO_STRING_AS("memory", strata::persistence::testing::memory_backend);
+TYPE_TO_STRING_AS("sqlite", strata::persistence::testing::sqlite_backend);
 
 #if __has_include("tests/persistence/postgres_backend.hpp")
 #include "tests/persistence/postgres_backend.hpp"
