@@ -362,6 +362,57 @@ TEST_CASE_TEMPLATE_DEFINE("two writers racing on one stream never both win a ver
   CHECK_FALSE(broken->has_value());
 }
 
+TEST_CASE_TEMPLATE_DEFINE("readers on other instances see a gap-free prefix while a writer appends",
+                          B, concurrent_readers) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  constexpr std::uint64_t batches = 80;
+  auto writer = must_open(backend);
+  std::vector<std::unique_ptr<journal>> readers;
+  readers.push_back(must_open(backend));
+  readers.push_back(must_open(backend));
+  std::atomic<bool> done{false};
+  std::vector<std::string> problems(readers.size());
+  std::vector<std::uint64_t> seen(readers.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < readers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      journal& j = *readers[i];
+      bool last_round = false;
+      while (problems[i].empty()) {
+        last_round = done.load();
+        auto all = j.read_all(global_position{}, 1'000'000);
+        if (!all) {
+          problems[i] = "read_all failed: " + describe(all.err());
+          break;
+        }
+        for (std::size_t k = 0; k < all->size(); ++k) {
+          if ((*all)[k].position.value != k + 1) {
+            problems[i] = "gap before position " + std::to_string((*all)[k].position.value);
+            break;
+          }
+        }
+        if (all->size() < seen[i]) problems[i] = "the journal shrank";
+        seen[i] = all->size();
+        if (last_round) break;
+      }
+    });
+  }
+  for (std::uint64_t b = 0; b < batches; ++b) {
+    auto out = writer->append({part(order_1, 2 * b, {make_event("a"), make_event("b")}),
+                               part(order_2, b, {make_event("c")})});
+    REQUIRE(out.has_value());
+    REQUIRE((*out)[0].has_value());
+    REQUIRE((*out)[1].has_value());
+  }
+  done.store(true);
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < readers.size(); ++i) {
+    CHECK_MESSAGE(problems[i].empty(), problems[i]);
+    CHECK(seen[i] == 3 * batches);
+  }
+}
+
 TEST_CASE_TEMPLATE_DEFINE("a 1 MiB payload and unicode text round-trip unchanged", B,
                           huge_and_unicode) {
   B backend;
@@ -436,6 +487,7 @@ TEST_CASE_TEMPLATE_APPLY(read_all_order, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(head_and_last, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(reopen_durability, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(concurrent_writers, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(concurrent_readers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(huge_and_unicode, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(hash_chain, journal_backends);
 
