@@ -342,6 +342,10 @@ std::shared_ptr<registry> registry::create() {
 
 result<void> registry::expose(const metrics_options& options) {
   if (!options.enabled) return ok();
+  if (options.bind_address.empty()) {
+    // civetweb would read ":port" as every interface; never widen exposure by accident.
+    return error{errc::invalid_argument, "metrics bind_address is empty"};
+  }
   std::lock_guard<std::mutex> guard{exposer_mutex_};
   if (exposer_) {
     return error{errc::invalid_argument,

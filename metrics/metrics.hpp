@@ -259,7 +259,7 @@ class registry {
   /// Starts serving `GET /metrics` on `options.bind_address:options.port` (port 0 picks a free
   /// one). Does nothing and succeeds when `options.enabled` is false.
   /// Errors: `unavailable` when the address cannot be bound (port in use, address not local),
-  /// `invalid_argument` when this registry is already exposed.
+  /// `invalid_argument` when this registry is already exposed or `bind_address` is empty.
   result<void> expose(const metrics_options& options);
 
   /// Stops the HTTP server, if any; `expose` may be called again afterwards.

@@ -221,6 +221,17 @@ TEST_CASE("exposing a registry twice is refused and the first server keeps runni
   CHECK(http_get(metrics->bound_port(), "/metrics").status == 200);
 }
 
+TEST_CASE("an empty bind address is refused rather than read as every interface") {
+  auto metrics = registry::create();
+  metrics_options options;
+  options.bind_address.clear();
+  options.port = 0;
+  const auto exposed = metrics->expose(options);
+  REQUIRE_FALSE(exposed);
+  CHECK(exposed.err().code == errc::invalid_argument);
+  CHECK_FALSE(metrics->is_exposed());
+}
+
 TEST_CASE("with metrics disabled no server starts and every handle still records") {
   auto metrics = registry::create();
   metrics_options options;
