@@ -192,8 +192,8 @@ struct postgres_journal::impl {
     tx.exec0("SET LOCAL client_min_messages = warning");
     // CREATE ... IF NOT EXISTS is not safe against concurrent creators (both may pass the
     // check and one then fails on a catalog unique index), so creators take turns.
-    tx.exec_params0("SELECT pg_advisory_xact_lock(hashtext($1))",
-                    "strata.journal.schema." + options.schema);
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
+                   "strata.journal.schema." + options.schema);
     tx.exec0("CREATE SCHEMA IF NOT EXISTS " + options.schema);
     tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
              "streams (stream_key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
@@ -223,16 +223,15 @@ struct postgres_journal::impl {
 
   void delay(pqxx::transaction_base& tx) const {
     if (options.testing.delay_after_positions_ms == 0) return;
-    tx.exec_prepared0("sleep", options.testing.delay_after_positions_ms / 1000.0);
+    tx.exec_prepared("sleep", options.testing.delay_after_positions_ms / 1000.0);
   }
 
   // Writes one stream's events inside its savepoint; returns its records or a conflict.
   // Throws driver exceptions other than the unique violation that means a conflict.
-  stream_outcome append_stream(pqxx::connection& c, pqxx::subtransaction& sp,
-                               const stream_append& a, std::uint64_t first_position,
-                               bool& delayed) {
+  stream_outcome append_stream(pqxx::connection& c, pqxx::work& tx, const stream_append& a,
+                               std::uint64_t first_position, bool& delayed) {
     auto row =
-        sp.exec_prepared1("upsert_stream", a.stream.str(), std::string{a.stream.aggregate_type()},
+        tx.exec_prepared1("upsert_stream", a.stream.str(), std::string{a.stream.aggregate_type()},
                           std::string{a.stream.aggregate_id()});
     auto key = row[0].as<std::int64_t>();
     version head{static_cast<std::uint64_t>(row[1].as<std::int64_t>())};
@@ -243,11 +242,11 @@ struct postgres_journal::impl {
     std::vector<std::uint64_t> positions;
     positions.reserve(a.events.size());
     if (options.testing.positions == postgres_position_mode::naive_sequence) {
-      auto rows = sp.exec_prepared("naive_positions", static_cast<int>(a.events.size()));
+      auto rows = tx.exec_prepared("naive_positions", static_cast<int>(a.events.size()));
       for (const auto& r : rows) positions.push_back(r[0].as<std::uint64_t>());
       std::sort(positions.begin(), positions.end());
       if (!delayed) {
-        delay(sp);
+        delay(tx);
         delayed = true;
       }
     } else {
@@ -299,10 +298,10 @@ struct postgres_journal::impl {
         params.push_back(r.hash);
       }
       std::string statement = insert_statement(c, end - begin);
-      sp.exec_prepared0(statement, key, records.front().aggregate_type,
+      tx.exec_prepared0(statement, key, records.front().aggregate_type,
                         records.front().aggregate_id, pqxx::prepare::make_dynamic_params(params));
     }
-    sp.exec_prepared0("update_stream", key, clamp_i64(records.back().stream_version.value),
+    tx.exec_prepared0("update_stream", key, clamp_i64(records.back().stream_version.value),
                       records.back().hash);
     return records;
   }
@@ -323,21 +322,30 @@ struct postgres_journal::impl {
     std::vector<stream_outcome> outcomes;
     outcomes.reserve(batch.size());
     for (const stream_append& a : batch) {
-      pqxx::subtransaction sp{tx, "stream"};
+      // Plain SAVEPOINT statements rather than pqxx::subtransaction: libpqxx 6.4 opens a
+      // subtransaction lazily and skips that for prepared statements, so a failing prepared
+      // statement would abort the whole transaction.
+      tx.exec0("SAVEPOINT stream");
       stream_outcome outcome = error{errc::internal, "unset"};
       try {
-        outcome = append_stream(c, sp, a, next, delayed);
-      } catch (const pqxx::unique_violation& e) {
-        // The last guard: UNIQUE(stream_key, version) caught a concurrent writer.
-        outcome = error{errc::conflict, a.stream.str() + ": " + e.what()};
-      } catch (const pqxx::data_exception& e) {
-        outcome = error{errc::invalid_argument, a.stream.str() + ": " + e.what()};
+        outcome = append_stream(c, tx, a, next, delayed);
+      } catch (const pqxx::sql_error& e) {
+        // 23505: the last guard, UNIQUE(stream_key, version), caught a concurrent writer.
+        // 22xxx: this stream's data is malformed (not JSON, time out of range).
+        // Anything else fails the whole batch.
+        const std::string& state = e.sqlstate();
+        if (state == "23505")
+          outcome = error{errc::conflict, a.stream.str() + ": " + e.what()};
+        else if (state.substr(0, 2) == "22")
+          outcome = error{errc::invalid_argument, a.stream.str() + ": " + e.what()};
+        else
+          throw;
       }
       if (outcome) {
-        sp.commit();
+        tx.exec0("RELEASE SAVEPOINT stream");
         next += outcome->size();
       } else {
-        sp.abort();
+        tx.exec0("ROLLBACK TO SAVEPOINT stream");
       }
       outcomes.push_back(std::move(outcome));
     }

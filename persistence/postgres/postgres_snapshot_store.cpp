@@ -75,8 +75,8 @@ struct postgres_snapshot_store::impl {
     }
     pqxx::work tx{c};
     tx.exec0("SET LOCAL client_min_messages = warning");
-    tx.exec_params0("SELECT pg_advisory_xact_lock(hashtext($1))",
-                    "strata.snapshots.schema." + options.schema);
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))",
+                   "strata.snapshots.schema." + options.schema);
     tx.exec0("CREATE SCHEMA IF NOT EXISTS " + options.schema);
     tx.exec0("CREATE TABLE IF NOT EXISTS " + table +
              " (stream text NOT NULL, at bigint NOT NULL, state_version bigint NOT NULL, "

@@ -46,7 +46,7 @@ struct postgres_backend {
 
 }  // namespace strata::persistence::testing
 
-TYPE_TO_STRING(strata::persistence::testing::postgres_backend);
+TYPE_TO_STRING_AS("postgres", strata::persistence::testing::postgres_backend);
 
 #define STRATA_EXTRA_JOURNAL_BACKENDS , ::strata::persistence::testing::postgres_backend
 
