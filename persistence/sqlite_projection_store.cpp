@@ -1,0 +1,325 @@
+#include "persistence/sqlite_projection_store.hpp"
+
+#include <unordered_map>
+#include <utility>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+namespace strata::persistence {
+
+namespace {
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+  name TEXT PRIMARY KEY,
+  position INTEGER NOT NULL,
+  last_event_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS projection_dead_letters (
+  projection TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  error TEXT NOT NULL,
+  parked_us INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  PRIMARY KEY (projection, position)
+) WITHOUT ROWID;
+)sql";
+
+error sqlite_error(const std::string& what, const SQLite::Exception& e) {
+  const int code = e.getErrorCode() & 0xff;
+  std::string message = what + ": " + e.what();
+  switch (code) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return error{errc::unavailable, message};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return error{errc::corrupted, message};
+    case SQLITE_ERROR:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+      return error{errc::invalid_argument, message};
+    default:
+      return error{errc::internal, message};
+  }
+}
+
+template <class Fn>
+auto guarded(const std::string& what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    return sqlite_error(what, e);
+  } catch (const std::exception& e) {
+    return error{errc::internal, what + ": " + e.what()};
+  }
+}
+
+void bind_all(SQLite::Statement& s, const std::vector<sql_value>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int at = static_cast<int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::nullptr_t>) {
+            s.bind(at);
+          } else if constexpr (std::is_same_v<T, std::int64_t>) {
+            s.bind(at, static_cast<int64_t>(v));
+          } else if constexpr (std::is_same_v<T, double>) {
+            s.bind(at, v);
+          } else {
+            s.bindNoCopy(at, v);
+          }
+        },
+        params[i]);
+  }
+}
+
+sql_value column_value(const SQLite::Column& c) {
+  switch (c.getType()) {
+    case SQLITE_INTEGER:
+      return std::int64_t{c.getInt64()};
+    case SQLITE_FLOAT:
+      return c.getDouble();
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      return c.getString();
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+struct sqlite_projection_store::impl {
+  sqlite_projection_store_options options;
+  SQLite::Database db;
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
+  bool in_transaction = false;
+
+  impl(sqlite_projection_store_options o)
+      : options(std::move(o)), db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+    db.setBusyTimeout(options.busy_timeout_ms);
+    db.exec("PRAGMA journal_mode=WAL");
+    db.exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    db.exec(schema_sql);
+  }
+
+  // A cached statement, reset and bound; valid until the next call with the same text.
+  SQLite::Statement& prepared(std::string_view sql, const std::vector<sql_value>& params) {
+    auto it = cache.find(std::string{sql});
+    if (it == cache.end())
+      it =
+          cache.emplace(std::string{sql}, std::make_unique<SQLite::Statement>(db, std::string{sql}))
+              .first;
+    auto& s = *it->second;
+    s.reset();
+    s.clearBindings();
+    bind_all(s, params);
+    return s;
+  }
+
+  result<void> execute(std::string_view sql, const std::vector<sql_value>& params) {
+    return guarded("read-model statement", [&]() -> result<void> {
+      auto& s = prepared(sql, params);
+      while (s.executeStep()) {
+      }
+      s.reset();
+      return ok();
+    });
+  }
+
+  result<std::vector<sql_row>> query(std::string_view sql, const std::vector<sql_value>& params) {
+    return guarded("read-model query", [&]() -> result<std::vector<sql_row>> {
+      auto& s = prepared(sql, params);
+      std::vector<sql_row> rows;
+      const int n = s.getColumnCount();
+      while (s.executeStep()) {
+        sql_row row;
+        row.reserve(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) row.push_back(column_value(s.getColumn(i)));
+        rows.push_back(std::move(row));
+      }
+      s.reset();
+      return rows;
+    });
+  }
+
+  result<checkpoint> load_checkpoint(std::string_view name) {
+    auto rows = query("SELECT position, last_event_us FROM projection_checkpoints WHERE name = ?",
+                      {std::string{name}});
+    if (!rows) return std::move(rows).err();
+    if (rows->empty()) return checkpoint{};
+    const auto pos = as_int((*rows)[0][0], -1);
+    if (pos < 0)
+      return error{errc::corrupted,
+                   "checkpoint of projection " + std::string{name} + " is not a position"};
+    return checkpoint{global_position{static_cast<std::uint64_t>(pos)},
+                      from_unix_micros(as_int((*rows)[0][1]))};
+  }
+};
+
+namespace {
+
+class sqlite_transaction final : public projection_transaction {
+ public:
+  explicit sqlite_transaction(sqlite_projection_store::impl& s) : s_(&s) {}
+  ~sqlite_transaction() override {
+    if (s_ != nullptr) rollback();
+  }
+
+  result<void> execute(std::string_view sql, const std::vector<sql_value>& params) override {
+    if (s_ == nullptr) return finished();
+    return s_->execute(sql, params);
+  }
+  result<std::vector<sql_row>> query(std::string_view sql,
+                                     const std::vector<sql_value>& params) override {
+    if (s_ == nullptr) return finished();
+    return s_->query(sql, params);
+  }
+  result<checkpoint> load_checkpoint(std::string_view p) override {
+    if (s_ == nullptr) return finished();
+    return s_->load_checkpoint(p);
+  }
+  result<void> save_checkpoint(std::string_view p, const checkpoint& c) override {
+    return execute(
+        "INSERT INTO projection_checkpoints (name, position, last_event_us) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+        "last_event_us = excluded.last_event_us",
+        {std::string{p}, static_cast<std::int64_t>(c.position.value),
+         std::int64_t{to_unix_micros(c.last_event_time)}});
+  }
+  result<void> park(const dead_letter& d) override {
+    return execute(
+        "INSERT INTO projection_dead_letters (projection, position, event_id, event_type, error, "
+        "parked_us, attempts) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (projection, position) DO "
+        "UPDATE SET error = excluded.error, parked_us = excluded.parked_us, "
+        "attempts = projection_dead_letters.attempts + 1",
+        {d.projection, static_cast<std::int64_t>(d.position.value), d.event_id, d.event_type,
+         d.error, std::int64_t{to_unix_micros(d.parked_at)}});
+  }
+  result<void> unpark(std::string_view p, global_position pos) override {
+    return execute("DELETE FROM projection_dead_letters WHERE projection = ? AND position = ?",
+                   {std::string{p}, static_cast<std::int64_t>(pos.value)});
+  }
+  result<void> forget(std::string_view p) override {
+    if (auto r =
+            execute("DELETE FROM projection_dead_letters WHERE projection = ?", {std::string{p}});
+        !r)
+      return r;
+    return execute("DELETE FROM projection_checkpoints WHERE name = ?", {std::string{p}});
+  }
+  result<void> commit() override {
+    if (s_ == nullptr) return finished();
+    auto r = guarded("read-model commit", [&]() -> result<void> {
+      s_->db.exec("COMMIT");
+      return ok();
+    });
+    if (!r) {
+      rollback();
+    } else {
+      s_->in_transaction = false;
+    }
+    s_ = nullptr;
+    return r;
+  }
+
+ private:
+  static error finished() { return error{errc::invalid_argument, "transaction is finished"}; }
+  void rollback() noexcept {
+    try {
+      if (s_->db.getHandle() != nullptr && sqlite3_get_autocommit(s_->db.getHandle()) == 0)
+        s_->db.exec("ROLLBACK");
+    } catch (...) {  // nothing to add: the connection rolls back on close anyway
+    }
+    for (auto& [sql, st] : s_->cache) {
+      try {
+        st->reset();
+      } catch (...) {
+      }
+    }
+    s_->in_transaction = false;
+    s_ = nullptr;
+  }
+  sqlite_projection_store::impl* s_;
+};
+
+}  // namespace
+
+sqlite_projection_store::sqlite_projection_store(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+sqlite_projection_store::~sqlite_projection_store() = default;
+
+result<std::unique_ptr<sqlite_projection_store>> sqlite_projection_store::open(
+    const sqlite_projection_store_options& options) {
+  if (options.path.empty()) return error{errc::invalid_argument, "read-model path is empty"};
+  return guarded(
+      "opening read-model database " + options.path,
+      [&]() -> result<std::unique_ptr<sqlite_projection_store>> {
+        return std::make_unique<sqlite_projection_store>(std::make_unique<impl>(options));
+      });
+}
+
+result<std::unique_ptr<projection_transaction>> sqlite_projection_store::begin() {
+  if (impl_->in_transaction)
+    return error{errc::invalid_argument, "a read-model transaction is open already"};
+  return guarded("beginning a read-model transaction",
+                 [&]() -> result<std::unique_ptr<projection_transaction>> {
+                   impl_->db.exec("BEGIN IMMEDIATE");
+                   impl_->in_transaction = true;
+                   return std::unique_ptr<projection_transaction>{
+                       std::make_unique<sqlite_transaction>(*impl_)};
+                 });
+}
+
+result<std::vector<sql_row>> sqlite_projection_store::query(std::string_view sql,
+                                                            const std::vector<sql_value>& params) {
+  return impl_->query(sql, params);
+}
+
+result<checkpoint> sqlite_projection_store::load_checkpoint(std::string_view projection) {
+  return impl_->load_checkpoint(projection);
+}
+
+result<std::vector<dead_letter>> sqlite_projection_store::dead_letters(
+    std::string_view projection) {
+  auto rows = impl_->query(
+      "SELECT position, event_id, event_type, error, parked_us, attempts FROM "
+      "projection_dead_letters WHERE projection = ? ORDER BY position",
+      {std::string{projection}});
+  if (!rows) return std::move(rows).err();
+  std::vector<dead_letter> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows) {
+    dead_letter d;
+    d.projection = std::string{projection};
+    d.position = global_position{static_cast<std::uint64_t>(as_int(r[0]))};
+    d.event_id = as_text(r[1]);
+    d.event_type = as_text(r[2]);
+    d.error = as_text(r[3]);
+    d.parked_at = from_unix_micros(as_int(r[4]));
+    d.attempts = static_cast<std::uint32_t>(as_int(r[5], 1));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+sqlite_projection_store_factory::sqlite_projection_store_factory(
+    sqlite_projection_store_options options)
+    : options_(std::move(options)) {}
+
+result<std::unique_ptr<projection_store>> sqlite_projection_store_factory::open() {
+  auto s = sqlite_projection_store::open(options_);
+  if (!s) return std::move(s).err();
+  return std::unique_ptr<projection_store>{std::move(*s)};
+}
+
+}  // namespace strata::persistence
