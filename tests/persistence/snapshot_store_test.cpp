@@ -72,6 +72,12 @@ struct sqlite_snapshots {
     REQUIRE(q.exec() == 1);
   }
 };
+}  // namespace
+}  // namespace strata::persistence
+TYPE_TO_STRING_AS("memory", strata::persistence::memory_snapshots);
+TYPE_TO_STRING_AS("sqlite", strata::persistence::sqlite_snapshots);
+namespace strata::persistence {
+namespace {
 #define STRATA_SNAPSHOT_BACKENDS memory_snapshots, sqlite_snapshots
 #define STRATA_DURABLE_SNAPSHOT_BACKENDS sqlite_snapshots
 #else
@@ -96,6 +102,11 @@ struct postgres_snapshots {
     REQUIRE(r.affected_rows() == 1);
   }
 };
+}  // namespace
+}  // namespace strata::persistence
+TYPE_TO_STRING_AS("postgres", strata::persistence::postgres_snapshots);
+namespace strata::persistence {
+namespace {
 #define STRATA_SNAPSHOT_BACKENDS postgres_snapshots
 #define STRATA_DURABLE_SNAPSHOT_BACKENDS postgres_snapshots
 #endif
