@@ -76,7 +76,8 @@ std::optional<chain_violation> verify(journal& j, const stream_id& s) {
 const stream_id order_1{"Order", "1"};
 const stream_id order_2{"Order", "2"};
 
-TEST_CASE("appended events come back with versions, positions, every field and a valid chain") {
+TEST_CASE(
+    "appended events come back with versions and positions and every field and a valid chain") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "basic"};
   auto j = db.open();
@@ -123,7 +124,7 @@ TEST_CASE("appended events come back with versions, positions, every field and a
   CHECK_FALSE(intact->has_value());
 }
 
-TEST_CASE("an empty journal has head 0, last position 0 and reads nothing") {
+TEST_CASE("an empty journal has head 0 and last position 0 and reads nothing") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "empty"};
   auto j = db.open();
@@ -192,7 +193,8 @@ TEST_CASE("two instances racing on one stream: the second append on a stale head
   CHECK(render(read_all_of(*a)) == "placed@1 confirmed@2");
 }
 
-TEST_CASE("read_stream honours from, to, until and limit; read_all pages in global order") {
+TEST_CASE(
+    "read_stream honours from and to and until and limit and read_all pages in global order") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "ranges"};
   auto j = db.open();
@@ -265,7 +267,7 @@ TEST_CASE("event data keeps its exact text while the JSONB column is queryable")
   CHECK_FALSE(verify(*j, order_1).has_value());
 }
 
-TEST_CASE("data that is not JSON fails its stream only, with invalid_argument") {
+TEST_CASE("data that is not JSON fails its stream only with invalid_argument") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "badjson"};
   auto j = db.open();
