@@ -40,9 +40,6 @@ command_result failure_result(error e, version at) {
 
 namespace {
 
-// Rehydration reads the stream in pages so that a long stream never sits in memory whole.
-constexpr std::size_t load_page = 4096;
-
 using pending_item = std::variant<envelope_ptr, query_ptr>;
 
 struct aggregate_state {
@@ -63,84 +60,42 @@ struct aggregate_state {
   envelope_ptr in_flight;
   std::any next;
   std::vector<remembered_command> recent;
+  version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
-
-std::uint64_t hash_command_id(std::string_view id) noexcept {
-  // FNV-1a, 64 bit: stable across runs, and a collision within one aggregate's small
-  // window is out of reach.
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : id) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-void remember(std::vector<remembered_command>& recent, std::size_t window, std::uint64_t h,
-              version v, global_position p) {
-  if (window == 0) return;
-  if (!recent.empty() && recent.back().id_hash == h) {
-    recent.back().last = v;
-    recent.back().position = p;
-    return;
-  }
-  if (recent.size() >= window) recent.erase(recent.begin());
-  recent.push_back(remembered_command{h, v, v, p});
-}
-
-// Runs on a reader thread: folds the stream into a fresh state.
-void rehydrate(result<persistence::journal*> j, const type_services& svc, const std::string& id,
-               loaded& out) {
-  if (!j) {
-    out.status = j.err();
-    return;
-  }
-  const stream_id stream{svc.model->type(), id};
-  out.state = svc.model->initial();
-  out.at = version{0};
-  for (;;) {
-    persistence::stream_range range;
-    range.from = out.at.next();
-    range.limit = load_page;
-    auto page = (*j)->read_stream(stream, range);
-    if (!page) {
-      out.status = std::move(page).err();
-      return;
-    }
-    for (const auto& r : *page) {
-      if (r.stream_version != out.at.next()) {
-        out.status = error{errc::corrupted, stream.str() + ": expected v" +
-                                                std::to_string(out.at.value + 1) + ", read v" +
-                                                std::to_string(r.stream_version.value)};
-        return;
-      }
-      if (auto applied = svc.model->apply(out.state, r); !applied) {
-        out.status = std::move(applied).err();
-        return;
-      }
-      out.at = r.stream_version;
-      if (!r.command_id.empty())
-        remember(out.recent, svc.options.idempotency_window, hash_command_id(r.command_id),
-                 r.stream_version, r.position);
-    }
-    if (page->size() < load_page) break;
-  }
-  out.status = ok();
-}
 
 void start_load(self_ptr self) {
   auto& st = self->state;
   st.ph = aggregate_state::phase::loading;
   const auto gen = ++st.generation;
   auto handle = caf::actor_cast<caf::actor>(self);
-  st.svc->readers->submit([handle, gen, svc = st.svc, id = st.id](result<persistence::journal*> j) {
-    auto l = std::make_shared<loaded>();
-    l->generation = gen;
-    rehydrate(std::move(j), *svc, id, *l);
-    caf::anon_send(handle, loaded_atom::value, std::move(l));
-  });
+  st.svc->readers->submit(io_pool::snapshot_task{
+      [handle, gen, svc = st.svc, id = st.id](result<persistence::journal*> j,
+                                              persistence::snapshot_store* snapshots) {
+        const auto started = steady::now();
+        auto l = std::make_shared<loaded>();
+        l->generation = gen;
+        if (!j) {
+          l->status = j.err();
+        } else {
+          auto r = rehydrate(**j, svc->snapshots != nullptr ? snapshots : nullptr, *svc->model,
+                             stream_id{svc->model->type(), id}, {}, svc->options.idempotency_window,
+                             svc->metrics);
+          if (!r) {
+            l->status = std::move(r).err();
+          } else {
+            l->status = ok();
+            l->state = std::move(r->state);
+            l->at = r->at;
+            l->recent = std::move(r->recent);
+            l->events_replayed = r->events_replayed;
+            l->snapshot_at = r->snapshot.value_or(version{0});
+          }
+        }
+        l->took = steady::now() - started;
+        caf::anon_send(handle, loaded_atom::value, std::move(l));
+      }});
 }
 
 void answer(const envelope_ptr& e, command_result r) {
@@ -300,12 +255,29 @@ void enqueue(self_ptr self, pending_item item) {
   drain(self);
 }
 
+// After the reply: hands a snapshot to the snapshot writer when the policy asks for one. The
+// state is encoded here (it is the actor's); the write happens on the writer's thread.
+void maybe_snapshot(self_ptr self, const std::string& last_hash) {
+  auto& st = self->state;
+  if (st.svc->snapshots == nullptr) return;
+  if (!st.svc->model->wants_snapshot(st.state, st.at, st.last_snapshot)) return;
+  persistence::snapshot_record s;
+  s.stream = stream_id{st.svc->model->type(), st.id};
+  s.at = st.at;
+  s.state_version = st.svc->model->state_version();
+  s.last_event_hash = last_hash;
+  s.taken = st.svc->clk->now();
+  s.state = encode_snapshot_body(st.svc->model->encode_state(st.state), st.recent);
+  if (st.svc->snapshots->submit(std::move(s))) st.last_snapshot = st.at;
+}
+
 void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
   auto& st = self->state;
   envelope_ptr e = std::move(st.in_flight);
   st.in_flight.reset();
   if (outcome) {
     const auto& records = *outcome;
+    const std::string last_hash = records.back().hash;
     st.state = std::move(st.next);
     st.next.reset();
     st.at = records.back().stream_version;
@@ -319,6 +291,7 @@ void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
     r.position = records.back().position;
     r.events = std::move(*outcome);
     answer(e, std::move(r));
+    maybe_snapshot(self, last_hash);
     st.ph = aggregate_state::phase::ready;
     drain(self);
     return;
@@ -335,6 +308,7 @@ void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
     answer(e, failure_result(err, st.at));
     fail_pending(self, err);
   }
+  st.svc->metrics->restarted();
   start_load(self);
 }
 
@@ -347,9 +321,11 @@ void on_loaded(self_ptr self, loaded& l) {
     maybe_quit(self);
     return;
   }
+  st.svc->metrics->rehydrated(l.took, l.events_replayed);
   st.state = std::move(l.state);
   st.at = l.at;
   st.recent = std::move(l.recent);
+  st.last_snapshot = l.snapshot_at;
   st.ph = aggregate_state::phase::ready;
   drain(self);
 }

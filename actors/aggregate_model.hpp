@@ -3,6 +3,7 @@
 #include <any>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,21 @@ class aggregate_model {
   /// Errors: `corrupted`/`unsupported` from the schema, prefixed with stream and version.
   virtual result<void> apply(std::any& state, const persistence::event_record& record) const = 0;
 
+  /// Whether to take a snapshot of `state` now that it is at `at`; `last` is the version of
+  /// the previous snapshot (0: none). From the type's snapshot policy.
+  virtual bool wants_snapshot(const std::any& state, version at, version last) const = 0;
+
   /// The state as JSON (for snapshots and inspection).
   virtual std::string encode_state(const std::any& state) const = 0;
   virtual result<std::any> decode_state(std::string_view json_text) const = 0;
+};
+
+/// When to snapshot an aggregate type: every `every` events (0: never), or, when `when` is
+/// set, whenever it says so (it sees the state, its version and the last snapshot's).
+template <class A>
+struct snapshot_policy {
+  std::uint32_t every = 100;
+  std::function<bool(const typename A::state&, version at, version last)> when;
 };
 
 template <class A>
@@ -59,7 +72,17 @@ class decider_model final : public aggregate_model {
   using event_t = typename A::event;
 
  public:
+  explicit decider_model(snapshot_policy<A> policy = {}) : policy_(std::move(policy)) {}
+
   std::string_view type() const noexcept override { return A::type; }
+
+  bool wants_snapshot(const std::any& state, version at, version last) const override {
+    if (policy_.when) {
+      const auto* s = std::any_cast<state_t>(&state);
+      return s != nullptr && policy_.when(*s, at, last);
+    }
+    return policy_.every > 0 && at.value >= last.value + policy_.every;
+  }
   std::uint32_t state_version() const noexcept override { return A::state_version; }
   std::any initial() const override { return std::any{A::initial()}; }
 
@@ -116,12 +139,15 @@ class decider_model final : public aggregate_model {
       return error{errc::corrupted, std::string{A::type} + " state JSON: " + ex.what()};
     }
   }
+
+ private:
+  snapshot_policy<A> policy_;
 };
 
 /// The model of decider `A`, shared by every actor of that type.
 template <class A>
-std::shared_ptr<const aggregate_model> model_of() {
-  return std::make_shared<const decider_model<A>>();
+std::shared_ptr<const aggregate_model> model_of(snapshot_policy<A> policy = {}) {
+  return std::make_shared<const decider_model<A>>(std::move(policy));
 }
 
 }  // namespace strata::actors

@@ -1,6 +1,7 @@
 #include "actors/engine.hpp"
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -51,15 +52,41 @@ std::string to_string(const command_result& r) {
   return out;
 }
 
+namespace {
+
+metrics::command_outcome outcome_of(command_status s) noexcept {
+  switch (s) {
+    case command_status::accepted:
+      return metrics::command_outcome::accepted;
+    case command_status::rejected:
+      return metrics::command_outcome::rejected;
+    case command_status::conflict:
+      return metrics::command_outcome::conflict;
+    case command_status::overloaded:
+      return metrics::command_outcome::overloaded;
+    case command_status::timeout:
+      return metrics::command_outcome::timeout;
+    case command_status::unavailable:
+      return metrics::command_outcome::unavailable;
+    case command_status::failed:
+      return metrics::command_outcome::failed;
+  }
+  return metrics::command_outcome::failed;
+}
+
+}  // namespace
+
 struct engine::impl {
   engine_options options;
   std::shared_ptr<persistence::journal_factory> factory;
   std::shared_ptr<const clock> clk;
+  std::shared_ptr<metrics::registry> metrics;
 
   caf::actor_system_config cfg;  // must outlive the system
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<journal_writer> writer;
   std::unique_ptr<io_pool> readers;
+  std::unique_ptr<snapshot_writer> snapshots;
 
   struct type_entry {
     std::shared_ptr<detail::type_services> svc;
@@ -96,20 +123,40 @@ engine::~engine() {
   stop();
 }
 
-result<std::unique_ptr<engine>> engine::start(engine_options options,
-                                              std::shared_ptr<persistence::journal_factory> journal,
-                                              std::shared_ptr<const clock> clk) {
+result<std::unique_ptr<engine>> engine::start(
+    engine_options options, std::shared_ptr<persistence::journal_factory> journal,
+    std::shared_ptr<const clock> clk, std::shared_ptr<metrics::registry> registry,
+    std::shared_ptr<persistence::snapshot_store_factory> snapshots) {
   auto p = std::make_unique<impl>();
   p->options = options;
   p->factory = std::move(journal);
   p->clk = std::move(clk);
+  p->metrics = registry ? std::move(registry) : metrics::registry::create();
   auto* raw = p.get();
+  auto* journal_metrics = &p->metrics->journal();
   auto writer = journal_writer::start(
       *p->factory, options.writer,
-      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); });
+      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); },
+      [journal_metrics](const commit_stats& s) {
+        journal_metrics->commit_done(s.ok, s.events, s.duration);
+        if (s.conflicts > 0) journal_metrics->appends_conflicted(s.conflicts);
+      });
   if (!writer) return std::move(writer).err();
   p->writer = std::move(*writer);
-  p->readers = std::make_unique<io_pool>(p->factory, options.reader_threads);
+  p->readers = std::make_unique<io_pool>(p->factory, snapshots, options.reader_threads);
+  if (snapshots) {
+    p->snapshots = std::make_unique<snapshot_writer>(
+        snapshots, options.max_queued_snapshots,
+        [raw](const persistence::snapshot_record& s, const result<void>& saved) {
+          if (saved) {
+            raw->metrics->for_aggregate(s.stream.aggregate_type()).snapshot_written();
+          } else {
+            std::fprintf(stderr, "strata: snapshot of %s at v%llu not saved: %s\n",
+                         s.stream.str().c_str(), static_cast<unsigned long long>(s.at.value),
+                         to_string(saved.err()).c_str());
+          }
+        });
+  }
   p->cfg.set("scheduler.max-threads", std::max<std::size_t>(options.scheduler_threads, 1));
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
   return std::unique_ptr<engine>{new engine{std::move(p)}};
@@ -127,8 +174,10 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
   svc->model = std::move(model);
   svc->writer = impl_->writer.get();
   svc->readers = impl_->readers.get();
+  svc->snapshots = impl_->snapshots.get();
   svc->clk = impl_->clk.get();
   svc->options = impl_->options;
+  svc->metrics = &impl_->metrics->for_aggregate(type);
   auto region = detail::spawn_region(*impl_->sys, svc);
   impl_->types.emplace(type, impl::type_entry{std::move(svc), std::move(region)});
   return ok();
@@ -160,12 +209,14 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
   }
   if (svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >= p.options.max_in_flight_per_type) {
     svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
     done(detail::failure_result(
         error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
                                     " commands in flight for " + std::string{type}}));
     return;
   }
   p.in_flight.fetch_add(1, std::memory_order_acq_rel);
+  svc->metrics->in_flight_add(1);
   auto e = std::make_shared<detail::envelope>();
   e->aggregate_id = std::move(id);
   e->command = std::move(command);
@@ -174,8 +225,12 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
   e->deadline = e->received + p.options.command_timeout;
   impl* raw = impl_.get();
   e->reply = detail::once<command_result, detail::dropped_command>{
-      [raw, svc, done = std::move(done)](command_result r) {
+      [raw, svc, received = e->received, done = std::move(done)](command_result r) {
         svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+        svc->metrics->in_flight_add(-1);
+        svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
+        if (r.status == command_status::accepted && !r.duplicate)
+          svc->metrics->events_appended(r.events.size());
         done(std::move(r));
         raw->finished();
       }};
@@ -205,6 +260,30 @@ void engine::query_state(std::string_view type, std::string id,
   caf::anon_send(region, std::move(q));
 }
 
+void engine::rebuild_state(std::string_view type, std::string id, rehydration_target target,
+                           std::function<void(result<rehydrated>)> done) {
+  std::shared_ptr<detail::type_services> svc;
+  {
+    std::shared_lock<std::shared_mutex> lock{impl_->types_mutex};
+    auto it = impl_->types.find(std::string{type});
+    if (it != impl_->types.end()) svc = it->second.svc;
+  }
+  if (!svc) {
+    done(error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"});
+    return;
+  }
+  impl_->readers->submit(io_pool::snapshot_task{
+      [svc, id = std::move(id), target, done = std::move(done)](
+          result<persistence::journal*> j, persistence::snapshot_store* snapshots) {
+        if (!j) {
+          done(std::move(j).err());
+          return;
+        }
+        done(rehydrate(**j, snapshots, *svc->model, stream_id{svc->model->type(), id}, target,
+                       svc->options.idempotency_window, svc->metrics));
+      }});
+}
+
 void engine::read(io_pool::task task) {
   impl_->readers->submit(std::move(task));
 }
@@ -213,6 +292,10 @@ void engine::on_committed(
     std::function<void(const std::vector<persistence::event_record>&)> listener) {
   std::lock_guard<std::mutex> lock{impl_->listeners_mutex};
   impl_->listeners.push_back(std::move(listener));
+}
+
+metrics::registry& engine::metrics() const noexcept {
+  return *impl_->metrics;
 }
 
 const clock& engine::time_source() const noexcept {
@@ -238,6 +321,7 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
   // The writer answers every queued append before its thread ends; then no I/O thread
   // will message an actor any more, and the actors can go.
   p.writer->stop();
+  if (p.snapshots) p.snapshots->stop();
   p.readers->stop();
   {
     std::unique_lock<std::shared_mutex> lock{p.types_mutex};

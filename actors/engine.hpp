@@ -12,9 +12,11 @@
 #include "actors/aggregate_model.hpp"
 #include "actors/command_result.hpp"
 #include "actors/journal_writer.hpp"
+#include "actors/rehydration.hpp"
 #include "domain/kernel/metadata.hpp"
 #include "domain/kernel/result.hpp"
 #include "domain/kernel/time.hpp"
+#include "metrics/metrics.hpp"
 #include "persistence/journal.hpp"
 
 namespace strata::actors {
@@ -32,6 +34,8 @@ struct engine_options {
   std::chrono::milliseconds idle_timeout{0};
   /// How many recent command ids each aggregate remembers for idempotency.
   std::size_t idempotency_window = 32;
+  /// Snapshots waiting to be written at most; beyond it a snapshot is skipped (it is a cache).
+  std::size_t max_queued_snapshots = 10000;
 };
 
 /// An aggregate's current state as of `at` (a copy; the live actor keeps its own).
@@ -48,11 +52,13 @@ struct state_view {
 /// and stops every actor; commands sent afterwards are answered `unavailable`.
 class engine {
  public:
-  /// Starts the actor system and opens the writer's and readers' connections.
-  /// Errors: whatever opening the journal returns.
+  /// Starts the actor system and opens the writer's and readers' connections. Metrics go to
+  /// `metrics` (a private registry when null). Snapshots are read and written through
+  /// `snapshots` (none when null). Errors: whatever opening the journal returns.
   static result<std::unique_ptr<engine>> start(
       engine_options options, std::shared_ptr<persistence::journal_factory> journal,
-      std::shared_ptr<const clock> clock);
+      std::shared_ptr<const clock> clock, std::shared_ptr<metrics::registry> metrics = nullptr,
+      std::shared_ptr<persistence::snapshot_store_factory> snapshots = nullptr);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -71,6 +77,13 @@ class engine {
   void query_state(std::string_view type, std::string id,
                    std::function<void(result<state_view>)> done);
 
+  /// Rebuilds the state of aggregate `id` as of `target` off to the side, on a reader thread
+  /// (from the newest valid snapshot at or below it, then the events): the live actor is
+  /// neither consulted nor disturbed, and nothing is written. Errors: `not_found` for an
+  /// unknown type; journal and decoding errors.
+  void rebuild_state(std::string_view type, std::string id, rehydration_target target,
+                     std::function<void(result<rehydrated>)> done);
+
   /// Runs `task` on a reader thread with a journal connection of its own (for temporal
   /// queries and other reads that must not disturb live actors).
   void read(io_pool::task task);
@@ -78,6 +91,9 @@ class engine {
   /// Called after every commit with the committed records, in global order, on the writer
   /// thread. Listeners must be added before the first command.
   void on_committed(std::function<void(const std::vector<persistence::event_record>&)> listener);
+
+  /// The registry the engine reports to.
+  metrics::registry& metrics() const noexcept;
 
   /// The clock the engine stamps events with.
   const clock& time_source() const noexcept;

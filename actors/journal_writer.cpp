@@ -130,8 +130,10 @@ void journal_writer::commit(std::vector<item>& batch) {
   }
 }
 
-io_pool::io_pool(std::shared_ptr<persistence::journal_factory> factory, std::size_t threads)
-    : factory_(std::move(factory)) {
+io_pool::io_pool(std::shared_ptr<persistence::journal_factory> factory,
+                 std::shared_ptr<persistence::snapshot_store_factory> snapshots,
+                 std::size_t threads)
+    : factory_(std::move(factory)), snapshots_(std::move(snapshots)) {
   threads_.reserve(std::max<std::size_t>(threads, 1));
   for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
     threads_.emplace_back([this] { run(); });
@@ -142,6 +144,11 @@ io_pool::~io_pool() {
 }
 
 void io_pool::submit(task t) {
+  submit(snapshot_task{[t = std::move(t)](result<persistence::journal*> j,
+                                          persistence::snapshot_store*) { t(std::move(j)); }});
+}
+
+void io_pool::submit(snapshot_task t) {
   {
     std::lock_guard<std::mutex> lock{mutex_};
     if (!stopping_) {
@@ -150,7 +157,7 @@ void io_pool::submit(task t) {
       return;
     }
   }
-  t(error{errc::unavailable, "journal readers are stopped"});
+  t(error{errc::unavailable, "journal readers are stopped"}, nullptr);
 }
 
 void io_pool::stop() {
@@ -165,8 +172,9 @@ void io_pool::stop() {
 
 void io_pool::run() {
   std::unique_ptr<persistence::journal> journal;
+  std::unique_ptr<persistence::snapshot_store> snapshots;
   for (;;) {
-    task t;
+    snapshot_task t;
     {
       std::unique_lock<std::mutex> lock{mutex_};
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -174,20 +182,77 @@ void io_pool::run() {
       t = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (!journal) {
-      auto opened = factory_->open();
-      if (!opened) {
-        t(std::move(opened).err());
-        continue;
-      }
-      journal = std::move(*opened);
+    if (snapshots_ && !snapshots) {
+      if (auto opened = snapshots_->open()) snapshots = std::move(*opened);
     }
     try {
-      t(journal.get());
+      if (!journal) {
+        auto opened = factory_->open();
+        if (!opened) {
+          t(std::move(opened).err(), snapshots.get());
+          continue;
+        }
+        journal = std::move(*opened);
+      }
+      t(journal.get(), snapshots.get());
     } catch (const std::exception&) {
       // Tasks answer through their own callbacks; one that throws has already lost its
       // reply, and the envelope guards report it. The thread must survive.
     }
+  }
+}
+
+snapshot_writer::snapshot_writer(std::shared_ptr<persistence::snapshot_store_factory> factory,
+                                 std::size_t max_queued, observer on_saved)
+    : factory_(std::move(factory)), max_queued_(max_queued), on_saved_(std::move(on_saved)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+snapshot_writer::~snapshot_writer() {
+  stop();
+}
+
+bool snapshot_writer::submit(persistence::snapshot_record s) {
+  std::lock_guard<std::mutex> lock{mutex_};
+  if (stopping_ || queue_.size() >= max_queued_) return false;
+  queue_.push_back(std::move(s));
+  wake_.notify_one();
+  return true;
+}
+
+void snapshot_writer::stop() {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void snapshot_writer::run() {
+  std::unique_ptr<persistence::snapshot_store> store;
+  for (;;) {
+    persistence::snapshot_record s;
+    {
+      std::unique_lock<std::mutex> lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      s = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    result<void> saved = ok();
+    if (!store) {
+      auto opened = factory_->open();
+      if (opened)
+        store = std::move(*opened);
+      else
+        saved = std::move(opened).err();
+    }
+    if (store) {
+      saved = store->save(s);
+      if (!saved) store.reset();  // reconnect on the next one
+    }
+    if (on_saved_) on_saved_(s, saved);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "domain/kernel/result.hpp"
 #include "persistence/journal.hpp"
+#include "persistence/snapshot_store.hpp"
 
 namespace strata::actors {
 
@@ -92,21 +93,28 @@ class journal_writer {
   std::thread thread_;
 };
 
-/// A fixed set of threads that each own a connection of their own (journal readers), so that
-/// rehydration and queries never queue behind the writer, nor block the actors' scheduler.
+/// A fixed set of threads that each own connections of their own (a journal reader and, when
+/// configured, a snapshot store), so that rehydration and queries never queue behind the
+/// writer, nor block the actors' scheduler.
 ///
 /// Thread-safety: `submit` may be called from any thread; tasks run on one of the threads.
 class io_pool {
  public:
   /// A task gets this thread's journal, or the error opening it failed with.
   using task = std::function<void(result<persistence::journal*>)>;
+  /// A task that also gets this thread's snapshot store (null when there is none, or when
+  /// opening it failed: snapshots are a cache, a read can always do without).
+  using snapshot_task =
+      std::function<void(result<persistence::journal*>, persistence::snapshot_store*)>;
 
-  io_pool(std::shared_ptr<persistence::journal_factory> factory, std::size_t threads);
+  io_pool(std::shared_ptr<persistence::journal_factory> factory,
+          std::shared_ptr<persistence::snapshot_store_factory> snapshots, std::size_t threads);
   ~io_pool();
   io_pool(const io_pool&) = delete;
   io_pool& operator=(const io_pool&) = delete;
 
   void submit(task t);
+  void submit(snapshot_task t);
 
   /// Runs what is queued, then joins the threads. Idempotent.
   void stop();
@@ -115,11 +123,47 @@ class io_pool {
   void run();
 
   std::shared_ptr<persistence::journal_factory> factory_;
+  std::shared_ptr<persistence::snapshot_store_factory> snapshots_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<task> queue_;
+  std::deque<snapshot_task> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+};
+
+/// The thread that saves snapshots, off every command's path. A snapshot is a cache: when
+/// the queue is full or the store fails, the snapshot is skipped (and reported), never
+/// retried in a way that could delay commands.
+///
+/// Thread-safety: `submit` may be called from any thread.
+class snapshot_writer {
+ public:
+  /// Called on the writer thread after each attempt.
+  using observer = std::function<void(const persistence::snapshot_record&, const result<void>&)>;
+
+  snapshot_writer(std::shared_ptr<persistence::snapshot_store_factory> factory,
+                  std::size_t max_queued, observer on_saved);
+  ~snapshot_writer();
+  snapshot_writer(const snapshot_writer&) = delete;
+  snapshot_writer& operator=(const snapshot_writer&) = delete;
+
+  /// Queues `s`; returns false (and saves nothing) when the queue is full or stopped.
+  bool submit(persistence::snapshot_record s);
+
+  /// Saves what is queued, then joins the thread. Idempotent.
+  void stop();
+
+ private:
+  void run();
+
+  std::shared_ptr<persistence::snapshot_store_factory> factory_;
+  const std::size_t max_queued_;
+  const observer on_saved_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<persistence::snapshot_record> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace strata::actors

@@ -44,6 +44,8 @@ child& live_child(self_ptr self, const std::string& id) {
   if (it == st.children.end()) {
     auto a = spawn_aggregate(self, st.svc, id);
     self->monitor(a);
+    st.svc->metrics->spawned();
+    st.svc->metrics->live_add(1);
     st.ids.emplace(a.address(), id);
     it = st.children.emplace(id, child{std::move(a), steady::now(), false, {}}).first;
   }
@@ -67,6 +69,7 @@ void passivate_idle(self_ptr self) {
     if (!c.draining && c.last_used < cutoff) {
       c.draining = true;
       self->send(c.actor, stop_atom::value);
+      st.svc->metrics->passivated();
     }
   }
 }
@@ -77,6 +80,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   if (id_it == st.ids.end()) return;
   const std::string id = std::move(id_it->second);
   st.ids.erase(id_it);
+  st.svc->metrics->live_add(-1);
   auto it = st.children.find(id);
   if (it == st.children.end()) return;
   std::vector<routed> waiting = std::move(it->second.waiting);

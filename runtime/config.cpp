@@ -32,6 +32,8 @@ result<runtime_config> parse_config(std::string_view text) {
                  "journal.sqlite.synchronous must be \"full\" or \"normal\", not \"" + s + "\""};
   if (c.scheduler_threads == 0)
     return error{errc::invalid_argument, "scheduler_threads must be at least 1"};
+  if (c.aggregates.snapshots_kept == 0)
+    return error{errc::invalid_argument, "aggregates.snapshots_kept must be at least 1"};
   if (c.journal.max_batch_events == 0)
     return error{errc::invalid_argument, "journal.max_batch_events must be at least 1"};
   return c;

@@ -50,8 +50,9 @@ BOOST_DESCRIBE_STRUCT(commands_config, (), (timeout_ms, max_in_flight_per_type, 
 struct aggregates_config {
   std::uint32_t idle_timeout_ms = 0;   ///< Passivate aggregates idle this long (0: never).
   std::uint32_t snapshot_every = 100;  ///< Take a snapshot every N events (0: never).
+  std::uint32_t snapshots_kept = 3;    ///< Snapshots kept per stream (for temporal queries).
 };
-BOOST_DESCRIBE_STRUCT(aggregates_config, (), (idle_timeout_ms, snapshot_every))
+BOOST_DESCRIBE_STRUCT(aggregates_config, (), (idle_timeout_ms, snapshot_every, snapshots_kept))
 
 struct metrics_config {
   bool enabled = true;
@@ -60,15 +61,31 @@ struct metrics_config {
 };
 BOOST_DESCRIBE_STRUCT(metrics_config, (), (enabled, bind_address, port))
 
+/// Projections and their read-model database (see docs/PROJECTIONS.md).
+struct projections_config {
+  std::string path = "strata-read.db";  ///< The SQLite read-model file (not the journal's).
+  /// "normal" (default; the checkpoint shares each transaction, so a lost commit is simply
+  /// applied again) or "full".
+  std::string synchronous = "normal";
+  /// A handler failure parks the event, then: "park_and_continue" or "stop".
+  std::string on_poison = "park_and_continue";
+  std::uint32_t batch_events = 1000;    ///< Events per read-model transaction at most.
+  std::uint32_t buffer_events = 10000;  ///< Live events buffered per projection.
+  std::uint32_t retry_delay_ms = 200;   ///< Wait after a journal or store failure.
+};
+BOOST_DESCRIBE_STRUCT(projections_config, (),
+                      (path, synchronous, on_poison, batch_events, buffer_events, retry_delay_ms))
+
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
   journal_config journal;
   commands_config commands;
   aggregates_config aggregates;
   metrics_config metrics;
+  projections_config projections;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
-                      (scheduler_threads, journal, commands, aggregates, metrics))
+                      (scheduler_threads, journal, commands, aggregates, metrics, projections))
 
 /// Parses a configuration from JSON text. Missing keys keep their defaults. Errors:
 /// `invalid_argument` naming the problem (malformed JSON, an unknown key such as

@@ -1,7 +1,12 @@
 #include "runtime/runtime.hpp"
 
 #include "persistence/memory_journal.hpp"
+#include "persistence/memory_snapshot_store.hpp"
+#include "persistence/postgres/postgres_journal.hpp"
+#include "persistence/postgres/postgres_snapshot_store.hpp"
 #include "persistence/sqlite_journal.hpp"
+#include "persistence/sqlite_projection_store.hpp"
+#include "persistence/sqlite_snapshot_store.hpp"
 
 namespace strata {
 
@@ -24,7 +29,37 @@ result<std::shared_ptr<persistence::journal_factory>> make_journal(const journal
     return std::shared_ptr<persistence::journal_factory>{
         std::make_shared<persistence::sqlite_journal_factory>(o)};
   }
+  if (c.backend == "postgres") {
+    persistence::postgres_journal_options o;
+    o.conninfo = c.postgres.conninfo;
+    o.schema = c.postgres.schema;
+    return std::shared_ptr<persistence::journal_factory>{
+        std::make_shared<persistence::postgres_journal_factory>(o)};
+  }
   return error{errc::invalid_argument, "journal backend \"" + c.backend + "\" is not available"};
+}
+
+std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtime_config& c) {
+  if (c.aggregates.snapshot_every == 0) return nullptr;
+  const std::size_t keep = c.aggregates.snapshots_kept;
+  const auto& j = c.journal;
+  if (j.backend == "sqlite") {
+    persistence::sqlite_snapshot_store_options o;
+    o.path = j.sqlite.path;  // the journal's file: one file to back up
+    o.keep_last = keep;
+    o.synchronous_full = false;  // a cache: losing the newest one costs a longer replay only
+    return std::make_shared<persistence::sqlite_snapshot_store_factory>(o);
+  }
+  if (j.backend == "postgres") {
+    persistence::postgres_snapshot_store_options o;
+    o.conninfo = j.postgres.conninfo;
+    o.schema = j.postgres.schema;
+    o.keep_last = keep;
+    return std::make_shared<persistence::postgres_snapshot_store_factory>(o);
+  }
+  persistence::memory_snapshot_store_options o;
+  o.keep_last = keep;
+  return std::make_shared<persistence::memory_snapshot_store_factory>(o);
 }
 
 }  // namespace
@@ -37,8 +72,16 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     if (!made) return std::move(made).err();
     journal = std::move(*made);
   }
-  std::shared_ptr<const clock> clk = std::move(overrides.clock);
+  std::shared_ptr<const clock> clk = std::move(overrides.time_source);
   if (!clk) clk = std::make_shared<system_clock>();
+
+  auto registry = overrides.metrics ? std::move(overrides.metrics) : metrics::registry::create();
+  if (config.metrics.enabled) {
+    metrics::metrics_options m;
+    m.bind_address = config.metrics.bind_address;
+    m.port = config.metrics.port;
+    if (auto exposed = registry->expose(m); !exposed) return std::move(exposed).err();
+  }
 
   actors::engine_options o;
   o.scheduler_threads = config.scheduler_threads;
@@ -49,9 +92,15 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.command_timeout = std::chrono::milliseconds{config.commands.timeout_ms};
   o.idle_timeout = std::chrono::milliseconds{config.aggregates.idle_timeout_ms};
   o.idempotency_window = config.commands.idempotency_window;
-  auto eng = actors::engine::start(o, journal, std::move(clk));
+  auto snapshots = overrides.snapshots;
+  if (!snapshots && !overrides.journal) snapshots = make_snapshots(config);
+  auto eng =
+      actors::engine::start(o, journal, std::move(clk), std::move(registry), std::move(snapshots));
   if (!eng) return std::move(eng).err();
-  return std::unique_ptr<runtime>{new runtime{config, std::move(journal), std::move(*eng)}};
+  auto rt = std::unique_ptr<runtime>{new runtime{config, std::move(journal), std::move(*eng)}};
+  if (auto p = rt->start_projections(std::move(overrides.read_models)); !p)
+    return std::move(p).err();
+  return rt;
 }
 
 runtime::runtime(runtime_config config, std::shared_ptr<persistence::journal_factory> journal,
@@ -62,8 +111,89 @@ runtime::~runtime() {
   stop();
 }
 
+std::future<result<std::vector<persistence::event_record>>> runtime::read_history(stream_id stream,
+                                                                                  version from,
+                                                                                  version to) {
+  auto p = std::make_shared<std::promise<result<std::vector<persistence::event_record>>>>();
+  auto f = p->get_future();
+  engine_->read([p, stream = std::move(stream), from, to](result<persistence::journal*> j) {
+    if (!j) {
+      p->set_value(std::move(j).err());
+      return;
+    }
+    persistence::stream_range range;
+    range.from = from;
+    range.to = to;
+    p->set_value((*j)->read_stream(stream, range));
+  });
+  return f;
+}
+
+metrics::registry& runtime::metrics() const noexcept {
+  return engine_->metrics();
+}
+
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
   engine_->stop(drain_timeout);
+  // After the engine: the last commits reach the bus before the projections end.
+  if (projections_) projections_->stop();
+}
+
+result<void> runtime::start_projections(
+    std::shared_ptr<persistence::projection_store_factory> read_models) {
+  const auto& c = config_.projections;
+  auto policy = persistence::parse_poison_policy(c.on_poison);
+  if (!policy) return std::move(policy).err();
+  if (c.batch_events == 0 || c.buffer_events == 0)
+    return error{errc::invalid_argument,
+                 "projections.batch_events and projections.buffer_events must be at least 1"};
+  if (!read_models) {
+    persistence::sqlite_projection_store_options o;
+    o.path = c.path;
+    o.synchronous_full = c.synchronous == "full";
+    read_models = std::make_shared<persistence::sqlite_projection_store_factory>(o);
+  }
+  actors::projection_options o;
+  o.batch_events = c.batch_events;
+  o.buffer_events = c.buffer_events;
+  o.on_poison = *policy;
+  o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
+  auto host = actors::projection_host::start(o, journal_, std::move(read_models));
+  if (!host) return std::move(host).err();
+  projections_ = std::move(*host);
+  auto* raw = projections_.get();
+  engine_->on_committed(
+      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); });
+  return ok();
+}
+
+result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p) {
+  return projections_->add(std::move(p));
+}
+
+result<void> runtime::wait_for(std::string_view name, global_position position,
+                               std::chrono::milliseconds timeout) {
+  return projections_->wait_for(name, position, timeout);
+}
+
+result<actors::projection_lag> runtime::projection_lag(std::string_view name) {
+  return projections_->lag(name);
+}
+
+result<std::vector<persistence::dead_letter>> runtime::dead_letters(std::string_view name) {
+  return projections_->dead_letters(name);
+}
+
+result<void> runtime::retry_dead_letter(std::string_view name, global_position position) {
+  return projections_->retry(name, position);
+}
+
+result<void> runtime::rebuild_projection(std::string_view name) {
+  return projections_->rebuild(name);
+}
+
+result<std::unique_ptr<persistence::projection_store>> runtime::open_read_models() {
+  return projections_->open_store();
 }
 
 }  // namespace strata

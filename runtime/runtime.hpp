@@ -11,10 +11,12 @@
 #include "actors/aggregate_model.hpp"
 #include "actors/command_result.hpp"
 #include "actors/engine.hpp"
+#include "actors/projections.hpp"
 #include "domain/kernel/aggregate.hpp"
 #include "domain/kernel/metadata.hpp"
 #include "domain/kernel/result.hpp"
 #include "domain/kernel/time.hpp"
+#include "metrics/metrics.hpp"
 #include "persistence/journal.hpp"
 #include "runtime/config.hpp"
 
@@ -34,7 +36,20 @@ struct aggregate_view {
 /// and benchmarks use them to inject a fault-injecting journal or a manual clock.
 struct runtime_overrides {
   std::shared_ptr<persistence::journal_factory> journal;
-  std::shared_ptr<const clock> clock;
+  std::shared_ptr<const clock> time_source;
+  std::shared_ptr<metrics::registry> metrics;
+  /// Snapshot storage; when `journal` is overridden and this is null, snapshots are off.
+  std::shared_ptr<persistence::snapshot_store_factory> snapshots;
+  /// The read-model database; null: SQLite at `projections.path`.
+  std::shared_ptr<persistence::projection_store_factory> read_models;
+};
+
+/// An aggregate's state at a point of its history, rebuilt off to the side.
+template <class A>
+struct historic_view {
+  typename A::state state;
+  version at;      ///< The last event it reflects (0: before the first event).
+  timestamp time;  ///< That event's timestamp (the epoch when `at` is 0).
 };
 
 /// The clock of the machine (UTC, microseconds). Thread-safe.
@@ -64,9 +79,18 @@ class runtime {
 
   /// Registers decider `A`. Errors: `invalid_argument` when its type is already registered
   /// or its name is not usable as a stream prefix.
+  ///
+  /// Snapshots are taken every `aggregates.snapshot_every` events unless `policy` says
+  /// otherwise (`policy.every`, or a predicate `policy.when`).
   template <class A>
   result<void> register_aggregate() {
-    return engine_->add_aggregate(actors::model_of<A>());
+    actors::snapshot_policy<A> policy;
+    policy.every = config_.aggregates.snapshot_every;
+    return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+  }
+  template <class A>
+  result<void> register_aggregate(actors::snapshot_policy<A> policy) {
+    return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
   }
 
   /// Sends `command` to aggregate `id` of type `A`; `done` is called exactly once, on an
@@ -110,8 +134,70 @@ class runtime {
     return f;
   }
 
+  /// The state of aggregate `id` just after its event `at` (temporal query). Computed off to
+  /// the side from the newest valid snapshot at or below `at` plus the events after it; the
+  /// live actor is not disturbed and nothing is written. Before the first event (at = 0) it
+  /// is the initial state; past the head it is the head state (`at` of the view says which).
+  template <class A>
+  std::future<result<historic_view<A>>> state_at(std::string id, version at) {
+    actors::rehydration_target t;
+    t.to = at;
+    return rebuild<A>(std::move(id), t);
+  }
+
+  /// The state of aggregate `id` as of `time`: all events up to the last one whose timestamp
+  /// is at or before `time`. Otherwise as `state_at`.
+  template <class A>
+  std::future<result<historic_view<A>>> state_as_of(std::string id, timestamp time) {
+    actors::rehydration_target t;
+    t.until = time;
+    return rebuild<A>(std::move(id), t);
+  }
+
+  /// The events of aggregate `id` with versions in [from, to] (a diff of its history between
+  /// two points), oldest first. Errors: journal errors.
+  template <class A>
+  std::future<result<std::vector<persistence::event_record>>> history(std::string id, version from,
+                                                                      version to) {
+    return read_history(stream_id{A::type, id}, from, to);
+  }
+
+  /// Registers projection `p` and starts it: it catches up from its checkpoint in the
+  /// read-model database, then follows committed events (see docs/PROJECTIONS.md).
+  /// Errors: `invalid_argument` for an empty or already registered name; the read-model
+  /// store's or the journal's when its connections or tables cannot be set up.
+  result<void> add_projection(std::shared_ptr<persistence::projection> p);
+
+  /// Waits until projection `name` has applied global position `position` (e.g. the
+  /// `position` of a `command_result`): read-your-writes. Errors: `not_found` for an unknown
+  /// projection, `timeout` when `timeout` passed first.
+  result<void> wait_for(std::string_view name, global_position position,
+                        std::chrono::milliseconds timeout);
+
+  /// Position and lag (events, seconds) of projection `name`. Errors: `not_found`.
+  result<actors::projection_lag> projection_lag(std::string_view name);
+
+  /// The events projection `name` parked. Errors: `not_found`; the store's.
+  result<std::vector<persistence::dead_letter>> dead_letters(std::string_view name);
+
+  /// Applies parked event `position` of projection `name` again; success removes it from the
+  /// dead letters. Errors: `not_found`, the handler's error, `timeout`, the store's.
+  result<void> retry_dead_letter(std::string_view name, global_position position);
+
+  /// Empties projection `name`'s read model and checkpoint and rebuilds it from position 0
+  /// while commands go on; returns once emptied (use `wait_for` for the end). Errors:
+  /// `not_found`, `timeout`, the store's.
+  result<void> rebuild_projection(std::string_view name);
+
+  /// A new connection on the read-model database for queries (one thread at a time), e.g.
+  /// `read_models::orders_by_customer(**store, "c-1")`. Errors: the store's.
+  result<std::unique_ptr<persistence::projection_store>> open_read_models();
+
   /// Commands admitted and not yet answered.
   std::size_t in_flight() const noexcept { return engine_->in_flight(); }
+
+  /// The metrics the runtime reports (exposed over HTTP when `metrics.enabled`).
+  metrics::registry& metrics() const noexcept;
 
   /// The configuration the runtime runs with.
   const runtime_config& config() const noexcept { return config_; }
@@ -124,9 +210,36 @@ class runtime {
   runtime(runtime_config config, std::shared_ptr<persistence::journal_factory> journal,
           std::unique_ptr<actors::engine> engine);
 
+  template <class A>
+  std::future<result<historic_view<A>>> rebuild(std::string id, actors::rehydration_target t) {
+    auto p = std::make_shared<std::promise<result<historic_view<A>>>>();
+    auto f = p->get_future();
+    engine_->rebuild_state(A::type, std::move(id), t, [p](result<actors::rehydrated> r) {
+      if (!r) {
+        p->set_value(std::move(r).err());
+        return;
+      }
+      const auto* s = std::any_cast<typename A::state>(&r->state);
+      if (s == nullptr) {
+        p->set_value(error{errc::internal, "state has an unexpected type"});
+        return;
+      }
+      p->set_value(historic_view<A>{*s, r->at, r->time});
+    });
+    return f;
+  }
+
+  std::future<result<std::vector<persistence::event_record>>> read_history(stream_id stream,
+                                                                           version from,
+                                                                           version to);
+
+  result<void> start_projections(
+      std::shared_ptr<persistence::projection_store_factory> read_models);
+
   runtime_config config_;
   std::shared_ptr<persistence::journal_factory> journal_;
   std::unique_ptr<actors::engine> engine_;
+  std::unique_ptr<actors::projection_host> projections_;
 };
 
 }  // namespace strata

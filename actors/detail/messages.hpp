@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 
 #include "actors/command_result.hpp"
 #include "actors/engine.hpp"
+#include "actors/rehydration.hpp"
 #include "domain/kernel/metadata.hpp"
 #include "persistence/journal.hpp"
 
@@ -82,20 +84,15 @@ struct state_query {
 };
 using query_ptr = std::shared_ptr<state_query>;
 
-/// One command id an aggregate remembers for idempotency.
-struct remembered_command {
-  std::uint64_t id_hash = 0;
-  version first;
-  version last;
-  global_position position;
-};
-
 /// The result of rehydration, computed on a reader thread.
 struct loaded {
   std::uint64_t generation = 0;
+  std::uint64_t events_replayed = 0;
+  std::chrono::nanoseconds took{0};
   result<void> status;
   std::any state;
   version at;
+  version snapshot_at;  ///< The snapshot the state started from (0: none).
   std::vector<remembered_command> recent;
 };
 using loaded_ptr = std::shared_ptr<loaded>;
@@ -124,3 +121,39 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::loaded_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::outcome_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::duplicate_ptr)
+
+// Event bus and projection actors (actors/event_bus.cpp, actors/projection_actor.cpp).
+namespace strata::actors::detail {
+
+/// Committed records of one journal commit, in global order, shared by every subscriber.
+using record_batch = std::shared_ptr<const std::vector<persistence::event_record>>;
+
+/// A host request to a projection actor, answered exactly once through `done` (with
+/// `unavailable` when the actor ends before it got to it).
+struct projection_control {
+  enum class kind : std::uint8_t { retry, rebuild };
+  kind what = kind::retry;
+  global_position position;
+  std::promise<result<void>> done;
+  bool delivered = false;
+  void deliver(result<void> r) {
+    if (delivered) return;
+    delivered = true;
+    done.set_value(std::move(r));
+  }
+  ~projection_control() {
+    if (!delivered) done.set_value(error{errc::unavailable, "projection stopped"});
+  }
+};
+using control_ptr = std::shared_ptr<projection_control>;
+
+using bus_sub_atom = caf::atom_constant<caf::atom("bus_sub")>;
+using bus_ack_atom = caf::atom_constant<caf::atom("bus_ack")>;
+using bus_over_atom = caf::atom_constant<caf::atom("bus_over")>;
+using bus_resume_atom = caf::atom_constant<caf::atom("bus_resume")>;
+using proj_tick_atom = caf::atom_constant<caf::atom("proj_tick")>;
+
+}  // namespace strata::actors::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::record_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::control_ptr)

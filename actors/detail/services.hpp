@@ -7,6 +7,7 @@
 #include "actors/engine.hpp"
 #include "actors/journal_writer.hpp"
 #include "domain/kernel/time.hpp"
+#include "metrics/metrics.hpp"
 
 namespace strata::actors::detail {
 
@@ -17,8 +18,10 @@ struct type_services {
   std::shared_ptr<const aggregate_model> model;
   journal_writer* writer = nullptr;
   io_pool* readers = nullptr;
+  snapshot_writer* snapshots = nullptr;  ///< Null when snapshots are off.
   const clock* clk = nullptr;
   engine_options options;
+  metrics::aggregate_metrics* metrics = nullptr;  ///< Lives as long as the engine's registry.
   /// Commands admitted for this type and not yet answered (admission control).
   std::atomic<std::size_t> in_flight{0};
 };

@@ -19,7 +19,7 @@ T wait(std::future<T> f) {
   return f.get();
 }
 
-runtime_config sqlite_config(const std::string& path) {
+runtime_config sqlite_runtime_config(const std::string& path) {
   runtime_config c;
   c.journal.sqlite.path = path;
   c.metrics.enabled = false;
@@ -41,7 +41,7 @@ orders::line line(std::string sku, std::int64_t qty, std::int64_t price) {
 
 TEST_CASE("an order goes through its life on the SQLite journal and survives a restart") {
   strata::testing::temp_dir dir;
-  const auto c = sqlite_config(dir.file("strata.db"));
+  const auto c = sqlite_runtime_config(dir.file("strata.db"));
   {
     auto rt = start(c);
     command_metadata meta;
@@ -76,7 +76,7 @@ TEST_CASE("an order goes through its life on the SQLite journal and survives a r
 
 TEST_CASE("the events an accepted command reports are exactly what the file holds") {
   strata::testing::temp_dir dir;
-  const auto c = sqlite_config(dir.file("strata.db"));
+  const auto c = sqlite_runtime_config(dir.file("strata.db"));
   std::vector<persistence::event_record> reported;
   {
     auto rt = start(c);
@@ -114,7 +114,7 @@ TEST_CASE("registering an aggregate type twice is refused") {
 }
 
 TEST_CASE("a journal path that cannot be opened fails start with a clear error") {
-  auto c = sqlite_config("/nonexistent-dir/for/sure/strata.db");
+  auto c = sqlite_runtime_config("/nonexistent-dir/for/sure/strata.db");
   auto rt = runtime::start(c);
   REQUIRE_FALSE(rt);
   CHECK(rt.err().code == errc::unavailable);

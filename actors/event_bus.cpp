@@ -1,0 +1,79 @@
+#include <algorithm>
+#include <vector>
+
+#include "actors/projection_actor.hpp"
+
+namespace strata::actors::detail {
+
+namespace {
+
+struct bus_state {
+  static inline const char* name = "strata.event_bus";
+  struct subscriber {
+    caf::actor who;
+    std::size_t outstanding = 0;  ///< Events sent and not acknowledged.
+    bool overflowed = false;
+  };
+  std::vector<subscriber> subscribers;
+  std::size_t buffer_events = 0;
+  std::uint64_t last_published = 0;
+
+  subscriber* find(const caf::strong_actor_ptr& sender) {
+    for (auto& s : subscribers)
+      if (s.who.address() == caf::actor_cast<caf::actor_addr>(sender)) return &s;
+    return nullptr;
+  }
+};
+
+caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer_events) {
+  self->state.buffer_events = std::max<std::size_t>(buffer_events, 1);
+  self->set_default_handler(caf::drop);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& subs = self->state.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const auto& s) { return s.who.address() == dm.source; }),
+               subs.end());
+  });
+  return {
+      [=](bus_sub_atom) {
+        auto who = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!who || self->state.find(self->current_sender()) != nullptr) return;
+        self->monitor(who);
+        self->state.subscribers.push_back(bus_state::subscriber{who, 0, false});
+      },
+      [=](const record_batch& batch) {
+        if (!batch || batch->empty()) return;
+        auto& st = self->state;
+        st.last_published = std::max(st.last_published, batch->back().position.value);
+        auto msg = caf::make_message(batch);  // one message shared by every subscriber
+        for (auto& s : st.subscribers) {
+          if (s.overflowed) continue;
+          if (s.outstanding + batch->size() > st.buffer_events) {
+            s.overflowed = true;
+            self->send(s.who, bus_over_atom::value);
+            continue;
+          }
+          s.outstanding += batch->size();
+          self->send(s.who, msg);
+        }
+      },
+      [=](bus_ack_atom, std::size_t events) {
+        if (auto* s = self->state.find(self->current_sender()))
+          s->outstanding -= std::min(events, s->outstanding);
+      },
+      [=](bus_resume_atom) {
+        if (auto* s = self->state.find(self->current_sender())) {
+          s->overflowed = false;
+          self->send(s->who, bus_resume_atom::value, self->state.last_published);
+        }
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t buffer_events) {
+  return sys.spawn(event_bus, buffer_events);
+}
+
+}  // namespace strata::actors::detail

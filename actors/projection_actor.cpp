@@ -1,0 +1,145 @@
+#include "actors/projection_actor.hpp"
+
+namespace strata::actors::detail {
+
+namespace {
+
+struct projection_state {
+  static inline const char* name = "strata.projection";
+  std::shared_ptr<persistence::projection_runner> runner;
+  std::shared_ptr<persistence::journal> journal;
+  std::shared_ptr<projection_status> status;
+  projection_options options;
+  caf::actor bus;
+  bool tick_pending = false;
+  /// Set at start and after an overflow: once caught up, ask the bus to resume and catch up
+  /// again to what it published meanwhile, so that nothing dropped is missed.
+  bool need_resume = true;
+};
+
+using self_ptr = caf::stateful_actor<projection_state>*;
+
+void report(self_ptr self, std::optional<error> e = std::nullopt) {
+  auto& st = self->state;
+  st.status->update(st.runner->position(), st.runner->is_stopped(), std::move(e));
+}
+
+void schedule_tick(self_ptr self, std::chrono::milliseconds delay) {
+  auto& st = self->state;
+  if (st.tick_pending || st.runner->is_stopped()) return;
+  st.tick_pending = true;
+  st.status->set_live(false);
+  if (delay.count() == 0) {
+    self->send(self, proj_tick_atom::value);
+  } else {
+    self->delayed_send(self, delay, proj_tick_atom::value);
+  }
+}
+
+// One batch read from the journal; the next one is a new message, so that live batches,
+// controls and exit messages are handled in between.
+void catch_up_step(self_ptr self) {
+  auto& st = self->state;
+  if (st.runner->is_stopped()) {
+    report(self);
+    return;
+  }
+  const auto before = st.runner->position().position.value;
+  auto out = st.runner->catch_up(*st.journal, st.options.batch_events, st.options.batch_events);
+  if (!out) {
+    report(self, std::move(out).err());
+    schedule_tick(self, st.options.retry_delay);
+    return;
+  }
+  report(self);
+  if (out->stopped) return;
+  if (st.runner->position().position.value - before >= st.options.batch_events) {
+    schedule_tick(self, std::chrono::milliseconds{0});
+    return;
+  }
+  if (st.need_resume) {
+    st.need_resume = false;
+    self->send(st.bus, bus_resume_atom::value);
+    return;
+  }
+  st.status->set_live(true);
+}
+
+void on_live(self_ptr self, const std::vector<persistence::event_record>& records) {
+  auto& st = self->state;
+  if (st.runner->is_stopped()) return;  // the journal keeps them for after the retry
+  auto out = st.runner->apply(records);
+  if (!out) {
+    report(self, std::move(out).err());
+    schedule_tick(self, st.options.retry_delay);
+    return;
+  }
+  if (out->applied > 0 || out->parked > 0 || out->stopped) report(self);
+  if (out->gap) schedule_tick(self, std::chrono::milliseconds{0});
+}
+
+caf::behavior projection_actor(self_ptr self, caf::actor bus,
+                               std::shared_ptr<persistence::projection_runner> runner,
+                               std::shared_ptr<persistence::journal> journal,
+                               std::shared_ptr<projection_status> status,
+                               projection_options options) {
+  auto& st = self->state;
+  st.runner = std::move(runner);
+  st.journal = std::move(journal);
+  st.status = std::move(status);
+  st.options = options;
+  st.bus = std::move(bus);
+  self->set_default_handler(caf::drop);
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr&) -> caf::error {
+    return caf::make_error(caf::sec::runtime_error, "projection handler threw");
+  });
+  self->send(st.bus, bus_sub_atom::value);
+  schedule_tick(self, std::chrono::milliseconds{0});
+  return {
+      [=](proj_tick_atom) {
+        self->state.tick_pending = false;
+        catch_up_step(self);
+      },
+      [=](const record_batch& batch) {
+        self->send(self->state.bus, bus_ack_atom::value, batch->size());
+        on_live(self, *batch);
+      },
+      [=](bus_over_atom) {
+        self->state.need_resume = true;
+        schedule_tick(self, std::chrono::milliseconds{0});
+      },
+      [=](bus_resume_atom, std::uint64_t last_published) {
+        auto& s = self->state;
+        if (s.runner->position().position.value < last_published) {
+          schedule_tick(self, std::chrono::milliseconds{0});
+        } else if (!s.tick_pending && !s.runner->is_stopped()) {
+          s.status->set_live(true);
+        }
+      },
+      [=](const control_ptr& c) {
+        auto& s = self->state;
+        if (c->what == projection_control::kind::rebuild) {
+          auto r = s.runner->reset();
+          report(self, r ? std::nullopt : std::optional<error>{r.err()});
+          c->deliver(std::move(r));
+        } else {
+          auto r = s.runner->retry(*s.journal, c->position);
+          report(self);
+          c->deliver(std::move(r));
+        }
+        schedule_tick(self, std::chrono::milliseconds{0});
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_projection(caf::actor_system& sys, caf::actor bus,
+                            std::shared_ptr<persistence::projection_runner> runner,
+                            std::shared_ptr<persistence::journal> journal,
+                            std::shared_ptr<projection_status> status, projection_options options) {
+  return sys.spawn<caf::detached>(projection_actor, std::move(bus), std::move(runner),
+                                  std::move(journal), std::move(status), options);
+}
+
+}  // namespace strata::actors::detail

@@ -1,0 +1,202 @@
+#include <algorithm>
+#include <atomic>
+#include <future>
+
+#include "actors/projection_actor.hpp"
+#include "actors/projections.hpp"
+
+namespace strata::actors {
+
+struct projection_host::impl {
+  projection_options options;
+  std::shared_ptr<persistence::journal_factory> journal;
+  std::shared_ptr<persistence::projection_store_factory> store;
+
+  caf::actor_system_config cfg;  // must outlive the system
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor bus;
+
+  struct entry {
+    std::string name;
+    caf::actor actor;
+    std::shared_ptr<detail::projection_status> status;
+  };
+  mutable std::mutex mutex;
+  std::vector<entry> entries;
+  bool stopped = false;
+  std::atomic<std::uint64_t> head{0};
+
+  void raise_head(std::uint64_t p) {
+    auto h = head.load(std::memory_order_relaxed);
+    while (h < p && !head.compare_exchange_weak(h, p, std::memory_order_relaxed)) {
+    }
+  }
+
+  // Copies of the entry's handles, or not_found.
+  result<entry> find(std::string_view name) const {
+    std::lock_guard<std::mutex> lock{mutex};
+    for (const auto& e : entries)
+      if (e.name == name) return e;
+    return error{errc::not_found, "projection '" + std::string{name} + "' is not registered"};
+  }
+
+  result<void> control(std::string_view name, detail::projection_control::kind what,
+                       global_position position) {
+    auto e = find(name);
+    if (!e) return std::move(e).err();
+    auto c = std::make_shared<detail::projection_control>();
+    c->what = what;
+    c->position = position;
+    auto f = c->done.get_future();
+    caf::anon_send(std::move(e->actor), std::move(c));
+    if (f.wait_for(options.control_timeout) != std::future_status::ready)
+      return error{errc::timeout, "projection '" + std::string{name} + "' did not answer within " +
+                                      std::to_string(options.control_timeout.count()) + " ms"};
+    return f.get();
+  }
+};
+
+projection_host::projection_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+projection_host::~projection_host() {
+  stop();
+}
+
+result<std::unique_ptr<projection_host>> projection_host::start(
+    projection_options options, std::shared_ptr<persistence::journal_factory> journal,
+    std::shared_ptr<persistence::projection_store_factory> store) {
+  auto p = std::make_unique<impl>();
+  p->options = options;
+  p->options.batch_events = std::max<std::size_t>(options.batch_events, 1);
+  p->journal = std::move(journal);
+  p->store = std::move(store);
+  // The bus is the only actor on the scheduler; projections run detached.
+  p->cfg.set("scheduler.max-threads", 1);
+  p->sys = std::make_unique<caf::actor_system>(p->cfg);
+  p->bus = detail::spawn_event_bus(*p->sys, options.buffer_events);
+  return std::unique_ptr<projection_host>{new projection_host{std::move(p)}};
+}
+
+void projection_host::publish(const std::vector<persistence::event_record>& records) {
+  if (records.empty()) return;
+  impl_->raise_head(records.back().position.value);
+  caf::actor bus;
+  {
+    std::lock_guard<std::mutex> lock{impl_->mutex};
+    if (impl_->stopped || impl_->entries.empty()) return;
+    bus = impl_->bus;
+  }
+  caf::anon_send(bus, detail::record_batch{
+                          std::make_shared<const std::vector<persistence::event_record>>(records)});
+}
+
+result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
+  if (!p || p->name().empty())
+    return error{errc::invalid_argument, "a projection needs a non-empty name"};
+  const std::string name{p->name()};
+  if (impl_->find(name))
+    return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
+  auto j = impl_->journal->open();
+  if (!j) return std::move(j).err();
+  auto last = (*j)->last_position();
+  if (!last) return std::move(last).err();
+  impl_->raise_head(last->value);
+  auto s = impl_->store->open();
+  if (!s) return std::move(s).err();
+  auto runner =
+      std::make_shared<persistence::projection_runner>(p, std::move(*s), impl_->options.on_poison);
+  if (auto started = runner->start(); !started) return started;
+  auto status = std::make_shared<detail::projection_status>();
+  status->update(runner->position(), runner->is_stopped(), std::nullopt);
+
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  if (impl_->stopped) return error{errc::unavailable, "projections are stopped"};
+  for (const auto& e : impl_->entries)
+    if (e.name == name)
+      return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
+  auto actor = detail::spawn_projection(*impl_->sys, impl_->bus, std::move(runner),
+                                        std::shared_ptr<persistence::journal>{std::move(*j)},
+                                        status, impl_->options);
+  impl_->entries.push_back(impl::entry{name, std::move(actor), std::move(status)});
+  return ok();
+}
+
+result<void> projection_host::wait_for(std::string_view name, global_position position,
+                                       std::chrono::milliseconds timeout) {
+  auto e = impl_->find(name);
+  if (!e) return std::move(e).err();
+  auto& st = *e->status;
+  std::unique_lock<std::mutex> lock{st.mutex};
+  if (st.changed.wait_for(lock, timeout, [&] { return !(st.at.position < position); })) return ok();
+  return error{errc::timeout, "projection '" + std::string{name} + "' is at " +
+                                  std::to_string(st.at.position.value) + ", not yet at " +
+                                  std::to_string(position.value) + " after " +
+                                  std::to_string(timeout.count()) + " ms"};
+}
+
+result<projection_lag> projection_host::lag(std::string_view name) {
+  auto e = impl_->find(name);
+  if (!e) return std::move(e).err();
+  projection_lag out;
+  out.name = std::string{name};
+  {
+    std::lock_guard<std::mutex> lock{e->status->mutex};
+    out.position = e->status->at.position;
+    out.live = e->status->live;
+    out.stopped = e->status->stopped;
+    out.last_error = e->status->last_error;
+    const auto last_time = e->status->at.last_event_time;
+    out.head = global_position{std::max(impl_->head.load(), out.position.value)};
+    out.lag_events = out.head.value - out.position.value;
+    if (out.lag_events > 0 && out.position.value > 0) {
+      const auto now = std::chrono::system_clock::now();
+      out.lag_seconds = std::max(0.0, std::chrono::duration<double>(now - last_time).count());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> projection_host::names() const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  std::vector<std::string> out;
+  for (const auto& e : impl_->entries) out.push_back(e.name);
+  return out;
+}
+
+result<std::vector<persistence::dead_letter>> projection_host::dead_letters(std::string_view name) {
+  if (auto e = impl_->find(name); !e) return std::move(e).err();
+  auto s = impl_->store->open();
+  if (!s) return std::move(s).err();
+  return (*s)->dead_letters(name);
+}
+
+result<void> projection_host::retry(std::string_view name, global_position position) {
+  return impl_->control(name, detail::projection_control::kind::retry, position);
+}
+
+result<void> projection_host::rebuild(std::string_view name) {
+  return impl_->control(name, detail::projection_control::kind::rebuild, global_position{});
+}
+
+result<std::unique_ptr<persistence::projection_store>> projection_host::open_store() {
+  return impl_->store->open();
+}
+
+void projection_host::stop() {
+  std::vector<impl::entry> entries;
+  caf::actor bus;
+  {
+    std::lock_guard<std::mutex> lock{impl_->mutex};
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    entries.swap(impl_->entries);
+    bus = std::move(impl_->bus);
+  }
+  for (auto& e : entries) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
+  if (bus) caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+  entries.clear();
+  bus = nullptr;
+  impl_->sys.reset();  // blocks until every actor is gone
+}
+
+}  // namespace strata::actors

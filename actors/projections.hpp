@@ -1,0 +1,113 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/kernel/error.hpp"
+#include "domain/kernel/ids.hpp"
+#include "domain/kernel/result.hpp"
+#include "persistence/event_record.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/projection_store.hpp"
+
+namespace strata::actors {
+
+/// How projections run.
+struct projection_options {
+  std::size_t batch_events = 1000;  ///< Records per read-model transaction at most.
+  /// Live events buffered per projection (sent by the bus and not yet taken). Beyond it the
+  /// bus drops that projection's live events and it reads the journal instead.
+  std::size_t buffer_events = 10000;
+  persistence::poison_policy on_poison = persistence::poison_policy::park_and_continue;
+  /// Wait before trying again after the journal or the read-model store failed.
+  std::chrono::milliseconds retry_delay{200};
+  /// How long `retry` and `rebuild` wait for the projection's answer.
+  std::chrono::milliseconds control_timeout{30000};
+};
+
+/// Where a projection stands.
+struct projection_lag {
+  std::string name;
+  global_position position;         ///< Last global position applied.
+  global_position head;             ///< Last position committed to the journal (as known).
+  std::uint64_t lag_events = 0;     ///< head - position.
+  double lag_seconds = 0;           ///< now - time of the last applied event; 0 when caught up.
+  bool live = false;                ///< Following the bus (not reading the journal).
+  bool stopped = false;             ///< Stopped at a parked event (policy `stop`).
+  std::optional<error> last_error;  ///< The last journal or store failure, until it recovers.
+};
+
+/// The projections of one runtime: an event bus and one projection actor per registered
+/// projection, each with its own journal reader and read-model connection and its own
+/// thread, so that neither the journal writer, the command actors nor the other projections
+/// wait for a slow one. Committed records reach it through `publish` (hang it on
+/// `engine::on_committed`); each projection applies them exactly once, in global order:
+/// catching up from its checkpoint by reading the journal, then following the bus, and
+/// falling back to the journal whenever its bounded buffer overflowed or it saw a gap.
+///
+/// Thread-safety: every method may be called from any thread. Lifetime: `stop()` (or the
+/// destructor) ends every projection after the transaction it is in; nothing is lost, the
+/// next start catches up from the checkpoints.
+class projection_host {
+ public:
+  /// Starts the bus. Projections open their connections on `add`.
+  /// REQUIRES: both factories non-null.
+  static result<std::unique_ptr<projection_host>> start(
+      projection_options options, std::shared_ptr<persistence::journal_factory> journal,
+      std::shared_ptr<persistence::projection_store_factory> store);
+  ~projection_host();
+  projection_host(const projection_host&) = delete;
+  projection_host& operator=(const projection_host&) = delete;
+
+  /// Hands committed records (in global order) to the bus. Never blocks on a projection.
+  void publish(const std::vector<persistence::event_record>& records);
+
+  /// Registers and starts `p` (catching up from its checkpoint). Errors: `invalid_argument`
+  /// for an empty or already registered name; `unavailable` after `stop`; the store's or the
+  /// journal's when its connections cannot be opened or its tables set up.
+  result<void> add(std::shared_ptr<persistence::projection> p);
+
+  /// Waits until projection `name` applied `position` (read-your-writes). Errors:
+  /// `not_found` for an unknown name; `timeout` when `timeout` passed first.
+  result<void> wait_for(std::string_view name, global_position position,
+                        std::chrono::milliseconds timeout);
+
+  /// Position and lag of `name`. Errors: `not_found`.
+  result<projection_lag> lag(std::string_view name);
+
+  /// The names of the registered projections, in registration order.
+  std::vector<std::string> names() const;
+
+  /// The parked events of `name`. Errors: `not_found`; the store's.
+  result<std::vector<persistence::dead_letter>> dead_letters(std::string_view name);
+
+  /// Applies parked event `position` of `name` again; success removes it (and resumes a
+  /// projection stopped at it). Errors: `not_found` (name or dead letter), the handler's
+  /// error when it fails again, `timeout`, the store's or the journal's.
+  result<void> retry(std::string_view name, global_position position);
+
+  /// Drops the read model and checkpoint of `name` and rebuilds it from position 0 while
+  /// commands go on. Returns once the read model was emptied; `wait_for` tells when the
+  /// rebuild reached a position. Errors: `not_found`, `timeout`, the store's.
+  result<void> rebuild(std::string_view name);
+
+  /// A new connection on the read-model database, for the host's queries.
+  result<std::unique_ptr<persistence::projection_store>> open_store();
+
+  /// Stops every projection and the bus. Idempotent.
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit projection_host(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace strata::actors

@@ -1,0 +1,195 @@
+#include "actors/rehydration.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+#include <boost/json.hpp>
+
+namespace strata::actors {
+namespace {
+
+// Rehydration reads the stream in pages so that a long stream never sits in memory whole.
+constexpr std::size_t page_size = 4096;
+
+void report_ignored(const stream_id& stream, version at, metrics::snapshot_ignore_reason why,
+                    const std::string& detail, metrics::aggregate_metrics* metrics) {
+  if (metrics != nullptr) metrics->snapshot_ignored(why);
+  std::fprintf(stderr, "strata: ignoring snapshot of %s at v%llu (%s): %s\n", stream.str().c_str(),
+               static_cast<unsigned long long>(at.value),
+               std::string{metrics::to_string(why)}.c_str(), detail.c_str());
+}
+
+bool within(const persistence::event_record& r, const rehydration_target& t) {
+  if (t.to && r.stream_version > *t.to) return false;
+  if (t.until && r.time > *t.until) return false;
+  return true;
+}
+
+struct start_point {
+  std::any state;
+  version at;
+  timestamp time{};
+  std::vector<remembered_command> recent;
+  std::optional<version> snapshot;
+};
+
+// The newest usable snapshot at or below the target, if any.
+std::optional<start_point> from_snapshot(persistence::journal& journal,
+                                         persistence::snapshot_store& snapshots,
+                                         const aggregate_model& model, const stream_id& stream,
+                                         const rehydration_target& target,
+                                         metrics::aggregate_metrics* metrics) {
+  auto kept = snapshots.list(stream);
+  if (!kept || kept->empty()) return std::nullopt;
+  for (auto it = kept->rbegin(); it != kept->rend(); ++it) {
+    const auto& s = *it;
+    if (target.to && s.at > *target.to) continue;
+    if (s.state_version != model.state_version()) {
+      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::state_version,
+                     "state version " + std::to_string(s.state_version) + ", code has " +
+                         std::to_string(model.state_version()),
+                     metrics);
+      continue;
+    }
+    persistence::stream_range at_snapshot;
+    at_snapshot.from = s.at;
+    at_snapshot.to = s.at;
+    auto event = journal.read_stream(stream, at_snapshot);
+    if (!event) return std::nullopt;  // the journal itself fails: let the replay report it
+    if (event->empty() || (*event)[0].hash != s.last_event_hash) {
+      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::hash_mismatch,
+                     event->empty() ? "the journal has no such event"
+                                    : "the journal's event at that version has another hash",
+                     metrics);
+      continue;
+    }
+    if (target.until && (*event)[0].time > *target.until) continue;  // newer than asked for
+    auto body = decode_snapshot_body(s.state);
+    if (!body) {
+      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, body.err().message,
+                     metrics);
+      continue;
+    }
+    auto state = model.decode_state(body->state_json);
+    if (!state) {
+      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, state.err().message,
+                     metrics);
+      continue;
+    }
+    return start_point{std::move(*state), s.at, (*event)[0].time, std::move(body->recent), s.at};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::uint64_t hash_command_id(std::string_view id) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h == 0 ? 1 : h;
+}
+
+void remember(std::vector<remembered_command>& recent, std::size_t window, std::uint64_t h,
+              version v, global_position p) {
+  if (window == 0 || h == 0) return;
+  if (!recent.empty() && recent.back().id_hash == h) {
+    recent.back().last = v;
+    recent.back().position = p;
+    return;
+  }
+  if (recent.size() >= window)
+    recent.erase(recent.begin(),
+                 recent.begin() + static_cast<std::ptrdiff_t>(recent.size() - window + 1));
+  recent.push_back(remembered_command{h, v, v, p});
+}
+
+result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapshot_store* snapshots,
+                             const aggregate_model& model, const stream_id& stream,
+                             const rehydration_target& target, std::size_t window,
+                             metrics::aggregate_metrics* metrics) {
+  rehydrated out;
+  std::optional<start_point> start;
+  if (snapshots != nullptr)
+    start = from_snapshot(journal, *snapshots, model, stream, target, metrics);
+  if (start) {
+    out.state = std::move(start->state);
+    out.at = start->at;
+    out.time = start->time;
+    out.recent = std::move(start->recent);
+    out.snapshot = start->snapshot;
+  } else {
+    out.state = model.initial();
+  }
+  if (target.to && out.at >= *target.to) return out;
+  for (;;) {
+    persistence::stream_range range;
+    range.from = out.at.next();
+    range.limit = page_size;
+    if (target.to) range.to = target.to;
+    auto page = journal.read_stream(stream, range);
+    if (!page) return std::move(page).err();
+    for (const auto& r : *page) {
+      if (!within(r, target)) return out;
+      if (r.stream_version != out.at.next())
+        return error{errc::corrupted, stream.str() + ": expected v" +
+                                          std::to_string(out.at.value + 1) + ", read v" +
+                                          std::to_string(r.stream_version.value)};
+      if (auto applied = model.apply(out.state, r); !applied) return std::move(applied).err();
+      out.at = r.stream_version;
+      out.time = r.time;
+      ++out.events_replayed;
+      if (!r.command_id.empty())
+        remember(out.recent, window, hash_command_id(r.command_id), r.stream_version, r.position);
+    }
+    if (page->size() < page_size) break;
+  }
+  return out;
+}
+
+std::string encode_snapshot_body(std::string_view state_json,
+                                 const std::vector<remembered_command>& recent) {
+  std::string out = "{\"state\":";
+  out += state_json;
+  out += ",\"recent\":[";
+  for (std::size_t i = 0; i < recent.size(); ++i) {
+    const auto& r = recent[i];
+    if (i > 0) out += ',';
+    out += '[' + std::to_string(r.id_hash) + ',' + std::to_string(r.first.value) + ',' +
+           std::to_string(r.last.value) + ',' + std::to_string(r.position.value) + ']';
+  }
+  out += "]}";
+  return out;
+}
+
+result<snapshot_body> decode_snapshot_body(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return error{errc::corrupted, "snapshot body is not a JSON object"};
+  const auto& o = v.as_object();
+  const auto* state = o.if_contains("state");
+  const auto* recent = o.if_contains("recent");
+  if (state == nullptr || recent == nullptr || !recent->is_array())
+    return error{errc::corrupted, "snapshot body lacks \"state\" or \"recent\""};
+  snapshot_body out;
+  out.state_json = boost::json::serialize(*state);
+  for (const auto& e : recent->as_array()) {
+    const auto* a = e.if_array();
+    if (a == nullptr || a->size() != 4)
+      return error{errc::corrupted, "snapshot body: bad \"recent\" entry"};
+    auto num = [](const boost::json::value& x) -> std::optional<std::uint64_t> {
+      if (x.is_uint64()) return x.get_uint64();
+      if (x.is_int64() && x.get_int64() >= 0) return static_cast<std::uint64_t>(x.get_int64());
+      return std::nullopt;
+    };
+    auto h = num((*a)[0]), f = num((*a)[1]), l = num((*a)[2]), p = num((*a)[3]);
+    if (!h || !f || !l || !p) return error{errc::corrupted, "snapshot body: bad \"recent\" entry"};
+    out.recent.push_back(remembered_command{*h, version{*f}, version{*l}, global_position{*p}});
+  }
+  return out;
+}
+
+}  // namespace strata::actors
