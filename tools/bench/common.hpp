@@ -1,0 +1,130 @@
+#pragma once
+
+// Shared pieces of strata-bench: options, deterministic data, timing, statistics, the JSON
+// result lines and the summary table, and the failure path of the self-checks.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/orders/order.hpp"
+
+namespace strata::bench {
+
+/// What every workload gets from the command line.
+struct options {
+  std::uint64_t seed = 42;
+  bool quick = false;              ///< Small sizes, correctness only.
+  std::string dir = "bench-data";  ///< Where database files are created (and removed).
+  std::string pg;                  ///< libpq conninfo; empty: PostgreSQL runs are skipped.
+  int repeat = 3;                  ///< Repetitions of short measurements (median reported).
+  bool keep_files = false;
+};
+
+/// A workload's self-check failed: prints the reason to stderr and exits with status 3.
+[[noreturn]] void fail(const std::string& why);
+
+/// Calls `fail` with `what` unless `condition` holds.
+inline void check(bool condition, const std::string& what) {
+  if (!condition) fail(what);
+}
+
+/// A small, fast, deterministic generator (splitmix64).
+class rng {
+ public:
+  explicit rng(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }
+
+ private:
+  std::uint64_t s_;
+};
+
+/// Deterministic Order data: ids, skus padded so that one ItemAdded event body is about
+/// `target_bytes` of JSON, and a fixed price per sku.
+class order_data {
+ public:
+  static constexpr std::size_t skus_per_order = 16;
+
+  order_data(std::uint64_t seed, std::string currency = "EUR", std::size_t target_bytes = 200);
+
+  std::string order_id(std::size_t stream) const;
+  orders::place place(std::size_t stream) const;
+  /// The `n`-th add_item for a stream (its sku cycles through `skus_per_order` values).
+  orders::add_item add(std::size_t n) const;
+  /// Encoded size of an ItemAdded body produced by `add`.
+  std::size_t event_bytes() const;
+  const std::string& currency() const { return currency_; }
+
+ private:
+  std::uint64_t seed_;
+  std::string currency_;
+  std::vector<std::string> skus_;
+  std::vector<std::int64_t> prices_;
+};
+
+/// Process figures: CPU seconds (user + system, getrusage) and peak / current RSS in bytes.
+double cpu_seconds();
+std::int64_t peak_rss_bytes();
+std::int64_t current_rss_bytes();                  ///< VmRSS from /proc/self/status.
+std::int64_t file_bytes(const std::string& path);  ///< 0 when missing; adds -wal and -shm.
+void remove_db(const std::string& path);           ///< Removes the file and its -wal/-shm.
+
+using clock_type = std::chrono::steady_clock;
+inline std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
+      .count();
+}
+
+/// Latency percentiles over nanosecond samples (sorted in place).
+struct latency_summary {
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+};
+latency_summary summarize(std::vector<std::int64_t>& samples_ns);
+
+double median(std::vector<double> v);
+
+/// One result: printed as one JSON line on stdout and kept for the summary table.
+struct result_line {
+  std::string workload;
+  std::string name;  ///< A short label of the case, e.g. "sqlite-full c=256".
+  std::vector<std::pair<std::string, std::string>> params;   ///< Values already JSON.
+  std::vector<std::pair<std::string, std::string>> figures;  ///< Values already JSON.
+
+  result_line& param(const std::string& k, const std::string& text);  ///< A JSON string.
+  result_line& param(const std::string& k, double v);
+  result_line& figure(const std::string& k, double v);
+  result_line& figure(const std::string& k, const std::string& text);
+  result_line& latency(const latency_summary& l);
+  /// cpu_s (delta from `cpu_start`), peak_rss_bytes.
+  result_line& process(double cpu_start);
+};
+
+/// Prints `r` as a JSON line and remembers it for `print_summary`.
+void emit(const result_line& r);
+/// A readable table of every emitted result (to stderr, so stdout stays JSON lines).
+void print_summary();
+
+std::string json_string(const std::string& s);
+
+// The workloads. Each verifies its own results and calls `fail` when they are wrong.
+void run_orders(const options& o, std::uint64_t preload, std::size_t commands,
+                const std::vector<std::size_t>& levels, const std::vector<std::string>& classes);
+void run_rehydrate(const options& o, std::size_t events);
+void run_actors(const options& o, std::size_t aggregates, std::size_t commands,
+                const std::vector<std::size_t>& levels);
+void run_memory(const options& o, std::size_t aggregates);
+void run_projection(const options& o);
+/// The child half of `memory`: prints the RSS growth of `what` ("caf", "journal", "runtime").
+int memory_child(const std::string& what, std::size_t count);
+
+}  // namespace strata::bench

@@ -1,0 +1,78 @@
+#pragma once
+
+// Journal helpers of the bench: a counting decorator that records the group-commit batch
+// sizes the writer used, the end-of-run verification of a journal, and the bare-driver
+// ceilings that strata's write rate is compared against.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "persistence/journal.hpp"
+
+namespace strata::bench {
+
+/// Forwards to another factory's journals and records the event count of every successful
+/// append batch (the writer's group-commit sizes). Thread-safe.
+class counting_factory final : public persistence::journal_factory {
+ public:
+  explicit counting_factory(std::shared_ptr<persistence::journal_factory> inner);
+  result<std::unique_ptr<persistence::journal>> open() override;
+
+  /// Batch sizes (events per append call) recorded so far, in order.
+  std::vector<std::size_t> batches() const;
+  void clear();
+  void record(std::size_t events);
+
+ private:
+  std::shared_ptr<persistence::journal_factory> inner_;
+  mutable std::mutex mutex_;
+  std::vector<std::size_t> batches_;
+};
+
+/// Batch statistics: count, mean, median, max.
+struct batch_summary {
+  std::size_t count = 0;
+  double mean = 0;
+  std::size_t median = 0;
+  std::size_t max = 0;
+};
+batch_summary summarize_batches(std::vector<std::size_t> b);
+
+/// What a verified journal holds.
+struct journal_census {
+  std::uint64_t events = 0;
+  std::uint64_t streams = 0;
+};
+
+/// Reads the whole journal in global order and fails the run unless positions are unique and
+/// gap-free from 1 and every stream's versions run 1, 2, 3, ... without a gap.
+journal_census verify_journal(persistence::journal& j, const std::string& label);
+
+/// Reads every record of the journal (global order).
+std::vector<persistence::event_record> read_everything(persistence::journal& j);
+
+/// Inserts `rows` into a fresh SQLite file at `path` with the journal's table shape and
+/// pragmas (WAL, synchronous FULL or NORMAL, same cache size), `batch` events per
+/// transaction, through the SQLite C API. Each transaction inserts the event rows and
+/// updates or inserts the streams rows they belong to. Returns events per second.
+/// When `untimed_source` is set, the file is first filled (untimed) with the chunks it returns
+/// until it returns false: the preloaded case.
+double sqlite_ceiling(
+    const std::string& path, bool full, const std::vector<persistence::event_record>& rows,
+    std::size_t batch,
+    const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source = {});
+
+/// The same through libpq on PostgreSQL (tables in schema `schema`, dropped first): one
+/// multi-row INSERT per 64 events plus the streams upserts, `batch` events per transaction.
+double postgres_ceiling(const std::string& conninfo, const std::string& schema,
+                        const std::vector<persistence::event_record>& rows, std::size_t batch);
+
+/// Drops `schema` (CASCADE) if it exists, so a run starts on empty tables.
+void postgres_drop_schema(const std::string& conninfo, const std::string& schema);
+
+}  // namespace strata::bench

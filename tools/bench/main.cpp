@@ -1,0 +1,107 @@
+// strata-bench: measures strata against the targets of DESIGN.md §10 and checks its own
+// results. One JSON line per result on stdout, a summary table on stderr.
+//
+//   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench rehydrate
+//   strata-bench actors     strata-bench memory     strata-bench projection
+//   strata-bench all [--quick]
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <sstream>
+
+#include "tools/bench/common.hpp"
+
+using namespace strata::bench;
+
+namespace {
+
+std::vector<std::size_t> parse_levels(const std::string& text) {
+  std::vector<std::size_t> out;
+  std::stringstream s{text};
+  std::string item;
+  while (std::getline(s, item, ',')) {
+    if (!item.empty()) out.push_back(static_cast<std::size_t>(std::stoull(item)));
+  }
+  return out;
+}
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream s{text};
+  std::string item;
+  while (std::getline(s, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata-bench: throughput, latency, rehydration and memory of strata"};
+  app.require_subcommand(1);
+  options o;
+  app.add_option("--seed", o.seed, "Seed of the generated data")->capture_default_str();
+  app.add_flag("--quick", o.quick, "Small sizes (seconds); checks correctness only");
+  app.add_option("--dir", o.dir, "Directory for database files")->capture_default_str();
+  app.add_option("--pg", o.pg, "libpq conninfo of a PostgreSQL server (orders: adds a class)");
+  app.add_option("--repeat", o.repeat, "Repetitions of short measurements (median)")
+      ->capture_default_str();
+  app.add_flag("--keep-files", o.keep_files, "Keep database files after the run");
+
+  std::uint64_t preload = 0;
+  std::size_t order_commands = 100000;
+  std::string order_levels = "1,8,64,256";
+  std::string order_classes = "sqlite-full,sqlite-normal,postgres,memory";
+  auto* orders = app.add_subcommand("orders", "1,000 Order streams, 100,000 add_item commands");
+  orders->add_option("--preload", preload, "Events appended first over 10,000 streams");
+  orders->add_option("--commands", order_commands, "Commands")->capture_default_str();
+  orders->add_option("--levels", order_levels, "In-flight levels")->capture_default_str();
+  orders->add_option("--classes", order_classes, "Durability classes")->capture_default_str();
+
+  std::size_t rh_events = 100000;
+  auto* rehydrate = app.add_subcommand("rehydrate", "Rebuild one stream's state");
+  rehydrate->add_option("--events", rh_events, "Events in the stream")->capture_default_str();
+
+  std::size_t act_aggregates = 10000;
+  std::size_t act_commands = 300000;
+  std::string act_levels = "256,1024,4096";
+  auto* actors = app.add_subcommand("actors", "Commands/s through the runtime, memory journal");
+  actors->add_option("--aggregates", act_aggregates, "Aggregates")->capture_default_str();
+  actors->add_option("--commands", act_commands, "Commands per level")->capture_default_str();
+  actors->add_option("--levels", act_levels, "In-flight levels")->capture_default_str();
+
+  std::size_t mem_aggregates = 1000000;
+  auto* memory = app.add_subcommand("memory", "RSS per idle aggregate vs a bare CAF actor");
+  memory->add_option("--aggregates", mem_aggregates, "Aggregates")->capture_default_str();
+
+  auto* projection = app.add_subcommand("projection", "Projection catch-up");
+  auto* all = app.add_subcommand("all", "Every workload in turn");
+
+  std::string child_what;
+  std::size_t child_count = 0;
+  auto* child = app.add_subcommand("memory-child", "(internal) one memory measurement");
+  child->group("");  // hidden from --help
+  child->add_option("--what", child_what)->required();
+  child->add_option("--count", child_count)->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*child) return memory_child(child_what, child_count);
+
+  ::mkdir(o.dir.c_str(), 0755);
+  std::fprintf(stderr, "strata-bench: seed %llu%s, files in %s\n",
+               static_cast<unsigned long long>(o.seed), o.quick ? ", quick" : "", o.dir.c_str());
+  const bool every = static_cast<bool>(*all);
+  if (*orders || every)
+    run_orders(o, preload, order_commands, parse_levels(order_levels), parse_list(order_classes));
+  if (*rehydrate || every) run_rehydrate(o, rh_events);
+  if (*actors || every) run_actors(o, act_aggregates, act_commands, parse_levels(act_levels));
+  if (*memory || every) run_memory(o, mem_aggregates);
+  if (*projection || every) run_projection(o);
+  print_summary();
+  std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
+  return 0;
+}

@@ -1,0 +1,132 @@
+// The `memory` workload: RSS per live idle Order aggregate (one `place` each, in-memory
+// journal) against a bare idle CAF actor, each measured in a fresh child process of this
+// program so that one measurement's heap cannot hide another's. The journal's own share (the
+// stored OrderPlaced records) is measured in a third child and subtracted.
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "persistence/memory_journal.hpp"
+#include "tools/bench/common.hpp"
+#include "tools/bench/driver.hpp"
+
+namespace strata::bench {
+namespace {
+
+std::int64_t child_delta(const std::string& what, std::size_t count) {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  check(n > 0, "memory: cannot find /proc/self/exe");
+  self[n] = '\0';
+  const std::string cmd =
+      std::string{self} + " memory-child --what " + what + " --count " + std::to_string(count);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  check(p != nullptr, "memory: cannot run " + cmd);
+  long long delta = -1;
+  char line[256];
+  while (std::fgets(line, sizeof line, p) != nullptr) {
+    long long v = 0;
+    if (std::sscanf(line, "rss_delta_bytes=%lld", &v) == 1) delta = v;
+  }
+  const int status = ::pclose(p);
+  check(status == 0 && delta >= 0,
+        "memory: child '" + what + "' failed (status " + std::to_string(status) + ")");
+  return delta;
+}
+
+[[noreturn]] void report_and_exit(std::int64_t delta) {
+  std::printf("rss_delta_bytes=%lld\n", static_cast<long long>(delta));
+  std::fflush(stdout);
+  std::_Exit(0);  // skip tearing down a million actors
+}
+
+}  // namespace
+
+int memory_child(const std::string& what, std::size_t count) {
+  if (what == "caf") {
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    caf::actor_system sys{cfg};
+    std::vector<caf::actor> handles;
+    handles.reserve(count);
+    const auto before = current_rss_bytes();
+    for (std::size_t i = 0; i < count; ++i) {
+      handles.push_back(sys.spawn<caf::lazy_init>(
+          [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; }));
+    }
+    report_and_exit(current_rss_bytes() - before);
+  }
+  const order_data data{42};
+  if (what == "journal") {
+    persistence::memory_journal_factory f;
+    auto j = f.open();
+    check(static_cast<bool>(j), "memory: open");
+    const auto enc = orders::order::events().encode(
+        orders::event{orders::placed{"customer-1", "EUR", {}, money{0, "EUR"}}});
+    const auto before = current_rss_bytes();
+    std::size_t i = 0;
+    while (i < count) {
+      std::vector<persistence::stream_append> batch;
+      for (std::size_t k = 0; k < 1000 && i < count; ++k, ++i) {
+        persistence::new_event e;
+        // Ids of the same lengths as the runtime's (UUID text).
+        e.event_id = std::string(36, 'e');
+        e.command_id = std::string(36, 'c');
+        e.event_type = enc.type;
+        e.schema_version = enc.schema_version;
+        e.data = enc.data;
+        batch.push_back({stream_id{"Order", data.order_id(i)}, version{0}, {std::move(e)}});
+      }
+      auto r = (*j)->append(batch);
+      check(static_cast<bool>(r), "memory: append");
+    }
+    report_and_exit(current_rss_bytes() - before);
+  }
+  if (what == "runtime") {
+    auto inner = std::make_shared<persistence::memory_journal_factory>();
+    auto rt = runtime::start(bench_config(), with_journal(inner));
+    check(static_cast<bool>(rt), "memory: runtime start");
+    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    const auto before = current_rss_bytes();
+    auto out = drive(count, 4096, [&](std::size_t i, command_callback done) {
+      (*rt)->send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
+    });
+    check(out.other == 0, "memory: place not accepted: " + out.first_other);
+    report_and_exit(current_rss_bytes() - before);
+  }
+  std::fprintf(stderr, "memory-child: unknown --what %s\n", what.c_str());
+  return 2;
+}
+
+void run_memory(const options& o, std::size_t aggregates) {
+  if (o.quick) aggregates = std::min<std::size_t>(aggregates, 20000);
+  std::fprintf(stderr, "[memory] %zu aggregates, %zu bare CAF actors (child processes)\n",
+               aggregates, aggregates);
+  const double cpu0 = cpu_seconds();
+  const auto caf_delta = child_delta("caf", aggregates);
+  const auto journal_delta = child_delta("journal", aggregates);
+  const auto runtime_delta = child_delta("runtime", aggregates);
+  const double n = static_cast<double>(aggregates);
+  const double per_caf = static_cast<double>(caf_delta) / n;
+  const double per_total = static_cast<double>(runtime_delta) / n;
+  const double per_journal = static_cast<double>(journal_delta) / n;
+  const double per_aggregate = per_total - per_journal;
+  check(per_caf > 0 && per_total > 0, "memory: RSS did not grow");
+  result_line line;
+  line.workload = "memory";
+  line.name = "idle Order aggregates";
+  line.param("aggregates", n).param("journal", std::string{"memory"});
+  line.figure("bare_caf_actor_bytes", per_caf)
+      .figure("runtime_bytes_per_aggregate_incl_journal", per_total)
+      .figure("journal_bytes_per_event", per_journal)
+      .figure("bytes_per_aggregate", per_aggregate)
+      .figure("ratio_to_caf", per_aggregate / per_caf)
+      .figure("ratio_to_caf_incl_journal", per_total / per_caf)
+      .process(cpu0);
+  emit(line);
+}
+
+}  // namespace strata::bench

@@ -1,0 +1,264 @@
+// The `rehydrate` workload: one Order stream of N events in SQLite (half of the ItemAdded
+// events stored as v1, so the upcaster runs), rebuilt through the runtime (`current_state`
+// on a fresh runtime), through the model directly (journal read + decode/upcast/evolve),
+// with a snapshot from the snapshot store, and against the raw row-read rate of the C API.
+
+#include <sqlite3.h>
+
+#include <cstdio>
+
+#include "actors/aggregate_model.hpp"
+#include "persistence/sqlite_journal.hpp"
+#include "persistence/sqlite_snapshot_store.hpp"
+#include "tools/bench/common.hpp"
+#include "tools/bench/driver.hpp"
+
+namespace strata::bench {
+namespace {
+
+const char* const stream_name = "rh-1";
+
+void write_stream(persistence::journal& j, const order_data& data, std::size_t events) {
+  const auto placed = orders::order::events().encode(
+      orders::event{orders::placed{"customer-rh", "USD", {}, money{0, "USD"}}});
+  const timestamp t = from_unix_micros(1700000000000000);
+  std::uint64_t head = 0;
+  while (head < events) {
+    persistence::stream_append part;
+    part.stream = stream_id{"Order", stream_name};
+    part.expected = version{head};
+    for (std::size_t k = 0; k < 1000 && head < events; ++k) {
+      persistence::new_event ne;
+      ne.event_id = "rh-" + std::to_string(head);
+      ne.time = t;
+      ne.user_id = "bench";
+      if (head == 0) {
+        ne.event_type = placed.type;
+        ne.schema_version = placed.schema_version;
+        ne.data = placed.data;
+      } else {
+        const auto add = data.add(head - 1);
+        if (head % 2 == 0) {  // ItemAdded v1: bare minor units, implicitly USD
+          ne.event_type = "ItemAdded";
+          ne.schema_version = 1;
+          boost::json::object o;
+          o["sku"] = add.item.sku;
+          o["quantity"] = add.item.quantity;
+          o["unit_price"] = add.item.unit_price.minor;
+          ne.data = boost::json::serialize(o);
+        } else {
+          const auto enc =
+              orders::order::events().encode(orders::event{orders::item_added{add.item}});
+          ne.event_type = enc.type;
+          ne.schema_version = enc.schema_version;
+          ne.data = enc.data;
+        }
+      }
+      ++head;
+      part.events.push_back(std::move(ne));
+    }
+    auto r = j.append({part});
+    check(r && (*r)[0], "rehydrate: writing the stream failed");
+  }
+}
+
+void check_state(const orders::state& s, version at, const order_data& data, std::size_t events,
+                 const std::string& how) {
+  std::int64_t total = 0;
+  for (std::size_t n = 0; n + 1 < events; ++n) total += data.add(n).item.unit_price.minor;
+  check(at.value == events, how + ": state at version " + std::to_string(at.value) + ", expected " +
+                                std::to_string(events));
+  check(s.current == orders::status::open, how + ": order is not open");
+  check(s.total_minor == total,
+        how + ": total " + std::to_string(s.total_minor) + ", expected " + std::to_string(total));
+  check(s.lines.size() == std::min<std::size_t>(events - 1, order_data::skus_per_order),
+        how + ": wrong number of lines");
+}
+
+double raw_read_rate(const std::string& path, std::size_t events) {
+  sqlite3* db = nullptr;
+  check(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK,
+        "raw read: open");
+  sqlite3_stmt* s = nullptr;
+  check(sqlite3_prepare_v2(db,
+                           "SELECT e.global_position, e.version, e.event_id, e.event_type, "
+                           "e.schema_version, e.timestamp_us, e.user_id, e.command_id, "
+                           "e.correlation_id, e.causation_id, e.data, e.hash FROM events e "
+                           "WHERE e.stream_key = (SELECT stream_key FROM streams WHERE name = ?1) "
+                           "AND e.version >= 1 ORDER BY e.version",
+                           -1, &s, nullptr) == SQLITE_OK,
+        "raw read: prepare");
+  const std::string name = std::string{"Order-"} + stream_name;
+  sqlite3_bind_text(s, 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+  const auto t0 = now_ns();
+  std::size_t rows = 0;
+  std::size_t bytes = 0;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    ++rows;
+    for (int c = 0; c < 12; ++c) {
+      if (c == 0 || c == 1 || c == 4 || c == 5) {
+        bytes += static_cast<std::size_t>(sqlite3_column_int64(s, c) & 1);
+      } else {
+        const unsigned char* p = sqlite3_column_text(s, c);
+        bytes += static_cast<std::size_t>(sqlite3_column_bytes(s, c)) + (p != nullptr ? 1 : 0);
+      }
+    }
+  }
+  const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  check(rows == events, "raw read: " + std::to_string(rows) + " rows");
+  check(bytes > 0, "raw read: no bytes");
+  return static_cast<double>(rows) / seconds;
+}
+
+}  // namespace
+
+void run_rehydrate(const options& o, std::size_t events) {
+  if (o.quick) events = std::min<std::size_t>(events, 3000);
+  const order_data data{o.seed, "USD"};
+  const std::string path = o.dir + "/rehydrate.db";
+  remove_db(path);
+  persistence::sqlite_journal_options so;
+  so.path = path;
+  so.sync = persistence::sqlite_journal_options::durability::normal;
+  auto factory = std::make_shared<persistence::sqlite_journal_factory>(so);
+  {
+    auto j = factory->open();
+    check(static_cast<bool>(j), "rehydrate: open journal");
+    std::fprintf(stderr, "[rehydrate] writing one stream of %zu events\n", events);
+    write_stream(**j, data, events);
+  }
+  const int reps = o.quick ? 1 : std::max(1, o.repeat);
+  const stream_id stream{"Order", stream_name};
+  auto model = actors::model_of<orders::order>();
+
+  // Raw row reads (C API).
+  double cpu0 = cpu_seconds();
+  std::vector<double> raw;
+  for (int i = 0; i < reps; ++i) raw.push_back(raw_read_rate(path, events));
+  const double raw_rate = median(raw);
+  result_line rl;
+  rl.workload = "rehydrate";
+  rl.name = "raw row read (C API)";
+  rl.param("events", static_cast<double>(events)).param("repeat", reps);
+  rl.figure("events_s", raw_rate).process(cpu0);
+  emit(rl);
+
+  // Through the model: journal read, then decode + upcast + evolve.
+  cpu0 = cpu_seconds();
+  std::vector<double> total_rates, read_rates, fold_rates;
+  for (int i = 0; i < reps; ++i) {
+    auto j = factory->open();
+    check(static_cast<bool>(j), "rehydrate: open");
+    const auto t0 = now_ns();
+    auto records = (*j)->read_stream(stream, {});
+    const auto t1 = now_ns();
+    check(records && records->size() == events, "rehydrate: read_stream");
+    std::any state = model->initial();
+    for (const auto& r : *records) check(static_cast<bool>(model->apply(state, r)), "apply");
+    const auto t2 = now_ns();
+    check_state(std::any_cast<const orders::state&>(state), records->back().stream_version, data,
+                events, "model");
+    total_rates.push_back(static_cast<double>(events) / (static_cast<double>(t2 - t0) / 1e9));
+    read_rates.push_back(static_cast<double>(events) / (static_cast<double>(t1 - t0) / 1e9));
+    fold_rates.push_back(static_cast<double>(events) / (static_cast<double>(t2 - t1) / 1e9));
+  }
+  result_line ml;
+  ml.workload = "rehydrate";
+  ml.name = "model, no snapshot";
+  ml.param("events", static_cast<double>(events)).param("repeat", reps);
+  ml.figure("events_s", median(total_rates))
+      .figure("journal_read_events_s", median(read_rates))
+      .figure("decode_evolve_events_s", median(fold_rates))
+      .figure("of_raw", median(total_rates) / raw_rate)
+      .process(cpu0);
+  emit(ml);
+
+  // Through the runtime: current_state on a fresh runtime each time.
+  cpu0 = cpu_seconds();
+  std::vector<double> rt_rates;
+  for (int i = 0; i < reps; ++i) {
+    auto rt = runtime::start(bench_config(), with_journal(factory));
+    check(static_cast<bool>(rt), "rehydrate: runtime start");
+    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    const auto t0 = now_ns();
+    auto view = (*rt)->current_state<orders::order>(stream_name).get();
+    const auto t1 = now_ns();
+    check(static_cast<bool>(view), "rehydrate: current_state failed");
+    check_state(view->state, view->at, data, events, "runtime");
+    rt_rates.push_back(static_cast<double>(events) / (static_cast<double>(t1 - t0) / 1e9));
+  }
+  result_line rtl;
+  rtl.workload = "rehydrate";
+  rtl.name = "runtime, no snapshot";
+  rtl.param("events", static_cast<double>(events)).param("repeat", reps);
+  rtl.figure("events_s", median(rt_rates))
+      .figure("of_raw", median(rt_rates) / raw_rate)
+      .process(cpu0);
+  emit(rtl);
+
+  // With a snapshot (the store exists; the model path loads it and replays the tail).
+  {
+    persistence::sqlite_snapshot_store_options sso;
+    sso.path = path;
+    auto store = persistence::sqlite_snapshot_store::open(sso);
+    check(static_cast<bool>(store), "snapshot store open");
+    auto j = factory->open();
+    check(static_cast<bool>(j), "rehydrate: open");
+    // The state at the last multiple of 100 below the head, as snapshot_every=100 would keep.
+    const std::uint64_t snap_at = ((events - 1) / 100) * 100;
+    check(snap_at >= 1, "rehydrate: too few events for a snapshot");
+    persistence::stream_range upto;
+    upto.to = version{snap_at};
+    auto head_part = (*j)->read_stream(stream, upto);
+    check(head_part && head_part->size() == snap_at, "snapshot: read head part");
+    std::any s = model->initial();
+    for (const auto& r : *head_part) check(static_cast<bool>(model->apply(s, r)), "apply");
+    persistence::snapshot_record rec;
+    rec.stream = stream;
+    rec.at = version{snap_at};
+    rec.state_version = model->state_version();
+    rec.last_event_hash = head_part->back().hash;
+    rec.state = model->encode_state(s);
+    check(static_cast<bool>((*store)->save(rec)), "snapshot save");
+    cpu0 = cpu_seconds();
+    std::vector<double> snap_rates;
+    for (int i = 0; i < reps; ++i) {
+      const auto t0 = now_ns();
+      auto latest = (*store)->load_latest(stream, version{events});
+      check(latest && latest->has_value(), "snapshot load");
+      auto state = model->decode_state((*latest)->state);
+      check(static_cast<bool>(state), "snapshot decode");
+      persistence::stream_range tail;
+      tail.from = (*latest)->at.next();
+      auto rest = (*j)->read_stream(stream, tail);
+      check(static_cast<bool>(rest), "snapshot tail read");
+      for (const auto& r : *rest) check(static_cast<bool>(model->apply(*state, r)), "apply");
+      const auto t1 = now_ns();
+      const version at = rest->empty() ? (*latest)->at : rest->back().stream_version;
+      check_state(std::any_cast<const orders::state&>(*state), at, data, events, "model+snapshot");
+      snap_rates.push_back(static_cast<double>(t1 - t0) / 1e6);
+    }
+    result_line sl;
+    sl.workload = "rehydrate";
+    sl.name = "model, snapshot store";
+    sl.param("events", static_cast<double>(events))
+        .param("snapshot_at", static_cast<double>(snap_at))
+        .param("repeat", reps);
+    sl.figure("ms", median(snap_rates))
+        .figure("effective_events_s", static_cast<double>(events) / (median(snap_rates) / 1e3))
+        .process(cpu0);
+    emit(sl);
+  }
+  // The runtime does not use the snapshot store yet: no figure, only the named placeholder.
+  result_line pl;
+  pl.workload = "rehydrate";
+  pl.name = "runtime, snapshot";
+  pl.param("events", static_cast<double>(events));
+  pl.figure("status", std::string{"not measured: the runtime has no snapshot store hook yet"});
+  emit(pl);
+  if (!o.keep_files) remove_db(path);
+}
+
+}  // namespace strata::bench
