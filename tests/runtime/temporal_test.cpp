@@ -1,0 +1,185 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "domain/orders/order.hpp"
+#include "persistence/sqlite_snapshot_store.hpp"
+#include "runtime/runtime.hpp"
+#include "tests/runtime/temp_dir.hpp"
+
+using namespace strata;
+
+namespace {
+
+/// Each reading is one second after the previous one.
+class stepping_clock final : public clock {
+ public:
+  timestamp now() const override { return from_unix_micros(1'000'000 * ++ticks_); }
+  mutable std::atomic<std::int64_t> ticks_{0};
+};
+
+template <class T>
+T wait(std::future<T> f) {
+  REQUIRE_MESSAGE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready,
+                  "no answer within 20 s");
+  return f.get();
+}
+
+struct order_history {
+  strata::testing::temp_dir dir;
+  runtime_config config;
+  std::shared_ptr<stepping_clock> clk = std::make_shared<stepping_clock>();
+  std::unique_ptr<runtime> rt;
+  std::vector<timestamp> times;  // times[v-1]: timestamp of version v
+
+  order_history() {
+    config.journal.sqlite.path = dir.file("strata.db");
+    config.metrics.enabled = false;
+    config.aggregates.snapshot_every = 100;
+    start();
+  }
+  void start() {
+    runtime_overrides o;
+    o.time_source = clk;
+    auto r = runtime::start(config, o);
+    REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));
+    rt = std::move(*r);
+    REQUIRE(rt->register_aggregate<orders::order>());
+  }
+  void write(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      orders::command c =
+          times.empty()
+              ? orders::command{orders::place{"c-1", "EUR", {}}}
+              : orders::command{orders::add_item{orders::line{"sku", 1, money{10, "EUR"}}}};
+      auto r = wait(rt->send<orders::order>("o-1", c));
+      REQUIRE(r.is_accepted());
+      times.push_back(r.events[0].time);
+    }
+  }
+  std::vector<persistence::snapshot_record> snapshots() {
+    persistence::sqlite_snapshot_store_options o;
+    o.path = config.journal.sqlite.path;
+    auto s = persistence::sqlite_snapshot_store::open(o);
+    REQUIRE(s);
+    auto l = (*s)->list(stream_id{"Order", "o-1"});
+    REQUIRE(l);
+    return *l;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the runtime takes a snapshot every N events, off the command path, keeping the last K") {
+  order_history h;
+  h.write(450);
+  // Snapshot writes are asynchronous: wait (bounded) until the last one is there.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<persistence::snapshot_record> kept;
+  do {
+    kept = h.snapshots();
+    if (!kept.empty() && kept.back().at == version{400}) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].at == version{200});
+  CHECK(kept[1].at == version{300});
+  CHECK(kept[2].at == version{400});
+  CHECK(kept[2].state_version == orders::order::state_version);
+  CHECK(h.rt->metrics().scrape_text().find(
+            "strata_snapshots_written_total{aggregate_type=\"Order\"} 4") != std::string::npos);
+}
+
+TEST_CASE("after a restart an aggregate rehydrates from its snapshot and replays only the tail") {
+  order_history h;
+  h.write(250);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (h.snapshots().empty() || h.snapshots().back().at != version{200}) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  h.rt->stop();
+  h.start();
+  auto view = wait(h.rt->current_state<orders::order>("o-1"));
+  REQUIRE(view);
+  CHECK(view->at == version{250});
+  CHECK(view->state.lines.at("sku").quantity == 249);
+  const auto text = h.rt->metrics().scrape_text();
+  CHECK(text.find("strata_rehydrated_events_total{aggregate_type=\"Order\"} 50") !=
+        std::string::npos);
+}
+
+TEST_CASE("state at a version: before the first event, at exact boundaries, after the last") {
+  order_history h;
+  h.write(250);
+  auto before = wait(h.rt->state_at<orders::order>("o-1", version{0}));
+  REQUIRE(before);
+  CHECK(before->at == version{0});
+  CHECK(before->state.current == orders::status::none);
+  for (std::uint64_t v : {1u, 99u, 100u, 101u, 200u, 250u}) {
+    CAPTURE(v);
+    auto at = wait(h.rt->state_at<orders::order>("o-1", version{v}));
+    REQUIRE(at);
+    CHECK(at->at == version{v});
+    CHECK(at->time == h.times[v - 1]);
+    CHECK(at->state.current == orders::status::open);
+    if (v > 1) CHECK(at->state.lines.at("sku").quantity == static_cast<std::int64_t>(v - 1));
+  }
+  auto after = wait(h.rt->state_at<orders::order>("o-1", version{10'000}));
+  REQUIRE(after);
+  CHECK(after->at == version{250});
+  auto unknown = wait(h.rt->state_at<orders::order>("nobody", version{5}));
+  REQUIRE(unknown);
+  CHECK(unknown->at == version{0});
+}
+
+TEST_CASE("state as of a time: before the first event, at an event's exact time, between, after") {
+  order_history h;
+  h.write(150);
+  auto before =
+      wait(h.rt->state_as_of<orders::order>("o-1", h.times[0] - std::chrono::microseconds(1)));
+  REQUIRE(before);
+  CHECK(before->at == version{0});
+  auto exact = wait(h.rt->state_as_of<orders::order>("o-1", h.times[119]));
+  REQUIRE(exact);
+  CHECK(exact->at == version{120});
+  auto between =
+      wait(h.rt->state_as_of<orders::order>("o-1", h.times[119] + std::chrono::microseconds(1)));
+  REQUIRE(between);
+  CHECK(between->at == version{120});
+  auto after =
+      wait(h.rt->state_as_of<orders::order>("o-1", h.times.back() + std::chrono::hours(1)));
+  REQUIRE(after);
+  CHECK(after->at == version{150});
+}
+
+TEST_CASE("temporal queries do not disturb the live aggregate") {
+  order_history h;
+  h.write(120);
+  auto past = wait(h.rt->state_at<orders::order>("o-1", version{10}));
+  REQUIRE(past);
+  auto live = wait(h.rt->current_state<orders::order>("o-1"));
+  REQUIRE(live);
+  CHECK(live->at == version{120});
+  auto next = wait(
+      h.rt->send<orders::order>("o-1", orders::add_item{orders::line{"sku", 1, money{10, "EUR"}}}));
+  REQUIRE(next.is_accepted());
+  CHECK(next.at == version{121});
+}
+
+TEST_CASE("the history between two versions lists exactly those events") {
+  order_history h;
+  h.write(30);
+  auto diff = wait(h.rt->history<orders::order>("o-1", version{10}, version{12}));
+  REQUIRE(diff);
+  REQUIRE(diff->size() == 3);
+  CHECK((*diff)[0].stream_version == version{10});
+  CHECK((*diff)[2].stream_version == version{12});
+  CHECK((*diff)[0].event_type == "ItemAdded");
+  auto none = wait(h.rt->history<orders::order>("o-1", version{31}, version{40}));
+  REQUIRE(none);
+  CHECK(none->empty());
+}
