@@ -275,7 +275,7 @@ namespace {
 class faulty_transaction final : public projection_transaction {
  public:
   faulty_transaction(std::unique_ptr<projection_transaction> inner,
-                     std::shared_ptr<fault_plan> plan)
+                     std::shared_ptr<projection_fault_plan> plan)
       : inner_(std::move(inner)), plan_(std::move(plan)) {}
   result<void> execute(std::string_view sql, const std::vector<sql_value>& params) override {
     return inner_->execute(sql, params);
@@ -307,12 +307,12 @@ class faulty_transaction final : public projection_transaction {
 
  private:
   std::unique_ptr<projection_transaction> inner_;
-  std::shared_ptr<fault_plan> plan_;
+  std::shared_ptr<projection_fault_plan> plan_;
 };
 
 class faulty_store final : public projection_store {
  public:
-  faulty_store(std::unique_ptr<projection_store> inner, std::shared_ptr<fault_plan> plan)
+  faulty_store(std::unique_ptr<projection_store> inner, std::shared_ptr<projection_fault_plan> plan)
       : inner_(std::move(inner)), plan_(std::move(plan)) {}
   result<std::unique_ptr<projection_transaction>> begin() override {
     auto tx = inner_->begin();
@@ -333,13 +333,13 @@ class faulty_store final : public projection_store {
 
  private:
   std::unique_ptr<projection_store> inner_;
-  std::shared_ptr<fault_plan> plan_;
+  std::shared_ptr<projection_fault_plan> plan_;
 };
 
 }  // namespace
 
 fault_injecting_projection_store_factory::fault_injecting_projection_store_factory(
-    std::shared_ptr<projection_store_factory> inner, std::shared_ptr<fault_plan> plan)
+    std::shared_ptr<projection_store_factory> inner, std::shared_ptr<projection_fault_plan> plan)
     : inner_(std::move(inner)), plan_(std::move(plan)) {}
 
 result<std::unique_ptr<projection_store>> fault_injecting_projection_store_factory::open() {

@@ -243,9 +243,9 @@ result<catch_up_stats> catch_up(journal& j, std::shared_ptr<projection> p,
                                 poison_policy policy = poison_policy::park_and_continue);
 
 /// A decorator that fails on purpose, for tests of the exactly-once guarantee: the commit of
-/// the n-th transaction (1-based, counted over every instance of one `fault_plan`) returns
-/// `unavailable` after rolling back, as if the process died between apply and checkpoint.
-struct fault_plan {
+/// the n-th transaction (1-based, counted over every instance of one `projection_fault_plan`)
+/// returns `unavailable` after rolling back, as if the process died between apply and checkpoint.
+struct projection_fault_plan {
   std::atomic<std::uint64_t> commits{0};             ///< Commits attempted so far.
   std::atomic<std::uint64_t> fail_commit_number{0};  ///< 0: never fail.
   std::atomic<std::uint64_t> failed{0};              ///< Commits failed so far.
@@ -255,12 +255,12 @@ struct fault_plan {
 class fault_injecting_projection_store_factory final : public projection_store_factory {
  public:
   fault_injecting_projection_store_factory(std::shared_ptr<projection_store_factory> inner,
-                                           std::shared_ptr<fault_plan> plan);
+                                           std::shared_ptr<projection_fault_plan> plan);
   result<std::unique_ptr<projection_store>> open() override;
 
  private:
   std::shared_ptr<projection_store_factory> inner_;
-  std::shared_ptr<fault_plan> plan_;
+  std::shared_ptr<projection_fault_plan> plan_;
 };
 
 }  // namespace strata::persistence

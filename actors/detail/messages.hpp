@@ -113,6 +113,7 @@ using appended_atom = caf::atom_constant<caf::atom("appended")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using dup_atom = caf::atom_constant<caf::atom("dup")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
 }  // namespace strata::actors::detail
 

@@ -1,0 +1,267 @@
+// The projection runner without actors: ordering, checkpoints in the same transaction,
+// failed commits, poison events, retries and rebuilds.
+
+#include <doctest/doctest.h>
+
+#include "persistence/projection_store.hpp"
+#include "persistence/read_models/order_summary.hpp"
+#include "tests/projections/support.hpp"
+
+using namespace strata;
+using namespace strata::testing;
+
+namespace {
+
+std::shared_ptr<persistence::projection> summaries() {
+  return std::make_shared<read_models::order_summary_projection>();
+}
+
+std::string rendered(const result<std::optional<read_models::order_summary>>& o) {
+  REQUIRE(o);
+  return o->has_value() ? to_string(**o) : "none";
+}
+
+}  // namespace
+
+TEST_CASE("a runner applies only the next position, drops older records and reports a gap") {
+  persistence::memory_journal j;
+  auto a = append<orders::order>(j, "o-1", {placed("c-1", 2)});
+  auto b = append<orders::order>(j, "o-2", {placed("c-1", 3)});
+  auto c = append<orders::order>(j, "o-3", {placed("c-2", 1)});
+  read_db db;
+  persistence::projection_runner runner{summaries(), db.open(),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());
+
+  auto gap = runner.apply(b);
+  REQUIRE(gap);
+  CHECK(gap->gap);
+  CHECK(gap->applied == 0);
+  CHECK(runner.position().position.value == 0);
+
+  auto first = runner.apply(a);
+  REQUIRE(first);
+  CHECK(first->applied == 1);
+  auto again = runner.apply(a);
+  REQUIRE(again);
+  CHECK(again->skipped == 1);
+  CHECK(again->applied == 0);
+
+  std::vector<persistence::event_record> mixed{a[0], b[0], c[0]};
+  auto rest = runner.apply(mixed);
+  REQUIRE(rest);
+  CHECK(rest->skipped == 1);
+  CHECK(rest->applied == 2);
+  CHECK(runner.position().position == c[0].position);
+  auto store = db.open();
+  CHECK(rendered(read_models::find_order(*store, "o-2")) == "o-2 c-1 open 3x 300 EUR");
+  auto cp = store->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->position == c[0].position);
+}
+
+TEST_CASE("a failed commit applies nothing and the batch is applied exactly once after it") {
+  persistence::memory_journal j;
+  for (int i = 0; i < 30; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
+  read_db db;
+  auto plan = std::make_shared<persistence::projection_fault_plan>();
+  auto faulty =
+      std::make_shared<persistence::fault_injecting_projection_store_factory>(db.factory, plan);
+  auto store = faulty->open();
+  REQUIRE(store);
+  persistence::projection_runner runner{summaries(), std::move(*store),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());       // commit #1
+  plan->fail_commit_number = 3;  // the second batch of ten
+  auto one = runner.catch_up(j, 10, 10);
+  REQUIRE(one);
+  CHECK(runner.position().position.value == 10);
+  auto two = runner.catch_up(j, 10, 10);
+  REQUIRE_FALSE(two);
+  CHECK(two.err().code == errc::unavailable);
+  CHECK(plan->failed == 1);
+  CHECK(runner.position().position.value == 10);
+  auto reader = db.open();
+  auto after_failure = read_models::all_orders(*reader);
+  REQUIRE(after_failure);
+  CHECK(after_failure->size() == 10);
+  auto cp = reader->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->position.value == 10);
+
+  auto rest = runner.catch_up(j, 10);
+  REQUIRE(rest);
+  CHECK(runner.position().position.value == 30);
+  CHECK(read_orders(*reader) == fold_orders(j));
+}
+
+TEST_CASE("a restarted runner continues from the committed checkpoint without applying twice") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c", 1)});
+  for (int i = 0; i < 4; ++i)
+    append<orders::order>(
+        j, "o-1", {orders::item_added{orders::line{"s" + std::to_string(i), 1, money{10, "EUR"}}}});
+  read_db db;
+  {
+    persistence::projection_runner r{summaries(), db.open(),
+                                     persistence::poison_policy::park_and_continue};
+    REQUIRE(r.start());
+    REQUIRE(r.catch_up(j, 2, 3));
+    CHECK(r.position().position.value == 3);
+  }
+  append<orders::order>(j, "o-2", {placed("c", 1)});
+  persistence::projection_runner r{summaries(), db.open(),
+                                   persistence::poison_policy::park_and_continue};
+  REQUIRE(r.start());
+  CHECK(r.position().position.value == 3);
+  REQUIRE(r.catch_up(j));
+  auto store = db.open();
+  CHECK(read_orders(*store) == fold_orders(j));
+}
+
+TEST_CASE("a poison event is parked and the projection goes on with park_and_continue") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c-1", 1)});
+  auto bad = append_raw(j, "Order", "o-2", "OrderPlaced", "{\"customer_id\": 42");
+  append<orders::order>(j, "o-3", {placed("c-1", 2)});
+  read_db db;
+  persistence::projection_runner runner{summaries(), db.open(),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());
+  auto out = runner.catch_up(j);
+  REQUIRE(out);
+  CHECK(out->parked == 1);
+  CHECK(runner.position().position.value == 3);
+  auto store = db.open();
+  auto letters = store->dead_letters("order_summary");
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().position == bad.position);
+  CHECK(letters->front().event_id == bad.event_id);
+  CHECK(letters->front().error.rfind("corrupted", 0) == 0);
+  CHECK(rendered(read_models::find_order(*store, "o-3")) == "o-3 c-1 open 2x 200 EUR");
+  CHECK(rendered(read_models::find_order(*store, "o-2")) == "none");
+
+  auto retried = runner.retry(j, bad.position);
+  REQUIRE_FALSE(retried);  // the event itself is broken: it fails again and stays parked
+  letters = store->dead_letters("order_summary");
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().attempts == 2);
+  CHECK(runner.retry(j, global_position{1}).err().code == errc::not_found);
+}
+
+namespace {
+
+/// Fails on the first `failures` calls for one order id, then applies like the real one.
+class flaky_summaries final : public persistence::projection {
+ public:
+  explicit flaky_summaries(int failures) : failures_(failures) {}
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> handles() const override { return inner_.handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    if (r.aggregate_id == "o-flaky" && failures_ > 0) {
+      --failures_;
+      return error{errc::invalid_argument, "customer service is on strike"};
+    }
+    return inner_.apply(tx, r);
+  }
+
+ private:
+  read_models::order_summary_projection inner_;
+  int failures_;
+};
+
+}  // namespace
+
+TEST_CASE("with policy stop a poison event stops the projection until a retry succeeds") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c-1", 1)});
+  auto bad = append<orders::order>(j, "o-flaky", {placed("c-1", 4)});
+  append<orders::order>(j, "o-3", {placed("c-1", 2)});
+  read_db db;
+  persistence::projection_runner runner{std::make_shared<flaky_summaries>(1), db.open(),
+                                        persistence::poison_policy::stop};
+  REQUIRE(runner.start());
+  auto out = runner.catch_up(j);
+  REQUIRE(out);
+  CHECK(out->stopped);
+  CHECK(runner.is_stopped());
+  CHECK(runner.position().position.value == 1);
+  auto again = runner.catch_up(j);  // never spins over it, never skips it
+  REQUIRE(again);
+  CHECK(runner.position().position.value == 1);
+
+  {  // a restart stays stopped at the parked event
+    persistence::projection_runner restarted{std::make_shared<flaky_summaries>(0), db.open(),
+                                             persistence::poison_policy::stop};
+    REQUIRE(restarted.start());
+    CHECK(restarted.is_stopped());
+  }
+
+  REQUIRE(runner.retry(j, bad[0].position));
+  CHECK_FALSE(runner.is_stopped());
+  CHECK(runner.position().position == bad[0].position);
+  REQUIRE(runner.catch_up(j));
+  auto store = db.open();
+  auto letters = store->dead_letters("order_summary");
+  REQUIRE(letters);
+  CHECK(letters->empty());
+  CHECK(read_orders(*store) == fold_orders(j));
+}
+
+TEST_CASE("a parked event retried successfully leaves the dead letters and enters the model") {
+  persistence::memory_journal j;
+  auto bad = append<orders::order>(j, "o-flaky", {placed("c-9", 5)});
+  append<orders::order>(j, "o-2", {placed("c-9", 1)});
+  read_db db;
+  persistence::projection_runner runner{std::make_shared<flaky_summaries>(1), db.open(),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());
+  REQUIRE(runner.catch_up(j));
+  auto store = db.open();
+  CHECK(store->dead_letters("order_summary")->size() == 1);
+  REQUIRE(runner.retry(j, bad[0].position));
+  CHECK(store->dead_letters("order_summary")->empty());
+  CHECK(read_orders(*store) == fold_orders(j));
+}
+
+TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally built one") {
+  persistence::memory_journal j;
+  read_db db;
+  persistence::projection_runner runner{summaries(), db.open(),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());
+  for (int i = 0; i < 20; ++i) {
+    append<orders::order>(j, "o-" + std::to_string(i % 7),
+                          {i < 7 ? orders::event{placed("c-" + std::to_string(i % 3), 1)}
+                                 : orders::event{orders::item_added{orders::line{
+                                       "x" + std::to_string(i), 2, money{5, "EUR"}}}}});
+    REQUIRE(runner.catch_up(j));
+  }
+  auto store = db.open();
+  const auto incremental = read_orders(*store);
+  REQUIRE(runner.reset());
+  CHECK(runner.position().position.value == 0);
+  CHECK(read_orders(*store).empty());
+  REQUIRE(runner.catch_up(j, 3));
+  CHECK(read_orders(*store) == incremental);
+  CHECK(incremental == fold_orders(j));
+}
+
+TEST_CASE("catch_up over a journal reports the events applied and their rate") {
+  persistence::memory_journal j;
+  for (int i = 0; i < 50; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
+  read_db db;
+  auto stats = persistence::catch_up(j, summaries(), db.open(), 16);
+  REQUIRE(stats);
+  CHECK(stats->events == 50);
+  CHECK(stats->position.value == 50);
+  CHECK(stats->events_per_second() > 0);
+  auto second = persistence::catch_up(j, summaries(), db.open());
+  REQUIRE(second);
+  CHECK(second->events == 0);
+}

@@ -1,0 +1,262 @@
+// Projections through strata::runtime: catch-up then live with commands running, a slow
+// projection overflowing its buffer, read-your-writes, lag, poison handling and rebuilds.
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "persistence/read_models/order_summary.hpp"
+#include "persistence/sqlite_journal.hpp"
+#include "runtime/runtime.hpp"
+#include "tests/projections/support.hpp"
+
+using namespace strata;
+using namespace strata::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct files {
+  temp_dir dir;
+  runtime_config config(std::uint32_t buffer_events = 10000) const {
+    runtime_config c;
+    c.journal.sqlite.path = dir.file("journal.db");
+    c.projections.path = dir.file("read.db");
+    c.projections.buffer_events = buffer_events;
+    c.metrics.enabled = false;
+    return c;
+  }
+  std::unique_ptr<runtime> start(std::uint32_t buffer_events = 10000) const {
+    auto rt = runtime::start(config(buffer_events));
+    REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
+    REQUIRE((*rt)->register_aggregate<orders::order>());
+    return std::move(*rt);
+  }
+  std::unique_ptr<persistence::journal> journal() const {
+    persistence::sqlite_journal_options o;
+    o.path = dir.file("journal.db");
+    auto j = persistence::sqlite_journal::open(o);
+    REQUIRE(j);
+    return std::move(*j);
+  }
+  std::unique_ptr<persistence::projection_store> read_models() const {
+    auto s = persistence::sqlite_projection_store::open({dir.file("read.db")});
+    REQUIRE(s);
+    return std::move(*s);
+  }
+};
+
+orders::command place(const std::string& customer, std::int64_t qty = 1) {
+  return orders::place{customer, "EUR", {orders::line{"sku-1", qty, money{100, "EUR"}}}};
+}
+
+/// Sends `n` orders in waves of 32 in flight; returns the last position.
+global_position place_many(runtime& rt, const std::string& prefix, int n) {
+  global_position last{};
+  for (int i = 0; i < n; i += 32) {
+    std::vector<std::future<command_result>> fs;
+    for (int k = i; k < std::min(n, i + 32); ++k)
+      fs.push_back(
+          rt.send<orders::order>(prefix + std::to_string(k), place("c-" + std::to_string(k % 5))));
+    for (auto& f : fs) {
+      auto r = f.get();
+      REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+      last = std::max(last, r.position);
+    }
+  }
+  return last;
+}
+
+std::shared_ptr<persistence::projection> summaries() {
+  return std::make_shared<read_models::order_summary_projection>();
+}
+
+/// Order summaries that take their time: every apply waits on a gate the test opens.
+class gated_summaries final : public persistence::projection {
+ public:
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> handles() const override { return inner_.handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    gate_.wait();
+    return inner_.apply(tx, r);
+  }
+  void open() {
+    std::call_once(once_, [this] { opener_.set_value(); });
+  }
+
+ private:
+  read_models::order_summary_projection inner_;
+  std::once_flag once_;
+  std::promise<void> opener_;
+  std::shared_future<void> gate_{opener_.get_future().share()};
+};
+
+}  // namespace
+
+TEST_CASE("wait_for gives read-your-writes and lag reports position and head") {
+  files f;
+  auto rt = f.start();
+  REQUIRE(rt->add_projection(summaries()));
+  auto r = rt->send<orders::order>("o-1", place("alice", 3)).get();
+  REQUIRE(r.is_accepted());
+  REQUIRE(rt->wait_for("order_summary", r.position, 10s));
+  auto store = rt->open_read_models();
+  REQUIRE(store);
+  auto o = read_models::find_order(**store, "o-1");
+  REQUIRE(o);
+  REQUIRE(o->has_value());
+  CHECK(to_string(**o) == "o-1 alice open 3x 300 EUR");
+  auto lag = rt->projection_lag("order_summary");
+  REQUIRE(lag);
+  CHECK(lag->position == r.position);
+  CHECK(lag->lag_events == 0);
+  CHECK(lag->lag_seconds == 0.0);
+  auto late = rt->wait_for("order_summary", r.position.next(), 50ms);
+  REQUIRE_FALSE(late);
+  CHECK(late.err().code == errc::timeout);
+  CHECK(rt->wait_for("nope", r.position, 10ms).err().code == errc::not_found);
+  CHECK(rt->add_projection(summaries()).err().code == errc::invalid_argument);
+}
+
+TEST_CASE(
+    "a projection catches up while commands run and switches to live with no gap or duplicate") {
+  files f;
+  {
+    auto rt = f.start();
+    place_many(*rt, "before-", 1500);
+  }
+  auto rt = f.start();
+  std::atomic<bool> writing{true};
+  auto writer = std::async(std::launch::async, [&] {
+    global_position last{};
+    for (int wave = 0; writing.load() || wave < 3; ++wave)
+      last = std::max(last, place_many(*rt, "during-" + std::to_string(wave) + "-", 64));
+    return last;
+  });
+  REQUIRE(rt->add_projection(summaries()));
+  // Catching up over 1500 events while new ones keep arriving.
+  REQUIRE(rt->wait_for("order_summary", global_position{1500}, 30s));
+  writing = false;
+  const auto last = writer.get();
+  auto after = place_many(*rt, "after-", 10);  // live
+  REQUIRE(rt->wait_for("order_summary", std::max(last, after), 30s));
+  auto lag = rt->projection_lag("order_summary");
+  REQUIRE(lag);
+  CHECK(lag->lag_events == 0);
+  auto j = f.journal();
+  CHECK(read_orders(*f.read_models()) == fold_orders(*j));
+  CHECK(read_orders(*f.read_models()).size() == 1500 + 10 + (last.value - 1500));
+}
+
+TEST_CASE("a slow projection overflows its bounded buffer and reads the journal instead") {
+  files f;
+  auto rt = f.start(8);  // room for 8 live events
+  auto slow = std::make_shared<gated_summaries>();
+  struct release_on_exit {
+    std::shared_ptr<gated_summaries> g;
+    ~release_on_exit() { g->open(); }
+  } release{slow};
+  REQUIRE(rt->add_projection(slow));
+  // The journal writer is not held up: every command is accepted while the projection is
+  // stuck in its first event.
+  const auto last = place_many(*rt, "o-", 300);
+  auto stuck = rt->projection_lag("order_summary");
+  REQUIRE(stuck);
+  CHECK(stuck->position < last);
+  CHECK(stuck->lag_events > 0);
+  CHECK_FALSE(stuck->live);
+  slow->open();
+  REQUIRE(rt->wait_for("order_summary", last, 30s));
+  auto j = f.journal();
+  CHECK(read_orders(*f.read_models()) == fold_orders(*j));
+  CHECK(read_orders(*f.read_models()).size() == 300);
+  auto caught_up = rt->projection_lag("order_summary");
+  REQUIRE(caught_up);
+  CHECK(caught_up->lag_events == 0);
+}
+
+namespace {
+
+class picky_summaries final : public persistence::projection {
+ public:
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> handles() const override { return inner_.handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    if (r.aggregate_id == "o-bad" && refuse.load())
+      return error{errc::invalid_argument, "refused o-bad"};
+    return inner_.apply(tx, r);
+  }
+  std::atomic<bool> refuse{true};
+
+ private:
+  read_models::order_summary_projection inner_;
+};
+
+}  // namespace
+
+TEST_CASE("a live poison event is parked, listed and retried through the runtime") {
+  files f;
+  auto rt = f.start();
+  auto picky = std::make_shared<picky_summaries>();
+  REQUIRE(rt->add_projection(picky));
+  auto bad = rt->send<orders::order>("o-bad", place("eve")).get();
+  auto good = rt->send<orders::order>("o-good", place("eve")).get();
+  REQUIRE(bad.is_accepted());
+  REQUIRE(good.is_accepted());
+  REQUIRE(rt->wait_for("order_summary", good.position, 10s));
+  auto letters = rt->dead_letters("order_summary");
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().position == bad.position);
+  CHECK(letters->front().error == "invalid_argument: refused o-bad");
+  auto store = rt->open_read_models();
+  REQUIRE(store);
+  CHECK_FALSE(read_models::find_order(**store, "o-bad")->has_value());
+  auto failed = rt->retry_dead_letter("order_summary", bad.position);
+  CHECK_FALSE(failed);
+  picky->refuse = false;
+  REQUIRE(rt->retry_dead_letter("order_summary", bad.position));
+  CHECK(rt->dead_letters("order_summary")->empty());
+  CHECK(read_models::find_order(**store, "o-bad")->has_value());
+}
+
+TEST_CASE("a rebuild while commands run ends equal to the incrementally built read model") {
+  files f;
+  auto rt = f.start();
+  REQUIRE(rt->add_projection(summaries()));
+  auto first = place_many(*rt, "o-", 400);
+  REQUIRE(rt->wait_for("order_summary", first, 30s));
+  auto writer = std::async(std::launch::async, [&] { return place_many(*rt, "p-", 400); });
+  REQUIRE(rt->rebuild_projection("order_summary"));
+  const auto last = writer.get();
+  REQUIRE(rt->wait_for("order_summary", last, 30s));
+  auto j = f.journal();
+  const auto rebuilt = read_orders(*f.read_models());
+  CHECK(rebuilt.size() == 800);
+  CHECK(rebuilt == fold_orders(*j));
+  // The same journal projected incrementally into another database.
+  read_db other;
+  persistence::projection_runner runner{summaries(), other.open(),
+                                        persistence::poison_policy::park_and_continue};
+  REQUIRE(runner.start());
+  for (int i = 0; i < 80; ++i) REQUIRE(runner.catch_up(*j, 10, 10));
+  CHECK(read_orders(*other.open()) == rebuilt);
+}
+
+TEST_CASE("an invalid on_poison setting is refused at start") {
+  files f;
+  auto c = f.config();
+  c.projections.on_poison = "ignore";
+  auto rt = runtime::start(c);
+  REQUIRE_FALSE(rt);
+  CHECK(rt.err().code == errc::invalid_argument);
+}

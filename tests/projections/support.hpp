@@ -1,0 +1,142 @@
+#pragma once
+
+// Shared by the projection tests: journals filled directly (no actors), read-model stores in
+// temporary files, and a fold over the journal to compare read models with.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/inventory/inventory_item.hpp"
+#include "domain/orders/order.hpp"
+#include "domain/payments/payment.hpp"
+#include "domain/users/user_activity.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/memory_journal.hpp"
+#include "persistence/read_models/order_summary.hpp"
+#include "persistence/sqlite_projection_store.hpp"
+#include "tests/runtime/temp_dir.hpp"
+
+namespace strata::testing {
+
+/// Appends events of aggregate `A` to stream `id` of `j`, after whatever it holds.
+template <class A>
+std::vector<persistence::event_record> append(persistence::journal& j, const std::string& id,
+                                              const std::vector<typename A::event>& events,
+                                              std::int64_t time_us = 1'764'619'200'000'000) {
+  persistence::stream_append a;
+  a.stream = stream_id{A::type, id};
+  auto head = j.head(a.stream);
+  REQUIRE(head);
+  a.expected = *head;
+  static int counter = 0;
+  for (const auto& e : events) {
+    auto enc = A::events().encode(e);
+    persistence::new_event n;
+    n.event_id = "evt-" + std::to_string(++counter);
+    n.event_type = std::string{enc.type};
+    n.schema_version = enc.schema_version;
+    n.time = from_unix_micros(time_us);
+    n.data = std::move(enc.data);
+    a.events.push_back(std::move(n));
+  }
+  auto out = j.append({a});
+  REQUIRE(out);
+  REQUIRE((*out)[0]);
+  return *(*out)[0];
+}
+
+/// Appends one raw record (any type name, version and body), e.g. a poison event.
+inline persistence::event_record append_raw(persistence::journal& j, const std::string& type,
+                                            const std::string& id, const std::string& event_type,
+                                            const std::string& data) {
+  persistence::stream_append a;
+  a.stream = stream_id{type, id};
+  auto head = j.head(a.stream);
+  REQUIRE(head);
+  a.expected = *head;
+  persistence::new_event n;
+  n.event_id = "raw-" + id + "-" + std::to_string(head->value + 1);
+  n.event_type = event_type;
+  n.data = data;
+  a.events.push_back(std::move(n));
+  auto out = j.append({a});
+  REQUIRE(out);
+  REQUIRE((*out)[0]);
+  return (*out)[0]->front();
+}
+
+inline orders::placed placed(std::string customer, std::int64_t qty, std::int64_t price = 100,
+                             std::string sku = "sku-1") {
+  return orders::placed{std::move(customer),
+                        "EUR",
+                        {orders::line{std::move(sku), qty, money{price, "EUR"}}},
+                        money{qty * price, "EUR"}};
+}
+
+/// A read-model store in a temporary file.
+struct read_db {
+  temp_dir dir;
+  std::shared_ptr<persistence::sqlite_projection_store_factory> factory =
+      std::make_shared<persistence::sqlite_projection_store_factory>(
+          persistence::sqlite_projection_store_options{dir.file("read.db")});
+  std::unique_ptr<persistence::projection_store> open() {
+    auto s = factory->open();
+    REQUIRE_MESSAGE(s, (s ? "" : to_string(s.err())));
+    return std::move(*s);
+  }
+};
+
+/// The order summaries a fold over the whole journal gives, rendered, by order id.
+inline std::map<std::string, std::string> fold_orders(persistence::journal& j) {
+  std::map<std::string, orders::state> states;
+  std::map<std::string, std::string> customers;
+  global_position after{};
+  for (;;) {
+    auto batch = j.read_all(after, 1000);
+    REQUIRE(batch);
+    if (batch->empty()) break;
+    for (const auto& r : *batch) {
+      after = r.position;
+      if (r.aggregate_type != orders::order::type) continue;
+      auto events = orders::order::events().decode(r.event_type, r.schema_version, r.data);
+      REQUIRE(events);
+      auto& s = states[r.aggregate_id];
+      for (const auto& e : *events) {
+        if (const auto* p = std::get_if<orders::placed>(&e))
+          customers[r.aggregate_id] = p->customer_id;
+        s = orders::order::evolve(std::move(s), e);
+      }
+    }
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& [id, s] : states) {
+    std::int64_t units = 0;
+    for (const auto& [sku, l] : s.lines) units += l.quantity;
+    read_models::order_summary v;
+    v.order_id = id;
+    v.customer_id = customers[id];
+    static const char* names[] = {"none",          "open",    "confirmed",
+                                  "ready_to_ship", "shipped", "cancelled"};
+    v.status = names[static_cast<int>(s.current)];
+    v.currency = s.currency;
+    v.total_minor = s.total_minor;
+    v.item_count = units;
+    out[id] = to_string(v);
+  }
+  return out;
+}
+
+/// The order summaries of a read model, rendered, by order id.
+inline std::map<std::string, std::string> read_orders(persistence::projection_store& s) {
+  auto all = read_models::all_orders(s);
+  REQUIRE_MESSAGE(all, (all ? "" : to_string(all.err())));
+  std::map<std::string, std::string> out;
+  for (const auto& o : *all) out[o.order_id] = to_string(o);
+  return out;
+}
+
+}  // namespace strata::testing
