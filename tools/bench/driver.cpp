@@ -52,8 +52,22 @@ drive_outcome drive(std::size_t n, std::size_t window,
   return out;
 }
 
+namespace {
+std::string& files_dir() {
+  static std::string dir = ".";
+  return dir;
+}
+}  // namespace
+
+void set_files_dir(const std::string& dir) {
+  files_dir() = dir;
+}
+
 runtime_config bench_config() {
   runtime_config c;
+  // Files the runtime would create by default go into the bench's directory.
+  c.journal.sqlite.path = files_dir() + "/runtime-default.db";
+  c.projections.path = files_dir() + "/runtime-read-models.db";
   c.metrics.enabled = false;
   c.scheduler_threads = 2;
   c.commands.timeout_ms = 60000;

@@ -29,6 +29,9 @@ struct drive_outcome {
 drive_outcome drive(std::size_t n, std::size_t window,
                     const std::function<void(std::size_t, command_callback)>& send);
 
+/// Where `bench_config` points the runtime's default files (set once, before any run).
+void set_files_dir(const std::string& dir);
+
 /// A runtime configuration for benchmarks: no metrics endpoint, 2 scheduler threads.
 runtime_config bench_config();
 

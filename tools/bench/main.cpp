@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tools/bench/common.hpp"
+#include "tools/bench/driver.hpp"
 
 using namespace strata::bench;
 
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   if (*child) return memory_child(child_what, child_count);
 
   ::mkdir(o.dir.c_str(), 0755);
+  set_files_dir(o.dir);
   std::fprintf(stderr, "strata-bench: seed %llu%s, files in %s\n",
                static_cast<unsigned long long>(o.seed), o.quick ? ", quick" : "", o.dir.c_str());
   const bool every = static_cast<bool>(*all);
