@@ -61,6 +61,8 @@ struct aggregate_state {
   std::any next;
   std::vector<remembered_command> recent;
   version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
+  bool expiry_armed = false;
+  envelope_ptr deciding;  ///< The command being decided, for the crash handler.
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
@@ -180,7 +182,9 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
   ctx.command_id = e->meta.command_id;
   ctx.correlation_id = e->meta.correlation_id;
   ctx.causation_id = e->meta.causation_id;
+  st.deciding = e;
   auto d = st.svc->model->decide(st.state, e->command, ctx);
+  st.deciding.reset();
   if (!d) {
     answer(e, failure_result(std::move(d).err(), st.at));
     return false;
@@ -245,14 +249,87 @@ void drain(self_ptr self) {
   maybe_quit(self);
 }
 
+// Answers `timeout` for every queued command whose deadline passed; they are never applied.
+// Re-arms itself while commands wait behind a load or an append.
+void expire_queued(self_ptr self) {
+  auto& st = self->state;
+  st.expiry_armed = false;
+  const auto now = steady::now();
+  auto earliest = steady::time_point::max();
+  std::vector<pending_item> kept;
+  kept.reserve(st.pending.size() - st.pending_head);
+  for (auto i = st.pending_head; i < st.pending.size(); ++i) {
+    if (auto* e = std::get_if<envelope_ptr>(&st.pending[i]); e != nullptr) {
+      if ((*e)->deadline < now) {
+        answer(*e, failure_result(error{errc::timeout, "deadline passed while waiting for " +
+                                                           st.id + " (not applied)"},
+                                  st.at));
+        continue;
+      }
+      earliest = std::min(earliest, (*e)->deadline);
+    }
+    kept.push_back(std::move(st.pending[i]));
+  }
+  st.pending = std::move(kept);
+  st.pending_head = 0;
+  if (earliest != steady::time_point::max()) {
+    st.expiry_armed = true;
+    self->delayed_send(self, earliest - now + std::chrono::milliseconds(1), expire_atom::value);
+  }
+  maybe_quit(self);
+}
+
 void enqueue(self_ptr self, pending_item item) {
   auto& st = self->state;
+  if (st.pending.size() - st.pending_head >= st.svc->options.max_queued_per_aggregate) {
+    const error full{errc::overloaded, std::to_string(st.svc->options.max_queued_per_aggregate) +
+                                           " commands already wait for " + st.id};
+    if (auto* e = std::get_if<envelope_ptr>(&item))
+      answer(*e, failure_result(full, st.at));
+    else
+      std::get<query_ptr>(item)->reply(full);
+    return;
+  }
   st.pending.push_back(std::move(item));
   if (st.ph == aggregate_state::phase::failed) {
     start_load(self);  // the last load failed: try again now that there is work
     return;
   }
   drain(self);
+  if (!st.expiry_armed && st.pending_head < st.pending.size()) {
+    if (auto* e = std::get_if<envelope_ptr>(&st.pending.back()); e != nullptr) {
+      st.expiry_armed = true;
+      self->delayed_send(self, (*e)->deadline - steady::now() + std::chrono::milliseconds(1),
+                         expire_atom::value);
+    }
+  }
+}
+
+// A handler threw: a bug, not a business outcome. Everything waiting is answered with the
+// reason, then the actor ends; the region restarts it from the journal on its next command
+// (throttled if it keeps crashing).
+caf::error on_exception(self_ptr self, std::exception_ptr& ep) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  auto& st = self->state;
+  const error e{errc::internal, st.id + " crashed: " + what};
+  if (st.deciding) {
+    answer(st.deciding, failure_result(e, st.at));
+    st.deciding.reset();
+  }
+  if (st.in_flight) {
+    answer(st.in_flight,
+           failure_result(error{errc::internal, e.message + " (the append's outcome is unknown)"},
+                          st.at));
+    st.in_flight.reset();
+  }
+  fail_pending(self, e);
+  return caf::make_error(caf::sec::runtime_error, e.message);
 }
 
 // After the reply: hands a snapshot to the snapshot writer when the policy asks for one. The
@@ -334,8 +411,11 @@ caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> s
                                  std::string id) {
   self->state.svc = std::move(svc);
   self->state.id = std::move(id);
+  self->set_exception_handler(
+      [self](caf::scheduled_actor*, std::exception_ptr& ep) { return on_exception(self, ep); });
   start_load(self);
   return {
+      [=](expire_atom) { expire_queued(self); },
       [=](envelope_ptr& e) { enqueue(self, std::move(e)); },
       [=](query_ptr& q) { enqueue(self, std::move(q)); },
       [=](loaded_atom, loaded_ptr& l) { on_loaded(self, *l); },

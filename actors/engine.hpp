@@ -32,6 +32,14 @@ struct engine_options {
   std::chrono::milliseconds command_timeout{10000};
   /// An aggregate that received nothing for this long is passivated (0: never).
   std::chrono::milliseconds idle_timeout{0};
+  /// Live aggregates per type at most; beyond it the least recently used are passivated.
+  std::size_t max_live_per_type = 1'000'000;
+  /// Commands waiting in one aggregate's queue at most; beyond it: `overloaded`.
+  std::size_t max_queued_per_aggregate = 4096;
+  /// An aggregate whose actor crashed this many times within `crash_window` is not restarted
+  /// until the window has passed: its commands get `unavailable` meanwhile.
+  std::size_t max_crashes = 3;
+  std::chrono::milliseconds crash_window{10000};
   /// How many recent command ids each aggregate remembers for idempotency.
   std::size_t idempotency_window = 32;
   /// Snapshots waiting to be written at most; beyond it a snapshot is skipped (it is a cache).

@@ -7,6 +7,7 @@
 // the region until the child is down; then a fresh actor rehydrates from a journal that
 // already has everything the old one wrote.
 
+#include <list>
 #include <unordered_map>
 #include <variant>
 
@@ -22,7 +23,14 @@ struct child {
   caf::actor actor;
   steady::time_point last_used;
   bool draining = false;
-  std::vector<routed> waiting;  // arrived while draining
+  std::vector<routed> waiting;           // arrived while draining
+  std::list<std::string>::iterator lru;  // position in region_state::lru
+};
+
+// Crashes of one aggregate id within the current window.
+struct crash_record {
+  std::size_t count = 0;
+  steady::time_point window_start;
 };
 
 struct region_state {
@@ -30,6 +38,8 @@ struct region_state {
   std::shared_ptr<type_services> svc;
   std::unordered_map<std::string, child> children;
   std::unordered_map<caf::actor_addr, std::string> ids;
+  std::list<std::string> lru;  // most recently used first
+  std::unordered_map<std::string, crash_record> crashes;
 };
 
 using self_ptr = caf::stateful_actor<region_state>*;
@@ -38,21 +48,77 @@ void forward(self_ptr self, const caf::actor& to, routed item) {
   std::visit([&](auto& x) { self->send(to, std::move(x)); }, item);
 }
 
+void drain_child(self_ptr self, child& c) {
+  c.draining = true;
+  self->send(c.actor, stop_atom::value);
+  self->state.svc->metrics->passivated();
+}
+
+// Keeps the live count within the bound: the least recently used go first.
+void evict_if_needed(self_ptr self) {
+  auto& st = self->state;
+  const std::size_t bound = std::max<std::size_t>(st.svc->options.max_live_per_type, 1);
+  if (st.children.size() < bound) return;
+  for (auto it = st.lru.rbegin(); it != st.lru.rend() && st.children.size() >= bound; ++it) {
+    auto c = st.children.find(*it);
+    if (c != st.children.end() && !c->second.draining) {
+      drain_child(self, c->second);
+      return;  // one out per one in; the draining ones leave when done
+    }
+  }
+}
+
 child& live_child(self_ptr self, const std::string& id) {
   auto& st = self->state;
   auto it = st.children.find(id);
   if (it == st.children.end()) {
+    evict_if_needed(self);
     auto a = spawn_aggregate(self, st.svc, id);
     self->monitor(a);
     st.svc->metrics->spawned();
     st.svc->metrics->live_add(1);
     st.ids.emplace(a.address(), id);
-    it = st.children.emplace(id, child{std::move(a), steady::now(), false, {}}).first;
+    st.lru.push_front(id);
+    it = st.children.emplace(id, child{std::move(a), steady::now(), false, {}, st.lru.begin()})
+             .first;
+  } else {
+    st.lru.splice(st.lru.begin(), st.lru, it->second.lru);
   }
   return it->second;
 }
 
+// An id that crashed `max_crashes` times within `crash_window` is refused until the window
+// passed, so that a poisoned aggregate cannot spin.
+bool is_throttled(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.crashes.find(id);
+  if (it == st.crashes.end()) return false;
+  if (steady::now() - it->second.window_start > st.svc->options.crash_window) {
+    st.crashes.erase(it);
+    return false;
+  }
+  return it->second.count >= st.svc->options.max_crashes;
+}
+
+void refuse(routed& item, const std::string& id) {
+  const error e{errc::unavailable,
+                id + " crashed repeatedly; it is not restarted until its crash window passes"};
+  std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, envelope_ptr>)
+          x->reply(failure_result(e));
+        else
+          x->reply(e);
+      },
+      item);
+}
+
 void route(self_ptr self, const std::string& id, routed item) {
+  if (self->state.children.count(id) == 0 && is_throttled(self, id)) {
+    refuse(item, id);
+    return;
+  }
   child& c = live_child(self, id);
   c.last_used = steady::now();
   if (c.draining) {
@@ -66,11 +132,7 @@ void passivate_idle(self_ptr self) {
   auto& st = self->state;
   const auto cutoff = steady::now() - st.svc->options.idle_timeout;
   for (auto& [id, c] : st.children) {
-    if (!c.draining && c.last_used < cutoff) {
-      c.draining = true;
-      self->send(c.actor, stop_atom::value);
-      st.svc->metrics->passivated();
-    }
+    if (!c.draining && c.last_used < cutoff) drain_child(self, c);
   }
 }
 
@@ -84,7 +146,15 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   auto it = st.children.find(id);
   if (it == st.children.end()) return;
   std::vector<routed> waiting = std::move(it->second.waiting);
+  st.lru.erase(it->second.lru);
   st.children.erase(it);
+  if (dm.reason) {  // not a normal stop: it crashed
+    st.svc->metrics->restarted();
+    auto& rec = st.crashes[id];
+    if (rec.count == 0 || steady::now() - rec.window_start > st.svc->options.crash_window)
+      rec = crash_record{0, steady::now()};
+    ++rec.count;
+  }
   // Anything that waited for the old actor goes, in order, to a fresh one.
   for (auto& item : waiting) route(self, id, std::move(item));
 }

@@ -41,18 +41,26 @@ BOOST_DESCRIBE_STRUCT(journal_config, (),
                       (backend, sqlite, postgres, max_batch_events, max_wait_us, reader_threads))
 
 struct commands_config {
-  std::uint32_t timeout_ms = 10000;              ///< Deadline of a command not yet decided.
-  std::uint32_t max_in_flight_per_type = 65536;  ///< Admission bound; beyond: overloaded.
-  std::uint32_t idempotency_window = 32;         ///< Recent command ids kept per aggregate.
+  std::uint32_t timeout_ms = 10000;               ///< Deadline of a command not yet decided.
+  std::uint32_t max_in_flight_per_type = 65536;   ///< Admission bound; beyond: overloaded.
+  std::uint32_t idempotency_window = 32;          ///< Recent command ids kept per aggregate.
+  std::uint32_t max_queued_per_aggregate = 4096;  ///< Waiting in one aggregate; beyond: overloaded.
 };
-BOOST_DESCRIBE_STRUCT(commands_config, (), (timeout_ms, max_in_flight_per_type, idempotency_window))
+BOOST_DESCRIBE_STRUCT(commands_config, (),
+                      (timeout_ms, max_in_flight_per_type, idempotency_window,
+                       max_queued_per_aggregate))
 
 struct aggregates_config {
   std::uint32_t idle_timeout_ms = 0;   ///< Passivate aggregates idle this long (0: never).
   std::uint32_t snapshot_every = 100;  ///< Take a snapshot every N events (0: never).
   std::uint32_t snapshots_kept = 3;    ///< Snapshots kept per stream (for temporal queries).
+  std::uint32_t max_live_per_type = 1'000'000;  ///< Beyond it the least recently used go.
+  std::uint32_t max_crashes = 3;                ///< Crashes within the window before refusing.
+  std::uint32_t crash_window_ms = 10000;
 };
-BOOST_DESCRIBE_STRUCT(aggregates_config, (), (idle_timeout_ms, snapshot_every, snapshots_kept))
+BOOST_DESCRIBE_STRUCT(aggregates_config, (),
+                      (idle_timeout_ms, snapshot_every, snapshots_kept, max_live_per_type,
+                       max_crashes, crash_window_ms))
 
 struct metrics_config {
   bool enabled = true;

@@ -92,6 +92,10 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.command_timeout = std::chrono::milliseconds{config.commands.timeout_ms};
   o.idle_timeout = std::chrono::milliseconds{config.aggregates.idle_timeout_ms};
   o.idempotency_window = config.commands.idempotency_window;
+  o.max_queued_per_aggregate = config.commands.max_queued_per_aggregate;
+  o.max_live_per_type = config.aggregates.max_live_per_type;
+  o.max_crashes = config.aggregates.max_crashes;
+  o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
   auto snapshots = overrides.snapshots;
   if (!snapshots && !overrides.journal) snapshots = make_snapshots(config);
   auto eng =

@@ -1,0 +1,172 @@
+// Lifecycle at scale: the live bound, queue bounds, deadlines of queued commands, and
+// supervision of crashing aggregates.
+
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "tests/actors/order_fixture.hpp"
+
+using namespace strata;
+using actors::command_status;
+using strata::testing::make_line;
+using strata::testing::order_engine;
+using strata::testing::order_state;
+using strata::testing::place_order;
+
+namespace {
+
+double sample(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  REQUIRE_MESSAGE(pos != std::string::npos, "no sample " << series);
+  return std::stod(text.substr(pos + series.size() + 2));
+}
+
+/// The Order model, except that `cancel{"boom"}` throws out of `decide` (a bug escaping the
+/// decider), to exercise the supervision path.
+class crashing_model final : public actors::aggregate_model {
+ public:
+  std::string_view type() const noexcept override { return inner_->type(); }
+  std::uint32_t state_version() const noexcept override { return inner_->state_version(); }
+  std::any initial() const override { return inner_->initial(); }
+  result<actors::decided> decide(const std::any& s, const std::any& c,
+                                 const context& ctx) const override {
+    const auto* cmd = std::any_cast<orders::command>(&c);
+    if (cmd != nullptr)
+      if (const auto* cancel = std::get_if<orders::cancel>(cmd); cancel && cancel->reason == "boom")
+        throw std::runtime_error("bug in decide");
+    return inner_->decide(s, c, ctx);
+  }
+  result<void> apply(std::any& s, const persistence::event_record& r) const override {
+    return inner_->apply(s, r);
+  }
+  bool wants_snapshot(const std::any& s, version at, version last) const override {
+    return inner_->wants_snapshot(s, at, last);
+  }
+  std::string encode_state(const std::any& s) const override { return inner_->encode_state(s); }
+  result<std::any> decode_state(std::string_view t) const override {
+    return inner_->decode_state(t);
+  }
+
+ private:
+  std::shared_ptr<const actors::aggregate_model> inner_ = actors::model_of<orders::order>();
+};
+
+}  // namespace
+
+TEST_CASE("more aggregates than the live bound keeps the live count bounded and loses no command") {
+  actors::engine_options o;
+  o.max_live_per_type = 10;
+  order_engine t{o};
+  for (int i = 0; i < 100; ++i) {
+    auto r = t.run("o-" + std::to_string(i), place_order());
+    REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+  }
+  for (int i = 0; i < 100; ++i) {
+    auto r = t.run("o-" + std::to_string(i), orders::add_item{make_line("sku-2", 1)});
+    REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+    CHECK(r.at == version{2});
+  }
+  const auto text = t.engine->metrics().scrape_text();
+  CHECK(sample(text, "strata_live_aggregates{aggregate_type=\"Order\"}") <= 11);
+  CHECK(sample(text, "strata_aggregate_passivations_total{aggregate_type=\"Order\"}") >= 180);
+  CHECK(t.journal_contents().size() == 200);
+}
+
+TEST_CASE("an aggregate's queue beyond its bound answers overloaded at once") {
+  actors::engine_options o;
+  o.max_queued_per_aggregate = 2;
+  order_engine t{o};
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  t.faults->set_delay(std::chrono::milliseconds(100));
+  std::vector<std::future<actors::command_result>> fs;
+  for (int i = 0; i < 10; ++i) fs.push_back(t.send("o-1", orders::add_item{make_line("sku-2", 1)}));
+  int accepted = 0, overloaded = 0;
+  for (auto& f : fs) {
+    auto r = order_engine::wait(std::move(f));
+    accepted += r.is_accepted();
+    overloaded += r.status == command_status::overloaded;
+  }
+  CHECK(accepted + overloaded == 10);
+  CHECK(overloaded >= 6);
+  CHECK(t.journal_contents().size() == static_cast<std::size_t>(1 + accepted));
+}
+
+TEST_CASE(
+    "commands waiting behind a slow append time out at their deadline and are never applied") {
+  actors::engine_options o;
+  o.command_timeout = std::chrono::milliseconds(100);
+  order_engine t{o};
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  t.faults->set_delay(std::chrono::milliseconds(400));
+  auto first = t.send("o-1", orders::add_item{make_line("sku-2", 1)});
+  auto second = t.send("o-1", orders::add_item{make_line("sku-3", 1)});
+  auto third = t.send("o-1", orders::add_item{make_line("sku-4", 1)});
+  auto r2 = order_engine::wait(std::move(second));
+  auto r3 = order_engine::wait(std::move(third));
+  auto r1 = order_engine::wait(std::move(first));
+  CHECK(r1.is_accepted());  // decided in time: its real outcome, however late
+  CHECK(r2.status == command_status::timeout);
+  CHECK(r3.status == command_status::timeout);
+  t.faults->clear();
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{2});
+  CHECK(order_state(*s).lines.count("sku-3") == 0);
+}
+
+TEST_CASE(
+    "a crashing aggregate fails its command, restarts from the journal, and leaves others alone") {
+  order_engine t;
+  REQUIRE(t.engine->add_aggregate(std::make_shared<crashing_model>()).err().code ==
+          errc::invalid_argument);
+  actors::engine_options o;
+  o.max_crashes = 3;
+  o.crash_window = std::chrono::seconds(60);
+  auto e = actors::engine::start(o, t.journal, std::make_shared<strata::testing::fixed_clock>());
+  REQUIRE(e);
+  t.engine->stop();
+  t.engine = std::move(*e);
+  REQUIRE(t.engine->add_aggregate(std::make_shared<crashing_model>()));
+
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  REQUIRE(t.run("o-2", place_order()).is_accepted());
+  auto crashed = t.run("o-1", orders::cancel{"boom"});
+  CHECK(crashed.status == command_status::failed);
+  REQUIRE(crashed.failure);
+  CHECK(crashed.failure->message.find("bug in decide") != std::string::npos);
+  // It comes back from the journal with its state intact.
+  auto again = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
+  REQUIRE_MESSAGE(again.is_accepted(), to_string(again));
+  CHECK(again.at == version{2});
+  CHECK(t.run("o-2", orders::add_item{make_line("sku-2", 1)}).is_accepted());
+  // Two more crashes reach the limit: the aggregate is then refused, others still work.
+  CHECK(t.run("o-1", orders::cancel{"boom"}).status == command_status::failed);
+  CHECK(t.run("o-1", orders::cancel{"boom"}).status == command_status::failed);
+  auto refused = t.run("o-1", orders::add_item{make_line("sku-3", 1)});
+  CHECK(refused.status == command_status::unavailable);
+  CHECK(refused.failure->message.find("crashed repeatedly") != std::string::npos);
+  CHECK(t.run("o-2", orders::add_item{make_line("sku-3", 1)}).is_accepted());
+  const auto text = t.engine->metrics().scrape_text();
+  CHECK(sample(text, "strata_aggregate_restarts_total{aggregate_type=\"Order\"}") == 3);
+}
+
+TEST_CASE("passivated aggregates are counted and come back with their state") {
+  actors::engine_options o;
+  o.idle_timeout = std::chrono::milliseconds(10);
+  order_engine t{o};
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // Wait (bounded) until the region passivated it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sample(t.engine->metrics().scrape_text(),
+                "strata_live_aggregates{aggregate_type=\"Order\"}") != 0) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto r = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
+  REQUIRE(r.is_accepted());
+  CHECK(r.at == version{2});
+  const auto text = t.engine->metrics().scrape_text();
+  CHECK(sample(text, "strata_aggregate_passivations_total{aggregate_type=\"Order\"}") >= 1);
+  CHECK(sample(text, "strata_aggregate_spawns_total{aggregate_type=\"Order\"}") >= 2);
+}
