@@ -40,6 +40,7 @@ class fulfilment_harness {
   explicit fulfilment_harness(backend b) : backend_(b) {
     config_.metrics.enabled = false;
     config_.projections.path = dir_.file("read.db");
+    config_.journal.sqlite.path = dir_.file("journal.db");  // nothing in the working directory
     config_.projections.retry_delay_ms = 20;
     if (b == backend::memory) {
       inner_ = std::make_shared<persistence::memory_journal_factory>();
