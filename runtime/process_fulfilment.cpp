@@ -165,7 +165,7 @@ process_progress fulfilment_process::advance(runtime& rt, const std::string& id,
       return process_progress::halted;
     const std::string step_event = r->events.empty() ? due_cause : r->events.back().event_id;
     auto rec_f = rt.send<saga>(id, fulfilment::interpret(st, outcome_of(*r)),
-                                     meta(options_, id, st.record_command_id(), step_event));
+                               meta(options_, id, st.record_command_id(), step_event));
     auto rec = await(rec_f, timeout);
     if (!rec || is_transient(*rec) || !rec->is_accepted()) {
       // A rejected record means the plan and the aggregate disagree: read again and retry.
