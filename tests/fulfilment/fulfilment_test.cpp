@@ -346,3 +346,25 @@ TEST_CASE("answers are interpreted by what the target did, not by what was sent"
   CHECK(rendered(interpret(release, refused("reservation_unknown"))) ==
         rendered(record_released{"sku-a"}));
 }
+
+TEST_CASE("every fulfilment event matches its golden JSON") {
+  const money eur{5000, "EUR"};
+  strata::testing::check_golden<saga>(
+      STRATA_FULFILMENT_GOLDEN_DIR,
+      {
+          {"FulfilmentStarted", 1, two_lines()},
+          {"FulfilmentStockReserved", 1, stock_reserved{"sku-a", 2}},
+          {"FulfilmentReservationRefused", 1,
+           reservation_refused{"sku-b", "insufficient_stock", "only 0 units"}},
+          {"FulfilmentPaymentAuthorized", 1, payment_authorized{eur}},
+          {"FulfilmentPaymentDeclined", 1, payment_declined{"payment_failed", "card expired"}},
+          {"FulfilmentPaymentCaptured", 1, payment_captured{eur}},
+          {"FulfilmentCaptureFailed", 1, capture_failed{"capture_exceeds_authorized", "too much"}},
+          {"FulfilmentCompleted", 1, completed{}},
+          {"FulfilmentReadyRefused", 1, ready_refused{"order_cancelled", "the order is cancelled"}},
+          {"FulfilmentReservationReleased", 1, reservation_released{"sku-a"}},
+          {"FulfilmentPaymentVoided", 1, payment_voided{}},
+          {"FulfilmentPaymentRefunded", 1, payment_refunded{eur}},
+          {"FulfilmentCompensated", 1, compensated{"sku-b: only 0 units", ""}},
+      });
+}
