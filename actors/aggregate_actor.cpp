@@ -58,7 +58,7 @@ struct aggregate_state {
   std::vector<pending_item> pending;
   std::size_t pending_head = 0;
   envelope_ptr in_flight;
-  std::any next;
+  std::any decided_events;  ///< Of the command in flight, applied on its durable ack.
   std::vector<remembered_command> recent;
   version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
   bool expiry_armed = false;
@@ -222,7 +222,7 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
     append.events.push_back(std::move(ev));
   }
   st.in_flight = e;
-  st.next = std::move(d->next);
+  st.decided_events = std::move(d->decided_events);
   st.ph = aggregate_state::phase::writing;
   auto handle = caf::actor_cast<caf::actor>(self);
   st.svc->writer->submit(std::move(append), [handle](persistence::stream_outcome o) {
@@ -355,8 +355,8 @@ void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
   if (outcome) {
     const auto& records = *outcome;
     const std::string last_hash = records.back().hash;
-    st.state = std::move(st.next);
-    st.next.reset();
+    st.svc->model->evolve(st.state, st.decided_events);
+    st.decided_events.reset();
     st.at = records.back().stream_version;
     if (!e->meta.command_id.empty())
       for (const auto& r : records)
@@ -373,7 +373,7 @@ void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
     drain(self);
     return;
   }
-  st.next.reset();
+  st.decided_events.reset();
   error err = std::move(outcome).err();
   if (err.code == errc::conflict) {
     // Another writer moved the stream: our state is stale. Waiting commands are decided

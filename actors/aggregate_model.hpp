@@ -22,7 +22,9 @@ namespace strata::actors {
 struct decided {
   std::optional<rejection> rejected;
   std::vector<encoded_event> events;  ///< Empty for a no-op or a rejection.
-  std::any next;                      ///< The state after `events` (unset if rejected).
+  /// The decided events themselves (a `std::vector<A::event>`), applied with `evolve` once
+  /// the journal acknowledged them: the live state is never copied per command.
+  std::any decided_events;
 };
 
 /// An aggregate type as the actor layer sees it: the decider's operations on type-erased
@@ -42,6 +44,9 @@ class aggregate_model {
   /// the decider threw.
   virtual result<decided> decide(const std::any& state, const std::any& command,
                                  const context& ctx) const = 0;
+
+  /// Evolves `state` in place with `events`, the `decided_events` of a `decide` on it.
+  virtual void evolve(std::any& state, std::any& events) const noexcept = 0;
 
   /// Decodes `record` (upcasting it) and evolves `state` with the resulting events.
   /// Errors: `corrupted`/`unsupported` from the schema, prefixed with stream and version.
@@ -100,17 +105,20 @@ class decider_model final : public aggregate_model {
         out.rejected = d.why();
         return out;
       }
-      state_t next = *s;
       out.events.reserve(d.events().size());
-      for (const auto& e : d.events()) {
-        out.events.push_back(A::events().encode(e));
-        next = A::evolve(std::move(next), e);
-      }
-      out.next = std::move(next);
+      for (const auto& e : d.events()) out.events.push_back(A::events().encode(e));
+      if (!d.events().empty()) out.decided_events = std::move(d.events());
       return out;
     } catch (const std::exception& ex) {
       return error{errc::internal, std::string{A::type} + " decide threw: " + ex.what()};
     }
+  }
+
+  void evolve(std::any& state, std::any& events) const noexcept override {
+    auto* s = std::any_cast<state_t>(&state);
+    auto* es = std::any_cast<std::vector<event_t>>(&events);
+    if (s == nullptr || es == nullptr) return;
+    for (const auto& e : *es) *s = A::evolve(std::move(*s), e);
   }
 
   result<void> apply(std::any& state, const persistence::event_record& r) const override {

@@ -36,7 +36,9 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
     if (!stopping_) {
       queued_events_ += append.events.size();
       queue_.push_back(item{std::move(append), std::move(done)});
-      wake_.notify_one();
+      // The writer waits only on an empty queue (or for a fuller batch), so only the first
+      // append into an empty queue, or one that fills the batch, needs to wake it.
+      if (queue_.size() == 1 || queued_events_ >= options_.max_batch_events) wake_.notify_one();
       return;
     }
   }
@@ -153,7 +155,7 @@ void io_pool::submit(snapshot_task t) {
     std::lock_guard<std::mutex> lock{mutex_};
     if (!stopping_) {
       queue_.push_back(std::move(t));
-      wake_.notify_one();
+      wake_.notify_one();  // threads may all be busy or all idle: always wake one
       return;
     }
   }

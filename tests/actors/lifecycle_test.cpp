@@ -37,6 +37,7 @@ class crashing_model final : public actors::aggregate_model {
         throw std::runtime_error("bug in decide");
     return inner_->decide(s, c, ctx);
   }
+  void evolve(std::any& s, std::any& events) const noexcept override { inner_->evolve(s, events); }
   result<void> apply(std::any& s, const persistence::event_record& r) const override {
     return inner_->apply(s, r);
   }
