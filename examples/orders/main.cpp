@@ -1,7 +1,8 @@
 // The orders demo: a host program that embeds strata on its default journal (an SQLite file,
 // strata.db, in the working directory). It places, fills, confirms and ships a few orders,
 // shows a rejected command, then restarts the runtime and prints the state rehydrated from
-// the file.
+// the file, and answers queries from the order-summary read model that a projection keeps
+// (strata-read.db), exactly once, from the committed events.
 //
 //   orders_demo [--config strata.json]
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "domain/orders/order.hpp"
+#include "persistence/read_models/order_summary.hpp"
 #include "runtime/runtime.hpp"
 
 using namespace strata;
@@ -40,6 +42,8 @@ result<std::unique_ptr<runtime>> boot(const runtime_config& config) {
   auto rt = runtime::start(config);
   if (!rt) return rt;
   if (auto r = (*rt)->register_aggregate<orders::order>(); !r) return std::move(r).err();
+  if (auto r = (*rt)->add_projection(std::make_shared<read_models::order_summary_projection>()); !r)
+    return std::move(r).err();
   return rt;
 }
 
@@ -114,6 +118,26 @@ int main(int argc, char** argv) {
          r.send<orders::order>(ids[2], orders::cancel{"customer changed their mind"}, meta).get());
     show("add 1 x cup to " + ids[2] + " (cancelled: rejected)",
          r.send<orders::order>(ids[2], orders::add_item{item("cup", 1, 300)}, meta).get());
+
+    // Read your writes: wait until the projection has applied the last accepted event.
+    auto last = r.send<orders::order>(ids[1], orders::add_item{item("pen", 1, 250)}, meta).get();
+    show("add 1 x pen to " + ids[1] + " (confirmed: rejected)", last);
+    auto head = r.history<orders::order>(ids[2], version{1}, version{100}).get();
+    if (head && !head->empty()) {
+      const auto caught_up = r.wait_for(read_models::order_summary_projection::projection_name,
+                                        head->back().position, std::chrono::seconds(10));
+      std::printf("\nread model (order_summary), caught up: %s\n",
+                  caught_up ? "yes" : to_string(caught_up.err()).c_str());
+      if (auto store = r.open_read_models()) {
+        for (const char* status : {"shipped", "confirmed", "cancelled"}) {
+          auto rows = read_models::orders_by_status(**store, status);
+          if (!rows) continue;
+          for (const auto& row : *rows)
+            if (row.order_id.find(run) != std::string::npos)
+              std::printf("  %-10s %s\n", status, read_models::to_string(row).c_str());
+        }
+      }
+    }
 
     std::printf("\nlive state:\n");
     for (const auto& id : ids) {
