@@ -7,16 +7,31 @@ namespace strata::actors::detail {
 
 namespace {
 
+using bus_sample_atom = caf::atom_constant<caf::atom("bus_sample")>;
+
 struct bus_state {
   static inline const char* name = "strata.event_bus";
   struct subscriber {
     caf::actor who;
-    std::size_t outstanding = 0;  ///< Events sent and not acknowledged.
+    std::size_t outstanding = 0;          ///< Events sent and not acknowledged.
+    std::size_t outstanding_batches = 0;  ///< Messages sent and not acknowledged.
     bool overflowed = false;
   };
   std::vector<subscriber> subscribers;
   std::size_t buffer_events = 0;
   std::uint64_t last_published = 0;
+  std::shared_ptr<metrics::registry> metrics;
+  std::chrono::milliseconds sample_interval{0};
+  std::uint64_t last_backlog = 0;
+
+  // Sampled, not set on every message: the registry call takes a lock and a lookup.
+  void sample_backlog() {
+    std::uint64_t backlog = 0;
+    for (const auto& s : subscribers) backlog += s.outstanding_batches;
+    if (backlog == last_backlog) return;
+    last_backlog = backlog;
+    metrics->set_mailbox_backlog("projection", backlog);
+  }
 
   subscriber* find(const caf::strong_actor_ptr& sender) {
     for (auto& s : subscribers)
@@ -25,8 +40,14 @@ struct bus_state {
   }
 };
 
-caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer_events) {
+caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer_events,
+                        std::shared_ptr<metrics::registry> metrics,
+                        std::chrono::milliseconds sample_interval) {
   self->state.buffer_events = std::max<std::size_t>(buffer_events, 1);
+  self->state.metrics = std::move(metrics);
+  self->state.sample_interval = std::max(sample_interval, std::chrono::milliseconds{1});
+  self->state.metrics->set_mailbox_backlog("projection", 0);
+  self->delayed_send(self, self->state.sample_interval, bus_sample_atom::value);
   self->set_default_handler(caf::drop);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& subs = self->state.subscribers;
@@ -39,7 +60,7 @@ caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer
         auto who = caf::actor_cast<caf::actor>(self->current_sender());
         if (!who || self->state.find(self->current_sender()) != nullptr) return;
         self->monitor(who);
-        self->state.subscribers.push_back(bus_state::subscriber{who, 0, false});
+        self->state.subscribers.push_back(bus_state::subscriber{who, 0, 0, false});
       },
       [=](const record_batch& batch) {
         if (!batch || batch->empty()) return;
@@ -54,12 +75,19 @@ caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer
             continue;
           }
           s.outstanding += batch->size();
+          ++s.outstanding_batches;
           self->send(s.who, msg);
         }
       },
       [=](bus_ack_atom, std::size_t events) {
-        if (auto* s = self->state.find(self->current_sender()))
+        if (auto* s = self->state.find(self->current_sender())) {
           s->outstanding -= std::min(events, s->outstanding);
+          if (s->outstanding_batches > 0) --s->outstanding_batches;
+        }
+      },
+      [=](bus_sample_atom) {
+        self->state.sample_backlog();
+        self->delayed_send(self, self->state.sample_interval, bus_sample_atom::value);
       },
       [=](bus_resume_atom) {
         if (auto* s = self->state.find(self->current_sender())) {
@@ -72,8 +100,10 @@ caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer
 
 }  // namespace
 
-caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t buffer_events) {
-  return sys.spawn(event_bus, buffer_events);
+caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t buffer_events,
+                           std::shared_ptr<metrics::registry> metrics,
+                           std::chrono::milliseconds sample_interval) {
+  return sys.spawn(event_bus, buffer_events, std::move(metrics), sample_interval);
 }
 
 }  // namespace strata::actors::detail

@@ -24,6 +24,18 @@ void report(self_ptr self, std::optional<error> e = std::nullopt) {
   st.status->update(st.runner->position(), st.runner->is_stopped(), std::move(e));
 }
 
+// Adds what one runner call committed to the counters: once per call, not per event. The
+// runner counts a parked event among those the checkpoint passed when the policy goes on
+// past it; here it counts as dead-lettered only.
+void count(self_ptr self, const persistence::apply_outcome& out) {
+  auto& st = self->state;
+  const std::size_t passed_parked =
+      st.options.on_poison == persistence::poison_policy::park_and_continue ? out.parked : 0;
+  const std::size_t applied = out.applied - std::min(out.applied, passed_parked);
+  if (applied > 0) st.status->metrics->applied(applied);
+  if (out.parked > 0) st.status->metrics->dead_lettered(out.parked);
+}
+
 void schedule_tick(self_ptr self, std::chrono::milliseconds delay) {
   auto& st = self->state;
   if (st.tick_pending || st.runner->is_stopped()) return;
@@ -51,6 +63,7 @@ void catch_up_step(self_ptr self) {
     schedule_tick(self, st.options.retry_delay);
     return;
   }
+  count(self, *out);
   report(self);
   if (out->stopped) return;
   if (st.runner->position().position.value - before >= st.options.batch_events) {
@@ -74,6 +87,7 @@ void on_live(self_ptr self, const std::vector<persistence::event_record>& record
     schedule_tick(self, st.options.retry_delay);
     return;
   }
+  count(self, *out);
   if (out->applied > 0 || out->parked > 0 || out->stopped) report(self);
   if (out->gap) schedule_tick(self, std::chrono::milliseconds{0});
 }
@@ -124,6 +138,7 @@ caf::behavior projection_actor(self_ptr self, caf::actor bus,
           c->deliver(std::move(r));
         } else {
           auto r = s.runner->retry(*s.journal, c->position);
+          if (r) s.status->metrics->applied(1);
           report(self);
           c->deliver(std::move(r));
         }

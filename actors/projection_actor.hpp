@@ -3,7 +3,11 @@
 // Spawn functions of the event bus and the projection actors. CAF inside: include only
 // from actors/*.cpp.
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,12 +16,25 @@
 
 #include "actors/detail/messages.hpp"
 #include "actors/projections.hpp"
+#include "metrics/metrics.hpp"
 #include "persistence/projection_store.hpp"
 
 namespace strata::actors::detail {
 
+/// Where a projection stands as the host sees it: head minus position, and the age of the
+/// backlog (now minus the time of the last applied event while events wait; 0 when caught
+/// up or before the first event was applied).
+struct lag_figures {
+  global_position head;
+  std::uint64_t events = 0;
+  double seconds = 0;
+};
+
 /// What a projection actor tells the host: its committed checkpoint and mode. Shared
 /// between the actor (writer) and host threads (readers, waiters); guarded by `mutex`.
+/// Every change of the checkpoint and every raise of the journal head (`refresh_lag`) also
+/// sets the projection's position and lag series, under the same mutex, so that the last
+/// value written always comes from the newest position and head.
 struct projection_status {
   std::mutex mutex;
   std::condition_variable changed;
@@ -25,6 +42,14 @@ struct projection_status {
   bool live = false;
   bool stopped = false;
   std::optional<error> last_error;
+  /// The last journal position known committed; raised by the host, read here.
+  std::shared_ptr<const std::atomic<std::uint64_t>> head;
+  /// The projection's series; they live as long as the host's registry.
+  metrics::projection_metrics* metrics = nullptr;
+
+  projection_status(std::shared_ptr<const std::atomic<std::uint64_t>> journal_head,
+                    metrics::projection_metrics& series)
+      : head(std::move(journal_head)), metrics(&series) {}
 
   void update(const persistence::checkpoint& c, bool is_stopped, std::optional<error> e) {
     {
@@ -33,6 +58,7 @@ struct projection_status {
       stopped = is_stopped;
       last_error = std::move(e);
       if (stopped) live = false;
+      report_locked();
     }
     changed.notify_all();
   }
@@ -40,17 +66,45 @@ struct projection_status {
     std::lock_guard<std::mutex> lock{mutex};
     live = is_live;
   }
+  /// Sets the lag series again after the head moved.
+  void refresh_lag() {
+    std::lock_guard<std::mutex> lock{mutex};
+    report_locked();
+  }
+  /// REQUIRES: `mutex` held.
+  lag_figures lag_locked() const {
+    lag_figures out;
+    out.head = global_position{std::max(head->load(std::memory_order_relaxed), at.position.value)};
+    out.events = out.head.value - at.position.value;
+    if (out.events > 0 && at.position.value > 0) {
+      const auto age = std::chrono::system_clock::now() - at.last_event_time;
+      out.seconds = std::max(0.0, std::chrono::duration<double>(age).count());
+    }
+    return out;
+  }
+
+ private:
+  void report_locked() {
+    const auto lag = lag_locked();
+    metrics->set_position(at.position);
+    metrics->set_lag(lag.events, lag.seconds);
+  }
 };
 
 /// The event bus: forwards each committed batch to every subscriber whose buffer (events
 /// sent and not yet acknowledged) has room for it; a subscriber without room is told once
 /// (`bus_over_atom`) and gets nothing more until it asks to resume (`bus_resume_atom`), to
-/// which the bus answers with the last position it published. No I/O; never blocks.
-caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t buffer_events);
+/// which the bus answers with the last position it published. No I/O; never blocks. Every
+/// `sample_interval` it sets `strata_mailbox_backlog_messages{actor_kind="projection"}` to
+/// the batches sent to subscribers and not yet taken by them (acknowledged on receipt).
+caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t buffer_events,
+                           std::shared_ptr<metrics::registry> metrics,
+                           std::chrono::milliseconds sample_interval);
 
 /// One projection on a thread of its own (a detached actor: it does blocking I/O). It owns
 /// the runner (read-model connection) and a journal connection; subscribes to `bus` and
-/// catches up from its checkpoint.
+/// catches up from its checkpoint. After each read-model transaction it reports position and
+/// lag through `status` and adds the events it applied and parked to `status->metrics`.
 caf::actor spawn_projection(caf::actor_system& sys, caf::actor bus,
                             std::shared_ptr<persistence::projection_runner> runner,
                             std::shared_ptr<persistence::journal> journal,

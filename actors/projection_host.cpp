@@ -11,6 +11,7 @@ struct projection_host::impl {
   projection_options options;
   std::shared_ptr<persistence::journal_factory> journal;
   std::shared_ptr<persistence::projection_store_factory> store;
+  std::shared_ptr<metrics::registry> metrics;
 
   caf::actor_system_config cfg;  // must outlive the system
   std::unique_ptr<caf::actor_system> sys;
@@ -24,11 +25,13 @@ struct projection_host::impl {
   mutable std::mutex mutex;
   std::vector<entry> entries;
   bool stopped = false;
-  std::atomic<std::uint64_t> head{0};
+  // Shared with every projection's status, which reads it for the lag.
+  std::shared_ptr<std::atomic<std::uint64_t>> head =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
 
   void raise_head(std::uint64_t p) {
-    auto h = head.load(std::memory_order_relaxed);
-    while (h < p && !head.compare_exchange_weak(h, p, std::memory_order_relaxed)) {
+    auto h = head->load(std::memory_order_relaxed);
+    while (h < p && !head->compare_exchange_weak(h, p, std::memory_order_relaxed)) {
     }
   }
 
@@ -64,8 +67,10 @@ projection_host::~projection_host() {
 
 result<std::unique_ptr<projection_host>> projection_host::start(
     projection_options options, std::shared_ptr<persistence::journal_factory> journal,
-    std::shared_ptr<persistence::projection_store_factory> store) {
+    std::shared_ptr<persistence::projection_store_factory> store,
+    std::shared_ptr<metrics::registry> metrics) {
   auto p = std::make_unique<impl>();
+  p->metrics = metrics ? std::move(metrics) : metrics::registry::create();
   p->options = options;
   p->options.batch_events = std::max<std::size_t>(options.batch_events, 1);
   p->journal = std::move(journal);
@@ -73,7 +78,8 @@ result<std::unique_ptr<projection_host>> projection_host::start(
   // The bus is the only actor on the scheduler; projections run detached.
   p->cfg.set("scheduler.max-threads", 1);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
-  p->bus = detail::spawn_event_bus(*p->sys, options.buffer_events);
+  p->bus = detail::spawn_event_bus(*p->sys, options.buffer_events, p->metrics,
+                                   options.backlog_sample_interval);
   return std::unique_ptr<projection_host>{new projection_host{std::move(p)}};
 }
 
@@ -84,6 +90,7 @@ void projection_host::publish(const std::vector<persistence::event_record>& reco
   {
     std::lock_guard<std::mutex> lock{impl_->mutex};
     if (impl_->stopped || impl_->entries.empty()) return;
+    for (const auto& e : impl_->entries) e.status->refresh_lag();
     bus = impl_->bus;
   }
   caf::anon_send(bus, detail::record_batch{
@@ -106,7 +113,8 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   auto runner =
       std::make_shared<persistence::projection_runner>(p, std::move(*s), impl_->options.on_poison);
   if (auto started = runner->start(); !started) return started;
-  auto status = std::make_shared<detail::projection_status>();
+  auto status = std::make_shared<detail::projection_status>(impl_->head,
+                                                            impl_->metrics->for_projection(name));
   status->update(runner->position(), runner->is_stopped(), std::nullopt);
 
   std::lock_guard<std::mutex> lock{impl_->mutex};
@@ -145,13 +153,10 @@ result<projection_lag> projection_host::lag(std::string_view name) {
     out.live = e->status->live;
     out.stopped = e->status->stopped;
     out.last_error = e->status->last_error;
-    const auto last_time = e->status->at.last_event_time;
-    out.head = global_position{std::max(impl_->head.load(), out.position.value)};
-    out.lag_events = out.head.value - out.position.value;
-    if (out.lag_events > 0 && out.position.value > 0) {
-      const auto now = std::chrono::system_clock::now();
-      out.lag_seconds = std::max(0.0, std::chrono::duration<double>(now - last_time).count());
-    }
+    const auto figures = e->status->lag_locked();
+    out.head = figures.head;
+    out.lag_events = figures.events;
+    out.lag_seconds = figures.seconds;
   }
   return out;
 }

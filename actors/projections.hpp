@@ -12,6 +12,7 @@
 #include "domain/kernel/error.hpp"
 #include "domain/kernel/ids.hpp"
 #include "domain/kernel/result.hpp"
+#include "metrics/metrics.hpp"
 #include "persistence/event_record.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/projection_store.hpp"
@@ -29,6 +30,9 @@ struct projection_options {
   std::chrono::milliseconds retry_delay{200};
   /// How long `retry` and `rebuild` wait for the projection's answer.
   std::chrono::milliseconds control_timeout{30000};
+  /// How often the bus samples the live batches waiting in projection mailboxes
+  /// (`strata_mailbox_backlog_messages{actor_kind="projection"}`).
+  std::chrono::milliseconds backlog_sample_interval{250};
 };
 
 /// Where a projection stands.
@@ -51,21 +55,31 @@ struct projection_lag {
 /// catching up from its checkpoint by reading the journal, then following the bus, and
 /// falling back to the journal whenever its bounded buffer overflowed or it saw a gap.
 ///
+/// Metrics (docs/METRICS.md), per projection under label `projection`: the position and lag
+/// series are set whenever a read-model transaction committed and whenever `publish` moves
+/// the head (so a projection stuck in a slow handler still shows its lag growing); the
+/// applied and dead-lettered counters grow once per transaction. The bus samples the live
+/// batches waiting in projection mailboxes every `backlog_sample_interval`. Nothing is done
+/// per event.
+///
 /// Thread-safety: every method may be called from any thread. Lifetime: `stop()` (or the
 /// destructor) ends every projection after the transaction it is in; nothing is lost, the
 /// next start catches up from the checkpoints.
 class projection_host {
  public:
-  /// Starts the bus. Projections open their connections on `add`.
+  /// Starts the bus. Projections open their connections on `add`. Metrics go to `metrics`
+  /// (a private registry when null).
   /// REQUIRES: both factories non-null.
   static result<std::unique_ptr<projection_host>> start(
       projection_options options, std::shared_ptr<persistence::journal_factory> journal,
-      std::shared_ptr<persistence::projection_store_factory> store);
+      std::shared_ptr<persistence::projection_store_factory> store,
+      std::shared_ptr<metrics::registry> metrics = nullptr);
   ~projection_host();
   projection_host(const projection_host&) = delete;
   projection_host& operator=(const projection_host&) = delete;
 
-  /// Hands committed records (in global order) to the bus. Never blocks on a projection.
+  /// Hands committed records (in global order) to the bus and updates every projection's lag
+  /// series to the new head. Never blocks on a projection.
   void publish(const std::vector<persistence::event_record>& records);
 
   /// Registers and starts `p` (catching up from its checkpoint). Errors: `invalid_argument`

@@ -233,8 +233,8 @@ class runtime {
                                                                            version from,
                                                                            version to);
 
-  result<void> start_projections(
-      std::shared_ptr<persistence::projection_store_factory> read_models);
+  result<void> start_projections(std::shared_ptr<persistence::projection_store_factory> read_models,
+                                 std::shared_ptr<metrics::registry> metrics);
 
   runtime_config config_;
   std::shared_ptr<persistence::journal_factory> journal_;
