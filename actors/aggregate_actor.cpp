@@ -62,7 +62,11 @@ struct aggregate_state {
   std::vector<remembered_command> recent;
   version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
   bool expiry_armed = false;
-  envelope_ptr deciding;  ///< The command being decided, for the crash handler.
+  envelope_ptr deciding;                  ///< The command being decided, for the crash handler.
+  std::uint32_t crashes = 0;              ///< Within the current crash window.
+  steady::time_point crash_window_start;  ///< When the current crash window began.
+  steady::time_point throttled_until;     ///< Commands are refused until then.
+  std::uint64_t append_seq = 0;           ///< Tags appends, so a stale answer is recognised.
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
@@ -225,8 +229,9 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
   st.decided_events = std::move(d->decided_events);
   st.ph = aggregate_state::phase::writing;
   auto handle = caf::actor_cast<caf::actor>(self);
-  st.svc->writer->submit(std::move(append), [handle](persistence::stream_outcome o) {
-    caf::anon_send(handle, appended_atom::value,
+  const std::uint64_t seq = ++st.append_seq;
+  st.svc->writer->submit(std::move(append), [handle, seq](persistence::stream_outcome o) {
+    caf::anon_send(handle, appended_atom::value, seq,
                    std::make_shared<persistence::stream_outcome>(std::move(o)));
   });
   return true;
@@ -281,6 +286,17 @@ void expire_queued(self_ptr self) {
 
 void enqueue(self_ptr self, pending_item item) {
   auto& st = self->state;
+  if (st.throttled_until != steady::time_point{} && steady::now() < st.throttled_until) {
+    const error refused{errc::unavailable,
+                        st.id +
+                            " crashed repeatedly; it refuses commands until its crash "
+                            "window passes"};
+    if (auto* e = std::get_if<envelope_ptr>(&item))
+      answer(*e, failure_result(refused, st.at));
+    else
+      std::get<query_ptr>(item)->reply(refused);
+    return;
+  }
   if (st.pending.size() - st.pending_head >= st.svc->options.max_queued_per_aggregate) {
     const error full{errc::overloaded, std::to_string(st.svc->options.max_queued_per_aggregate) +
                                            " commands already wait for " + st.id};
@@ -306,8 +322,47 @@ void enqueue(self_ptr self, pending_item item) {
 }
 
 // A handler threw: a bug, not a business outcome. Everything waiting is answered with the
-// reason, then the actor ends; the region restarts it from the journal on its next command
-// (throttled if it keeps crashing).
+// reason and the state is rebuilt from the journal in place; the actor itself lives on, so
+// that nothing already in its mailbox is lost. One that keeps crashing refuses commands
+// (`unavailable`) until its crash window has passed.
+void crash(self_ptr self, const std::string& what) {
+  auto& st = self->state;
+  const error e{errc::internal, st.id + " crashed: " + what};
+  if (st.deciding) {
+    answer(st.deciding, failure_result(e, st.at));
+    st.deciding.reset();
+  }
+  if (st.in_flight) {
+    answer(st.in_flight,
+           failure_result(error{errc::internal, e.message + " (the append's outcome is unknown)"},
+                          st.at));
+    st.in_flight.reset();
+  }
+  st.decided_events.reset();
+  fail_pending(self, e);
+  st.svc->metrics->restarted();
+  const auto now = steady::now();
+  if (st.crashes == 0 || now - st.crash_window_start > st.svc->options.crash_window) {
+    st.crashes = 0;
+    st.crash_window_start = now;
+  }
+  if (++st.crashes >= st.svc->options.max_crashes)
+    st.throttled_until = st.crash_window_start + st.svc->options.crash_window;
+  start_load(self);
+}
+
+template <class F>
+void guarded(self_ptr self, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& ex) {
+    crash(self, ex.what());
+  } catch (...) {
+    crash(self, "unknown exception");
+  }
+}
+
+// The last resort, when even `crash` threw: answer what waits and end the actor.
 caf::error on_exception(self_ptr self, std::exception_ptr& ep) {
   std::string what = "unknown exception";
   try {
@@ -348,7 +403,10 @@ void maybe_snapshot(self_ptr self, const std::string& last_hash) {
   if (st.svc->snapshots->submit(std::move(s))) st.last_snapshot = st.at;
 }
 
-void on_appended(self_ptr self, persistence::stream_outcome& outcome) {
+void on_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome) {
+  // An answer for an append whose command a crash already answered: the reload that followed
+  // reads whatever the journal has.
+  if (!self->state.in_flight || seq != self->state.append_seq) return;
   auto& st = self->state;
   envelope_ptr e = std::move(st.in_flight);
   st.in_flight.reset();
@@ -415,11 +473,13 @@ caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> s
       [self](caf::scheduled_actor*, std::exception_ptr& ep) { return on_exception(self, ep); });
   start_load(self);
   return {
-      [=](expire_atom) { expire_queued(self); },
-      [=](envelope_ptr& e) { enqueue(self, std::move(e)); },
-      [=](query_ptr& q) { enqueue(self, std::move(q)); },
-      [=](loaded_atom, loaded_ptr& l) { on_loaded(self, *l); },
-      [=](appended_atom, outcome_ptr& o) { on_appended(self, *o); },
+      [=](expire_atom) { guarded(self, [&] { expire_queued(self); }); },
+      [=](envelope_ptr& e) { guarded(self, [&] { enqueue(self, std::move(e)); }); },
+      [=](query_ptr& q) { guarded(self, [&] { enqueue(self, std::move(q)); }); },
+      [=](loaded_atom, loaded_ptr& l) { guarded(self, [&] { on_loaded(self, *l); }); },
+      [=](appended_atom, std::uint64_t seq, outcome_ptr& o) {
+        guarded(self, [&] { on_appended(self, seq, *o); });
+      },
       [=](dup_atom, duplicate_ptr& d) {
         if (!d->records) {
           answer(d->command, failure_result(d->records.err(), self->state.at));
