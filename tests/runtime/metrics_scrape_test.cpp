@@ -1,0 +1,257 @@
+// A real scrape of GET /metrics over HTTP while commands run: the series of commands, the
+// journal, live aggregates, rehydrations and a projection move between scrapes, end at the
+// exact counts of the replies once the load stopped, and pass `promtool check metrics`.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/orders/order.hpp"
+#include "persistence/read_models/order_summary.hpp"
+#include "runtime/runtime.hpp"
+#include "tests/runtime/scrape.hpp"
+#include "tests/runtime/temp_dir.hpp"
+
+using namespace strata;
+using namespace strata::testing;
+using namespace std::chrono_literals;
+namespace mt = strata::metrics::testing;
+
+namespace {
+
+constexpr std::size_t window = 64;  // commands in flight at most
+
+/// Sends orders from a thread of its own with the callback form of `send`, `window` in
+/// flight: a new order "o-<n>" each time, and every fifth time a second `place` of an order
+/// placed before, which the decider rejects. Runs until `stop` and at least `minimum`
+/// commands; counts the replies by outcome.
+class load {
+ public:
+  load(runtime& rt, std::size_t minimum) : rt_(rt), minimum_(minimum) {
+    thread_ = std::thread{[this] { run(); }};
+  }
+  ~load() { finish(); }
+
+  /// Stops sending and waits for every reply.
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::uint64_t accepted() const { return accepted_.load(); }
+  std::uint64_t rejected() const { return rejected_.load(); }
+  std::uint64_t other() const { return other_.load(); }
+  std::uint64_t orders() const { return orders_.load(); }
+  global_position last_position() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return last_;
+  }
+  std::string first_other() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return first_other_;
+  }
+
+ private:
+  void run() {
+    for (std::uint64_t n = 0; !stop_.load() || n < minimum_; ++n) {
+      send("o-" + std::to_string(n));
+      orders_.fetch_add(1);
+      if (n % 5 == 4) send("o-" + std::to_string(n - 4));  // placed already: rejected
+    }
+    std::unique_lock<std::mutex> lock{mutex_};
+    drained_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+
+  void send(const std::string& id) {
+    {
+      std::unique_lock<std::mutex> lock{mutex_};
+      drained_.wait(lock, [&] { return in_flight_ < window; });
+      ++in_flight_;
+    }
+    orders::command c =
+        orders::place{"c-" + id, "EUR", {orders::line{"sku-1", 1, money{250, "EUR"}}}};
+    rt_.send<orders::order>(id, std::move(c), {}, [this](command_result r) {
+      std::lock_guard<std::mutex> lock{mutex_};
+      if (r.is_accepted()) {
+        accepted_.fetch_add(1);
+        last_ = std::max(last_, r.position);
+      } else if (r.status == command_status::rejected) {
+        rejected_.fetch_add(1);
+      } else {
+        if (other_.fetch_add(1) == 0) first_other_ = to_string(r);
+      }
+      --in_flight_;
+      drained_.notify_all();
+    });
+  }
+
+  runtime& rt_;
+  const std::size_t minimum_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> accepted_{0}, rejected_{0}, other_{0}, orders_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable drained_;
+  std::size_t in_flight_ = 0;
+  global_position last_{};
+  std::string first_other_;
+  std::thread thread_;
+};
+
+/// GET /metrics on 127.0.0.1:port, checked and parsed.
+struct scraped {
+  std::string body;
+  exposition series;
+};
+
+scraped scrape(std::uint16_t port) {
+  const auto response = mt::http_get(port, "/metrics");
+  REQUIRE_MESSAGE(response.failure.empty(), response.failure);
+  REQUIRE(response.status == 200);
+  auto series = parse_exposition(response.body);
+  if (!series.problems.empty()) FAIL("unreadable line in the scrape: " << series.problems.front());
+  return scraped{response.body, std::move(series)};
+}
+
+const std::map<std::string, std::string> order{{"aggregate_type", "Order"}};
+const std::map<std::string, std::string> summary{{"projection", "order_summary"}};
+
+std::map<std::string, std::string> with_outcome(const std::string& outcome) {
+  return {{"aggregate_type", "Order"}, {"outcome", outcome}};
+}
+
+/// The figures the test follows from scrape to scrape.
+struct figures {
+  double accepted, events, batches, live, rehydrations, position;
+};
+
+figures figures_of(const exposition& e) {
+  return figures{value_of(e, "strata_commands_total", with_outcome("accepted")),
+                 value_of(e, "strata_events_appended_total", order),
+                 value_of(e, "strata_journal_batch_events_count"),
+                 value_of(e, "strata_live_aggregates", order),
+                 value_of(e, "strata_rehydrations_total", order),
+                 value_of(e, "strata_projection_position", summary)};
+}
+
+void check_promtool(const std::string& promtool, const std::string& body) {
+  const auto checked = mt::run_with_input("'" + promtool + "' check metrics", body);
+  INFO("promtool said: ", checked.output);
+  CHECK(checked.exit_status == 0);
+  CHECK(checked.output.empty());
+}
+
+}  // namespace
+
+TEST_CASE("scrapes of /metrics during a load show every series moving and end at the replies") {
+  const std::string promtool = mt::find_on_path("promtool");
+  REQUIRE_MESSAGE(!promtool.empty(),
+                  "promtool is not installed: install the Debian package 'prometheus' "
+                  "(scripts/deps.sh --with-test-servers) so the scraped text can be checked");
+  temp_dir dir;
+  runtime_config config;
+  config.journal.sqlite.path = dir.file("journal.db");
+  config.projections.path = dir.file("read.db");
+  config.metrics.enabled = true;
+  config.metrics.bind_address = "127.0.0.1";
+  config.metrics.port = 0;
+  auto started = runtime::start(config);
+  REQUIRE_MESSAGE(started, (started ? "" : to_string(started.err())));
+  auto& rt = **started;
+  REQUIRE(rt.register_aggregate<orders::order>());
+  REQUIRE(rt.add_projection(std::make_shared<read_models::order_summary_projection>()));
+  const auto port = rt.metrics().bound_port();
+  REQUIRE(port != 0);
+
+  load commands{rt, 4 * window};
+  std::vector<figures> seen;
+  std::string mid_load_body;
+  constexpr int scrapes = 4;
+  for (int i = 0; i < scrapes; ++i) {
+    if (i > 0) {
+      // More than a window of replies since the last scrape: every series below must have
+      // moved, whatever was in flight when it was taken.
+      const double before = seen.back().accepted;
+      const bool progressed = wait_until(
+          [&] { return static_cast<double>(commands.accepted()) > before + window; }, 60s);
+      REQUIRE_MESSAGE(progressed, "the load stalled at " << commands.accepted() << " accepted");
+    }
+    if (i == scrapes - 1) {
+      // The projection follows asynchronously: wait until it passed the first scrape's position.
+      const double first = seen.front().position;
+      REQUIRE(wait_until(
+          [&] {
+            auto lag = rt.projection_lag("order_summary");
+            return lag && static_cast<double>(lag->position.value) > first;
+          },
+          60s));
+    }
+    auto s = scrape(port);
+    seen.push_back(figures_of(s.series));
+    if (i == 1) mid_load_body = std::move(s.body);
+  }
+  commands.finish();
+
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    CAPTURE(i);
+    const auto& a = seen[i - 1];
+    const auto& b = seen[i];
+    CHECK(b.accepted > a.accepted);
+    CHECK(b.events > a.events);
+    CHECK(b.batches > a.batches);
+    CHECK(b.live > a.live);
+    CHECK(b.rehydrations > a.rehydrations);
+    CHECK(b.position >= a.position);
+  }
+  CHECK(seen.back().position > seen.front().position);
+  INFO("the first unexpected reply: ", commands.first_other());
+  REQUIRE(commands.other() == 0);
+
+  // After the load: exact counts.
+  const auto accepted = static_cast<double>(commands.accepted());
+  const auto last = commands.last_position();
+  REQUIRE(rt.wait_for("order_summary", last, 30s));
+  const auto final_scrape = scrape(port);
+  const auto& e = final_scrape.series;
+  CHECK(commands.accepted() == commands.orders());  // every new order was accepted
+  CHECK(last.value == commands.accepted());         // one event each, nothing else written
+  CHECK(value_of(e, "strata_commands_total", with_outcome("accepted")) == accepted);
+  CHECK(value_of(e, "strata_commands_total", with_outcome("rejected")) ==
+        static_cast<double>(commands.rejected()));
+  for (const char* outcome : {"conflict", "overloaded", "timeout", "unavailable", "failed"}) {
+    CAPTURE(outcome);
+    CHECK(value_of(e, "strata_commands_total", with_outcome(outcome)) == 0);
+  }
+  CHECK(value_of(e, "strata_command_duration_seconds_count", order) ==
+        accepted + static_cast<double>(commands.rejected()));
+  CHECK(value_of(e, "strata_commands_in_flight", order) == 0);
+  CHECK(value_of(e, "strata_events_appended_total", order) == accepted);
+  CHECK(value_of(e, "strata_journal_batch_events_sum") == accepted);
+  const double batches = value_of(e, "strata_journal_batch_events_count");
+  CHECK(batches >= 1);
+  CHECK(batches <= accepted);
+  CHECK(value_of(e, "strata_journal_commits_total", {{"result", "ok"}}) == batches);
+  CHECK(value_of(e, "strata_journal_commits_total", {{"result", "failed"}}) == 0);
+  // One live aggregate per order, each rehydrated once from an empty stream.
+  CHECK(value_of(e, "strata_live_aggregates", order) == accepted);
+  CHECK(value_of(e, "strata_aggregate_spawns_total", order) == accepted);
+  CHECK(value_of(e, "strata_rehydrations_total", order) == accepted);
+  CHECK(value_of(e, "strata_rehydrated_events_total", order) == 0);
+  CHECK(value_of(e, "strata_projection_position", summary) == static_cast<double>(last.value));
+  CHECK(value_of(e, "strata_projection_lag_events", summary) == 0);
+  CHECK(value_of(e, "strata_projection_lag_seconds", summary) == 0);
+  CHECK(value_of(e, "strata_projection_events_applied_total", summary) ==
+        static_cast<double>(last.value));
+  CHECK(value_of(e, "strata_dead_lettered_events_total", summary) == 0);
+  CHECK(value_of(e, "strata_mailbox_backlog_messages", {{"actor_kind", "projection"}}) >= 0);
+
+  check_promtool(promtool, mid_load_body);
+  check_promtool(promtool, final_scrape.body);
+}
