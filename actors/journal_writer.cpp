@@ -12,18 +12,19 @@ result<std::unique_ptr<journal_writer>> journal_writer::start(persistence::journ
                                                               stats_observer observer) {
   auto j = factory.open();
   if (!j) return std::move(j).err();
-  return std::unique_ptr<journal_writer>{
-      new journal_writer{std::move(*j), options, std::move(committed), std::move(observer)}};
+  return std::unique_ptr<journal_writer>{new journal_writer{
+      std::move(*j), options, std::move(committed), std::move(observer), !factory.blocks()}};
 }
 
 journal_writer::journal_writer(std::unique_ptr<persistence::journal> journal,
                                journal_writer_options options, committed_listener committed,
-                               stats_observer observer)
-    : journal_(std::move(journal)),
+                               stats_observer observer, bool inline_commits)
+    : inline_commits_(inline_commits),
+      journal_(std::move(journal)),
       options_(options),
       committed_(std::move(committed)),
       observer_(std::move(observer)) {
-  thread_ = std::thread([this] { run(); });
+  if (!inline_commits_) thread_ = std::thread([this] { run(); });
 }
 
 journal_writer::~journal_writer() {
@@ -31,6 +32,21 @@ journal_writer::~journal_writer() {
 }
 
 void journal_writer::submit(persistence::stream_append append, completion done) {
+  if (inline_commits_) {
+    std::vector<item> one;
+    {
+      std::lock_guard<std::mutex> lock{inline_mutex_};
+      if (stopping_) {
+        one.clear();
+      } else {
+        one.push_back(item{std::move(append), std::move(done)});
+        commit(one);  // answers and hands off under the lock: global order is kept
+        return;
+      }
+    }
+    done(error{errc::unavailable, "journal writer is stopped"});
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock{mutex_};
     if (!stopping_) {
@@ -46,6 +62,11 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
 }
 
 void journal_writer::stop() {
+  if (inline_commits_) {
+    std::lock_guard<std::mutex> lock{inline_mutex_};
+    stopping_ = true;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock{mutex_};
     stopping_ = true;

@@ -45,6 +45,10 @@ struct commit_stats {
 /// where the event bus hangs off. An outer journal error fails every append in the batch and
 /// acknowledges nothing.
 ///
+/// A store whose calls never block (`journal_factory::blocks()` is false: the memory backend)
+/// needs no group commit: then `submit` commits at once on the caller's thread, one append
+/// at a time under a lock, which keeps the global order of the hand-off.
+///
 /// Thread-safety: `submit` may be called from any thread. Destruction stops the thread after
 /// draining what was submitted.
 class journal_writer {
@@ -76,9 +80,12 @@ class journal_writer {
   };
 
   journal_writer(std::unique_ptr<persistence::journal> journal, journal_writer_options options,
-                 committed_listener committed, stats_observer observer);
+                 committed_listener committed, stats_observer observer, bool inline_commits);
   void run();
   void commit(std::vector<item>& batch);
+
+  const bool inline_commits_;
+  std::mutex inline_mutex_;  // serialises inline commits and their hand-off
 
   std::unique_ptr<persistence::journal> journal_;
   const journal_writer_options options_;

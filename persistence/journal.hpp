@@ -52,8 +52,7 @@ class journal {
                                                         const stream_range& range) = 0;
 
   /// Up to `limit` events with position greater than `after`, in global order.
-  virtual result<std::vector<event_record>> read_all(global_position after,
-                                                     std::size_t limit) = 0;
+  virtual result<std::vector<event_record>> read_all(global_position after, std::size_t limit) = 0;
 
   /// The version of the last event of `stream` (0 for an unknown stream).
   virtual result<version> head(const stream_id& stream) = 0;
@@ -68,6 +67,10 @@ class journal_factory {
  public:
   virtual ~journal_factory() = default;
   virtual result<std::unique_ptr<journal>> open() = 0;
+
+  /// False when the store's calls never block on I/O (the memory backend): the writer then
+  /// commits on the caller's thread instead of handing appends to a thread of its own.
+  virtual bool blocks() const noexcept { return true; }
 };
 
 }  // namespace strata::persistence

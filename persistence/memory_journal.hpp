@@ -48,6 +48,7 @@ class memory_journal_factory final : public journal_factory {
  public:
   memory_journal_factory();
   result<std::unique_ptr<journal>> open() override;
+  bool blocks() const noexcept override { return false; }
 
  private:
   std::shared_ptr<memory_journal::store> store_;

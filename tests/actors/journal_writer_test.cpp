@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "actors/journal_writer.hpp"
@@ -138,4 +140,39 @@ TEST_CASE("after stop, an append is answered unavailable") {
   auto r = wait(f);
   REQUIRE_FALSE(r);
   CHECK(r.err().code == errc::unavailable);
+}
+
+TEST_CASE("on a store that never blocks, appends commit on the caller's thread, in order") {
+  persistence::memory_journal_factory memory;
+  REQUIRE_FALSE(memory.blocks());
+  std::mutex m;
+  std::vector<global_position> published;
+  auto w = actors::journal_writer::start(memory, {},
+                                         [&](const std::vector<persistence::event_record>& rs) {
+                                           std::lock_guard<std::mutex> lock{m};
+                                           for (const auto& r : rs) published.push_back(r.position);
+                                         });
+  REQUIRE(w);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool answered = false;
+        (*w)->submit(one_event("t" + std::to_string(t) + "-" + std::to_string(i)),
+                     [&](persistence::stream_outcome o) {
+                       answered = true;
+                       if (o) ++ok;
+                     });
+        CHECK(answered);  // synchronous: answered before submit returns
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 200);
+  REQUIRE(published.size() == 200);
+  for (std::size_t i = 0; i < published.size(); ++i) CHECK(published[i] == global_position{i + 1});
+  (*w)->stop();
+  bool refused = false;
+  (*w)->submit(one_event("late"), [&](persistence::stream_outcome o) { refused = !o; });
+  CHECK(refused);
 }

@@ -22,6 +22,7 @@ class counting_factory final : public persistence::journal_factory {
  public:
   explicit counting_factory(std::shared_ptr<persistence::journal_factory> inner);
   result<std::unique_ptr<persistence::journal>> open() override;
+  bool blocks() const noexcept override { return inner_->blocks(); }
 
   /// Batch sizes (events per append call) recorded so far, in order.
   std::vector<std::size_t> batches() const;
