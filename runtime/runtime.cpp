@@ -132,6 +132,24 @@ std::future<result<std::vector<persistence::event_record>>> runtime::read_histor
   return f;
 }
 
+std::future<result<std::optional<persistence::chain_violation>>> runtime::verify(stream_id stream) {
+  auto p = std::make_shared<std::promise<result<std::optional<persistence::chain_violation>>>>();
+  auto f = p->get_future();
+  engine_->read([p, stream = std::move(stream)](result<persistence::journal*> j) {
+    if (!j) {
+      p->set_value(std::move(j).err());
+      return;
+    }
+    p->set_value(stream.empty() ? persistence::verify_journal(**j)
+                                : persistence::verify_stream(**j, stream));
+  });
+  return f;
+}
+
+std::future<result<std::optional<persistence::chain_violation>>> runtime::verify_audit_trail() {
+  return verify(stream_id{});
+}
+
 metrics::registry& runtime::metrics() const noexcept {
   return engine_->metrics();
 }

@@ -17,6 +17,7 @@
 #include "domain/kernel/result.hpp"
 #include "domain/kernel/time.hpp"
 #include "metrics/metrics.hpp"
+#include "persistence/audit_chain.hpp"
 #include "persistence/journal.hpp"
 #include "runtime/config.hpp"
 
@@ -193,6 +194,17 @@ class runtime {
   /// `read_models::orders_by_customer(**store, "c-1")`. Errors: the store's.
   result<std::unique_ptr<persistence::projection_store>> open_read_models();
 
+  /// Recomputes the audit hash chain of every stream on a reader connection and returns the
+  /// first altered, missing, inserted or reordered event, or nullopt when the journal is
+  /// intact. Errors: journal errors.
+  std::future<result<std::optional<persistence::chain_violation>>> verify_audit_trail();
+
+  /// As `verify_audit_trail`, for the stream of aggregate `id` of type `A` only.
+  template <class A>
+  std::future<result<std::optional<persistence::chain_violation>>> verify_stream(std::string id) {
+    return verify(stream_id{A::type, id});
+  }
+
   /// Commands admitted and not yet answered.
   std::size_t in_flight() const noexcept { return engine_->in_flight(); }
 
@@ -228,6 +240,8 @@ class runtime {
     });
     return f;
   }
+
+  std::future<result<std::optional<persistence::chain_violation>>> verify(stream_id stream);
 
   std::future<result<std::vector<persistence::event_record>>> read_history(stream_id stream,
                                                                            version from,

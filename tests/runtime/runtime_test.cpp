@@ -3,7 +3,9 @@
 #include <chrono>
 #include <future>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include "domain/orders/order.hpp"
+
 #include "persistence/sqlite_journal.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -118,4 +120,40 @@ TEST_CASE("a journal path that cannot be opened fails start with a clear error")
   auto rt = runtime::start(c);
   REQUIRE_FALSE(rt);
   CHECK(rt.err().code == errc::unavailable);
+}
+
+TEST_CASE("the audit trail verifies, and an event altered in the file is found") {
+  strata::testing::temp_dir dir;
+  const auto c = sqlite_runtime_config(dir.file("strata.db"));
+  {
+    auto rt = start(c);
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(wait(rt->send<orders::order>("o-1",
+                                           orders::add_item{line("s" + std::to_string(i), 1, 100)}))
+                  .status == command_status::rejected);  // not placed yet: nothing appended
+    REQUIRE(wait(rt->send<orders::order>("o-1", orders::place{"c", "EUR", {line("a", 1, 100)}}))
+                .is_accepted());
+    REQUIRE(
+        wait(rt->send<orders::order>("o-1", orders::add_item{line("b", 2, 100)})).is_accepted());
+    REQUIRE(wait(rt->send<orders::order>("o-2", orders::place{"c", "EUR", {}})).is_accepted());
+    auto intact = wait(rt->verify_audit_trail());
+    REQUIRE(intact);
+    CHECK_FALSE(intact->has_value());
+  }
+  {
+    SQLite::Database db{c.journal.sqlite.path, SQLite::OPEN_READWRITE};
+    db.exec(
+        "UPDATE events SET data = replace(data, '\"quantity\":2', '\"quantity\":20') WHERE version "
+        "= 2");
+  }
+  auto rt = start(c);
+  auto found = wait(rt->verify_audit_trail());
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->stream == stream_id{"Order", "o-1"});
+  CHECK((*found)->at == version{2});
+  CHECK((*found)->kind == "altered");
+  auto other = wait(rt->verify_stream<orders::order>("o-2"));
+  REQUIRE(other);
+  CHECK_FALSE(other->has_value());
 }
