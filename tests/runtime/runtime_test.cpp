@@ -157,3 +157,49 @@ TEST_CASE("the audit trail verifies, and an event altered in the file is found")
   REQUIRE(other);
   CHECK_FALSE(other->has_value());
 }
+
+TEST_CASE("stored v1 Order rows in the SQLite file are read as current events and decided on") {
+  strata::testing::temp_dir dir;
+  const auto c = sqlite_runtime_config(dir.file("strata.db"));
+  {
+    // Rows as an older release wrote them: OrderPlaced and ItemAdded v1 (bare USD amounts).
+    persistence::sqlite_journal_options o;
+    o.path = c.journal.sqlite.path;
+    auto j = persistence::sqlite_journal::open(o);
+    REQUIRE(j);
+    persistence::stream_append a;
+    a.stream = stream_id{"Order", "legacy-1"};
+    auto ev = [](std::string id, std::string type, std::string data) {
+      persistence::new_event e;
+      e.event_id = std::move(id);
+      e.event_type = std::move(type);
+      e.schema_version = 1;
+      e.time = from_unix_micros(1'600'000'000'000'000);
+      e.data = std::move(data);
+      return e;
+    };
+    a.events.push_back(ev(
+        "00000000-0000-7000-8000-00000000000a", "OrderPlaced",
+        R"({"customer_id":"cust-1","lines":[{"sku":"WIDGET","quantity":2,"unit_price":500}],"total":1000})"));
+    a.events.push_back(ev("00000000-0000-7000-8000-00000000000b", "ItemAdded",
+                          R"({"sku":"BOLT","quantity":10,"unit_price":15})"));
+    auto out = (*j)->append({a});
+    REQUIRE(out);
+    REQUIRE((*out)[0]);
+  }
+  auto rt = start(c);
+  auto view = wait(rt->current_state<orders::order>("legacy-1"));
+  REQUIRE_MESSAGE(view, (view ? "" : to_string(view.err())));
+  CHECK(view->at == version{2});
+  CHECK(view->state.currency == "USD");
+  CHECK(view->state.total_minor == 1150);
+  CHECK(view->state.lines.at("BOLT").quantity == 10);
+  // A new command in the current shape continues the old stream: same currency required.
+  auto eur = wait(rt->send<orders::order>("legacy-1", orders::add_item{line("NUT", 1, 5)}));
+  CHECK(eur.status == command_status::rejected);
+  CHECK(eur.why->code == orders::currency_mismatch);
+  auto usd = wait(rt->send<orders::order>(
+      "legacy-1", orders::add_item{orders::line{"NUT", 1, money{5, "USD"}}}));
+  REQUIRE_MESSAGE(usd.is_accepted(), to_string(usd));
+  CHECK(usd.events[0].schema_version == 2);
+}
