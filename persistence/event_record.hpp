@@ -11,35 +11,35 @@ namespace strata::persistence {
 
 /// An event to be appended: everything but what the journal assigns (version, position, hash).
 struct new_event {
-  std::string event_id;             ///< Unique and time-ordered (UUIDv7), chosen by the writer.
-  std::string event_type;           ///< Wire name from the aggregate's schema.
-  std::uint32_t schema_version = 1; ///< The version of `event_type`'s shape in `data`.
-  timestamp time{};                 ///< When the command was decided (UTC, microseconds).
+  std::string event_id;              ///< Unique and time-ordered (UUIDv7), chosen by the writer.
+  std::string event_type;            ///< Wire name from the aggregate's schema.
+  std::uint32_t schema_version = 1;  ///< The version of `event_type`'s shape in `data`.
+  timestamp time{};                  ///< When the command was decided (UTC, microseconds).
   std::string user_id;
   std::string command_id;
   std::string correlation_id;
   std::string causation_id;
-  std::string data;                 ///< JSON text of the event body.
+  std::string data;  ///< JSON text of the event body.
 };
 
 /// A stored event: an immutable audit record. Its JSON form (see record_json.hpp) uses the
 /// names eventId, eventType, aggregateId, aggregateType, timestamp, userId, data, version, ...
 struct event_record {
-  global_position position;         ///< Gap-free, strictly increasing in commit order.
+  global_position position;  ///< Gap-free, strictly increasing in commit order.
   std::string event_id;
   std::string event_type;
   std::uint32_t schema_version = 1;
   std::string aggregate_type;
   std::string aggregate_id;
-  version stream_version;           ///< 1-based position within the stream.
+  version stream_version;  ///< 1-based position within the stream.
   timestamp time{};
   std::string user_id;
   std::string command_id;
   std::string correlation_id;
   std::string causation_id;
-  std::string data;                 ///< JSON text.
-  std::string hash;                 ///< Audit chain link, lower-case hex SHA-256 (may be empty
-                                    ///< for backends or records written before the chain).
+  std::string data;  ///< JSON text.
+  std::string hash;  ///< Audit chain link, lower-case hex SHA-256 (may be empty
+                     ///< for backends or records written before the chain).
 
   stream_id stream() const { return stream_id{aggregate_type, aggregate_id}; }
 };
@@ -47,8 +47,8 @@ struct event_record {
 /// One stream's part of an append batch: events that must all land after `expected`.
 struct stream_append {
   stream_id stream;
-  version expected;                 ///< The stream's head this append was decided on (0: new).
-  std::vector<new_event> events;    ///< REQUIRES: non-empty.
+  version expected;               ///< The stream's head this append was decided on (0: new).
+  std::vector<new_event> events;  ///< REQUIRES: non-empty.
 };
 
 }  // namespace strata::persistence
