@@ -123,7 +123,16 @@ void run_rehydrate(const options& o, std::size_t events);
 void run_actors(const options& o, std::size_t aggregates, std::size_t commands,
                 const std::vector<std::size_t>& levels);
 void run_memory(const options& o, std::size_t aggregates);
-void run_projection(const options& o);
+/// Catch-up of the order-summary projection over `events` events, then end-to-end lag at
+/// `rate` commands/s for `commands` commands.
+void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands);
+/// Commands offered at `factor` x the capacity measured with `bound` in flight, for `seconds`.
+void run_overload(const options& o, std::size_t bound, double factor, double seconds);
+/// The journal alone at each batch size, against the bare driver with the same batching.
+void run_journal(const options& o, const std::vector<std::size_t>& batches,
+                 const std::vector<std::string>& classes);
+/// Time to the first command of a fresh runtime for an aggregate with `events` events.
+void run_first_command(const options& o, std::size_t events);
 /// The child half of `memory`: prints the RSS growth of `what` ("caf", "journal", "runtime").
 int memory_child(const std::string& what, std::size_t count);
 

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <numeric>
@@ -162,7 +163,8 @@ void text(sqlite3_stmt* s, int i, const std::string& v) {
 double sqlite_ceiling(
     const std::string& path, bool full, const std::vector<persistence::event_record>& rows,
     std::size_t batch,
-    const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source) {
+    const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source,
+    std::vector<std::int64_t>* tx_latency_ns) {
   remove_db(path);
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail("ceiling: cannot open " + path);
@@ -192,10 +194,12 @@ double sqlite_ceiling(
   // Stream keys are known to the application after their first insert, like the journal's
   // name -> key cache.
   std::unordered_map<std::string, std::int64_t> keys;
-  auto insert_all = [&](const std::vector<persistence::event_record>& input, std::size_t per_tx) {
+  auto insert_all = [&](const std::vector<persistence::event_record>& input, std::size_t per_tx,
+                        std::vector<std::int64_t>* latencies) {
     std::size_t i = 0;
     while (i < input.size()) {
       const std::size_t end = std::min(input.size(), i + std::max<std::size_t>(per_tx, 1));
+      const auto tx_start = now_ns();
       sq(db, "BEGIN IMMEDIATE");
       for (; i < end; ++i) {
         const auto& r = input[i];
@@ -233,19 +237,20 @@ double sqlite_ceiling(
         step_done(db, ins);
       }
       sq(db, "COMMIT");
+      if (latencies != nullptr) latencies->push_back(now_ns() - tx_start);
     }
   };
   std::size_t preloaded = 0;
   if (untimed_source) {
     std::vector<persistence::event_record> chunk;
     while (untimed_source(chunk)) {
-      insert_all(chunk, chunk.size());
+      insert_all(chunk, chunk.size(), nullptr);
       preloaded += chunk.size();
       chunk.clear();
     }
   }
   const auto start = now_ns();
-  insert_all(rows, batch);
+  insert_all(rows, batch, tx_latency_ns);
   const double seconds = static_cast<double>(now_ns() - start) / 1e9;
   sqlite3_int64 count = 0;
   sqlite3_stmt* c = prep(db, "SELECT count(*) FROM events");
@@ -292,7 +297,8 @@ void postgres_drop_schema(const std::string& conninfo, const std::string& schema
 }
 
 double postgres_ceiling(const std::string& conninfo, const std::string& schema,
-                        const std::vector<persistence::event_record>& rows, std::size_t batch) {
+                        const std::vector<persistence::event_record>& rows, std::size_t batch,
+                        std::vector<std::int64_t>* tx_latency_ns) {
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string m = PQerrorMessage(c);
@@ -359,6 +365,7 @@ double postgres_ceiling(const std::string& conninfo, const std::string& schema,
   std::vector<const char*> params;
   while (i < rows.size()) {
     const std::size_t end = std::min(rows.size(), i + std::max<std::size_t>(batch, 1));
+    const auto tx_start = now_ns();
     pq_exec(c, "BEGIN");
     // The streams rows first (the events reference them), then the events in chunks.
     std::unordered_map<std::string, std::string> keys;
@@ -405,6 +412,7 @@ double postgres_ceiling(const std::string& conninfo, const std::string& schema,
       i += n;
     }
     pq_exec(c, "COMMIT");
+    if (tx_latency_ns != nullptr) tx_latency_ns->push_back(now_ns() - tx_start);
   }
   const double seconds = static_cast<double>(now_ns() - start) / 1e9;
   PGresult* res = PQexec(c, ("SELECT count(*) FROM " + s + "events").c_str());
@@ -417,6 +425,72 @@ double postgres_ceiling(const std::string& conninfo, const std::string& schema,
         "postgres ceiling holds " + std::to_string(count) + " rows, expected " +
             std::to_string(rows.size()));
   return static_cast<double>(rows.size()) / seconds;
+}
+
+// ---------------------------------------------------------------------------------------
+// Filling a journal quickly
+
+std::vector<std::uint64_t> append_orders(persistence::journal& j, const order_data& data,
+                                         std::uint64_t events, std::size_t streams,
+                                         const std::string& prefix, std::size_t per_tx) {
+  check(streams > 0, "append_orders: no streams");
+  std::vector<std::uint64_t> heads(streams, 0);
+  const timestamp t = from_unix_micros(1700000000000000);
+  const std::size_t streams_per_tx = std::min<std::size_t>(100, streams);
+  const std::size_t per_stream = std::max<std::size_t>(1, per_tx / streams_per_tx);
+  std::uint64_t written = 0;
+  std::uint64_t reported = 0;
+  std::size_t next_stream = 0;
+  const auto t0 = now_ns();
+  while (written < events) {
+    std::vector<persistence::stream_append> batch;
+    for (std::size_t s = 0; s < streams_per_tx && written < events; ++s) {
+      const std::size_t k = next_stream;
+      next_stream = (next_stream + 1) % streams;
+      persistence::stream_append part;
+      part.stream = stream_id{"Order", prefix + std::to_string(k)};
+      part.expected = version{heads[k]};
+      for (std::size_t e = 0; e < per_stream && written < events; ++e) {
+        persistence::new_event ne;
+        ne.event_id = prefix + "e-" + std::to_string(written);
+        ne.time = t;
+        ne.user_id = "bench";
+        const auto enc =
+            heads[k] == 0 ? orders::order::events().encode(
+                                orders::event{orders::placed{"customer-" + std::to_string(k % 997),
+                                                             data.currency(),
+                                                             {},
+                                                             money{0, data.currency()}}})
+                          : orders::order::events().encode(
+                                orders::event{orders::item_added{data.add(heads[k] - 1).item}});
+        ne.event_type = enc.type;
+        ne.schema_version = enc.schema_version;
+        ne.data = enc.data;
+        ++heads[k];
+        ++written;
+        part.events.push_back(std::move(ne));
+      }
+      batch.push_back(std::move(part));
+    }
+    auto r = j.append(batch);
+    check(static_cast<bool>(r),
+          "append_orders: append failed: " + (r ? std::string{} : to_string(r.err())));
+    for (const auto& outcome : *r) check(static_cast<bool>(outcome), "append_orders: conflict");
+    if (written - reported >= 1000000) {
+      reported = written;
+      std::fprintf(stderr, "  appended %llu events (%.0f/s)\n",
+                   static_cast<unsigned long long>(written),
+                   static_cast<double>(written) / (static_cast<double>(now_ns() - t0) / 1e9));
+    }
+  }
+  return heads;
+}
+
+std::int64_t added_total(const order_data& data, std::uint64_t first_n, std::uint64_t count) {
+  std::int64_t total = 0;
+  for (std::uint64_t n = first_n; n < first_n + count; ++n)
+    total += data.add(n).item.unit_price.minor * data.add(n).item.quantity;
+  return total;
 }
 
 }  // namespace strata::bench

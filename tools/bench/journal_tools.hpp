@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "persistence/journal.hpp"
+#include "tools/bench/common.hpp"
 
 namespace strata::bench {
 
@@ -63,15 +64,31 @@ std::vector<persistence::event_record> read_everything(persistence::journal& j);
 /// updates or inserts the streams rows they belong to. Returns events per second.
 /// When `untimed_source` is set, the file is first filled (untimed) with the chunks it returns
 /// until it returns false: the preloaded case.
+/// When `tx_latency_ns` is set, the duration of every timed transaction is appended to it.
 double sqlite_ceiling(
     const std::string& path, bool full, const std::vector<persistence::event_record>& rows,
     std::size_t batch,
-    const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source = {});
+    const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source = {},
+    std::vector<std::int64_t>* tx_latency_ns = nullptr);
 
 /// The same through libpq on PostgreSQL (tables in schema `schema`, dropped first): one
 /// multi-row INSERT per 64 events plus the streams upserts, `batch` events per transaction.
 double postgres_ceiling(const std::string& conninfo, const std::string& schema,
-                        const std::vector<persistence::event_record>& rows, std::size_t batch);
+                        const std::vector<persistence::event_record>& rows, std::size_t batch,
+                        std::vector<std::int64_t>* tx_latency_ns = nullptr);
+
+/// Appends `events` valid Order events over `streams` streams ("Order-<prefix><k>", k from 0)
+/// straight into `j`, about `per_tx` events per append (100 streams x per_tx/100 events each;
+/// streams taken round-robin). Stream k's first event is OrderPlaced (customer
+/// "customer-<k mod 997>", total 0), its n-th after that the ItemAdded of `data.add(n)`.
+/// Returns the head version of every stream. Fails the run on any error.
+std::vector<std::uint64_t> append_orders(persistence::journal& j, const order_data& data,
+                                         std::uint64_t events, std::size_t streams,
+                                         const std::string& prefix, std::size_t per_tx = 1000);
+
+/// The sum of quantity x unit price over `data.add(first_n)` .. `data.add(first_n + count - 1)`:
+/// the expected total of an order that received exactly those items.
+std::int64_t added_total(const order_data& data, std::uint64_t first_n, std::uint64_t count);
 
 /// Drops `schema` (CASCADE) if it exists, so a run starts on empty tables.
 void postgres_drop_schema(const std::string& conninfo, const std::string& schema);

@@ -1,9 +1,9 @@
 // strata-bench: measures strata against the targets of DESIGN.md §10 and checks its own
 // results. One JSON line per result on stdout, a summary table on stderr.
 //
-//   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench rehydrate
-//   strata-bench actors     strata-bench memory     strata-bench projection
-//   strata-bench all [--quick]
+//   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench journal
+//   strata-bench rehydrate   strata-bench actors   strata-bench memory
+//   strata-bench projection  strata-bench overload  strata-bench all [--quick]
 
 #include <sys/stat.h>
 
@@ -63,8 +63,19 @@ int main(int argc, char** argv) {
   orders->add_option("--classes", order_classes, "Durability classes")->capture_default_str();
 
   std::size_t rh_events = 100000;
+  std::size_t first_events = 1000000;
   auto* rehydrate = app.add_subcommand("rehydrate", "Rebuild one stream's state");
   rehydrate->add_option("--events", rh_events, "Events in the stream")->capture_default_str();
+  rehydrate
+      ->add_option("--first-command-events", first_events,
+                   "Events of the time-to-first-command stream (0: skip)")
+      ->capture_default_str();
+
+  std::string sweep_batches = "1,10,100,1000";
+  std::string sweep_classes = "sqlite-full,sqlite-normal,postgres";
+  auto* journal = app.add_subcommand("journal", "The journal alone per batch size vs the driver");
+  journal->add_option("--batches", sweep_batches, "Events per append")->capture_default_str();
+  journal->add_option("--classes", sweep_classes, "Durability classes")->capture_default_str();
 
   std::size_t act_aggregates = 10000;
   std::size_t act_commands = 300000;
@@ -78,7 +89,23 @@ int main(int argc, char** argv) {
   auto* memory = app.add_subcommand("memory", "RSS per idle aggregate vs a bare CAF actor");
   memory->add_option("--aggregates", mem_aggregates, "Aggregates")->capture_default_str();
 
-  auto* projection = app.add_subcommand("projection", "Projection catch-up");
+  std::uint64_t proj_events = 1000000;
+  double lag_rate = 1000;
+  std::size_t lag_commands = 10000;
+  auto* projection = app.add_subcommand("projection", "Projection catch-up and lag");
+  projection->add_option("--events", proj_events, "Events to catch up over")->capture_default_str();
+  projection->add_option("--rate", lag_rate, "Commands/s of the lag run")->capture_default_str();
+  projection->add_option("--lag-commands", lag_commands, "Commands of the lag run")
+      ->capture_default_str();
+
+  std::size_t ov_bound = 256;
+  double ov_factor = 2;
+  double ov_seconds = 10;
+  auto* overload = app.add_subcommand("overload", "Commands offered beyond capacity");
+  overload->add_option("--max-in-flight", ov_bound, "commands.max_in_flight_per_type")
+      ->capture_default_str();
+  overload->add_option("--factor", ov_factor, "Offered rate / capacity")->capture_default_str();
+  overload->add_option("--seconds", ov_seconds, "Duration of the overload")->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
 
   std::string child_what;
@@ -99,10 +126,15 @@ int main(int argc, char** argv) {
   const bool every = static_cast<bool>(*all);
   if (*orders || every)
     run_orders(o, preload, order_commands, parse_levels(order_levels), parse_list(order_classes));
-  if (*rehydrate || every) run_rehydrate(o, rh_events);
+  if (*journal || every) run_journal(o, parse_levels(sweep_batches), parse_list(sweep_classes));
+  if (*rehydrate || every) {
+    run_rehydrate(o, rh_events);
+    if (first_events > 0) run_first_command(o, first_events);
+  }
   if (*actors || every) run_actors(o, act_aggregates, act_commands, parse_levels(act_levels));
   if (*memory || every) run_memory(o, mem_aggregates);
-  if (*projection || every) run_projection(o);
+  if (*projection || every) run_projection(o, proj_events, lag_rate, lag_commands);
+  if (*overload || every) run_overload(o, ov_bound, ov_factor, ov_seconds);
   print_summary();
   std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
   return 0;

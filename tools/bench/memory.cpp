@@ -16,7 +16,12 @@
 namespace strata::bench {
 namespace {
 
-std::int64_t child_delta(const std::string& what, std::size_t count) {
+struct child_figures {
+  std::int64_t delta = -1;
+  double seconds = 0;  ///< Time to create the `count` objects.
+};
+
+child_figures child_delta(const std::string& what, std::size_t count) {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   check(n > 0, "memory: cannot find /proc/self/exe");
@@ -26,18 +31,22 @@ std::int64_t child_delta(const std::string& what, std::size_t count) {
   FILE* p = ::popen(cmd.c_str(), "r");
   check(p != nullptr, "memory: cannot run " + cmd);
   long long delta = -1;
+  double seconds = 0;
   char line[256];
   while (std::fgets(line, sizeof line, p) != nullptr) {
     long long v = 0;
+    double sec = 0;
     if (std::sscanf(line, "rss_delta_bytes=%lld", &v) == 1) delta = v;
+    if (std::sscanf(line, "seconds=%lf", &sec) == 1) seconds = sec;
   }
   const int status = ::pclose(p);
   check(status == 0 && delta >= 0,
         "memory: child '" + what + "' failed (status " + std::to_string(status) + ")");
-  return delta;
+  return {delta, seconds};
 }
 
-[[noreturn]] void report_and_exit(std::int64_t delta) {
+[[noreturn]] void report_and_exit(std::int64_t delta, std::int64_t since_ns) {
+  std::printf("seconds=%.6f\n", static_cast<double>(now_ns() - since_ns) / 1e9);
   std::printf("rss_delta_bytes=%lld\n", static_cast<long long>(delta));
   std::fflush(stdout);
   std::_Exit(0);  // skip tearing down a million actors
@@ -53,11 +62,12 @@ int memory_child(const std::string& what, std::size_t count) {
     std::vector<caf::actor> handles;
     handles.reserve(count);
     const auto before = current_rss_bytes();
+    const auto t0 = now_ns();
     for (std::size_t i = 0; i < count; ++i) {
       handles.push_back(sys.spawn<caf::lazy_init>(
           [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; }));
     }
-    report_and_exit(current_rss_bytes() - before);
+    report_and_exit(current_rss_bytes() - before, t0);
   }
   const order_data data{42};
   if (what == "journal") {
@@ -67,6 +77,7 @@ int memory_child(const std::string& what, std::size_t count) {
     const auto enc = orders::order::events().encode(
         orders::event{orders::placed{"customer-1", "EUR", {}, money{0, "EUR"}}});
     const auto before = current_rss_bytes();
+    const auto t0 = now_ns();
     std::size_t i = 0;
     while (i < count) {
       std::vector<persistence::stream_append> batch;
@@ -83,7 +94,7 @@ int memory_child(const std::string& what, std::size_t count) {
       auto r = (*j)->append(batch);
       check(static_cast<bool>(r), "memory: append");
     }
-    report_and_exit(current_rss_bytes() - before);
+    report_and_exit(current_rss_bytes() - before, t0);
   }
   if (what == "runtime") {
     auto inner = std::make_shared<persistence::memory_journal_factory>();
@@ -91,11 +102,12 @@ int memory_child(const std::string& what, std::size_t count) {
     check(static_cast<bool>(rt), "memory: runtime start");
     check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
     const auto before = current_rss_bytes();
+    const auto t0 = now_ns();
     auto out = drive(count, 4096, [&](std::size_t i, command_callback done) {
       (*rt)->send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
     });
     check(out.other == 0, "memory: place not accepted: " + out.first_other);
-    report_and_exit(current_rss_bytes() - before);
+    report_and_exit(current_rss_bytes() - before, t0);
   }
   std::fprintf(stderr, "memory-child: unknown --what %s\n", what.c_str());
   return 2;
@@ -106,9 +118,12 @@ void run_memory(const options& o, std::size_t aggregates) {
   std::fprintf(stderr, "[memory] %zu aggregates, %zu bare CAF actors (child processes)\n",
                aggregates, aggregates);
   const double cpu0 = cpu_seconds();
-  const auto caf_delta = child_delta("caf", aggregates);
-  const auto journal_delta = child_delta("journal", aggregates);
-  const auto runtime_delta = child_delta("runtime", aggregates);
+  const auto caf = child_delta("caf", aggregates);
+  const auto journal = child_delta("journal", aggregates);
+  const auto rt = child_delta("runtime", aggregates);
+  const auto caf_delta = caf.delta;
+  const auto journal_delta = journal.delta;
+  const auto runtime_delta = rt.delta;
   const double n = static_cast<double>(aggregates);
   const double per_caf = static_cast<double>(caf_delta) / n;
   const double per_total = static_cast<double>(runtime_delta) / n;
@@ -125,6 +140,8 @@ void run_memory(const options& o, std::size_t aggregates) {
       .figure("bytes_per_aggregate", per_aggregate)
       .figure("ratio_to_caf", per_aggregate / per_caf)
       .figure("ratio_to_caf_incl_journal", per_total / per_caf)
+      .figure("caf_spawn_s", n / caf.seconds)
+      .figure("aggregate_spawn_s", n / rt.seconds)
       .process(cpu0);
   emit(line);
 }

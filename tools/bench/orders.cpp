@@ -43,60 +43,6 @@ std::shared_ptr<persistence::journal_factory> make_factory(const options& o,
   return std::make_shared<persistence::memory_journal_factory>();
 }
 
-/// Appends `events` events over `streams` streams ("Order-pre-<k>") straight into the journal,
-/// 1,000 events per transaction (100 streams x 10 events), with valid Order event bodies.
-void preload(persistence::journal& j, const order_data& data, std::uint64_t events,
-             std::size_t streams) {
-  std::vector<std::uint64_t> heads(streams, 0);
-  const auto placed = orders::order::events().encode(orders::event{
-      orders::placed{"customer-pre", data.currency(), {}, money{0, data.currency()}}});
-  const timestamp t = from_unix_micros(1700000000000000);
-  std::uint64_t written = 0;
-  std::size_t next_stream = 0;
-  const auto t0 = now_ns();
-  while (written < events) {
-    std::vector<persistence::stream_append> batch;
-    for (std::size_t s = 0; s < 100 && written < events; ++s) {
-      const std::size_t k = next_stream;
-      next_stream = (next_stream + 1) % streams;
-      persistence::stream_append part;
-      part.stream = stream_id{"Order", "pre-" + std::to_string(k)};
-      part.expected = version{heads[k]};
-      for (int e = 0; e < 10 && written < events; ++e) {
-        persistence::new_event ne;
-        ne.event_id = "pre-" + std::to_string(written);
-        ne.time = t;
-        ne.user_id = "bench";
-        if (heads[k] == 0) {
-          ne.event_type = placed.type;
-          ne.schema_version = placed.schema_version;
-          ne.data = placed.data;
-        } else {
-          const auto add = data.add(heads[k]);
-          const auto enc =
-              orders::order::events().encode(orders::event{orders::item_added{add.item}});
-          ne.event_type = enc.type;
-          ne.schema_version = enc.schema_version;
-          ne.data = enc.data;
-        }
-        ++heads[k];
-        ++written;
-        part.events.push_back(std::move(ne));
-      }
-      batch.push_back(std::move(part));
-    }
-    auto r = j.append(batch);
-    check(static_cast<bool>(r),
-          "preload append failed: " + (r ? std::string{} : to_string(r.err())));
-    for (const auto& outcome : *r) check(static_cast<bool>(outcome), "preload stream conflicted");
-    if (written % 500000 == 0) {
-      std::fprintf(stderr, "  preloaded %llu events (%.0f/s)\n",
-                   static_cast<unsigned long long>(written),
-                   static_cast<double>(written) / (static_cast<double>(now_ns() - t0) / 1e9));
-    }
-  }
-}
-
 struct run_figures {
   double commands_per_s = 0;
   double ceiling_per_s = 0;
@@ -115,7 +61,7 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
     check(static_cast<bool>(j), "cannot open the journal to preload");
     std::fprintf(stderr, "[orders] %s: preloading %llu events over %zu streams\n", c.name.c_str(),
                  static_cast<unsigned long long>(preload_events), preload_streams);
-    preload(**j, data, preload_events, preload_streams);
+    append_orders(**j, data, preload_events, preload_streams, "pre-");
   }
 
   std::string label = c.name + " c=" + std::to_string(level) +
