@@ -231,8 +231,11 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
         svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
         if (r.status == command_status::accepted && !r.duplicate)
           svc->metrics->events_appended(r.events.size());
-        done(std::move(r));
+        // Counted out before the caller hears of it, so a caller that sends its next command
+        // from the callback never sees one more in flight than admitted. Safe for stop():
+        // callbacks run on actor threads, which the actor system waits for.
         raw->finished();
+        done(std::move(r));
       }};
   caf::anon_send(region, std::move(e));
 }
