@@ -4,19 +4,10 @@
 #include <cctype>
 #include <utility>
 
+#include "domain/kernel/visit.hpp"
+
 namespace strata::fulfilment {
 namespace {
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
-
-rejection no(std::string_view code, std::string message) {
-  return reject(std::string{code}, std::move(message));
-}
 
 bool is_currency_code(const std::string& c) {
   return c.size() == 3 && std::all_of(c.begin(), c.end(), [](char ch) {
@@ -53,35 +44,37 @@ void fail(state& s, const std::string& code, const std::string& reason) {
 // Checks shared by every record_* command: the fulfilment exists and has not finished.
 std::optional<rejection> unless_running(const state& s) {
   if (s.current == phase::none)
-    return no(fulfilment_not_started, "the fulfilment has not been started");
+    return reject(fulfilment_not_started, "the fulfilment has not been started");
   return std::nullopt;
 }
 
 rejection not_due(const state& s, std::string_view what) {
-  if (is_finished(s)) return no(fulfilment_finished, "the fulfilment has finished");
-  return no(step_not_due, std::string{what} + " is not due in phase " +
-                              std::string{boost::describe::enum_to_string(s.current, "?")});
+  if (is_finished(s)) return reject(fulfilment_finished, "the fulfilment has finished");
+  return reject(step_not_due, std::string{what} + " is not due in phase " +
+                                  std::string{boost::describe::enum_to_string(s.current, "?")});
 }
 
 decision<event> decide_start(const state& s, const start& c, const context& ctx) {
   if (s.current != phase::none) return {};  // started already: the same start again
-  if (c.order_id.empty()) return no(order_id_missing, "a fulfilment needs an order id");
+  if (c.order_id.empty()) return reject(order_id_missing, "a fulfilment needs an order id");
   if (!ctx.aggregate_id.empty() && c.order_id != ctx.aggregate_id)
-    return no(order_id_mismatch,
-              "fulfilment " + std::string{ctx.aggregate_id} + " cannot fulfil order " + c.order_id);
-  if (c.lines.empty()) return no(lines_missing, "a fulfilment needs at least one line");
+    return reject(order_id_mismatch, "fulfilment " + std::string{ctx.aggregate_id} +
+                                         " cannot fulfil order " + c.order_id);
+  if (c.lines.empty()) return reject(lines_missing, "a fulfilment needs at least one line");
   for (std::size_t i = 0; i < c.lines.size(); ++i) {
     const auto& l = c.lines[i];
-    if (l.sku.empty()) return no(sku_missing, "a line needs a sku");
+    if (l.sku.empty()) return reject(sku_missing, "a line needs a sku");
     if (l.quantity <= 0)
-      return no(quantity_not_positive, "the quantity of " + l.sku + " must be positive");
+      return reject(quantity_not_positive, "the quantity of " + l.sku + " must be positive");
     for (std::size_t j = 0; j < i; ++j)
-      if (c.lines[j].sku == l.sku) return no(sku_duplicate, "sku " + l.sku + " is listed twice");
+      if (c.lines[j].sku == l.sku)
+        return reject(sku_duplicate, "sku " + l.sku + " is listed twice");
   }
   if (!is_currency_code(c.amount.currency))
-    return no(currency_invalid, "'" + c.amount.currency + "' is not an ISO 4217 currency code");
-  if (c.amount.minor <= 0) return no(amount_not_positive, "the amount must be positive");
-  if (c.payment_method.empty()) return no(method_missing, "a fulfilment needs a payment method");
+    return reject(currency_invalid, "'" + c.amount.currency + "' is not an ISO 4217 currency code");
+  if (c.amount.minor <= 0) return reject(amount_not_positive, "the amount must be positive");
+  if (c.payment_method.empty())
+    return reject(method_missing, "a fulfilment needs a payment method");
   return started{c.order_id, c.lines, c.amount, c.payment_method};
 }
 
@@ -90,7 +83,7 @@ template <class Event>
 decision<event> decide_reservation(const state& s, const std::string& sku, Event e) {
   if (auto r = unless_running(s)) return std::move(*r);
   auto it = s.lines.find(sku);
-  if (it == s.lines.end()) return no(sku_unknown, "sku " + sku + " is not on the fulfilment");
+  if (it == s.lines.end()) return reject(sku_unknown, "sku " + sku + " is not on the fulfilment");
   if (it->second.status != reservation::pending) return {};
   if (s.current != phase::reserving) return not_due(s, "a reservation");
   return e;
@@ -111,7 +104,7 @@ decision<event> decide_payment(const state& s, phase due, payment_status before,
 decision<event> decide_release(const state& s, const record_released& c) {
   if (auto r = unless_running(s)) return std::move(*r);
   auto it = s.lines.find(c.sku);
-  if (it == s.lines.end()) return no(sku_unknown, "sku " + c.sku + " is not on the fulfilment");
+  if (it == s.lines.end()) return reject(sku_unknown, "sku " + c.sku + " is not on the fulfilment");
   if (it->second.status == reservation::released) return {};
   if (s.current != phase::compensating || it->second.status != reservation::reserved)
     return not_due(s, "a release of " + c.sku);
@@ -155,7 +148,7 @@ decision<event> fulfilment::decide(const state& s, const command& cmd, const con
             return decide_reservation(s, c.sku, stock_reserved{c.sku, q});
           },
           [&](const record_reservation_refused& c) -> decision<event> {
-            if (c.reason.empty()) return no(reason_missing, "a refusal needs a reason");
+            if (c.reason.empty()) return reject(reason_missing, "a refusal needs a reason");
             return decide_reservation(s, c.sku, reservation_refused{c.sku, c.code, c.reason});
           },
           [&](const record_authorized&) {
@@ -163,7 +156,7 @@ decision<event> fulfilment::decide(const state& s, const command& cmd, const con
                                   payment_authorized{s.amount}, "an authorization");
           },
           [&](const record_declined& c) -> decision<event> {
-            if (c.reason.empty()) return no(reason_missing, "a decline needs a reason");
+            if (c.reason.empty()) return reject(reason_missing, "a decline needs a reason");
             return decide_payment(s, phase::authorizing, payment_status::none,
                                   payment_declined{c.code, c.reason}, "an authorization");
           },
@@ -172,7 +165,7 @@ decision<event> fulfilment::decide(const state& s, const command& cmd, const con
                                   payment_captured{s.amount}, "a capture");
           },
           [&](const record_capture_failed& c) -> decision<event> {
-            if (c.reason.empty()) return no(reason_missing, "a failed capture needs a reason");
+            if (c.reason.empty()) return reject(reason_missing, "a failed capture needs a reason");
             return decide_payment(s, phase::capturing, payment_status::authorized,
                                   capture_failed{c.code, c.reason}, "a capture");
           },
@@ -183,7 +176,7 @@ decision<event> fulfilment::decide(const state& s, const command& cmd, const con
             return completed{};
           },
           [&](const record_ready_refused& c) -> decision<event> {
-            if (c.reason.empty()) return no(reason_missing, "a refusal needs a reason");
+            if (c.reason.empty()) return reject(reason_missing, "a refusal needs a reason");
             if (auto r = unless_running(s)) return std::move(*r);
             if (s.current != phase::readying) {
               if (s.current == phase::compensating || is_finished(s)) return {};

@@ -4,35 +4,13 @@
 #include <optional>
 #include <utility>
 
+#include "domain/kernel/arithmetic.hpp"
+#include "domain/kernel/visit.hpp"
+
 namespace strata::inventory {
 namespace {
 
 using i64 = std::int64_t;
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
-
-rejection no(std::string_view code, std::string message) {
-  return reject(std::string{code}, std::move(message));
-}
-
-// evolve may not fail, so replayed quantities that would overflow stick at the limit.
-i64 saturating_add(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_add_overflow(a, b, &r))
-    return b > 0 ? std::numeric_limits<i64>::max() : std::numeric_limits<i64>::min();
-  return r;
-}
-i64 saturating_sub(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_sub_overflow(a, b, &r))
-    return b < 0 ? std::numeric_limits<i64>::max() : std::numeric_limits<i64>::min();
-  return r;
-}
 
 // Available stock without overflow, for states replayed from odd histories.
 i64 available_units(const state& s) {
@@ -40,50 +18,50 @@ i64 available_units(const state& s) {
 }
 
 decision<event> decide_receive(const state& s, const receive& c) {
-  if (c.quantity <= 0) return no(quantity_not_positive, "received quantity must be positive");
-  i64 sum = 0;
-  if (__builtin_add_overflow(s.on_hand, c.quantity, &sum))
-    return no(quantity_overflow, "on hand would not fit in 64 bits");
+  if (c.quantity <= 0) return reject(quantity_not_positive, "received quantity must be positive");
+  if (!checked_add(s.on_hand, c.quantity))
+    return reject(quantity_overflow, "on hand would not fit in 64 bits");
   return received{c.quantity};
 }
 
 decision<event> decide_reserve(const state& s, const reserve& c) {
-  if (c.order_id.empty()) return no(order_id_missing, "a reservation needs an order id");
-  if (c.quantity <= 0) return no(quantity_not_positive, "reserved quantity must be positive");
+  if (c.order_id.empty()) return reject(order_id_missing, "a reservation needs an order id");
+  if (c.quantity <= 0) return reject(quantity_not_positive, "reserved quantity must be positive");
   if (auto it = s.reservations.find(c.order_id); it != s.reservations.end()) {
     if (it->second == c.quantity) return {};  // the same reservation again: nothing changes
-    return no(reservation_conflict,
-              "order " + c.order_id + " already reserved " + std::to_string(it->second) + " units");
+    return reject(reservation_conflict, "order " + c.order_id + " already reserved " +
+                                            std::to_string(it->second) + " units");
   }
   if (c.quantity > available_units(s))
-    return no(insufficient_stock, "only " + std::to_string(available_units(s)) +
-                                      " units available, " + std::to_string(c.quantity) +
-                                      " requested");
+    return reject(insufficient_stock, "only " + std::to_string(available_units(s)) +
+                                          " units available, " + std::to_string(c.quantity) +
+                                          " requested");
   return reserved{c.order_id, c.quantity};
 }
 
 decision<event> decide_release(const state& s, const release& c) {
   auto it = s.reservations.find(c.order_id);
   if (it == s.reservations.end())
-    return no(reservation_unknown, "no reservation for order '" + c.order_id + "'");
+    return reject(reservation_unknown, "no reservation for order '" + c.order_id + "'");
   return released{c.order_id, it->second};
 }
 
 decision<event> decide_commit(const state& s, const commit& c) {
   auto it = s.reservations.find(c.order_id);
   if (it == s.reservations.end())
-    return no(reservation_unknown, "no reservation for order '" + c.order_id + "'");
+    return reject(reservation_unknown, "no reservation for order '" + c.order_id + "'");
   return committed{c.order_id, it->second};
 }
 
 decision<event> decide_adjust(const state& s, const adjust& c, const context& ctx) {
-  if (c.reason.empty()) return no(reason_missing, "an adjustment needs a reason");
-  if (ctx.user_id.empty()) return no(user_missing, "an adjustment needs a user id in its context");
-  if (c.on_hand < 0) return no(quantity_negative, "on hand cannot be negative");
+  if (c.reason.empty()) return reject(reason_missing, "an adjustment needs a reason");
+  if (ctx.user_id.empty())
+    return reject(user_missing, "an adjustment needs a user id in its context");
+  if (c.on_hand < 0) return reject(quantity_negative, "on hand cannot be negative");
   if (c.on_hand < s.reserved)
-    return no(adjustment_below_reserved, "on hand " + std::to_string(c.on_hand) +
-                                             " would be below the " + std::to_string(s.reserved) +
-                                             " reserved units");
+    return reject(adjustment_below_reserved, "on hand " + std::to_string(c.on_hand) +
+                                                 " would be below the " +
+                                                 std::to_string(s.reserved) + " reserved units");
   return adjusted{s.on_hand, c.on_hand, c.reason, std::string{ctx.user_id}};
 }
 

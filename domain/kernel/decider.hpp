@@ -19,9 +19,10 @@ struct rejection {
   std::string message;
 };
 
-/// Shorthand for building a rejection inside `decide`.
-inline rejection reject(std::string code, std::string message) {
-  return rejection{std::move(code), std::move(message)};
+/// Shorthand for building a rejection inside `decide`. `code` is usually one of the
+/// aggregate's `constexpr std::string_view` rejection codes.
+inline rejection reject(std::string_view code, std::string message) {
+  return rejection{std::string{code}, std::move(message)};
 }
 
 /// Everything `decide` may know besides the state and the command. The runtime fills it;

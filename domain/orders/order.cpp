@@ -4,75 +4,30 @@
 #include <stdexcept>
 #include <utility>
 
+#include "domain/kernel/arithmetic.hpp"
+#include "domain/kernel/visit.hpp"
+
 namespace strata::orders {
 namespace {
 
 using i64 = std::int64_t;
 
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
-
-rejection no(std::string_view code, std::string message) {
-  return reject(std::string{code}, std::move(message));
-}
-
-std::optional<i64> checked_add(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_add_overflow(a, b, &r)) return std::nullopt;
-  return r;
-}
-
-std::optional<i64> checked_mul(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
-  return r;
-}
-
-// evolve may not fail, so replayed amounts that would overflow stick at the limit.
-i64 saturate(std::optional<i64> r, bool positive) {
-  if (r) return *r;
-  return positive ? std::numeric_limits<i64>::max() : std::numeric_limits<i64>::min();
-}
-i64 saturating_add(i64 a, i64 b) {
-  return saturate(checked_add(a, b), b > 0);
-}
-i64 saturating_sub(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_sub_overflow(a, b, &r))
-    return b < 0 ? std::numeric_limits<i64>::max() : std::numeric_limits<i64>::min();
-  return r;
-}
-i64 saturating_mul(i64 a, i64 b) {
-  return saturate(checked_mul(a, b), (a < 0) == (b < 0));
-}
-
-bool is_currency_code(std::string_view c) {
-  if (c.size() != 3) return false;
-  for (char ch : c)
-    if (ch < 'A' || ch > 'Z') return false;
-  return true;
-}
-
 // The rejection for changing lines of an order that is not open, if any.
 std::optional<rejection> unless_open(const state& s) {
   switch (s.current) {
     case status::none:
-      return no(order_not_placed, "the order has not been placed");
+      return reject(order_not_placed, "the order has not been placed");
     case status::open:
       return std::nullopt;
     case status::confirmed:
     case status::ready_to_ship:
-      return no(order_already_confirmed, "the order is confirmed; its lines are final");
+      return reject(order_already_confirmed, "the order is confirmed; its lines are final");
     case status::shipped:
-      return no(order_shipped, "the order has shipped");
+      return reject(order_shipped, "the order has shipped");
     case status::cancelled:
-      return no(order_cancelled, "the order is cancelled");
+      return reject(order_cancelled, "the order is cancelled");
   }
-  return no(order_not_placed, "unknown order status");
+  return reject(order_not_placed, "unknown order status");
 }
 
 // The rejection for fulfilment steps (mark_ready, ship) on an order not yet confirmed or
@@ -80,46 +35,48 @@ std::optional<rejection> unless_open(const state& s) {
 std::optional<rejection> unless_confirmed(const state& s) {
   switch (s.current) {
     case status::none:
-      return no(order_not_placed, "the order has not been placed");
+      return reject(order_not_placed, "the order has not been placed");
     case status::open:
-      return no(order_not_confirmed, "the order is not confirmed yet");
+      return reject(order_not_confirmed, "the order is not confirmed yet");
     case status::confirmed:
     case status::ready_to_ship:
       return std::nullopt;
     case status::shipped:
-      return no(order_shipped, "the order has shipped");
+      return reject(order_shipped, "the order has shipped");
     case status::cancelled:
-      return no(order_cancelled, "the order is cancelled");
+      return reject(order_cancelled, "the order is cancelled");
   }
-  return no(order_not_placed, "unknown order status");
+  return reject(order_not_placed, "unknown order status");
 }
 
 std::optional<rejection> check_line(const line& l, std::string_view currency) {
-  if (l.sku.empty()) return no(sku_missing, "a line needs a sku");
+  if (l.sku.empty()) return reject(sku_missing, "a line needs a sku");
   if (l.quantity <= 0)
-    return no(quantity_not_positive,
-              "quantity of " + l.sku + " must be positive, is " + std::to_string(l.quantity));
-  if (l.unit_price.minor < 0) return no(price_negative, "unit price of " + l.sku + " is negative");
+    return reject(quantity_not_positive,
+                  "quantity of " + l.sku + " must be positive, is " + std::to_string(l.quantity));
+  if (l.unit_price.minor < 0)
+    return reject(price_negative, "unit price of " + l.sku + " is negative");
   if (l.unit_price.currency != currency)
-    return no(currency_mismatch, "unit price of " + l.sku + " is in '" + l.unit_price.currency +
-                                     "', the order is in " + std::string{currency});
+    return reject(currency_mismatch, "unit price of " + l.sku + " is in '" + l.unit_price.currency +
+                                         "', the order is in " + std::string{currency});
   return std::nullopt;
 }
 
 decision<event> decide_place(const state& s, const place& c) {
-  if (s.current != status::none) return no(order_already_placed, "the order is already placed");
-  if (c.customer_id.empty()) return no(customer_missing, "an order needs a customer id");
+  if (s.current != status::none) return reject(order_already_placed, "the order is already placed");
+  if (c.customer_id.empty()) return reject(customer_missing, "an order needs a customer id");
   if (!is_currency_code(c.currency))
-    return no(currency_invalid, "'" + c.currency + "' is not an ISO 4217 currency code");
+    return reject(currency_invalid, "'" + c.currency + "' is not an ISO 4217 currency code");
   std::optional<i64> total = 0;
   for (std::size_t i = 0; i < c.lines.size(); ++i) {
     const line& l = c.lines[i];
     if (auto r = check_line(l, c.currency)) return std::move(*r);
     for (std::size_t j = 0; j < i; ++j)
-      if (c.lines[j].sku == l.sku) return no(sku_duplicate, "sku " + l.sku + " is listed twice");
+      if (c.lines[j].sku == l.sku)
+        return reject(sku_duplicate, "sku " + l.sku + " is listed twice");
     auto sub = checked_mul(l.quantity, l.unit_price.minor);
     total = sub ? checked_add(*total, *sub) : std::nullopt;
-    if (!total) return no(total_overflow, "the order total does not fit in 64 bits");
+    if (!total) return reject(total_overflow, "the order total does not fit in 64 bits");
   }
   return placed{c.customer_id, c.currency, c.lines, money{*total, c.currency}};
 }
@@ -129,26 +86,26 @@ decision<event> decide_add(const state& s, const add_item& c) {
   if (auto r = check_line(c.item, s.currency)) return std::move(*r);
   if (auto it = s.lines.find(c.item.sku); it != s.lines.end()) {
     if (it->second.unit_price_minor != c.item.unit_price.minor)
-      return no(sku_price_mismatch, "sku " + c.item.sku + " is on the order at another price");
+      return reject(sku_price_mismatch, "sku " + c.item.sku + " is on the order at another price");
     if (!checked_add(it->second.quantity, c.item.quantity))
-      return no(total_overflow, "the quantity of " + c.item.sku + " does not fit in 64 bits");
+      return reject(total_overflow, "the quantity of " + c.item.sku + " does not fit in 64 bits");
   }
   auto sub = checked_mul(c.item.quantity, c.item.unit_price.minor);
   if (!sub || !checked_add(s.total_minor, *sub))
-    return no(total_overflow, "the order total does not fit in 64 bits");
+    return reject(total_overflow, "the order total does not fit in 64 bits");
   return item_added{c.item};
 }
 
 decision<event> decide_remove(const state& s, const remove_item& c) {
   if (auto r = unless_open(s)) return std::move(*r);
   if (s.lines.find(c.sku) == s.lines.end())
-    return no(sku_unknown, "sku " + c.sku + " is not on the order");
+    return reject(sku_unknown, "sku " + c.sku + " is not on the order");
   return item_removed{c.sku};
 }
 
 decision<event> decide_confirm(const state& s) {
   if (auto r = unless_open(s)) return std::move(*r);
-  if (s.lines.empty()) return no(order_empty, "an order without lines cannot be confirmed");
+  if (s.lines.empty()) return reject(order_empty, "an order without lines cannot be confirmed");
   return confirmed{};
 }
 
@@ -161,17 +118,17 @@ decision<event> decide_mark_ready(const state& s) {
 decision<event> decide_cancel(const state& s, const cancel& c) {
   switch (s.current) {
     case status::none:
-      return no(order_not_placed, "the order has not been placed");
+      return reject(order_not_placed, "the order has not been placed");
     case status::shipped:
-      return no(order_shipped, "a shipped order cannot be cancelled");
+      return reject(order_shipped, "a shipped order cannot be cancelled");
     case status::cancelled:
-      return no(order_cancelled, "the order is already cancelled");
+      return reject(order_cancelled, "the order is already cancelled");
     case status::open:
     case status::confirmed:
     case status::ready_to_ship:
       break;
   }
-  if (c.reason.empty()) return no(reason_missing, "a cancellation needs a reason");
+  if (c.reason.empty()) return reject(reason_missing, "a cancellation needs a reason");
   return cancelled{c.reason};
 }
 

@@ -5,34 +5,13 @@
 #include <optional>
 #include <utility>
 
+#include "domain/kernel/arithmetic.hpp"
+#include "domain/kernel/visit.hpp"
+
 namespace strata::payments {
 namespace {
 
 using i64 = std::int64_t;
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
-
-rejection no(std::string_view code, std::string message) {
-  return reject(std::string{code}, std::move(message));
-}
-
-// evolve may not fail, so a replayed sum that would overflow sticks at the limit.
-i64 saturating_add(i64 a, i64 b) {
-  i64 r = 0;
-  if (__builtin_add_overflow(a, b, &r))
-    return b > 0 ? std::numeric_limits<i64>::max() : std::numeric_limits<i64>::min();
-  return r;
-}
-
-bool is_currency_code(std::string_view c) {
-  return c.size() == 3 &&
-         std::all_of(c.begin(), c.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
-}
 
 bool contains(const std::vector<std::string>& ids, const std::string& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
@@ -42,80 +21,80 @@ bool contains(const std::vector<std::string>& ids, const std::string& id) {
 std::optional<rejection> unless_authorized(const state& s) {
   switch (s.current) {
     case status::none:
-      return no(payment_not_authorized, "the payment has not been authorized");
+      return reject(payment_not_authorized, "the payment has not been authorized");
     case status::authorized:
       return std::nullopt;
     case status::voided:
-      return no(payment_voided, "the payment was voided");
+      return reject(payment_voided, "the payment was voided");
     case status::failed:
-      return no(payment_failed, "the payment failed");
+      return reject(payment_failed, "the payment failed");
   }
-  return no(payment_not_authorized, "unknown payment status");
+  return reject(payment_not_authorized, "unknown payment status");
 }
 
 std::optional<rejection> check_amount(const state& s, const money& amount) {
   if (amount.currency != s.currency)
-    return no(currency_mismatch,
-              "amount is in '" + amount.currency + "', the payment is in " + s.currency);
-  if (amount.minor <= 0) return no(amount_not_positive, "the amount must be positive");
+    return reject(currency_mismatch,
+                  "amount is in '" + amount.currency + "', the payment is in " + s.currency);
+  if (amount.minor <= 0) return reject(amount_not_positive, "the amount must be positive");
   return std::nullopt;
 }
 
 decision<event> decide_authorize(const state& s, const authorize& c) {
-  if (s.current == status::voided) return no(payment_voided, "the payment was voided");
-  if (s.current == status::failed) return no(payment_failed, "the payment failed");
+  if (s.current == status::voided) return reject(payment_voided, "the payment was voided");
+  if (s.current == status::failed) return reject(payment_failed, "the payment failed");
   if (s.current == status::authorized)
-    return no(payment_already_authorized, "the payment is already authorized");
-  if (c.order_id.empty()) return no(order_id_missing, "an authorization needs an order id");
-  if (c.method.empty()) return no(method_missing, "an authorization needs a payment method");
+    return reject(payment_already_authorized, "the payment is already authorized");
+  if (c.order_id.empty()) return reject(order_id_missing, "an authorization needs an order id");
+  if (c.method.empty()) return reject(method_missing, "an authorization needs a payment method");
   if (!is_currency_code(c.amount.currency))
-    return no(currency_invalid, "'" + c.amount.currency + "' is not an ISO 4217 currency code");
-  if (c.amount.minor <= 0) return no(amount_not_positive, "the amount must be positive");
+    return reject(currency_invalid, "'" + c.amount.currency + "' is not an ISO 4217 currency code");
+  if (c.amount.minor <= 0) return reject(amount_not_positive, "the amount must be positive");
   return authorized{c.order_id, c.amount, c.method};
 }
 
 decision<event> decide_capture(const state& s, const capture& c) {
   if (auto r = unless_authorized(s)) return std::move(*r);
-  if (c.capture_id.empty()) return no(capture_id_missing, "a capture needs a capture id");
+  if (c.capture_id.empty()) return reject(capture_id_missing, "a capture needs a capture id");
   if (contains(s.capture_ids, c.capture_id))
-    return no(capture_duplicate, "capture " + c.capture_id + " was already taken");
+    return reject(capture_duplicate, "capture " + c.capture_id + " was already taken");
   if (auto r = check_amount(s, c.amount)) return std::move(*r);
   // captured <= authorized always holds, so the difference cannot overflow.
   if (c.amount.minor > s.authorized_minor - s.captured_minor)
-    return no(capture_exceeds_authorized,
-              "capturing " + std::to_string(c.amount.minor) + " would exceed the authorized " +
-                  std::to_string(s.authorized_minor) + " (already captured " +
-                  std::to_string(s.captured_minor) + ")");
+    return reject(capture_exceeds_authorized,
+                  "capturing " + std::to_string(c.amount.minor) + " would exceed the authorized " +
+                      std::to_string(s.authorized_minor) + " (already captured " +
+                      std::to_string(s.captured_minor) + ")");
   return captured{c.capture_id, c.amount};
 }
 
 decision<event> decide_refund(const state& s, const refund& c) {
   if (auto r = unless_authorized(s)) return std::move(*r);
-  if (c.refund_id.empty()) return no(refund_id_missing, "a refund needs a refund id");
+  if (c.refund_id.empty()) return reject(refund_id_missing, "a refund needs a refund id");
   if (contains(s.refund_ids, c.refund_id))
-    return no(refund_duplicate, "refund " + c.refund_id + " was already given");
+    return reject(refund_duplicate, "refund " + c.refund_id + " was already given");
   if (auto r = check_amount(s, c.amount)) return std::move(*r);
   if (c.amount.minor > s.captured_minor - s.refunded_minor)
-    return no(refund_exceeds_captured,
-              "refunding " + std::to_string(c.amount.minor) + " would exceed the captured " +
-                  std::to_string(s.captured_minor) + " (already refunded " +
-                  std::to_string(s.refunded_minor) + ")");
+    return reject(refund_exceeds_captured,
+                  "refunding " + std::to_string(c.amount.minor) + " would exceed the captured " +
+                      std::to_string(s.captured_minor) + " (already refunded " +
+                      std::to_string(s.refunded_minor) + ")");
   return refunded{c.refund_id, c.amount};
 }
 
 decision<event> decide_void(const state& s) {
   if (auto r = unless_authorized(s)) return std::move(*r);
   if (s.captured_minor > 0)
-    return no(payment_captured, "money was captured; refund it instead of voiding");
+    return reject(payment_captured, "money was captured; refund it instead of voiding");
   return voided{};
 }
 
 decision<event> decide_fail(const state& s, const fail& c) {
-  if (s.current == status::voided) return no(payment_voided, "the payment was voided");
-  if (s.current == status::failed) return no(payment_failed, "the payment already failed");
+  if (s.current == status::voided) return reject(payment_voided, "the payment was voided");
+  if (s.current == status::failed) return reject(payment_failed, "the payment already failed");
   if (s.captured_minor > 0)
-    return no(payment_captured, "money was captured; the payment can no longer fail");
-  if (c.reason.empty()) return no(reason_missing, "a failure needs a reason");
+    return reject(payment_captured, "money was captured; the payment can no longer fail");
+  if (c.reason.empty()) return reject(reason_missing, "a failure needs a reason");
   return failed{c.reason};
 }
 

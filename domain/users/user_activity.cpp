@@ -6,19 +6,14 @@
 
 #include <boost/describe/enum_to_string.hpp>
 
+#include "domain/kernel/arithmetic.hpp"
+
 namespace strata::users {
 namespace {
 
-rejection no(std::string_view code, std::string message) {
-  return reject(std::string{code}, std::move(message));
-}
-
 // The start of the rate window ending at `t_us`, without overflowing for absurd times.
 std::int64_t window_start(std::int64_t t_us) {
-  std::int64_t r = 0;
-  if (__builtin_sub_overflow(t_us, rate_window.count(), &r))
-    return std::numeric_limits<std::int64_t>::min();
-  return r;
+  return saturating_sub(t_us, rate_window.count());
 }
 
 bool is_known(action_kind k) {
@@ -26,31 +21,33 @@ bool is_known(action_kind k) {
 }
 
 decision<event> decide_record(const state& s, const record& c, const context& ctx) {
-  if (!is_known(c.kind)) return no(kind_unknown, "the action kind is not one of the known kinds");
+  if (!is_known(c.kind))
+    return reject(kind_unknown, "the action kind is not one of the known kinds");
   if (c.subject.size() > max_subject_bytes)
-    return no(subject_too_long, "subject has " + std::to_string(c.subject.size()) +
-                                    " bytes, at most " + std::to_string(max_subject_bytes) +
-                                    " are allowed");
+    return reject(subject_too_long, "subject has " + std::to_string(c.subject.size()) +
+                                        " bytes, at most " + std::to_string(max_subject_bytes) +
+                                        " are allowed");
   if (c.attributes.size() > max_attributes)
-    return no(too_many_attributes, std::to_string(c.attributes.size()) + " attributes, at most " +
-                                       std::to_string(max_attributes) + " are allowed");
+    return reject(too_many_attributes, std::to_string(c.attributes.size()) +
+                                           " attributes, at most " +
+                                           std::to_string(max_attributes) + " are allowed");
   for (const auto& [key, value] : c.attributes) {
-    if (key.empty()) return no(attribute_key_empty, "attribute keys must not be empty");
+    if (key.empty()) return reject(attribute_key_empty, "attribute keys must not be empty");
     if (key.size() > max_attribute_bytes)
-      return no(attribute_key_too_long, "an attribute key is longer than " +
-                                            std::to_string(max_attribute_bytes) + " bytes");
+      return reject(attribute_key_too_long, "an attribute key is longer than " +
+                                                std::to_string(max_attribute_bytes) + " bytes");
     if (value.size() > max_attribute_bytes)
-      return no(attribute_value_too_long, "attribute '" + key + "' is longer than " +
-                                              std::to_string(max_attribute_bytes) + " bytes");
+      return reject(attribute_value_too_long, "attribute '" + key + "' is longer than " +
+                                                  std::to_string(max_attribute_bytes) + " bytes");
   }
   const std::int64_t now_us = to_unix_micros(ctx.now);
   const std::int64_t start = window_start(now_us);
   const auto in_window = std::count_if(s.recent_us.begin(), s.recent_us.end(),
                                        [&](std::int64_t t) { return t > start; });
   if (static_cast<std::size_t>(in_window) >= max_actions_per_minute)
-    return no(rate_limited, std::to_string(in_window) +
-                                " actions within the last minute, at most " +
-                                std::to_string(max_actions_per_minute) + " are allowed");
+    return reject(rate_limited, std::to_string(in_window) +
+                                    " actions within the last minute, at most " +
+                                    std::to_string(max_actions_per_minute) + " are allowed");
   return action_recorded{s.last_sequence + 1, c.kind, c.subject, c.attributes, now_us};
 }
 

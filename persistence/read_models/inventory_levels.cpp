@@ -7,19 +7,13 @@
 #include <variant>
 
 #include "domain/inventory/inventory_item.hpp"
+#include "domain/kernel/visit.hpp"
 
 namespace strata::read_models {
 
 namespace {
 
 using persistence::sql_value;
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
 
 // Adds the deltas to a SKU's row (creating it at zero); `set_on_hand` replaces on hand.
 constexpr const char* add_sql =

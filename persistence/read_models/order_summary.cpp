@@ -9,6 +9,7 @@
 
 #include <variant>
 
+#include "domain/kernel/visit.hpp"
 #include "domain/orders/order.hpp"
 
 namespace strata::read_models {
@@ -16,13 +17,6 @@ namespace strata::read_models {
 namespace {
 
 using persistence::sql_value;
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
 
 constexpr const char* columns =
     "SELECT order_id, customer_id, status, currency, total_minor, item_count, last_position "

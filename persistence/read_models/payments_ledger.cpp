@@ -9,6 +9,7 @@
 
 #include <variant>
 
+#include "domain/kernel/visit.hpp"
 #include "domain/payments/payment.hpp"
 
 namespace strata::read_models {
@@ -16,13 +17,6 @@ namespace strata::read_models {
 namespace {
 
 using persistence::sql_value;
-
-template <class... Fs>
-struct overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overloaded(Fs...) -> overloaded<Fs...>;
 
 }  // namespace
 
