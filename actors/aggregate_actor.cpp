@@ -67,6 +67,7 @@ struct aggregate_state {
   steady::time_point crash_window_start;  ///< When the current crash window began.
   steady::time_point throttled_until;     ///< Commands are refused until then.
   std::uint64_t append_seq = 0;           ///< Tags appends, so a stale answer is recognised.
+  std::uint32_t duplicate_reads = 0;      ///< Journal reads for duplicate replies under way.
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
@@ -82,22 +83,26 @@ void start_load(self_ptr self) {
         const auto started = steady::now();
         auto l = std::make_shared<loaded>();
         l->generation = gen;
-        if (!j) {
-          l->status = j.err();
-        } else {
-          auto r = rehydrate(**j, svc->snapshots != nullptr ? snapshots : nullptr, *svc->model,
-                             stream_id{svc->model->type(), id}, {}, svc->options.idempotency_window,
-                             svc->metrics);
-          if (!r) {
-            l->status = std::move(r).err();
+        try {
+          if (!j) {
+            l->status = j.err();
           } else {
-            l->status = ok();
-            l->state = std::move(r->state);
-            l->at = r->at;
-            l->recent = std::move(r->recent);
-            l->events_replayed = r->events_replayed;
-            l->snapshot_at = r->snapshot.value_or(version{0});
+            auto r = rehydrate(**j, svc->snapshots != nullptr ? snapshots : nullptr, *svc->model,
+                               stream_id{svc->model->type(), id}, {},
+                               svc->options.idempotency_window, svc->metrics);
+            if (!r) {
+              l->status = std::move(r).err();
+            } else {
+              l->status = ok();
+              l->state = std::move(r->state);
+              l->at = r->at;
+              l->recent = std::move(r->recent);
+              l->events_replayed = r->events_replayed;
+              l->snapshot_at = r->snapshot.value_or(version{0});
+            }
           }
+        } catch (const std::exception& ex) {  // always answer, or the actor waits for ever
+          l->status = error{errc::internal, std::string{"rehydration threw: "} + ex.what()};
         }
         l->took = steady::now() - started;
         caf::anon_send(handle, loaded_atom::value, std::move(l));
@@ -127,12 +132,13 @@ void fail_pending(self_ptr self, const error& e) {
 
 void maybe_quit(self_ptr self) {
   auto& st = self->state;
-  if (st.stopping && st.ph != aggregate_state::phase::writing &&
+  if (st.stopping && st.duplicate_reads == 0 && st.ph != aggregate_state::phase::writing &&
       st.ph != aggregate_state::phase::loading && st.pending_head == st.pending.size())
     self->quit();
 }
 
 void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_command& original) {
+  ++self->state.duplicate_reads;
   auto handle = caf::actor_cast<caf::actor>(self);
   const stream_id stream{self->state.svc->model->type(), self->state.id};
   self->state.svc->readers->submit([handle, e, original, stream](result<persistence::journal*> j) {
@@ -154,6 +160,18 @@ void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_comm
 // Decides one command; returns true when it started an append (the actor is now writing).
 bool handle_command(self_ptr self, const envelope_ptr& e) {
   auto& st = self->state;
+  // A repeated command id gets its original outcome first: a retry after a lost reply
+  // must not turn into a conflict or a timeout.
+  const std::uint64_t id_hash =
+      e->meta.command_id.empty() ? 0 : hash_command_id(e->meta.command_id);
+  if (id_hash != 0) {
+    auto it = std::find_if(st.recent.begin(), st.recent.end(),
+                           [&](const auto& r) { return r.id_hash == id_hash; });
+    if (it != st.recent.end()) {
+      reply_duplicate(self, e, *it);
+      return false;
+    }
+  }
   if (steady::now() > e->deadline) {
     answer(e, failure_result(error{errc::timeout, "deadline passed before the command was decided"},
                              st.at));
@@ -166,16 +184,6 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
                                             ", aggregate is at " + std::to_string(st.at.value)},
                   st.at));
     return false;
-  }
-  const std::uint64_t id_hash =
-      e->meta.command_id.empty() ? 0 : hash_command_id(e->meta.command_id);
-  if (id_hash != 0) {
-    auto it = std::find_if(st.recent.begin(), st.recent.end(),
-                           [&](const auto& r) { return r.id_hash == id_hash; });
-    if (it != st.recent.end()) {
-      reply_duplicate(self, e, *it);
-      return false;
-    }
   }
   const timestamp now = st.svc->clk->now();
   context ctx;
@@ -481,17 +489,19 @@ caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> s
         guarded(self, [&] { on_appended(self, seq, *o); });
       },
       [=](dup_atom, duplicate_ptr& d) {
+        --self->state.duplicate_reads;
         if (!d->records) {
           answer(d->command, failure_result(d->records.err(), self->state.at));
-          return;
+        } else {
+          command_result r;
+          r.status = command_status::accepted;
+          r.duplicate = true;
+          r.at = d->original.last;
+          r.position = d->original.position;
+          r.events = std::move(*d->records);
+          answer(d->command, std::move(r));
         }
-        command_result r;
-        r.status = command_status::accepted;
-        r.duplicate = true;
-        r.at = d->original.last;
-        r.position = d->original.position;
-        r.events = std::move(*d->records);
-        answer(d->command, std::move(r));
+        maybe_quit(self);
       },
       [=](stop_atom) {
         self->state.stopping = true;

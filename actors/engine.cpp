@@ -168,6 +168,8 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
     return error{errc::invalid_argument,
                  "aggregate type '" + type + "' must be non-empty and contain no '-'"};
   std::unique_lock<std::shared_mutex> lock{impl_->types_mutex};
+  if (!impl_->accepting.load() || !impl_->sys)
+    return error{errc::unavailable, "runtime is stopping"};
   if (impl_->types.count(type) != 0)
     return error{errc::invalid_argument, "aggregate type '" + type + "' is registered already"};
   auto svc = std::make_shared<detail::type_services>();
@@ -235,7 +237,13 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
         // from the callback never sees one more in flight than admitted. Safe for stop():
         // callbacks run on actor threads, which the actor system waits for.
         raw->finished();
-        done(std::move(r));
+        try {
+          done(std::move(r));
+        } catch (const std::exception& ex) {  // host code must never unwind into an actor
+          std::fprintf(stderr, "strata: a command callback threw: %s\n", ex.what());
+        } catch (...) {
+          std::fprintf(stderr, "strata: a command callback threw\n");
+        }
       }};
   caf::anon_send(region, std::move(e));
 }

@@ -169,7 +169,8 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
     self->quit(em.reason);
   });
   const auto idle = self->state.svc->options.idle_timeout;
-  if (idle.count() > 0) self->delayed_send(self, idle / 2, tick_atom::value);
+  if (idle.count() > 0)
+    self->delayed_send(self, std::max(idle / 2, std::chrono::milliseconds(1)), tick_atom::value);
   return {
       [=](envelope_ptr& e) {
         auto id = e->aggregate_id;
@@ -181,7 +182,8 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
       },
       [=](tick_atom) {
         passivate_idle(self);
-        self->delayed_send(self, idle / 2, tick_atom::value);
+        self->delayed_send(self, std::max(idle / 2, std::chrono::milliseconds(1)),
+                           tick_atom::value);
       },
   };
 }

@@ -287,3 +287,33 @@ TEST_CASE("idle aggregates are passivated and come back without losing or reorde
   REQUIRE(s);
   CHECK(order_state(*s).lines.at("sku-1").quantity == 101);
 }
+
+TEST_CASE("a retried command with an expected version gets its original outcome, not a conflict") {
+  order_engine t;
+  command_metadata meta;
+  meta.command_id = "cmd-7";
+  meta.expected_version = version{0};
+  auto first = t.run("o-1", place_order(), meta);
+  REQUIRE(first.is_accepted());
+  auto retry = t.run("o-1", place_order(), meta);
+  REQUIRE_MESSAGE(retry.is_accepted(), to_string(retry));
+  CHECK(retry.duplicate);
+  CHECK(retry.at == version{1});
+}
+
+TEST_CASE("a duplicate's reply survives the passivation of its aggregate") {
+  actors::engine_options o;
+  o.max_live_per_type = 1;
+  order_engine t{o};
+  for (int i = 0; i < 20; ++i) {
+    command_metadata meta;
+    meta.command_id = "cmd-" + std::to_string(i);
+    const std::string a = "a-" + std::to_string(i);
+    REQUIRE(t.run(a, place_order(), meta).is_accepted());
+    auto dup = t.send(a, place_order(), meta);
+    auto other = t.send("b-" + std::to_string(i), place_order());  // evicts a-i
+    auto d = order_engine::wait(std::move(dup));
+    CHECK_MESSAGE(d.duplicate, to_string(d));
+    CHECK(order_engine::wait(std::move(other)).is_accepted());
+  }
+}
