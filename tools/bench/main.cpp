@@ -43,6 +43,7 @@ std::vector<std::string> parse_list(const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"strata-bench: throughput, latency, rehydration and memory of strata"};
   app.require_subcommand(1);
+  app.fallthrough();  // the common options may also follow the workload's name
   options o;
   app.add_option("--seed", o.seed, "Seed of the generated data")->capture_default_str();
   app.add_flag("--quick", o.quick, "Small sizes (seconds); checks correctness only");
