@@ -5,6 +5,8 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "domain/kernel/ids.hpp"
@@ -60,6 +62,22 @@ class journal {
   /// The position of the last committed event (0 for an empty journal).
   virtual result<global_position> last_position() = 0;
 };
+
+/// Checks a batch against the REQUIRES of `journal::append` (shared by the backends):
+/// `invalid_argument` for an empty stream id, a stream without events, or a stream named twice.
+inline result<void> check_append_batch(const std::vector<stream_append>& batch) {
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(batch.size());
+  for (const auto& part : batch) {
+    if (part.stream.empty()) return error{errc::invalid_argument, "append to an empty stream id"};
+    if (part.events.empty())
+      return error{errc::invalid_argument, "append to " + part.stream.str() + " has no events"};
+    if (!seen.insert(part.stream.str()).second)
+      return error{errc::invalid_argument,
+                   "stream " + part.stream.str() + " appears twice in one batch"};
+  }
+  return ok();
+}
 
 /// Opens new connections (instances) on one store, e.g. for the writer and each reader.
 /// Thread-safety: may be called from any thread.

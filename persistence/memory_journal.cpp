@@ -22,25 +22,7 @@ struct memory_journal::store {
   std::unordered_map<std::string, stream_state> streams;
 };
 
-namespace {
-
-result<void> check_batch(const std::vector<stream_append>& batch) {
-  std::unordered_set<std::string_view> seen;
-  seen.reserve(batch.size());
-  for (const auto& part : batch) {
-    if (part.stream.empty()) return error{errc::invalid_argument, "append to an empty stream id"};
-    if (part.events.empty()) {
-      return error{errc::invalid_argument, "append to " + part.stream.str() + " has no events"};
-    }
-    if (!seen.insert(part.stream.str()).second) {
-      return error{errc::invalid_argument,
-                   "stream " + part.stream.str() + " appears twice in one batch"};
-    }
-  }
-  return ok();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 memory_journal::memory_journal() : store_(std::make_shared<store>()) {}
 memory_journal::memory_journal(std::shared_ptr<store> s) : store_(std::move(s)) {}
@@ -48,7 +30,7 @@ memory_journal::~memory_journal() = default;
 
 result<std::vector<stream_outcome>> memory_journal::append(
     const std::vector<stream_append>& batch) {
-  if (auto checked = check_batch(batch); !checked) return std::move(checked).err();
+  if (auto checked = check_append_batch(batch); !checked) return std::move(checked).err();
   std::vector<stream_outcome> outcomes;
   outcomes.reserve(batch.size());
   std::unique_lock lock{store_->mutex};

@@ -191,22 +191,6 @@ class row_reader {
   std::vector<SQLite::Column> columns_;
 };
 
-result<void> check_batch(const std::vector<stream_append>& batch) {
-  std::unordered_set<std::string_view> seen;
-  seen.reserve(batch.size());
-  for (const auto& part : batch) {
-    if (part.stream.empty()) return error{errc::invalid_argument, "append to an empty stream id"};
-    if (part.events.empty()) {
-      return error{errc::invalid_argument, "append to " + part.stream.str() + " has no events"};
-    }
-    if (!seen.insert(part.stream.str()).second) {
-      return error{errc::invalid_argument,
-                   "stream " + part.stream.str() + " appears twice in one batch"};
-    }
-  }
-  return ok();
-}
-
 }  // namespace
 
 struct sqlite_journal::impl {
@@ -370,7 +354,7 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
 
 result<std::vector<stream_outcome>> sqlite_journal::append(
     const std::vector<stream_append>& batch) {
-  if (auto checked = check_batch(batch); !checked) return std::move(checked).err();
+  if (auto checked = check_append_batch(batch); !checked) return std::move(checked).err();
   impl& m = *impl_;
   if (m.read_only) {
     return error{errc::unavailable,

@@ -374,15 +374,7 @@ result<std::unique_ptr<postgres_journal>> postgres_journal::open(postgres_journa
 
 result<std::vector<stream_outcome>> postgres_journal::append(
     const std::vector<stream_append>& batch) {
-  std::set<std::string> seen;
-  for (const stream_append& a : batch) {
-    if (a.stream.empty()) return error{errc::invalid_argument, "append: a stream has no name"};
-    if (a.events.empty())
-      return error{errc::invalid_argument, "append: " + a.stream.str() + " has no events"};
-    if (!seen.insert(a.stream.str()).second)
-      return error{errc::invalid_argument,
-                   "append: " + a.stream.str() + " appears more than once in the batch"};
-  }
+  if (auto checked = check_append_batch(batch); !checked) return std::move(checked).err();
   if (batch.empty()) return std::vector<stream_outcome>{};
   return impl_->session.run("append", [&](pqxx::connection& c) { return impl_->append(c, batch); });
 }
