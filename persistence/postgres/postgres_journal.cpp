@@ -35,8 +35,8 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
-#include <set>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "persistence/audit_chain.hpp"
@@ -112,12 +112,117 @@ std::string conflict_message(const stream_id& stream, version expected, version 
          std::to_string(head.value);
 }
 
+// Builds the text form of a PostgreSQL array ("{"a","b"}" or "{1,2}") for one unnest()
+// parameter: every text element is quoted, with '"' and '\' escaped.
+class array_literal {
+ public:
+  void reserve(std::size_t bytes) { text_.reserve(bytes); }
+
+  void add(std::string_view v) {
+    separate();
+    text_ += '"';
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i] != '"' && v[i] != '\\') continue;
+      text_.append(v.data() + from, i - from);
+      text_ += '\\';
+      from = i;
+    }
+    text_.append(v.data() + from, v.size() - from);
+    text_ += '"';
+  }
+
+  void add(std::int64_t v) {
+    separate();
+    text_ += std::to_string(v);
+  }
+
+  const std::string& finish() {
+    if (text_.empty()) text_ = "{";
+    text_ += '}';
+    return text_;
+  }
+
+ private:
+  void separate() { text_ += text_.empty() ? '{' : ','; }
+
+  std::string text_;
+};
+
+// The parameters of one `write` statement: the new streams, the heads to move and the events.
+struct write_set {
+  array_literal new_name, new_type, new_id, new_head, new_hash;
+  array_literal moved_key, moved_head, moved_hash;
+  array_literal key, name, position, stream_version, event_id, event_type, schema_version,
+      aggregate_type, aggregate_id, micros, user_id, command_id, correlation_id, causation_id, data,
+      hash;
+  std::int64_t last_position = -1;  // the counter's new value, -1 to leave it alone
+  std::size_t events = 0;
+
+  // Adds one stream's records; `key` 0 means a new stream (its key comes from the insert).
+  void add(const stream_id& stream, std::int64_t stream_key,
+           const std::vector<event_record>& records) {
+    const event_record& last = records.back();
+    std::int64_t head = clamp_i64(last.stream_version.value);
+    if (stream_key == 0) {
+      new_name.add(stream.str());
+      new_type.add(stream.aggregate_type());
+      new_id.add(stream.aggregate_id());
+      new_head.add(head);
+      new_hash.add(last.hash);
+    } else {
+      moved_key.add(stream_key);
+      moved_head.add(head);
+      moved_hash.add(last.hash);
+    }
+    for (const event_record& r : records) {
+      key.add(stream_key);
+      name.add(stream_key == 0 ? std::string_view{stream.str()} : std::string_view{});
+      position.add(clamp_i64(r.position.value));
+      stream_version.add(clamp_i64(r.stream_version.value));
+      event_id.add(r.event_id);
+      event_type.add(r.event_type);
+      schema_version.add(static_cast<std::int64_t>(r.schema_version));
+      aggregate_type.add(r.aggregate_type);
+      aggregate_id.add(r.aggregate_id);
+      micros.add(to_unix_micros(r.time));
+      user_id.add(r.user_id);
+      command_id.add(r.command_id);
+      correlation_id.add(r.correlation_id);
+      causation_id.add(r.causation_id);
+      data.add(r.data);
+      hash.add(r.hash);
+    }
+    events += records.size();
+  }
+};
+
+// The outcome of a stream whose head is `head` in the store and whose new records are not
+// built yet; `key` is 0 for a stream the store does not have.
+struct locked_head {
+  std::int64_t key = 0;
+  version head{};
+  std::string last_hash;
+};
+
+// True for the driver errors that one stream's rows can cause: 23505 (the last guard,
+// UNIQUE(stream_key, version) or UNIQUE(name), caught a writer that does not take the counter
+// row) and class 22 (data that is not JSON, a time out of range, text that is not UTF-8).
+bool is_stream_error(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  return state == "23505" || state.substr(0, 2) == "22";
+}
+
+error stream_error(const stream_id& stream, const pqxx::sql_error& e) {
+  errc code = e.sqlstate() == "23505" ? errc::conflict : errc::invalid_argument;
+  return error{code, stream.str() + ": " + e.what()};
+}
+
 }  // namespace
 
 struct postgres_journal::impl {
   postgres_journal_options options;
   std::string s;  // "<schema>." prefix for table names
-  std::set<std::size_t> prepared_insert_sizes;
   detail::pg_session session;
 
   explicit impl(postgres_journal_options o)
@@ -126,22 +231,49 @@ struct postgres_journal::impl {
         session(options.conninfo, [this](pqxx::connection& c) { prepare(c); }) {}
 
   void prepare(pqxx::connection& c) {
-    prepared_insert_sizes.clear();
     c.prepare("lock_position",
               "SELECT last_position FROM " + s + "journal_position WHERE singleton FOR UPDATE");
-    c.prepare("set_position",
-              "UPDATE " + s + "journal_position SET last_position = $1 WHERE singleton");
     c.prepare("naive_positions",
               "SELECT nextval('" + s + "naive_positions') FROM generate_series(1, $1::int)");
     c.prepare("sleep", "SELECT pg_sleep($1::double precision)");
-    // ON CONFLICT DO UPDATE locks an existing row like FOR UPDATE and returns its values.
-    c.prepare("upsert_stream",
-              "INSERT INTO " + s +
-                  "streams AS t (name, aggregate_type, aggregate_id, head, last_hash) "
-                  "VALUES ($1, $2, $3, 0, '') ON CONFLICT (name) DO UPDATE SET head = t.head "
-                  "RETURNING stream_key, head, last_hash");
-    c.prepare("update_stream",
-              "UPDATE " + s + "streams SET head = $2, last_hash = $3 WHERE stream_key = $1");
+    // Locks the heads of a batch's existing streams in name order, so that writers locking
+    // overlapping sets cannot deadlock (the counter row, locked first, already orders the
+    // counter-row writers; the order matters for the others).
+    c.prepare("lock_heads", "SELECT name, stream_key, head, last_hash FROM " + s +
+                                "streams WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE");
+    // Everything a group of streams writes, in one statement: the new streams (their keys
+    // reach the events through the join on name), the moved heads, the counter and the events.
+    c.prepare("write",
+              "WITH new_streams AS (INSERT INTO " + s +
+                  "streams (name, aggregate_type, aggregate_id, head, last_hash) "
+                  "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
+                  "$5::text[]) RETURNING stream_key, name), "
+                  "moved AS (UPDATE " +
+                  s +
+                  "streams AS t SET head = u.head, last_hash = u.last_hash "
+                  "FROM unnest($6::bigint[], $7::bigint[], $8::text[]) AS u(stream_key, head, "
+                  "last_hash) WHERE t.stream_key = u.stream_key), "
+                  "counter AS (UPDATE " +
+                  s +
+                  "journal_position SET last_position = $9::bigint "
+                  "WHERE singleton AND $9::bigint >= 0) "
+                  "INSERT INTO " +
+                  s +
+                  "events (stream_key, global_position, version, event_id, event_type, "
+                  "schema_version, aggregate_type, aggregate_id, occurred_at, user_id, "
+                  "command_id, correlation_id, causation_id, data_text, hash) "
+                  "SELECT coalesce(n.stream_key, e.stream_key), e.global_position, e.version, "
+                  "e.event_id, e.event_type, e.schema_version, e.aggregate_type, "
+                  "e.aggregate_id, timestamptz 'epoch' + e.micros * interval '1 microsecond', "
+                  "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, "
+                  "e.hash FROM unnest($10::bigint[], $11::text[], $12::bigint[], "
+                  "$13::bigint[], $14::text[], $15::text[], $16::integer[], $17::text[], "
+                  "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], "
+                  "$23::text[], $24::text[], $25::text[]) AS e(stream_key, stream_name, "
+                  "global_position, version, event_id, event_type, schema_version, "
+                  "aggregate_type, aggregate_id, micros, user_id, command_id, correlation_id, "
+                  "causation_id, data_text, hash) "
+                  "LEFT JOIN new_streams n ON n.name = e.stream_name");
     c.prepare("head", "SELECT head FROM " + s + "streams WHERE name = $1");
     c.prepare("last_position", "SELECT coalesce(max(global_position), 0) FROM " + s + "events");
     std::string from_stream = "SELECT " + std::string{event_columns} + " FROM " + s +
@@ -155,28 +287,6 @@ struct postgres_journal::impl {
     c.prepare("read_all", "SELECT " + std::string{event_columns} + " FROM " + s +
                               "events e WHERE e.global_position > $1 "
                               "ORDER BY e.global_position LIMIT $2");
-  }
-
-  std::string insert_statement(pqxx::connection& c, std::size_t rows) {
-    std::string name = "insert_events_" + std::to_string(rows);
-    if (prepared_insert_sizes.count(rows) != 0) return name;
-    std::string sql = "INSERT INTO " + s +
-                      "events (stream_key, aggregate_type, aggregate_id, global_position, "
-                      "version, event_id, event_type, schema_version, occurred_at, user_id, "
-                      "command_id, correlation_id, causation_id, data_text, hash) VALUES ";
-    constexpr std::size_t per_row = 12;
-    for (std::size_t i = 0; i < rows; ++i) {
-      auto p = [&](std::size_t k) { return "$" + std::to_string(4 + i * per_row + k); };
-      if (i != 0) sql += ", ";
-      sql += "($1::bigint, $2::text, $3::text, " + p(0) + "::bigint, " + p(1) + "::bigint, " +
-             p(2) + "::text, " + p(3) + "::text, " + p(4) + "::integer, timestamptz 'epoch' + " +
-             p(5) + "::bigint * interval '1 microsecond', " + p(6) + "::text, " + p(7) +
-             "::text, " + p(8) + "::text, " + p(9) + "::text, " + p(10) + "::text, " + p(11) +
-             "::text)";
-    }
-    c.prepare(name, sql);
-    prepared_insert_sizes.insert(rows);
-    return name;
   }
 
   result<void> create_schema(pqxx::connection& c) {
@@ -226,132 +336,177 @@ struct postgres_journal::impl {
     tx.exec_prepared("sleep", options.testing.delay_after_positions_ms / 1000.0);
   }
 
-  // Writes one stream's events inside its savepoint; returns its records or a conflict.
-  // Throws driver exceptions other than the unique violation that means a conflict.
-  stream_outcome append_stream(pqxx::connection& c, pqxx::work& tx, const stream_append& a,
-                               std::uint64_t first_position, bool& delayed) {
-    auto row =
-        tx.exec_prepared1("upsert_stream", a.stream.str(), std::string{a.stream.aggregate_type()},
-                          std::string{a.stream.aggregate_id()});
-    auto key = row[0].as<std::int64_t>();
-    version head{static_cast<std::uint64_t>(row[1].as<std::int64_t>())};
-    std::string previous_hash = row[2].as<std::string>();
-    if (head != a.expected)
-      return error{errc::conflict, conflict_message(a.stream, a.expected, head)};
-
-    std::vector<std::uint64_t> positions;
-    positions.reserve(a.events.size());
-    if (options.testing.positions == postgres_position_mode::naive_sequence) {
-      auto rows = tx.exec_prepared("naive_positions", static_cast<int>(a.events.size()));
-      for (const auto& r : rows) positions.push_back(r[0].as<std::uint64_t>());
-      std::sort(positions.begin(), positions.end());
-      if (!delayed) {
-        delay(tx);
-        delayed = true;
-      }
-    } else {
-      for (std::size_t i = 0; i < a.events.size(); ++i) positions.push_back(first_position + i);
-    }
-
-    std::vector<event_record> records;
-    records.reserve(a.events.size());
-    for (std::size_t i = 0; i < a.events.size(); ++i) {
-      const new_event& e = a.events[i];
-      event_record r;
-      r.position = global_position{positions[i]};
-      r.event_id = e.event_id;
-      r.event_type = e.event_type;
-      r.schema_version = e.schema_version;
-      r.aggregate_type = std::string{a.stream.aggregate_type()};
-      r.aggregate_id = std::string{a.stream.aggregate_id()};
-      r.stream_version = version{head.value + 1 + i};
-      r.time = e.time;
-      r.user_id = e.user_id;
-      r.command_id = e.command_id;
-      r.correlation_id = e.correlation_id;
-      r.causation_id = e.causation_id;
-      r.data = e.data;
-      r.hash = chain_hash(previous_hash, r);
-      previous_hash = r.hash;
-      records.push_back(std::move(r));
-    }
-
-    std::size_t chunk = options.insert_chunk_rows;
-    std::vector<std::string> params;
-    for (std::size_t begin = 0; begin < records.size(); begin += chunk) {
-      std::size_t end = std::min(records.size(), begin + chunk);
-      params.clear();
-      params.reserve((end - begin) * 12);
-      for (std::size_t i = begin; i < end; ++i) {
-        const event_record& r = records[i];
-        params.push_back(std::to_string(r.position.value));
-        params.push_back(std::to_string(r.stream_version.value));
-        params.push_back(r.event_id);
-        params.push_back(r.event_type);
-        params.push_back(std::to_string(r.schema_version));
-        params.push_back(std::to_string(to_unix_micros(r.time)));
-        params.push_back(r.user_id);
-        params.push_back(r.command_id);
-        params.push_back(r.correlation_id);
-        params.push_back(r.causation_id);
-        params.push_back(r.data);
-        params.push_back(r.hash);
-      }
-      std::string statement = insert_statement(c, end - begin);
-      tx.exec_prepared0(statement, key, records.front().aggregate_type,
-                        records.front().aggregate_id, pqxx::prepare::make_dynamic_params(params));
-    }
-    tx.exec_prepared0("update_stream", key, clamp_i64(records.back().stream_version.value),
-                      records.back().hash);
-    return records;
+  bool counter_mode() const {
+    return options.testing.positions == postgres_position_mode::counter_row;
   }
 
-  result<std::vector<stream_outcome>> append(pqxx::connection& c,
-                                             const std::vector<stream_append>& batch) {
-    pqxx::work tx{c};
-    bool counter = options.testing.positions == postgres_position_mode::counter_row;
+  // One attempt at a batch inside `tx`. The transaction state between statements:
+  //   next: the next free position (counter mode), taken from the locked counter row.
+  struct attempt {
+    pqxx::work& tx;
     std::uint64_t next = 0;
     bool delayed = false;
-    if (counter) {
-      auto row = tx.exec_prepared1("lock_position");
-      next = row[0].as<std::uint64_t>() + 1;
-      delay(tx);
-      delayed = true;
+  };
+
+  // Takes the counter row (counter mode); writers are serialised from here until commit.
+  void begin(attempt& a) const {
+    if (!counter_mode()) return;
+    auto row = a.tx.exec_prepared1("lock_position");
+    a.next = row[0].as<std::uint64_t>() + 1;
+    delay(a.tx);
+    a.delayed = true;
+  }
+
+  // Appends the streams `batch[first, last)` with one statement to lock their heads and one
+  // `write` per group of at most insert_chunk_rows events (a stream is never split); sets
+  // their outcomes. Throws driver exceptions, including a stream error of any of them.
+  void write_streams(attempt& a, const std::vector<stream_append>& batch, std::size_t first,
+                     std::size_t last, std::vector<stream_outcome>& outcomes) const {
+    array_literal names;
+    for (std::size_t i = first; i < last; ++i) names.add(batch[i].stream.str());
+    std::unordered_map<std::string_view, locked_head> heads;
+    heads.reserve(last - first);
+    pqxx::result locked = a.tx.exec_prepared("lock_heads", names.finish());
+    for (const auto& row : locked) {
+      locked_head h;
+      h.key = row[1].as<std::int64_t>();
+      h.head = version{static_cast<std::uint64_t>(row[2].as<std::int64_t>())};
+      h.last_hash = row[3].as<std::string>();
+      heads.emplace(std::string_view{row[0].c_str(), row[0].size()}, std::move(h));
     }
-    std::uint64_t first = next;
-    std::vector<stream_outcome> outcomes;
-    outcomes.reserve(batch.size());
-    for (const stream_append& a : batch) {
+
+    // Conflicts are decided here; the others take their positions in batch order.
+    std::vector<std::size_t> writing;
+    std::size_t events = 0;
+    for (std::size_t i = first; i < last; ++i) {
+      const stream_append& part = batch[i];
+      auto found = heads.find(part.stream.str());
+      version head = found == heads.end() ? version{0} : found->second.head;
+      if (head != part.expected) {
+        outcomes[i] = error{errc::conflict, conflict_message(part.stream, part.expected, head)};
+        continue;
+      }
+      writing.push_back(i);
+      events += part.events.size();
+    }
+    if (writing.empty()) return;
+
+    std::vector<std::uint64_t> positions;
+    positions.reserve(events);
+    if (counter_mode()) {
+      for (std::size_t k = 0; k < events; ++k) positions.push_back(a.next + k);
+    } else {
+      auto rows = a.tx.exec_prepared("naive_positions", static_cast<int>(events));
+      for (const auto& r : rows) positions.push_back(r[0].as<std::uint64_t>());
+      std::sort(positions.begin(), positions.end());
+      if (!a.delayed) {
+        delay(a.tx);
+        a.delayed = true;
+      }
+    }
+
+    std::size_t taken = 0;
+    write_set group;
+    auto flush = [&] {
+      if (group.events == 0) return;
+      if (counter_mode()) group.last_position = clamp_i64(a.next + taken - 1);
+      a.tx.exec_prepared0(
+          "write", group.new_name.finish(), group.new_type.finish(), group.new_id.finish(),
+          group.new_head.finish(), group.new_hash.finish(), group.moved_key.finish(),
+          group.moved_head.finish(), group.moved_hash.finish(), group.last_position,
+          group.key.finish(), group.name.finish(), group.position.finish(),
+          group.stream_version.finish(), group.event_id.finish(), group.event_type.finish(),
+          group.schema_version.finish(), group.aggregate_type.finish(), group.aggregate_id.finish(),
+          group.micros.finish(), group.user_id.finish(), group.command_id.finish(),
+          group.correlation_id.finish(), group.causation_id.finish(), group.data.finish(),
+          group.hash.finish());
+      group = write_set{};
+    };
+    for (std::size_t i : writing) {
+      const stream_append& part = batch[i];
+      auto found = heads.find(part.stream.str());
+      std::int64_t key = found == heads.end() ? 0 : found->second.key;
+      std::string previous_hash = found == heads.end() ? std::string{} : found->second.last_hash;
+      std::vector<event_record> records;
+      records.reserve(part.events.size());
+      for (std::size_t k = 0; k < part.events.size(); ++k) {
+        const new_event& e = part.events[k];
+        event_record r;
+        r.position = global_position{positions[taken + k]};
+        r.event_id = e.event_id;
+        r.event_type = e.event_type;
+        r.schema_version = e.schema_version;
+        r.aggregate_type = std::string{part.stream.aggregate_type()};
+        r.aggregate_id = std::string{part.stream.aggregate_id()};
+        r.stream_version = version{part.expected.value + 1 + k};
+        r.time = e.time;
+        r.user_id = e.user_id;
+        r.command_id = e.command_id;
+        r.correlation_id = e.correlation_id;
+        r.causation_id = e.causation_id;
+        r.data = e.data;
+        r.hash = chain_hash(previous_hash, r);
+        previous_hash = r.hash;
+        records.push_back(std::move(r));
+      }
+      if (group.events != 0 && group.events + records.size() > options.insert_chunk_rows) flush();
+      group.add(part.stream, key, records);
+      taken += records.size();
+      outcomes[i] = std::move(records);
+    }
+    flush();
+    if (counter_mode()) a.next += taken;
+  }
+
+  // The usual path: the whole batch in a constant number of statements. Throws driver
+  // exceptions; a stream error aborts the transaction and is left to `append_per_stream`.
+  std::vector<stream_outcome> append_whole(pqxx::connection& c,
+                                           const std::vector<stream_append>& batch) const {
+    pqxx::work tx{c};
+    attempt a{tx};
+    begin(a);
+    std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
+    write_streams(a, batch, 0, batch.size(), outcomes);
+    tx.commit();
+    return outcomes;
+  }
+
+  // After a stream error: each stream on its own inside a savepoint, so that the failing one
+  // is rolled back alone (and hands its positions back) while the others commit.
+  std::vector<stream_outcome> append_per_stream(pqxx::connection& c,
+                                                const std::vector<stream_append>& batch) const {
+    pqxx::work tx{c};
+    attempt a{tx};
+    begin(a);
+    std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
+    for (std::size_t i = 0; i < batch.size(); ++i) {
       // Plain SAVEPOINT statements rather than pqxx::subtransaction: libpqxx 6.4 opens a
       // subtransaction lazily and skips that for prepared statements, so a failing prepared
       // statement would abort the whole transaction.
       tx.exec0("SAVEPOINT stream");
-      stream_outcome outcome = error{errc::internal, "unset"};
+      std::uint64_t next = a.next;
       try {
-        outcome = append_stream(c, tx, a, next, delayed);
-      } catch (const pqxx::sql_error& e) {
-        // 23505: the last guard, UNIQUE(stream_key, version), caught a concurrent writer.
-        // 22xxx: this stream's data is malformed (not JSON, time out of range).
-        // Anything else fails the whole batch.
-        const std::string& state = e.sqlstate();
-        if (state == "23505")
-          outcome = error{errc::conflict, a.stream.str() + ": " + e.what()};
-        else if (state.substr(0, 2) == "22")
-          outcome = error{errc::invalid_argument, a.stream.str() + ": " + e.what()};
-        else
-          throw;
-      }
-      if (outcome) {
+        write_streams(a, batch, i, i + 1, outcomes);
         tx.exec0("RELEASE SAVEPOINT stream");
-        next += outcome->size();
-      } else {
+      } catch (const pqxx::sql_error& e) {
+        if (!is_stream_error(e)) throw;
         tx.exec0("ROLLBACK TO SAVEPOINT stream");
+        a.next = next;
+        outcomes[i] = stream_error(batch[i].stream, e);
       }
-      outcomes.push_back(std::move(outcome));
     }
-    if (counter && next != first) tx.exec_prepared0("set_position", clamp_i64(next - 1));
     tx.commit();
     return outcomes;
+  }
+
+  result<std::vector<stream_outcome>> append(pqxx::connection& c,
+                                             const std::vector<stream_append>& batch) const {
+    try {
+      return append_whole(c, batch);
+    } catch (const pqxx::sql_error& e) {
+      if (!is_stream_error(e)) throw;
+    }
+    return append_per_stream(c, batch);
   }
 };
 

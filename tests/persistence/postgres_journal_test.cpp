@@ -229,26 +229,147 @@ TEST_CASE(
   CHECK(render(*page2) == "e5@5 e6@6 x@1");
 }
 
-TEST_CASE("large batches are split into several multi-row inserts and keep their order") {
+TEST_CASE("large batches are written in several statements of whole streams and keep their order") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "chunks"};
   auto options = db.options();
-  options.insert_chunk_rows = 7;
+  options.insert_chunk_rows = 7;  // groups of two 3-event streams; the 30-event one alone
   auto j = db.open(options);
-  std::vector<new_event> events;
-  for (int i = 0; i < 30; ++i)
-    events.push_back(make_event("e", "{\"i\":" + std::to_string(i) + "}"));
-  auto out = append_one(*j, order_1, 0, events);
-  REQUIRE(out.has_value());
-  auto all = read_all_of(*j);
-  REQUIRE(all.size() == 30);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    CHECK(all[i].position.value == i + 1);
-    CHECK(all[i].stream_version.value == i + 1);
-    CHECK(all[i].data == "{\"i\":" + std::to_string(i) + "}");
+  std::vector<stream_append> batch;
+  for (int s = 0; s < 10; ++s) {
+    std::vector<new_event> events;
+    for (int i = 0; i < 3; ++i)
+      events.push_back(
+          make_event("e", "{\"s\":" + std::to_string(s) + ",\"i\":" + std::to_string(i) + "}"));
+    batch.push_back(part(stream_id{"Order", "s" + std::to_string(s)}, 0, std::move(events)));
   }
-  auto intact = verify(*j, order_1);
-  CHECK_FALSE(intact.has_value());
+  std::vector<new_event> big;
+  for (int i = 0; i < 30; ++i) big.push_back(make_event("e", "{\"i\":" + std::to_string(i) + "}"));
+  batch.insert(batch.begin() + 5, part(order_1, 0, std::move(big)));
+  auto out = j->append(batch);
+  REQUIRE_MESSAGE(out.has_value(), (out ? std::string{} : to_string(out.err())));
+  for (const auto& o : *out) REQUIRE(o.has_value());
+
+  auto all = read_all_of(*j);
+  REQUIRE(all.size() == 60);
+  std::size_t index = 0;
+  for (std::size_t p = 0; p < batch.size(); ++p)
+    for (std::size_t i = 0; i < batch[p].events.size(); ++i, ++index) {
+      const event_record& r = all[index];
+      CHECK(r.position.value == index + 1);
+      CHECK(r.aggregate_id == batch[p].stream.aggregate_id());
+      CHECK(r.stream_version.value == i + 1);
+      CHECK(r.data == batch[p].events[i].data);
+      CHECK(r.hash == (*(*out)[p])[i].hash);
+    }
+  auto intact = verify_journal(*j);
+  REQUIRE(intact.has_value());
+  CHECK_FALSE(intact->has_value());
+  auto last = j->last_position();
+  REQUIRE(last.has_value());
+  CHECK(*last == global_position{60});
+}
+
+// A batch of new streams, streams that exist and two stale ones (one exists, one does not);
+// `bad_json` also makes one stream's data invalid, which fails it alone.
+void check_mixed_batch(bool bad_json) {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, bad_json ? "mixed_bad" : "mixed"};
+  auto j = db.open();
+  const stream_id existing_a{"Order", "a"};
+  const stream_id existing_b{"Order", "b"};
+  const stream_id stale{"Order", "stale"};
+  const stream_id stale_new{"Order", "stale_new"};
+  const stream_id fresh_1{"Order", "new1"};
+  const stream_id fresh_2{"Order", "new2"};
+  const stream_id broken{"Order", "broken"};
+  auto seeded = j->append({part(existing_a, 0, {make_event("placed")}),
+                           part(stale, 0, {make_event("placed"), make_event("confirmed")}),
+                           part(existing_b, 0, {make_event("placed")})});
+  REQUIRE(seeded.has_value());
+  auto stale_hash = db.sql("SELECT last_hash FROM " + db.schema + ".streams WHERE name = '" +
+                           stale.str() + "'")[0][0]
+                        .as<std::string>();
+
+  std::vector<stream_append> batch{
+      part(fresh_1, 0, {make_event("placed"), make_event("confirmed")}),
+      part(existing_b, 1, {make_event("confirmed")}),
+      part(stale, 1, {make_event("confirmed")}),
+      part(stale_new, 4, {make_event("placed")}),
+      part(existing_a, 1, {make_event("confirmed"), make_event("shipped")}),
+      part(fresh_2, 0, {make_event("placed")})};
+  if (bad_json) batch.insert(batch.begin() + 2, part(broken, 0, {make_event("placed", "{no")}));
+  auto out = j->append(batch);
+  REQUIRE_MESSAGE(out.has_value(), (out ? std::string{} : to_string(out.err())));
+  REQUIRE(out->size() == batch.size());
+
+  std::string outcomes;
+  for (std::size_t i = 0; i < out->size(); ++i) {
+    const auto& o = (*out)[i];
+    outcomes += (outcomes.empty() ? "" : " ") + batch[i].stream.str() + "=";
+    outcomes += o ? positions_of(*o) : std::string{to_string(o.err().code)};
+  }
+  std::string expected =
+      "Order-new1=5 6 Order-b=7 Order-stale=conflict Order-stale_new=conflict "
+      "Order-a=8 9 Order-new2=10";
+  if (bad_json) expected.insert(expected.find(" Order-stale="), " Order-broken=invalid_argument");
+  CHECK(outcomes == expected);
+  CHECK((*out)[bad_json ? 3 : 2].err().message == "Order-stale expected version 1, head is 2");
+  CHECK((*out)[bad_json ? 4 : 3].err().message == "Order-stale_new expected version 4, head is 0");
+
+  // Gap-free and in order; the stale and broken streams wrote nothing, not even a streams row.
+  auto all = read_all_of(*j);
+  CHECK(positions_of(all) == "1 2 3 4 5 6 7 8 9 10");
+  CHECK(render(all) ==
+        "placed@1 placed@1 confirmed@2 placed@1 placed@1 confirmed@2 confirmed@2 confirmed@2 "
+        "shipped@3 placed@1");
+  auto stale_stream = j->read_stream(stale, {});
+  REQUIRE(stale_stream.has_value());
+  CHECK(render(*stale_stream) == "placed@1 confirmed@2");
+  auto stale_row = db.sql("SELECT head, last_hash FROM " + db.schema + ".streams WHERE name = '" +
+                          stale.str() + "'");
+  REQUIRE(stale_row.size() == 1);
+  CHECK(stale_row[0][0].as<std::int64_t>() == 2);
+  CHECK(stale_row[0][1].as<std::string>() == stale_hash);
+  auto names = db.sql("SELECT string_agg(name, ' ' ORDER BY name) FROM " + db.schema + ".streams");
+  CHECK(names[0][0].as<std::string>() == "Order-a Order-b Order-new1 Order-new2 Order-stale");
+  auto counter = db.sql("SELECT last_position FROM " + db.schema + ".journal_position");
+  CHECK(counter[0][0].as<std::int64_t>() == 10);
+
+  for (const stream_id& s : {existing_a, existing_b, fresh_1, fresh_2, stale}) {
+    auto head = j->head(s);
+    REQUIRE(head.has_value());
+    auto events = j->read_stream(s, {});
+    REQUIRE(events.has_value());
+    CHECK(head->value == events->size());
+    CHECK(db.sql("SELECT last_hash FROM " + db.schema + ".streams WHERE name = '" + s.str() +
+                 "'")[0][0]
+              .as<std::string>() == events->back().hash);
+  }
+  auto intact = verify_journal(*j);
+  REQUIRE(intact.has_value());
+  CHECK_FALSE(intact->has_value());
+
+  // The next batch continues right after, on the heads the mixed batch left.
+  auto next = j->append(
+      {part(stale, 2, {make_event("shipped")}), part(fresh_2, 1, {make_event("confirmed")})});
+  REQUIRE(next.has_value());
+  REQUIRE((*next)[0].has_value());
+  REQUIRE((*next)[1].has_value());
+  CHECK(positions_of(*(*next)[0]) == "11");
+  CHECK(render(*(*next)[1]) == "confirmed@2");
+}
+
+TEST_CASE(
+    "a batch of new, existing and stale streams commits the fresh ones gap-free and the stale "
+    "ones write nothing") {
+  check_mixed_batch(false);
+}
+
+TEST_CASE(
+    "a stream with data that is not JSON in a mixed batch fails alone and the rest stays "
+    "gap-free") {
+  check_mixed_batch(true);
 }
 
 TEST_CASE("event data keeps its exact text while the JSONB column is queryable") {
