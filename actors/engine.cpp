@@ -143,6 +143,7 @@ result<std::unique_ptr<engine>> engine::start(
       });
   if (!writer) return std::move(writer).err();
   p->writer = std::move(*writer);
+  p->writer->publish_committed(false);  // until a listener is registered
   p->readers = std::make_unique<io_pool>(p->factory, snapshots, options.reader_threads);
   if (snapshots) {
     p->snapshots = std::make_unique<snapshot_writer>(
@@ -303,6 +304,7 @@ void engine::on_committed(
     std::function<void(const std::vector<persistence::event_record>&)> listener) {
   std::lock_guard<std::mutex> lock{impl_->listeners_mutex};
   impl_->listeners.push_back(std::move(listener));
+  impl_->writer->publish_committed(true);
 }
 
 metrics::registry& engine::metrics() const noexcept {

@@ -31,20 +31,35 @@ journal_writer::~journal_writer() {
   stop();
 }
 
+void journal_writer::spin_mutex::lock() noexcept {
+  for (unsigned spins = 0;;) {
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+    while (locked_.load(std::memory_order_relaxed)) {
+      if (++spins < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      } else {
+        std::this_thread::yield();  // the holder may be descheduled: let it run
+      }
+    }
+  }
+}
+
 void journal_writer::submit(persistence::stream_append append, completion done) {
   if (inline_commits_) {
     std::vector<item> one;
+    one.push_back(item{std::move(append), {}});
+    result<std::vector<persistence::stream_outcome>> outcome =
+        error{errc::unavailable, "journal writer is stopped"};
     {
-      std::lock_guard<std::mutex> lock{inline_mutex_};
-      if (stopping_) {
-        one.clear();
-      } else {
-        one.push_back(item{std::move(append), std::move(done)});
-        commit(one);  // answers and hands off under the lock: global order is kept
-        return;
-      }
+      std::lock_guard<spin_mutex> lock{inline_mutex_};
+      if (!stopping_) outcome = write(one);  // hands off under the lock: global order is kept
     }
-    done(error{errc::unavailable, "journal writer is stopped"});
+    if (outcome)
+      done(std::move((*outcome)[0]));
+    else
+      done(std::move(outcome).err());
     return;
   }
   {
@@ -63,7 +78,7 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
 
 void journal_writer::stop() {
   if (inline_commits_) {
-    std::lock_guard<std::mutex> lock{inline_mutex_};
+    std::lock_guard<spin_mutex> lock{inline_mutex_};
     stopping_ = true;
     return;
   }
@@ -109,7 +124,7 @@ void journal_writer::run() {
   }
 }
 
-void journal_writer::commit(std::vector<item>& batch) {
+result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vector<item>& batch) {
   std::vector<persistence::stream_append> appends;
   appends.reserve(batch.size());
   commit_stats stats;
@@ -127,30 +142,37 @@ void journal_writer::commit(std::vector<item>& batch) {
     outcome = error{errc::internal, std::string{"journal append threw: "} + ex.what()};
   }
   stats.duration = std::chrono::steady_clock::now() - started;
-
   if (!outcome) {
     stats.ok = false;
     if (observer_) observer_(stats);
-    for (auto& i : batch) i.done(outcome.err());
-    return;
+    return outcome;
   }
+  const bool publish = committed_ && publish_.load(std::memory_order_acquire);
   std::vector<persistence::event_record> committed;
-  if (committed_) committed.reserve(stats.events);
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    auto& per_stream = (*outcome)[k];
-    if (!per_stream) {
+  if (publish) committed.reserve(stats.events);
+  for (const auto& per_stream : *outcome) {
+    if (!per_stream)
       ++stats.conflicts;
-    } else if (committed_) {
+    else if (publish)
       committed.insert(committed.end(), per_stream->begin(), per_stream->end());
-    }
   }
   if (observer_) observer_(stats);
-  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done(std::move((*outcome)[k]));
-  if (committed_ && !committed.empty()) {
+  if (!committed.empty()) {
+    // One batch's records are in position order per stream, the streams interleave.
     std::sort(committed.begin(), committed.end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });
     committed_(committed);
   }
+  return outcome;
+}
+
+void journal_writer::commit(std::vector<item>& batch) {
+  auto outcome = write(batch);
+  if (!outcome) {
+    for (auto& i : batch) i.done(outcome.err());
+    return;
+  }
+  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done(std::move((*outcome)[k]));
 }
 
 io_pool::io_pool(std::shared_ptr<persistence::journal_factory> factory,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -40,14 +41,15 @@ struct commit_stats {
 /// blocks on I/O.
 ///
 /// Each submitted append is answered exactly once through its callback, on the writer
-/// thread, after its transaction committed (or failed). After every commit the committed
-/// records of that batch are handed, in global order, to the `committed` listener, which is
-/// where the event bus hangs off. An outer journal error fails every append in the batch and
-/// acknowledges nothing.
+/// thread, after its transaction committed (or failed). After every commit, and before its
+/// appends are answered, the committed records of that batch are handed, in global order, to
+/// the `committed` listener, which is where the event bus hangs off. An outer journal error fails
+/// every append in the batch and acknowledges nothing.
 ///
 /// A store whose calls never block (`journal_factory::blocks()` is false: the memory backend)
 /// needs no group commit: then `submit` commits at once on the caller's thread, one append
-/// at a time under a lock, which keeps the global order of the hand-off.
+/// at a time under a short spin lock (held for the append and the hand-off, which keeps the
+/// hand-off in global order; the completion runs after it is released).
 ///
 /// Thread-safety: `submit` may be called from any thread. Destruction stops the thread after
 /// draining what was submitted.
@@ -73,6 +75,10 @@ class journal_writer {
   /// Commits what is queued, then stops the thread. Idempotent.
   void stop();
 
+  /// Whether committed records are handed to the `committed` listener (on by default). While
+  /// off, a commit neither copies nor sorts them: for hosts that registered no listener yet.
+  void publish_committed(bool on) noexcept { publish_.store(on, std::memory_order_release); }
+
  private:
   struct item {
     persistence::stream_append append;
@@ -81,11 +87,26 @@ class journal_writer {
 
   journal_writer(std::unique_ptr<persistence::journal> journal, journal_writer_options options,
                  committed_listener committed, stats_observer observer, bool inline_commits);
+  // A lock for critical sections of a few microseconds taken by the actors' threads: it
+  // spins briefly, then yields, instead of sleeping in the kernel as a contended mutex does.
+  class spin_mutex {
+   public:
+    void lock() noexcept;
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+   private:
+    std::atomic<bool> locked_{false};
+  };
+
   void run();
+  /// Appends `batch` and hands the committed records to the listener; the items' completions
+  /// are left to the caller. Returns the batch's outcome.
+  result<std::vector<persistence::stream_outcome>> write(std::vector<item>& batch);
   void commit(std::vector<item>& batch);
 
   const bool inline_commits_;
-  std::mutex inline_mutex_;  // serialises inline commits and their hand-off
+  spin_mutex inline_mutex_;  // serialises inline commits and their hand-off
+  std::atomic<bool> publish_{true};
 
   std::unique_ptr<persistence::journal> journal_;
   const journal_writer_options options_;

@@ -1,6 +1,7 @@
 #include "persistence/memory_journal.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -18,11 +19,9 @@ struct memory_journal::store {
   };
 
   std::shared_mutex mutex;
-  std::vector<event_record> log;  // log[i] has position i + 1
+  std::deque<event_record> log;  // log[i] has position i + 1; grows without moving records
   std::unordered_map<std::string, stream_state> streams;
 };
-
-namespace {}  // namespace
 
 memory_journal::memory_journal() : store_(std::make_shared<store>()) {}
 memory_journal::memory_journal(std::shared_ptr<store> s) : store_(std::move(s)) {}

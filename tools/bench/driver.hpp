@@ -24,8 +24,9 @@ struct drive_outcome {
   std::uint64_t events = 0;  ///< Events in the accepted replies.
 };
 
-/// Sends commands 0..n-1 with at most `window` awaiting a reply. `send(i, done)` must send
-/// command `i` and arrange for `done` to be called with its result.
+/// Sends commands 0..n-1 with at most `window` awaiting a reply (and, once the window first
+/// filled, at least `window - max(1, window / 8)` while commands remain to be sent). `send(i,
+/// done)` must send command `i` and arrange for `done` to be called with its result.
 drive_outcome drive(std::size_t n, std::size_t window,
                     const std::function<void(std::size_t, command_callback)>& send);
 
