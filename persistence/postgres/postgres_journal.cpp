@@ -25,10 +25,24 @@
 //
 //   CREATE SEQUENCE s.naive_positions;            -- test-only naive mode
 //
-// An append locks the journal_position row first (serialising writers until commit, see the
-// header), then per stream: SAVEPOINT; upsert-and-lock the streams row; compare its head with
-// the expected version; multi-row INSERT of the events; UPDATE the streams row; RELEASE. A
-// conflicting stream is rolled back to its savepoint and gives its positions back.
+// An append costs a constant number of statements, whatever the batch holds:
+//   BEGIN;
+//   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
+//   SELECT ... streams WHERE name = ANY($1) ORDER BY name FOR UPDATE;   -- the heads, locked
+//   -- conflicts are decided in the client; the others take positions in batch order and
+//   -- their hashes are chained from the locked last_hash
+//   WITH new_streams AS (INSERT INTO streams SELECT * FROM unnest(...) RETURNING ...),
+//        moved AS (UPDATE streams ... FROM unnest(...)),
+//        counter AS (UPDATE journal_position ...)
+//   INSERT INTO events SELECT ... FROM unnest(...) LEFT JOIN new_streams ...;
+//   COMMIT;
+// (the write statement once per group of whole streams of at most insert_chunk_rows events).
+// Arrays go as text literals of one parameter each, so every statement is prepared once.
+// A stale stream therefore writes nothing and takes no position. A row that only one stream
+// can cause to fail (data that is not JSON, 22xxx; a unique violation, 23505, from a writer
+// that bypasses the counter row) aborts that attempt: the batch is then run again, in a new
+// transaction, one stream per SAVEPOINT, so that the failing stream alone is rolled back and
+// gives its positions back while the others commit.
 
 #include "persistence/postgres/postgres_journal.hpp"
 

@@ -28,9 +28,10 @@ struct postgres_journal_options {
   /// The schema holding the journal's tables; created on first use.
   /// REQUIRES: a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 48 characters).
   std::string schema = "strata";
-  /// Rows per multi-row INSERT statement on the append path (each size is prepared once).
-  /// REQUIRES: 1..1000.
-  std::size_t insert_chunk_rows = 64;
+  /// Events per write statement on the append path: a batch's streams are written in groups
+  /// of whole streams holding at most this many events (a larger stream is a group of its
+  /// own), one statement per group. REQUIRES: 1..1000.
+  std::size_t insert_chunk_rows = 1000;
 
   /// Test-only knobs. Defaults are what production uses.
   struct testing_options {
