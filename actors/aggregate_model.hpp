@@ -15,6 +15,7 @@
 #include "domain/kernel/json.hpp"
 #include "domain/kernel/result.hpp"
 #include "persistence/event_record.hpp"
+#include "persistence/journal.hpp"
 
 namespace strata::actors {
 
@@ -51,6 +52,14 @@ class aggregate_model {
   /// Decodes `record` (upcasting it) and evolves `state` with the resulting events.
   /// Errors: `corrupted`/`unsupported` from the schema, prefixed with stream and version.
   virtual result<void> apply(std::any& state, const persistence::event_record& record) const = 0;
+
+  /// Like `apply`, for an event of `stream` seen through `journal::for_each_in_stream`: decodes
+  /// straight from the view's text. The default copies the view into a record for `apply`.
+  /// Errors: as `apply`.
+  virtual result<void> apply_view(std::any& state, const stream_id& stream,
+                                  const persistence::event_view& event) const {
+    return apply(state, event.to_record(stream));
+  }
 
   /// Whether to take a snapshot of `state` now that it is at `at`; `last` is the version of
   /// the previous snapshot (0: none). From the type's snapshot policy.
@@ -122,17 +131,13 @@ class decider_model final : public aggregate_model {
   }
 
   result<void> apply(std::any& state, const persistence::event_record& r) const override {
-    auto* s = std::any_cast<state_t>(&state);
-    if (s == nullptr) return error{errc::internal, "state is not a " + std::string{A::type}};
-    auto applied = A::events().decode(r.event_type, r.schema_version, r.data,
-                                      [&](event_t&& e) { *s = A::evolve(std::move(*s), e); });
-    if (!applied) {
-      auto e = std::move(applied).err();
-      e.message = r.aggregate_type + "-" + r.aggregate_id + " v" +
-                  std::to_string(r.stream_version.value) + " (" + r.event_type + "): " + e.message;
-      return e;
-    }
-    return ok();
+    return fold(state, r.aggregate_type + "-" + r.aggregate_id, r.event_type, r.schema_version,
+                r.stream_version, r.data);
+  }
+
+  result<void> apply_view(std::any& state, const stream_id& stream,
+                          const persistence::event_view& v) const override {
+    return fold(state, stream.str(), v.event_type, v.schema_version, v.stream_version, v.data);
   }
 
   std::string encode_state(const std::any& state) const override {
@@ -149,6 +154,21 @@ class decider_model final : public aggregate_model {
   }
 
  private:
+  result<void> fold(std::any& state, std::string_view stream, std::string_view type,
+                    std::uint32_t schema_version, version at, std::string_view data) const {
+    auto* s = std::any_cast<state_t>(&state);
+    if (s == nullptr) return error{errc::internal, "state is not a " + std::string{A::type}};
+    auto applied = A::events().decode(type, schema_version, data,
+                                      [&](event_t&& e) { *s = A::evolve(std::move(*s), e); });
+    if (!applied) {
+      auto e = std::move(applied).err();
+      e.message = std::string{stream} + " v" + std::to_string(at.value) + " (" + std::string{type} +
+                  "): " + e.message;
+      return e;
+    }
+    return ok();
+  }
+
   snapshot_policy<A> policy_;
 };
 

@@ -20,7 +20,7 @@ void report_ignored(const stream_id& stream, version at, metrics::snapshot_ignor
                std::string{metrics::to_string(why)}.c_str(), detail.c_str());
 }
 
-bool within(const persistence::event_record& r, const rehydration_target& t) {
+bool within(const persistence::event_view& r, const rehydration_target& t) {
   if (t.to && r.stream_version > *t.to) return false;
   if (t.until && r.time > *t.until) return false;
   return true;
@@ -125,27 +125,35 @@ result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapsho
     out.state = model.initial();
   }
   if (target.to && out.at >= *target.to) return out;
+  // The events are folded as views into the journal's row buffers: nothing of a record is
+  // copied but what the state keeps.
+  bool reached = false;
+  auto fold = [&](const persistence::event_view& r) -> result<persistence::visit_control> {
+    if (!within(r, target)) {
+      reached = true;
+      return persistence::visit_control::stop;
+    }
+    if (r.stream_version != out.at.next())
+      return error{errc::corrupted, stream.str() + ": expected v" +
+                                        std::to_string(out.at.value + 1) + ", read v" +
+                                        std::to_string(r.stream_version.value)};
+    if (auto applied = model.apply_view(out.state, stream, r); !applied)
+      return std::move(applied).err();
+    out.at = r.stream_version;
+    out.time = r.time;
+    ++out.events_replayed;
+    if (!r.command_id.empty())
+      remember(out.recent, window, hash_command_id(r.command_id), r.stream_version, r.position);
+    return persistence::visit_control::next;
+  };
   for (;;) {
     persistence::stream_range range;
     range.from = out.at.next();
     range.limit = page_size;
     if (target.to) range.to = target.to;
-    auto page = journal.read_stream(stream, range);
-    if (!page) return std::move(page).err();
-    for (const auto& r : *page) {
-      if (!within(r, target)) return out;
-      if (r.stream_version != out.at.next())
-        return error{errc::corrupted, stream.str() + ": expected v" +
-                                          std::to_string(out.at.value + 1) + ", read v" +
-                                          std::to_string(r.stream_version.value)};
-      if (auto applied = model.apply(out.state, r); !applied) return std::move(applied).err();
-      out.at = r.stream_version;
-      out.time = r.time;
-      ++out.events_replayed;
-      if (!r.command_id.empty())
-        remember(out.recent, window, hash_command_id(r.command_id), r.stream_version, r.position);
-    }
-    if (page->size() < page_size) break;
+    auto visited = journal.for_each_in_stream(stream, range, fold);
+    if (!visited) return std::move(visited).err();
+    if (reached || *visited < page_size) break;
   }
   return out;
 }

@@ -66,10 +66,8 @@ result<std::vector<event_record>> read_whole_stream(journal& j, const stream_id&
   return all;
 }
 
-}  // namespace
-
-std::string canonical_encoding(const event_record& r) {
-  std::string out;
+void encode_into(std::string& out, const event_record& r) {
+  out.clear();
   out.reserve(encoding_name.size() + 12 * 4 + 20 + r.event_id.size() + r.event_type.size() +
               r.aggregate_type.size() + r.aggregate_id.size() + r.user_id.size() +
               r.command_id.size() + r.correlation_id.size() + r.causation_id.size() +
@@ -90,19 +88,37 @@ std::string canonical_encoding(const event_record& r) {
   put_text(out, r.correlation_id);
   put_text(out, r.causation_id);
   put_text(out, r.data);
-  return out;
 }
 
-std::string chain_hash(std::string_view previous_hash_hex, const event_record& r) {
-  const std::string encoded = canonical_encoding(r);
+// OpenSSL 3 looks the algorithm up in its providers on every EVP_DigestInit_ex with
+// EVP_sha256(); an explicitly fetched one is looked up once per process. It is immutable and
+// shared by every thread; null when the default provider has no SHA-256 (then the legacy
+// constant is used).
+const EVP_MD* sha256() {
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return fetched != nullptr ? fetched : EVP_sha256();
+}
+
+}  // namespace
+
+struct chain_hasher::impl {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+  std::string encoded;
+};
+
+chain_hasher::chain_hasher() : impl_(std::make_unique<impl>()) {}
+chain_hasher::~chain_hasher() = default;
+
+std::string chain_hasher::link(std::string_view previous_hash_hex, const event_record& r) {
+  encode_into(impl_->encoded, r);
+  EVP_MD_CTX* ctx = impl_->ctx.get();
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   // The inputs are in memory; EVP only fails on allocation failure, which is not recoverable.
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), previous_hash_hex.data(), previous_hash_hex.size()) != 1 ||
-      EVP_DigestUpdate(ctx.get(), encoded.data(), encoded.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) {
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, previous_hash_hex.data(), previous_hash_hex.size()) != 1 ||
+      EVP_DigestUpdate(ctx, impl_->encoded.data(), impl_->encoded.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, digest, &length) != 1) {
     return {};
   }
   static constexpr char hex[] = "0123456789abcdef";
@@ -112,6 +128,16 @@ std::string chain_hash(std::string_view previous_hash_hex, const event_record& r
     out[2 * i + 1] = hex[digest[i] & 0x0f];
   }
   return out;
+}
+
+std::string canonical_encoding(const event_record& r) {
+  std::string out;
+  encode_into(out, r);
+  return out;
+}
+
+std::string chain_hash(std::string_view previous_hash_hex, const event_record& r) {
+  return chain_hasher{}.link(previous_hash_hex, r);
 }
 
 result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id& stream) {
@@ -132,6 +158,7 @@ result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id
            (a.stream_version == b.stream_version && a.position < b.position);
   });
 
+  chain_hasher hasher;
   version expected{1};
   std::string_view previous_hash;
   for (std::size_t i = 0; i < recs.size(); ++i) {
@@ -160,7 +187,7 @@ result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id
       return answer{violation(stream, v, r.position, "corrupted",
                               "the stored hash is not 64 lower-case hex digits")};
     }
-    if (chain_hash(previous_hash, r) != r.hash) {
+    if (hasher.link(previous_hash, r) != r.hash) {
       return answer{violation(stream, v, r.position, "altered",
                               "the stored hash does not match the event and its predecessor")};
     }
@@ -186,6 +213,7 @@ result<std::optional<chain_violation>> verify_journal(journal& j) {
   std::vector<stream_state> streams;
   std::optional<global_position> first_gap;
   global_position after{};
+  chain_hasher hasher;
 
   for (;;) {
     auto page = j.read_all(after, page_size);
@@ -208,7 +236,7 @@ result<std::optional<chain_violation>> verify_journal(journal& j) {
       } else if (!is_hash_hex(r.hash)) {
         found = violation(st.stream, r.stream_version, r.position, "corrupted",
                           "the stored hash is not 64 lower-case hex digits");
-      } else if (chain_hash(st.hash, r) != r.hash) {
+      } else if (hasher.link(st.hash, r) != r.hash) {
         found = violation(st.stream, r.stream_version, r.position, "altered",
                           "the stored hash does not match the event and its predecessor");
       }

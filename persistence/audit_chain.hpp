@@ -25,6 +25,7 @@
 // A backend whose storage rewrites JSON (e.g. PostgreSQL JSONB) must hash the text it will
 // return from reads, or keep the original text, or its own records will fail verification.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,24 @@ std::string canonical_encoding(const event_record& r);
 /// `canonical_encoding(r)`. Pass an empty `previous_hash_hex` for a stream's first event.
 /// Thread-safety: a pure function.
 std::string chain_hash(std::string_view previous_hash_hex, const event_record& r);
+
+/// Computes chain links like `chain_hash`, reusing one digest context and one encoding
+/// buffer across calls (for loops over many events: no allocation per event but the hash).
+/// Thread-safety: one thread at a time per instance.
+class chain_hasher {
+ public:
+  chain_hasher();
+  ~chain_hasher();
+  chain_hasher(const chain_hasher&) = delete;
+  chain_hasher& operator=(const chain_hasher&) = delete;
+
+  /// `chain_hash(previous_hash_hex, r)`.
+  std::string link(std::string_view previous_hash_hex, const event_record& r);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
 
 /// The first problem found in a stream's chain.
 ///

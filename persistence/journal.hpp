@@ -2,9 +2,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -27,6 +29,69 @@ struct stream_range {
   std::optional<timestamp> until;
   std::size_t limit = std::numeric_limits<std::size_t>::max();
 };
+
+/// One stored event of a stream as `journal::for_each_in_stream` shows it: the fields of an
+/// `event_record` but the stream's own (the caller named the stream). The views point into
+/// the backend's buffers and are valid only during the callback that receives them; copy
+/// what must outlive it.
+struct event_view {
+  global_position position;
+  std::string_view event_id;
+  std::string_view event_type;
+  std::uint32_t schema_version = 1;
+  version stream_version;
+  timestamp time{};
+  std::string_view user_id;
+  std::string_view command_id;
+  std::string_view correlation_id;
+  std::string_view causation_id;
+  std::string_view data;  ///< JSON text.
+  std::string_view hash;
+
+  /// The view of `r` (valid while `r` is alive and unchanged).
+  static event_view of(const event_record& r) noexcept {
+    event_view v;
+    v.position = r.position;
+    v.event_id = r.event_id;
+    v.event_type = r.event_type;
+    v.schema_version = r.schema_version;
+    v.stream_version = r.stream_version;
+    v.time = r.time;
+    v.user_id = r.user_id;
+    v.command_id = r.command_id;
+    v.correlation_id = r.correlation_id;
+    v.causation_id = r.causation_id;
+    v.data = r.data;
+    v.hash = r.hash;
+    return v;
+  }
+
+  /// A record owning copies of the fields, in `stream`.
+  event_record to_record(const stream_id& stream) const {
+    event_record r;
+    r.position = position;
+    r.event_id = std::string{event_id};
+    r.event_type = std::string{event_type};
+    r.schema_version = schema_version;
+    r.aggregate_type = std::string{stream.aggregate_type()};
+    r.aggregate_id = std::string{stream.aggregate_id()};
+    r.stream_version = stream_version;
+    r.time = time;
+    r.user_id = std::string{user_id};
+    r.command_id = std::string{command_id};
+    r.correlation_id = std::string{correlation_id};
+    r.causation_id = std::string{causation_id};
+    r.data = std::string{data};
+    r.hash = std::string{hash};
+    return r;
+  }
+};
+
+/// What a visitor of `journal::for_each_in_stream` wants after an event.
+enum class visit_control { next, stop };
+
+/// Called once per event, oldest first. An error stops the visit and is returned as is.
+using event_visitor = std::function<result<visit_control>(const event_view&)>;
 
 /// The event journal: an append-only log of streams with a global commit order.
 ///
@@ -52,6 +117,26 @@ class journal {
   /// The events of `stream` within `range`, oldest first. An unknown stream gives no events.
   virtual result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                         const stream_range& range) = 0;
+
+  /// Calls `visit` for each event of `stream` within `range`, oldest first, until it returns
+  /// `visit_control::stop` or an error; returns how many events it was called with. The
+  /// same events as `read_stream`, without materialising records: backends override it to
+  /// hand out views of their row buffers (the default reads the range with `read_stream`).
+  /// Errors: the journal's, as `read_stream`; the visitor's error, unchanged.
+  /// REQUIRES: `visit` does not call this instance.
+  virtual result<std::size_t> for_each_in_stream(const stream_id& stream, const stream_range& range,
+                                                 const event_visitor& visit) {
+    auto records = read_stream(stream, range);
+    if (!records) return std::move(records).err();
+    std::size_t visited = 0;
+    for (const event_record& r : *records) {
+      ++visited;
+      auto next = visit(event_view::of(r));
+      if (!next) return std::move(next).err();
+      if (*next == visit_control::stop) break;
+    }
+    return visited;
+  }
 
   /// Up to `limit` events with position greater than `after`, in global order.
   virtual result<std::vector<event_record>> read_all(global_position after, std::size_t limit) = 0;

@@ -34,6 +34,7 @@
 #include "persistence/sqlite_journal.hpp"
 
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -126,70 +127,97 @@ struct reset_on_exit {
   ~reset_on_exit() { statement.tryReset(); }
 };
 
-/// Reads one events row with type checks: a column of the wrong type is reported as
-/// `corrupted` naming the row's global position instead of being coerced.
-class row_reader {
- public:
-  /// Column objects read the statement's current row, so they are taken once per statement
-  /// (after its first step) instead of once per value.
-  /// REQUIRES: `s` has a row (its last executeStep() returned true).
-  explicit row_reader(const SQLite::Statement& s) {
-    const int n = s.getColumnCount();
-    columns_.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) columns_.push_back(s.getColumn(i));
-  }
-
-  bool is_integer(int col) const { return at(col).getType() == SQLITE_INTEGER; }
-  bool is_text(int col) const { return at(col).getType() == SQLITE_TEXT; }
-  std::int64_t integer(int col) const { return at(col).getInt64(); }
-  std::string text(int col) const {
-    const SQLite::Column& c = at(col);
-    const char* p = c.getText(nullptr);
-    return p == nullptr ? std::string{} : std::string{p, static_cast<std::size_t>(c.getBytes())};
-  }
-
-  /// Fills `r` from columns 0..11 (event_columns); returns a `corrupted` error on a bad row.
-  result<void> read_event(event_record& r) const {
-    if (!is_integer(0)) return error{errc::corrupted, "event row without an integer position"};
-    const std::int64_t position = integer(0);
-    r.position = global_position{static_cast<std::uint64_t>(position)};
-    auto bad = [&](const char* column, const char* expected) {
-      return error{errc::corrupted, "event at global position " + std::to_string(position) +
-                                        ": column " + column + " is not " + expected};
-    };
-    if (!is_integer(1) || integer(1) < 1) return bad("version", "a positive integer");
-    r.stream_version = version{static_cast<std::uint64_t>(integer(1))};
-    if (!is_text(2)) return bad("event_id", "text");
-    r.event_id = text(2);
-    if (!is_text(3)) return bad("event_type", "text");
-    r.event_type = text(3);
-    if (!is_integer(4) || integer(4) < 0 ||
-        integer(4) > std::numeric_limits<std::uint32_t>::max()) {
-      return bad("schema_version", "a 32-bit unsigned integer");
-    }
-    r.schema_version = static_cast<std::uint32_t>(integer(4));
-    if (!is_integer(5)) return bad("timestamp_us", "an integer");
-    r.time = from_unix_micros(integer(5));
-    if (!is_text(6)) return bad("user_id", "text");
-    r.user_id = text(6);
-    if (!is_text(7)) return bad("command_id", "text");
-    r.command_id = text(7);
-    if (!is_text(8)) return bad("correlation_id", "text");
-    r.correlation_id = text(8);
-    if (!is_text(9)) return bad("causation_id", "text");
-    r.causation_id = text(9);
-    if (!is_text(10)) return bad("data", "JSON text");
-    r.data = text(10);
-    if (!is_text(11)) return bad("hash", "text");
-    r.hash = text(11);
-    return ok();
-  }
-
- private:
-  const SQLite::Column& at(int col) const { return columns_[static_cast<std::size_t>(col)]; }
-
-  std::vector<SQLite::Column> columns_;
+/// A statement on the C API, for the row loops: SQLite::Statement does not hand out its
+/// handle, and its per-column objects cost more than the values they read.
+struct finalize_statement {
+  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
+using raw_statement = std::unique_ptr<sqlite3_stmt, finalize_statement>;
+
+/// Resets a raw statement when leaving a scope (and drops its bindings' references).
+struct raw_reset_on_exit {
+  sqlite3_stmt* statement;
+  ~raw_reset_on_exit() {
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+  }
+};
+
+/// One step of `s`: true with a row, false when done; a failure throws like SQLiteCpp does,
+/// so that every error goes through `map_exception`.
+bool step(sqlite3* db, sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw SQLite::Exception(db, rc);
+}
+
+std::string_view column_text(sqlite3_stmt* s, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+  return p == nullptr ? std::string_view{}
+                      : std::string_view{p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
+}
+
+bool is_integer(sqlite3_stmt* s, int col) {
+  return sqlite3_column_type(s, col) == SQLITE_INTEGER;
+}
+bool is_text(sqlite3_stmt* s, int col) {
+  return sqlite3_column_type(s, col) == SQLITE_TEXT;
+}
+
+/// Reads columns 0..11 (event_columns) of the current row of `s` into `v`, with type checks:
+/// a column of the wrong type is reported as `corrupted` naming the row's global position
+/// instead of being coerced. The views point into SQLite's row buffers and stay valid until
+/// the statement steps or resets.
+result<void> read_view(sqlite3_stmt* s, event_view& v) {
+  if (!is_integer(s, 0)) return error{errc::corrupted, "event row without an integer position"};
+  const std::int64_t position = sqlite3_column_int64(s, 0);
+  v.position = global_position{static_cast<std::uint64_t>(position)};
+  auto bad = [&](const char* column, const char* expected) {
+    return error{errc::corrupted, "event at global position " + std::to_string(position) +
+                                      ": column " + column + " is not " + expected};
+  };
+  auto text = [&](int col, std::string_view& out) {
+    if (!is_text(s, col)) return false;
+    out = column_text(s, col);
+    return true;
+  };
+  if (!is_integer(s, 1) || sqlite3_column_int64(s, 1) < 1)
+    return bad("version", "a positive integer");
+  v.stream_version = version{static_cast<std::uint64_t>(sqlite3_column_int64(s, 1))};
+  if (!text(2, v.event_id)) return bad("event_id", "text");
+  if (!text(3, v.event_type)) return bad("event_type", "text");
+  if (!is_integer(s, 4)) return bad("schema_version", "a 32-bit unsigned integer");
+  const std::int64_t schema = sqlite3_column_int64(s, 4);
+  if (schema < 0 || schema > std::numeric_limits<std::uint32_t>::max())
+    return bad("schema_version", "a 32-bit unsigned integer");
+  v.schema_version = static_cast<std::uint32_t>(schema);
+  if (!is_integer(s, 5)) return bad("timestamp_us", "an integer");
+  v.time = from_unix_micros(sqlite3_column_int64(s, 5));
+  if (!text(6, v.user_id)) return bad("user_id", "text");
+  if (!text(7, v.command_id)) return bad("command_id", "text");
+  if (!text(8, v.correlation_id)) return bad("correlation_id", "text");
+  if (!text(9, v.causation_id)) return bad("causation_id", "text");
+  if (!text(10, v.data)) return bad("data", "JSON text");
+  if (!text(11, v.hash)) return bad("hash", "text");
+  return ok();
+}
+
+/// Fills every field of `r` but the stream's from `v`.
+void assign(event_record& r, const event_view& v) {
+  r.position = v.position;
+  r.event_id.assign(v.event_id.data(), v.event_id.size());
+  r.event_type.assign(v.event_type.data(), v.event_type.size());
+  r.schema_version = v.schema_version;
+  r.stream_version = v.stream_version;
+  r.time = v.time;
+  r.user_id.assign(v.user_id.data(), v.user_id.size());
+  r.command_id.assign(v.command_id.data(), v.command_id.size());
+  r.correlation_id.assign(v.correlation_id.data(), v.correlation_id.size());
+  r.causation_id.assign(v.causation_id.data(), v.causation_id.size());
+  r.data.assign(v.data.data(), v.data.size());
+  r.hash.assign(v.hash.data(), v.hash.size());
+}
 
 }  // namespace
 
@@ -197,15 +225,41 @@ struct sqlite_journal::impl {
   impl(const sqlite_journal_options& o, int flags)
       : options(o), db(o.path, flags, o.busy_timeout_ms) {}
 
+  /// What this connection knows of a stream. The key never changes once committed, so it
+  /// needs no invalidation. The head and last hash are those this connection committed or
+  /// read last; another connection may have moved the stream since, so an append trusts them
+  /// only through an UPDATE conditional on that head (a miss reloads the row).
+  struct known_stream {
+    std::int64_t key = 0;
+    bool has_head = false;
+    version head;
+    std::string last_hash;
+  };
+
   sqlite_journal_options options;
   SQLite::Database db;
   bool read_only = false;
-  // Stream keys never change once committed, so the name → key map needs no invalidation.
-  std::unordered_map<std::string, std::int64_t> keys;
+  std::unordered_map<std::string, known_stream> streams;
+  chain_hasher hasher;
 
   std::optional<SQLite::Statement> begin_immediate, commit, max_position, stream_by_key,
-      stream_by_name, insert_stream, update_stream, insert_event, select_stream, select_all,
-      key_by_name;
+      stream_by_name, insert_stream, update_stream, insert_event, key_by_name;
+  raw_statement select_stream, select_all;  // declared after `db`: finalized before it closes
+
+  sqlite3_stmt* prepared(raw_statement& slot, const std::string& sql) {
+    if (!slot) {
+      sqlite3_stmt* s = nullptr;
+      const int rc = sqlite3_prepare_v3(db.getHandle(), sql.c_str(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        throw SQLite::Exception(db.getHandle(), rc);
+      }
+      slot.reset(s);
+    }
+    sqlite3_reset(slot.get());
+    return slot.get();
+  }
 
   SQLite::Statement& prepared(std::optional<SQLite::Statement>& slot, const std::string& sql) {
     if (!slot) slot.emplace(db, sql);
@@ -221,13 +275,13 @@ struct sqlite_journal::impl {
 
   /// The committed key of `stream`, if it has one (reads the table on a cache miss).
   std::optional<std::int64_t> key_of(const stream_id& stream) {
-    if (auto it = keys.find(stream.str()); it != keys.end()) return it->second;
+    if (auto it = streams.find(stream.str()); it != streams.end()) return it->second.key;
     auto& s = prepared(key_by_name, "SELECT stream_key FROM streams WHERE name = ?1");
     reset_on_exit guard{s};
     s.bindNoCopy(1, stream.str());
     if (!s.executeStep()) return std::nullopt;
     const std::int64_t key = s.getColumn(0).getInt64();
-    keys.emplace(stream.str(), key);
+    streams[stream.str()].key = key;
     return key;
   }
 
@@ -237,28 +291,31 @@ struct sqlite_journal::impl {
     std::string last_hash;
   };
 
+  /// The stream's row as committed (within the current transaction, if one is open).
   result<stream_row> load_stream(const stream_id& stream) {
     stream_row row;
     auto fill = [&](SQLite::Statement& s, int head_col) -> result<void> {
-      row_reader rr{s};
-      if (!rr.is_integer(head_col) || rr.integer(head_col) < 0 || !rr.is_text(head_col + 1)) {
+      const SQLite::Column head = s.getColumn(head_col);
+      const SQLite::Column hash = s.getColumn(head_col + 1);
+      if (head.getType() != SQLITE_INTEGER || head.getInt64() < 0 ||
+          hash.getType() != SQLITE_TEXT) {
         return error{errc::corrupted, "streams row of " + stream.str() + " is malformed"};
       }
-      row.head = version{static_cast<std::uint64_t>(rr.integer(head_col))};
-      row.last_hash = rr.text(head_col + 1);
+      row.head = version{static_cast<std::uint64_t>(head.getInt64())};
+      row.last_hash = hash.getString();
       return ok();
     };
-    if (auto it = keys.find(stream.str()); it != keys.end()) {
+    if (auto it = streams.find(stream.str()); it != streams.end()) {
       auto& s = prepared(stream_by_key,
                          "SELECT head_version, last_hash FROM streams WHERE stream_key = ?1");
       reset_on_exit guard{s};
-      s.bind(1, it->second);
+      s.bind(1, it->second.key);
       if (s.executeStep()) {
-        row.key = it->second;
+        row.key = it->second.key;
         if (auto f = fill(s, 0); !f) return std::move(f).err();
         return row;
       }
-      keys.erase(it);
+      streams.erase(it);
     }
     auto& s = prepared(stream_by_name,
                        "SELECT stream_key, head_version, last_hash FROM streams WHERE name = ?1");
@@ -283,6 +340,26 @@ struct sqlite_journal::impl {
     reset_on_exit guard{s};
     s.exec();
   }
+
+  /// The statement selecting `stream`'s events within `range`, bound and ready to step.
+  sqlite3_stmt* select_range(std::int64_t key, const stream_range& range) {
+    sqlite3_stmt* s =
+        prepared(select_stream, std::string{"SELECT "} + event_columns + stream_filter);
+    sqlite3_bind_int64(s, 1, key);
+    sqlite3_bind_int64(s, 2, clamp_to_int64(range.from.value));
+    if (range.to) {
+      sqlite3_bind_int64(s, 3, clamp_to_int64(range.to->value));
+    } else {
+      sqlite3_bind_null(s, 3);
+    }
+    if (range.until) {
+      sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(to_unix_micros(*range.until)));
+    } else {
+      sqlite3_bind_null(s, 4);
+    }
+    sqlite3_bind_int64(s, 5, clamp_to_int64(range.limit));
+    return s;
+  }
 };
 
 namespace {
@@ -303,8 +380,11 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
     const sqlite_journal_options& options) {
   const std::string context = "open " + options.path;
   try {
+    // One thread at a time per instance (the contract), so SQLite's per-connection mutex,
+    // taken by every API call (several per column of every row read), is left out.
     const int flags =
-        options.read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        SQLite::OPEN_NOMUTEX | (options.read_only ? SQLite::OPEN_READONLY
+                                                  : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE));
     auto i = std::make_unique<impl>(options, flags);
     auto& db = i->db;
     i->read_only = options.read_only || sqlite3_db_readonly(db.getHandle(), "main") == 1;
@@ -368,7 +448,9 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
   for (std::size_t attempt = 0; attempt <= batch.size(); ++attempt) {
     std::vector<stream_outcome> outcomes;
     outcomes.reserve(batch.size());
-    std::vector<std::pair<std::string, std::int64_t>> new_keys;
+    // What this connection will know of each stream once the transaction commits.
+    std::vector<std::pair<const stream_id*, impl::known_stream>> learned;
+    learned.reserve(batch.size());
     std::size_t current = batch.size();
     try {
       m.exec(m.begin_immediate, "BEGIN IMMEDIATE");
@@ -380,53 +462,87 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           continue;
         }
         current = i;
-        auto row = m.load_stream(part.stream);
-        if (!row) {
-          m.rollback_if_open();
-          return std::move(row).err();
+        // The head this connection committed last is used without reading the row when it is
+        // the expected one; the UPDATE below is conditional on it, so a stream another
+        // connection moved meanwhile is detected there and read again.
+        impl::stream_row row;
+        bool trusted = false;
+        if (auto it = m.streams.find(part.stream.str());
+            it != m.streams.end() && it->second.has_head && it->second.head == part.expected) {
+          row.key = it->second.key;
+          row.head = it->second.head;
+          row.last_hash = it->second.last_hash;
+          trusted = true;
         }
-        if (row->head != part.expected) {
+        const std::int64_t first_position = position;
+        std::vector<event_record> records;
+        for (;;) {
+          if (!trusted) {
+            auto loaded = m.load_stream(part.stream);
+            if (!loaded) {
+              m.rollback_if_open();
+              return std::move(loaded).err();
+            }
+            row = std::move(*loaded);
+            if (row.key)
+              learned.emplace_back(&part.stream,
+                                   impl::known_stream{*row.key, true, row.head, row.last_hash});
+          }
+          if (row.head != part.expected) break;
+          position = first_position;
+          records.clear();
+          records.reserve(part.events.size());
+          std::string_view previous = row.last_hash;
+          version v = row.head;
+          for (const new_event& e : part.events) {
+            v = v.next();
+            event_record& r = records.emplace_back();
+            r.position = global_position{static_cast<std::uint64_t>(++position)};
+            r.event_id = e.event_id;
+            r.event_type = e.event_type;
+            r.schema_version = e.schema_version;
+            r.aggregate_type = std::string{part.stream.aggregate_type()};
+            r.aggregate_id = std::string{part.stream.aggregate_id()};
+            r.stream_version = v;
+            r.time = e.time;
+            r.user_id = e.user_id;
+            r.command_id = e.command_id;
+            r.correlation_id = e.correlation_id;
+            r.causation_id = e.causation_id;
+            r.data = e.data;
+            r.hash = m.hasher.link(previous, r);
+            previous = r.hash;
+          }
+          if (!row.key) break;  // a new stream: its row is inserted below
+          auto& s = m.prepared(m.update_stream,
+                               "UPDATE streams SET head_version = ?1, last_hash = ?2 "
+                               "WHERE stream_key = ?3 AND head_version = ?4");
+          reset_on_exit guard{s};
+          s.bind(1, clamp_to_int64(records.back().stream_version.value));
+          s.bindNoCopy(2, records.back().hash);
+          s.bind(3, *row.key);
+          s.bind(4, clamp_to_int64(row.head.value));
+          if (s.exec() == 1) break;
+          if (!trusted) {
+            // Read inside this transaction a moment ago: only a damaged file gets here.
+            m.rollback_if_open();
+            return error{errc::corrupted,
+                         "streams row of " + part.stream.str() + " changed under the write lock"};
+          }
+          trusted = false;  // another connection moved the stream: read it and redo
+        }
+        if (row.head != part.expected) {
+          position = first_position;
           outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
                                                           std::to_string(part.expected.value) +
                                                           ", head is " +
-                                                          std::to_string(row->head.value)});
+                                                          std::to_string(row.head.value)});
           continue;
-        }
-        std::vector<event_record> records;
-        records.reserve(part.events.size());
-        std::string_view previous = row->last_hash;
-        version v = row->head;
-        for (const new_event& e : part.events) {
-          v = v.next();
-          event_record& r = records.emplace_back();
-          r.position = global_position{static_cast<std::uint64_t>(++position)};
-          r.event_id = e.event_id;
-          r.event_type = e.event_type;
-          r.schema_version = e.schema_version;
-          r.aggregate_type = std::string{part.stream.aggregate_type()};
-          r.aggregate_id = std::string{part.stream.aggregate_id()};
-          r.stream_version = v;
-          r.time = e.time;
-          r.user_id = e.user_id;
-          r.command_id = e.command_id;
-          r.correlation_id = e.correlation_id;
-          r.causation_id = e.causation_id;
-          r.data = e.data;
-          r.hash = chain_hash(previous, r);
-          previous = r.hash;
         }
         const event_record& tip = records.back();
         std::int64_t key = 0;
-        if (row->key) {
-          key = *row->key;
-          auto& s = m.prepared(m.update_stream,
-                               "UPDATE streams SET head_version = ?1, last_hash = ?2 "
-                               "WHERE stream_key = ?3");
-          reset_on_exit guard{s};
-          s.bind(1, clamp_to_int64(tip.stream_version.value));
-          s.bindNoCopy(2, tip.hash);
-          s.bind(3, key);
-          s.exec();
+        if (row.key) {
+          key = *row.key;
         } else {
           auto& s = m.prepared(m.insert_stream,
                                "INSERT INTO streams (name, aggregate_type, aggregate_id, "
@@ -439,8 +555,9 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           s.bindNoCopy(5, tip.hash);
           s.exec();
           key = m.db.getLastInsertRowid();
-          new_keys.emplace_back(part.stream.str(), key);
         }
+        learned.emplace_back(&part.stream,
+                             impl::known_stream{key, true, tip.stream_version, tip.hash});
         auto& ins = m.prepared(
             m.insert_event,
             "INSERT INTO events (global_position, stream_key, version, event_id, event_type, "
@@ -476,7 +593,7 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
       }
       current = batch.size();
       m.exec(m.commit, "COMMIT");
-      for (auto& [name, key] : new_keys) m.keys.emplace(std::move(name), key);
+      for (auto& [stream, known] : learned) m.streams[stream->str()] = std::move(known);
       return outcomes;
     } catch (const guard_tripped& g) {
       m.rollback_if_open();
@@ -502,33 +619,46 @@ result<std::vector<event_record>> sqlite_journal::read_stream(const stream_id& s
   try {
     auto key = m.key_of(stream);
     if (!key) return out;
-    auto& s = m.prepared(m.select_stream, std::string{"SELECT "} + event_columns + stream_filter);
-    reset_on_exit guard{s};
-    s.bind(1, *key);
-    s.bind(2, clamp_to_int64(range.from.value));
-    if (range.to) {
-      s.bind(3, clamp_to_int64(range.to->value));
-    } else {
-      s.bind(3);
-    }
-    if (range.until) {
-      s.bind(4, static_cast<std::int64_t>(to_unix_micros(*range.until)));
-    } else {
-      s.bind(4);
-    }
-    s.bind(5, clamp_to_int64(range.limit));
+    sqlite3_stmt* raw = m.select_range(*key, range);
+    raw_reset_on_exit guard{raw};
     const std::string type{stream.aggregate_type()};
     const std::string id{stream.aggregate_id()};
-    std::optional<row_reader> rows;
-    while (s.executeStep()) {
-      if (!rows) rows.emplace(s);
-      const row_reader& rr = *rows;
+    event_view v;
+    while (step(m.db.getHandle(), raw)) {
+      if (auto read = read_view(raw, v); !read) return std::move(read).err();
       event_record& r = out.emplace_back();
-      if (auto read = rr.read_event(r); !read) return std::move(read).err();
+      assign(r, v);
       r.aggregate_type = type;
       r.aggregate_id = id;
     }
     return out;
+  } catch (const SQLite::Exception& e) {
+    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "read " + stream.str() + ": " + e.what()};
+  }
+}
+
+result<std::size_t> sqlite_journal::for_each_in_stream(const stream_id& stream,
+                                                       const stream_range& range,
+                                                       const event_visitor& visit) {
+  impl& m = *impl_;
+  if (range.limit == 0) return std::size_t{0};
+  try {
+    auto key = m.key_of(stream);
+    if (!key) return std::size_t{0};
+    sqlite3_stmt* raw = m.select_range(*key, range);
+    raw_reset_on_exit guard{raw};
+    std::size_t visited = 0;
+    event_view v;
+    while (step(m.db.getHandle(), raw)) {
+      if (auto read = read_view(raw, v); !read) return std::move(read).err();
+      ++visited;
+      auto next = visit(v);
+      if (!next) return std::move(next).err();
+      if (*next == visit_control::stop) break;
+    }
+    return visited;
   } catch (const SQLite::Exception& e) {
     return map_exception(e, "read " + stream.str() + " from " + m.options.path);
   } catch (const std::exception& e) {
@@ -542,28 +672,28 @@ result<std::vector<event_record>> sqlite_journal::read_all(global_position after
   std::vector<event_record> out;
   if (limit == 0) return out;
   try {
-    auto& s = m.prepared(m.select_all, std::string{"SELECT "} + event_columns +
-                                           ", s.aggregate_type, s.aggregate_id FROM events e "
-                                           "LEFT JOIN streams s ON s.stream_key = e.stream_key "
-                                           "WHERE e.global_position > ?1 "
-                                           "ORDER BY e.global_position LIMIT ?2");
-    reset_on_exit guard{s};
-    s.bind(1, clamp_to_int64(after.value));
-    s.bind(2, clamp_to_int64(limit));
+    sqlite3_stmt* raw = m.prepared(m.select_all, std::string{"SELECT "} + event_columns +
+                                                     ", s.aggregate_type, s.aggregate_id FROM "
+                                                     "events e LEFT JOIN streams s ON "
+                                                     "s.stream_key = e.stream_key WHERE "
+                                                     "e.global_position > ?1 ORDER BY "
+                                                     "e.global_position LIMIT ?2");
+    raw_reset_on_exit guard{raw};
+    sqlite3_bind_int64(raw, 1, clamp_to_int64(after.value));
+    sqlite3_bind_int64(raw, 2, clamp_to_int64(limit));
     out.reserve(std::min<std::size_t>(limit, 4096));
-    std::optional<row_reader> rows;
-    while (s.executeStep()) {
-      if (!rows) rows.emplace(s);
-      const row_reader& rr = *rows;
+    event_view v;
+    while (step(m.db.getHandle(), raw)) {
+      if (auto read = read_view(raw, v); !read) return std::move(read).err();
       event_record& r = out.emplace_back();
-      if (auto read = rr.read_event(r); !read) return std::move(read).err();
-      if (!rr.is_text(12) || !rr.is_text(13)) {
+      assign(r, v);
+      if (!is_text(raw, 12) || !is_text(raw, 13)) {
         return error{errc::corrupted, "event at global position " +
                                           std::to_string(r.position.value) +
                                           " belongs to no readable stream"};
       }
-      r.aggregate_type = rr.text(12);
-      r.aggregate_id = rr.text(13);
+      r.aggregate_type = std::string{column_text(raw, 12)};
+      r.aggregate_id = std::string{column_text(raw, 13)};
     }
     return out;
   } catch (const SQLite::Exception& e) {

@@ -52,6 +52,9 @@ class sqlite_journal final : public journal {
   result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) override;
   result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                 const stream_range& range) override;
+  /// Hands out views of SQLite's row buffers: no record is materialised.
+  result<std::size_t> for_each_in_stream(const stream_id& stream, const stream_range& range,
+                                         const event_visitor& visit) override;
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;

@@ -476,6 +476,124 @@ TEST_CASE_TEMPLATE_DEFINE("hashes link each stream and verify_journal passes whe
   CHECK_FALSE(empty_stream->has_value());
 }
 
+TEST_CASE_TEMPLATE_DEFINE(
+    "for_each_in_stream visits the events read_stream returns, field for field", B,
+    visit_matches_read) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  std::vector<new_event> events;
+  for (int i = 1; i <= 10; ++i)
+    events.push_back(make_event("e" + std::to_string(i), "{\"n\":" + std::to_string(i) + "}",
+                                test_time(i * 60)));
+  REQUIRE(append_one(*j, order_1, 0, events).has_value());
+  REQUIRE(append_one(*j, order_2, 0, {make_event("other")}).has_value());
+
+  auto visit_all = [&](const stream_id& s, const stream_range& r) {
+    std::vector<event_record> seen;
+    auto visited = j->for_each_in_stream(s, r, [&](const event_view& v) {
+      seen.push_back(v.to_record(s));
+      return result<visit_control>{visit_control::next};
+    });
+    REQUIRE_MESSAGE(visited.has_value(), (visited ? "" : describe(visited.err())));
+    CHECK(*visited == seen.size());
+    return seen;
+  };
+  std::vector<stream_range> ranges(6);
+  ranges[1].from = version{8};
+  ranges[2].from = version{3};
+  ranges[2].to = version{5};
+  ranges[3].until = test_time(4 * 60);
+  ranges[4].from = version{2};
+  ranges[4].limit = 2;
+  ranges[5].limit = 0;
+  for (const auto& r : ranges) {
+    auto expected = j->read_stream(order_1, r);
+    REQUIRE(expected.has_value());
+    auto seen = visit_all(order_1, r);
+    REQUIRE(seen.size() == expected->size());
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+      const auto& a = seen[i];
+      const auto& b = (*expected)[i];
+      CHECK(a.position == b.position);
+      CHECK(a.event_id == b.event_id);
+      CHECK(a.event_type == b.event_type);
+      CHECK(a.schema_version == b.schema_version);
+      CHECK(a.aggregate_type == b.aggregate_type);
+      CHECK(a.aggregate_id == b.aggregate_id);
+      CHECK(a.stream_version == b.stream_version);
+      CHECK(a.time == b.time);
+      CHECK(a.user_id == b.user_id);
+      CHECK(a.command_id == b.command_id);
+      CHECK(a.correlation_id == b.correlation_id);
+      CHECK(a.causation_id == b.causation_id);
+      CHECK(a.data == b.data);
+      CHECK(a.hash == b.hash);
+    }
+  }
+  CHECK(render(visit_all(order_1, ranges[2])) == "e3@3 e4@4 e5@5");
+  CHECK(visit_all(stream_id{"Order", "nope"}, {}).empty());
+
+  // The visitor stops the visit, or ends it with its own error.
+  std::string order;
+  auto stopped = j->for_each_in_stream(order_1, {}, [&](const event_view& v) {
+    order += std::string{v.event_type} + ' ';
+    return result<visit_control>{v.stream_version == version{3} ? visit_control::stop
+                                                                : visit_control::next};
+  });
+  REQUIRE(stopped.has_value());
+  CHECK(*stopped == 3);
+  CHECK(order == "e1 e2 e3 ");
+  std::size_t calls = 0;
+  auto failed = j->for_each_in_stream(order_1, {}, [&](const event_view&) -> result<visit_control> {
+    ++calls;
+    return error{errc::corrupted, "the visitor refuses"};
+  });
+  REQUIRE_FALSE(failed.has_value());
+  CHECK(failed.err().code == errc::corrupted);
+  CHECK(failed.err().message == "the visitor refuses");
+  CHECK(calls == 1);
+}
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "two instances alternating appends to one stream detect every stale head and leave no gap", B,
+    alternating_writers) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto a = must_open(backend);
+  auto b = must_open(backend);
+  std::uint64_t head = 0;
+  std::string expected;
+  for (int i = 0; i < 12; ++i) {
+    journal& writer = i % 2 == 0 ? *a : *b;
+    journal& other = i % 2 == 0 ? *b : *a;
+    const std::string type = "e" + std::to_string(i);
+    auto written = append_one(writer, order_1, head, {make_event(type)});
+    REQUIRE_MESSAGE(written.has_value(),
+                    "append " << i << ": " << (written ? "" : describe(written.err())));
+    CHECK(written->front().stream_version.value == head + 1);
+    ++head;
+    expected += (expected.empty() ? "" : " ") + type + "@" + std::to_string(head);
+    // The other instance last saw (or wrote) the head before this append: it is stale now,
+    // while a stream it alone writes still commits in the same batch.
+    auto stale = other.append({part(order_1, head - 1, {make_event("stale")}),
+                               part(order_2, static_cast<std::uint64_t>(i), {make_event("side")})});
+    REQUIRE(stale.has_value());
+    REQUIRE_FALSE((*stale)[0].has_value());
+    CHECK((*stale)[0].err().code == errc::conflict);
+    REQUIRE_MESSAGE((*stale)[1].has_value(), "side stream " << i);
+    CHECK((*stale)[1]->front().stream_version.value == static_cast<std::uint64_t>(i) + 1);
+  }
+  for (journal* j : {a.get(), b.get()}) {
+    CHECK(render(*j->read_stream(order_1, {})) == expected);
+    CHECK(j->head(order_1)->value == head);
+    CHECK(j->head(order_2)->value == 12);
+  }
+  auto broken = verify_journal(*a);
+  REQUIRE(broken.has_value());
+  CHECK_FALSE(broken->has_value());
+}
+
 TEST_CASE_TEMPLATE_APPLY(round_trip, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(new_stream_conflict, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(stale_conflict, journal_backends);
@@ -490,6 +608,8 @@ TEST_CASE_TEMPLATE_APPLY(concurrent_writers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(concurrent_readers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(huge_and_unicode, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(hash_chain, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(visit_matches_read, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(alternating_writers, journal_backends);
 
 }  // namespace
 }  // namespace strata::persistence::testing
