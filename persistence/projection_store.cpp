@@ -45,6 +45,13 @@ dead_letter letter_for(std::string_view name, const event_record& r, const error
 
 }  // namespace
 
+result<void> projection::apply_batch(projection_transaction& tx,
+                                     const std::vector<const event_record*>& records) {
+  for (const auto* r : records)
+    if (auto a = apply(tx, *r); !a) return a;
+  return ok();
+}
+
 projection_runner::projection_runner(std::shared_ptr<projection> p,
                                      std::unique_ptr<projection_store> store, poison_policy policy)
     : projection_(std::move(p)), store_(std::move(store)), policy_(policy) {
@@ -84,6 +91,20 @@ result<void> projection_runner::apply_in(projection_transaction& tx, const event
   }
 }
 
+result<void> projection_runner::apply_batch_in(projection_transaction& tx,
+                                               const std::vector<event_record>& records,
+                                               std::size_t first, std::size_t end) {
+  batch_.clear();
+  for (std::size_t i = first; i < end; ++i)
+    if (is_handled(records[i].event_type)) batch_.push_back(&records[i]);
+  if (batch_.empty()) return ok();
+  try {
+    return projection_->apply_batch(tx, batch_);
+  } catch (const std::exception& ex) {  // as in apply_in
+    return error{errc::internal, std::string{"projection handler threw: "} + ex.what()};
+  }
+}
+
 result<apply_outcome> projection_runner::apply(const std::vector<event_record>& records) {
   apply_outcome out;
   std::size_t first = 0;
@@ -113,6 +134,22 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
   if (end < records.size()) out.gap = true;
 
   const auto name = projection_->name();
+  if (projection_->folds_batches()) {
+    // The whole run in one call of the projection's batch fold. Any failure but the store's
+    // falls through to the record-by-record path below, which finds and parks the poison.
+    auto tx = store_->begin();
+    if (!tx) return std::move(tx).err();
+    auto folded = apply_batch_in(**tx, records, first, end);
+    if (folded) {
+      checkpoint cp{records[end - 1].position, records[end - 1].time};
+      if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
+      if (auto c = (*tx)->commit(); !c) return std::move(c).err();
+      out.applied += end - first;
+      checkpoint_ = cp;
+      return out;
+    }
+    if (folded.err().code == errc::unavailable) return std::move(folded).err();
+  }
   std::size_t from = first;
   while (from < end) {
     auto tx = store_->begin();

@@ -147,6 +147,20 @@ class projection {
   /// Applies one record. An error parks the record (a dead letter) unless its code is
   /// `unavailable`, which means the store failed: the transaction is then retried later.
   virtual result<void> apply(projection_transaction& tx, const event_record& record) = 0;
+
+  /// Applies `records` (of handled types, in global order) as if `apply` ran for each in
+  /// turn, so that a projection can fold a batch in memory and write each touched row once.
+  /// The default calls `apply` for each record. An error other than `unavailable` says only
+  /// that some record of the batch failed: the runner rolls the transaction back and applies
+  /// the batch again record by record (`apply`), which finds and parks the poison one. An
+  /// override must therefore leave the read model exactly as the per-record path would
+  /// (it may return any error but `unavailable` to hand a case it does not fold to `apply`).
+  virtual result<void> apply_batch(projection_transaction& tx,
+                                   const std::vector<const event_record*>& records);
+
+  /// True when `apply_batch` is overridden with a fold: the runner then tries it first for
+  /// each transaction; otherwise it calls `apply` record by record (the default, false).
+  virtual bool folds_batches() const noexcept { return false; }
 };
 
 /// What a runner does with an event whose handler fails.
@@ -213,6 +227,8 @@ class projection_runner {
  private:
   bool is_handled(const std::string& type) const;
   result<void> apply_in(projection_transaction& tx, const event_record& r);
+  result<void> apply_batch_in(projection_transaction& tx, const std::vector<event_record>& records,
+                              std::size_t first, std::size_t end);
   result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first);
 
   std::shared_ptr<projection> projection_;
@@ -221,6 +237,7 @@ class projection_runner {
   std::vector<std::string> handles_;
   checkpoint checkpoint_;
   bool stopped_ = false;
+  std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
 };
 
 /// Throughput of one `catch_up` run.

@@ -1,5 +1,7 @@
 #include "persistence/sqlite_projection_store.hpp"
 
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -103,7 +105,8 @@ sql_value column_value(const SQLite::Column& c) {
 struct sqlite_projection_store::impl {
   sqlite_projection_store_options options;
   SQLite::Database db;
-  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> cache;
+  // Keyed by a view of each statement's own text: a lookup hashes the SQL, allocates nothing.
+  std::unordered_map<std::string_view, std::unique_ptr<SQLite::Statement>> cache;
   bool in_transaction = false;
 
   impl(sqlite_projection_store_options o)
@@ -111,16 +114,18 @@ struct sqlite_projection_store::impl {
     db.setBusyTimeout(options.busy_timeout_ms);
     db.exec("PRAGMA journal_mode=WAL");
     db.exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    if (options.cache_kib > 0) db.exec("PRAGMA cache_size=-" + std::to_string(options.cache_kib));
     db.exec(schema_sql);
   }
 
   // A cached statement, reset and bound; valid until the next call with the same text.
   SQLite::Statement& prepared(std::string_view sql, const std::vector<sql_value>& params) {
-    auto it = cache.find(std::string{sql});
-    if (it == cache.end())
-      it =
-          cache.emplace(std::string{sql}, std::make_unique<SQLite::Statement>(db, std::string{sql}))
-              .first;
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      auto st = std::make_unique<SQLite::Statement>(db, std::string{sql});
+      const std::string_view key{st->getQuery()};
+      it = cache.emplace(key, std::move(st)).first;
+    }
     auto& s = *it->second;
     s.reset();
     s.clearBindings();

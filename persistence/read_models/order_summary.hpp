@@ -44,6 +44,11 @@ class order_summary_projection final : public persistence::projection {
   result<void> drop(persistence::projection_transaction& tx) override;
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& record) override;
+  /// Folds the batch in memory: each touched order's row and lines are read once, and each
+  /// changed row or line written once, with the values `apply` would leave.
+  result<void> apply_batch(persistence::projection_transaction& tx,
+                           const std::vector<const persistence::event_record*>& records) override;
+  bool folds_batches() const noexcept override { return true; }
 };
 
 /// Queries of the order-summary read model. Errors: the store's.

@@ -1,0 +1,178 @@
+// The order-summary projection's batch fold against its record-by-record path: random
+// histories of adds, removals, repeated skus, status changes and events of orders that were
+// never placed must leave the same rows and lines either way, at any batch size.
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "persistence/projection_store.hpp"
+#include "persistence/read_models/order_summary.hpp"
+#include "tests/projections/support.hpp"
+
+using namespace strata;
+using namespace strata::testing;
+
+namespace {
+
+/// The order-summary projection with the default `apply_batch`: one `apply` per record.
+class per_record_summaries final : public persistence::projection {
+ public:
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> handles() const override { return inner_.handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& record) override {
+    return inner_.apply(tx, record);
+  }
+
+ private:
+  read_models::order_summary_projection inner_;
+};
+
+/// Appends a random history over `orders` orders; `placed_first` places each order before
+/// anything else happens to it (so that its total is always the sum of its lines).
+void random_history(persistence::journal& j, std::mt19937& rng, int orders, int events,
+                    bool placed_first) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  std::vector<bool> is_placed(static_cast<std::size_t>(orders), false);
+  for (int n = 0; n < events; ++n) {
+    const int k = pick(orders);
+    const std::string id = "o-" + std::to_string(k);
+    const std::string sku = "sku-" + std::to_string(pick(5));
+    const std::int64_t price = 100 + pick(4) * 25;  // a repeated sku may come at another price
+    orders::event e;
+    const int what = pick(10);
+    if ((placed_first && !is_placed[static_cast<std::size_t>(k)]) || what == 0) {
+      orders::placed p;
+      p.customer_id = "c-" + std::to_string(k % 3);
+      p.currency = "EUR";
+      std::int64_t total = 0;
+      for (int l = pick(3); l > 0; --l) {
+        const std::int64_t q = 1 + pick(3);
+        p.lines.push_back(orders::line{"sku-" + std::to_string(l), q, money{price, "EUR"}});
+        total += q * price;
+      }
+      p.total = money{total, "EUR"};
+      e = p;
+      is_placed[static_cast<std::size_t>(k)] = true;
+    } else if (what <= 5) {
+      e = orders::item_added{orders::line{sku, 1 + pick(4), money{price, "EUR"}}};
+    } else if (what <= 7) {
+      e = orders::item_removed{sku};
+    } else if (what == 8) {
+      e = pick(2) == 0 ? orders::event{orders::confirmed{}} : orders::event{orders::marked_ready{}};
+    } else {
+      e = pick(2) == 0 ? orders::event{orders::cancelled{"changed mind"}}
+                       : orders::event{orders::shipped{}};
+    }
+    append<orders::order>(j, id, {e});
+  }
+}
+
+std::map<std::string, std::string> read_lines(persistence::projection_store& s) {
+  auto rows = s.query(
+      "SELECT order_id, sku, quantity, unit_price_minor FROM order_summary_lines ORDER BY "
+      "order_id, sku");
+  REQUIRE_MESSAGE(rows, (rows ? "" : to_string(rows.err())));
+  std::map<std::string, std::string> out;
+  for (const auto& r : *rows)
+    out[persistence::as_text(r[0]) + "/" + persistence::as_text(r[1])] =
+        std::to_string(persistence::as_int(r[2])) + "x" + std::to_string(persistence::as_int(r[3]));
+  return out;
+}
+
+/// Every order's row with its last position, rendered.
+std::map<std::string, std::string> read_rows(persistence::projection_store& s) {
+  auto all = read_models::all_orders(s);
+  REQUIRE_MESSAGE(all, (all ? "" : to_string(all.err())));
+  std::map<std::string, std::string> out;
+  for (const auto& o : *all)
+    out[o.order_id] = to_string(o) + " @" + std::to_string(o.last_position);
+  return out;
+}
+
+void catch_up_with(persistence::journal& j, std::shared_ptr<persistence::projection> p, read_db& db,
+                   std::size_t batch) {
+  auto stats = persistence::catch_up(j, std::move(p), db.open(), batch);
+  REQUIRE_MESSAGE(stats, (stats ? "" : to_string(stats.err())));
+  CHECK(stats->parked == 0);
+}
+
+}  // namespace
+
+TEST_CASE("the order-summary batch fold leaves the rows and lines that applying each record does") {
+  for (unsigned seed : {1U, 2U, 3U, 4U}) {
+    CAPTURE(seed);
+    std::mt19937 rng{seed};
+    persistence::memory_journal j;
+    random_history(j, rng, 6, 400, seed % 2 == 0);
+    read_db reference;
+    catch_up_with(j, std::make_shared<per_record_summaries>(), reference, 1000);
+    auto ref_store = reference.open();
+    const auto rows = read_rows(*ref_store);
+    const auto lines = read_lines(*ref_store);
+    REQUIRE(!rows.empty());
+    REQUIRE(!lines.empty());
+    for (std::size_t batch : {std::size_t{1}, std::size_t{7}, std::size_t{1000}}) {
+      CAPTURE(batch);
+      read_db folded;
+      catch_up_with(j, std::make_shared<read_models::order_summary_projection>(), folded, batch);
+      auto store = folded.open();
+      CHECK(read_rows(*store) == rows);
+      CHECK(read_lines(*store) == lines);
+    }
+  }
+}
+
+TEST_CASE("order totals and item counts equal a recount of the lines after random histories") {
+  std::mt19937 rng{42};
+  persistence::memory_journal j;
+  random_history(j, rng, 8, 600, true);
+  read_db db;
+  catch_up_with(j, std::make_shared<read_models::order_summary_projection>(), db, 64);
+  auto store = db.open();
+  auto orders = read_models::all_orders(*store);
+  REQUIRE(orders);
+  REQUIRE(orders->size() == 8);
+  auto recount = store->query(
+      "SELECT o.order_id, (SELECT COALESCE(SUM(quantity * unit_price_minor), 0) FROM "
+      "order_summary_lines l WHERE l.order_id = o.order_id), (SELECT COALESCE(SUM(quantity), 0) "
+      "FROM order_summary_lines l WHERE l.order_id = o.order_id) FROM order_summary o ORDER BY "
+      "o.order_id");
+  REQUIRE(recount);
+  REQUIRE(recount->size() == orders->size());
+  std::int64_t units = 0;
+  for (std::size_t i = 0; i < orders->size(); ++i) {
+    const auto& o = (*orders)[i];
+    CAPTURE(o.order_id);
+    CHECK(persistence::as_text((*recount)[i][0]) == o.order_id);
+    CHECK(o.total_minor == persistence::as_int((*recount)[i][1]));
+    CHECK(o.item_count == persistence::as_int((*recount)[i][2]));
+    units += o.item_count;
+  }
+  CHECK(units > 0);
+}
+
+TEST_CASE("a poison record inside a folded batch is parked and the rest of the batch applied") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c-1", 2)});
+  auto bad = append_raw(j, "Order", "o-1", "ItemAdded", "{\"item\": 7}");
+  append<orders::order>(j, "o-1", {orders::item_added{orders::line{"sku-2", 3, money{50, "EUR"}}}});
+  read_db db;
+  auto stats = persistence::catch_up(j, std::make_shared<read_models::order_summary_projection>(),
+                                     db.open(), 1000);
+  REQUIRE(stats);
+  CHECK(stats->events == 3);
+  CHECK(stats->parked == 1);
+  auto store = db.open();
+  auto letters = store->dead_letters("order_summary");
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().position == bad.position);
+  auto o = read_models::find_order(*store, "o-1");
+  REQUIRE(o);
+  REQUIRE(o->has_value());
+  CHECK(to_string(**o) == "o-1 c-1 open 5x 350 EUR");
+}
