@@ -66,6 +66,9 @@ std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtim
 
 result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                                                 runtime_overrides overrides) {
+  // Decided before `overrides.journal` is moved from: an overridden journal without a
+  // snapshot store means snapshots are off.
+  const bool journal_overridden = overrides.journal != nullptr;
   std::shared_ptr<persistence::journal_factory> journal = std::move(overrides.journal);
   if (!journal) {
     auto made = make_journal(config.journal);
@@ -97,7 +100,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.max_crashes = config.aggregates.max_crashes;
   o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
   auto snapshots = overrides.snapshots;
-  if (!snapshots && !overrides.journal) snapshots = make_snapshots(config);
+  if (!snapshots && !journal_overridden) snapshots = make_snapshots(config);
   auto eng = actors::engine::start(o, journal, std::move(clk), registry, std::move(snapshots));
   if (!eng) return std::move(eng).err();
   auto rt = std::unique_ptr<runtime>{new runtime{config, std::move(journal), std::move(*eng)}};

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -101,6 +102,35 @@ TEST_CASE("the events an accepted command reports are exactly what the file hold
     CHECK((*all)[i].data == reported[i].data);
     CHECK((*all)[i].hash == reported[i].hash);
   }
+}
+
+TEST_CASE("an overridden journal without a snapshot store leaves snapshots off") {
+  strata::testing::temp_dir dir;
+  // The configured backend's file is where the default snapshot store would live.
+  auto c = sqlite_runtime_config(dir.file("configured.db"));
+  c.aggregates.snapshot_every = 1;
+  persistence::sqlite_journal_options jo;
+  jo.path = dir.file("overridden.db");
+  runtime_overrides o;
+  o.journal = std::make_shared<persistence::sqlite_journal_factory>(jo);
+  {
+    auto rt = runtime::start(c, o);
+    REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
+    REQUIRE((*rt)->register_aggregate<orders::order>());
+    REQUIRE(wait((*rt)->send<orders::order>("o-1", orders::place{"c", "EUR", {line("a", 1, 100)}}))
+                .is_accepted());
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(wait((*rt)->send<orders::order>("o-1", orders::add_item{line("b", 1, 10)}))
+                  .is_accepted());
+    auto view = wait((*rt)->current_state<orders::order>("o-1"));
+    REQUIRE(view);
+    CHECK(view->at == version{4});
+    CHECK(view->state.total_minor == 130);
+    (*rt)->stop();
+  }
+  CHECK(std::filesystem::exists(jo.path));
+  CHECK_MESSAGE(!std::filesystem::exists(c.journal.sqlite.path),
+                "a snapshot store was opened on the configured journal's file");
 }
 
 TEST_CASE("registering an aggregate type twice is refused") {
