@@ -42,32 +42,48 @@ namespace {
 
 using pending_item = std::variant<envelope_ptr, query_ptr>;
 
+// Work waiting behind a load or an append, in arrival order: a vector with a read index.
+// Allocated when something has to wait, released when it ran empty.
+struct pending_queue {
+  std::vector<pending_item> items;
+  std::size_t head = 0;
+
+  std::size_t size() const noexcept { return items.size() - head; }
+};
+
 struct aggregate_state {
   static inline const char* name = "strata.aggregate";
 
   enum class phase : std::uint8_t { loading, ready, writing, failed };
 
+  // Ordered so that the small fields share words: an idle aggregate is mostly this struct
+  // and its actor.
   std::shared_ptr<type_services> svc;
   std::string id;
   std::any state;
   version at;
-  phase ph = phase::loading;
-  bool stopping = false;
+  version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
   std::uint64_t generation = 0;
-  // FIFO of waiting work; a vector with a read index allocates nothing while empty.
-  std::vector<pending_item> pending;
-  std::size_t pending_head = 0;
+  std::uint64_t append_seq = 0;            ///< Tags appends, so a stale answer is recognised.
+  std::unique_ptr<pending_queue> pending;  ///< Null while nothing waits.
   envelope_ptr in_flight;
   std::any decided_events;  ///< Of the command in flight, applied on its durable ack.
   std::vector<remembered_command> recent;
-  version last_snapshot;  ///< The newest snapshot known to exist (written or loaded).
-  bool expiry_armed = false;
   envelope_ptr deciding;                  ///< The command being decided, for the crash handler.
-  std::uint32_t crashes = 0;              ///< Within the current crash window.
   steady::time_point crash_window_start;  ///< When the current crash window began.
-  steady::time_point throttled_until;     ///< Commands are refused until then.
-  std::uint64_t append_seq = 0;           ///< Tags appends, so a stale answer is recognised.
   std::uint32_t duplicate_reads = 0;      ///< Journal reads for duplicate replies under way.
+  std::uint32_t crashes = 0;              ///< Within the current crash window.
+  phase ph = phase::loading;
+  bool stopping = false;
+  bool expiry_armed = false;
+
+  /// Refuses commands after `max_crashes` within the crash window, until the window passed.
+  std::size_t waiting() const noexcept { return pending ? pending->size() : 0; }
+
+  bool throttled(steady::time_point now) const noexcept {
+    return crashes >= svc->options.max_crashes &&
+           now - crash_window_start <= svc->options.crash_window;
+  }
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
@@ -115,7 +131,9 @@ void answer(const envelope_ptr& e, command_result r) {
 
 void fail_pending(self_ptr self, const error& e) {
   auto& st = self->state;
-  for (auto i = st.pending_head; i < st.pending.size(); ++i) {
+  if (!st.pending) return;
+  auto queue = std::move(st.pending);
+  for (auto i = queue->head; i < queue->items.size(); ++i) {
     std::visit(
         [&](auto& item) {
           using T = std::decay_t<decltype(item)>;
@@ -124,16 +142,14 @@ void fail_pending(self_ptr self, const error& e) {
           else
             item->reply(e);
         },
-        st.pending[i]);
+        queue->items[i]);
   }
-  st.pending.clear();
-  st.pending_head = 0;
 }
 
 void maybe_quit(self_ptr self) {
   auto& st = self->state;
   if (st.stopping && st.duplicate_reads == 0 && st.ph != aggregate_state::phase::writing &&
-      st.ph != aggregate_state::phase::loading && st.pending_head == st.pending.size())
+      st.ph != aggregate_state::phase::loading && st.waiting() == 0)
     self->quit();
 }
 
@@ -247,12 +263,9 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
 
 void drain(self_ptr self) {
   auto& st = self->state;
-  while (st.ph == aggregate_state::phase::ready && st.pending_head < st.pending.size()) {
-    pending_item item = std::move(st.pending[st.pending_head++]);
-    if (st.pending_head == st.pending.size()) {
-      st.pending.clear();
-      st.pending_head = 0;
-    }
+  while (st.ph == aggregate_state::phase::ready && st.waiting() > 0) {
+    pending_item item = std::move(st.pending->items[st.pending->head++]);
+    if (st.pending->size() == 0) st.pending.reset();  // an idle aggregate keeps no buffer
     if (auto* q = std::get_if<query_ptr>(&item)) {
       (*q)->reply(state_view{st.state, st.at});
       continue;
@@ -262,6 +275,16 @@ void drain(self_ptr self) {
   maybe_quit(self);
 }
 
+// Asks for an `expire` message just after `deadline`. Through the engine's deadline watch, not
+// a framework timer, which would cost ~190 bytes per freshly spawned aggregate until then.
+void arm_expiry(self_ptr self, steady::time_point deadline) {
+  self->state.svc->deadlines->arm(deadline + std::chrono::milliseconds(1),
+                                  [addr = self->address()] {
+                                    if (auto h = caf::actor_cast<caf::actor>(addr))
+                                      caf::anon_send(h, expire_atom::value);
+                                  });
+}
+
 // Answers `timeout` for every queued command whose deadline passed; they are never applied.
 // Re-arms itself while commands wait behind a load or an append.
 void expire_queued(self_ptr self) {
@@ -269,32 +292,32 @@ void expire_queued(self_ptr self) {
   st.expiry_armed = false;
   const auto now = steady::now();
   auto earliest = steady::time_point::max();
-  std::vector<pending_item> kept;
-  kept.reserve(st.pending.size() - st.pending_head);
-  for (auto i = st.pending_head; i < st.pending.size(); ++i) {
-    if (auto* e = std::get_if<envelope_ptr>(&st.pending[i]); e != nullptr) {
-      if ((*e)->deadline < now) {
-        answer(*e, failure_result(error{errc::timeout, "deadline passed while waiting for " +
-                                                           st.id + " (not applied)"},
-                                  st.at));
-        continue;
+  if (st.pending) {
+    auto queue = std::move(st.pending);
+    for (auto i = queue->head; i < queue->items.size(); ++i) {
+      if (auto* e = std::get_if<envelope_ptr>(&queue->items[i]); e != nullptr) {
+        if ((*e)->deadline < now) {
+          answer(*e, failure_result(error{errc::timeout, "deadline passed while waiting for " +
+                                                             st.id + " (not applied)"},
+                                    st.at));
+          continue;
+        }
+        earliest = std::min(earliest, (*e)->deadline);
       }
-      earliest = std::min(earliest, (*e)->deadline);
+      if (!st.pending) st.pending = std::make_unique<pending_queue>();
+      st.pending->items.push_back(std::move(queue->items[i]));
     }
-    kept.push_back(std::move(st.pending[i]));
   }
-  st.pending = std::move(kept);
-  st.pending_head = 0;
   if (earliest != steady::time_point::max()) {
     st.expiry_armed = true;
-    self->delayed_send(self, earliest - now + std::chrono::milliseconds(1), expire_atom::value);
+    arm_expiry(self, earliest);
   }
   maybe_quit(self);
 }
 
 void enqueue(self_ptr self, pending_item item) {
   auto& st = self->state;
-  if (st.throttled_until != steady::time_point{} && steady::now() < st.throttled_until) {
+  if (st.crashes > 0 && st.throttled(steady::now())) {
     const error refused{errc::unavailable,
                         st.id +
                             " crashed repeatedly; it refuses commands until its crash "
@@ -305,7 +328,7 @@ void enqueue(self_ptr self, pending_item item) {
       std::get<query_ptr>(item)->reply(refused);
     return;
   }
-  if (st.pending.size() - st.pending_head >= st.svc->options.max_queued_per_aggregate) {
+  if (st.waiting() >= st.svc->options.max_queued_per_aggregate) {
     const error full{errc::overloaded, std::to_string(st.svc->options.max_queued_per_aggregate) +
                                            " commands already wait for " + st.id};
     if (auto* e = std::get_if<envelope_ptr>(&item))
@@ -314,17 +337,17 @@ void enqueue(self_ptr self, pending_item item) {
       std::get<query_ptr>(item)->reply(full);
     return;
   }
-  st.pending.push_back(std::move(item));
+  if (!st.pending) st.pending = std::make_unique<pending_queue>();
+  st.pending->items.push_back(std::move(item));
   if (st.ph == aggregate_state::phase::failed) {
     start_load(self);  // the last load failed: try again now that there is work
     return;
   }
   drain(self);
-  if (!st.expiry_armed && st.pending_head < st.pending.size()) {
-    if (auto* e = std::get_if<envelope_ptr>(&st.pending.back()); e != nullptr) {
+  if (!st.expiry_armed && st.waiting() > 0) {
+    if (auto* e = std::get_if<envelope_ptr>(&st.pending->items.back()); e != nullptr) {
       st.expiry_armed = true;
-      self->delayed_send(self, (*e)->deadline - steady::now() + std::chrono::milliseconds(1),
-                         expire_atom::value);
+      arm_expiry(self, (*e)->deadline);
     }
   }
 }
@@ -354,8 +377,7 @@ void crash(self_ptr self, const std::string& what) {
     st.crashes = 0;
     st.crash_window_start = now;
   }
-  if (++st.crashes >= st.svc->options.max_crashes)
-    st.throttled_until = st.crash_window_start + st.svc->options.crash_window;
+  ++st.crashes;
   start_load(self);
 }
 
@@ -473,41 +495,69 @@ void on_loaded(self_ptr self, loaded& l) {
   drain(self);
 }
 
+void on_duplicate_read(self_ptr self, duplicate_read& d) {
+  --self->state.duplicate_reads;
+  if (!d.records) {
+    answer(d.command, failure_result(d.records.err(), self->state.at));
+  } else {
+    command_result r;
+    r.status = command_status::accepted;
+    r.duplicate = true;
+    r.at = d.original.last;
+    r.position = d.original.position;
+    r.events = std::move(*d.records);
+    answer(d.command, std::move(r));
+  }
+  maybe_quit(self);
+}
+
+// Every message an aggregate takes goes through this one function, set as the actor's default
+// handler, which CAF hands the actor itself. The behavior proper is one object shared by all
+// aggregates (below): a behavior with a handler per message would be a heap object of
+// ~330 bytes per actor, a quarter of an idle aggregate.
+caf::result<caf::message> dispatch(caf::scheduled_actor* base, caf::message_view& view) {
+  auto* self = static_cast<self_ptr>(base);
+  auto& xs = view.content();
+  if (xs.match_elements<envelope_ptr>()) {
+    auto e = xs.move_if_unshared<envelope_ptr>(0);
+    guarded(self, [&] { enqueue(self, std::move(e)); });
+  } else if (xs.match_elements<appended_atom, std::uint64_t, outcome_ptr>()) {
+    const auto seq = xs.get_as<std::uint64_t>(1);
+    auto o = xs.move_if_unshared<outcome_ptr>(2);
+    guarded(self, [&] { on_appended(self, seq, *o); });
+  } else if (xs.match_elements<query_ptr>()) {
+    auto q = xs.move_if_unshared<query_ptr>(0);
+    guarded(self, [&] { enqueue(self, std::move(q)); });
+  } else if (xs.match_elements<loaded_atom, loaded_ptr>()) {
+    auto l = xs.move_if_unshared<loaded_ptr>(1);
+    guarded(self, [&] { on_loaded(self, *l); });
+  } else if (xs.match_elements<expire_atom>()) {
+    guarded(self, [&] { expire_queued(self); });
+  } else if (xs.match_elements<dup_atom, duplicate_ptr>()) {
+    auto d = xs.move_if_unshared<duplicate_ptr>(1);
+    guarded(self, [&] { on_duplicate_read(self, *d); });
+  } else if (xs.match_elements<stop_atom>()) {
+    self->state.stopping = true;
+    maybe_quit(self);
+  } else {
+    return caf::print_and_drop(base, view);
+  }
+  return caf::message{};  // empty: CAF sends no reply to an asynchronous message
+}
+
+using never_sent_atom = caf::atom_constant<caf::atom("aggnever")>;
+
 caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> svc,
                                  std::string id) {
+  // Never destroyed: actors may still hold it while statics are torn down.
+  static const auto* shared = new caf::behavior{[](never_sent_atom) {}};
   self->state.svc = std::move(svc);
   self->state.id = std::move(id);
+  self->set_default_handler(dispatch);
   self->set_exception_handler(
       [self](caf::scheduled_actor*, std::exception_ptr& ep) { return on_exception(self, ep); });
   start_load(self);
-  return {
-      [=](expire_atom) { guarded(self, [&] { expire_queued(self); }); },
-      [=](envelope_ptr& e) { guarded(self, [&] { enqueue(self, std::move(e)); }); },
-      [=](query_ptr& q) { guarded(self, [&] { enqueue(self, std::move(q)); }); },
-      [=](loaded_atom, loaded_ptr& l) { guarded(self, [&] { on_loaded(self, *l); }); },
-      [=](appended_atom, std::uint64_t seq, outcome_ptr& o) {
-        guarded(self, [&] { on_appended(self, seq, *o); });
-      },
-      [=](dup_atom, duplicate_ptr& d) {
-        --self->state.duplicate_reads;
-        if (!d->records) {
-          answer(d->command, failure_result(d->records.err(), self->state.at));
-        } else {
-          command_result r;
-          r.status = command_status::accepted;
-          r.duplicate = true;
-          r.at = d->original.last;
-          r.position = d->original.position;
-          r.events = std::move(*d->records);
-          answer(d->command, std::move(r));
-        }
-        maybe_quit(self);
-      },
-      [=](stop_atom) {
-        self->state.stopping = true;
-        maybe_quit(self);
-      },
-  };
+  return *shared;
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ struct engine::impl {
   std::unique_ptr<journal_writer> writer;
   std::unique_ptr<io_pool> readers;
   std::unique_ptr<snapshot_writer> snapshots;
+  std::unique_ptr<deadline_watch> deadlines = std::make_unique<deadline_watch>();
 
   struct type_entry {
     std::shared_ptr<detail::type_services> svc;
@@ -178,6 +179,7 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
   svc->writer = impl_->writer.get();
   svc->readers = impl_->readers.get();
   svc->snapshots = impl_->snapshots.get();
+  svc->deadlines = impl_->deadlines.get();
   svc->clk = impl_->clk.get();
   svc->options = impl_->options;
   svc->metrics = &impl_->metrics->for_aggregate(type);
@@ -336,6 +338,7 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
   p.writer->stop();
   if (p.snapshots) p.snapshots->stop();
   p.readers->stop();
+  p.deadlines->stop();  // it messages actors: before they go
   {
     std::unique_lock<std::shared_mutex> lock{p.types_mutex};
     for (auto& [name, t] : p.types) caf::anon_send_exit(t.region, caf::exit_reason::user_shutdown);

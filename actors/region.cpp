@@ -7,7 +7,7 @@
 // the region until the child is down; then a fresh actor rehydrates from a journal that
 // already has everything the old one wrote.
 
-#include <list>
+#include <memory>
 #include <unordered_map>
 #include <variant>
 
@@ -19,12 +19,16 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using routed = std::variant<envelope_ptr, query_ptr>;
 
+// A live aggregate. The children are also linked, most recently used first, through their
+// own `newer`/`older` pointers (map nodes never move): no second copy of each id.
 struct child {
   caf::actor actor;
   steady::time_point last_used;
+  const std::string* id = nullptr;  // the map's key
+  child* newer = nullptr;
+  child* older = nullptr;
+  std::unique_ptr<std::vector<routed>> waiting;  // arrived while draining
   bool draining = false;
-  std::vector<routed> waiting;           // arrived while draining
-  std::list<std::string>::iterator lru;  // position in region_state::lru
 };
 
 // Crashes of one aggregate id within the current window.
@@ -37,9 +41,23 @@ struct region_state {
   static inline const char* name = "strata.region";
   std::shared_ptr<type_services> svc;
   std::unordered_map<std::string, child> children;
-  std::unordered_map<caf::actor_addr, std::string> ids;
-  std::list<std::string> lru;  // most recently used first
+  std::unordered_map<caf::actor_id, child*> by_actor;  // for down messages
+  child* newest = nullptr;
+  child* oldest = nullptr;
   std::unordered_map<std::string, crash_record> crashes;
+
+  void unlink(child& c) noexcept {
+    (c.newer != nullptr ? c.newer->older : newest) = c.older;
+    (c.older != nullptr ? c.older->newer : oldest) = c.newer;
+    c.newer = c.older = nullptr;
+  }
+
+  void link_newest(child& c) noexcept {
+    c.older = newest;
+    c.newer = nullptr;
+    (newest != nullptr ? newest->newer : oldest) = &c;
+    newest = &c;
+  }
 };
 
 using self_ptr = caf::stateful_actor<region_state>*;
@@ -59,10 +77,9 @@ void evict_if_needed(self_ptr self) {
   auto& st = self->state;
   const std::size_t bound = std::max<std::size_t>(st.svc->options.max_live_per_type, 1);
   if (st.children.size() < bound) return;
-  for (auto it = st.lru.rbegin(); it != st.lru.rend() && st.children.size() >= bound; ++it) {
-    auto c = st.children.find(*it);
-    if (c != st.children.end() && !c->second.draining) {
-      drain_child(self, c->second);
+  for (child* c = st.oldest; c != nullptr && st.children.size() >= bound; c = c->newer) {
+    if (!c->draining) {
+      drain_child(self, *c);
       return;  // one out per one in; the draining ones leave when done
     }
   }
@@ -77,13 +94,16 @@ child& live_child(self_ptr self, const std::string& id) {
     self->monitor(a);
     st.svc->metrics->spawned();
     st.svc->metrics->live_add(1);
-    st.ids.emplace(a.address(), id);
-    st.lru.push_front(id);
-    it = st.children.emplace(id, child{std::move(a), steady::now(), false, {}, st.lru.begin()})
-             .first;
+    const auto actor_id = a.id();
+    it = st.children.emplace(id, child{}).first;
+    child& c = it->second;
+    c.actor = std::move(a);
+    c.id = &it->first;
+    st.by_actor.emplace(actor_id, &c);
   } else {
-    st.lru.splice(st.lru.begin(), st.lru, it->second.lru);
+    st.unlink(it->second);
   }
+  st.link_newest(it->second);
   return it->second;
 }
 
@@ -122,7 +142,8 @@ void route(self_ptr self, const std::string& id, routed item) {
   child& c = live_child(self, id);
   c.last_used = steady::now();
   if (c.draining) {
-    c.waiting.push_back(std::move(item));
+    if (!c.waiting) c.waiting = std::make_unique<std::vector<routed>>();
+    c.waiting->push_back(std::move(item));
     return;
   }
   forward(self, c.actor, std::move(item));
@@ -138,16 +159,15 @@ void passivate_idle(self_ptr self) {
 
 void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
-  auto id_it = st.ids.find(dm.source);
-  if (id_it == st.ids.end()) return;
-  const std::string id = std::move(id_it->second);
-  st.ids.erase(id_it);
+  auto by = st.by_actor.find(dm.source.id());
+  if (by == st.by_actor.end()) return;
+  child& c = *by->second;
+  st.by_actor.erase(by);
   st.svc->metrics->live_add(-1);
-  auto it = st.children.find(id);
-  if (it == st.children.end()) return;
-  std::vector<routed> waiting = std::move(it->second.waiting);
-  st.lru.erase(it->second.lru);
-  st.children.erase(it);
+  const std::string id = *c.id;
+  std::unique_ptr<std::vector<routed>> waiting = std::move(c.waiting);
+  st.unlink(c);
+  st.children.erase(id);
   if (dm.reason) {  // not a normal stop: it crashed
     st.svc->metrics->restarted();
     auto& rec = st.crashes[id];
@@ -156,7 +176,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     ++rec.count;
   }
   // Anything that waited for the old actor goes, in order, to a fresh one.
-  for (auto& item : waiting) route(self, id, std::move(item));
+  if (waiting)
+    for (auto& item : *waiting) route(self, id, std::move(item));
 }
 
 caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc) {
@@ -164,8 +185,9 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
     for (auto& [id, c] : self->state.children) self->send_exit(c.actor, em.reason);
+    self->state.by_actor.clear();
+    self->state.newest = self->state.oldest = nullptr;
     self->state.children.clear();
-    self->state.ids.clear();
     self->quit(em.reason);
   });
   const auto idle = self->state.svc->options.idle_timeout;

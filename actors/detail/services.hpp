@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "actors/aggregate_model.hpp"
+#include "actors/deadline_watch.hpp"
 #include "actors/engine.hpp"
 #include "actors/journal_writer.hpp"
 #include "domain/kernel/time.hpp"
@@ -19,6 +20,7 @@ struct type_services {
   journal_writer* writer = nullptr;
   io_pool* readers = nullptr;
   snapshot_writer* snapshots = nullptr;  ///< Null when snapshots are off.
+  deadline_watch* deadlines = nullptr;   ///< Expiry of commands waiting in an aggregate.
   const clock* clk = nullptr;
   engine_options options;
   metrics::aggregate_metrics* metrics = nullptr;  ///< Lives as long as the engine's registry.

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <vector>
+
+namespace strata::actors {
+
+/// One thread that calls each armed function once its time has come: the deadlines of
+/// commands waiting inside aggregates. An armed entry costs a slot in one heap (about 48
+/// bytes, no allocation of its own for a small function), where a timer of the actor
+/// framework would cost an extra message and two clock entries (about 190 bytes) per
+/// aggregate for as long as the deadline is ahead.
+///
+/// Functions run on the watch's thread, in order of their time; they must be short (send a
+/// message) and must not call back into the watch. An entry cannot be withdrawn: whatever it
+/// does must be harmless when it comes late (the aggregate re-checks its queue).
+///
+/// Thread-safety: `arm` may be called from any thread.
+class deadline_watch {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  deadline_watch();
+  /// Stops; entries not yet due are dropped uncalled.
+  ~deadline_watch();
+  deadline_watch(const deadline_watch&) = delete;
+  deadline_watch& operator=(const deadline_watch&) = delete;
+
+  /// Calls `fire` at `when` (or as soon as possible after it). Ignored after `stop`.
+  void arm(clock::time_point when, std::function<void()> fire);
+
+  /// Entries armed and not yet called.
+  std::size_t pending() const;
+
+  /// Joins the thread; entries not yet due are dropped uncalled. Idempotent.
+  void stop();
+
+ private:
+  struct entry {
+    clock::time_point when;
+    std::function<void()> fire;
+    bool operator>(const entry& other) const noexcept { return when > other.when; }
+  };
+
+  void run();
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::priority_queue<entry, std::vector<entry>, std::greater<>> entries_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace strata::actors
