@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -201,26 +202,36 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
   }
   std::shared_ptr<detail::type_services> svc;
   caf::actor region;
+  std::optional<error> refused;
   {
+    // Admitted under the shared lock that stop() takes exclusively to stop accepting: a
+    // command is either counted in flight before stop() waits for the count, or refused as
+    // `unavailable`; it is never lost to a runtime shutting down under it.
     std::shared_lock<std::shared_mutex> lock{p.types_mutex};
     auto it = p.types.find(std::string{type});
-    if (it == p.types.end()) {
-      done(detail::failure_result(
-          error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"}));
-      return;
+    if (!p.accepting.load(std::memory_order_acquire)) {
+      refused = error{errc::unavailable, "runtime is stopping"};
+    } else if (it == p.types.end()) {
+      refused =
+          error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"};
+    } else {
+      svc = it->second.svc;
+      region = it->second.region;
+      if (svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >=
+          p.options.max_in_flight_per_type) {
+        svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+        svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
+        refused = error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
+                                              " commands in flight for " + std::string{type}};
+      } else {
+        p.in_flight.fetch_add(1, std::memory_order_acq_rel);
+      }
     }
-    svc = it->second.svc;
-    region = it->second.region;
   }
-  if (svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >= p.options.max_in_flight_per_type) {
-    svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
-    svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
-    done(detail::failure_result(
-        error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
-                                    " commands in flight for " + std::string{type}}));
+  if (refused) {
+    done(detail::failure_result(std::move(*refused)));
     return;
   }
-  p.in_flight.fetch_add(1, std::memory_order_acq_rel);
   svc->metrics->in_flight_add(1);
   auto e = std::make_shared<detail::envelope>();
   e->aggregate_id = std::move(id);
@@ -328,7 +339,11 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
     if (p.stopped) return;
     p.stopped = true;
   }
-  p.accepting.store(false, std::memory_order_release);
+  {
+    // Exclusive: a send() admitting a command right now finishes counting it first.
+    std::unique_lock<std::shared_mutex> lock{p.types_mutex};
+    p.accepting.store(false, std::memory_order_release);
+  }
   {
     std::unique_lock<std::mutex> lock{p.drain_mutex};
     p.drained.wait_for(lock, drain_timeout, [&] { return p.in_flight.load() == 0; });

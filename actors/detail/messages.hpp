@@ -31,8 +31,16 @@ class once {
  public:
   once() = default;
   explicit once(std::function<void(Result)> f) : f_(std::move(f)) {}
-  once(once&&) noexcept = default;
-  once& operator=(once&&) noexcept = default;
+  once(once&& other) noexcept : f_(std::move(other.f_)) { other.f_ = nullptr; }
+  /// An armed callback that is overwritten is first answered with the fallback.
+  once& operator=(once&& other) noexcept {
+    if (this != &other) {
+      if (f_) f_(Fallback{}());
+      f_ = std::move(other.f_);
+      other.f_ = nullptr;
+    }
+    return *this;
+  }
   once(const once&) = delete;
   once& operator=(const once&) = delete;
   ~once() {
@@ -53,14 +61,19 @@ class once {
 struct dropped_command {
   command_result operator()() const {
     command_result r;
-    r.status = command_status::failed;
-    r.failure = error{errc::internal, "command was dropped by a terminated actor"};
+    // Dropped by an actor that terminated (shutdown, or a crash that lost its mailbox): it was
+    // never decided, or its append's answer was lost. Retrying with the same command id is
+    // safe either way, which is what `unavailable` tells a caller.
+    r.status = command_status::unavailable;
+    r.failure = error{errc::unavailable,
+                      "command was dropped by a terminated actor (not decided, or its outcome "
+                      "is unknown): retry with the same command id"};
     return r;
   }
 };
 struct dropped_query {
   result<state_view> operator()() const {
-    return error{errc::internal, "query was dropped by a terminated actor"};
+    return error{errc::unavailable, "query was dropped by a terminated actor"};
   }
 };
 

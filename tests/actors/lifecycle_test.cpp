@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "tests/actors/order_fixture.hpp"
 
@@ -170,4 +174,47 @@ TEST_CASE("passivated aggregates are counted and come back with their state") {
   const auto text = t.engine->metrics().scrape_text();
   CHECK(sample(text, "strata_aggregate_passivations_total{aggregate_type=\"Order\"}") >= 1);
   CHECK(sample(text, "strata_aggregate_spawns_total{aggregate_type=\"Order\"}") >= 2);
+}
+
+TEST_CASE("commands sent while the engine stops are accepted or refused unavailable, never lost") {
+  order_engine t;
+  constexpr int orders_count = 20;
+  for (int i = 0; i < orders_count; ++i)
+    REQUIRE(t.run("o-" + std::to_string(i), place_order()).is_accepted());
+  std::atomic<bool> sending{true};
+  std::atomic<int> sent{0};
+  std::atomic<int> answered{0};
+  std::atomic<int> accepted{0};
+  std::atomic<int> unavailable{0};
+  std::mutex m;
+  std::vector<std::string> others;
+  std::thread sender([&] {
+    for (int i = 0; sending.load(); ++i) {
+      ++sent;
+      t.engine->send(orders::order::type, "o-" + std::to_string(i % orders_count),
+                     std::any{orders::command{orders::add_item{make_line("sku-2", 1)}}}, {},
+                     [&](actors::command_result r) {
+                       if (r.is_accepted())
+                         ++accepted;
+                       else if (r.status == command_status::unavailable)
+                         ++unavailable;
+                       else {
+                         std::lock_guard<std::mutex> lock{m};
+                         others.push_back(to_string(r));
+                       }
+                       ++answered;
+                     });
+    }
+  });
+  // Stop while commands stream in: some are in flight, some arrive after.
+  while (accepted.load() < 200) std::this_thread::yield();
+  t.engine->stop();
+  while (unavailable.load() == 0) std::this_thread::yield();
+  sending = false;
+  sender.join();
+  CHECK(answered.load() == sent.load());
+  std::lock_guard<std::mutex> lock{m};
+  CHECK_MESSAGE(others.empty(), (others.empty() ? std::string{} : others.front()));
+  // Every accepted command is in the journal, after the placements.
+  CHECK(t.journal_contents().size() == static_cast<std::size_t>(orders_count + accepted.load()));
 }
