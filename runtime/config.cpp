@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "domain/kernel/json.hpp"
 
@@ -30,12 +31,29 @@ result<runtime_config> parse_config(std::string_view text) {
   if (s != "full" && s != "normal")
     return error{errc::invalid_argument,
                  "journal.sqlite.synchronous must be \"full\" or \"normal\", not \"" + s + "\""};
-  if (c.scheduler_threads == 0)
-    return error{errc::invalid_argument, "scheduler_threads must be at least 1"};
-  if (c.aggregates.snapshots_kept == 0)
-    return error{errc::invalid_argument, "aggregates.snapshots_kept must be at least 1"};
-  if (c.journal.max_batch_events == 0)
-    return error{errc::invalid_argument, "journal.max_batch_events must be at least 1"};
+  const auto& ps = c.projections.synchronous;
+  if (ps != "full" && ps != "normal")
+    return error{errc::invalid_argument,
+                 "projections.synchronous must be \"full\" or \"normal\", not \"" + ps + "\""};
+  // Zero would mean "never", "nothing" or "no thread" where that makes no sense; the few
+  // settings where 0 means "off" (idle_timeout_ms, snapshot_every, max_wait_us, port) are
+  // not listed.
+  const std::pair<const char*, std::uint64_t> at_least_one[] = {
+      {"scheduler_threads", c.scheduler_threads},
+      {"journal.max_batch_events", c.journal.max_batch_events},
+      {"journal.reader_threads", c.journal.reader_threads},
+      {"commands.timeout_ms", c.commands.timeout_ms},
+      {"commands.max_in_flight_per_type", c.commands.max_in_flight_per_type},
+      {"commands.max_queued_per_aggregate", c.commands.max_queued_per_aggregate},
+      {"aggregates.snapshots_kept", c.aggregates.snapshots_kept},
+      {"aggregates.max_live_per_type", c.aggregates.max_live_per_type},
+      {"aggregates.max_crashes", c.aggregates.max_crashes},
+      {"aggregates.crash_window_ms", c.aggregates.crash_window_ms},
+      {"projections.batch_events", c.projections.batch_events},
+      {"projections.buffer_events", c.projections.buffer_events},
+  };
+  for (const auto& [name, value] : at_least_one)
+    if (value == 0) return error{errc::invalid_argument, std::string{name} + " must be at least 1"};
   return c;
 }
 

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <utility>
 
 #include "runtime/config.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -62,6 +63,31 @@ TEST_CASE("malformed or ill-typed configurations are clear errors") {
   REQUIRE_FALSE(mode);
   CHECK(mode.err().message.find("synchronous") != std::string::npos);
   CHECK_FALSE(parse_config("[1,2]"));
+}
+
+TEST_CASE("a zero count, bound or timeout is an error naming the setting") {
+  const std::pair<const char*, const char*> zeroes[] = {
+      {R"({"commands":{"timeout_ms":0}})", "commands.timeout_ms"},
+      {R"({"commands":{"max_in_flight_per_type":0}})", "commands.max_in_flight_per_type"},
+      {R"({"commands":{"max_queued_per_aggregate":0}})", "commands.max_queued_per_aggregate"},
+      {R"({"journal":{"reader_threads":0}})", "journal.reader_threads"},
+      {R"({"aggregates":{"max_live_per_type":0}})", "aggregates.max_live_per_type"},
+      {R"({"aggregates":{"crash_window_ms":0}})", "aggregates.crash_window_ms"},
+      {R"({"projections":{"batch_events":0}})", "projections.batch_events"},
+      {R"({"scheduler_threads":0})", "scheduler_threads"},
+  };
+  for (const auto& [text, name] : zeroes) {
+    CAPTURE(text);
+    auto c = parse_config(text);
+    REQUIRE_FALSE(c);
+    CHECK(c.err().code == errc::invalid_argument);
+    CHECK(c.err().message.find(name) != std::string::npos);
+  }
+  // Where 0 means "off", it stays allowed.
+  CHECK(parse_config(R"({"aggregates":{"idle_timeout_ms":0,"snapshot_every":0}})"));
+  auto sync = parse_config(R"({"projections":{"synchronous":"sometimes"}})");
+  REQUIRE_FALSE(sync);
+  CHECK(sync.err().message.find("projections.synchronous") != std::string::npos);
 }
 
 TEST_CASE("a configuration file is read, and a missing one is not_found") {
