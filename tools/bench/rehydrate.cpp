@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "actors/aggregate_model.hpp"
+#include "actors/rehydration.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "persistence/sqlite_snapshot_store.hpp"
 #include "tools/bench/common.hpp"
@@ -194,6 +195,47 @@ void run_rehydrate(const options& o, std::size_t events) {
       .figure("of_raw", median(total_rates) / raw_rate)
       .process(cpu0);
   emit(ml);
+
+  // `actors::rehydrate` (what an aggregate runs when it loads, without the actors): folds
+  // views of the journal's rows, decode/upcast/evolve straight from them; and the visit
+  // alone. Each on a fresh connection, like the reads above.
+  cpu0 = cpu_seconds();
+  std::vector<double> view_rates, visit_rates;
+  const auto rate = [&](std::int64_t from_ns, std::int64_t to_ns) {
+    return static_cast<double>(events) / (static_cast<double>(to_ns - from_ns) / 1e9);
+  };
+  const std::size_t window = bench_config().commands.idempotency_window;
+  for (int i = 0; i < reps; ++i) {
+    auto j = factory->open();
+    check(static_cast<bool>(j), "rehydrate: open");
+    const auto t0 = now_ns();
+    auto r = actors::rehydrate(**j, nullptr, *model, stream, {}, window, nullptr);
+    const auto t1 = now_ns();
+    check(r && r->events_replayed == events, "rehydrate: actors::rehydrate");
+    check_state(std::any_cast<const orders::state&>(r->state), r->at, data, events,
+                "actors::rehydrate");
+    view_rates.push_back(rate(t0, t1));
+    auto k = factory->open();
+    check(static_cast<bool>(k), "rehydrate: open");
+    std::size_t bytes = 0;
+    const auto t2 = now_ns();
+    auto visited = (*k)->for_each_in_stream(stream, {}, [&](const persistence::event_view& v) {
+      bytes += v.data.size();
+      return result<persistence::visit_control>{persistence::visit_control::next};
+    });
+    const auto t3 = now_ns();
+    check(visited && *visited == events && bytes > 0, "rehydrate: for_each_in_stream");
+    visit_rates.push_back(rate(t2, t3));
+  }
+  result_line vl;
+  vl.workload = "rehydrate";
+  vl.name = "actors::rehydrate (views), no snapshot";
+  vl.param("events", static_cast<double>(events)).param("repeat", reps);
+  vl.figure("events_s", median(view_rates))
+      .figure("journal_visit_events_s", median(visit_rates))
+      .figure("of_raw", median(view_rates) / raw_rate)
+      .process(cpu0);
+  emit(vl);
 
   // Through the runtime: current_state on a fresh runtime each time.
   cpu0 = cpu_seconds();
