@@ -71,8 +71,12 @@ double sqlite_ceiling(
     const std::function<bool(std::vector<persistence::event_record>&)>& untimed_source = {},
     std::vector<std::int64_t>* tx_latency_ns = nullptr);
 
-/// The same through libpq on PostgreSQL (tables in schema `schema`, dropped first): one
-/// multi-row INSERT per 64 events plus the streams upserts, `batch` events per transaction.
+/// The same through libpq on PostgreSQL (the journal's tables, keys and constraints in schema
+/// `schema`, dropped first, and dropped again at the end), `batch` events per transaction: each
+/// transaction is one set-based statement (unnest of array parameters) that inserts the new
+/// streams, moves the other streams' head and last_hash, sets the position counter and inserts
+/// the events, as the journal's write does (without its locks; hashes and positions are the
+/// rows'). Returns events per second; fails the run unless the tables hold exactly that.
 double postgres_ceiling(const std::string& conninfo, const std::string& schema,
                         const std::vector<persistence::event_record>& rows, std::size_t batch,
                         std::vector<std::int64_t>* tx_latency_ns = nullptr);
