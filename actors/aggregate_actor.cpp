@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <variant>
 
 #include "actors/detail/actors.hpp"
@@ -173,6 +174,8 @@ void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_comm
   });
 }
 
+void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome);
+
 // Decides one command; returns true when it started an append (the actor is now writing).
 bool handle_command(self_ptr self, const envelope_ptr& e) {
   auto& st = self->state;
@@ -254,6 +257,16 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
   st.ph = aggregate_state::phase::writing;
   auto handle = caf::actor_cast<caf::actor>(self);
   const std::uint64_t seq = ++st.append_seq;
+  if (st.svc->writer->commits_inline()) {
+    // A store that never blocks answers before `submit` returns, on this thread: the outcome
+    // is applied here, without a round trip through the mailbox.
+    std::optional<persistence::stream_outcome> out;
+    st.svc->writer->submit(std::move(append),
+                           [&out](persistence::stream_outcome o) { out = std::move(o); });
+    if (!out) out = error{errc::internal, "inline append gave no answer"};
+    apply_appended(self, seq, *out);
+    return false;
+  }
   st.svc->writer->submit(std::move(append), [handle, seq](persistence::stream_outcome o) {
     caf::anon_send(handle, appended_atom::value, seq,
                    std::make_shared<persistence::stream_outcome>(std::move(o)));
@@ -433,7 +446,9 @@ void maybe_snapshot(self_ptr self, const std::string& last_hash) {
   if (st.svc->snapshots->submit(std::move(s))) st.last_snapshot = st.at;
 }
 
-void on_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome) {
+// Applies an append's outcome: evolve and reply, or reload after a conflict or a failure.
+// Leaves the actor ready (or loading); the caller drains what waits.
+void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome) {
   // An answer for an append whose command a crash already answered: the reload that followed
   // reads whatever the journal has.
   if (!self->state.in_flight || seq != self->state.append_seq) return;
@@ -458,7 +473,6 @@ void on_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& 
     answer(e, std::move(r));
     maybe_snapshot(self, last_hash);
     st.ph = aggregate_state::phase::ready;
-    drain(self);
     return;
   }
   st.decided_events.reset();
@@ -475,6 +489,11 @@ void on_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& 
   }
   st.svc->metrics->restarted();
   start_load(self);
+}
+
+void on_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome) {
+  apply_appended(self, seq, outcome);
+  drain(self);
 }
 
 void on_loaded(self_ptr self, loaded& l) {

@@ -75,6 +75,10 @@ class journal_writer {
   /// Commits what is queued, then stops the thread. Idempotent.
   void stop();
 
+  /// True when `submit` commits on the caller's thread and calls its completion before it
+  /// returns (a store that never blocks).
+  bool commits_inline() const noexcept { return inline_commits_; }
+
   /// Whether committed records are handed to the `committed` listener (on by default). While
   /// off, a commit neither copies nor sorts them: for hosts that registered no listener yet.
   void publish_committed(bool on) noexcept { publish_.store(on, std::memory_order_release); }
