@@ -44,6 +44,27 @@ struct event_record {
   stream_id stream() const { return stream_id{aggregate_type, aggregate_id}; }
 };
 
+/// The record a journal stores for `e`, appended to `stream` at `at` and `position`; the
+/// hash is left to the journal (it chains from the stream's previous event).
+inline event_record make_record(const stream_id& stream, const new_event& e, version at,
+                                global_position position) {
+  event_record r;
+  r.position = position;
+  r.event_id = e.event_id;
+  r.event_type = e.event_type;
+  r.schema_version = e.schema_version;
+  r.aggregate_type = std::string{stream.aggregate_type()};
+  r.aggregate_id = std::string{stream.aggregate_id()};
+  r.stream_version = at;
+  r.time = e.time;
+  r.user_id = e.user_id;
+  r.command_id = e.command_id;
+  r.correlation_id = e.correlation_id;
+  r.causation_id = e.causation_id;
+  r.data = e.data;
+  return r;
+}
+
 /// One stream's part of an append batch: events that must all land after `expected`.
 struct stream_append {
   stream_id stream;

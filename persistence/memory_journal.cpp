@@ -49,20 +49,7 @@ result<std::vector<stream_outcome>> memory_journal::append(
     version v = actual;
     for (const auto& e : part.events) {
       v = v.next();
-      event_record r;
-      r.position = global_position{log.size() + 1};
-      r.event_id = e.event_id;
-      r.event_type = e.event_type;
-      r.schema_version = e.schema_version;
-      r.aggregate_type = std::string{part.stream.aggregate_type()};
-      r.aggregate_id = std::string{part.stream.aggregate_id()};
-      r.stream_version = v;
-      r.time = e.time;
-      r.user_id = e.user_id;
-      r.command_id = e.command_id;
-      r.correlation_id = e.correlation_id;
-      r.causation_id = e.causation_id;
-      r.data = e.data;
+      event_record r = make_record(part.stream, e, v, global_position{log.size() + 1});
       r.hash = chain_hash(previous, r);
       previous = r.hash;
       state.events.push_back(log.size());

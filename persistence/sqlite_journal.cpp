@@ -496,20 +496,8 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           version v = row.head;
           for (const new_event& e : part.events) {
             v = v.next();
-            event_record& r = records.emplace_back();
-            r.position = global_position{static_cast<std::uint64_t>(++position)};
-            r.event_id = e.event_id;
-            r.event_type = e.event_type;
-            r.schema_version = e.schema_version;
-            r.aggregate_type = std::string{part.stream.aggregate_type()};
-            r.aggregate_id = std::string{part.stream.aggregate_id()};
-            r.stream_version = v;
-            r.time = e.time;
-            r.user_id = e.user_id;
-            r.command_id = e.command_id;
-            r.correlation_id = e.correlation_id;
-            r.causation_id = e.causation_id;
-            r.data = e.data;
+            event_record& r = records.emplace_back(make_record(
+                part.stream, e, v, global_position{static_cast<std::uint64_t>(++position)}));
             r.hash = m.hasher.link(previous, r);
             previous = r.hash;
           }

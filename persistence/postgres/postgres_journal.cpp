@@ -445,20 +445,8 @@ struct postgres_journal::impl {
       records.reserve(part.events.size());
       for (std::size_t k = 0; k < part.events.size(); ++k) {
         const new_event& e = part.events[k];
-        event_record r;
-        r.position = global_position{positions[taken + k]};
-        r.event_id = e.event_id;
-        r.event_type = e.event_type;
-        r.schema_version = e.schema_version;
-        r.aggregate_type = std::string{part.stream.aggregate_type()};
-        r.aggregate_id = std::string{part.stream.aggregate_id()};
-        r.stream_version = version{part.expected.value + 1 + k};
-        r.time = e.time;
-        r.user_id = e.user_id;
-        r.command_id = e.command_id;
-        r.correlation_id = e.correlation_id;
-        r.causation_id = e.causation_id;
-        r.data = e.data;
+        event_record r = make_record(part.stream, e, version{part.expected.value + 1 + k},
+                                     global_position{positions[taken + k]});
         r.hash = chain_hash(previous_hash, r);
         previous_hash = r.hash;
         records.push_back(std::move(r));
