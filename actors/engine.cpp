@@ -242,15 +242,17 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
   impl* raw = impl_.get();
   e->reply = detail::once<command_result, detail::dropped_command>{
       [raw, svc, received = e->received, done = std::move(done)](command_result r) {
+        // Counted out before the caller hears of it, so a caller that sends its next command
+        // from the callback never sees one more in flight than admitted; and out of the
+        // total before out of its type, whose count admits the next one, so that the total
+        // never exceeds what the types admitted. Safe for stop(): callbacks run on actor
+        // threads, which the actor system waits for.
+        raw->finished();
         svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
         svc->metrics->in_flight_add(-1);
         svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
         if (r.status == command_status::accepted && !r.duplicate)
           svc->metrics->events_appended(r.events.size());
-        // Counted out before the caller hears of it, so a caller that sends its next command
-        // from the callback never sees one more in flight than admitted. Safe for stop():
-        // callbacks run on actor threads, which the actor system waits for.
-        raw->finished();
         try {
           done(std::move(r));
         } catch (const std::exception& ex) {  // host code must never unwind into an actor
