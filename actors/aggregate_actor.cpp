@@ -277,8 +277,16 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
 void drain(self_ptr self) {
   auto& st = self->state;
   while (st.ph == aggregate_state::phase::ready && st.waiting() > 0) {
-    pending_item item = std::move(st.pending->items[st.pending->head++]);
-    if (st.pending->size() == 0) st.pending.reset();  // an idle aggregate keeps no buffer
+    auto& queue = *st.pending;
+    pending_item item = std::move(queue.items[queue.head++]);
+    if (queue.size() == 0) {
+      st.pending.reset();  // an idle aggregate keeps no buffer
+    } else if (queue.head >= 64 && queue.head * 2 >= queue.items.size()) {
+      // A constant backlog must not grow the buffer: drop the consumed front now and then.
+      queue.items.erase(queue.items.begin(),
+                        queue.items.begin() + static_cast<std::ptrdiff_t>(queue.head));
+      queue.head = 0;
+    }
     if (auto* q = std::get_if<query_ptr>(&item)) {
       (*q)->reply(state_view{st.state, st.at});
       continue;
@@ -352,11 +360,10 @@ void enqueue(self_ptr self, pending_item item) {
   }
   if (!st.pending) st.pending = std::make_unique<pending_queue>();
   st.pending->items.push_back(std::move(item));
-  if (st.ph == aggregate_state::phase::failed) {
+  if (st.ph == aggregate_state::phase::failed)
     start_load(self);  // the last load failed: try again now that there is work
-    return;
-  }
-  drain(self);
+  else
+    drain(self);
   if (!st.expiry_armed && st.waiting() > 0) {
     if (auto* e = std::get_if<envelope_ptr>(&st.pending->items.back()); e != nullptr) {
       st.expiry_armed = true;

@@ -111,6 +111,42 @@ struct engine::impl {
     for (auto& l : listeners) l(records);
   }
 
+  /// Wraps an admitted command in its envelope and sends it to the type's region.
+  /// REQUIRES: the caller holds `types_mutex` (shared) and counted the command in flight.
+  void post(const type_entry& entry, std::string id, std::any command, command_metadata meta,
+            command_callback done) {
+    const auto& svc = entry.svc;
+    svc->metrics->in_flight_add(1);
+    auto e = std::make_shared<detail::envelope>();
+    e->aggregate_id = std::move(id);
+    e->command = std::move(command);
+    e->meta = std::move(meta);
+    e->received = detail::steady::now();
+    e->deadline = e->received + options.command_timeout;
+    e->reply = detail::once<command_result, detail::dropped_command>{
+        [this, svc, received = e->received, done = std::move(done)](command_result r) {
+          // Counted out before the caller hears of it, so a caller that sends its next
+          // command from the callback never sees one more in flight than admitted; and out
+          // of the total before out of its type, whose count admits the next one, so that
+          // the total never exceeds what the types admitted. Safe for stop(): callbacks run
+          // on actor threads, which the actor system waits for.
+          finished();
+          svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+          svc->metrics->in_flight_add(-1);
+          svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
+          if (r.status == command_status::accepted && !r.duplicate)
+            svc->metrics->events_appended(r.events.size());
+          try {
+            done(std::move(r));
+          } catch (const std::exception& ex) {  // host code must never unwind into an actor
+            std::fprintf(stderr, "strata: a command callback threw: %s\n", ex.what());
+          } catch (...) {
+            std::fprintf(stderr, "strata: a command callback threw\n");
+          }
+        }};
+    caf::anon_send(entry.region, std::move(e));
+  }
+
   void finished() {
     if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock{drain_mutex};
@@ -200,13 +236,12 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
     done(detail::failure_result(error{errc::invalid_argument, "aggregate id is empty"}));
     return;
   }
-  std::shared_ptr<detail::type_services> svc;
-  caf::actor region;
   std::optional<error> refused;
   {
-    // Admitted under the shared lock that stop() takes exclusively to stop accepting: a
-    // command is either counted in flight before stop() waits for the count, or refused as
-    // `unavailable`; it is never lost to a runtime shutting down under it.
+    // Admitted and posted under the shared lock that stop() takes exclusively, first to stop
+    // accepting and later to clear the types before it destroys the actor system: a command
+    // is either counted in flight before stop() waits for the count, or refused as
+    // `unavailable`; and no region handle is used after the system is gone.
     std::shared_lock<std::shared_mutex> lock{p.types_mutex};
     auto it = p.types.find(std::string{type});
     if (!p.accepting.load(std::memory_order_acquire)) {
@@ -214,77 +249,40 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
     } else if (it == p.types.end()) {
       refused =
           error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"};
+    } else if (it->second.svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >=
+               p.options.max_in_flight_per_type) {
+      it->second.svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+      it->second.svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
+      refused = error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
+                                            " commands in flight for " + std::string{type}};
     } else {
-      svc = it->second.svc;
-      region = it->second.region;
-      if (svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >=
-          p.options.max_in_flight_per_type) {
-        svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
-        svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
-        refused = error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
-                                              " commands in flight for " + std::string{type}};
-      } else {
-        p.in_flight.fetch_add(1, std::memory_order_acq_rel);
-      }
+      p.in_flight.fetch_add(1, std::memory_order_acq_rel);
+      p.post(it->second, std::move(id), std::move(command), std::move(meta), std::move(done));
     }
   }
-  if (refused) {
-    done(detail::failure_result(std::move(*refused)));
-    return;
-  }
-  svc->metrics->in_flight_add(1);
-  auto e = std::make_shared<detail::envelope>();
-  e->aggregate_id = std::move(id);
-  e->command = std::move(command);
-  e->meta = std::move(meta);
-  e->received = detail::steady::now();
-  e->deadline = e->received + p.options.command_timeout;
-  impl* raw = impl_.get();
-  e->reply = detail::once<command_result, detail::dropped_command>{
-      [raw, svc, received = e->received, done = std::move(done)](command_result r) {
-        // Counted out before the caller hears of it, so a caller that sends its next command
-        // from the callback never sees one more in flight than admitted; and out of the
-        // total before out of its type, whose count admits the next one, so that the total
-        // never exceeds what the types admitted. Safe for stop(): callbacks run on actor
-        // threads, which the actor system waits for.
-        raw->finished();
-        svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
-        svc->metrics->in_flight_add(-1);
-        svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
-        if (r.status == command_status::accepted && !r.duplicate)
-          svc->metrics->events_appended(r.events.size());
-        try {
-          done(std::move(r));
-        } catch (const std::exception& ex) {  // host code must never unwind into an actor
-          std::fprintf(stderr, "strata: a command callback threw: %s\n", ex.what());
-        } catch (...) {
-          std::fprintf(stderr, "strata: a command callback threw\n");
-        }
-      }};
-  caf::anon_send(region, std::move(e));
+  if (refused) done(detail::failure_result(std::move(*refused)));
 }
 
 void engine::query_state(std::string_view type, std::string id,
                          std::function<void(result<state_view>)> done) {
   auto& p = *impl_;
-  caf::actor region;
+  std::optional<error> refused;
   {
-    std::shared_lock<std::shared_mutex> lock{p.types_mutex};
+    std::shared_lock<std::shared_mutex> lock{p.types_mutex};  // as in send()
     auto it = p.types.find(std::string{type});
     if (it == p.types.end()) {
-      done(error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"});
-      return;
+      refused =
+          error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"};
+    } else if (!p.accepting.load(std::memory_order_acquire)) {
+      refused = error{errc::unavailable, "runtime is stopping"};
+    } else {
+      auto q = std::make_shared<detail::state_query>();
+      q->aggregate_id = std::move(id);
+      q->reply = detail::once<result<state_view>, detail::dropped_query>{std::move(done)};
+      caf::anon_send(it->second.region, std::move(q));
     }
-    region = it->second.region;
   }
-  if (!p.accepting.load(std::memory_order_acquire)) {
-    done(error{errc::unavailable, "runtime is stopping"});
-    return;
-  }
-  auto q = std::make_shared<detail::state_query>();
-  q->aggregate_id = std::move(id);
-  q->reply = detail::once<result<state_view>, detail::dropped_query>{std::move(done)};
-  caf::anon_send(region, std::move(q));
+  if (refused) done(std::move(*refused));
 }
 
 void engine::rebuild_state(std::string_view type, std::string id, rehydration_target target,

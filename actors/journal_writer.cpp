@@ -1,6 +1,7 @@
 #include "actors/journal_writer.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <exception>
 #include <unordered_set>
 
@@ -161,7 +162,11 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vect
     // One batch's records are in position order per stream, the streams interleave.
     std::sort(committed.begin(), committed.end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });
-    committed_(committed);
+    try {
+      committed_(committed);
+    } catch (const std::exception& ex) {  // the appends are committed: answer them regardless
+      std::fprintf(stderr, "strata: the committed-records listener threw: %s\n", ex.what());
+    }
   }
   return outcome;
 }

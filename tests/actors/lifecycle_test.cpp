@@ -218,3 +218,27 @@ TEST_CASE("commands sent while the engine stops are accepted or refused unavaila
   // Every accepted command is in the journal, after the placements.
   CHECK(t.journal_contents().size() == static_cast<std::size_t>(orders_count + accepted.load()));
 }
+
+TEST_CASE("a command waiting behind the reload of a failed aggregate times out at its deadline") {
+  actors::engine_options o;
+  o.command_timeout = std::chrono::milliseconds(100);
+  order_engine t{o};
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // A fresh aggregate whose load fails is left failed; the next command starts a reload.
+  t.faults->fail_reads(error{errc::unavailable, "journal down"});
+  const auto first_sent = std::chrono::steady_clock::now();
+  auto failed = t.run("o-2", place_order());
+  CHECK(failed.status == command_status::unavailable);
+  t.faults->fail_reads(std::nullopt);
+  // Not a synchronisation: the expiry armed for the first command (while its load ran) must
+  // have come and gone, so that only the second command's own expiry can answer it.
+  std::this_thread::sleep_until(first_sent + 3 * o.command_timeout);
+  t.faults->set_delay(std::chrono::seconds(3));  // the reload (every journal call) is slow
+  const auto sent = std::chrono::steady_clock::now();
+  auto waiting = t.send("o-2", place_order());
+  // Answered at its deadline by the expiry, not when the slow reload ends 3 s later.
+  REQUIRE(waiting.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
+  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(2));
+  CHECK(waiting.get().status == command_status::timeout);
+  t.faults->clear();
+}
