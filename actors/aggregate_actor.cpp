@@ -372,13 +372,10 @@ void enqueue(self_ptr self, pending_item item) {
   }
 }
 
-// A handler threw: a bug, not a business outcome. Everything waiting is answered with the
-// reason and the state is rebuilt from the journal in place; the actor itself lives on, so
-// that nothing already in its mailbox is lost. One that keeps crashing refuses commands
-// (`unavailable`) until its crash window has passed.
-void crash(self_ptr self, const std::string& what) {
+// Answers with `e` the command being decided, the append in flight (its outcome unknown) and
+// everything waiting: what a crash leaves behind.
+void fail_all(self_ptr self, const error& e) {
   auto& st = self->state;
-  const error e{errc::internal, st.id + " crashed: " + what};
   if (st.deciding) {
     answer(st.deciding, failure_result(e, st.at));
     st.deciding.reset();
@@ -391,6 +388,16 @@ void crash(self_ptr self, const std::string& what) {
   }
   st.decided_events.reset();
   fail_pending(self, e);
+}
+
+// A handler threw: a bug, not a business outcome. Everything waiting is answered with the
+// reason and the state is rebuilt from the journal in place; the actor itself lives on, so
+// that nothing already in its mailbox is lost. One that keeps crashing refuses commands
+// (`unavailable`) until its crash window has passed.
+void crash(self_ptr self, const std::string& what) {
+  auto& st = self->state;
+  const error e{errc::internal, st.id + " crashed: " + what};
+  fail_all(self, e);
   st.svc->metrics->restarted();
   const auto now = steady::now();
   if (st.crashes == 0 || now - st.crash_window_start > st.svc->options.crash_window) {
@@ -423,17 +430,7 @@ caf::error on_exception(self_ptr self, std::exception_ptr& ep) {
   }
   auto& st = self->state;
   const error e{errc::internal, st.id + " crashed: " + what};
-  if (st.deciding) {
-    answer(st.deciding, failure_result(e, st.at));
-    st.deciding.reset();
-  }
-  if (st.in_flight) {
-    answer(st.in_flight,
-           failure_result(error{errc::internal, e.message + " (the append's outcome is unknown)"},
-                          st.at));
-    st.in_flight.reset();
-  }
-  fail_pending(self, e);
+  fail_all(self, e);
   return caf::make_error(caf::sec::runtime_error, e.message);
 }
 

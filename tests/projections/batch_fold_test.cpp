@@ -16,20 +16,7 @@ using namespace strata::testing;
 namespace {
 
 /// The order-summary projection with the default `apply_batch`: one `apply` per record.
-class per_record_summaries final : public persistence::projection {
- public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& record) override {
-    return inner_.apply(tx, record);
-  }
-
- private:
-  read_models::order_summary_projection inner_;
-};
+class per_record_summaries final : public summaries_wrapper {};
 
 /// Appends a random history over `orders` orders; `placed_first` places each order before
 /// anything else happens to it (so that its total is always the sum of its lines).

@@ -45,32 +45,9 @@ command_result accepted(runtime& rt, const std::string& id) {
   return r;
 }
 
-/// Order summaries that refuse the events of order "o-bad" while `refuse` is set.
-class picky_summaries final : public persistence::projection {
- public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& r) override {
-    if (r.aggregate_id == "o-bad" && refuse.load())
-      return error{errc::invalid_argument, "refused o-bad"};
-    return inner_.apply(tx, r);
-  }
-  std::atomic<bool> refuse{true};
-
- private:
-  read_models::order_summary_projection inner_;
-};
-
 /// Order summaries whose handler, once `hold` was called, waits until `release`.
-class holding_summaries final : public persistence::projection {
+class holding_summaries final : public summaries_wrapper {
  public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
     std::unique_lock<std::mutex> lock{mutex_};
@@ -90,8 +67,6 @@ class holding_summaries final : public persistence::projection {
     released_.notify_all();
   }
 
- private:
-  read_models::order_summary_projection inner_;
   std::mutex mutex_;
   std::condition_variable released_;
   bool held_ = false;

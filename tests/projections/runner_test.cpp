@@ -154,13 +154,9 @@ TEST_CASE("a poison event is parked and the projection goes on with park_and_con
 namespace {
 
 /// Fails on the first `failures` calls for one order id, then applies like the real one.
-class flaky_summaries final : public persistence::projection {
+class flaky_summaries final : public summaries_wrapper {
  public:
   explicit flaky_summaries(int failures) : failures_(failures) {}
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
     if (r.aggregate_id == "o-flaky" && failures_ > 0) {
@@ -170,8 +166,6 @@ class flaky_summaries final : public persistence::projection {
     return inner_.apply(tx, r);
   }
 
- private:
-  read_models::order_summary_projection inner_;
   int failures_;
 };
 

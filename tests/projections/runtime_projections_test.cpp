@@ -75,12 +75,8 @@ std::shared_ptr<persistence::projection> summaries() {
 }
 
 /// Order summaries that take their time: every apply waits on a gate the test opens.
-class gated_summaries final : public persistence::projection {
+class gated_summaries final : public summaries_wrapper {
  public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
     gate_.wait();
@@ -90,8 +86,6 @@ class gated_summaries final : public persistence::projection {
     std::call_once(once_, [this] { opener_.set_value(); });
   }
 
- private:
-  read_models::order_summary_projection inner_;
   std::once_flag once_;
   std::promise<void> opener_;
   std::shared_future<void> gate_{opener_.get_future().share()};
@@ -181,27 +175,7 @@ TEST_CASE("a slow projection overflows its bounded buffer and reads the journal 
   CHECK(caught_up->lag_events == 0);
 }
 
-namespace {
-
-class picky_summaries final : public persistence::projection {
- public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& r) override {
-    if (r.aggregate_id == "o-bad" && refuse.load())
-      return error{errc::invalid_argument, "refused o-bad"};
-    return inner_.apply(tx, r);
-  }
-  std::atomic<bool> refuse{true};
-
- private:
-  read_models::order_summary_projection inner_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("a live poison event is parked, listed and retried through the runtime") {
   files f;

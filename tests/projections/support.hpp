@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +22,35 @@
 #include "tests/runtime/temp_dir.hpp"
 
 namespace strata::testing {
+
+/// The order-summary projection behind a wrapper: a test overrides `apply` to add a fault, a
+/// wait or a count, and calls `inner_.apply` for the real work.
+class summaries_wrapper : public persistence::projection {
+ public:
+  std::string_view name() const override { return inner_.name(); }
+  std::vector<std::string> handles() const override { return inner_.handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    return inner_.apply(tx, r);
+  }
+
+ protected:
+  read_models::order_summary_projection inner_;
+};
+
+/// Order summaries that refuse the events of order "o-bad" while `refuse` is set.
+class picky_summaries final : public summaries_wrapper {
+ public:
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    if (r.aggregate_id == "o-bad" && refuse.load())
+      return error{errc::invalid_argument, "refused o-bad"};
+    return inner_.apply(tx, r);
+  }
+  std::atomic<bool> refuse{true};
+};
 
 /// Appends events of aggregate `A` to stream `id` of `j`, after whatever it holds.
 template <class A>
