@@ -98,6 +98,16 @@ void remove_db(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
+std::shared_ptr<persistence::sqlite_journal_factory> fresh_sqlite_journal(const std::string& path,
+                                                                          bool full) {
+  remove_db(path);
+  persistence::sqlite_journal_options so;
+  so.path = path;
+  so.sync = full ? persistence::sqlite_journal_options::durability::full
+                 : persistence::sqlite_journal_options::durability::normal;
+  return std::make_shared<persistence::sqlite_journal_factory>(so);
+}
+
 latency_summary summarize(std::vector<std::int64_t>& v) {
   latency_summary s;
   if (v.empty()) return s;

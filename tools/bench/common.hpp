@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "domain/orders/order.hpp"
+#include "persistence/sqlite_journal.hpp"
 
 namespace strata::bench {
 
@@ -78,6 +79,10 @@ std::int64_t peak_rss_bytes();
 std::int64_t current_rss_bytes();                  ///< VmRSS from /proc/self/status.
 std::int64_t file_bytes(const std::string& path);  ///< 0 when missing; adds -wal and -shm.
 void remove_db(const std::string& path);           ///< Removes the file and its -wal/-shm.
+
+/// A journal factory on a fresh SQLite file at `path` (an old one is removed first).
+std::shared_ptr<persistence::sqlite_journal_factory> fresh_sqlite_journal(const std::string& path,
+                                                                          bool full);
 
 using clock_type = std::chrono::steady_clock;
 inline std::int64_t now_ns() {

@@ -26,7 +26,7 @@ void sweep_one(const options& o, const std::string& cls, std::size_t batch) {
   const std::size_t events = events_for(o, batch);
   const order_data data{o.seed};
   const std::string path = o.dir + "/journal-" + cls + ".db";
-  std::unique_ptr<persistence::journal_factory> factory;
+  std::shared_ptr<persistence::journal_factory> factory;
   if (cls == "postgres") {
     postgres_drop_schema(o.pg, pg_schema);
     persistence::postgres_journal_options po;
@@ -34,12 +34,7 @@ void sweep_one(const options& o, const std::string& cls, std::size_t batch) {
     po.schema = pg_schema;
     factory = std::make_unique<persistence::postgres_journal_factory>(po);
   } else {
-    remove_db(path);
-    persistence::sqlite_journal_options so;
-    so.path = path;
-    so.sync = cls == "sqlite-full" ? persistence::sqlite_journal_options::durability::full
-                                   : persistence::sqlite_journal_options::durability::normal;
-    factory = std::make_unique<persistence::sqlite_journal_factory>(so);
+    factory = fresh_sqlite_journal(path, cls == "sqlite-full");
   }
   auto j = factory->open();
   check(static_cast<bool>(j), "journal " + cls + ": open");

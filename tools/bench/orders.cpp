@@ -27,13 +27,8 @@ struct durability_class {
 
 std::shared_ptr<persistence::journal_factory> make_factory(const options& o,
                                                            const durability_class& c) {
-  if (c.name == "sqlite-full" || c.name == "sqlite-normal") {
-    persistence::sqlite_journal_options so;
-    so.path = c.path;
-    so.sync = c.name == "sqlite-full" ? persistence::sqlite_journal_options::durability::full
-                                      : persistence::sqlite_journal_options::durability::normal;
-    return std::make_shared<persistence::sqlite_journal_factory>(so);
-  }
+  if (c.name == "sqlite-full" || c.name == "sqlite-normal")
+    return fresh_sqlite_journal(c.path, c.name == "sqlite-full");
   if (c.name == "postgres") {
     persistence::postgres_journal_options po;
     po.conninfo = o.pg;
@@ -51,7 +46,6 @@ struct run_figures {
 run_figures run_one(const options& o, const durability_class& c, std::size_t level,
                     std::size_t streams, std::size_t commands, std::uint64_t preload_events) {
   const order_data data{o.seed};
-  if (!c.path.empty()) remove_db(c.path);
   if (c.name == "postgres") postgres_drop_schema(o.pg, pg_schema);
   auto inner = make_factory(o, c);
   auto counting = std::make_shared<counting_factory>(inner);

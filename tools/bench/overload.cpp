@@ -24,11 +24,7 @@ void run_overload(const options& o, std::size_t bound, double factor, double sec
   if (o.quick) seconds = std::min(seconds, 1.0);
   const order_data data{o.seed};
   const std::string path = o.dir + "/overload.db";
-  remove_db(path);
-  persistence::sqlite_journal_options so;
-  so.path = path;
-  so.sync = persistence::sqlite_journal_options::durability::full;
-  auto factory = std::make_shared<persistence::sqlite_journal_factory>(so);
+  auto factory = fresh_sqlite_journal(path, true);
   auto cfg = bench_config();
   cfg.commands.max_in_flight_per_type = static_cast<std::uint32_t>(bound);
   std::uint64_t accepted_events = 0;

@@ -51,13 +51,9 @@ void catch_up_case(const options& o, std::uint64_t events) {
   const order_data data{o.seed};
   const std::string path = o.dir + "/projection-journal.db";
   const std::string read_path = o.dir + "/projection-read.db";
-  remove_db(path);
   remove_db(read_path);
-  persistence::sqlite_journal_options so;
-  so.path = path;
-  so.sync = persistence::sqlite_journal_options::durability::normal;
-  persistence::sqlite_journal_factory factory{so};
-  auto j = factory.open();
+  auto factory = fresh_sqlite_journal(path, false);
+  auto j = factory->open();
   check(static_cast<bool>(j), "projection: open journal");
   std::fprintf(stderr, "[projection] filling the journal: %llu events over %zu orders\n",
                static_cast<unsigned long long>(events), streams);
@@ -147,13 +143,9 @@ void lag_case(const options& o, double rate, std::size_t commands) {
   const std::size_t streams = o.quick ? 50 : 1000;
   const order_data data{o.seed};
   const std::string path = o.dir + "/projection-lag.db";
-  remove_db(path);
   auto cfg = bench_config();
   remove_db(cfg.projections.path);
-  persistence::sqlite_journal_options so;
-  so.path = path;
-  so.sync = persistence::sqlite_journal_options::durability::full;
-  auto factory = std::make_shared<persistence::sqlite_journal_factory>(so);
+  auto factory = fresh_sqlite_journal(path, true);
   const std::string name{read_models::order_summary_projection::projection_name};
   const std::string label = "order_summary lag @" + std::to_string(static_cast<long>(rate)) + "/s";
   {

@@ -122,11 +122,7 @@ void run_rehydrate(const options& o, std::size_t events) {
   check(events > 2 * tail, "rehydrate: --events must exceed 200");
   const order_data data{o.seed, "USD"};
   const std::string path = o.dir + "/rehydrate.db";
-  remove_db(path);
-  persistence::sqlite_journal_options so;
-  so.path = path;
-  so.sync = persistence::sqlite_journal_options::durability::normal;
-  auto factory = std::make_shared<persistence::sqlite_journal_factory>(so);
+  auto factory = fresh_sqlite_journal(path, false);
   {
     auto j = factory->open();
     check(static_cast<bool>(j), "rehydrate: open journal");
@@ -355,11 +351,7 @@ void run_first_command(const options& o, std::size_t events) {
   const char* const name = "ttfc-1";
   const order_data data{o.seed, "USD"};
   const std::string path = o.dir + "/first-command.db";
-  remove_db(path);
-  persistence::sqlite_journal_options so;
-  so.path = path;
-  so.sync = persistence::sqlite_journal_options::durability::full;
-  auto factory = std::make_shared<persistence::sqlite_journal_factory>(so);
+  auto factory = fresh_sqlite_journal(path, true);
   {
     auto j = factory->open();
     check(static_cast<bool>(j), "first-command: open journal");
