@@ -114,6 +114,18 @@ double raw_read_rate(const std::string& path, std::size_t events) {
   return static_cast<double>(rows) / seconds;
 }
 
+/// A fresh runtime on `factory` (and `snapshots`, null: none) with Order registered.
+std::unique_ptr<runtime> order_runtime(
+    const std::shared_ptr<persistence::journal_factory>& factory,
+    std::shared_ptr<persistence::snapshot_store_factory> snapshots, const std::string& what) {
+  auto ov = with_journal(factory);
+  ov.snapshots = std::move(snapshots);
+  auto rt = runtime::start(bench_config(), ov);
+  check(static_cast<bool>(rt), what + ": runtime start");
+  check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+  return std::move(*rt);
+}
+
 }  // namespace
 
 void run_rehydrate(const options& o, std::size_t events) {
@@ -136,13 +148,9 @@ void run_rehydrate(const options& o, std::size_t events) {
   {
     // The last `tail` events go through a runtime with snapshots on (snapshot_every = 100), so
     // that the store holds a snapshot in the runtime's own format.
-    auto ov = with_journal(factory);
-    ov.snapshots = runtime_snapshots;
-    auto rt = runtime::start(bench_config(), ov);
-    check(static_cast<bool>(rt), "rehydrate: runtime start");
-    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    auto rt = order_runtime(factory, runtime_snapshots, "rehydrate");
     auto out = drive(tail, 1, [&](std::size_t i, command_callback done) {
-      (*rt)->send<orders::order>(stream_name, data.add(events - tail - 1 + i), {}, std::move(done));
+      rt->send<orders::order>(stream_name, data.add(events - tail - 1 + i), {}, std::move(done));
     });
     check(out.other == 0, "rehydrate: tail command not accepted: " + out.first_other);
   }
@@ -237,11 +245,9 @@ void run_rehydrate(const options& o, std::size_t events) {
   cpu0 = cpu_seconds();
   std::vector<double> rt_rates;
   for (int i = 0; i < reps; ++i) {
-    auto rt = runtime::start(bench_config(), with_journal(factory));
-    check(static_cast<bool>(rt), "rehydrate: runtime start");
-    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    auto rt = order_runtime(factory, nullptr, "rehydrate");
     const auto t0 = now_ns();
-    auto view = (*rt)->current_state<orders::order>(stream_name).get();
+    auto view = rt->current_state<orders::order>(stream_name).get();
     const auto t1 = now_ns();
     check(static_cast<bool>(view), "rehydrate: current_state failed");
     check_state(view->state, view->at, data, events, "runtime");
@@ -317,13 +323,9 @@ void run_rehydrate(const options& o, std::size_t events) {
     cpu0 = cpu_seconds();
     std::vector<double> ms;
     for (int i = 0; i < reps; ++i) {
-      auto ov = with_journal(factory);
-      ov.snapshots = snapshots;
-      auto rt = runtime::start(bench_config(), ov);
-      check(static_cast<bool>(rt), "rehydrate: runtime start");
-      check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+      auto rt = order_runtime(factory, snapshots, "rehydrate");
       const auto t0 = now_ns();
-      auto view = (*rt)->current_state<orders::order>(stream_name).get();
+      auto view = rt->current_state<orders::order>(stream_name).get();
       const auto t1 = now_ns();
       check(static_cast<bool>(view), "rehydrate: current_state with snapshots failed");
       check_state(view->state, view->at, data, events, "runtime+snapshot");
@@ -373,18 +375,14 @@ void run_first_command(const options& o, std::size_t events) {
   // version `events` in the store, in the runtime's own format.
   double no_snapshot_ms = 0;
   {
-    auto ov = with_journal(factory);
-    ov.snapshots = snapshots;
-    auto rt = runtime::start(bench_config(), ov);
-    check(static_cast<bool>(rt), "first-command: runtime start");
-    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    auto rt = order_runtime(factory, snapshots, "first-command");
     const auto t0 = now_ns();
-    const auto first = add_one(**rt);
+    const auto first = add_one(*rt);
     no_snapshot_ms = static_cast<double>(now_ns() - t0) / 1e6;
     check(first.is_accepted() && first.at.value == events - tail + 1,
           "first-command: first command without snapshot: " + to_string(first));
     while (sent < tail) {
-      const auto res = add_one(**rt);
+      const auto res = add_one(*rt);
       check(res.is_accepted(), "first-command: tail command: " + to_string(res));
     }
   }
@@ -392,23 +390,17 @@ void run_first_command(const options& o, std::size_t events) {
   const int reps = o.quick ? 1 : std::max(1, o.repeat);
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) {
-    auto ov = with_journal(factory);
-    ov.snapshots = snapshots;
-    auto rt = runtime::start(bench_config(), ov);
-    check(static_cast<bool>(rt), "first-command: runtime start");
-    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
+    auto rt = order_runtime(factory, snapshots, "first-command");
     const auto t0 = now_ns();
-    const auto res = add_one(**rt);
+    const auto res = add_one(*rt);
     ms.push_back(static_cast<double>(now_ns() - t0) / 1e6);
     check(res.is_accepted() && res.at.value == events + 1 + static_cast<std::uint64_t>(i),
           "first-command: with snapshot: " + to_string(res));
   }
   // The state is still exact after all of it.
   {
-    auto rt = runtime::start(bench_config(), with_journal(factory));
-    check(static_cast<bool>(rt), "first-command: runtime start");
-    check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
-    auto view = (*rt)->current_state<orders::order>(name).get();
+    auto rt = order_runtime(factory, nullptr, "first-command");
+    auto view = rt->current_state<orders::order>(name).get();
     check(static_cast<bool>(view), "first-command: current_state");
     check_state(view->state, view->at, data, events + static_cast<std::size_t>(reps),
                 "first-command");
