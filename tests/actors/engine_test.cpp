@@ -82,6 +82,25 @@ TEST_CASE("commands from one sender to one aggregate are applied in the order se
   }
 }
 
+TEST_CASE("hundreds of commands queued behind a slow load are applied in the order sent") {
+  order_engine t;
+  t.faults->set_delay(std::chrono::milliseconds(200));  // the aggregate's load is slow
+  std::vector<std::future<actors::command_result>> fs;
+  fs.push_back(t.send("o-1", place_order()));
+  for (int i = 0; i < 300; ++i)
+    fs.push_back(t.send("o-1", orders::add_item{make_line("sku-" + std::to_string(i + 2), 1)}));
+  t.faults->set_delay(std::chrono::microseconds(0));  // the appends after it are not
+  std::uint64_t expected = 1;
+  for (auto& f : fs) {
+    auto r = order_engine::wait(std::move(f));
+    REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+    CHECK(r.at.value == expected++);
+  }
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{301});
+}
+
 TEST_CASE("a failing journal gives the caller an error and leaves no phantom state") {
   order_engine t;
   REQUIRE(t.run("o-1", place_order()).is_accepted());
