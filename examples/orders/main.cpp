@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "domain/orders/order.hpp"
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "runtime/runtime.hpp"
 
 using namespace strata;

@@ -6,8 +6,8 @@
 
 #include <random>
 
+#include "domain/orders/read_models/order_summary.hpp"
 #include "persistence/projection_store.hpp"
-#include "persistence/read_models/order_summary.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;

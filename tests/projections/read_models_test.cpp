@@ -3,11 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include "domain/inventory/read_models/inventory_levels.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
+#include "domain/payments/read_models/payments_ledger.hpp"
+#include "domain/users/read_models/user_activity_daily.hpp"
 #include "persistence/projection_store.hpp"
-#include "persistence/read_models/inventory_levels.hpp"
-#include "persistence/read_models/order_summary.hpp"
-#include "persistence/read_models/payments_ledger.hpp"
-#include "persistence/read_models/user_activity_daily.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/projections/support.hpp"

@@ -13,11 +13,11 @@
 
 #include "domain/inventory/inventory_item.hpp"
 #include "domain/orders/order.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "domain/payments/payment.hpp"
 #include "domain/users/user_activity.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/memory_journal.hpp"
-#include "persistence/read_models/order_summary.hpp"
 #include "persistence/sqlite_projection_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
 

@@ -13,7 +13,7 @@
 #include <mutex>
 #include <thread>
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "persistence/sqlite_projection_store.hpp"
 #include "tools/bench/common.hpp"
