@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
 #include "persistence/read_models/inventory_levels.hpp"
 #include "persistence/read_models/order_summary.hpp"
@@ -17,8 +18,8 @@ namespace {
 
 template <class P>
 std::unique_ptr<persistence::projection_store> project(persistence::journal& j, read_db& db) {
-  auto stats = persistence::catch_up(j, std::make_shared<P>(), db.open());
-  REQUIRE_MESSAGE(stats, (stats ? "" : to_string(stats.err())));
+  auto caught = catch_up(j, std::make_shared<P>(), db.open());
+  REQUIRE_MESSAGE(caught, (caught ? "" : to_string(caught.err())));
   return db.open();
 }
 
