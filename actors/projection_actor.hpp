@@ -17,7 +17,7 @@
 #include "actors/detail/messages.hpp"
 #include "actors/projections.hpp"
 #include "metrics/metrics.hpp"
-#include "persistence/projection_store.hpp"
+#include "persistence/projection_runner.hpp"
 
 namespace strata::actors::detail {
 

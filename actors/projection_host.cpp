@@ -11,6 +11,7 @@ struct projection_host::impl {
   projection_options options;
   std::shared_ptr<persistence::journal_factory> journal;
   std::shared_ptr<persistence::projection_store_factory> store;
+  std::shared_ptr<const clock> clk;
   std::shared_ptr<metrics::registry> metrics;
 
   caf::actor_system_config cfg;  // must outlive the system
@@ -68,13 +69,14 @@ projection_host::~projection_host() {
 result<std::unique_ptr<projection_host>> projection_host::start(
     projection_options options, std::shared_ptr<persistence::journal_factory> journal,
     std::shared_ptr<persistence::projection_store_factory> store,
-    std::shared_ptr<metrics::registry> metrics) {
+    std::shared_ptr<const clock> time_source, std::shared_ptr<metrics::registry> metrics) {
   auto p = std::make_unique<impl>();
   p->metrics = metrics ? std::move(metrics) : metrics::registry::create();
   p->options = options;
   p->options.batch_events = std::max<std::size_t>(options.batch_events, 1);
   p->journal = std::move(journal);
   p->store = std::move(store);
+  p->clk = std::move(time_source);
   // The bus is the only actor on the scheduler; projections run detached.
   p->cfg.set("scheduler.max-threads", 1);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
@@ -110,8 +112,8 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   impl_->raise_head(last->value);
   auto s = impl_->store->open();
   if (!s) return std::move(s).err();
-  auto runner =
-      std::make_shared<persistence::projection_runner>(p, std::move(*s), impl_->options.on_poison);
+  auto runner = std::make_shared<persistence::projection_runner>(
+      p, std::move(*s), impl_->options.on_poison, impl_->clk);
   if (auto started = runner->start(); !started) return started;
   auto status = std::make_shared<detail::projection_status>(impl_->head,
                                                             impl_->metrics->for_projection(name));

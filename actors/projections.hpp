@@ -12,9 +12,11 @@
 #include "domain/kernel/error.hpp"
 #include "domain/kernel/ids.hpp"
 #include "domain/kernel/result.hpp"
+#include "domain/kernel/time.hpp"
 #include "metrics/metrics.hpp"
 #include "persistence/event_record.hpp"
 #include "persistence/journal.hpp"
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
 
 namespace strata::actors {
@@ -67,12 +69,13 @@ struct projection_lag {
 /// next start catches up from the checkpoints.
 class projection_host {
  public:
-  /// Starts the bus. Projections open their connections on `add`. Metrics go to `metrics`
-  /// (a private registry when null).
-  /// REQUIRES: both factories non-null.
+  /// Starts the bus. Projections open their connections on `add`; dead letters are stamped
+  /// with `time_source`. Metrics go to `metrics` (a private registry when null).
+  /// REQUIRES: both factories and `time_source` non-null.
   static result<std::unique_ptr<projection_host>> start(
       projection_options options, std::shared_ptr<persistence::journal_factory> journal,
       std::shared_ptr<persistence::projection_store_factory> store,
+      std::shared_ptr<const clock> time_source,
       std::shared_ptr<metrics::registry> metrics = nullptr);
   ~projection_host();
   projection_host(const projection_host&) = delete;

@@ -248,6 +248,7 @@ class runtime {
                                                                            version to);
 
   result<void> start_projections(std::shared_ptr<persistence::projection_store_factory> read_models,
+                                 std::shared_ptr<const clock> time_source,
                                  std::shared_ptr<metrics::registry> metrics);
 
   runtime_config config_;
