@@ -15,6 +15,15 @@ result<runtime_config> parse_config(std::string_view text) {
   if (!v.is_object()) return error{errc::invalid_argument, "configuration must be a JSON object"};
   if (auto unknown = json::first_unknown_key<runtime_config>(v); !unknown.empty())
     return error{errc::invalid_argument, "unknown configuration key '" + unknown + "'"};
+  // Enumerated settings are turned into their enum here, once; any other text is refused.
+  if (const auto* log = v.as_object().if_contains("log"); log != nullptr && log->is_object()) {
+    if (const auto* level = log->as_object().if_contains("level"); level != nullptr) {
+      if (!level->is_string() || !parse_log_level(level->get_string()))
+        return error{errc::invalid_argument,
+                     "log.level must be \"debug\", \"info\", \"warning\" or \"error\", not " +
+                         boost::json::serialize(*level)};
+    }
+  }
   runtime_config c;
   try {
     c = json::from_json<runtime_config>(v);
