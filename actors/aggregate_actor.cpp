@@ -99,7 +99,7 @@ void start_load(self_ptr self) {
           } else {
             auto r = rehydrate(**j, svc->snapshots != nullptr ? snapshots : nullptr, *svc->model,
                                stream_id{svc->model->type(), id}, {},
-                               svc->options.idempotency_window, svc->metrics);
+                               svc->options.idempotency_window, svc->metrics, svc->log);
             if (!r) {
               l->status = std::move(r).err();
             } else {

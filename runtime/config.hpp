@@ -9,6 +9,7 @@
 #include <boost/describe/enum.hpp>
 #include <boost/describe/enum_to_string.hpp>
 
+#include "domain/kernel/log.hpp"
 #include "domain/kernel/result.hpp"
 #include "persistence/projection.hpp"
 
@@ -114,6 +115,13 @@ struct projections_config {
 BOOST_DESCRIBE_STRUCT(projections_config, (),
                       (path, synchronous, on_poison, batch_events, buffer_events, retry_delay_ms))
 
+/// What the library reports (see `log_sink`; a host supplies its own in `runtime_overrides`).
+struct log_config {
+  /// Messages below it are not written: "debug", "info", "warning" (default) or "error".
+  log_level level = log_level::warning;
+};
+BOOST_DESCRIBE_STRUCT(log_config, (), (level))
+
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
   journal_config journal;
@@ -121,9 +129,11 @@ struct runtime_config {
   aggregates_config aggregates;
   metrics_config metrics;
   projections_config projections;
+  log_config log;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
-                      (scheduler_threads, journal, commands, aggregates, metrics, projections))
+                      (scheduler_threads, journal, commands, aggregates, metrics, projections,
+                       log))
 
 /// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
 /// defaults. Errors: `invalid_argument` naming the problem (malformed JSON, an unknown key

@@ -109,6 +109,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.max_live_per_type = config.aggregates.max_live_per_type;
   o.max_crashes = config.aggregates.max_crashes;
   o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
+  o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
+                        : std::make_shared<stderr_log_sink>(config.log.level);
   auto snapshots = overrides.snapshots;
   if (!snapshots && !journal_overridden) snapshots = make_snapshots(config);
   auto eng = actors::engine::start(o, journal, clk, registry, std::move(snapshots));

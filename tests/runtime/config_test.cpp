@@ -152,3 +152,21 @@ TEST_CASE("a configuration file is read, and a missing one is not_found") {
   REQUIRE_FALSE(missing);
   CHECK(missing.err().code == errc::not_found);
 }
+
+TEST_CASE("log.level is one of four names, warning unless given, and any other text is refused") {
+  auto d = parse_config("{}");
+  REQUIRE(d);
+  CHECK(d->log.level == log_level::warning);
+  auto c = parse_config(R"({"log":{"level":"debug"}})");
+  REQUIRE(c);
+  CHECK(c->log.level == log_level::debug);
+  auto back = parse_config(to_json_text(*c));
+  REQUIRE(back);
+  CHECK(back->log.level == log_level::debug);
+  for (const char* bad : {R"({"log":{"level":"loud"}})", R"({"log":{"level":3}})"}) {
+    auto r = parse_config(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == errc::invalid_argument);
+    CHECK(r.err().message.find("log.level must be") != std::string::npos);
+  }
+}
