@@ -62,7 +62,7 @@ struct failing_snapshots final : persistence::snapshot_store_factory {
 
 runtime_config memory_config() {
   runtime_config c;
-  c.journal.backend = "memory";
+  c.journal.backend = journal_backend::memory;
   c.metrics.enabled = false;
   return c;
 }
