@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -94,33 +95,6 @@ std::int64_t clamp_to_int64(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(int64_max) ? int64_max : static_cast<std::int64_t>(v);
 }
 
-error map_exception(const SQLite::Exception& e, const std::string& context) {
-  const int code = e.getErrorCode();
-  std::string detail = context + ": " + e.what();
-  switch (code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return error{errc::unavailable, "database is locked by another connection (" + detail + ")"};
-    case SQLITE_FULL:
-      return error{errc::unavailable, "disk full (" + detail + ")"};
-    case SQLITE_READONLY:
-      return error{errc::unavailable, "database is read-only (" + detail + ")"};
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_PERM:
-    case SQLITE_NOLFS:
-    case SQLITE_AUTH:
-      return error{errc::unavailable, std::move(detail)};
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return error{errc::corrupted, std::move(detail)};
-    case SQLITE_CONSTRAINT:
-      return error{errc::conflict, std::move(detail)};
-    default:
-      return error{errc::internal, std::move(detail)};
-  }
-}
-
 /// Resets a statement when leaving a scope, so no read snapshot or lock outlives a call.
 struct reset_on_exit {
   SQLite::Statement& statement;
@@ -144,7 +118,7 @@ struct raw_reset_on_exit {
 };
 
 /// One step of `s`: true with a row, false when done; a failure throws like SQLiteCpp does,
-/// so that every error goes through `map_exception`.
+/// so that every error goes through `detail::sqlite_error`.
 bool step(sqlite3* db, sqlite3_stmt* s) {
   const int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) return true;
@@ -426,7 +400,7 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
     }
     return std::make_unique<sqlite_journal>(std::move(i));
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, context);
+    return detail::sqlite_error(e, context);
   } catch (const std::exception& e) {
     return error{errc::internal, context + ": " + e.what()};
   }
@@ -590,7 +564,7 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
       m.rollback_if_open();
       std::string context = "append to " + m.options.path;
       if (current < batch.size()) context += " (stream " + batch[current].stream.str() + ")";
-      return map_exception(e, context);
+      return detail::sqlite_error(e, context);
     } catch (const std::exception& e) {
       m.rollback_if_open();
       return error{errc::internal, "append to " + m.options.path + ": " + e.what()};
@@ -621,7 +595,7 @@ result<std::vector<event_record>> sqlite_journal::read_stream(const stream_id& s
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+    return detail::sqlite_error(e, "read " + stream.str() + " from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "read " + stream.str() + ": " + e.what()};
   }
@@ -648,7 +622,7 @@ result<std::size_t> sqlite_journal::for_each_in_stream(const stream_id& stream,
     }
     return visited;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+    return detail::sqlite_error(e, "read " + stream.str() + " from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "read " + stream.str() + ": " + e.what()};
   }
@@ -685,7 +659,7 @@ result<std::vector<event_record>> sqlite_journal::read_all(global_position after
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read all from " + m.options.path);
+    return detail::sqlite_error(e, "read all from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"read all: "} + e.what()};
   }
@@ -698,7 +672,7 @@ result<version> sqlite_journal::head(const stream_id& stream) {
     if (!row) return std::move(row).err();
     return row->head;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "head of " + stream.str() + " in " + m.options.path);
+    return detail::sqlite_error(e, "head of " + stream.str() + " in " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "head of " + stream.str() + ": " + e.what()};
   }
@@ -709,7 +683,7 @@ result<global_position> sqlite_journal::last_position() {
   try {
     return global_position{static_cast<std::uint64_t>(m.current_max_position())};
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "last position of " + m.options.path);
+    return detail::sqlite_error(e, "last position of " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"last position: "} + e.what()};
   }
@@ -720,7 +694,7 @@ result<std::int64_t> sqlite_journal::set_max_page_count(std::int64_t pages) {
   try {
     return m.db.execAndGet("PRAGMA max_page_count=" + std::to_string(pages)).getInt64();
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "set max_page_count of " + m.options.path);
+    return detail::sqlite_error(e, "set max_page_count of " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"set max_page_count: "} + e.what()};
   }
