@@ -49,11 +49,13 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/detail/event_row.hpp"
 #include "persistence/postgres/detail/pg_session.hpp"
 
 namespace strata::persistence {
@@ -66,45 +68,45 @@ std::int64_t clamp_i64(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(max_i64) ? max_i64 : static_cast<std::int64_t>(v);
 }
 
-// The columns every read selects, in the order decode_event expects.
+// The columns every read selects: detail::event_column order, then the stream's type and id.
 constexpr std::string_view event_columns =
     "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
-    "e.aggregate_type, e.aggregate_id, "
     "(extract(epoch from e.occurred_at) * 1000000)::bigint, "
-    "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, e.hash";
+    "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, e.hash, "
+    "e.aggregate_type, e.aggregate_id";
+
+// A result row as `detail::decode_event_row` reads it; the views point into the result.
+struct pg_row {
+  const pqxx::row& row;
+
+  std::optional<std::int64_t> integer(int col) const {
+    const pqxx::field f = row[col];
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::int64_t>();
+  }
+  std::optional<std::string_view> text(int col) const {
+    const pqxx::field f = row[col];
+    if (f.is_null()) return std::nullopt;
+    return std::string_view{f.c_str(), f.size()};
+  }
+};
 
 result<event_record> decode_event(const pqxx::row& row, global_position previous) {
-  std::string where = "event after position " + std::to_string(previous.value);
   try {
-    if (row[0].is_null()) return error{errc::corrupted, where + " has no global position"};
-    auto position = row[0].as<std::int64_t>();
-    where = "event at position " + std::to_string(position);
-    if (position <= 0) return error{errc::corrupted, where + " has a non-positive position"};
-    event_record r;
-    r.position = global_position{static_cast<std::uint64_t>(position)};
-    auto v = row[1].as<std::int64_t>();
-    if (v <= 0) return error{errc::corrupted, where + " has a non-positive version"};
-    r.stream_version = version{static_cast<std::uint64_t>(v)};
-    r.event_id = row[2].as<std::string>();
-    r.event_type = row[3].as<std::string>();
-    auto sv = row[4].as<std::int64_t>();
-    if (sv < 0 || sv > std::numeric_limits<std::uint32_t>::max())
-      return error{errc::corrupted, where + " has an out-of-range schema version"};
-    r.schema_version = static_cast<std::uint32_t>(sv);
-    r.aggregate_type = row[5].as<std::string>();
-    r.aggregate_id = row[6].as<std::string>();
-    r.time = from_unix_micros(row[7].as<std::int64_t>());
-    r.user_id = row[8].as<std::string>();
-    r.command_id = row[9].as<std::string>();
-    r.correlation_id = row[10].as<std::string>();
-    r.causation_id = row[11].as<std::string>();
-    r.data = row[12].as<std::string>();
-    r.hash = row[13].as<std::string>();
-    if (r.aggregate_type.empty() || r.aggregate_id.empty())
-      return error{errc::corrupted, where + " has no stream name"};
-    return r;
+    const pg_row r{row};
+    event_view v;
+    if (auto read = detail::decode_event_row(r, v); !read) return std::move(read).err();
+    const auto type = r.text(detail::event_column_count);
+    const auto id = r.text(detail::event_column_count + 1);
+    if (!type || !id || type->empty() || id->empty())
+      return error{errc::corrupted,
+                   "event at global position " + std::to_string(v.position.value) +
+                       " has no stream name"};
+    return v.to_record(*type, *id);
   } catch (const std::exception& e) {
-    return error{errc::corrupted, where + " cannot be read: " + e.what()};
+    return error{errc::corrupted, "event after global position " +
+                                      std::to_string(previous.value) +
+                                      " cannot be read: " + e.what()};
   }
 }
 
@@ -228,8 +230,7 @@ bool is_stream_error(const pqxx::sql_error& e) {
 }
 
 error stream_error(const stream_id& stream, const pqxx::sql_error& e) {
-  errc code = e.sqlstate() == "23505" ? errc::conflict : errc::invalid_argument;
-  return error{code, stream.str() + ": " + e.what()};
+  return detail::pg_error(e, stream.str());
 }
 
 }  // namespace
