@@ -243,12 +243,12 @@ result<std::unique_ptr<projection_transaction>> sqlite_projection_store::begin()
   if (impl_->in_transaction)
     return error{errc::invalid_argument, "a read-model transaction is open already"};
   return detail::sqlite_guarded("beginning a read-model transaction",
-                 [&]() -> result<std::unique_ptr<projection_transaction>> {
-                   impl_->db.exec("BEGIN IMMEDIATE");
-                   impl_->in_transaction = true;
-                   return std::unique_ptr<projection_transaction>{
-                       std::make_unique<sqlite_transaction>(*impl_)};
-                 });
+                                [&]() -> result<std::unique_ptr<projection_transaction>> {
+                                  impl_->db.exec("BEGIN IMMEDIATE");
+                                  impl_->in_transaction = true;
+                                  return std::unique_ptr<projection_transaction>{
+                                      std::make_unique<sqlite_transaction>(*impl_)};
+                                });
 }
 
 result<std::vector<sql_row>> sqlite_projection_store::query(std::string_view sql,

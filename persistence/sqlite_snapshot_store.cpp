@@ -121,38 +121,38 @@ result<void> sqlite_snapshot_store::save(const snapshot_record& s) {
 
 result<std::optional<snapshot_record>> sqlite_snapshot_store::load_latest(const stream_id& stream,
                                                                           version at_or_below) {
-  return detail::sqlite_guarded("load snapshot of " + stream.str(),
-                 [&]() -> result<std::optional<snapshot_record>> {
-                   auto& q = impl_->latest;
-                   q.reset();
-                   q.bind(1, stream.str());
-                   q.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(
-                                 at_or_below.value, std::numeric_limits<std::int64_t>::max())));
-                   if (!q.executeStep()) return std::optional<snapshot_record>{};
-                   auto s = decode(q, stream);
-                   q.reset();
-                   if (!s) return std::move(s).err();
-                   return std::optional<snapshot_record>{std::move(*s)};
-                 });
+  return detail::sqlite_guarded(
+      "load snapshot of " + stream.str(), [&]() -> result<std::optional<snapshot_record>> {
+        auto& q = impl_->latest;
+        q.reset();
+        q.bind(1, stream.str());
+        q.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(
+                      at_or_below.value, std::numeric_limits<std::int64_t>::max())));
+        if (!q.executeStep()) return std::optional<snapshot_record>{};
+        auto s = decode(q, stream);
+        q.reset();
+        if (!s) return std::move(s).err();
+        return std::optional<snapshot_record>{std::move(*s)};
+      });
 }
 
 result<std::vector<snapshot_record>> sqlite_snapshot_store::list(const stream_id& stream) {
   return detail::sqlite_guarded("list snapshots of " + stream.str(),
-                 [&]() -> result<std::vector<snapshot_record>> {
-                   auto& q = impl_->all;
-                   q.reset();
-                   q.bind(1, stream.str());
-                   std::vector<snapshot_record> out;
-                   while (q.executeStep()) {
-                     auto s = decode(q, stream);
-                     if (!s) {
-                       q.reset();
-                       return std::move(s).err();
-                     }
-                     out.push_back(std::move(*s));
-                   }
-                   return out;
-                 });
+                                [&]() -> result<std::vector<snapshot_record>> {
+                                  auto& q = impl_->all;
+                                  q.reset();
+                                  q.bind(1, stream.str());
+                                  std::vector<snapshot_record> out;
+                                  while (q.executeStep()) {
+                                    auto s = decode(q, stream);
+                                    if (!s) {
+                                      q.reset();
+                                      return std::move(s).err();
+                                    }
+                                    out.push_back(std::move(*s));
+                                  }
+                                  return out;
+                                });
 }
 
 result<void> sqlite_snapshot_store::remove_stream(const stream_id& stream) {

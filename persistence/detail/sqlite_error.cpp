@@ -13,8 +13,7 @@ error sqlite_error(int code, std::string_view what, std::string_view detail) {
       return error{errc::conflict, std::move(message)};
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return error{errc::unavailable,
-                   "database is locked by another connection (" + message + ")"};
+      return error{errc::unavailable, "database is locked by another connection (" + message + ")"};
     case SQLITE_FULL:
       return error{errc::unavailable, "disk full (" + message + ")"};
     case SQLITE_READONLY:

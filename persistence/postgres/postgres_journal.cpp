@@ -99,13 +99,11 @@ result<event_record> decode_event(const pqxx::row& row, global_position previous
     const auto type = r.text(detail::event_column_count);
     const auto id = r.text(detail::event_column_count + 1);
     if (!type || !id || type->empty() || id->empty())
-      return error{errc::corrupted,
-                   "event at global position " + std::to_string(v.position.value) +
-                       " has no stream name"};
+      return error{errc::corrupted, "event at global position " + std::to_string(v.position.value) +
+                                        " has no stream name"};
     return v.to_record(*type, *id);
   } catch (const std::exception& e) {
-    return error{errc::corrupted, "event after global position " +
-                                      std::to_string(previous.value) +
+    return error{errc::corrupted, "event after global position " + std::to_string(previous.value) +
                                       " cannot be read: " + e.what()};
   }
 }
