@@ -23,8 +23,6 @@
 //   CREATE TABLE s.journal_position (             -- exactly one row
 //     singleton bool PRIMARY KEY CHECK (singleton), last_position bigint NOT NULL);
 //
-//   CREATE SEQUENCE s.naive_positions;            -- test-only naive mode
-//
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
 //   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
@@ -246,9 +244,6 @@ struct postgres_journal::impl {
   void prepare(pqxx::connection& c) {
     c.prepare("lock_position",
               "SELECT last_position FROM " + s + "journal_position WHERE singleton FOR UPDATE");
-    c.prepare("naive_positions",
-              "SELECT nextval('" + s + "naive_positions') FROM generate_series(1, $1::int)");
-    c.prepare("sleep", "SELECT pg_sleep($1::double precision)");
     // Locks the heads of a batch's existing streams in name order, so that writers locking
     // overlapping sets cannot deadlock (the counter row, locked first, already orders the
     // counter-row writers; the order matters for the others).
@@ -307,8 +302,8 @@ struct postgres_journal::impl {
       pqxx::nontransaction probe{c};
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
-          "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL",
-          s + "streams", s + "events", s + "journal_position", s + "naive_positions");
+          "to_regclass($3) IS NOT NULL",
+          s + "streams", s + "events", s + "journal_position");
       if (r[0].as<bool>()) return ok();
     }
     pqxx::work tx{c};
@@ -339,35 +334,21 @@ struct postgres_journal::impl {
              "last_position bigint NOT NULL)");
     tx.exec0("INSERT INTO " + s +
              "journal_position VALUES (true, 0) ON CONFLICT (singleton) DO NOTHING");
-    tx.exec0("CREATE SEQUENCE IF NOT EXISTS " + s + "naive_positions");
     tx.commit();
     return ok();
   }
 
-  void delay(pqxx::transaction_base& tx) const {
-    if (options.testing.delay_after_positions_ms == 0) return;
-    tx.exec_prepared("sleep", options.testing.delay_after_positions_ms / 1000.0);
-  }
-
-  bool counter_mode() const {
-    return options.testing.positions == postgres_position_mode::counter_row;
-  }
-
   // One attempt at a batch inside `tx`. The transaction state between statements:
-  //   next: the next free position (counter mode), taken from the locked counter row.
+  //   next: the next free position, taken from the locked counter row.
   struct attempt {
     pqxx::work& tx;
     std::uint64_t next = 0;
-    bool delayed = false;
   };
 
-  // Takes the counter row (counter mode); writers are serialised from here until commit.
+  // Takes the counter row; writers are serialised from here until commit.
   void begin(attempt& a) const {
-    if (!counter_mode()) return;
     auto row = a.tx.exec_prepared1("lock_position");
     a.next = row[0].as<std::uint64_t>() + 1;
-    delay(a.tx);
-    a.delayed = true;
   }
 
   // Appends the streams `batch[first, last)` with one statement to lock their heads and one
@@ -404,25 +385,11 @@ struct postgres_journal::impl {
     }
     if (writing.empty()) return;
 
-    std::vector<std::uint64_t> positions;
-    positions.reserve(events);
-    if (counter_mode()) {
-      for (std::size_t k = 0; k < events; ++k) positions.push_back(a.next + k);
-    } else {
-      auto rows = a.tx.exec_prepared("naive_positions", static_cast<int>(events));
-      for (const auto& r : rows) positions.push_back(r[0].as<std::uint64_t>());
-      std::sort(positions.begin(), positions.end());
-      if (!a.delayed) {
-        delay(a.tx);
-        a.delayed = true;
-      }
-    }
-
     std::size_t taken = 0;
     write_set group;
     auto flush = [&] {
       if (group.events == 0) return;
-      if (counter_mode()) group.last_position = clamp_i64(a.next + taken - 1);
+      group.last_position = clamp_i64(a.next + taken - 1);
       a.tx.exec_prepared0(
           "write", group.new_name.finish(), group.new_type.finish(), group.new_id.finish(),
           group.new_head.finish(), group.new_hash.finish(), group.moved_key.finish(),
@@ -445,7 +412,7 @@ struct postgres_journal::impl {
       for (std::size_t k = 0; k < part.events.size(); ++k) {
         const new_event& e = part.events[k];
         event_record r = make_record(part.stream, e, version{part.expected.value + 1 + k},
-                                     global_position{positions[taken + k]});
+                                     global_position{a.next + taken + k});
         r.hash = chain_hash(previous_hash, r);
         previous_hash = r.hash;
         records.push_back(std::move(r));
@@ -456,7 +423,7 @@ struct postgres_journal::impl {
       outcomes[i] = std::move(records);
     }
     flush();
-    if (counter_mode()) a.next += taken;
+    a.next += taken;
   }
 
   // The usual path: the whole batch in a constant number of statements. Throws driver
