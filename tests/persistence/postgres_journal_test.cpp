@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/postgres/detail/pg_error.hpp"
 #include "persistence/postgres/postgres_journal.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/persistence/support.hpp"
@@ -419,6 +420,23 @@ TEST_CASE("concurrent first opens of one schema create it exactly once without e
   CHECK_MESSAGE(failures.load() == 0, (messages[0] + messages[1] + messages[2] + messages[3]));
   auto j = db.open();
   REQUIRE(append_one(*j, order_1, 0, {make_event("placed")}).has_value());
+}
+
+TEST_CASE("every PostgreSQL store maps one SQLSTATE class to one error code") {
+  using detail::code_of_sqlstate;
+  CHECK(code_of_sqlstate("23505") == errc::conflict);          // unique violation
+  CHECK(code_of_sqlstate("23514") == errc::conflict);          // check violation
+  CHECK(code_of_sqlstate("22P02") == errc::invalid_argument);  // not JSON
+  CHECK(code_of_sqlstate("40001") == errc::unavailable);       // serialization failure
+  CHECK(code_of_sqlstate("40P01") == errc::unavailable);       // deadlock
+  CHECK(code_of_sqlstate("53300") == errc::unavailable);       // too many connections
+  CHECK(code_of_sqlstate("55P03") == errc::unavailable);       // lock not available
+  CHECK(code_of_sqlstate("08006") == errc::unavailable);       // connection failure
+  CHECK(code_of_sqlstate("57P01") == errc::unavailable);       // administrator shutdown
+  CHECK(code_of_sqlstate("42601") == errc::internal);          // syntax error: a bug
+  CHECK(code_of_sqlstate("XX000") == errc::internal);
+  CHECK(detail::is_connection_sqlstate("57P03"));
+  CHECK_FALSE(detail::is_connection_sqlstate("40001"));
 }
 
 TEST_CASE("a bad schema name is an invalid argument") {
