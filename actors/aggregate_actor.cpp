@@ -16,21 +16,6 @@
 
 namespace strata::actors::detail {
 
-command_status status_of(errc code) noexcept {
-  switch (code) {
-    case errc::conflict:
-      return command_status::conflict;
-    case errc::unavailable:
-      return command_status::unavailable;
-    case errc::overloaded:
-      return command_status::overloaded;
-    case errc::timeout:
-      return command_status::timeout;
-    default:
-      return command_status::failed;
-  }
-}
-
 command_result failure_result(error e, version at) {
   command_result r;
   r.status = status_of(e.code);

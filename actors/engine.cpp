@@ -11,26 +11,6 @@
 
 namespace strata::actors {
 
-std::string_view to_string(command_status s) noexcept {
-  switch (s) {
-    case command_status::accepted:
-      return "accepted";
-    case command_status::rejected:
-      return "rejected";
-    case command_status::conflict:
-      return "conflict";
-    case command_status::overloaded:
-      return "overloaded";
-    case command_status::timeout:
-      return "timeout";
-    case command_status::unavailable:
-      return "unavailable";
-    case command_status::failed:
-      return "failed";
-  }
-  return "unknown";
-}
-
 std::string to_string(const command_result& r) {
   std::string out{to_string(r.status)};
   if (r.status == command_status::accepted) {
@@ -51,30 +31,6 @@ std::string to_string(const command_result& r) {
   }
   return out;
 }
-
-namespace {
-
-metrics::command_outcome outcome_of(command_status s) noexcept {
-  switch (s) {
-    case command_status::accepted:
-      return metrics::command_outcome::accepted;
-    case command_status::rejected:
-      return metrics::command_outcome::rejected;
-    case command_status::conflict:
-      return metrics::command_outcome::conflict;
-    case command_status::overloaded:
-      return metrics::command_outcome::overloaded;
-    case command_status::timeout:
-      return metrics::command_outcome::timeout;
-    case command_status::unavailable:
-      return metrics::command_outcome::unavailable;
-    case command_status::failed:
-      return metrics::command_outcome::failed;
-  }
-  return metrics::command_outcome::failed;
-}
-
-}  // namespace
 
 struct engine::impl {
   engine_options options;
@@ -133,7 +89,7 @@ struct engine::impl {
           finished();
           svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
           svc->metrics->in_flight_add(-1);
-          svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
+          svc->metrics->command_done(r.status, detail::steady::now() - received);
           if (r.status == command_status::accepted && !r.duplicate)
             svc->metrics->events_appended(r.events.size());
           try {
@@ -257,7 +213,7 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
     } else if (it->second.svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >=
                p.options.max_in_flight_per_type) {
       it->second.svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      it->second.svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
+      it->second.svc->metrics->command_done(command_status::overloaded, 0.0);
       refused = error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
                                             " commands in flight for " + std::string{type}};
     } else {
