@@ -43,8 +43,10 @@ struct checkpoint {
 ///
 /// Thread-safety: one thread at a time, the thread of the store it came from.
 /// Errors: `unavailable` when the database is locked, full or unreachable (retry later);
-/// `invalid_argument` for SQL that does not compile or breaks a constraint; `corrupted` for
-/// a damaged file. No method throws.
+/// `conflict` for a statement that breaks a constraint; `internal` for SQL that does not
+/// compile; `corrupted` for a damaged file (persistence/detail/sqlite_error.hpp has the whole
+/// mapping). The runner treats only `unavailable` as the store's fault: any other error of a
+/// handler's statement parks that event. No method throws.
 class projection_transaction {
  public:
   virtual ~projection_transaction() = default;
