@@ -286,6 +286,10 @@ const clock& engine::time_source() const noexcept {
   return *impl_->clk;
 }
 
+const std::shared_ptr<log_sink>& engine::log() const noexcept {
+  return impl_->options.log;
+}
+
 std::size_t engine::in_flight() const noexcept {
   return impl_->in_flight.load(std::memory_order_acquire);
 }

@@ -109,6 +109,9 @@ class engine {
   /// The clock the engine stamps events with.
   const clock& time_source() const noexcept;
 
+  /// The sink the engine and its threads report to.
+  const std::shared_ptr<log_sink>& log() const noexcept;
+
   /// Commands admitted and not yet answered, over all types.
   std::size_t in_flight() const noexcept;
 

@@ -1,13 +1,13 @@
 #include "runtime/process_manager.hpp"
 
 #include <algorithm>
-#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <utility>
 
+#include "actors/worker.hpp"
 #include "persistence/sqlite_process_store.hpp"
 
 namespace strata {
@@ -19,32 +19,108 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-// The work queue shared by the projection (producer) and the workers.
+// The instances of one manager and their turns. Each queued instance has exactly one turn
+// posted on the manager's pool (at once, or after the retry delay); an instance offered
+// again while its turn runs gets another turn when this one ends.
 struct inbox {
-  struct entry {
-    std::string cause;
-    steady::time_point due;
-  };
+  /// One turn of instance `id`: its rounds, until it is no longer `progressed`.
+  using turn_fn = std::function<process_progress(const std::string& id, const std::string& cause)>;
 
-  mutable std::mutex mutex;
-  std::condition_variable changed;
-  std::map<std::string, entry> queued;  // by instance id
-  std::set<std::string> running;
-  std::set<std::string> requeue;  // offered again while running: another round when done
-  bool closed = false;
-  bool halted = false;
+  inbox(std::size_t threads, std::chrono::milliseconds retry, turn_fn advance, const logger& log)
+      : retry_delay(retry), turn(std::move(advance)), log_(log), pool(pool_options(threads), log) {}
 
   void offer(const std::string& id, const std::string& cause) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return;
+    if (running.count(id) != 0) {
+      requeue.insert(id);
+      return;
+    }
+    if (queued.emplace(id, cause).second) schedule(id, std::chrono::milliseconds{0});
+  }
+
+  bool is_closed() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return closed;
+  }
+
+  /// Refuses new turns, lets the turns that are due end, and joins the pool. Idempotent.
+  void close() {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      if (closed) return;
-      if (running.count(id) != 0) {
-        requeue.insert(id);
-        return;
-      }
-      queued.emplace(id, entry{cause, steady::now()});
+      closed = true;
     }
-    changed.notify_one();
+    pool.stop();
+  }
+
+  mutable std::mutex mutex;
+  std::map<std::string, std::string> queued;  // instance id -> the event id that started it
+  std::set<std::string> running;
+  std::set<std::string> requeue;  // offered again while running: another turn when done
+  bool closed = false;
+  bool halted = false;
+  const std::chrono::milliseconds retry_delay;
+  const turn_fn turn;
+
+ private:
+  const logger log_;
+
+ public:
+  actors::task_pool<> pool;  // last: its threads stop before the rest is destroyed
+
+ private:
+  static actors::worker_options pool_options(std::size_t threads) {
+    actors::worker_options o;
+    o.threads = threads;
+    return o;
+  }
+
+  // REQUIRES: `mutex` held and `id` in `queued`. A pool that refuses is stopping: the
+  // instance stays unfinished in the store and resumes on the next start.
+  void schedule(const std::string& id, std::chrono::milliseconds delay) {
+    actors::task_pool<>::task t = [this, id](actors::no_state&) { run(id); };
+    const bool posted = delay.count() == 0 ? pool.post(std::move(t))
+                                           : pool.post_at(steady::now() + delay, std::move(t));
+    if (!posted) queued.erase(id);
+  }
+
+  void run(const std::string& id) {
+    std::string cause;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = queued.find(id);
+      if (closed || it == queued.end()) return;
+      cause = std::move(it->second);
+      queued.erase(it);
+      running.insert(id);
+    }
+    // A turn that throws is logged by the pool; the instance is queued again after the retry
+    // delay, as for `waiting`, so that one bad round neither stops the manager nor loses it.
+    process_progress p = process_progress::waiting;
+    try {
+      p = turn(id, cause);
+    } catch (...) {
+      actors::report_exception(log_, "advancing instance " + id);
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    running.erase(id);
+    const bool again = requeue.erase(id) != 0;
+    if (closed) return;
+    switch (p) {
+      case process_progress::finished:
+        if (again && queued.emplace(id, cause).second) schedule(id, std::chrono::milliseconds{0});
+        break;
+      case process_progress::halted:
+        halted = true;
+        closed = true;
+        break;
+      case process_progress::waiting:
+        if (queued.emplace(id, cause).second) schedule(id, retry_delay);
+        break;
+      case process_progress::progressed:  // its turn ended; others first
+        if (queued.emplace(id, cause).second) schedule(id, std::chrono::milliseconds{0});
+        break;
+    }
   }
 };
 
@@ -94,77 +170,15 @@ struct process_manager::impl {
   std::shared_ptr<process_definition> def;
   process_options options;
   std::shared_ptr<inbox> box;
-  std::vector<std::thread> workers;
-  std::once_flag stopped;
 
-  void work() {
-    for (;;) {
-      std::string id;
-      std::string cause;
-      {
-        std::unique_lock<std::mutex> lock(box->mutex);
-        for (;;) {
-          if (box->closed) return;
-          auto next = box->queued.end();
-          for (auto it = box->queued.begin(); it != box->queued.end(); ++it)
-            if (next == box->queued.end() || it->second.due < next->second.due) next = it;
-          if (next != box->queued.end() && next->second.due <= steady::now()) {
-            id = next->first;
-            cause = next->second.cause;
-            box->queued.erase(next);
-            box->running.insert(id);
-            break;
-          }
-          if (next == box->queued.end())
-            box->changed.wait(lock);
-          else
-            box->changed.wait_until(lock, next->second.due);
-        }
-      }
-      process_progress p = process_progress::progressed;
-      for (std::size_t round = 0; round < options.rounds_per_turn; ++round) {
-        if (is_closed()) break;
-        p = def->advance(*rt, id, cause);
-        if (p != process_progress::progressed) break;
-      }
-      std::lock_guard<std::mutex> lock(box->mutex);
-      box->running.erase(id);
-      const bool again = box->requeue.erase(id) != 0;
-      switch (p) {
-        case process_progress::finished:
-          if (again) box->queued.emplace(id, inbox::entry{cause, steady::now()});
-          break;
-        case process_progress::halted:
-          box->halted = true;
-          box->closed = true;
-          box->changed.notify_all();
-          return;
-        case process_progress::waiting:
-          box->queued.emplace(id, inbox::entry{cause, steady::now() + options.retry_delay});
-          break;
-        case process_progress::progressed:  // its turn ended; others first
-          box->queued.emplace(id, inbox::entry{cause, steady::now()});
-          break;
-      }
-      box->changed.notify_one();
+  process_progress turn(const std::string& id, const std::string& cause) {
+    process_progress p = process_progress::progressed;
+    for (std::size_t round = 0; round < options.rounds_per_turn; ++round) {
+      if (box->is_closed()) break;
+      p = def->advance(*rt, id, cause);
+      if (p != process_progress::progressed) break;
     }
-  }
-
-  bool is_closed() const {
-    std::lock_guard<std::mutex> lock(box->mutex);
-    return box->closed;
-  }
-
-  void shut() {
-    std::call_once(stopped, [this] {
-      {
-        std::lock_guard<std::mutex> lock(box->mutex);
-        box->closed = true;
-      }
-      box->changed.notify_all();
-      for (auto& t : workers)
-        if (t.joinable()) t.join();
-    });
+    return p;
   }
 };
 
@@ -180,20 +194,29 @@ result<std::unique_ptr<process_manager>> process_manager::start(
   p->rt = &rt;
   p->def = def;
   p->options = options;
-  p->box = std::make_shared<inbox>();
+  // The pool exists before the trigger projection: it offers instances while it catches up.
+  p->box = std::make_shared<inbox>(
+      options.workers, options.retry_delay,
+      [raw = p.get()](const std::string& id, const std::string& cause) {
+        return raw->turn(id, cause);
+      },
+      logger{rt.log(), "process:" + std::string{def->name()}});
+  // On a failure below, the pool's turns must end before `p` goes.
+  auto fail = [&p](error e) -> result<std::unique_ptr<process_manager>> {
+    p->box->close();
+    return e;
+  };
   if (auto added =
           rt.add_projection(std::make_shared<trigger_projection>(def, options.store, p->box));
       !added)
-    return std::move(added).err();
+    return fail(std::move(added).err());
   // Instances a previous run started and did not finish. The projection may offer some of
   // them again while it catches up; the queue keeps one entry per instance.
   auto store = rt.open_read_models();
-  if (!store) return std::move(store).err();
+  if (!store) return fail(std::move(store).err());
   auto unfinished = options.store->unfinished(**store, def->name());
-  if (!unfinished) return std::move(unfinished).err();
+  if (!unfinished) return fail(std::move(unfinished).err());
   for (const auto& instance : *unfinished) p->box->offer(instance.id, instance.cause);
-  for (std::size_t i = 0; i < options.workers; ++i)
-    p->workers.emplace_back([raw = p.get()] { raw->work(); });
   return std::unique_ptr<process_manager>{new process_manager{std::move(p)}};
 }
 
@@ -214,7 +237,7 @@ bool process_manager::is_halted() const {
 }
 
 void process_manager::stop() {
-  impl_->shut();
+  impl_->box->close();
 }
 
 }  // namespace strata

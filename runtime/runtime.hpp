@@ -214,6 +214,10 @@ class runtime {
   /// The metrics the runtime reports (exposed over HTTP when `metrics.enabled`).
   metrics::registry& metrics() const noexcept;
 
+  /// The sink the runtime reports to (filtered at `log.level`), for components a host
+  /// builds on the runtime, such as process managers.
+  const std::shared_ptr<log_sink>& log() const noexcept { return engine_->log(); }
+
   /// The configuration the runtime runs with.
   const runtime_config& config() const noexcept { return config_; }
 

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -7,11 +8,14 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "domain/orders/order.hpp"
 #include "persistence/memory_journal.hpp"
+#include "runtime/process_manager.hpp"
 #include "runtime/runtime.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;
 using namespace std::chrono_literals;
@@ -121,4 +125,58 @@ TEST_CASE("a snapshot that cannot be saved is a warning, and log.level filters w
       CHECK(warnings[0].message.find("the snapshot database is down") != std::string::npos);
     }
   }
+}
+
+namespace {
+
+/// Starts an instance per placed order; its first round throws, its second finishes.
+struct throwing_once_process final : process_definition {
+  std::atomic<int> rounds{0};
+  std::string_view name() const override { return "throws-once"; }
+  std::vector<std::string> handles() const override { return {"OrderPlaced"}; }
+  std::optional<std::string> started_by(const persistence::event_record& r) const override {
+    return r.aggregate_id;
+  }
+  std::optional<std::string> finished_by(const persistence::event_record&) const override {
+    return std::nullopt;
+  }
+  process_progress advance(runtime&, const std::string&, const std::string&) override {
+    if (rounds.fetch_add(1) == 0) throw std::runtime_error("the first round fails");
+    return process_progress::finished;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a process round that throws is logged under the process and the instance is advanced again") {
+  strata::testing::temp_dir dir;
+  auto sink = std::make_shared<capture_sink>();
+  runtime_overrides o;
+  o.journal = std::make_shared<persistence::memory_journal_factory>();
+  o.log = sink;
+  auto config = memory_config();
+  config.projections.path = dir.file("read.db");
+  auto rt = runtime::start(config, o);
+  REQUIRE(rt);
+  REQUIRE((*rt)->register_aggregate<orders::order>());
+  auto def = std::make_shared<throwing_once_process>();
+  process_options po;
+  po.retry_delay = 1ms;
+  auto pm = process_manager::start(**rt, def, po);
+  REQUIRE(pm);
+
+  REQUIRE((*rt)->send<orders::order>("o-1", a_placement()).get().is_accepted());
+
+  auto line = sink->first_of("process:throws-once");
+  REQUIRE(line);
+  CHECK(line->level == log_level::error);
+  CHECK(line->message.find("the first round fails") != std::string::npos);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (((*pm)->active() != 0 || def->rounds.load() < 2) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  CHECK(def->rounds.load() == 2);
+  CHECK((*pm)->active() == 0);
+  (*pm)->stop();
 }
