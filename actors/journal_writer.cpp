@@ -163,7 +163,8 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vect
     std::sort(committed.begin(), committed.end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });
     try {
-      committed_(committed);
+      committed_(
+          std::make_shared<const std::vector<persistence::event_record>>(std::move(committed)));
     } catch (const std::exception& ex) {  // the appends are committed: answer them regardless
       std::fprintf(stderr, "strata: the committed-records listener threw: %s\n", ex.what());
     }
