@@ -220,6 +220,7 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
   svc->options = impl_->options;
   svc->metrics = &impl_->metrics->for_aggregate(type);
   auto region = detail::spawn_region(*impl_->sys, svc);
+  detail::release_spawning_thread();
   impl_->types.emplace(type, impl::type_entry{std::move(svc), std::move(region)});
   return ok();
 }

@@ -119,6 +119,14 @@ caf::actor spawn_projection(caf::actor_system& sys, caf::actor bus,
                             std::shared_ptr<persistence::journal> journal,
                             std::shared_ptr<projection_status> status, projection_options options);
 
+/// CAF's spawn leaves a reference to the system's logger in a thread-local of the calling
+/// thread, and `~actor_system` waits until every such reference is gone: a host thread that
+/// once spawned an actor would keep a system stopped from another thread from ever ending.
+/// Calls that spawn on a host's thread drop that reference right after.
+inline void release_spawning_thread() {
+  caf::logger::set_current_actor_system(nullptr);
+}
+
 /// Makes the projection host of an engine: its bus and projection actors run in `sys`, the
 /// engine's actor system, which must outlive the host's `stop()`. `start_publishing` is
 /// called when the first projection is added, before it starts catching up: it turns on the

@@ -87,6 +87,7 @@ std::unique_ptr<projection_host> make_projection_host(
   p->start_publishing = std::move(start_publishing);
   p->sys = &sys;
   p->bus = spawn_event_bus(sys, options.buffer_events, p->metrics, options.backlog_sample_interval);
+  release_spawning_thread();
   return std::make_unique<projection_host>(std::move(p));
 }
 
@@ -138,6 +139,7 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   auto actor = detail::spawn_projection(*impl_->sys, impl_->bus, std::move(runner),
                                         std::shared_ptr<persistence::journal>{std::move(*j)},
                                         status, impl_->options);
+  detail::release_spawning_thread();
   impl_->entries.push_back(impl::entry{name, std::move(actor), std::move(status)});
   return ok();
 }
@@ -217,6 +219,7 @@ void projection_host::stop() {
     self->receive([](const caf::down_msg&) {});
     impl_->bus = nullptr;
   }
+  detail::release_spawning_thread();  // the scoped actor's
   for (auto& e : entries) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
   // The engine destroys the actor system, which waits for the projections' threads.
 }
