@@ -16,21 +16,6 @@
 
 namespace strata::actors::detail {
 
-command_status status_of(errc code) noexcept {
-  switch (code) {
-    case errc::conflict:
-      return command_status::conflict;
-    case errc::unavailable:
-      return command_status::unavailable;
-    case errc::overloaded:
-      return command_status::overloaded;
-    case errc::timeout:
-      return command_status::timeout;
-    default:
-      return command_status::failed;
-  }
-}
-
 command_result failure_result(error e, version at) {
   command_result r;
   r.status = status_of(e.code);
@@ -70,21 +55,14 @@ struct aggregate_state {
   envelope_ptr in_flight;
   std::any decided_events;  ///< Of the command in flight, applied on its durable ack.
   std::vector<remembered_command> recent;
-  envelope_ptr deciding;                  ///< The command being decided, for the crash handler.
-  steady::time_point crash_window_start;  ///< When the current crash window began.
-  std::uint32_t duplicate_reads = 0;      ///< Journal reads for duplicate replies under way.
-  std::uint32_t crashes = 0;              ///< Within the current crash window.
+  envelope_ptr deciding;   ///< The command being decided, for the crash handler.
+  caf::actor_addr region;  ///< Told of every crash; it decides whether the id is refused.
+  std::uint32_t duplicate_reads = 0;  ///< Journal reads for duplicate replies under way.
   phase ph = phase::loading;
   bool stopping = false;
   bool expiry_armed = false;
 
-  /// Refuses commands after `max_crashes` within the crash window, until the window passed.
   std::size_t waiting() const noexcept { return pending ? pending->size() : 0; }
-
-  bool throttled(steady::time_point now) const noexcept {
-    return crashes >= svc->options.max_crashes &&
-           now - crash_window_start <= svc->options.crash_window;
-  }
 };
 
 using self_ptr = caf::stateful_actor<aggregate_state>*;
@@ -106,7 +84,7 @@ void start_load(self_ptr self) {
           } else {
             auto r = rehydrate(**j, svc->snapshots != nullptr ? snapshots : nullptr, *svc->model,
                                stream_id{svc->model->type(), id}, {},
-                               svc->options.idempotency_window, svc->metrics);
+                               svc->options.idempotency_window, svc->metrics, svc->log);
             if (!r) {
               l->status = std::move(r).err();
             } else {
@@ -338,17 +316,6 @@ void expire_queued(self_ptr self) {
 
 void enqueue(self_ptr self, pending_item item) {
   auto& st = self->state;
-  if (st.crashes > 0 && st.throttled(steady::now())) {
-    const error refused{errc::unavailable,
-                        st.id +
-                            " crashed repeatedly; it refuses commands until its crash "
-                            "window passes"};
-    if (auto* e = std::get_if<envelope_ptr>(&item))
-      answer(*e, failure_result(refused, st.at));
-    else
-      std::get<query_ptr>(item)->reply(refused);
-    return;
-  }
   if (st.waiting() >= st.svc->options.max_queued_per_aggregate) {
     const error full{errc::overloaded, std::to_string(st.svc->options.max_queued_per_aggregate) +
                                            " commands already wait for " + st.id};
@@ -392,19 +359,16 @@ void fail_all(self_ptr self, const error& e) {
 
 // A handler threw: a bug, not a business outcome. Everything waiting is answered with the
 // reason and the state is rebuilt from the journal in place; the actor itself lives on, so
-// that nothing already in its mailbox is lost. One that keeps crashing refuses commands
-// (`unavailable`) until its crash window has passed.
+// that nothing already in its mailbox is lost. The crash is reported to the region, which
+// refuses an id that keeps crashing (`unavailable`) until its crash window has passed; it is
+// reported before anything is answered, so a caller who sees the failure and sends again
+// already meets the region's count.
 void crash(self_ptr self, const std::string& what) {
   auto& st = self->state;
+  if (auto region = caf::actor_cast<caf::actor>(st.region))
+    self->send(region, crashed_atom::value, st.id);
   const error e{errc::internal, st.id + " crashed: " + what};
   fail_all(self, e);
-  st.svc->metrics->restarted();
-  const auto now = steady::now();
-  if (st.crashes == 0 || now - st.crash_window_start > st.svc->options.crash_window) {
-    st.crashes = 0;
-    st.crash_window_start = now;
-  }
-  ++st.crashes;
   start_load(self);
 }
 
@@ -570,10 +534,11 @@ caf::result<caf::message> dispatch(caf::scheduled_actor* base, caf::message_view
 
 using never_sent_atom = caf::atom_constant<caf::atom("aggnever")>;
 
-caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> svc,
-                                 std::string id) {
+caf::behavior aggregate_behavior(self_ptr self, caf::actor_addr region,
+                                 std::shared_ptr<type_services> svc, std::string id) {
   // Never destroyed: actors may still hold it while statics are torn down.
   static const auto* shared = new caf::behavior{[](never_sent_atom) {}};
+  self->state.region = std::move(region);
   self->state.svc = std::move(svc);
   self->state.id = std::move(id);
   self->set_default_handler(dispatch);
@@ -587,7 +552,8 @@ caf::behavior aggregate_behavior(self_ptr self, std::shared_ptr<type_services> s
 
 caf::actor spawn_aggregate(caf::local_actor* region, std::shared_ptr<type_services> svc,
                            std::string id) {
-  return region->spawn<caf::lazy_init>(aggregate_behavior, std::move(svc), std::move(id));
+  return region->spawn<caf::lazy_init>(aggregate_behavior, region->address(), std::move(svc),
+                                       std::move(id));
 }
 
 }  // namespace strata::actors::detail

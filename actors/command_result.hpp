@@ -14,18 +14,8 @@
 
 namespace strata::actors {
 
-/// How a command ended, from the caller's point of view.
-enum class command_status : std::uint8_t {
-  accepted,     ///< Decided and, if it produced events, durably appended.
-  rejected,     ///< A business rule said no; nothing was appended.
-  conflict,     ///< The expected version did not match, or another writer moved the stream.
-  overloaded,   ///< Refused at admission; nothing was done. Back off and retry.
-  timeout,      ///< The deadline passed before the command was decided; nothing was done.
-  unavailable,  ///< The journal could not be reached; nothing was appended. Retry later.
-  failed,       ///< Anything else (corrupted history, a bug); see `failure`.
-};
-
-std::string_view to_string(command_status s) noexcept;
+/// The command outcomes are the kernel's (`strata::command_status`, `strata::status_of`).
+using strata::command_status;
 
 /// The outcome of one command. Exactly one is delivered per command sent.
 struct command_result {

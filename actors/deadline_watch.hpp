@@ -1,12 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <queue>
-#include <thread>
-#include <vector>
+#include <memory>
+
+#include "actors/worker.hpp"
+#include "domain/kernel/log.hpp"
 
 namespace strata::actors {
 
@@ -18,16 +17,17 @@ namespace strata::actors {
 ///
 /// Functions run on the watch's thread, in order of their time; they must be short (send a
 /// message) and must not call back into the watch. An entry cannot be withdrawn: whatever it
-/// does must be harmless when it comes late (the aggregate re-checks its queue).
+/// does must be harmless when it comes late (the aggregate re-checks its queue). A function
+/// that throws is logged (component "deadline_watch"); the watch goes on.
 ///
 /// Thread-safety: `arm` may be called from any thread.
 class deadline_watch {
  public:
   using clock = std::chrono::steady_clock;
 
-  deadline_watch();
+  explicit deadline_watch(std::shared_ptr<log_sink> log = {});
   /// Stops; entries not yet due are dropped uncalled.
-  ~deadline_watch();
+  ~deadline_watch() = default;
   deadline_watch(const deadline_watch&) = delete;
   deadline_watch& operator=(const deadline_watch&) = delete;
 
@@ -37,23 +37,12 @@ class deadline_watch {
   /// Entries armed and not yet called.
   std::size_t pending() const;
 
-  /// Joins the thread; entries not yet due are dropped uncalled. Idempotent.
+  /// Calls the entries that are due, drops those that are not (uncalled), and joins the
+  /// thread. Idempotent.
   void stop();
 
  private:
-  struct entry {
-    clock::time_point when;
-    std::function<void()> fire;
-    bool operator>(const entry& other) const noexcept { return when > other.when; }
-  };
-
-  void run();
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::priority_queue<entry, std::vector<entry>, std::greater<>> entries_;
-  bool stopping_ = false;
-  std::thread thread_;
+  worker<std::function<void()>> worker_;
 };
 
 }  // namespace strata::actors

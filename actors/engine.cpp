@@ -1,7 +1,6 @@
 #include "actors/engine.hpp"
 
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -12,26 +11,6 @@
 #include "actors/projection_actor.hpp"
 
 namespace strata::actors {
-
-std::string_view to_string(command_status s) noexcept {
-  switch (s) {
-    case command_status::accepted:
-      return "accepted";
-    case command_status::rejected:
-      return "rejected";
-    case command_status::conflict:
-      return "conflict";
-    case command_status::overloaded:
-      return "overloaded";
-    case command_status::timeout:
-      return "timeout";
-    case command_status::unavailable:
-      return "unavailable";
-    case command_status::failed:
-      return "failed";
-  }
-  return "unknown";
-}
 
 std::string to_string(const command_result& r) {
   std::string out{to_string(r.status)};
@@ -54,30 +33,6 @@ std::string to_string(const command_result& r) {
   return out;
 }
 
-namespace {
-
-metrics::command_outcome outcome_of(command_status s) noexcept {
-  switch (s) {
-    case command_status::accepted:
-      return metrics::command_outcome::accepted;
-    case command_status::rejected:
-      return metrics::command_outcome::rejected;
-    case command_status::conflict:
-      return metrics::command_outcome::conflict;
-    case command_status::overloaded:
-      return metrics::command_outcome::overloaded;
-    case command_status::timeout:
-      return metrics::command_outcome::timeout;
-    case command_status::unavailable:
-      return metrics::command_outcome::unavailable;
-    case command_status::failed:
-      return metrics::command_outcome::failed;
-  }
-  return metrics::command_outcome::failed;
-}
-
-}  // namespace
-
 struct engine::impl {
   engine_options options;
   std::shared_ptr<persistence::journal_factory> factory;
@@ -89,7 +44,8 @@ struct engine::impl {
   std::unique_ptr<journal_writer> writer;
   std::unique_ptr<io_pool> readers;
   std::unique_ptr<snapshot_writer> snapshots;
-  std::unique_ptr<deadline_watch> deadlines = std::make_unique<deadline_watch>();
+  std::unique_ptr<deadline_watch> deadlines;
+  logger log;
 
   struct type_entry {
     std::shared_ptr<detail::type_services> svc;
@@ -130,15 +86,13 @@ struct engine::impl {
           finished();
           svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
           svc->metrics->in_flight_add(-1);
-          svc->metrics->command_done(outcome_of(r.status), detail::steady::now() - received);
+          svc->metrics->command_done(r.status, detail::steady::now() - received);
           if (r.status == command_status::accepted && !r.duplicate)
             svc->metrics->events_appended(r.events.size());
           try {
             done(std::move(r));
-          } catch (const std::exception& ex) {  // host code must never unwind into an actor
-            std::fprintf(stderr, "strata: a command callback threw: %s\n", ex.what());
-          } catch (...) {
-            std::fprintf(stderr, "strata: a command callback threw\n");
+          } catch (...) {  // host code must never unwind into an actor
+            report_exception(log, "a command callback");
           }
         }};
     caf::anon_send(entry.region, std::move(e));
@@ -162,8 +116,11 @@ result<std::unique_ptr<engine>> engine::start(
     engine_options options, std::shared_ptr<persistence::journal_factory> journal,
     std::shared_ptr<const clock> clk, std::shared_ptr<metrics::registry> registry,
     std::shared_ptr<persistence::snapshot_store_factory> snapshots) {
+  if (!options.log) options.log = std::make_shared<stderr_log_sink>();
   auto p = std::make_unique<impl>();
   p->options = options;
+  p->log = logger{options.log, "engine"};
+  p->deadlines = std::make_unique<deadline_watch>(options.log);
   p->factory = std::move(journal);
   p->clk = std::move(clk);
   p->metrics = registry ? std::move(registry) : metrics::registry::create();
@@ -177,11 +134,13 @@ result<std::unique_ptr<engine>> engine::start(
       [journal_metrics](const commit_stats& s) {
         journal_metrics->commit_done(s.ok, s.events, s.duration);
         if (s.conflicts > 0) journal_metrics->appends_conflicted(s.conflicts);
-      });
+      },
+      options.log);
   if (!writer) return std::move(writer).err();
   p->writer = std::move(*writer);
   p->writer->publish_committed(false);  // until a projection is added
-  p->readers = std::make_unique<io_pool>(p->factory, snapshots, options.reader_threads);
+  p->readers =
+      std::make_unique<io_pool>(p->factory, snapshots, options.reader_threads, options.log);
   if (snapshots) {
     p->snapshots = std::make_unique<snapshot_writer>(
         snapshots, options.max_queued_snapshots,
@@ -189,11 +148,12 @@ result<std::unique_ptr<engine>> engine::start(
           if (saved) {
             raw->metrics->for_aggregate(s.stream.aggregate_type()).snapshot_written();
           } else {
-            std::fprintf(stderr, "strata: snapshot of %s at v%llu not saved: %s\n",
-                         s.stream.str().c_str(), static_cast<unsigned long long>(s.at.value),
-                         to_string(saved.err()).c_str());
+            raw->log.named("snapshot_writer")
+                .warning("snapshot of " + s.stream.str() + " at v" + std::to_string(s.at.value) +
+                         " not saved: " + to_string(saved.err()));
           }
-        });
+        },
+        options.log);
   }
   p->cfg.set("scheduler.max-threads", std::max<std::size_t>(options.scheduler_threads, 1));
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
@@ -219,6 +179,7 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
   svc->clk = impl_->clk.get();
   svc->options = impl_->options;
   svc->metrics = &impl_->metrics->for_aggregate(type);
+  svc->log = impl_->options.log.get();
   auto region = detail::spawn_region(*impl_->sys, svc);
   detail::release_spawning_thread();
   impl_->types.emplace(type, impl::type_entry{std::move(svc), std::move(region)});
@@ -252,7 +213,7 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
     } else if (it->second.svc->in_flight.fetch_add(1, std::memory_order_acq_rel) >=
                p.options.max_in_flight_per_type) {
       it->second.svc->in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      it->second.svc->metrics->command_done(metrics::command_outcome::overloaded, 0.0);
+      it->second.svc->metrics->command_done(command_status::overloaded, 0.0);
       refused = error{errc::overloaded, std::to_string(p.options.max_in_flight_per_type) +
                                             " commands in flight for " + std::string{type}};
     } else {
@@ -297,16 +258,13 @@ void engine::rebuild_state(std::string_view type, std::string id, rehydration_ta
     done(error{errc::not_found, "aggregate type '" + std::string{type} + "' is not registered"});
     return;
   }
-  impl_->readers->submit(io_pool::snapshot_task{
-      [svc, id = std::move(id), target, done = std::move(done)](
-          result<persistence::journal*> j, persistence::snapshot_store* snapshots) {
-        if (!j) {
-          done(std::move(j).err());
-          return;
-        }
-        done(rehydrate(**j, snapshots, *svc->model, stream_id{svc->model->type(), id}, target,
-                       svc->options.idempotency_window, svc->metrics));
-      }});
+  impl_->readers->query<rehydrated>(
+      [svc, id = std::move(id), target](persistence::journal& j,
+                                        persistence::snapshot_store* snapshots) {
+        return rehydrate(j, snapshots, *svc->model, stream_id{svc->model->type(), id}, target,
+                         svc->options.idempotency_window, svc->metrics, svc->log);
+      },
+      std::move(done));
 }
 
 void engine::read(io_pool::task task) {

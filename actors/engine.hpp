@@ -14,6 +14,7 @@
 #include "actors/journal_writer.hpp"
 #include "actors/projections.hpp"
 #include "actors/rehydration.hpp"
+#include "domain/kernel/log.hpp"
 #include "domain/kernel/metadata.hpp"
 #include "domain/kernel/result.hpp"
 #include "domain/kernel/time.hpp"
@@ -45,6 +46,8 @@ struct engine_options {
   std::size_t idempotency_window = 32;
   /// Snapshots waiting to be written at most; beyond it a snapshot is skipped (it is a cache).
   std::size_t max_queued_snapshots = 10000;
+  /// Where the engine and its threads report (null: a `stderr_log_sink` at `warning`).
+  std::shared_ptr<log_sink> log;
 };
 
 /// An aggregate's current state as of `at` (a copy; the live actor keeps its own).

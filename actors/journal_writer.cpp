@@ -1,61 +1,57 @@
 #include "actors/journal_writer.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
+#include <iterator>
 #include <unordered_set>
+#include <utility>
 
 namespace strata::actors {
 
 result<std::unique_ptr<journal_writer>> journal_writer::start(persistence::journal_factory& factory,
                                                               journal_writer_options options,
                                                               committed_listener committed,
-                                                              stats_observer observer) {
+                                                              stats_observer observer,
+                                                              std::shared_ptr<log_sink> log) {
   auto j = factory.open();
   if (!j) return std::move(j).err();
   return std::unique_ptr<journal_writer>{new journal_writer{
-      std::move(*j), options, std::move(committed), std::move(observer), !factory.blocks()}};
+      std::move(*j), options, std::move(committed), std::move(observer), !factory.blocks(),
+      logger{std::move(log), "journal_writer"}}};
 }
 
 journal_writer::journal_writer(std::unique_ptr<persistence::journal> journal,
                                journal_writer_options options, committed_listener committed,
-                               stats_observer observer, bool inline_commits)
+                               stats_observer observer, bool inline_commits, logger log)
     : inline_commits_(inline_commits),
       journal_(std::move(journal)),
       options_(options),
       committed_(std::move(committed)),
-      observer_(std::move(observer)) {
-  if (!inline_commits_) thread_ = std::thread([this] { run(); });
+      observer_(std::move(observer)),
+      log_(std::move(log)) {
+  if (inline_commits_) return;
+  worker_options w;
+  w.max_batch = options_.max_batch_events;
+  w.max_wait = options_.max_wait;
+  worker_.emplace(
+      w, log_, [this](no_state&, std::vector<item>& batch) { handle(batch); },
+      [](item& i, const error& e) {
+        if (i.done) std::exchange(i.done, {})(e);
+      });
 }
 
 journal_writer::~journal_writer() {
   stop();
 }
 
-void journal_writer::spin_mutex::lock() noexcept {
-  for (unsigned spins = 0;;) {
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
-    while (locked_.load(std::memory_order_relaxed)) {
-      if (++spins < 128) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      } else {
-        std::this_thread::yield();  // the holder may be descheduled: let it run
-      }
-    }
-  }
-}
-
 void journal_writer::submit(persistence::stream_append append, completion done) {
   if (inline_commits_) {
-    std::vector<item> one;
-    one.push_back(item{std::move(append), {}});
+    item one{std::move(append), {}};
     result<std::vector<persistence::stream_outcome>> outcome =
         error{errc::unavailable, "journal writer is stopped"};
     {
-      std::lock_guard<spin_mutex> lock{inline_mutex_};
-      if (!stopping_) outcome = write(one);  // hands off under the lock: global order is kept
+      std::lock_guard<std::mutex> lock{inline_mutex_};
+      if (!inline_stopped_) outcome = write(&one, &one + 1);  // hands off under the lock
     }
     if (outcome)
       done(std::move((*outcome)[0]));
@@ -63,75 +59,60 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
       done(std::move(outcome).err());
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    if (!stopping_) {
-      queued_events_ += append.events.size();
-      queue_.push_back(item{std::move(append), std::move(done)});
-      // The writer waits only on an empty queue (or for a fuller batch), so only the first
-      // append into an empty queue, or one that fills the batch, needs to wake it.
-      if (queue_.size() == 1 || queued_events_ >= options_.max_batch_events) wake_.notify_one();
-      return;
-    }
-  }
-  done(error{errc::unavailable, "journal writer is stopped"});
+  item i{std::move(append), std::move(done)};
+  if (!worker_->post(std::move(i))) i.done(error{errc::unavailable, "journal writer is stopped"});
 }
 
 void journal_writer::stop() {
   if (inline_commits_) {
-    std::lock_guard<spin_mutex> lock{inline_mutex_};
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock{inline_mutex_};
+    inline_stopped_ = true;
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-    wake_.notify_one();
-  }
-  if (thread_.joinable()) thread_.join();
+  worker_->stop();
 }
 
-void journal_writer::run() {
-  std::vector<item> batch;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock{mutex_};
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      if (options_.max_wait.count() > 0 && queued_events_ < options_.max_batch_events &&
-          !stopping_) {
-        wake_.wait_for(lock, options_.max_wait,
-                       [this] { return stopping_ || queued_events_ >= options_.max_batch_events; });
-      }
-      // Take appends up to the event bound; a stream may appear only once per transaction,
-      // so a second append of the same stream waits for the next one (it would conflict on
-      // its expected version anyway, but must see the first one's outcome).
-      std::unordered_set<std::string> streams;
-      std::size_t events = 0;
-      for (auto it = queue_.begin(); it != queue_.end();) {
-        if (!batch.empty() && events + it->append.events.size() > options_.max_batch_events) break;
-        if (!streams.insert(it->append.stream.str()).second) {
-          ++it;
-          continue;
-        }
-        events += it->append.events.size();
-        queued_events_ -= it->append.events.size();
-        batch.push_back(std::move(*it));
-        it = queue_.erase(it);
+void journal_writer::handle(std::vector<item>& batch) {
+  // A stream may appear only once per transaction: a second append of the same stream goes
+  // into the next one (it would conflict on its expected version anyway, but must see the
+  // first one's outcome). Streams of a batch are nearly always distinct; that check sorts
+  // views and allocates nothing once the vector has grown.
+  keys_.clear();
+  for (const auto& i : batch) keys_.push_back(i.append.stream.str());
+  std::sort(keys_.begin(), keys_.end());
+  if (std::adjacent_find(keys_.begin(), keys_.end()) == keys_.end()) {
+    commit(batch.data(), batch.data() + batch.size());
+    return;
+  }
+  // Rounds of distinct streams, each in arrival order.
+  std::size_t begin = 0;
+  while (begin < batch.size()) {
+    std::unordered_set<std::string> seen;
+    deferred_.clear();
+    std::size_t kept = begin;
+    for (std::size_t k = begin; k < batch.size(); ++k) {
+      if (seen.insert(batch[k].append.stream.str()).second) {
+        if (kept != k) batch[kept] = std::move(batch[k]);
+        ++kept;
+      } else {
+        deferred_.push_back(std::move(batch[k]));
       }
     }
-    commit(batch);
-    batch.clear();
+    batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(kept), batch.end());
+    batch.insert(batch.end(), std::make_move_iterator(deferred_.begin()),
+                 std::make_move_iterator(deferred_.end()));
+    commit(batch.data() + begin, batch.data() + kept);
+    begin = kept;
   }
 }
 
-result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vector<item>& batch) {
+result<std::vector<persistence::stream_outcome>> journal_writer::write(item* first, item* last) {
   std::vector<persistence::stream_append> appends;
-  appends.reserve(batch.size());
+  appends.reserve(static_cast<std::size_t>(last - first));
   commit_stats stats;
-  for (auto& i : batch) {
-    stats.events += i.append.events.size();
-    appends.push_back(std::move(i.append));
+  for (auto* i = first; i != last; ++i) {
+    stats.events += i->append.events.size();
+    appends.push_back(std::move(i->append));
   }
   stats.streams = appends.size();
   const auto started = std::chrono::steady_clock::now();
@@ -141,6 +122,7 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vect
     outcome = journal_->append(appends);
   } catch (const std::exception& ex) {  // backends must not throw; a bug must not kill the thread
     outcome = error{errc::internal, std::string{"journal append threw: "} + ex.what()};
+    log_.error(outcome.err().message);
   }
   stats.duration = std::chrono::steady_clock::now() - started;
   if (!outcome) {
@@ -165,30 +147,31 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(std::vect
     try {
       committed_(
           std::make_shared<const std::vector<persistence::event_record>>(std::move(committed)));
-    } catch (const std::exception& ex) {  // the appends are committed: answer them regardless
-      std::fprintf(stderr, "strata: the committed-records listener threw: %s\n", ex.what());
+    } catch (...) {  // the appends are committed: answer them regardless
+      report_exception(log_, "the committed-records listener");
     }
   }
   return outcome;
 }
 
-void journal_writer::commit(std::vector<item>& batch) {
-  auto outcome = write(batch);
+void journal_writer::commit(item* first, item* last) {
+  auto outcome = write(first, last);
   if (!outcome) {
-    for (auto& i : batch) i.done(outcome.err());
+    for (auto* i = first; i != last; ++i) std::exchange(i->done, {})(outcome.err());
     return;
   }
-  for (std::size_t k = 0; k < batch.size(); ++k) batch[k].done(std::move((*outcome)[k]));
+  for (std::size_t k = 0; first + k != last; ++k)
+    std::exchange(first[k].done, {})(std::move((*outcome)[k]));
 }
 
 io_pool::io_pool(std::shared_ptr<persistence::journal_factory> factory,
                  std::shared_ptr<persistence::snapshot_store_factory> snapshots,
-                 std::size_t threads)
-    : factory_(std::move(factory)), snapshots_(std::move(snapshots)) {
-  threads_.reserve(std::max<std::size_t>(threads, 1));
-  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
-    threads_.emplace_back([this] { run(); });
-}
+                 std::size_t threads, std::shared_ptr<log_sink> log)
+    : factory_(std::move(factory)),
+      snapshots_(std::move(snapshots)),
+      log_(std::move(log), "io_pool"),
+      pool_(worker_options{std::max<std::size_t>(threads, 1)}, log_,
+            [this](connections& c, std::vector<snapshot_task>& batch) { run(c, batch); }) {}
 
 io_pool::~io_pool() {
   stop();
@@ -200,109 +183,76 @@ void io_pool::submit(task t) {
 }
 
 void io_pool::submit(snapshot_task t) {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    if (!stopping_) {
-      queue_.push_back(std::move(t));
-      wake_.notify_one();  // threads may all be busy or all idle: always wake one
-      return;
-    }
+  if (!pool_.post(std::move(t))) t(error{errc::unavailable, "journal readers are stopped"}, nullptr);
+}
+
+void io_pool::run(connections& c, std::vector<snapshot_task>& batch) {
+  for (auto& t : batch) {
+    snapshot_task run_now = std::move(t);  // a task answers its caller itself: never run twice
+    auto j = open(c);
+    run_now(std::move(j), c.snapshots.get());
   }
-  t(error{errc::unavailable, "journal readers are stopped"}, nullptr);
+}
+
+result<persistence::journal*> io_pool::open(connections& c) {
+  if (snapshots_ && !c.snapshots) {
+    // Snapshots are a cache: a thread that cannot open its store reads without one.
+    if (auto opened = snapshots_->open()) c.snapshots = std::move(*opened);
+  }
+  if (!c.journal) {
+    auto opened = factory_->open();
+    if (!opened) return std::move(opened).err();
+    c.journal = std::move(*opened);
+  }
+  return c.journal.get();
 }
 
 void io_pool::stop() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-    wake_.notify_all();
-  }
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
-}
-
-void io_pool::run() {
-  std::unique_ptr<persistence::journal> journal;
-  std::unique_ptr<persistence::snapshot_store> snapshots;
-  for (;;) {
-    snapshot_task t;
-    {
-      std::unique_lock<std::mutex> lock{mutex_};
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      t = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    if (snapshots_ && !snapshots) {
-      if (auto opened = snapshots_->open()) snapshots = std::move(*opened);
-    }
-    try {
-      if (!journal) {
-        auto opened = factory_->open();
-        if (!opened) {
-          t(std::move(opened).err(), snapshots.get());
-          continue;
-        }
-        journal = std::move(*opened);
-      }
-      t(journal.get(), snapshots.get());
-    } catch (const std::exception&) {
-      // Tasks answer through their own callbacks; one that throws has already lost its
-      // reply, and the envelope guards report it. The thread must survive.
-    }
-  }
+  pool_.stop();
 }
 
 snapshot_writer::snapshot_writer(std::shared_ptr<persistence::snapshot_store_factory> factory,
-                                 std::size_t max_queued, observer on_saved)
-    : factory_(std::move(factory)), max_queued_(max_queued), on_saved_(std::move(on_saved)) {
-  thread_ = std::thread([this] { run(); });
-}
+                                 std::size_t max_queued, observer on_saved,
+                                 std::shared_ptr<log_sink> log)
+    : factory_(std::move(factory)),
+      on_saved_(std::move(on_saved)),
+      worker_(worker_options{1, max_queued}, logger{std::move(log), "snapshot_writer"},
+              [this](store& st, std::vector<persistence::snapshot_record>& batch) {
+                save(st, batch);
+              },
+              [this](persistence::snapshot_record& s, const error& e) {
+                if (on_saved_) on_saved_(s, e);
+              }) {}
 
 snapshot_writer::~snapshot_writer() {
   stop();
 }
 
 bool snapshot_writer::submit(persistence::snapshot_record s) {
-  std::lock_guard<std::mutex> lock{mutex_};
-  if (stopping_ || queue_.size() >= max_queued_) return false;
-  queue_.push_back(std::move(s));
-  wake_.notify_one();
-  return true;
+  return worker_.post(std::move(s));
 }
 
 void snapshot_writer::stop() {
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    stopping_ = true;
-    wake_.notify_one();
-  }
-  if (thread_.joinable()) thread_.join();
+  worker_.stop();
 }
 
-void snapshot_writer::run() {
-  std::unique_ptr<persistence::snapshot_store> store;
-  for (;;) {
-    persistence::snapshot_record s;
-    {
-      std::unique_lock<std::mutex> lock{mutex_};
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      s = std::move(queue_.front());
-      queue_.pop_front();
-    }
+void snapshot_writer::save(store& st, std::vector<persistence::snapshot_record>& batch) {
+  while (!batch.empty()) {
     result<void> saved = ok();
-    if (!store) {
+    if (!st.open) {
       auto opened = factory_->open();
       if (opened)
-        store = std::move(*opened);
+        st.open = std::move(*opened);
       else
         saved = std::move(opened).err();
     }
-    if (store) {
-      saved = store->save(s);
-      if (!saved) store.reset();  // reconnect on the next one
+    if (st.open) {
+      saved = st.open->save(batch.front());
+      if (!saved) st.open.reset();  // reconnect on the next one
     }
+    // Out of the batch before it is reported: an observer that throws is not called again.
+    auto s = std::move(batch.front());
+    batch.erase(batch.begin());
     if (on_saved_) on_saved_(s, saved);
   }
 }

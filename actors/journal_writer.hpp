@@ -2,15 +2,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <optional>
+#include <string_view>
 #include <vector>
 
+#include "actors/worker.hpp"
+#include "domain/kernel/log.hpp"
 #include "domain/kernel/result.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/snapshot_store.hpp"
@@ -48,8 +49,12 @@ struct commit_stats {
 ///
 /// A store whose calls never block (`journal_factory::blocks()` is false: the memory backend)
 /// needs no group commit: then `submit` commits at once on the caller's thread, one append
-/// at a time under a short spin lock (held for the append and the hand-off, which keeps the
-/// hand-off in global order; the completion runs after it is released).
+/// at a time under a mutex (held for the append and the hand-off, which keeps the hand-off
+/// in global order; the completion runs after it is released).
+///
+/// A listener that throws is reported to the log (component "journal_writer"); the appends
+/// are committed and answered regardless. A completion that throws on the writer thread is
+/// reported too, and the appends of its batch not yet answered get `internal`.
 ///
 /// Thread-safety: `submit` may be called from any thread. Destruction stops the thread after
 /// draining what was submitted.
@@ -65,7 +70,8 @@ class journal_writer {
   static result<std::unique_ptr<journal_writer>> start(persistence::journal_factory& factory,
                                                        journal_writer_options options,
                                                        committed_listener committed = {},
-                                                       stats_observer observer = {});
+                                                       stats_observer observer = {},
+                                                       std::shared_ptr<log_sink> log = {});
 
   ~journal_writer();
   journal_writer(const journal_writer&) = delete;
@@ -90,41 +96,38 @@ class journal_writer {
     persistence::stream_append append;
     completion done;
   };
-
-  journal_writer(std::unique_ptr<persistence::journal> journal, journal_writer_options options,
-                 committed_listener committed, stats_observer observer, bool inline_commits);
-  // A lock for critical sections of a few microseconds taken by the actors' threads: it
-  // spins briefly, then yields, instead of sleeping in the kernel as a contended mutex does.
-  class spin_mutex {
-   public:
-    void lock() noexcept;
-    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
-
-   private:
-    std::atomic<bool> locked_{false};
+  struct item_events {
+    std::size_t operator()(const item& i) const noexcept { return i.append.events.size(); }
   };
 
-  void run();
-  /// Appends `batch` and hands the committed records to the listener; the items' completions
-  /// are left to the caller. Returns the batch's outcome.
-  result<std::vector<persistence::stream_outcome>> write(std::vector<item>& batch);
-  void commit(std::vector<item>& batch);
+  journal_writer(std::unique_ptr<persistence::journal> journal, journal_writer_options options,
+                 committed_listener committed, stats_observer observer, bool inline_commits,
+                 logger log);
+
+  /// Commits one batch the worker took, in transactions of distinct streams.
+  void handle(std::vector<item>& batch);
+  /// Appends [first, last) and hands the committed records to the listener; the items'
+  /// completions are left to the caller. Returns the batch's outcome.
+  result<std::vector<persistence::stream_outcome>> write(item* first, item* last);
+  /// `write`, then answers each item (moving its completion out, so none is answered twice).
+  void commit(item* first, item* last);
 
   const bool inline_commits_;
-  spin_mutex inline_mutex_;  // serialises inline commits and their hand-off
+  std::mutex inline_mutex_;  // serialises inline commits and their hand-off
+  bool inline_stopped_ = false;
   std::atomic<bool> publish_{true};
 
   std::unique_ptr<persistence::journal> journal_;
   const journal_writer_options options_;
   const committed_listener committed_;
   const stats_observer observer_;
+  const logger log_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<item> queue_;
-  std::size_t queued_events_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::vector<std::string_view> keys_;  // writer thread only: the streams of a batch
+  std::vector<item> deferred_;          // writer thread only: a stream's second append
+
+  // Last: its thread is the first thing to go.
+  std::optional<worker<item, no_state, item_events>> worker_;
 };
 
 /// A fixed set of threads that each own connections of their own (a journal reader and, when
@@ -142,27 +145,70 @@ class io_pool {
       std::function<void(result<persistence::journal*>, persistence::snapshot_store*)>;
 
   io_pool(std::shared_ptr<persistence::journal_factory> factory,
-          std::shared_ptr<persistence::snapshot_store_factory> snapshots, std::size_t threads);
+          std::shared_ptr<persistence::snapshot_store_factory> snapshots, std::size_t threads,
+          std::shared_ptr<log_sink> log = {});
   ~io_pool();
   io_pool(const io_pool&) = delete;
   io_pool& operator=(const io_pool&) = delete;
 
+  /// Runs `t` on a pool thread; after `stop`, calls it at once with `unavailable`. The task
+  /// answers its caller itself: should it throw, the exception is logged (component
+  /// "io_pool") and the thread goes on.
   void submit(task t);
   void submit(snapshot_task t);
+
+  /// Runs `work(journal&, snapshot_store*) -> result<T>` on a pool thread and calls
+  /// `done(result<T>)` with its outcome there. Errors handed to `done`: opening the journal's;
+  /// `unavailable` after `stop` (then on the caller's thread); `internal` when `work` throws
+  /// (also logged).
+  template <class T, class Work, class Done>
+  void query(Work work, Done done) {
+    snapshot_task t{query_job<T, Work, Done>{&log_, std::move(work), std::move(done)}};
+    if (!pool_.post(std::move(t)))  // refused: `t` still holds the job
+      t.template target<query_job<T, Work, Done>>()->done(
+          error{errc::unavailable, "journal readers are stopped"});
+  }
 
   /// Runs what is queued, then joins the threads. Idempotent.
   void stop();
 
  private:
-  void run();
+  /// What each thread owns, opened on first use.
+  struct connections {
+    std::unique_ptr<persistence::journal> journal;
+    std::unique_ptr<persistence::snapshot_store> snapshots;
+  };
+  /// This thread's journal (opened now if need be); its snapshot store too, when configured.
+  result<persistence::journal*> open(connections& c);
+
+  template <class T, class Work, class Done>
+  struct query_job {
+    const logger* log;
+    Work work;
+    Done done;
+
+    void operator()(result<persistence::journal*> j, persistence::snapshot_store* snapshots) {
+      result<T> r = error{errc::internal, "the query did not run"};
+      if (!j) {
+        r = std::move(j).err();
+      } else {
+        try {
+          r = work(**j, snapshots);
+        } catch (...) {
+          r = report_exception(*log, "a query");
+        }
+      }
+      done(std::move(r));
+    }
+  };
+
+  /// Runs a batch of tasks with this thread's connections.
+  void run(connections& c, std::vector<snapshot_task>& batch);
 
   std::shared_ptr<persistence::journal_factory> factory_;
   std::shared_ptr<persistence::snapshot_store_factory> snapshots_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<snapshot_task> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  const logger log_;
+  worker<snapshot_task, connections> pool_;
 };
 
 /// The thread that saves snapshots, off every command's path. A snapshot is a cache: when
@@ -176,7 +222,7 @@ class snapshot_writer {
   using observer = std::function<void(const persistence::snapshot_record&, const result<void>&)>;
 
   snapshot_writer(std::shared_ptr<persistence::snapshot_store_factory> factory,
-                  std::size_t max_queued, observer on_saved);
+                  std::size_t max_queued, observer on_saved, std::shared_ptr<log_sink> log = {});
   ~snapshot_writer();
   snapshot_writer(const snapshot_writer&) = delete;
   snapshot_writer& operator=(const snapshot_writer&) = delete;
@@ -188,16 +234,14 @@ class snapshot_writer {
   void stop();
 
  private:
-  void run();
+  struct store {
+    std::unique_ptr<persistence::snapshot_store> open;  // null until opened, or after a failure
+  };
+  void save(store& st, std::vector<persistence::snapshot_record>& batch);
 
   std::shared_ptr<persistence::snapshot_store_factory> factory_;
-  const std::size_t max_queued_;
   const observer on_saved_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<persistence::snapshot_record> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
+  worker<persistence::snapshot_record, store> worker_;
 };
 
 }  // namespace strata::actors

@@ -19,7 +19,7 @@
 #include "actors/projections.hpp"
 #include "domain/kernel/time.hpp"
 #include "metrics/metrics.hpp"
-#include "persistence/projection_store.hpp"
+#include "persistence/projection_runner.hpp"
 
 namespace strata::actors::detail {
 
@@ -128,7 +128,8 @@ inline void release_spawning_thread() {
 }
 
 /// Makes the projection host of an engine: its bus and projection actors run in `sys`, the
-/// engine's actor system, which must outlive the host's `stop()`. `start_publishing` is
+/// engine's actor system, which must outlive the host's `stop()`. `clk` measures the lag's
+/// age and stamps dead letters. `start_publishing` is
 /// called when the first projection is added, before it starts catching up: it turns on the
 /// hand-off of commits to `projection_host::publish` (until then nothing is copied or sent).
 std::unique_ptr<projection_host> make_projection_host(

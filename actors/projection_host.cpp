@@ -124,8 +124,8 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   impl_->raise_head(last->value);
   auto s = impl_->store->open();
   if (!s) return std::move(s).err();
-  auto runner =
-      std::make_shared<persistence::projection_runner>(p, std::move(*s), impl_->options.on_poison);
+  auto runner = std::make_shared<persistence::projection_runner>(
+      p, std::move(*s), impl_->options.on_poison, impl_->clk);
   if (auto started = runner->start(); !started) return started;
   auto status = std::make_shared<detail::projection_status>(
       impl_->head, impl_->metrics->for_projection(name), impl_->clk);

@@ -12,9 +12,11 @@
 #include "domain/kernel/error.hpp"
 #include "domain/kernel/ids.hpp"
 #include "domain/kernel/result.hpp"
+#include "domain/kernel/time.hpp"
 #include "metrics/metrics.hpp"
 #include "persistence/event_record.hpp"
 #include "persistence/journal.hpp"
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
 
 namespace strata::actors {

@@ -8,10 +8,12 @@
 // already has everything the old one wrote.
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <variant>
 
 #include "actors/detail/actors.hpp"
+#include "actors/detail/crash_throttle.hpp"
 
 namespace strata::actors::detail {
 namespace {
@@ -31,12 +33,6 @@ struct child {
   bool draining = false;
 };
 
-// Crashes of one aggregate id within the current window.
-struct crash_record {
-  std::size_t count = 0;
-  steady::time_point window_start;
-};
-
 struct region_state {
   static inline const char* name = "strata.region";
   std::shared_ptr<type_services> svc;
@@ -44,7 +40,14 @@ struct region_state {
   std::unordered_map<caf::actor_id, child*> by_actor;  // for down messages
   child* newest = nullptr;
   child* oldest = nullptr;
-  std::unordered_map<std::string, crash_record> crashes;
+  // Crash throttling lives here, not in the aggregate actor: the region outlives every
+  // incarnation of an aggregate (an actor that died, was passivated or evicted comes back as
+  // a new one with no memory), it sees both kinds of crash (a handler that threw, reported by
+  // the actor before it answers anything, and an actor that died), it refuses before
+  // spawning and rehydrating a poisoned id, and it keeps counts only for ids that crashed,
+  // not in every idle aggregate. Work already forwarded to a live actor when its id reaches
+  // the limit is still decided there; everything routed after it is refused.
+  std::optional<crash_throttle> crashes;  // set once the options are known
 
   void unlink(child& c) noexcept {
     (c.newer != nullptr ? c.newer->older : newest) = c.older;
@@ -108,21 +111,20 @@ child& live_child(self_ptr self, const std::string& id) {
 }
 
 // An id that crashed `max_crashes` times within `crash_window` is refused until the window
-// passed, so that a poisoned aggregate cannot spin.
+// passed, so that a poisoned aggregate cannot spin. Free while nothing crashed.
 bool is_throttled(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  auto it = st.crashes.find(id);
-  if (it == st.crashes.end()) return false;
-  if (steady::now() - it->second.window_start > st.svc->options.crash_window) {
-    st.crashes.erase(it);
-    return false;
-  }
-  return it->second.count >= st.svc->options.max_crashes;
+  auto& crashes = *self->state.crashes;
+  return !crashes.empty() && crashes.refuses(id, steady::now());
+}
+
+void count_crash(self_ptr self, const std::string& id) {
+  self->state.svc->metrics->restarted();
+  self->state.crashes->record(id, steady::now());
 }
 
 void refuse(routed& item, const std::string& id) {
   const error e{errc::unavailable,
-                id + " crashed repeatedly; it is not restarted until its crash window passes"};
+                id + " crashed repeatedly; it is refused until its crash window passes"};
   std::visit(
       [&](auto& x) {
         using T = std::decay_t<decltype(x)>;
@@ -135,7 +137,7 @@ void refuse(routed& item, const std::string& id) {
 }
 
 void route(self_ptr self, const std::string& id, routed item) {
-  if (self->state.children.count(id) == 0 && is_throttled(self, id)) {
+  if (is_throttled(self, id)) {
     refuse(item, id);
     return;
   }
@@ -168,13 +170,10 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   std::unique_ptr<std::vector<routed>> waiting = std::move(c.waiting);
   st.unlink(c);
   st.children.erase(id);
-  if (dm.reason) {  // not a normal stop: it crashed
-    st.svc->metrics->restarted();
-    auto& rec = st.crashes[id];
-    if (rec.count == 0 || steady::now() - rec.window_start > st.svc->options.crash_window)
-      rec = crash_record{0, steady::now()};
-    ++rec.count;
-  }
+  // Not a normal stop: it died of a crash its own handling could not survive. (Should that
+  // handling have reported the crash already, the incident counts twice, which only refuses
+  // such an aggregate sooner.)
+  if (dm.reason) count_crash(self, id);
   // Anything that waited for the old actor goes, in order, to a fresh one.
   if (waiting)
     for (auto& item : *waiting) route(self, id, std::move(item));
@@ -182,6 +181,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
 
 caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc) {
   self->state.svc = std::move(svc);
+  self->state.crashes.emplace(self->state.svc->options.max_crashes,
+                              self->state.svc->options.crash_window);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
     for (auto& [id, c] : self->state.children) self->send_exit(c.actor, em.reason);
@@ -202,6 +203,7 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
         auto id = q->aggregate_id;
         route(self, id, std::move(q));
       },
+      [=](crashed_atom, const std::string& id) { count_crash(self, id); },
       [=](tick_atom) {
         passivate_idle(self);
         self->delayed_send(self, std::max(idle / 2, std::chrono::milliseconds(1)),

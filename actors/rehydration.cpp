@@ -1,7 +1,6 @@
 #include "actors/rehydration.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <limits>
 
 #include <boost/json.hpp>
@@ -12,12 +11,21 @@ namespace {
 // Rehydration reads the stream in pages so that a long stream never sits in memory whole.
 constexpr std::size_t page_size = 4096;
 
+struct reporting {
+  metrics::aggregate_metrics* metrics;
+  log_sink* log;
+};
+
 void report_ignored(const stream_id& stream, version at, metrics::snapshot_ignore_reason why,
-                    const std::string& detail, metrics::aggregate_metrics* metrics) {
-  if (metrics != nullptr) metrics->snapshot_ignored(why);
-  std::fprintf(stderr, "strata: ignoring snapshot of %s at v%llu (%s): %s\n", stream.str().c_str(),
-               static_cast<unsigned long long>(at.value),
-               std::string{metrics::to_string(why)}.c_str(), detail.c_str());
+                    const std::string& detail, const reporting& to) {
+  if (to.metrics != nullptr) to.metrics->snapshot_ignored(why);
+  const std::string message = "ignoring snapshot of " + stream.str() + " at v" +
+                              std::to_string(at.value) + " (" +
+                              std::string{metrics::to_string(why)} + "): " + detail;
+  if (to.log != nullptr)
+    to.log->write(log_level::warning, "rehydration", message);
+  else
+    stderr_log_sink{}.write(log_level::warning, "rehydration", message);
 }
 
 bool within(const persistence::event_view& r, const rehydration_target& t) {
@@ -39,7 +47,7 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
                                          persistence::snapshot_store& snapshots,
                                          const aggregate_model& model, const stream_id& stream,
                                          const rehydration_target& target,
-                                         metrics::aggregate_metrics* metrics) {
+                                         const reporting& to) {
   auto kept = snapshots.list(stream);
   if (!kept || kept->empty()) return std::nullopt;
   for (auto it = kept->rbegin(); it != kept->rend(); ++it) {
@@ -49,7 +57,7 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
       report_ignored(stream, s.at, metrics::snapshot_ignore_reason::state_version,
                      "state version " + std::to_string(s.state_version) + ", code has " +
                          std::to_string(model.state_version()),
-                     metrics);
+                     to);
       continue;
     }
     persistence::stream_range at_snapshot;
@@ -61,20 +69,20 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
       report_ignored(stream, s.at, metrics::snapshot_ignore_reason::hash_mismatch,
                      event->empty() ? "the journal has no such event"
                                     : "the journal's event at that version has another hash",
-                     metrics);
+                     to);
       continue;
     }
     if (target.until && (*event)[0].time > *target.until) continue;  // newer than asked for
     auto body = decode_snapshot_body(s.state);
     if (!body) {
       report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, body.err().message,
-                     metrics);
+                     to);
       continue;
     }
     auto state = model.decode_state(body->state_json);
     if (!state) {
       report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, state.err().message,
-                     metrics);
+                     to);
       continue;
     }
     return start_point{std::move(*state), s.at, (*event)[0].time, std::move(body->recent), s.at};
@@ -110,11 +118,11 @@ void remember(std::vector<remembered_command>& recent, std::size_t window, std::
 result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapshot_store* snapshots,
                              const aggregate_model& model, const stream_id& stream,
                              const rehydration_target& target, std::size_t window,
-                             metrics::aggregate_metrics* metrics) {
+                             metrics::aggregate_metrics* metrics, log_sink* log) {
   rehydrated out;
   std::optional<start_point> start;
   if (snapshots != nullptr)
-    start = from_snapshot(journal, *snapshots, model, stream, target, metrics);
+    start = from_snapshot(journal, *snapshots, model, stream, target, reporting{metrics, log});
   if (start) {
     out.state = std::move(start->state);
     out.at = start->at;

@@ -9,6 +9,7 @@
 
 #include "actors/aggregate_model.hpp"
 #include "domain/kernel/ids.hpp"
+#include "domain/kernel/log.hpp"
 #include "domain/kernel/result.hpp"
 #include "domain/kernel/time.hpp"
 #include "metrics/metrics.hpp"
@@ -55,8 +56,9 @@ struct rehydrated {
 ///
 /// A snapshot is used only if its state schema version is the model's, its body decodes,
 /// and the journal's event at the snapshot's version still carries the hash the snapshot
-/// recorded; otherwise it is ignored (counted in `metrics` under its reason, reported on
-/// stderr) and an older one or a full replay is used. Snapshots are never written here.
+/// recorded; otherwise it is ignored (counted in `metrics` under its reason, reported to
+/// `log` as a warning of component "rehydration", to a `stderr_log_sink` when `log` is null)
+/// and an older one or a full replay is used. Snapshots are never written here.
 ///
 /// Errors: the journal's, and `corrupted` / `unsupported` from decoding an event (the message
 /// names stream, version and event type). Snapshot store failures are not errors: the
@@ -64,7 +66,7 @@ struct rehydrated {
 result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapshot_store* snapshots,
                              const aggregate_model& model, const stream_id& stream,
                              const rehydration_target& target, std::size_t idempotency_window,
-                             metrics::aggregate_metrics* metrics);
+                             metrics::aggregate_metrics* metrics, log_sink* log = nullptr);
 
 /// The body of a snapshot the actor layer writes: the state's JSON plus the aggregate's
 /// idempotency window, `{"state": {...}, "recent": [[hash, first, last, position], ...]}`.

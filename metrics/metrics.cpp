@@ -69,43 +69,6 @@ std::string listening_address(const metrics_options& options) {
 
 }  // namespace
 
-std::string_view to_string(command_outcome outcome) noexcept {
-  switch (outcome) {
-    case command_outcome::accepted:
-      return "accepted";
-    case command_outcome::rejected:
-      return "rejected";
-    case command_outcome::conflict:
-      return "conflict";
-    case command_outcome::overloaded:
-      return "overloaded";
-    case command_outcome::timeout:
-      return "timeout";
-    case command_outcome::unavailable:
-      return "unavailable";
-    case command_outcome::failed:
-      return "failed";
-  }
-  return "failed";
-}
-
-command_outcome outcome_of(errc code) noexcept {
-  switch (code) {
-    case errc::rejected:
-      return command_outcome::rejected;
-    case errc::conflict:
-      return command_outcome::conflict;
-    case errc::overloaded:
-      return command_outcome::overloaded;
-    case errc::timeout:
-      return command_outcome::timeout;
-    case errc::unavailable:
-      return command_outcome::unavailable;
-    default:
-      return command_outcome::failed;
-  }
-}
-
 std::string_view to_string(snapshot_ignore_reason reason) noexcept {
   switch (reason) {
     case snapshot_ignore_reason::state_version:
@@ -118,9 +81,9 @@ std::string_view to_string(snapshot_ignore_reason reason) noexcept {
   return "decode";
 }
 
-void aggregate_metrics::command_done(command_outcome outcome, double seconds) noexcept {
+void aggregate_metrics::command_done(command_status outcome, double seconds) noexcept {
   const auto index = static_cast<std::size_t>(outcome);
-  increment(commands_[index < command_outcome_count ? index : command_outcome_count - 1], 1);
+  increment(commands_[index < command_status_count ? index : command_status_count - 1], 1);
   observe(command_duration_, non_negative(seconds));
 }
 
@@ -409,9 +372,9 @@ aggregate_metrics& registry::for_aggregate(std::string_view type) {
   std::unique_ptr<aggregate_metrics> handles{new aggregate_metrics()};
   handles->type_ = std::string{type};
   const prometheus::Labels labels{{"aggregate_type", handles->type_}};
-  for (std::size_t i = 0; i < command_outcome_count; ++i) {
+  for (std::size_t i = 0; i < command_status_count; ++i) {
     auto with_outcome = labels;
-    with_outcome.emplace("outcome", std::string{to_string(static_cast<command_outcome>(i))});
+    with_outcome.emplace("outcome", std::string{to_string(static_cast<command_status>(i))});
     handles->commands_[i] = &families_->commands.Add(with_outcome);
   }
   handles->command_duration_ = &families_->command_duration.Add(labels, latency_buckets());

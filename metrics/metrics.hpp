@@ -30,7 +30,7 @@ class Registry;
 ///
 ///     auto metrics = strata::metrics::registry::create();
 ///     auto& orders = metrics->for_aggregate("Order");   // once, at region start
-///     orders.command_done(command_outcome::accepted, 0.0012);  // per command: no lookups
+///     orders.command_done(command_status::accepted, 0.0012);  // per command: no lookups
 ///
 /// Every handle method is thread-safe, lock-free or takes one uncontended per-metric mutex
 /// (histograms), never allocates and never throws. Every metric name and label is documented
@@ -48,26 +48,9 @@ struct metrics_options {
   std::uint16_t port = 9464;
 };
 
-/// The outcome of one command, the `outcome` label of `strata_commands_total`.
-enum class command_outcome : std::uint8_t {
-  accepted,     ///< Decided and, if it produced events, durably appended.
-  rejected,     ///< A business rule said no.
-  conflict,     ///< The stream moved on under the command (optimistic concurrency).
-  overloaded,   ///< Admission control refused the command.
-  timeout,      ///< The deadline passed before a reply.
-  unavailable,  ///< A store or peer was down.
-  failed,       ///< Any other failure (internal, corrupted, invalid argument, ...).
-};
-
-/// The number of `command_outcome` values.
-inline constexpr std::size_t command_outcome_count = 7;
-
-/// The label value of `outcome`, e.g. "accepted".
-std::string_view to_string(command_outcome outcome) noexcept;
-
-/// The outcome a command failing with `code` is counted under: `rejected`, `conflict`,
-/// `overloaded`, `timeout` and `unavailable` map to themselves, everything else to `failed`.
-command_outcome outcome_of(errc code) noexcept;
+/// Commands are counted by `command_status` (domain/kernel/error.hpp): its `to_string` is the
+/// `outcome` label of `strata_commands_total`, and `status_of(errc)` is the status a command
+/// failing with that code is counted under.
 
 /// Why a stored snapshot was not used, the `reason` label of `strata_snapshots_ignored_total`.
 enum class snapshot_ignore_reason : std::uint8_t {
@@ -97,11 +80,11 @@ class aggregate_metrics {
 
   /// Counts one finished command under `outcome` and observes its latency, from receipt to
   /// reply, in `strata_command_duration_seconds`. Negative `seconds` are counted as 0.
-  void command_done(command_outcome outcome, double seconds) noexcept;
+  void command_done(command_status outcome, double seconds) noexcept;
 
   /// As above, with the latency as a `std::chrono` duration.
   template <class Rep, class Period>
-  void command_done(command_outcome outcome, std::chrono::duration<Rep, Period> latency) noexcept {
+  void command_done(command_status outcome, std::chrono::duration<Rep, Period> latency) noexcept {
     command_done(outcome, std::chrono::duration<double>(latency).count());
   }
 
@@ -147,7 +130,7 @@ class aggregate_metrics {
   aggregate_metrics() = default;
 
   std::string type_;
-  std::array<prometheus::Counter*, command_outcome_count> commands_{};
+  std::array<prometheus::Counter*, command_status_count> commands_{};
   prometheus::Histogram* command_duration_ = nullptr;
   prometheus::Counter* events_appended_ = nullptr;
   prometheus::Gauge* live_ = nullptr;

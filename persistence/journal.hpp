@@ -48,7 +48,8 @@ struct event_view {
   std::string_view data;  ///< JSON text.
   std::string_view hash;
 
-  /// The view of `r` (valid while `r` is alive and unchanged).
+  /// The view of `r` (valid while `r` is alive and unchanged): how the memory backend, whose
+  /// rows are records, hands out its events.
   static event_view of(const event_record& r) noexcept {
     event_view v;
     v.position = r.position;
@@ -66,15 +67,16 @@ struct event_view {
     return v;
   }
 
-  /// A record owning copies of the fields, in `stream`.
-  event_record to_record(const stream_id& stream) const {
+  /// A record owning copies of the fields, in the stream of `aggregate_type` and
+  /// `aggregate_id`. The one copy from a view to a record (backends materialise with it).
+  event_record to_record(std::string_view aggregate_type, std::string_view aggregate_id) const {
     event_record r;
     r.position = position;
     r.event_id = std::string{event_id};
     r.event_type = std::string{event_type};
     r.schema_version = schema_version;
-    r.aggregate_type = std::string{stream.aggregate_type()};
-    r.aggregate_id = std::string{stream.aggregate_id()};
+    r.aggregate_type = std::string{aggregate_type};
+    r.aggregate_id = std::string{aggregate_id};
     r.stream_version = stream_version;
     r.time = time;
     r.user_id = std::string{user_id};
@@ -84,6 +86,11 @@ struct event_view {
     r.data = std::string{data};
     r.hash = std::string{hash};
     return r;
+  }
+
+  /// A record owning copies of the fields, in `stream`.
+  event_record to_record(const stream_id& stream) const {
+    return to_record(stream.aggregate_type(), stream.aggregate_id());
   }
 };
 

@@ -45,6 +45,8 @@
 #include <sqlite3.h>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/detail/event_row.hpp"
+#include "persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
 namespace {
@@ -76,6 +78,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 )sql";
 
+// In detail::event_column order.
 constexpr const char* event_columns =
     "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
     "e.timestamp_us, e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data, e.hash";
@@ -92,33 +95,6 @@ constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t clamp_to_int64(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(int64_max) ? int64_max : static_cast<std::int64_t>(v);
-}
-
-error map_exception(const SQLite::Exception& e, const std::string& context) {
-  const int code = e.getErrorCode();
-  std::string detail = context + ": " + e.what();
-  switch (code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return error{errc::unavailable, "database is locked by another connection (" + detail + ")"};
-    case SQLITE_FULL:
-      return error{errc::unavailable, "disk full (" + detail + ")"};
-    case SQLITE_READONLY:
-      return error{errc::unavailable, "database is read-only (" + detail + ")"};
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_PERM:
-    case SQLITE_NOLFS:
-    case SQLITE_AUTH:
-      return error{errc::unavailable, std::move(detail)};
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return error{errc::corrupted, std::move(detail)};
-    case SQLITE_CONSTRAINT:
-      return error{errc::conflict, std::move(detail)};
-    default:
-      return error{errc::internal, std::move(detail)};
-  }
 }
 
 /// Resets a statement when leaving a scope, so no read snapshot or lock outlives a call.
@@ -144,7 +120,7 @@ struct raw_reset_on_exit {
 };
 
 /// One step of `s`: true with a row, false when done; a failure throws like SQLiteCpp does,
-/// so that every error goes through `map_exception`.
+/// so that every error goes through `detail::sqlite_error`.
 bool step(sqlite3* db, sqlite3_stmt* s) {
   const int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) return true;
@@ -158,66 +134,21 @@ std::string_view column_text(sqlite3_stmt* s, int col) {
                       : std::string_view{p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
 }
 
-bool is_integer(sqlite3_stmt* s, int col) {
-  return sqlite3_column_type(s, col) == SQLITE_INTEGER;
-}
-bool is_text(sqlite3_stmt* s, int col) {
-  return sqlite3_column_type(s, col) == SQLITE_TEXT;
-}
+/// The current row of a statement as `detail::decode_event_row` reads it: a column of the
+/// wrong type is absent rather than coerced, so it is reported as corrupted. The views point
+/// into SQLite's row buffers and stay valid until the statement steps or resets.
+struct sqlite_row {
+  sqlite3_stmt* s;
 
-/// Reads columns 0..11 (event_columns) of the current row of `s` into `v`, with type checks:
-/// a column of the wrong type is reported as `corrupted` naming the row's global position
-/// instead of being coerced. The views point into SQLite's row buffers and stay valid until
-/// the statement steps or resets.
-result<void> read_view(sqlite3_stmt* s, event_view& v) {
-  if (!is_integer(s, 0)) return error{errc::corrupted, "event row without an integer position"};
-  const std::int64_t position = sqlite3_column_int64(s, 0);
-  v.position = global_position{static_cast<std::uint64_t>(position)};
-  auto bad = [&](const char* column, const char* expected) {
-    return error{errc::corrupted, "event at global position " + std::to_string(position) +
-                                      ": column " + column + " is not " + expected};
-  };
-  auto text = [&](int col, std::string_view& out) {
-    if (!is_text(s, col)) return false;
-    out = column_text(s, col);
-    return true;
-  };
-  if (!is_integer(s, 1) || sqlite3_column_int64(s, 1) < 1)
-    return bad("version", "a positive integer");
-  v.stream_version = version{static_cast<std::uint64_t>(sqlite3_column_int64(s, 1))};
-  if (!text(2, v.event_id)) return bad("event_id", "text");
-  if (!text(3, v.event_type)) return bad("event_type", "text");
-  if (!is_integer(s, 4)) return bad("schema_version", "a 32-bit unsigned integer");
-  const std::int64_t schema = sqlite3_column_int64(s, 4);
-  if (schema < 0 || schema > std::numeric_limits<std::uint32_t>::max())
-    return bad("schema_version", "a 32-bit unsigned integer");
-  v.schema_version = static_cast<std::uint32_t>(schema);
-  if (!is_integer(s, 5)) return bad("timestamp_us", "an integer");
-  v.time = from_unix_micros(sqlite3_column_int64(s, 5));
-  if (!text(6, v.user_id)) return bad("user_id", "text");
-  if (!text(7, v.command_id)) return bad("command_id", "text");
-  if (!text(8, v.correlation_id)) return bad("correlation_id", "text");
-  if (!text(9, v.causation_id)) return bad("causation_id", "text");
-  if (!text(10, v.data)) return bad("data", "JSON text");
-  if (!text(11, v.hash)) return bad("hash", "text");
-  return ok();
-}
-
-/// Fills every field of `r` but the stream's from `v`.
-void assign(event_record& r, const event_view& v) {
-  r.position = v.position;
-  r.event_id.assign(v.event_id.data(), v.event_id.size());
-  r.event_type.assign(v.event_type.data(), v.event_type.size());
-  r.schema_version = v.schema_version;
-  r.stream_version = v.stream_version;
-  r.time = v.time;
-  r.user_id.assign(v.user_id.data(), v.user_id.size());
-  r.command_id.assign(v.command_id.data(), v.command_id.size());
-  r.correlation_id.assign(v.correlation_id.data(), v.correlation_id.size());
-  r.causation_id.assign(v.causation_id.data(), v.causation_id.size());
-  r.data.assign(v.data.data(), v.data.size());
-  r.hash.assign(v.hash.data(), v.hash.size());
-}
+  std::optional<std::int64_t> integer(int col) const {
+    if (sqlite3_column_type(s, col) != SQLITE_INTEGER) return std::nullopt;
+    return sqlite3_column_int64(s, col);
+  }
+  std::optional<std::string_view> text(int col) const {
+    if (sqlite3_column_type(s, col) != SQLITE_TEXT) return std::nullopt;
+    return column_text(s, col);
+  }
+};
 
 }  // namespace
 
@@ -426,7 +357,7 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
     }
     return std::make_unique<sqlite_journal>(std::move(i));
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, context);
+    return detail::sqlite_error(e, context);
   } catch (const std::exception& e) {
     return error{errc::internal, context + ": " + e.what()};
   }
@@ -590,7 +521,7 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
       m.rollback_if_open();
       std::string context = "append to " + m.options.path;
       if (current < batch.size()) context += " (stream " + batch[current].stream.str() + ")";
-      return map_exception(e, context);
+      return detail::sqlite_error(e, context);
     } catch (const std::exception& e) {
       m.rollback_if_open();
       return error{errc::internal, "append to " + m.options.path + ": " + e.what()};
@@ -609,19 +540,15 @@ result<std::vector<event_record>> sqlite_journal::read_stream(const stream_id& s
     if (!key) return out;
     sqlite3_stmt* raw = m.select_range(*key, range);
     raw_reset_on_exit guard{raw};
-    const std::string type{stream.aggregate_type()};
-    const std::string id{stream.aggregate_id()};
     event_view v;
     while (step(m.db.getHandle(), raw)) {
-      if (auto read = read_view(raw, v); !read) return std::move(read).err();
-      event_record& r = out.emplace_back();
-      assign(r, v);
-      r.aggregate_type = type;
-      r.aggregate_id = id;
+      if (auto read = detail::decode_event_row(sqlite_row{raw}, v); !read)
+        return std::move(read).err();
+      out.push_back(v.to_record(stream));
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+    return detail::sqlite_error(e, "read " + stream.str() + " from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "read " + stream.str() + ": " + e.what()};
   }
@@ -640,7 +567,8 @@ result<std::size_t> sqlite_journal::for_each_in_stream(const stream_id& stream,
     std::size_t visited = 0;
     event_view v;
     while (step(m.db.getHandle(), raw)) {
-      if (auto read = read_view(raw, v); !read) return std::move(read).err();
+      if (auto read = detail::decode_event_row(sqlite_row{raw}, v); !read)
+        return std::move(read).err();
       ++visited;
       auto next = visit(v);
       if (!next) return std::move(next).err();
@@ -648,7 +576,7 @@ result<std::size_t> sqlite_journal::for_each_in_stream(const stream_id& stream,
     }
     return visited;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read " + stream.str() + " from " + m.options.path);
+    return detail::sqlite_error(e, "read " + stream.str() + " from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "read " + stream.str() + ": " + e.what()};
   }
@@ -672,20 +600,20 @@ result<std::vector<event_record>> sqlite_journal::read_all(global_position after
     out.reserve(std::min<std::size_t>(limit, 4096));
     event_view v;
     while (step(m.db.getHandle(), raw)) {
-      if (auto read = read_view(raw, v); !read) return std::move(read).err();
-      event_record& r = out.emplace_back();
-      assign(r, v);
-      if (!is_text(raw, 12) || !is_text(raw, 13)) {
+      const sqlite_row row{raw};
+      if (auto read = detail::decode_event_row(row, v); !read) return std::move(read).err();
+      const auto type = row.text(detail::event_column_count);
+      const auto id = row.text(detail::event_column_count + 1);
+      if (!type || !id) {
         return error{errc::corrupted, "event at global position " +
-                                          std::to_string(r.position.value) +
+                                          std::to_string(v.position.value) +
                                           " belongs to no readable stream"};
       }
-      r.aggregate_type = std::string{column_text(raw, 12)};
-      r.aggregate_id = std::string{column_text(raw, 13)};
+      out.push_back(v.to_record(*type, *id));
     }
     return out;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "read all from " + m.options.path);
+    return detail::sqlite_error(e, "read all from " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"read all: "} + e.what()};
   }
@@ -698,7 +626,7 @@ result<version> sqlite_journal::head(const stream_id& stream) {
     if (!row) return std::move(row).err();
     return row->head;
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "head of " + stream.str() + " in " + m.options.path);
+    return detail::sqlite_error(e, "head of " + stream.str() + " in " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, "head of " + stream.str() + ": " + e.what()};
   }
@@ -709,7 +637,7 @@ result<global_position> sqlite_journal::last_position() {
   try {
     return global_position{static_cast<std::uint64_t>(m.current_max_position())};
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "last position of " + m.options.path);
+    return detail::sqlite_error(e, "last position of " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"last position: "} + e.what()};
   }
@@ -720,7 +648,7 @@ result<std::int64_t> sqlite_journal::set_max_page_count(std::int64_t pages) {
   try {
     return m.db.execAndGet("PRAGMA max_page_count=" + std::to_string(pages)).getInt64();
   } catch (const SQLite::Exception& e) {
-    return map_exception(e, "set max_page_count of " + m.options.path);
+    return detail::sqlite_error(e, "set max_page_count of " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"set max_page_count: "} + e.what()};
   }

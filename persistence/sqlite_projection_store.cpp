@@ -8,6 +8,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include "persistence/detail/sqlite_error.hpp"
+
 namespace strata::persistence {
 
 namespace {
@@ -29,42 +31,6 @@ CREATE TABLE IF NOT EXISTS projection_dead_letters (
   PRIMARY KEY (projection, position)
 ) WITHOUT ROWID;
 )sql";
-
-error sqlite_error(const std::string& what, const SQLite::Exception& e) {
-  const int code = e.getErrorCode() & 0xff;
-  std::string message = what + ": " + e.what();
-  switch (code) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      return error{errc::unavailable, message};
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return error{errc::corrupted, message};
-    case SQLITE_ERROR:
-    case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:
-    case SQLITE_RANGE:
-      return error{errc::invalid_argument, message};
-    default:
-      return error{errc::internal, message};
-  }
-}
-
-template <class Fn>
-auto guarded(const std::string& what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return sqlite_error(what, e);
-  } catch (const std::exception& e) {
-    return error{errc::internal, what + ": " + e.what()};
-  }
-}
 
 void bind_all(SQLite::Statement& s, const std::vector<sql_value>& params) {
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -134,7 +100,7 @@ struct sqlite_projection_store::impl {
   }
 
   result<void> execute(std::string_view sql, const std::vector<sql_value>& params) {
-    return guarded("read-model statement", [&]() -> result<void> {
+    return detail::sqlite_guarded("read-model statement", [&]() -> result<void> {
       auto& s = prepared(sql, params);
       while (s.executeStep()) {
       }
@@ -144,7 +110,7 @@ struct sqlite_projection_store::impl {
   }
 
   result<std::vector<sql_row>> query(std::string_view sql, const std::vector<sql_value>& params) {
-    return guarded("read-model query", [&]() -> result<std::vector<sql_row>> {
+    return detail::sqlite_guarded("read-model query", [&]() -> result<std::vector<sql_row>> {
       auto& s = prepared(sql, params);
       std::vector<sql_row> rows;
       const int n = s.getColumnCount();
@@ -225,7 +191,7 @@ class sqlite_transaction final : public projection_transaction {
   }
   result<void> commit() override {
     if (s_ == nullptr) return finished();
-    auto r = guarded("read-model commit", [&]() -> result<void> {
+    auto r = detail::sqlite_guarded("read-model commit", [&]() -> result<void> {
       s_->db.exec("COMMIT");
       return ok();
     });
@@ -266,7 +232,7 @@ sqlite_projection_store::~sqlite_projection_store() = default;
 result<std::unique_ptr<sqlite_projection_store>> sqlite_projection_store::open(
     const sqlite_projection_store_options& options) {
   if (options.path.empty()) return error{errc::invalid_argument, "read-model path is empty"};
-  return guarded(
+  return detail::sqlite_guarded(
       "opening read-model database " + options.path,
       [&]() -> result<std::unique_ptr<sqlite_projection_store>> {
         return std::make_unique<sqlite_projection_store>(std::make_unique<impl>(options));
@@ -276,13 +242,13 @@ result<std::unique_ptr<sqlite_projection_store>> sqlite_projection_store::open(
 result<std::unique_ptr<projection_transaction>> sqlite_projection_store::begin() {
   if (impl_->in_transaction)
     return error{errc::invalid_argument, "a read-model transaction is open already"};
-  return guarded("beginning a read-model transaction",
-                 [&]() -> result<std::unique_ptr<projection_transaction>> {
-                   impl_->db.exec("BEGIN IMMEDIATE");
-                   impl_->in_transaction = true;
-                   return std::unique_ptr<projection_transaction>{
-                       std::make_unique<sqlite_transaction>(*impl_)};
-                 });
+  return detail::sqlite_guarded("beginning a read-model transaction",
+                                [&]() -> result<std::unique_ptr<projection_transaction>> {
+                                  impl_->db.exec("BEGIN IMMEDIATE");
+                                  impl_->in_transaction = true;
+                                  return std::unique_ptr<projection_transaction>{
+                                      std::make_unique<sqlite_transaction>(*impl_)};
+                                });
 }
 
 result<std::vector<sql_row>> sqlite_projection_store::query(std::string_view sql,

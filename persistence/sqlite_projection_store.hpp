@@ -31,8 +31,10 @@ struct sqlite_projection_store_options {
 ///     PRIMARY KEY (projection, position))
 /// Both WITHOUT ROWID; times are microseconds since the Unix epoch (UTC).
 ///
-/// Thread-safety and errors: as `projection_store`; `unavailable` also covers a file that
-/// cannot be opened or written, `corrupted` a damaged file.
+/// Thread-safety and errors: as `projection_store`, with SQLite's codes mapped as every SQLite
+/// backend maps them (persistence/detail/sqlite_error.hpp): `unavailable` for a locked, full,
+/// read-only or unopenable file, `corrupted` for a damaged file, `conflict` for a statement
+/// that breaks a constraint, `internal` for SQL that does not compile.
 class sqlite_projection_store final : public projection_store {
  public:
   /// Opens (creating when missing) the database and the bookkeeping tables.

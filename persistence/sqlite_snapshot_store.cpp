@@ -6,41 +6,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include "persistence/detail/sqlite_error.hpp"
+
 namespace strata::persistence {
 
 namespace {
-
-error sqlite_error(const std::string& what, const SQLite::Exception& e) {
-  int code = e.getErrorCode() & 0xff;
-  std::string message = what + ": " + e.what();
-  switch (code) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      return error{errc::unavailable, message};
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return error{errc::corrupted, message};
-    default:
-      return error{errc::internal, message};
-  }
-}
-
-// Runs `fn`, turning every exception into an error (none crosses the store's API).
-template <class Fn>
-auto guarded(const std::string& what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SQLite::Exception& e) {
-    return sqlite_error(what, e);
-  } catch (const std::exception& e) {
-    return error{errc::internal, what + ": " + e.what()};
-  }
-}
 
 result<snapshot_record> decode(SQLite::Statement& q, const stream_id& stream) {
   std::string where = "snapshot of " + stream.str();
@@ -120,7 +90,7 @@ result<std::unique_ptr<sqlite_snapshot_store>> sqlite_snapshot_store::open(
   if (options.keep_last == 0)
     return error{errc::invalid_argument, "sqlite snapshot store: keep_last must be >= 1"};
   std::string what = "sqlite snapshot store " + options.path;
-  return guarded(what, [&]() -> result<std::unique_ptr<sqlite_snapshot_store>> {
+  return detail::sqlite_guarded(what, [&]() -> result<std::unique_ptr<sqlite_snapshot_store>> {
     return std::unique_ptr<sqlite_snapshot_store>{
         new sqlite_snapshot_store{std::make_unique<impl>(std::move(options))}};
   });
@@ -128,7 +98,7 @@ result<std::unique_ptr<sqlite_snapshot_store>> sqlite_snapshot_store::open(
 
 result<void> sqlite_snapshot_store::save(const snapshot_record& s) {
   if (auto checked = check_snapshot(s); !checked) return checked;
-  return guarded("save snapshot of " + s.stream.str(), [&]() -> result<void> {
+  return detail::sqlite_guarded("save snapshot of " + s.stream.str(), [&]() -> result<void> {
     SQLite::Transaction tx{impl_->db};
     auto& up = impl_->upsert;
     up.reset();
@@ -151,42 +121,42 @@ result<void> sqlite_snapshot_store::save(const snapshot_record& s) {
 
 result<std::optional<snapshot_record>> sqlite_snapshot_store::load_latest(const stream_id& stream,
                                                                           version at_or_below) {
-  return guarded("load snapshot of " + stream.str(),
-                 [&]() -> result<std::optional<snapshot_record>> {
-                   auto& q = impl_->latest;
-                   q.reset();
-                   q.bind(1, stream.str());
-                   q.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(
-                                 at_or_below.value, std::numeric_limits<std::int64_t>::max())));
-                   if (!q.executeStep()) return std::optional<snapshot_record>{};
-                   auto s = decode(q, stream);
-                   q.reset();
-                   if (!s) return std::move(s).err();
-                   return std::optional<snapshot_record>{std::move(*s)};
-                 });
+  return detail::sqlite_guarded(
+      "load snapshot of " + stream.str(), [&]() -> result<std::optional<snapshot_record>> {
+        auto& q = impl_->latest;
+        q.reset();
+        q.bind(1, stream.str());
+        q.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(
+                      at_or_below.value, std::numeric_limits<std::int64_t>::max())));
+        if (!q.executeStep()) return std::optional<snapshot_record>{};
+        auto s = decode(q, stream);
+        q.reset();
+        if (!s) return std::move(s).err();
+        return std::optional<snapshot_record>{std::move(*s)};
+      });
 }
 
 result<std::vector<snapshot_record>> sqlite_snapshot_store::list(const stream_id& stream) {
-  return guarded("list snapshots of " + stream.str(),
-                 [&]() -> result<std::vector<snapshot_record>> {
-                   auto& q = impl_->all;
-                   q.reset();
-                   q.bind(1, stream.str());
-                   std::vector<snapshot_record> out;
-                   while (q.executeStep()) {
-                     auto s = decode(q, stream);
-                     if (!s) {
-                       q.reset();
-                       return std::move(s).err();
-                     }
-                     out.push_back(std::move(*s));
-                   }
-                   return out;
-                 });
+  return detail::sqlite_guarded("list snapshots of " + stream.str(),
+                                [&]() -> result<std::vector<snapshot_record>> {
+                                  auto& q = impl_->all;
+                                  q.reset();
+                                  q.bind(1, stream.str());
+                                  std::vector<snapshot_record> out;
+                                  while (q.executeStep()) {
+                                    auto s = decode(q, stream);
+                                    if (!s) {
+                                      q.reset();
+                                      return std::move(s).err();
+                                    }
+                                    out.push_back(std::move(*s));
+                                  }
+                                  return out;
+                                });
 }
 
 result<void> sqlite_snapshot_store::remove_stream(const stream_id& stream) {
-  return guarded("remove snapshots of " + stream.str(), [&]() -> result<void> {
+  return detail::sqlite_guarded("remove snapshots of " + stream.str(), [&]() -> result<void> {
     auto& q = impl_->remove;
     q.reset();
     q.bind(1, stream.str());

@@ -3,22 +3,54 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
+#include <boost/describe/enum_to_string.hpp>
 
+#include "domain/kernel/log.hpp"
 #include "domain/kernel/result.hpp"
+#include "persistence/projection.hpp"
 
 namespace strata {
 
 /// Configuration of a `strata::runtime`. Every field has a default that works out of the
-/// box: an SQLite journal `strata.db` in the working directory, durable (synchronous=FULL),
-/// metrics on 127.0.0.1:9464. The JSON file uses the same names (see README, "Configuration").
+/// box, written once, here: an SQLite journal `strata.db` in the working directory, durable
+/// (synchronous=FULL), metrics on 127.0.0.1:9464. The JSON file uses the same names (see
+/// README, "Configuration").
+///
+/// A setting with a fixed set of values is an enum described with `BOOST_DESCRIBE_ENUM`; the
+/// file writes its enumerator names ("sqlite", "full", "park_and_continue"). `parse_config`
+/// turns them into the enum once, and refuses any other text naming the key and the values
+/// it accepts; a new enumerated setting needs nothing more than its description.
+
+/// Where the journal (and the snapshots) live.
+enum class journal_backend : std::uint8_t {
+  sqlite,    ///< One SQLite file (the default).
+  postgres,  ///< A PostgreSQL database.
+  memory,    ///< Nothing survives the process; for tests.
+};
+BOOST_DESCRIBE_ENUM(journal_backend, sqlite, postgres, memory)
+
+/// SQLite's `synchronous` setting: what a committed transaction survives.
+enum class sqlite_synchronous : std::uint8_t {
+  full,    ///< Power loss: a commit waits for the disk.
+  normal,  ///< A crash of the process (not of the machine); commits are cheaper.
+};
+BOOST_DESCRIBE_ENUM(sqlite_synchronous, full, normal)
+
+/// The name a configuration file writes for `value`, e.g. "sqlite" (for messages and logs).
+template <class E, class = std::enable_if_t<boost::describe::has_describe_enumerators<E>::value>>
+const char* config_name(E value) noexcept {
+  return boost::describe::enum_to_string(value, "(invalid)");
+}
 
 struct sqlite_config {
   std::string path = "strata.db";
-  /// "full": an accepted command survives power loss; "normal": it survives a crash of the
+  /// `full`: an accepted command survives power loss; `normal`: it survives a crash of the
   /// process (not of the machine), and commits are cheaper.
-  std::string synchronous = "full";
+  sqlite_synchronous synchronous = sqlite_synchronous::full;
 };
 BOOST_DESCRIBE_STRUCT(sqlite_config, (), (path, synchronous))
 
@@ -29,8 +61,7 @@ struct postgres_config {
 BOOST_DESCRIBE_STRUCT(postgres_config, (), (conninfo, schema))
 
 struct journal_config {
-  /// "sqlite" (default), "postgres" or "memory" (nothing survives the process; for tests).
-  std::string backend = "sqlite";
+  journal_backend backend = journal_backend::sqlite;
   sqlite_config sqlite;
   postgres_config postgres;
   std::uint32_t max_batch_events = 1000;  ///< Group commit: events per transaction at most.
@@ -72,17 +103,24 @@ BOOST_DESCRIBE_STRUCT(metrics_config, (), (enabled, bind_address, port))
 /// Projections and their read-model database (see docs/PROJECTIONS.md).
 struct projections_config {
   std::string path = "strata-read.db";  ///< The SQLite read-model file (not the journal's).
-  /// "normal" (default; the checkpoint shares each transaction, so a lost commit is simply
-  /// applied again) or "full".
-  std::string synchronous = "normal";
-  /// A handler failure parks the event, then: "park_and_continue" or "stop".
-  std::string on_poison = "park_and_continue";
+  /// `normal` by default: the checkpoint shares each transaction, so a lost commit is simply
+  /// applied again.
+  sqlite_synchronous synchronous = sqlite_synchronous::normal;
+  /// A handler failure parks the event, then: `park_and_continue` or `stop`.
+  persistence::poison_policy on_poison = persistence::poison_policy::park_and_continue;
   std::uint32_t batch_events = 1000;    ///< Events per read-model transaction at most.
   std::uint32_t buffer_events = 10000;  ///< Live events buffered per projection.
   std::uint32_t retry_delay_ms = 200;   ///< Wait after a journal or store failure.
 };
 BOOST_DESCRIBE_STRUCT(projections_config, (),
                       (path, synchronous, on_poison, batch_events, buffer_events, retry_delay_ms))
+
+/// What the library reports (see `log_sink`; a host supplies its own in `runtime_overrides`).
+struct log_config {
+  /// Messages below it are not written: "debug", "info", "warning" (default) or "error".
+  log_level level = log_level::warning;
+};
+BOOST_DESCRIBE_STRUCT(log_config, (), (level))
 
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
@@ -91,20 +129,29 @@ struct runtime_config {
   aggregates_config aggregates;
   metrics_config metrics;
   projections_config projections;
+  log_config log;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
-                      (scheduler_threads, journal, commands, aggregates, metrics, projections))
+                      (scheduler_threads, journal, commands, aggregates, metrics, projections,
+                       log))
 
-/// Parses a configuration from JSON text. Missing keys keep their defaults. Errors:
-/// `invalid_argument` naming the problem (malformed JSON, an unknown key such as
-/// "journal.sqlite.pth", a value of the wrong type, an unknown backend or mode).
+/// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
+/// defaults. Errors: `invalid_argument` naming the problem (malformed JSON, an unknown key
+/// such as "journal.sqlite.pth", a value of the wrong type, a value an enumerated setting
+/// does not accept, with the key and the accepted values, as `validate`).
 result<runtime_config> parse_config(std::string_view json_text);
+
+/// Checks the values of a configuration built in code (`parse_config` does it for a file):
+/// a count, bound or timeout that must not be 0, an enum holding no enumerator. Errors:
+/// `invalid_argument` naming the key.
+result<void> validate(const runtime_config& config);
 
 /// Reads and parses a configuration file. Errors: `not_found` when the file cannot be read,
 /// otherwise as `parse_config` (prefixed with the path).
 result<runtime_config> load_config(const std::string& path);
 
-/// The configuration as JSON text (all keys, with their values).
+/// The configuration as JSON text (all keys, with their values; enums by their names), which
+/// `parse_config` reads back to an equal configuration.
 std::string to_json_text(const runtime_config& config);
 
 }  // namespace strata

@@ -8,32 +8,16 @@
 #include <thread>
 #include <utility>
 
+#include "persistence/sqlite_process_store.hpp"
+
 namespace strata {
 
-// The instance table of every process, in the read-model database:
-//   strata_process_instances(process TEXT, instance TEXT, cause TEXT, finished INTEGER,
-//                            PRIMARY KEY (process, instance))
-// A row is inserted (finished = 0) by the event that starts an instance and set to
-// finished = 1 by the event that finishes it, in the projection's transaction with its
-// checkpoint.
+// Which instances were started and which finished is recorded through a process store, in
+// the trigger projection's transaction with its checkpoint.
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-constexpr std::string_view create_sql =
-    "CREATE TABLE IF NOT EXISTS strata_process_instances (process TEXT NOT NULL, instance TEXT "
-    "NOT NULL, cause TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (process, "
-    "instance))";
-constexpr std::string_view insert_sql =
-    "INSERT INTO strata_process_instances (process, instance, cause, finished) VALUES (?, ?, ?, "
-    "0) ON CONFLICT (process, instance) DO NOTHING";
-constexpr std::string_view finish_sql =
-    "UPDATE strata_process_instances SET finished = 1 WHERE process = ? AND instance = ?";
-constexpr std::string_view delete_sql = "DELETE FROM strata_process_instances WHERE process = ?";
-constexpr std::string_view unfinished_sql =
-    "SELECT instance, cause FROM strata_process_instances WHERE process = ? AND finished = 0 "
-    "ORDER BY instance";
 
 // The work queue shared by the projection (producer) and the workers.
 struct inbox {
@@ -66,36 +50,39 @@ struct inbox {
 
 class trigger_projection final : public persistence::projection {
  public:
-  trigger_projection(std::shared_ptr<process_definition> def, std::shared_ptr<inbox> box)
-      : def_(std::move(def)), box_(std::move(box)), name_("process:" + std::string{def_->name()}) {}
+  trigger_projection(std::shared_ptr<process_definition> def,
+                     std::shared_ptr<persistence::process_store> store, std::shared_ptr<inbox> box)
+      : def_(std::move(def)),
+        store_(std::move(store)),
+        box_(std::move(box)),
+        name_("process:" + std::string{def_->name()}) {}
 
   std::string_view name() const override { return name_; }
   std::vector<std::string> handles() const override { return def_->handles(); }
 
-  result<void> setup(persistence::projection_transaction& tx) override {
-    return tx.execute(create_sql);
-  }
+  result<void> setup(persistence::projection_transaction& tx) override { return store_->setup(tx); }
   result<void> drop(persistence::projection_transaction& tx) override {
-    return tx.execute(delete_sql, {std::string{def_->name()}});
+    return store_->forget(tx, def_->name());
   }
 
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
-    const std::string process{def_->name()};
+    const std::string_view process = def_->name();
     if (auto id = def_->started_by(r)) {
-      if (auto e = tx.execute(insert_sql, {process, *id, r.event_id}); !e) return e;
+      if (auto e = store_->record_started(tx, process, *id, r.event_id); !e) return e;
       // Offered before the commit: should the commit fail, the record is applied again and
       // offered again, which the queue and the deterministic command ids make harmless.
       box_->offer(*id, r.event_id);
     }
     if (auto id = def_->finished_by(r)) {
-      if (auto e = tx.execute(finish_sql, {process, *id}); !e) return e;
+      if (auto e = store_->record_finished(tx, process, *id); !e) return e;
     }
     return ok();
   }
 
  private:
   std::shared_ptr<process_definition> def_;
+  std::shared_ptr<persistence::process_store> store_;
   std::shared_ptr<inbox> box_;
   std::string name_;
 };
@@ -188,21 +175,23 @@ result<std::unique_ptr<process_manager>> process_manager::start(
   if (options.workers == 0)
     return error{errc::invalid_argument, "a process manager needs at least one worker"};
   if (options.rounds_per_turn == 0) options.rounds_per_turn = 1;
+  if (!options.store) options.store = std::make_shared<persistence::sqlite_process_store>();
   auto p = std::make_unique<impl>();
   p->rt = &rt;
   p->def = def;
   p->options = options;
   p->box = std::make_shared<inbox>();
-  if (auto added = rt.add_projection(std::make_shared<trigger_projection>(def, p->box)); !added)
+  if (auto added =
+          rt.add_projection(std::make_shared<trigger_projection>(def, options.store, p->box));
+      !added)
     return std::move(added).err();
   // Instances a previous run started and did not finish. The projection may offer some of
   // them again while it catches up; the queue keeps one entry per instance.
   auto store = rt.open_read_models();
   if (!store) return std::move(store).err();
-  auto rows = (*store)->query(unfinished_sql, {std::string{def->name()}});
-  if (!rows) return std::move(rows).err();
-  for (const auto& row : *rows)
-    if (row.size() == 2) p->box->offer(persistence::as_text(row[0]), persistence::as_text(row[1]));
+  auto unfinished = options.store->unfinished(**store, def->name());
+  if (!unfinished) return std::move(unfinished).err();
+  for (const auto& instance : *unfinished) p->box->offer(instance.id, instance.cause);
   for (std::size_t i = 0; i < options.workers; ++i)
     p->workers.emplace_back([raw = p.get()] { raw->work(); });
   return std::unique_ptr<process_manager>{new process_manager{std::move(p)}};

@@ -10,6 +10,7 @@
 
 #include "domain/kernel/result.hpp"
 #include "persistence/event_record.hpp"
+#include "persistence/process_store.hpp"
 #include "runtime/runtime.hpp"
 
 namespace strata {
@@ -59,10 +60,14 @@ struct process_options {
   std::size_t workers = 2;                     ///< Threads driving instances.
   std::chrono::milliseconds retry_delay{100};  ///< Before another round of a waiting instance.
   std::size_t rounds_per_turn = 64;            ///< Rounds of one instance before others get a turn.
+  /// Where the started and finished instances are recorded, in the runtime's read-model
+  /// database; null: `persistence::sqlite_process_store` (the default SQLite store's SQL).
+  std::shared_ptr<persistence::process_store> store;
 };
 
 /// Drives the instances of one process over a runtime: a projection ("process:<name>")
-/// records in the read-model database, exactly once per checkpoint, which instances were
+/// records in the read-model database (through `process_options::store`), exactly once per
+/// checkpoint, which instances were
 /// started and which finished; worker threads of the manager advance every unfinished one
 /// until it finishes.
 ///

@@ -16,65 +16,75 @@ timestamp system_clock::now() const {
 
 namespace {
 
-result<std::shared_ptr<persistence::journal_factory>> make_journal(const journal_config& c) {
-  if (c.backend == "memory")
-    return std::shared_ptr<persistence::journal_factory>{
-        std::make_shared<persistence::memory_journal_factory>()};
-  if (c.backend == "sqlite") {
-    persistence::sqlite_journal_options o;
-    o.path = c.sqlite.path;
-    o.sync = c.sqlite.synchronous == "normal"
-                 ? persistence::sqlite_journal_options::durability::normal
-                 : persistence::sqlite_journal_options::durability::full;
-    return std::shared_ptr<persistence::journal_factory>{
-        std::make_shared<persistence::sqlite_journal_factory>(o)};
+// Both switches are over every enumerator with no default, so a new backend that is not
+// handled here does not compile (-Wswitch); `validate` has refused a value outside the enum.
+
+std::shared_ptr<persistence::journal_factory> make_journal(const journal_config& c) {
+  switch (c.backend) {
+    case journal_backend::memory:
+      return std::make_shared<persistence::memory_journal_factory>();
+    case journal_backend::sqlite: {
+      persistence::sqlite_journal_options o;
+      o.path = c.sqlite.path;
+      switch (c.sqlite.synchronous) {
+        case sqlite_synchronous::full:
+          o.sync = persistence::sqlite_journal_options::durability::full;
+          break;
+        case sqlite_synchronous::normal:
+          o.sync = persistence::sqlite_journal_options::durability::normal;
+          break;
+      }
+      return std::make_shared<persistence::sqlite_journal_factory>(o);
+    }
+    case journal_backend::postgres: {
+      persistence::postgres_journal_options o;
+      o.conninfo = c.postgres.conninfo;
+      o.schema = c.postgres.schema;
+      return std::make_shared<persistence::postgres_journal_factory>(o);
+    }
   }
-  if (c.backend == "postgres") {
-    persistence::postgres_journal_options o;
-    o.conninfo = c.postgres.conninfo;
-    o.schema = c.postgres.schema;
-    return std::shared_ptr<persistence::journal_factory>{
-        std::make_shared<persistence::postgres_journal_factory>(o)};
-  }
-  return error{errc::invalid_argument, "journal backend \"" + c.backend + "\" is not available"};
+  return nullptr;
 }
 
 std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtime_config& c) {
   if (c.aggregates.snapshot_every == 0) return nullptr;
   const std::size_t keep = c.aggregates.snapshots_kept;
   const auto& j = c.journal;
-  if (j.backend == "sqlite") {
-    persistence::sqlite_snapshot_store_options o;
-    o.path = j.sqlite.path;  // the journal's file: one file to back up
-    o.keep_last = keep;
-    o.synchronous_full = false;  // a cache: losing the newest one costs a longer replay only
-    return std::make_shared<persistence::sqlite_snapshot_store_factory>(o);
+  switch (j.backend) {
+    case journal_backend::sqlite: {
+      persistence::sqlite_snapshot_store_options o;
+      o.path = j.sqlite.path;  // the journal's file: one file to back up
+      o.keep_last = keep;
+      o.synchronous_full = false;  // a cache: losing the newest one costs a longer replay only
+      return std::make_shared<persistence::sqlite_snapshot_store_factory>(o);
+    }
+    case journal_backend::postgres: {
+      persistence::postgres_snapshot_store_options o;
+      o.conninfo = j.postgres.conninfo;
+      o.schema = j.postgres.schema;
+      o.keep_last = keep;
+      return std::make_shared<persistence::postgres_snapshot_store_factory>(o);
+    }
+    case journal_backend::memory: {
+      persistence::memory_snapshot_store_options o;
+      o.keep_last = keep;
+      return std::make_shared<persistence::memory_snapshot_store_factory>(o);
+    }
   }
-  if (j.backend == "postgres") {
-    persistence::postgres_snapshot_store_options o;
-    o.conninfo = j.postgres.conninfo;
-    o.schema = j.postgres.schema;
-    o.keep_last = keep;
-    return std::make_shared<persistence::postgres_snapshot_store_factory>(o);
-  }
-  persistence::memory_snapshot_store_options o;
-  o.keep_last = keep;
-  return std::make_shared<persistence::memory_snapshot_store_factory>(o);
+  return nullptr;
 }
 
 }  // namespace
 
 result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                                                 runtime_overrides overrides) {
+  // A configuration built in code has not been through parse_config.
+  if (auto valid = validate(config); !valid) return std::move(valid).err();
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
   const bool journal_overridden = overrides.journal != nullptr;
   std::shared_ptr<persistence::journal_factory> journal = std::move(overrides.journal);
-  if (!journal) {
-    auto made = make_journal(config.journal);
-    if (!made) return std::move(made).err();
-    journal = std::move(*made);
-  }
+  if (!journal) journal = make_journal(config.journal);
   std::shared_ptr<const clock> clk = std::move(overrides.time_source);
   if (!clk) clk = std::make_shared<system_clock>();
 
@@ -99,6 +109,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.max_live_per_type = config.aggregates.max_live_per_type;
   o.max_crashes = config.aggregates.max_crashes;
   o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
+  o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
+                        : std::make_shared<stderr_log_sink>(config.log.level);
   auto snapshots = overrides.snapshots;
   if (!snapshots && !journal_overridden) snapshots = make_snapshots(config);
   auto eng =
@@ -165,21 +177,16 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 result<void> runtime::start_projections(
     std::shared_ptr<persistence::projection_store_factory> read_models) {
   const auto& c = config_.projections;
-  auto policy = persistence::parse_poison_policy(c.on_poison);
-  if (!policy) return std::move(policy).err();
-  if (c.batch_events == 0 || c.buffer_events == 0)
-    return error{errc::invalid_argument,
-                 "projections.batch_events and projections.buffer_events must be at least 1"};
   if (!read_models) {
     persistence::sqlite_projection_store_options o;
     o.path = c.path;
-    o.synchronous_full = c.synchronous == "full";
+    o.synchronous_full = c.synchronous == sqlite_synchronous::full;
     read_models = std::make_shared<persistence::sqlite_projection_store_factory>(o);
   }
   actors::projection_options o;
   o.batch_events = c.batch_events;
   o.buffer_events = c.buffer_events;
-  o.on_poison = *policy;
+  o.on_poison = c.on_poison;
   o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
   auto host = engine_->start_projections(o, std::move(read_models));
   if (!host) return std::move(host).err();

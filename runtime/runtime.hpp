@@ -43,6 +43,9 @@ struct runtime_overrides {
   std::shared_ptr<persistence::snapshot_store_factory> snapshots;
   /// The read-model database; null: SQLite at `projections.path`.
   std::shared_ptr<persistence::projection_store_factory> read_models;
+  /// Where the library reports, for the messages at or above `log.level`; null: one line
+  /// per message on stderr (`stderr_log_sink`).
+  std::shared_ptr<log_sink> log;
 };
 
 /// An aggregate's state at a point of its history, rebuilt off to the side.

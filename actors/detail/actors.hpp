@@ -21,9 +21,6 @@ caf::actor spawn_region(caf::actor_system& sys, std::shared_ptr<type_services> s
 caf::actor spawn_aggregate(caf::local_actor* region, std::shared_ptr<type_services> svc,
                            std::string id);
 
-/// Maps an infrastructure error to the command status a caller sees.
-command_status status_of(errc code) noexcept;
-
 /// A result carrying only a failure.
 command_result failure_result(error e, version at = {});
 

@@ -127,6 +127,8 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using dup_atom = caf::atom_constant<caf::atom("dup")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+/// Aggregate -> its region: a handler threw (`crashed_atom`, aggregate id).
+using crashed_atom = caf::atom_constant<caf::atom("crashed")>;
 
 }  // namespace strata::actors::detail
 

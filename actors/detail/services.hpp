@@ -24,6 +24,7 @@ struct type_services {
   const clock* clk = nullptr;
   engine_options options;
   metrics::aggregate_metrics* metrics = nullptr;  ///< Lives as long as the engine's registry.
+  log_sink* log = nullptr;                        ///< `options.log`, never null.
   /// Commands admitted for this type and not yet answered (admission control).
   std::atomic<std::size_t> in_flight{0};
 };

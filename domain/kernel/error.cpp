@@ -28,6 +28,26 @@ std::string_view to_string(errc code) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(command_status s) noexcept {
+  switch (s) {
+    case command_status::accepted:
+      return "accepted";
+    case command_status::rejected:
+      return "rejected";
+    case command_status::conflict:
+      return "conflict";
+    case command_status::overloaded:
+      return "overloaded";
+    case command_status::timeout:
+      return "timeout";
+    case command_status::unavailable:
+      return "unavailable";
+    case command_status::failed:
+      return "failed";
+  }
+  return "failed";
+}
+
 std::string to_string(const error& e) {
   std::string out{to_string(e.code)};
   if (!e.message.empty()) {

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "domain/fulfilment/fulfilment.hpp"
+#include "domain/fulfilment/processes/fulfilment_process.hpp"
 #include "domain/inventory/inventory_item.hpp"
 #include "domain/orders/order.hpp"
 #include "domain/payments/payment.hpp"
-#include "runtime/process_fulfilment.hpp"
 #include "runtime/runtime.hpp"
 
 using namespace strata;

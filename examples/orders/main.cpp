@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "domain/orders/order.hpp"
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "runtime/runtime.hpp"
 
 using namespace strata;
@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
                                         "order-" + run + "-c"};
 
   std::printf("strata orders demo: journal %s (%s), synchronous=%s\n\n",
-              config.journal.sqlite.path.c_str(), config.journal.backend.c_str(),
-              config.journal.sqlite.synchronous.c_str());
+              config.journal.sqlite.path.c_str(), config_name(config.journal.backend),
+              config_name(config.journal.sqlite.synchronous));
   {
     auto rt = boot(config);
     if (!rt) {

@@ -23,8 +23,6 @@
 //   CREATE TABLE s.journal_position (             -- exactly one row
 //     singleton bool PRIMARY KEY CHECK (singleton), last_position bigint NOT NULL);
 //
-//   CREATE SEQUENCE s.naive_positions;            -- test-only naive mode
-//
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
 //   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
@@ -49,11 +47,13 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/detail/event_row.hpp"
 #include "persistence/postgres/detail/pg_session.hpp"
 
 namespace strata::persistence {
@@ -66,45 +66,43 @@ std::int64_t clamp_i64(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(max_i64) ? max_i64 : static_cast<std::int64_t>(v);
 }
 
-// The columns every read selects, in the order decode_event expects.
+// The columns every read selects: detail::event_column order, then the stream's type and id.
 constexpr std::string_view event_columns =
     "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
-    "e.aggregate_type, e.aggregate_id, "
     "(extract(epoch from e.occurred_at) * 1000000)::bigint, "
-    "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, e.hash";
+    "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, e.hash, "
+    "e.aggregate_type, e.aggregate_id";
+
+// A result row as `detail::decode_event_row` reads it; the views point into the result.
+struct pg_row {
+  const pqxx::row& row;
+
+  std::optional<std::int64_t> integer(int col) const {
+    const pqxx::field f = row[col];
+    if (f.is_null()) return std::nullopt;
+    return f.as<std::int64_t>();
+  }
+  std::optional<std::string_view> text(int col) const {
+    const pqxx::field f = row[col];
+    if (f.is_null()) return std::nullopt;
+    return std::string_view{f.c_str(), f.size()};
+  }
+};
 
 result<event_record> decode_event(const pqxx::row& row, global_position previous) {
-  std::string where = "event after position " + std::to_string(previous.value);
   try {
-    if (row[0].is_null()) return error{errc::corrupted, where + " has no global position"};
-    auto position = row[0].as<std::int64_t>();
-    where = "event at position " + std::to_string(position);
-    if (position <= 0) return error{errc::corrupted, where + " has a non-positive position"};
-    event_record r;
-    r.position = global_position{static_cast<std::uint64_t>(position)};
-    auto v = row[1].as<std::int64_t>();
-    if (v <= 0) return error{errc::corrupted, where + " has a non-positive version"};
-    r.stream_version = version{static_cast<std::uint64_t>(v)};
-    r.event_id = row[2].as<std::string>();
-    r.event_type = row[3].as<std::string>();
-    auto sv = row[4].as<std::int64_t>();
-    if (sv < 0 || sv > std::numeric_limits<std::uint32_t>::max())
-      return error{errc::corrupted, where + " has an out-of-range schema version"};
-    r.schema_version = static_cast<std::uint32_t>(sv);
-    r.aggregate_type = row[5].as<std::string>();
-    r.aggregate_id = row[6].as<std::string>();
-    r.time = from_unix_micros(row[7].as<std::int64_t>());
-    r.user_id = row[8].as<std::string>();
-    r.command_id = row[9].as<std::string>();
-    r.correlation_id = row[10].as<std::string>();
-    r.causation_id = row[11].as<std::string>();
-    r.data = row[12].as<std::string>();
-    r.hash = row[13].as<std::string>();
-    if (r.aggregate_type.empty() || r.aggregate_id.empty())
-      return error{errc::corrupted, where + " has no stream name"};
-    return r;
+    const pg_row r{row};
+    event_view v;
+    if (auto read = detail::decode_event_row(r, v); !read) return std::move(read).err();
+    const auto type = r.text(detail::event_column_count);
+    const auto id = r.text(detail::event_column_count + 1);
+    if (!type || !id || type->empty() || id->empty())
+      return error{errc::corrupted, "event at global position " + std::to_string(v.position.value) +
+                                        " has no stream name"};
+    return v.to_record(*type, *id);
   } catch (const std::exception& e) {
-    return error{errc::corrupted, where + " cannot be read: " + e.what()};
+    return error{errc::corrupted, "event after global position " + std::to_string(previous.value) +
+                                      " cannot be read: " + e.what()};
   }
 }
 
@@ -228,8 +226,7 @@ bool is_stream_error(const pqxx::sql_error& e) {
 }
 
 error stream_error(const stream_id& stream, const pqxx::sql_error& e) {
-  errc code = e.sqlstate() == "23505" ? errc::conflict : errc::invalid_argument;
-  return error{code, stream.str() + ": " + e.what()};
+  return detail::pg_error(e, stream.str());
 }
 
 }  // namespace
@@ -247,9 +244,6 @@ struct postgres_journal::impl {
   void prepare(pqxx::connection& c) {
     c.prepare("lock_position",
               "SELECT last_position FROM " + s + "journal_position WHERE singleton FOR UPDATE");
-    c.prepare("naive_positions",
-              "SELECT nextval('" + s + "naive_positions') FROM generate_series(1, $1::int)");
-    c.prepare("sleep", "SELECT pg_sleep($1::double precision)");
     // Locks the heads of a batch's existing streams in name order, so that writers locking
     // overlapping sets cannot deadlock (the counter row, locked first, already orders the
     // counter-row writers; the order matters for the others).
@@ -308,8 +302,8 @@ struct postgres_journal::impl {
       pqxx::nontransaction probe{c};
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
-          "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL",
-          s + "streams", s + "events", s + "journal_position", s + "naive_positions");
+          "to_regclass($3) IS NOT NULL",
+          s + "streams", s + "events", s + "journal_position");
       if (r[0].as<bool>()) return ok();
     }
     pqxx::work tx{c};
@@ -340,35 +334,21 @@ struct postgres_journal::impl {
              "last_position bigint NOT NULL)");
     tx.exec0("INSERT INTO " + s +
              "journal_position VALUES (true, 0) ON CONFLICT (singleton) DO NOTHING");
-    tx.exec0("CREATE SEQUENCE IF NOT EXISTS " + s + "naive_positions");
     tx.commit();
     return ok();
   }
 
-  void delay(pqxx::transaction_base& tx) const {
-    if (options.testing.delay_after_positions_ms == 0) return;
-    tx.exec_prepared("sleep", options.testing.delay_after_positions_ms / 1000.0);
-  }
-
-  bool counter_mode() const {
-    return options.testing.positions == postgres_position_mode::counter_row;
-  }
-
   // One attempt at a batch inside `tx`. The transaction state between statements:
-  //   next: the next free position (counter mode), taken from the locked counter row.
+  //   next: the next free position, taken from the locked counter row.
   struct attempt {
     pqxx::work& tx;
     std::uint64_t next = 0;
-    bool delayed = false;
   };
 
-  // Takes the counter row (counter mode); writers are serialised from here until commit.
+  // Takes the counter row; writers are serialised from here until commit.
   void begin(attempt& a) const {
-    if (!counter_mode()) return;
     auto row = a.tx.exec_prepared1("lock_position");
     a.next = row[0].as<std::uint64_t>() + 1;
-    delay(a.tx);
-    a.delayed = true;
   }
 
   // Appends the streams `batch[first, last)` with one statement to lock their heads and one
@@ -405,25 +385,11 @@ struct postgres_journal::impl {
     }
     if (writing.empty()) return;
 
-    std::vector<std::uint64_t> positions;
-    positions.reserve(events);
-    if (counter_mode()) {
-      for (std::size_t k = 0; k < events; ++k) positions.push_back(a.next + k);
-    } else {
-      auto rows = a.tx.exec_prepared("naive_positions", static_cast<int>(events));
-      for (const auto& r : rows) positions.push_back(r[0].as<std::uint64_t>());
-      std::sort(positions.begin(), positions.end());
-      if (!a.delayed) {
-        delay(a.tx);
-        a.delayed = true;
-      }
-    }
-
     std::size_t taken = 0;
     write_set group;
     auto flush = [&] {
       if (group.events == 0) return;
-      if (counter_mode()) group.last_position = clamp_i64(a.next + taken - 1);
+      group.last_position = clamp_i64(a.next + taken - 1);
       a.tx.exec_prepared0(
           "write", group.new_name.finish(), group.new_type.finish(), group.new_id.finish(),
           group.new_head.finish(), group.new_hash.finish(), group.moved_key.finish(),
@@ -446,7 +412,7 @@ struct postgres_journal::impl {
       for (std::size_t k = 0; k < part.events.size(); ++k) {
         const new_event& e = part.events[k];
         event_record r = make_record(part.stream, e, version{part.expected.value + 1 + k},
-                                     global_position{positions[taken + k]});
+                                     global_position{a.next + taken + k});
         r.hash = chain_hash(previous_hash, r);
         previous_hash = r.hash;
         records.push_back(std::move(r));
@@ -457,7 +423,7 @@ struct postgres_journal::impl {
       outcomes[i] = std::move(records);
     }
     flush();
-    if (counter_mode()) a.next += taken;
+    a.next += taken;
   }
 
   // The usual path: the whole batch in a constant number of statements. Throws driver

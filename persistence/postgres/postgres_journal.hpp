@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,16 +9,6 @@
 #include "persistence/journal.hpp"
 
 namespace strata::persistence {
-
-/// How a PostgreSQL journal assigns global positions.
-enum class postgres_position_mode : std::uint8_t {
-  /// From a single counter row locked inside the writing transaction (the only correct mode).
-  counter_row,
-  /// From a sequence, as a naive schema would. Readers can then see positions out of order
-  /// (a later position committed before an earlier one). Exists only so a test can prove
-  /// that `counter_row` is needed: never use it for data.
-  naive_sequence,
-};
 
 /// Settings of a PostgreSQL journal.
 struct postgres_journal_options {
@@ -32,14 +21,6 @@ struct postgres_journal_options {
   /// of whole streams holding at most this many events (a larger stream is a group of its
   /// own), one statement per group. REQUIRES: 1..1000.
   std::size_t insert_chunk_rows = 1000;
-
-  /// Test-only knobs. Defaults are what production uses.
-  struct testing_options {
-    postgres_position_mode positions = postgres_position_mode::counter_row;
-    /// Sleeps this long (server side, pg_sleep) inside an append's transaction right after its
-    /// first positions were taken, to make commit races deterministic in tests.
-    std::uint32_t delay_after_positions_ms = 0;
-  } testing;
 };
 
 /// The journal on PostgreSQL: events in a table with a JSONB `data` column, a hash chain per

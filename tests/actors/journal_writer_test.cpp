@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "actors/journal_writer.hpp"
-#include "persistence/fault_injecting_journal.hpp"
 #include "persistence/memory_journal.hpp"
+#include "tests/support/fault_injecting_journal.hpp"
 
 using namespace strata;
 

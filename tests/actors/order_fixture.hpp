@@ -12,8 +12,8 @@
 
 #include "actors/engine.hpp"
 #include "domain/orders/order.hpp"
-#include "persistence/fault_injecting_journal.hpp"
 #include "persistence/memory_journal.hpp"
+#include "tests/support/fault_injecting_journal.hpp"
 
 namespace strata::testing {
 

@@ -15,15 +15,15 @@
 #include <vector>
 
 #include "domain/fulfilment/fulfilment.hpp"
+#include "domain/fulfilment/processes/fulfilment_process.hpp"
 #include "domain/inventory/inventory_item.hpp"
 #include "domain/orders/order.hpp"
 #include "domain/payments/payment.hpp"
-#include "persistence/fault_injecting_journal.hpp"
 #include "persistence/memory_journal.hpp"
 #include "persistence/sqlite_journal.hpp"
-#include "runtime/process_fulfilment.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#include "tests/support/fault_injecting_journal.hpp"
 
 namespace strata::testing {
 

@@ -57,6 +57,22 @@ TEST_CASE("only transient error codes are retryable") {
   CHECK(to_string(errc::not_found) == "not_found");
 }
 
+TEST_CASE("error codes map to the status a failed command is answered and counted with") {
+  CHECK(status_of(errc::rejected) == command_status::rejected);
+  CHECK(status_of(errc::conflict) == command_status::conflict);
+  CHECK(status_of(errc::overloaded) == command_status::overloaded);
+  CHECK(status_of(errc::timeout) == command_status::timeout);
+  CHECK(status_of(errc::unavailable) == command_status::unavailable);
+  CHECK(status_of(errc::internal) == command_status::failed);
+  CHECK(status_of(errc::corrupted) == command_status::failed);
+  CHECK(status_of(errc::invalid_argument) == command_status::failed);
+  CHECK(status_of(errc::not_found) == command_status::failed);
+  CHECK(status_of(errc::unsupported) == command_status::failed);
+  CHECK(to_string(command_status::accepted) == "accepted");
+  CHECK(to_string(command_status::unavailable) == "unavailable");
+  CHECK(to_string(command_status::failed) == "failed");
+}
+
 TEST_CASE("timestamps round-trip through ISO 8601 with microseconds") {
   const timestamp t = from_unix_micros(1'764'619'200'123'456);  // 2025-12-01T20:00:00.123456Z
   CHECK(to_iso8601(t) == "2025-12-01T20:00:00.123456Z");

@@ -73,7 +73,7 @@ class busy_port {
 
 TEST_CASE("the exposer serves the registry's metrics on GET /metrics over HTTP") {
   auto metrics = registry::create();
-  metrics->for_aggregate("Order").command_done(command_outcome::accepted, 0.001);
+  metrics->for_aggregate("Order").command_done(command_status::accepted, 0.001);
   REQUIRE(metrics->expose(any_free_port()));
   CHECK(metrics->is_exposed());
   const auto port = metrics->bound_port();
@@ -111,7 +111,7 @@ TEST_CASE("scrapes during concurrent updates see consistent, increasing counts")
       std::uint64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         handles.in_flight_add(+1);
-        handles.command_done(command_outcome::accepted, 0.0001 * static_cast<double>(n % 50));
+        handles.command_done(command_status::accepted, 0.0001 * static_cast<double>(n % 50));
         handles.events_appended(1);
         handles.in_flight_add(-1);
         metrics->journal().commit_done(true, 1 + n % 10, 0.0005);

@@ -304,8 +304,8 @@ inline command_output run_with_input(const std::string& command, const std::stri
 /// of them.
 inline void touch_every_family(registry& metrics) {
   auto& order = metrics.for_aggregate("Order");
-  order.command_done(command_outcome::accepted, 0.0004);
-  order.command_done(command_outcome::rejected, 0.0002);
+  order.command_done(command_status::accepted, 0.0004);
+  order.command_done(command_status::rejected, 0.0002);
   order.events_appended(1);
   order.live_add(1);
   order.in_flight_add(1);

@@ -44,10 +44,10 @@ TEST_CASE("a finished command counts under its aggregate type and outcome") {
   auto metrics = registry::create();
   auto& orders = metrics->for_aggregate("Order");
   auto& payments = metrics->for_aggregate("Payment");
-  orders.command_done(command_outcome::accepted, 0.001);
-  orders.command_done(command_outcome::accepted, 0.001);
-  orders.command_done(command_outcome::conflict, 0.001);
-  payments.command_done(command_outcome::overloaded, 0.001);
+  orders.command_done(command_status::accepted, 0.001);
+  orders.command_done(command_status::accepted, 0.001);
+  orders.command_done(command_status::conflict, 0.001);
+  payments.command_done(command_status::overloaded, 0.001);
 
   const auto scrape = parse_exposition(metrics->scrape_text());
   CHECK(value_of(scrape, "strata_commands_total",
@@ -72,11 +72,11 @@ TEST_CASE("a finished command counts under its aggregate type and outcome") {
 TEST_CASE("command latencies land in the cumulative buckets of the duration histogram") {
   auto metrics = registry::create();
   auto& orders = metrics->for_aggregate("Order");
-  orders.command_done(command_outcome::accepted, 0.0003);
-  orders.command_done(command_outcome::accepted, 0.0003);
-  orders.command_done(command_outcome::rejected, 0.002);
-  orders.command_done(command_outcome::timeout, 7.0);
-  orders.command_done(command_outcome::failed, -1.0);  // a clock step backwards counts as 0
+  orders.command_done(command_status::accepted, 0.0003);
+  orders.command_done(command_status::accepted, 0.0003);
+  orders.command_done(command_status::rejected, 0.002);
+  orders.command_done(command_status::timeout, 7.0);
+  orders.command_done(command_status::failed, -1.0);  // a clock step backwards counts as 0
 
   const auto scrape = parse_exposition(metrics->scrape_text());
   const std::string bucket = "strata_command_duration_seconds_bucket";
@@ -106,8 +106,8 @@ TEST_CASE("the same aggregate type always gets the same handles") {
   CHECK(first.type() == "Order");
   CHECK(&metrics->for_projection("a") == &metrics->for_projection("a"));
   CHECK(&metrics->for_projection("a") != &metrics->for_projection("b"));
-  first.command_done(command_outcome::accepted, 0.0);
-  again.command_done(command_outcome::accepted, 0.0);
+  first.command_done(command_status::accepted, 0.0);
+  again.command_done(command_status::accepted, 0.0);
   const auto scrape = parse_exposition(metrics->scrape_text());
   CHECK(value_of(scrape, "strata_commands_total",
                  {{"aggregate_type", "Order"}, {"outcome", "accepted"}}) == 2);
@@ -230,16 +230,9 @@ TEST_CASE("mailbox backlog is a gauge per actor kind that takes the latest sampl
         3);
 }
 
-TEST_CASE("error codes map to the outcome label a failed command is counted under") {
-  CHECK(outcome_of(errc::rejected) == command_outcome::rejected);
-  CHECK(outcome_of(errc::conflict) == command_outcome::conflict);
-  CHECK(outcome_of(errc::overloaded) == command_outcome::overloaded);
-  CHECK(outcome_of(errc::timeout) == command_outcome::timeout);
-  CHECK(outcome_of(errc::unavailable) == command_outcome::unavailable);
-  CHECK(outcome_of(errc::internal) == command_outcome::failed);
-  CHECK(outcome_of(errc::corrupted) == command_outcome::failed);
-  CHECK(outcome_of(errc::invalid_argument) == command_outcome::failed);
-  CHECK(to_string(command_outcome::unavailable) == "unavailable");
+TEST_CASE("command statuses and snapshot ignore reasons are their label values") {
+  CHECK(to_string(command_status::unavailable) == "unavailable");
+  CHECK(to_string(status_of(errc::corrupted)) == "failed");
   CHECK(to_string(snapshot_ignore_reason::hash_mismatch) == "hash_mismatch");
 }
 
@@ -286,7 +279,7 @@ TEST_CASE("every documented family is declared with its type and a help text") {
 TEST_CASE("durations can be given as std::chrono durations") {
   auto metrics = registry::create();
   auto& orders = metrics->for_aggregate("Order");
-  orders.command_done(command_outcome::accepted, std::chrono::microseconds{300});
+  orders.command_done(command_status::accepted, std::chrono::microseconds{300});
   orders.rehydrated(std::chrono::milliseconds{20}, 5);
   metrics->journal().commit_done(true, 4, std::chrono::nanoseconds{1500000});
   const auto scrape = parse_exposition(metrics->scrape_text());

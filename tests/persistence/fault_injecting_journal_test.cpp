@@ -6,9 +6,9 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/fault_injecting_journal.hpp"
 #include "persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
+#include "tests/support/fault_injecting_journal.hpp"
 
 namespace strata::persistence::testing {
 namespace {

@@ -7,9 +7,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "persistence/audit_chain.hpp"
+#include "persistence/detail/sqlite_error.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "tests/persistence/support.hpp"
 
@@ -310,3 +312,23 @@ TEST_CASE("a reader instance sees appends committed by a writer instance on the 
 
 }  // namespace
 }  // namespace strata::persistence::testing
+
+TEST_CASE("every SQLite store maps one SQLite code to one error code") {
+  using strata::errc;
+  using strata::error;
+  using strata::persistence::detail::sqlite_error;
+  CHECK(sqlite_error(SQLITE_CONSTRAINT, "w", "d").code == errc::conflict);
+  CHECK(sqlite_error(SQLITE_CONSTRAINT_UNIQUE, "w", "d").code == errc::conflict);
+  CHECK(sqlite_error(SQLITE_BUSY, "w", "d").code == errc::unavailable);
+  CHECK(sqlite_error(SQLITE_LOCKED, "w", "d").code == errc::unavailable);
+  CHECK(sqlite_error(SQLITE_IOERR_WRITE, "w", "d").code == errc::unavailable);
+  CHECK(sqlite_error(SQLITE_CANTOPEN, "w", "d").code == errc::unavailable);
+  CHECK(sqlite_error(SQLITE_READONLY, "w", "d").code == errc::unavailable);
+  CHECK(sqlite_error(SQLITE_CORRUPT, "w", "d").code == errc::corrupted);
+  CHECK(sqlite_error(SQLITE_NOTADB, "w", "d").code == errc::corrupted);
+  CHECK(sqlite_error(SQLITE_ERROR, "w", "d").code == errc::internal);
+  CHECK(sqlite_error(SQLITE_MISMATCH, "w", "d").code == errc::internal);
+  const error full = sqlite_error(SQLITE_FULL, "append to j.db", "database or disk is full");
+  CHECK(full.code == errc::unavailable);
+  CHECK(full.message == "disk full (append to j.db: database or disk is full)");
+}

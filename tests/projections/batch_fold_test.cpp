@@ -6,8 +6,9 @@
 
 #include <random>
 
+#include "domain/orders/read_models/order_summary.hpp"
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
-#include "persistence/read_models/order_summary.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;
@@ -82,9 +83,9 @@ std::map<std::string, std::string> read_rows(persistence::projection_store& s) {
 
 void catch_up_with(persistence::journal& j, std::shared_ptr<persistence::projection> p, read_db& db,
                    std::size_t batch) {
-  auto stats = persistence::catch_up(j, std::move(p), db.open(), batch);
-  REQUIRE_MESSAGE(stats, (stats ? "" : to_string(stats.err())));
-  CHECK(stats->parked == 0);
+  auto caught = catch_up(j, std::move(p), db.open(), batch);
+  REQUIRE_MESSAGE(caught, (caught ? "" : to_string(caught.err())));
+  CHECK(caught->parked == 0);
 }
 
 }  // namespace
@@ -148,11 +149,11 @@ TEST_CASE("a poison record inside a folded batch is parked and the rest of the b
   auto bad = append_raw(j, "Order", "o-1", "ItemAdded", "{\"item\": 7}");
   append<orders::order>(j, "o-1", {orders::item_added{orders::line{"sku-2", 3, money{50, "EUR"}}}});
   read_db db;
-  auto stats = persistence::catch_up(j, std::make_shared<read_models::order_summary_projection>(),
-                                     db.open(), 1000);
-  REQUIRE(stats);
-  CHECK(stats->events == 3);
-  CHECK(stats->parked == 1);
+  auto caught =
+      catch_up(j, std::make_shared<read_models::order_summary_projection>(), db.open(), 1000);
+  REQUIRE(caught);
+  CHECK(caught->applied == 3);
+  CHECK(caught->parked == 1);
   auto store = db.open();
   auto letters = store->dead_letters("order_summary");
   REQUIRE(letters);

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/projections/support.hpp"

@@ -8,7 +8,7 @@
 #include <future>
 #include <mutex>
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
 #include "tests/runtime/scrape.hpp"

@@ -3,11 +3,12 @@
 
 #include <doctest/doctest.h>
 
+#include "domain/inventory/read_models/inventory_levels.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
+#include "domain/payments/read_models/payments_ledger.hpp"
+#include "domain/users/read_models/user_activity_daily.hpp"
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
-#include "persistence/read_models/inventory_levels.hpp"
-#include "persistence/read_models/order_summary.hpp"
-#include "persistence/read_models/payments_ledger.hpp"
-#include "persistence/read_models/user_activity_daily.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;
@@ -17,8 +18,8 @@ namespace {
 
 template <class P>
 std::unique_ptr<persistence::projection_store> project(persistence::journal& j, read_db& db) {
-  auto stats = persistence::catch_up(j, std::make_shared<P>(), db.open());
-  REQUIRE_MESSAGE(stats, (stats ? "" : to_string(stats.err())));
+  auto caught = catch_up(j, std::make_shared<P>(), db.open());
+  REQUIRE_MESSAGE(caught, (caught ? "" : to_string(caught.err())));
   return db.open();
 }
 

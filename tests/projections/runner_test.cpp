@@ -3,8 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include "domain/orders/read_models/order_summary.hpp"
+#include "persistence/projection_runner.hpp"
 #include "persistence/projection_store.hpp"
-#include "persistence/read_models/order_summary.hpp"
+#include "tests/projections/fault_injecting_projection_store.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;
@@ -29,8 +31,7 @@ TEST_CASE("a runner applies only the next position, drops older records and repo
   auto b = append<orders::order>(j, "o-2", {placed("c-1", 3)});
   auto c = append<orders::order>(j, "o-3", {placed("c-2", 1)});
   read_db db;
-  persistence::projection_runner runner{summaries(), db.open(),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
 
   auto gap = runner.apply(b);
@@ -64,13 +65,12 @@ TEST_CASE("a failed commit applies nothing and the batch is applied exactly once
   persistence::memory_journal j;
   for (int i = 0; i < 30; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
   read_db db;
-  auto plan = std::make_shared<persistence::projection_fault_plan>();
-  auto faulty =
-      std::make_shared<persistence::fault_injecting_projection_store_factory>(db.factory, plan);
+  auto plan = std::make_shared<projection_fault_plan>();
+  auto faulty = std::make_shared<fault_injecting_projection_store_factory>(db.factory, plan);
   auto store = faulty->open();
   REQUIRE(store);
-  persistence::projection_runner runner{summaries(), std::move(*store),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner =
+      runner_for(summaries(), std::move(*store), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());       // commit #1
   plan->fail_commit_number = 3;  // the second batch of ten
   auto one = runner.catch_up(j, 10, 10);
@@ -103,15 +103,13 @@ TEST_CASE("a restarted runner continues from the committed checkpoint without ap
         j, "o-1", {orders::item_added{orders::line{"s" + std::to_string(i), 1, money{10, "EUR"}}}});
   read_db db;
   {
-    persistence::projection_runner r{summaries(), db.open(),
-                                     persistence::poison_policy::park_and_continue};
+    auto r = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
     REQUIRE(r.start());
     REQUIRE(r.catch_up(j, 2, 3));
     CHECK(r.position().position.value == 3);
   }
   append<orders::order>(j, "o-2", {placed("c", 1)});
-  persistence::projection_runner r{summaries(), db.open(),
-                                   persistence::poison_policy::park_and_continue};
+  auto r = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(r.start());
   CHECK(r.position().position.value == 3);
   REQUIRE(r.catch_up(j));
@@ -125,8 +123,7 @@ TEST_CASE("a poison event is parked and the projection goes on with park_and_con
   auto bad = append_raw(j, "Order", "o-2", "OrderPlaced", "{\"customer_id\": 42");
   append<orders::order>(j, "o-3", {placed("c-1", 2)});
   read_db db;
-  persistence::projection_runner runner{summaries(), db.open(),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   auto out = runner.catch_up(j);
   REQUIRE(out);
@@ -139,6 +136,7 @@ TEST_CASE("a poison event is parked and the projection goes on with park_and_con
   CHECK(letters->front().position == bad.position);
   CHECK(letters->front().event_id == bad.event_id);
   CHECK(letters->front().error.rfind("corrupted", 0) == 0);
+  CHECK(letters->front().parked_at == test_clock()->now());  // the runner's clock, no other
   CHECK(rendered(read_models::find_order(*store, "o-3")) == "o-3 c-1 open 2x 200 EUR");
   CHECK(rendered(read_models::find_order(*store, "o-2")) == "none");
 
@@ -177,8 +175,8 @@ TEST_CASE("with policy stop a poison event stops the projection until a retry su
   auto bad = append<orders::order>(j, "o-flaky", {placed("c-1", 4)});
   append<orders::order>(j, "o-3", {placed("c-1", 2)});
   read_db db;
-  persistence::projection_runner runner{std::make_shared<flaky_summaries>(1), db.open(),
-                                        persistence::poison_policy::stop};
+  auto runner =
+      runner_for(std::make_shared<flaky_summaries>(1), db.open(), persistence::poison_policy::stop);
   REQUIRE(runner.start());
   auto out = runner.catch_up(j);
   REQUIRE(out);
@@ -190,8 +188,8 @@ TEST_CASE("with policy stop a poison event stops the projection until a retry su
   CHECK(runner.position().position.value == 1);
 
   {  // a restart stays stopped at the parked event
-    persistence::projection_runner restarted{std::make_shared<flaky_summaries>(0), db.open(),
-                                             persistence::poison_policy::stop};
+    auto restarted = runner_for(std::make_shared<flaky_summaries>(0), db.open(),
+                                persistence::poison_policy::stop);
     REQUIRE(restarted.start());
     CHECK(restarted.is_stopped());
   }
@@ -212,8 +210,8 @@ TEST_CASE("a parked event retried successfully leaves the dead letters and enter
   auto bad = append<orders::order>(j, "o-flaky", {placed("c-9", 5)});
   append<orders::order>(j, "o-2", {placed("c-9", 1)});
   read_db db;
-  persistence::projection_runner runner{std::make_shared<flaky_summaries>(1), db.open(),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner = runner_for(std::make_shared<flaky_summaries>(1), db.open(),
+                           persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   REQUIRE(runner.catch_up(j));
   auto store = db.open();
@@ -226,8 +224,7 @@ TEST_CASE("a parked event retried successfully leaves the dead letters and enter
 TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally built one") {
   persistence::memory_journal j;
   read_db db;
-  persistence::projection_runner runner{summaries(), db.open(),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   for (int i = 0; i < 20; ++i) {
     append<orders::order>(j, "o-" + std::to_string(i % 7),
@@ -246,16 +243,20 @@ TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally b
   CHECK(incremental == fold_orders(j));
 }
 
-TEST_CASE("catch_up over a journal reports the events applied and their rate") {
+TEST_CASE("catch_up over a journal applies every event to the head, and nothing the second time") {
   persistence::memory_journal j;
   for (int i = 0; i < 50; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
   read_db db;
-  auto stats = persistence::catch_up(j, summaries(), db.open(), 16);
-  REQUIRE(stats);
-  CHECK(stats->events == 50);
-  CHECK(stats->position.value == 50);
-  CHECK(stats->events_per_second() > 0);
-  auto second = persistence::catch_up(j, summaries(), db.open());
+  auto runner = runner_for(summaries(), db.open());
+  REQUIRE(runner.start());
+  auto first = runner.catch_up(j, 16);
+  REQUIRE(first);
+  CHECK(first->applied == 50);
+  CHECK(runner.position().position.value == 50);
+  auto cp = db.open()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->position.value == 50);
+  auto second = catch_up(j, summaries(), db.open());
   REQUIRE(second);
-  CHECK(second->events == 0);
+  CHECK(second->applied == 0);
 }

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "persistence/sqlite_journal.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
@@ -248,18 +248,23 @@ TEST_CASE("a rebuild while commands run ends equal to the incrementally built re
   CHECK(rebuilt == fold_orders(*j));
   // The same journal projected incrementally into another database.
   read_db other;
-  persistence::projection_runner runner{summaries(), other.open(),
-                                        persistence::poison_policy::park_and_continue};
+  auto runner =
+      runner_for(summaries(), other.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   for (int i = 0; i < 80; ++i) REQUIRE(runner.catch_up(*j, 10, 10));
   CHECK(read_orders(*other.open()) == rebuilt);
 }
 
-TEST_CASE("an invalid on_poison setting is refused at start") {
+TEST_CASE("an invalid on_poison setting is refused before anything starts") {
+  auto parsed = parse_config(R"({"projections":{"on_poison":"ignore"}})");
+  REQUIRE_FALSE(parsed);
+  CHECK(parsed.err().code == errc::invalid_argument);
+  CHECK(parsed.err().message.find("projections.on_poison") != std::string::npos);
   files f;
   auto c = f.config();
-  c.projections.on_poison = "ignore";
+  c.projections.on_poison = static_cast<persistence::poison_policy>(7);  // built in code
   auto rt = runtime::start(c);
   REQUIRE_FALSE(rt);
   CHECK(rt.err().code == errc::invalid_argument);
+  CHECK(rt.err().message.find("projections.on_poison") != std::string::npos);
 }

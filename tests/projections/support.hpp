@@ -1,7 +1,8 @@
 #pragma once
 
 // Shared by the projection tests: journals filled directly (no actors), read-model stores in
-// temporary files, and a fold over the journal to compare read models with.
+// temporary files, a manual clock, runners without actors, and a fold over the journal to
+// compare read models with.
 
 #include <doctest/doctest.h>
 
@@ -13,15 +14,52 @@
 
 #include "domain/inventory/inventory_item.hpp"
 #include "domain/orders/order.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "domain/payments/payment.hpp"
 #include "domain/users/user_activity.hpp"
 #include "persistence/journal.hpp"
 #include "persistence/memory_journal.hpp"
-#include "persistence/read_models/order_summary.hpp"
+#include "persistence/projection.hpp"
+#include "persistence/projection_runner.hpp"
 #include "persistence/sqlite_projection_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 namespace strata::testing {
+
+/// A clock that stands still until set. Thread-safe.
+class manual_clock final : public clock {
+ public:
+  explicit manual_clock(std::int64_t unix_micros = 1'764'633'600'000'000) : now_(unix_micros) {}
+  timestamp now() const override { return from_unix_micros(now_.load()); }
+  void set(timestamp t) { now_.store(to_unix_micros(t)); }
+
+ private:
+  std::atomic<std::int64_t> now_;
+};
+
+/// The clock of the runners of these tests.
+inline std::shared_ptr<const manual_clock> test_clock() {
+  static const auto clk = std::make_shared<const manual_clock>();
+  return clk;
+}
+
+/// A runner of `p` over `store` on the test clock.
+inline persistence::projection_runner runner_for(
+    std::shared_ptr<persistence::projection> p,
+    std::unique_ptr<persistence::projection_store> store,
+    persistence::poison_policy policy = persistence::poison_policy::park_and_continue) {
+  return persistence::projection_runner{std::move(p), std::move(store), policy, test_clock()};
+}
+
+/// Catches `p` up over `j` into `store` from its checkpoint to the head, the way a host's
+/// tool would (a runner of its own, no actors). Errors: the journal's or the store's.
+inline result<persistence::apply_outcome> catch_up(
+    persistence::journal& j, std::shared_ptr<persistence::projection> p,
+    std::unique_ptr<persistence::projection_store> store, std::size_t batch = 1000) {
+  auto runner = runner_for(std::move(p), std::move(store));
+  if (auto s = runner.start(); !s) return std::move(s).err();
+  return runner.catch_up(j, batch);
+}
 
 /// The order-summary projection behind a wrapper: a test overrides `apply` to add a fault, a
 /// wait or a count, and calls `inner_.apply` for the real work.

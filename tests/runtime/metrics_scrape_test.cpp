@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "domain/orders/order.hpp"
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/runtime/scrape.hpp"
 #include "tests/runtime/temp_dir.hpp"

@@ -135,7 +135,7 @@ TEST_CASE("an overridden journal without a snapshot store leaves snapshots off")
 
 TEST_CASE("registering an aggregate type twice is refused") {
   runtime_config c;
-  c.journal.backend = "memory";
+  c.journal.backend = journal_backend::memory;
   c.metrics.enabled = false;
   auto rt = runtime::start(c);
   REQUIRE(rt);

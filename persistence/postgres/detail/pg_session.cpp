@@ -14,12 +14,6 @@ bool is_plain_identifier(std::string_view schema) noexcept {
   return true;
 }
 
-bool is_connection_sqlstate(std::string_view sqlstate) noexcept {
-  // 08xxx: connection exception; 57P01..57P03: administrator shutdown, crash shutdown,
-  // cannot connect now (the server is starting or stopping).
-  return sqlstate.substr(0, 2) == "08" || sqlstate.substr(0, 4) == "57P0";
-}
-
 result<void> pg_session::ensure_open(std::string_view what) {
   if (connection_ && connection_->is_open()) return ok();
   connection_.reset();
@@ -45,17 +39,8 @@ error pg_session::current_exception_error(std::string_view what) {
     reset();
     return error{errc::unavailable, prefix + "PostgreSQL unreachable: " + e.what()};
   } catch (const pqxx::sql_error& e) {
-    const std::string& state = e.sqlstate();
-    if (is_connection_sqlstate(state)) {
-      reset();
-      return error{errc::unavailable, prefix + "PostgreSQL unreachable: " + e.what()};
-    }
-    if (state == "23505") return error{errc::conflict, prefix + e.what()};
-    // Lock and serialization failures, resource exhaustion: the same request may succeed later.
-    if (state.substr(0, 2) == "40" || state.substr(0, 2) == "53" || state.substr(0, 2) == "55")
-      return error{errc::unavailable, prefix + e.what()};
-    if (state.substr(0, 2) == "22") return error{errc::invalid_argument, prefix + e.what()};
-    return error{errc::internal, prefix + "SQLSTATE " + state + ": " + e.what()};
+    if (is_connection_sqlstate(e.sqlstate())) reset();
+    return pg_error(e, what);
   } catch (const std::exception& e) {
     // Any other driver failure may have left the connection in an unknown state.
     reset();

@@ -10,14 +10,12 @@
 
 #include "domain/kernel/error.hpp"
 #include "domain/kernel/result.hpp"
+#include "persistence/postgres/detail/pg_error.hpp"
 
 namespace strata::persistence::detail {
 
 /// True when `schema` is a plain lower-case SQL identifier (so it can be spliced into SQL).
 bool is_plain_identifier(std::string_view schema) noexcept;
-
-/// True when `sqlstate` says the connection or the server went away (class 08, 57P0x).
-bool is_connection_sqlstate(std::string_view sqlstate) noexcept;
 
 /// One lazily (re)opened libpqxx connection with the statements its owner prepares on it.
 ///
@@ -58,7 +56,8 @@ class pg_session {
   /// Drops the connection; the next call reconnects.
   void reset() noexcept { connection_.reset(); }
 
-  /// Maps the exception being handled to an error, resetting the connection when it is lost.
+  /// Maps the exception being handled to an error (pg_error.hpp), resetting the connection
+  /// when it is lost.
   /// REQUIRES: called inside a catch block.
   error current_exception_error(std::string_view what);
 

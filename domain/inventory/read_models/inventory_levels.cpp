@@ -2,7 +2,7 @@
 //   inventory_levels(sku TEXT PRIMARY KEY, on_hand INTEGER, reserved INTEGER) WITHOUT ROWID;
 //   available is computed as on_hand - reserved when read.
 
-#include "persistence/read_models/inventory_levels.hpp"
+#include "domain/inventory/read_models/inventory_levels.hpp"
 
 #include <variant>
 

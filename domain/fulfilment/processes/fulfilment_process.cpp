@@ -1,4 +1,4 @@
-#include "runtime/process_fulfilment.hpp"
+#include "domain/fulfilment/processes/fulfilment_process.hpp"
 
 #include <future>
 #include <utility>

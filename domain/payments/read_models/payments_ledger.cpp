@@ -5,7 +5,7 @@
 //     authorized_minor INTEGER, captured_minor INTEGER, refunded_minor INTEGER, status TEXT)
 //     WITHOUT ROWID.
 
-#include "persistence/read_models/payments_ledger.hpp"
+#include "domain/payments/read_models/payments_ledger.hpp"
 
 #include <variant>
 

@@ -5,7 +5,7 @@
 //   order_summary_lines(order_id TEXT, sku TEXT, quantity INTEGER, unit_price_minor INTEGER,
 //     PRIMARY KEY (order_id, sku)) WITHOUT ROWID.
 
-#include "persistence/read_models/order_summary.hpp"
+#include "domain/orders/read_models/order_summary.hpp"
 
 #include <map>
 #include <unordered_map>

@@ -1,4 +1,4 @@
-#include "persistence/fault_injecting_journal.hpp"
+#include "tests/support/fault_injecting_journal.hpp"
 
 #include <cassert>
 #include <thread>

@@ -1,67 +1,37 @@
-#include "persistence/projection_store.hpp"
+#include "persistence/projection_runner.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <exception>
+#include <optional>
 
 namespace strata::persistence {
 
-std::int64_t as_int(const sql_value& v, std::int64_t fallback) noexcept {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
-  return fallback;
-}
-
-std::string as_text(const sql_value& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  return {};
-}
-
-result<poison_policy> parse_poison_policy(std::string_view text) {
-  if (text == "park_and_continue") return poison_policy::park_and_continue;
-  if (text == "stop") return poison_policy::stop;
-  return error{
-      errc::invalid_argument,
-      "on_poison must be \"park_and_continue\" or \"stop\", not \"" + std::string{text} + "\""};
-}
-
-namespace {
-
-timestamp wall_now() {
-  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
-dead_letter letter_for(std::string_view name, const event_record& r, const error& e) {
-  dead_letter d;
-  d.projection = std::string{name};
-  d.position = r.position;
-  d.event_id = r.event_id;
-  d.event_type = r.event_type;
-  d.error = to_string(e);
-  d.parked_at = wall_now();
-  return d;
-}
-
-}  // namespace
-
-result<void> projection::apply_batch(projection_transaction& tx,
-                                     const std::vector<const event_record*>& records) {
-  for (const auto* r : records)
-    if (auto a = apply(tx, *r); !a) return a;
-  return ok();
-}
-
 projection_runner::projection_runner(std::shared_ptr<projection> p,
-                                     std::unique_ptr<projection_store> store, poison_policy policy)
-    : projection_(std::move(p)), store_(std::move(store)), policy_(policy) {
-  assert(projection_ && store_);
+                                     std::unique_ptr<projection_store> store, poison_policy policy,
+                                     std::shared_ptr<const clock> time_source)
+    : projection_(std::move(p)),
+      store_(std::move(store)),
+      policy_(policy),
+      clock_(std::move(time_source)) {
+  assert(projection_ && store_ && clock_);
   handles_ = projection_->handles();
   std::sort(handles_.begin(), handles_.end());
 }
 
 bool projection_runner::is_handled(const std::string& type) const {
   return handles_.empty() || std::binary_search(handles_.begin(), handles_.end(), type);
+}
+
+dead_letter projection_runner::letter_for(const event_record& r, const error& e) const {
+  dead_letter d;
+  d.projection = std::string{projection_->name()};
+  d.position = r.position;
+  d.event_id = r.event_id;
+  d.event_type = r.event_type;
+  d.error = to_string(e);
+  d.parked_at = clock_->now();
+  return d;
 }
 
 result<void> projection_runner::start() {
@@ -183,7 +153,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
                                          "on the second try: " +
                                          to_string(r.err())};
     }
-    if (auto p = (*tx)->park(letter_for(name, records[i], *failure)); !p) return std::move(p).err();
+    if (auto p = (*tx)->park(letter_for(records[i], *failure)); !p) return std::move(p).err();
     const bool go_on = policy_ == poison_policy::park_and_continue;
     std::optional<checkpoint> cp;
     if (go_on) {
@@ -260,7 +230,7 @@ result<void> projection_runner::retry(journal& j, global_position position) {
     if (!again) return std::move(again).err();
     auto d = *it;
     d.error = to_string(r.err());
-    d.parked_at = wall_now();
+    d.parked_at = clock_->now();
     if (auto p = (*again)->park(d); !p) return p;
     if (auto c = (*again)->commit(); !c) return c;
     return r;
@@ -289,100 +259,6 @@ result<void> projection_runner::reset() {
   checkpoint_ = checkpoint{};
   stopped_ = false;
   return ok();
-}
-
-result<catch_up_stats> catch_up(journal& j, std::shared_ptr<projection> p,
-                                std::unique_ptr<projection_store> store, std::size_t batch,
-                                poison_policy policy) {
-  projection_runner runner{std::move(p), std::move(store), policy};
-  if (auto s = runner.start(); !s) return std::move(s).err();
-  const auto started = std::chrono::steady_clock::now();
-  auto out = runner.catch_up(j, batch);
-  if (!out) return std::move(out).err();
-  catch_up_stats stats;
-  stats.duration = std::chrono::steady_clock::now() - started;
-  stats.events = out->applied;
-  stats.parked = out->parked;
-  stats.position = runner.position().position;
-  return stats;
-}
-
-namespace {
-
-class faulty_transaction final : public projection_transaction {
- public:
-  faulty_transaction(std::unique_ptr<projection_transaction> inner,
-                     std::shared_ptr<projection_fault_plan> plan)
-      : inner_(std::move(inner)), plan_(std::move(plan)) {}
-  result<void> execute(std::string_view sql, const std::vector<sql_value>& params) override {
-    return inner_->execute(sql, params);
-  }
-  result<std::vector<sql_row>> query(std::string_view sql,
-                                     const std::vector<sql_value>& params) override {
-    return inner_->query(sql, params);
-  }
-  result<checkpoint> load_checkpoint(std::string_view p) override {
-    return inner_->load_checkpoint(p);
-  }
-  result<void> save_checkpoint(std::string_view p, const checkpoint& c) override {
-    return inner_->save_checkpoint(p, c);
-  }
-  result<void> park(const dead_letter& d) override { return inner_->park(d); }
-  result<void> unpark(std::string_view p, global_position pos) override {
-    return inner_->unpark(p, pos);
-  }
-  result<void> forget(std::string_view p) override { return inner_->forget(p); }
-  result<void> commit() override {
-    const auto n = plan_->commits.fetch_add(1) + 1;
-    if (n == plan_->fail_commit_number.load()) {
-      inner_.reset();  // rolls back
-      plan_->failed.fetch_add(1);
-      return error{errc::unavailable, "injected failure of commit #" + std::to_string(n)};
-    }
-    return inner_->commit();
-  }
-
- private:
-  std::unique_ptr<projection_transaction> inner_;
-  std::shared_ptr<projection_fault_plan> plan_;
-};
-
-class faulty_store final : public projection_store {
- public:
-  faulty_store(std::unique_ptr<projection_store> inner, std::shared_ptr<projection_fault_plan> plan)
-      : inner_(std::move(inner)), plan_(std::move(plan)) {}
-  result<std::unique_ptr<projection_transaction>> begin() override {
-    auto tx = inner_->begin();
-    if (!tx) return std::move(tx).err();
-    return std::unique_ptr<projection_transaction>{
-        std::make_unique<faulty_transaction>(std::move(*tx), plan_)};
-  }
-  result<std::vector<sql_row>> query(std::string_view sql,
-                                     const std::vector<sql_value>& params) override {
-    return inner_->query(sql, params);
-  }
-  result<checkpoint> load_checkpoint(std::string_view p) override {
-    return inner_->load_checkpoint(p);
-  }
-  result<std::vector<dead_letter>> dead_letters(std::string_view p) override {
-    return inner_->dead_letters(p);
-  }
-
- private:
-  std::unique_ptr<projection_store> inner_;
-  std::shared_ptr<projection_fault_plan> plan_;
-};
-
-}  // namespace
-
-fault_injecting_projection_store_factory::fault_injecting_projection_store_factory(
-    std::shared_ptr<projection_store_factory> inner, std::shared_ptr<projection_fault_plan> plan)
-    : inner_(std::move(inner)), plan_(std::move(plan)) {}
-
-result<std::unique_ptr<projection_store>> fault_injecting_projection_store_factory::open() {
-  auto s = inner_->open();
-  if (!s) return std::move(s).err();
-  return std::unique_ptr<projection_store>{std::make_unique<faulty_store>(std::move(*s), plan_)};
 }
 
 }  // namespace strata::persistence

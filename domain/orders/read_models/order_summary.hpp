@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
 
 /// Read models built from the journal by projections. Each file owns its tables (schema at

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "persistence/projection.hpp"
 #include "persistence/projection_store.hpp"
 
 namespace strata::read_models {

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/kernel/ids.hpp"
+#include "domain/kernel/result.hpp"
+#include "domain/kernel/time.hpp"
+#include "persistence/event_record.hpp"
+#include "persistence/journal.hpp"
+#include "persistence/projection.hpp"
+#include "persistence/projection_store.hpp"
+
+namespace strata::persistence {
+
+/// How a runner's call went.
+struct apply_outcome {
+  std::size_t applied = 0;  ///< Records newly committed (handled or passed over).
+  std::size_t skipped = 0;  ///< Records at or below the checkpoint: already applied.
+  std::size_t parked = 0;   ///< Records parked as dead letters.
+  bool gap = false;         ///< The first new record was not checkpoint + 1: read the journal.
+  bool stopped = false;     ///< The runner stopped at a parked event (policy `stop`).
+};
+
+/// Applies records to one projection, exactly once, in global order: batches share one
+/// transaction with the checkpoint; a record is applied only when its position is
+/// checkpoint + 1, older ones are dropped, a gap is reported to the caller. Usable without
+/// any actor (benchmarks, tools, tests), and the projection actor's core. Dead letters are
+/// stamped with the time of `time_source` (the runtime's clock), never the machine's directly.
+///
+/// Thread-safety: one thread at a time (it owns a store connection).
+class projection_runner {
+ public:
+  /// REQUIRES: `p`, `store` and `time_source` non-null.
+  projection_runner(std::shared_ptr<projection> p, std::unique_ptr<projection_store> store,
+                    poison_policy policy, std::shared_ptr<const clock> time_source);
+
+  /// Runs `setup` and loads the checkpoint. Call once before anything else.
+  /// Errors: the store's.
+  result<void> start();
+
+  /// Applies `records` (in global order) in one transaction with the checkpoint. On a
+  /// handler failure the transaction is redone without the failing record, which is parked
+  /// (and, with policy `stop`, the runner stops before it). Errors: the store's; nothing of
+  /// this call was then applied and the checkpoint is unchanged.
+  result<apply_outcome> apply(const std::vector<event_record>& records);
+
+  /// Reads the journal from the checkpoint and applies up to `max_events` in batches of
+  /// `batch` records. `outcome.gap` is never set. Errors: the journal's or the store's.
+  result<apply_outcome> catch_up(journal& j, std::size_t batch = 1000,
+                                 std::size_t max_events = SIZE_MAX);
+
+  /// Applies parked event `position` again (read from `j`); success removes it from the
+  /// dead letters (and, when the runner stopped at it, moves the checkpoint past it and
+  /// resumes). Errors: `not_found` when it is not parked; the handler's error when it fails
+  /// again (the dead letter then counts one more attempt); the journal's or the store's.
+  result<void> retry(journal& j, global_position position);
+
+  /// Drops the read model, its checkpoint and its dead letters, and sets it up again empty
+  /// (position 0). Errors: the store's (nothing changed then).
+  result<void> reset();
+
+  /// The committed checkpoint (as of the last successful call).
+  const checkpoint& position() const noexcept { return checkpoint_; }
+  bool is_stopped() const noexcept { return stopped_; }
+  projection& target() noexcept { return *projection_; }
+  projection_store& store() noexcept { return *store_; }
+
+ private:
+  bool is_handled(const std::string& type) const;
+  dead_letter letter_for(const event_record& r, const error& e) const;
+  result<void> apply_in(projection_transaction& tx, const event_record& r);
+  result<void> apply_batch_in(projection_transaction& tx, const std::vector<event_record>& records,
+                              std::size_t first, std::size_t end);
+  result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first);
+
+  std::shared_ptr<projection> projection_;
+  std::unique_ptr<projection_store> store_;
+  poison_policy policy_;
+  std::shared_ptr<const clock> clock_;
+  std::vector<std::string> handles_;
+  checkpoint checkpoint_;
+  bool stopped_ = false;
+  std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
+};
+
+}  // namespace strata::persistence
