@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "actors/detail/actors.hpp"
+#include "actors/projection_actor.hpp"
 
 namespace strata::actors {
 
@@ -53,19 +54,15 @@ struct engine::impl {
   mutable std::shared_mutex types_mutex;
   std::unordered_map<std::string, type_entry> types;
 
-  std::mutex listeners_mutex;
-  std::vector<std::function<void(const std::vector<persistence::event_record>&)>> listeners;
+  // Set once, under `types_mutex`, before the writer starts handing it commits (the
+  // writer's publish flag orders the two); destroyed before `sys`.
+  std::unique_ptr<projection_host> projections;
 
   std::atomic<bool> accepting{true};
   std::atomic<std::size_t> in_flight{0};
   std::mutex drain_mutex;
   std::condition_variable drained;
   bool stopped = false;
-
-  void publish(const std::vector<persistence::event_record>& records) {
-    std::lock_guard<std::mutex> lock{listeners_mutex};
-    for (auto& l : listeners) l(records);
-  }
 
   /// Wraps an admitted command in its envelope and sends it to the type's region.
   /// REQUIRES: the caller holds `types_mutex` (shared) and counted the command in flight.
@@ -131,7 +128,9 @@ result<std::unique_ptr<engine>> engine::start(
   auto* journal_metrics = &p->metrics->journal();
   auto writer = journal_writer::start(
       *p->factory, options.writer,
-      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); },
+      [raw](journal_writer::committed_batch records) {
+        raw->projections->publish(std::move(records));
+      },
       [journal_metrics](const commit_stats& s) {
         journal_metrics->commit_done(s.ok, s.events, s.duration);
         if (s.conflicts > 0) journal_metrics->appends_conflicted(s.conflicts);
@@ -139,7 +138,7 @@ result<std::unique_ptr<engine>> engine::start(
       options.log);
   if (!writer) return std::move(writer).err();
   p->writer = std::move(*writer);
-  p->writer->publish_committed(false);  // until a listener is registered
+  p->writer->publish_committed(false);  // until a projection is added
   p->readers =
       std::make_unique<io_pool>(p->factory, snapshots, options.reader_threads, options.log);
   if (snapshots) {
@@ -182,6 +181,7 @@ result<void> engine::add_aggregate(std::shared_ptr<const aggregate_model> model)
   svc->metrics = &impl_->metrics->for_aggregate(type);
   svc->log = impl_->options.log.get();
   auto region = detail::spawn_region(*impl_->sys, svc);
+  detail::release_spawning_thread();
   impl_->types.emplace(type, impl::type_entry{std::move(svc), std::move(region)});
   return ok();
 }
@@ -271,11 +271,18 @@ void engine::read(io_pool::task task) {
   impl_->readers->submit(std::move(task));
 }
 
-void engine::on_committed(
-    std::function<void(const std::vector<persistence::event_record>&)> listener) {
-  std::lock_guard<std::mutex> lock{impl_->listeners_mutex};
-  impl_->listeners.push_back(std::move(listener));
-  impl_->writer->publish_committed(true);
+result<projection_host*> engine::start_projections(
+    projection_options options, std::shared_ptr<persistence::projection_store_factory> store) {
+  if (!store) return error{errc::invalid_argument, "projections need a read-model store"};
+  auto& p = *impl_;
+  std::unique_lock<std::shared_mutex> lock{p.types_mutex};
+  if (!p.accepting.load() || !p.sys) return error{errc::unavailable, "runtime is stopping"};
+  if (p.projections) return error{errc::invalid_argument, "projections are started already"};
+  auto* writer = p.writer.get();
+  p.projections =
+      detail::make_projection_host(*p.sys, options, p.factory, std::move(store), p.metrics, p.clk,
+                                   [writer] { writer->publish_committed(true); });
+  return p.projections.get();
 }
 
 metrics::registry& engine::metrics() const noexcept {
@@ -310,12 +317,14 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
     std::unique_lock<std::mutex> lock{p.drain_mutex};
     p.drained.wait_for(lock, drain_timeout, [&] { return p.in_flight.load() == 0; });
   }
-  // The writer answers every queued append before its thread ends; then no I/O thread
-  // will message an actor any more, and the actors can go.
+  // The writer answers every queued append, and hands its last commits to the event bus,
+  // before its thread ends; then no I/O thread will message an actor any more, and the
+  // actors can go: the projections once the bus forwarded those commits, then the rest.
   p.writer->stop();
   if (p.snapshots) p.snapshots->stop();
   p.readers->stop();
   p.deadlines->stop();  // it messages actors: before they go
+  if (p.projections) p.projections->stop();
   {
     std::unique_lock<std::shared_mutex> lock{p.types_mutex};
     for (auto& [name, t] : p.types) caf::anon_send_exit(t.region, caf::exit_reason::user_shutdown);

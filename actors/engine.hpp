@@ -12,6 +12,7 @@
 #include "actors/aggregate_model.hpp"
 #include "actors/command_result.hpp"
 #include "actors/journal_writer.hpp"
+#include "actors/projections.hpp"
 #include "actors/rehydration.hpp"
 #include "domain/kernel/log.hpp"
 #include "domain/kernel/metadata.hpp"
@@ -55,12 +56,14 @@ struct state_view {
   version at;
 };
 
-/// The actor layer behind a CAF-free facade: an actor system with one region per aggregate
-/// type, a group-commit journal writer and a pool of journal readers.
+/// The actor layer behind a CAF-free facade: one actor system with one region per aggregate
+/// type, a group-commit journal writer, a pool of journal readers and, once started, the
+/// projections (an event bus and projection actors) that the writer feeds.
 ///
 /// Thread-safety: every method may be called from any thread, concurrently.
-/// Lifetime: `stop()` (or the destructor) finishes in-flight commands, flushes the journal
-/// and stops every actor; commands sent afterwards are answered `unavailable`.
+/// Lifetime: `stop()` (or the destructor) finishes in-flight commands, flushes the journal,
+/// lets the last commits reach the event bus, stops the projections and then every other
+/// actor; commands sent afterwards are answered `unavailable`.
 class engine {
  public:
   /// Starts the actor system and opens the writer's and readers' connections. Metrics go to
@@ -99,9 +102,14 @@ class engine {
   /// queries and other reads that must not disturb live actors).
   void read(io_pool::task task);
 
-  /// Called after every commit with the committed records, in global order, on the writer
-  /// thread. Listeners must be added before the first command.
-  void on_committed(std::function<void(const std::vector<persistence::event_record>&)> listener);
+  /// Starts the projection host in this engine's actor system, reading the engine's journal
+  /// and reporting to its registry and clock. From the first projection added on, the
+  /// journal writer hands every commit to its event bus (one shared batch, no lock); before
+  /// that nothing is copied or sent. The host is owned by the engine and valid as long as
+  /// it; `stop()` stops it. Errors: `invalid_argument` when started already or `store` is
+  /// null; `unavailable` after `stop`.
+  result<projection_host*> start_projections(
+      projection_options options, std::shared_ptr<persistence::projection_store_factory> store);
 
   /// The registry the engine reports to.
   metrics::registry& metrics() const noexcept;

@@ -13,6 +13,7 @@ struct bus_state {
   static inline const char* name = "strata.event_bus";
   struct subscriber {
     caf::actor who;
+    status_ptr status;                    ///< Its lag series are refreshed on each sample.
     std::size_t outstanding = 0;          ///< Events sent and not acknowledged.
     std::size_t outstanding_batches = 0;  ///< Messages sent and not acknowledged.
     bool overflowed = false;
@@ -24,8 +25,10 @@ struct bus_state {
   std::chrono::milliseconds sample_interval{0};
   std::uint64_t last_backlog = 0;
 
-  // Sampled, not set on every message: the registry call takes a lock and a lookup.
-  void sample_backlog() {
+  // Sampled, not set on every message: the registry call takes a lock and a lookup, and the
+  // lag refresh each projection's status lock. Neither is on the writer's path.
+  void sample() {
+    for (const auto& s : subscribers) s.status->refresh_lag();
     std::uint64_t backlog = 0;
     for (const auto& s : subscribers) backlog += s.outstanding_batches;
     if (backlog == last_backlog) return;
@@ -56,11 +59,12 @@ caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer
                subs.end());
   });
   return {
-      [=](bus_sub_atom) {
+      [=](bus_sub_atom, status_ptr& status) {
         auto who = caf::actor_cast<caf::actor>(self->current_sender());
-        if (!who || self->state.find(self->current_sender()) != nullptr) return;
+        if (!who || !status || self->state.find(self->current_sender()) != nullptr) return;
         self->monitor(who);
-        self->state.subscribers.push_back(bus_state::subscriber{who, 0, 0, false});
+        self->state.subscribers.push_back(
+            bus_state::subscriber{who, std::move(status), 0, 0, false});
       },
       [=](const record_batch& batch) {
         if (!batch || batch->empty()) return;
@@ -86,7 +90,7 @@ caf::behavior event_bus(caf::stateful_actor<bus_state>* self, std::size_t buffer
         }
       },
       [=](bus_sample_atom) {
-        self->state.sample_backlog();
+        self->state.sample();
         self->delayed_send(self, self->state.sample_interval, bus_sample_atom::value);
       },
       [=](bus_resume_atom) {

@@ -145,7 +145,8 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(item* fir
     std::sort(committed.begin(), committed.end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });
     try {
-      committed_(committed);
+      committed_(
+          std::make_shared<const std::vector<persistence::event_record>>(std::move(committed)));
     } catch (...) {  // the appends are committed: answer them regardless
       report_exception(log_, "the committed-records listener");
     }

@@ -61,7 +61,9 @@ struct commit_stats {
 class journal_writer {
  public:
   using completion = std::function<void(persistence::stream_outcome)>;
-  using committed_listener = std::function<void(const std::vector<persistence::event_record>&)>;
+  /// One commit's records, in global order, built once and shared read-only by every reader.
+  using committed_batch = std::shared_ptr<const std::vector<persistence::event_record>>;
+  using committed_listener = std::function<void(committed_batch)>;
   using stats_observer = std::function<void(const commit_stats&)>;
 
   /// Opens the write connection and starts the thread. Errors: whatever the factory returns.

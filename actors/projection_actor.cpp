@@ -107,7 +107,7 @@ caf::behavior projection_actor(self_ptr self, caf::actor bus,
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr&) -> caf::error {
     return caf::make_error(caf::sec::runtime_error, "projection handler threw");
   });
-  self->send(st.bus, bus_sub_atom::value);
+  self->send(st.bus, bus_sub_atom::value, st.status);
   schedule_tick(self, std::chrono::milliseconds{0});
   return {
       [=](proj_tick_atom) {

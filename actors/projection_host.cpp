@@ -11,11 +11,13 @@ struct projection_host::impl {
   projection_options options;
   std::shared_ptr<persistence::journal_factory> journal;
   std::shared_ptr<persistence::projection_store_factory> store;
-  std::shared_ptr<const clock> clk;
   std::shared_ptr<metrics::registry> metrics;
+  std::shared_ptr<const clock> clk;
+  std::function<void()> start_publishing;
 
-  caf::actor_system_config cfg;  // must outlive the system
-  std::unique_ptr<caf::actor_system> sys;
+  caf::actor_system* sys = nullptr;  // the engine's
+  // Set once at start; `publish` reads it without a lock, `stop` clears it after the writer
+  // stopped (see `publish`'s contract).
   caf::actor bus;
 
   struct entry {
@@ -26,6 +28,7 @@ struct projection_host::impl {
   mutable std::mutex mutex;
   std::vector<entry> entries;
   bool stopped = false;
+  bool publishing = false;  // guarded by `mutex`
   // Shared with every projection's status, which reads it for the lag.
   std::shared_ptr<std::atomic<std::uint64_t>> head =
       std::make_shared<std::atomic<std::uint64_t>>(0);
@@ -66,45 +69,54 @@ projection_host::~projection_host() {
   stop();
 }
 
-result<std::unique_ptr<projection_host>> projection_host::start(
-    projection_options options, std::shared_ptr<persistence::journal_factory> journal,
+namespace detail {
+
+std::unique_ptr<projection_host> make_projection_host(
+    caf::actor_system& sys, projection_options options,
+    std::shared_ptr<persistence::journal_factory> journal,
     std::shared_ptr<persistence::projection_store_factory> store,
-    std::shared_ptr<const clock> time_source, std::shared_ptr<metrics::registry> metrics) {
-  auto p = std::make_unique<impl>();
+    std::shared_ptr<metrics::registry> metrics, std::shared_ptr<const clock> clk,
+    std::function<void()> start_publishing) {
+  auto p = std::make_unique<projection_host::impl>();
   p->metrics = metrics ? std::move(metrics) : metrics::registry::create();
   p->options = options;
   p->options.batch_events = std::max<std::size_t>(options.batch_events, 1);
   p->journal = std::move(journal);
   p->store = std::move(store);
-  p->clk = std::move(time_source);
-  // The bus is the only actor on the scheduler; projections run detached.
-  p->cfg.set("scheduler.max-threads", 1);
-  p->sys = std::make_unique<caf::actor_system>(p->cfg);
-  p->bus = detail::spawn_event_bus(*p->sys, options.buffer_events, p->metrics,
-                                   options.backlog_sample_interval);
-  return std::unique_ptr<projection_host>{new projection_host{std::move(p)}};
+  p->clk = std::move(clk);
+  p->start_publishing = std::move(start_publishing);
+  p->sys = &sys;
+  p->bus = spawn_event_bus(sys, options.buffer_events, p->metrics, options.backlog_sample_interval);
+  release_spawning_thread();
+  return std::make_unique<projection_host>(std::move(p));
 }
 
-void projection_host::publish(const std::vector<persistence::event_record>& records) {
-  if (records.empty()) return;
-  impl_->raise_head(records.back().position.value);
-  caf::actor bus;
-  {
-    std::lock_guard<std::mutex> lock{impl_->mutex};
-    if (impl_->stopped || impl_->entries.empty()) return;
-    for (const auto& e : impl_->entries) e.status->refresh_lag();
-    bus = impl_->bus;
-  }
-  caf::anon_send(bus, detail::record_batch{
-                          std::make_shared<const std::vector<persistence::event_record>>(records)});
+}  // namespace detail
+
+void projection_host::publish(
+    std::shared_ptr<const std::vector<persistence::event_record>> records) {
+  if (!records || records->empty()) return;
+  impl_->raise_head(records->back().position.value);
+  caf::anon_send(impl_->bus, std::move(records));
 }
 
 result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   if (!p || p->name().empty())
     return error{errc::invalid_argument, "a projection needs a non-empty name"};
   const std::string name{p->name()};
-  if (impl_->find(name))
-    return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
+  {
+    std::lock_guard<std::mutex> lock{impl_->mutex};
+    if (impl_->stopped) return error{errc::unavailable, "projections are stopped"};
+    for (const auto& e : impl_->entries)
+      if (e.name == name)
+        return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
+    // Before the journal's head is read and the projection catches up: every commit from
+    // here on reaches the bus, the earlier ones are in the journal.
+    if (!impl_->publishing) {
+      impl_->publishing = true;
+      if (impl_->start_publishing) impl_->start_publishing();
+    }
+  }
   auto j = impl_->journal->open();
   if (!j) return std::move(j).err();
   auto last = (*j)->last_position();
@@ -115,8 +127,8 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   auto runner = std::make_shared<persistence::projection_runner>(
       p, std::move(*s), impl_->options.on_poison, impl_->clk);
   if (auto started = runner->start(); !started) return started;
-  auto status = std::make_shared<detail::projection_status>(impl_->head,
-                                                            impl_->metrics->for_projection(name));
+  auto status = std::make_shared<detail::projection_status>(
+      impl_->head, impl_->metrics->for_projection(name), impl_->clk);
   status->update(runner->position(), runner->is_stopped(), std::nullopt);
 
   std::lock_guard<std::mutex> lock{impl_->mutex};
@@ -127,6 +139,7 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   auto actor = detail::spawn_projection(*impl_->sys, impl_->bus, std::move(runner),
                                         std::shared_ptr<persistence::journal>{std::move(*j)},
                                         status, impl_->options);
+  detail::release_spawning_thread();
   impl_->entries.push_back(impl::entry{name, std::move(actor), std::move(status)});
   return ok();
 }
@@ -191,19 +204,24 @@ result<std::unique_ptr<persistence::projection_store>> projection_host::open_sto
 
 void projection_host::stop() {
   std::vector<impl::entry> entries;
-  caf::actor bus;
   {
     std::lock_guard<std::mutex> lock{impl_->mutex};
     if (impl_->stopped) return;
     impl_->stopped = true;
     entries.swap(impl_->entries);
-    bus = std::move(impl_->bus);
   }
+  // Exit messages queue behind what was sent before: the bus forwards every batch the writer
+  // handed it, and each projection takes what the bus sent it, before it ends.
+  if (impl_->bus) {
+    caf::scoped_actor self{*impl_->sys};
+    self->monitor(impl_->bus);
+    self->send_exit(impl_->bus, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+    impl_->bus = nullptr;
+  }
+  detail::release_spawning_thread();  // the scoped actor's
   for (auto& e : entries) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
-  if (bus) caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
-  entries.clear();
-  bus = nullptr;
-  impl_->sys.reset();  // blocks until every actor is gone
+  // The engine destroys the actor system, which waits for the projections' threads.
 }
 
 }  // namespace strata::actors

@@ -33,7 +33,8 @@ struct projection_options {
   /// How long `retry` and `rebuild` wait for the projection's answer.
   std::chrono::milliseconds control_timeout{30000};
   /// How often the bus samples the live batches waiting in projection mailboxes
-  /// (`strata_mailbox_backlog_messages{actor_kind="projection"}`).
+  /// (`strata_mailbox_backlog_messages{actor_kind="projection"}`) and sets every projection's
+  /// lag series again from the current head.
   std::chrono::milliseconds backlog_sample_interval{250};
 };
 
@@ -50,40 +51,40 @@ struct projection_lag {
 };
 
 /// The projections of one runtime: an event bus and one projection actor per registered
-/// projection, each with its own journal reader and read-model connection and its own
-/// thread, so that neither the journal writer, the command actors nor the other projections
-/// wait for a slow one. Committed records reach it through `publish` (hang it on
-/// `engine::on_committed`); each projection applies them exactly once, in global order:
-/// catching up from its checkpoint by reading the journal, then following the bus, and
-/// falling back to the journal whenever its bounded buffer overflowed or it saw a gap.
+/// projection, in the engine's actor system (`engine::start_projections` makes the host; the
+/// engine owns it). Each projection actor has its own journal reader, read-model connection
+/// and thread, so that neither the journal writer, the command actors nor the other
+/// projections wait for a slow one. The engine's journal writer hands every commit to
+/// `publish` once a projection was added; each projection applies the records exactly once,
+/// in global order: catching up from its checkpoint by reading the journal, then following
+/// the bus, and falling back to the journal whenever its bounded buffer overflowed or it saw
+/// a gap.
 ///
 /// Metrics (docs/METRICS.md), per projection under label `projection`: the position and lag
-/// series are set whenever a read-model transaction committed and whenever `publish` moves
-/// the head (so a projection stuck in a slow handler still shows its lag growing); the
-/// applied and dead-lettered counters grow once per transaction. The bus samples the live
-/// batches waiting in projection mailboxes every `backlog_sample_interval`. Nothing is done
-/// per event.
+/// series are set whenever a read-model transaction committed, and the bus sets every
+/// projection's lag series again from the current head every `backlog_sample_interval` (so
+/// a projection stuck in a slow handler still shows its lag growing); the applied and
+/// dead-lettered counters grow once per transaction. Nothing is done per event, and nothing
+/// on the writer's commit -> reply path but raising an atomic head and sending the batch.
 ///
-/// Thread-safety: every method may be called from any thread. Lifetime: `stop()` (or the
-/// destructor) ends every projection after the transaction it is in; nothing is lost, the
-/// next start catches up from the checkpoints.
+/// Thread-safety: every method may be called from any thread, except `publish` (see there).
+/// Lifetime: `stop()` (called by `engine::stop` after the writer handed over its last
+/// commit) lets the bus forward what it was sent, then ends every projection once it took
+/// what the bus sent it; nothing is lost, the next start catches up from the checkpoints.
 class projection_host {
  public:
-  /// Starts the bus. Projections open their connections on `add`; dead letters are stamped
-  /// with `time_source`. Metrics go to `metrics` (a private registry when null).
-  /// REQUIRES: both factories and `time_source` non-null.
-  static result<std::unique_ptr<projection_host>> start(
-      projection_options options, std::shared_ptr<persistence::journal_factory> journal,
-      std::shared_ptr<persistence::projection_store_factory> store,
-      std::shared_ptr<const clock> time_source,
-      std::shared_ptr<metrics::registry> metrics = nullptr);
+  struct impl;
+  /// Made by `engine::start_projections`.
+  explicit projection_host(std::unique_ptr<impl> p);
   ~projection_host();
   projection_host(const projection_host&) = delete;
   projection_host& operator=(const projection_host&) = delete;
 
-  /// Hands committed records (in global order) to the bus and updates every projection's lag
-  /// series to the new head. Never blocks on a projection.
-  void publish(const std::vector<persistence::event_record>& records);
+  /// Hands one commit's records (in global order, shared and immutable) to the bus and
+  /// raises the head the lags are measured against. Takes no lock, copies no record and
+  /// never blocks on a projection. REQUIRES: called by one thread at a time (the journal
+  /// writer's hand-off), never concurrently with or after `stop`.
+  void publish(std::shared_ptr<const std::vector<persistence::event_record>> records);
 
   /// Registers and starts `p` (catching up from its checkpoint). Errors: `invalid_argument`
   /// for an empty or already registered name; `unavailable` after `stop`; the store's or the
@@ -117,13 +118,11 @@ class projection_host {
   /// A new connection on the read-model database, for the host's queries.
   result<std::unique_ptr<persistence::projection_store>> open_store();
 
-  /// Stops every projection and the bus. Idempotent.
+  /// Stops the bus once it forwarded what it was sent, then every projection after the
+  /// messages it was sent before. Idempotent. REQUIRES: the actor system still runs.
   void stop();
 
-  struct impl;
-
  private:
-  explicit projection_host(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
 

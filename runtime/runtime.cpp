@@ -113,12 +113,11 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                         : std::make_shared<stderr_log_sink>(config.log.level);
   auto snapshots = overrides.snapshots;
   if (!snapshots && !journal_overridden) snapshots = make_snapshots(config);
-  auto eng = actors::engine::start(o, journal, clk, registry, std::move(snapshots));
+  auto eng =
+      actors::engine::start(o, journal, std::move(clk), std::move(registry), std::move(snapshots));
   if (!eng) return std::move(eng).err();
   auto rt = std::unique_ptr<runtime>{new runtime{config, std::move(journal), std::move(*eng)}};
-  if (auto p = rt->start_projections(std::move(overrides.read_models), std::move(clk),
-                                     std::move(registry));
-      !p)
+  if (auto p = rt->start_projections(std::move(overrides.read_models)); !p)
     return std::move(p).err();
   return rt;
 }
@@ -172,14 +171,11 @@ metrics::registry& runtime::metrics() const noexcept {
 }
 
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
-  engine_->stop(drain_timeout);
-  // After the engine: the last commits reach the bus before the projections end.
-  if (projections_) projections_->stop();
+  engine_->stop(drain_timeout);  // the projections too, after the last commits reached them
 }
 
 result<void> runtime::start_projections(
-    std::shared_ptr<persistence::projection_store_factory> read_models,
-    std::shared_ptr<const clock> time_source, std::shared_ptr<metrics::registry> metrics) {
+    std::shared_ptr<persistence::projection_store_factory> read_models) {
   const auto& c = config_.projections;
   if (!read_models) {
     persistence::sqlite_projection_store_options o;
@@ -192,13 +188,9 @@ result<void> runtime::start_projections(
   o.buffer_events = c.buffer_events;
   o.on_poison = c.on_poison;
   o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
-  auto host = actors::projection_host::start(o, journal_, std::move(read_models),
-                                             std::move(time_source), std::move(metrics));
+  auto host = engine_->start_projections(o, std::move(read_models));
   if (!host) return std::move(host).err();
-  projections_ = std::move(*host);
-  auto* raw = projections_.get();
-  engine_->on_committed(
-      [raw](const std::vector<persistence::event_record>& records) { raw->publish(records); });
+  projections_ = *host;
   return ok();
 }
 

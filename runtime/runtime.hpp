@@ -254,14 +254,13 @@ class runtime {
                                                                            version from,
                                                                            version to);
 
-  result<void> start_projections(std::shared_ptr<persistence::projection_store_factory> read_models,
-                                 std::shared_ptr<const clock> time_source,
-                                 std::shared_ptr<metrics::registry> metrics);
+  result<void> start_projections(
+      std::shared_ptr<persistence::projection_store_factory> read_models);
 
   runtime_config config_;
   std::shared_ptr<persistence::journal_factory> journal_;
   std::unique_ptr<actors::engine> engine_;
-  std::unique_ptr<actors::projection_host> projections_;
+  actors::projection_host* projections_ = nullptr;  ///< Owned by `engine_`.
 };
 
 }  // namespace strata

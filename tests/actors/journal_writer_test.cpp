@@ -39,9 +39,9 @@ struct writer_fixture {
   explicit writer_fixture(actors::journal_writer_options o = {}) {
     auto w = actors::journal_writer::start(
         journal, o,
-        [this](const std::vector<persistence::event_record>& rs) {
+        [this](actors::journal_writer::committed_batch rs) {
           std::lock_guard<std::mutex> lock{mutex};
-          for (const auto& r : rs) published.push_back(r.position);
+          for (const auto& r : *rs) published.push_back(r.position);
         },
         [this](const actors::commit_stats& s) {
           std::lock_guard<std::mutex> lock{mutex};
@@ -147,11 +147,11 @@ TEST_CASE("on a store that never blocks, appends commit on the caller's thread, 
   REQUIRE_FALSE(memory.blocks());
   std::mutex m;
   std::vector<global_position> published;
-  auto w = actors::journal_writer::start(memory, {},
-                                         [&](const std::vector<persistence::event_record>& rs) {
-                                           std::lock_guard<std::mutex> lock{m};
-                                           for (const auto& r : rs) published.push_back(r.position);
-                                         });
+  auto w =
+      actors::journal_writer::start(memory, {}, [&](actors::journal_writer::committed_batch rs) {
+        std::lock_guard<std::mutex> lock{m};
+        for (const auto& r : *rs) published.push_back(r.position);
+      });
   REQUIRE(w);
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};

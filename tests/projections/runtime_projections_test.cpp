@@ -12,6 +12,7 @@
 #include "persistence/sqlite_journal.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
+#include "tests/runtime/scrape.hpp"
 
 using namespace strata;
 using namespace strata::testing;
@@ -176,6 +177,34 @@ TEST_CASE("a slow projection overflows its bounded buffer and reads the journal 
 }
 
 namespace {}  // namespace
+
+TEST_CASE("stopping the runtime lets a live projection take every commit made before the stop") {
+  files f;
+  auto slow = std::make_shared<gated_summaries>();
+  struct release_on_exit {
+    std::shared_ptr<gated_summaries> g;
+    ~release_on_exit() { g->open(); }
+  } release{slow};
+  {
+    auto rt = f.start();
+    REQUIRE(rt->add_projection(slow));
+    REQUIRE(wait_until([&] {
+      auto lag = rt->projection_lag("order_summary");
+      return lag && lag->live;
+    }));
+    // Every commit is handed to the bus before its reply; the projection is held in its
+    // first event, so the others wait in its mailbox when the stop begins. The stop runs on
+    // another thread than the one that added the projection.
+    place_many(*rt, "o-", 40);
+    auto stopped = std::async(std::launch::async, [&] { rt->stop(); });
+    slow->open();
+    stopped.get();
+  }
+  auto j = f.journal();
+  const auto applied = read_orders(*f.read_models());
+  CHECK(applied.size() == 40);
+  CHECK(applied == fold_orders(*j));
+}
 
 TEST_CASE("a live poison event is parked, listed and retried through the runtime") {
   files f;
