@@ -16,6 +16,9 @@
 #   kernel        includes only the kernel
 #   runtime.hpp   must not pull CAF into hosts: no public runtime header includes caf/
 #   detail/       a folder's detail/ is included from that folder only
+# Single homes (not includes, but checked the same way):
+#   printing      the library writes to no stream but through the log seam
+#   wall clock    the library reads it only through the clock seam
 set -uo pipefail
 root=${1:-$(dirname "$0")/..}
 cd "$root" || exit 2
@@ -146,6 +149,22 @@ report "another folder's detail/" \
       owner = substr(inc, 1, n)                   # "persistence/postgres/" of ".../detail/x.hpp"
       if (substr($1, 1, length(owner)) != owner) print
     }')"
+
+# --- Single homes -------------------------------------------------------------------------------
+# The library reports only through the log seam (domain/kernel/log.hpp), whose default sink in
+# domain/kernel/log.cpp is the one place that writes to a stream; and it reads the wall clock
+# only through the clock seam (strata::clock), whose system implementation is in runtime.cpp.
+
+code_lines() {  # $1 = regex; file:line:text of the library's C++ lines matching it, comments aside
+  sources "${library[@]}" | xargs -r grep -nE "$1" /dev/null |
+    grep -vE '^[^:]+:[0-9]+:[[:space:]]*//'
+}
+report "printing outside the log seam (use strata::logger)" \
+  "$(code_lines '(^|[^a-z_])(printf|fprintf|puts|fputs|perror)[[:space:]]*\(|std::(cout|cerr|clog)' |
+    grep -v '^domain/kernel/log\.cpp:')"
+report "a wall-clock read outside the clock seam (use strata::clock)" \
+  "$(code_lines 'system_clock::now|(^|[^a-z_])(time|gettimeofday|clock_gettime)[[:space:]]*\(' |
+    grep -v '^runtime/runtime\.cpp:')"
 
 if [[ $status -eq 0 ]]; then
   echo "include rules hold"

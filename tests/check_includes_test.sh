@@ -87,6 +87,14 @@ expect_caught "the runtime from persistence" \
 expect_caught "another folder's detail/ from the runtime" \
   runtime/planted.cpp '#include "actors/detail/messages.hpp"'
 
+# Single homes: printing and the wall clock only through their seams.
+expect_caught "an actor printing to stderr" \
+  actors/planted.cpp 'void f() { std::fprintf(stderr, "oops\n"); }'
+expect_caught "a store writing to std::cerr" \
+  persistence/planted.cpp 'void f() { std::cerr << "oops"; }'
+expect_caught "the runner reading the system clock" \
+  persistence/planted.cpp 'auto t = std::chrono::system_clock::now();'
+
 if [[ $failures -gt 0 ]]; then
   echo "$failures case(s) failed"
   exit 1
