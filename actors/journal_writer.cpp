@@ -50,7 +50,7 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
     result<std::vector<persistence::stream_outcome>> outcome =
         error{errc::unavailable, "journal writer is stopped"};
     {
-      std::lock_guard<std::mutex> lock{inline_mutex_};
+      std::lock_guard<detail::spin_mutex> lock{inline_mutex_};
       if (!inline_stopped_) outcome = write(&one, &one + 1);  // hands off under the lock
     }
     if (outcome)
@@ -65,7 +65,7 @@ void journal_writer::submit(persistence::stream_append append, completion done) 
 
 void journal_writer::stop() {
   if (inline_commits_) {
-    std::lock_guard<std::mutex> lock{inline_mutex_};
+    std::lock_guard<detail::spin_mutex> lock{inline_mutex_};
     inline_stopped_ = true;
     return;
   }

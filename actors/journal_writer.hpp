@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/detail/spin_mutex.hpp"
 #include "actors/worker.hpp"
 #include "domain/kernel/log.hpp"
 #include "domain/kernel/result.hpp"
@@ -49,8 +50,9 @@ struct commit_stats {
 ///
 /// A store whose calls never block (`journal_factory::blocks()` is false: the memory backend)
 /// needs no group commit: then `submit` commits at once on the caller's thread, one append
-/// at a time under a mutex (held for the append and the hand-off, which keeps the hand-off
-/// in global order; the completion runs after it is released).
+/// at a time under a short spin lock (`detail::spin_mutex`; held for the append and the
+/// hand-off, which keeps the hand-off in global order; the completion runs after it is
+/// released).
 ///
 /// A listener that throws is reported to the log (component "journal_writer"); the appends
 /// are committed and answered regardless. A completion that throws on the writer thread is
@@ -113,7 +115,7 @@ class journal_writer {
   void commit(item* first, item* last);
 
   const bool inline_commits_;
-  std::mutex inline_mutex_;  // serialises inline commits and their hand-off
+  detail::spin_mutex inline_mutex_;  // serialises inline commits and their hand-off
   bool inline_stopped_ = false;
   std::atomic<bool> publish_{true};
 

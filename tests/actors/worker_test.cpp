@@ -13,30 +13,15 @@
 
 #include "actors/worker.hpp"
 #include "domain/kernel/log.hpp"
+#include "tests/support/capture_log.hpp"
 
 using namespace strata;
 using namespace std::chrono_literals;
+using strata::testing::capture_sink;
 
 namespace {
 
 using clk = std::chrono::steady_clock;
-
-/// A log sink that keeps every message.
-struct capture_sink final : log_sink {
-  struct line {
-    log_level level;
-    std::string component;
-    std::string message;
-  };
-  std::mutex mutex;
-  std::vector<line> lines;
-
-  void write(log_level level, std::string_view component,
-             std::string_view message) noexcept override {
-    std::lock_guard<std::mutex> lock{mutex};
-    lines.push_back(line{level, std::string{component}, std::string{message}});
-  }
-};
 
 /// What the handlers saw, with a bounded wait for it to reach a size; and a gate that holds
 /// the first batch until the test opens it.
@@ -189,10 +174,10 @@ TEST_CASE("a full queue refuses an item and leaves it to the caller") {
   actors::worker_options o;
   o.max_queued = 2;
   r.close_gate();
-  actors::worker<std::string> w{
-      o, logger{}, [&r](actors::no_state&, std::vector<std::string>& batch) {
-        r.record(std::vector<int>(batch.size(), 0));
-      }};
+  actors::worker<std::string> w{o, logger{},
+                                [&r](actors::no_state&, std::vector<std::string>& batch) {
+                                  r.record(std::vector<int>(batch.size(), 0));
+                                }};
   REQUIRE(w.post(std::string{"running"}));
   REQUIRE_MESSAGE(r.wait_holding(), "the first batch did not start within 10 s");
   REQUIRE(w.post(std::string{"a"}));

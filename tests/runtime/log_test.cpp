@@ -16,47 +16,13 @@
 #include "runtime/process_manager.hpp"
 #include "runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#include "tests/support/capture_log.hpp"
 
 using namespace strata;
 using namespace std::chrono_literals;
+using strata::testing::capture_sink;
 
 namespace {
-
-/// Keeps every message it is given, with a bounded wait for one to arrive.
-struct capture_sink final : log_sink {
-  struct line {
-    log_level level;
-    std::string component;
-    std::string message;
-  };
-  std::mutex mutex;
-  std::condition_variable arrived;
-  std::vector<line> lines;
-
-  void write(log_level level, std::string_view component,
-             std::string_view message) noexcept override {
-    {
-      std::lock_guard<std::mutex> lock{mutex};
-      lines.push_back(line{level, std::string{component}, std::string{message}});
-    }
-    arrived.notify_all();
-  }
-
-  /// The first message of `component` (waiting up to 10 s for one), or nullopt.
-  std::optional<line> first_of(std::string_view component) {
-    std::unique_lock<std::mutex> lock{mutex};
-    std::optional<line> found;
-    arrived.wait_for(lock, 10s, [&] {
-      for (const auto& l : lines) {
-        if (l.component != component) continue;
-        found = l;
-        return true;
-      }
-      return false;
-    });
-    return found;
-  }
-};
 
 struct failing_snapshots final : persistence::snapshot_store_factory {
   result<std::unique_ptr<persistence::snapshot_store>> open() override {
