@@ -16,6 +16,7 @@
 #   kernel        includes only the kernel
 #   runtime.hpp   must not pull CAF into hosts: no public runtime header includes caf/
 #   detail/       a folder's detail/ is included from that folder only
+#   strata/       every include of a strata header is written "strata/<folder>/..."
 # Single homes (not includes, but checked the same way):
 #   printing      the library writes to no stream but through the log seam
 #   wall clock    the library reads it only through the clock seam
@@ -44,7 +45,7 @@ sources() {  # the C++ files under the given folders, extra find arguments first
 
 violations() {  # $1 = regex of the include, rest = folders where it is forbidden
   local pattern=$1; shift
-  grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($pattern)" "$@" \
+  grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"](strata/)?($pattern)" "$@" \
     --include='*.hpp' --include='*.cpp' --include='*.h' 2>/dev/null
 }
 
@@ -58,6 +59,7 @@ quoted_includes() {  # file:line:text of every #include "..." in the files read 
 include_path() {  # sets `path` to what the include line $1 names between its quotes
   path=
   [[ $1 =~ include[[:space:]]*\"([^\"]*)\" ]] && path=${BASH_REMATCH[1]}
+  path=${path#strata/}  # the rules below speak of folders
 }
 
 only_allowed() {  # $1 = regex of allowed include paths; prints the lines of stdin outside it
@@ -85,6 +87,13 @@ report() {
     status=1
   fi
 }
+
+# --- Every strata header by its strata/ path ----------------------------------------------------
+
+report "a strata header without the strata/ prefix (write \"strata/<folder>/...\")" \
+  "$(find . -path ./.git -prune -o -path './build*' -prune -o -type f \
+      \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' \) -print 2>/dev/null | sed 's#^\./##' | sort |
+    xargs -r grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](domain|persistence|actors|runtime|metrics)/' /dev/null)"
 
 # --- The line between the library and the application ---------------------------------------
 
@@ -144,7 +153,7 @@ report "actors from an example (examples use the public API)" "$(violations 'act
 report "another folder's detail/" \
   "$(sources domain persistence metrics actors runtime examples tools | quoted_includes |
     awk -F: '{
-      inc = $0; sub(/^[^"]*"/, "", inc); sub(/".*/, "", inc)
+      inc = $0; sub(/^[^"]*"/, "", inc); sub(/".*/, "", inc); sub(/^strata\//, "", inc)
       n = index(inc, "/detail/"); if (n == 0) next
       owner = substr(inc, 1, n)                   # "persistence/postgres/" of ".../detail/x.hpp"
       if (substr($1, 1, length(owner)) != owner) print

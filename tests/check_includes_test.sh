@@ -42,31 +42,31 @@ out=$(bash "$src/tests/check_includes.sh" "$tmp/pristine" 2>&1) ||
 
 # The library includes no business header.
 expect_caught "a library header including a decider" \
-  persistence/planted_view.hpp '#include "domain/orders/order.hpp"'
+  persistence/planted_view.hpp '#include "strata/domain/orders/order.hpp"'
 expect_caught "the runtime including a decider" \
-  runtime/planted_shop.cpp '#include "domain/payments/payment.hpp"'
+  runtime/planted_shop.cpp '#include "strata/domain/payments/payment.hpp"'
 expect_caught "the kernel including a decider" \
-  domain/kernel/planted.hpp '#include "domain/inventory/inventory_item.hpp"'
+  domain/kernel/planted.hpp '#include "strata/domain/inventory/inventory_item.hpp"'
 expect_caught "an actor including a read model" \
-  actors/planted.cpp '#include "domain/orders/read_models/order_summary.hpp"'
+  actors/planted.cpp '#include "strata/domain/orders/read_models/order_summary.hpp"'
 
 # A decider includes the kernel and decider headers only.
 expect_caught "a decider including the journal" \
-  domain/orders/planted_rule.hpp '#include "persistence/journal.hpp"'
+  domain/orders/planted_rule.hpp '#include "strata/persistence/journal.hpp"'
 expect_caught "a decider including the runtime" \
-  domain/fulfilment/planted_rule.cpp '#include "runtime/runtime.hpp"'
+  domain/fulfilment/planted_rule.cpp '#include "strata/runtime/runtime.hpp"'
 expect_caught "a decider including a read model" \
-  domain/payments/planted_rule.hpp '#include "domain/orders/read_models/order_summary.hpp"'
+  domain/payments/planted_rule.hpp '#include "strata/domain/orders/read_models/order_summary.hpp"'
 expect_caught "a decider including metrics" \
-  domain/users/planted_rule.cpp '#include "metrics/metrics.hpp"'
+  domain/users/planted_rule.cpp '#include "strata/metrics/metrics.hpp"'
 
 # Read models and processes use the library's public headers only.
 expect_caught "a read model including an actor" \
-  domain/orders/read_models/planted_view.cpp '#include "actors/engine.hpp"'
+  domain/orders/read_models/planted_view.cpp '#include "strata/actors/engine.hpp"'
 expect_caught "a process including another folder's detail/" \
-  domain/fulfilment/processes/planted.cpp '#include "persistence/postgres/detail/pg_session.hpp"'
+  domain/fulfilment/processes/planted.cpp '#include "strata/persistence/postgres/detail/pg_session.hpp"'
 expect_caught "a read model including a storage backend" \
-  domain/inventory/read_models/planted.hpp '#include "persistence/sqlite_projection_store.hpp"'
+  domain/inventory/read_models/planted.hpp '#include "strata/persistence/sqlite_projection_store.hpp"'
 
 # The library's CMakeLists.txt link no business target (one line or spread over several).
 expect_caught "the persistence target linking a decider target" \
@@ -83,9 +83,17 @@ expect_caught "CAF in a public runtime header" runtime/planted.hpp '#include <ca
 expect_caught "SQLite in the runtime" runtime/planted.cpp '#include <SQLiteCpp/Database.h>'
 expect_caught "libpq in an actor" actors/planted.cpp '#include <libpq-fe.h>'
 expect_caught "the runtime from persistence" \
-  persistence/planted.cpp '#include "runtime/runtime.hpp"'
+  persistence/planted.cpp '#include "strata/runtime/runtime.hpp"'
 expect_caught "another folder's detail/ from the runtime" \
-  runtime/planted.cpp '#include "actors/detail/messages.hpp"'
+  runtime/planted.cpp '#include "strata/actors/detail/messages.hpp"'
+
+# Every strata header by its strata/ path, in the library, the application, tests and tools.
+expect_caught "a runtime file including a header without the prefix" \
+  runtime/planted.cpp '#include "persistence/journal.hpp"'
+expect_caught "a test including a header without the prefix" \
+  tests/kernel/planted_test.cpp '#include "domain/kernel/result.hpp"'
+expect_caught "an example including a header without the prefix" \
+  examples/orders/planted.cpp '#include <runtime/runtime.hpp>'
 
 # Single homes: printing and the wall clock only through their seams.
 expect_caught "an actor printing to stderr" \
