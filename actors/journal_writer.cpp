@@ -15,9 +15,9 @@ result<std::unique_ptr<journal_writer>> journal_writer::start(persistence::journ
                                                               std::shared_ptr<log_sink> log) {
   auto j = factory.open();
   if (!j) return std::move(j).err();
-  return std::unique_ptr<journal_writer>{new journal_writer{
-      std::move(*j), options, std::move(committed), std::move(observer), !factory.blocks(),
-      logger{std::move(log), "journal_writer"}}};
+  return std::unique_ptr<journal_writer>{
+      new journal_writer{std::move(*j), options, std::move(committed), std::move(observer),
+                         !factory.blocks(), logger{std::move(log), "journal_writer"}}};
 }
 
 journal_writer::journal_writer(std::unique_ptr<persistence::journal> journal,
@@ -183,7 +183,8 @@ void io_pool::submit(task t) {
 }
 
 void io_pool::submit(snapshot_task t) {
-  if (!pool_.post(std::move(t))) t(error{errc::unavailable, "journal readers are stopped"}, nullptr);
+  if (!pool_.post(std::move(t)))
+    t(error{errc::unavailable, "journal readers are stopped"}, nullptr);
 }
 
 void io_pool::run(connections& c, std::vector<snapshot_task>& batch) {
@@ -216,13 +217,12 @@ snapshot_writer::snapshot_writer(std::shared_ptr<persistence::snapshot_store_fac
                                  std::shared_ptr<log_sink> log)
     : factory_(std::move(factory)),
       on_saved_(std::move(on_saved)),
-      worker_(worker_options{1, max_queued}, logger{std::move(log), "snapshot_writer"},
-              [this](store& st, std::vector<persistence::snapshot_record>& batch) {
-                save(st, batch);
-              },
-              [this](persistence::snapshot_record& s, const error& e) {
-                if (on_saved_) on_saved_(s, e);
-              }) {}
+      worker_(
+          worker_options{1, max_queued}, logger{std::move(log), "snapshot_writer"},
+          [this](store& st, std::vector<persistence::snapshot_record>& batch) { save(st, batch); },
+          [this](persistence::snapshot_record& s, const error& e) {
+            if (on_saved_) on_saved_(s, e);
+          }) {}
 
 snapshot_writer::~snapshot_writer() {
   stop();

@@ -46,8 +46,7 @@ struct start_point {
 std::optional<start_point> from_snapshot(persistence::journal& journal,
                                          persistence::snapshot_store& snapshots,
                                          const aggregate_model& model, const stream_id& stream,
-                                         const rehydration_target& target,
-                                         const reporting& to) {
+                                         const rehydration_target& target, const reporting& to) {
   auto kept = snapshots.list(stream);
   if (!kept || kept->empty()) return std::nullopt;
   for (auto it = kept->rbegin(); it != kept->rend(); ++it) {
@@ -75,8 +74,7 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
     if (target.until && (*event)[0].time > *target.until) continue;  // newer than asked for
     auto body = decode_snapshot_body(s.state);
     if (!body) {
-      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, body.err().message,
-                     to);
+      report_ignored(stream, s.at, metrics::snapshot_ignore_reason::decode, body.err().message, to);
       continue;
     }
     auto state = model.decode_state(body->state_json);

@@ -132,8 +132,7 @@ struct runtime_config {
   log_config log;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
-                      (scheduler_threads, journal, commands, aggregates, metrics, projections,
-                       log))
+                      (scheduler_threads, journal, commands, aggregates, metrics, projections, log))
 
 /// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
 /// defaults. Errors: `invalid_argument` naming the problem (malformed JSON, an unknown key

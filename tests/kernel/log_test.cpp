@@ -21,8 +21,9 @@ struct capture_sink final : log_sink {
 }  // namespace
 
 TEST_CASE("the default sink writes one line: strata, level, component, message") {
-  CHECK(stderr_log_sink::format(log_level::warning, "rehydration", "ignoring snapshot of Order-1") ==
-        "strata warning rehydration: ignoring snapshot of Order-1\n");
+  CHECK(
+      stderr_log_sink::format(log_level::warning, "rehydration", "ignoring snapshot of Order-1") ==
+      "strata warning rehydration: ignoring snapshot of Order-1\n");
   CHECK(stderr_log_sink::format(log_level::error, "engine", "a command callback threw: x") ==
         "strata error engine: a command callback threw: x\n");
 }
