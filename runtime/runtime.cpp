@@ -111,8 +111,10 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     m.port = config.metrics.port;
     if (auto exposed = registry->expose(m); !exposed) return std::move(exposed).err();
     // With port 0 the port is known only now: the one place an operator learns it.
+    const bool ipv6 = m.bind_address.find(':') != std::string::npos && m.bind_address[0] != '[';
     o.log->write(log_level::info, "metrics",
-                 "serving metrics on http://" + m.bind_address + ":" +
+                 "serving metrics on http://" +
+                     (ipv6 ? "[" + m.bind_address + "]" : m.bind_address) + ":" +
                      std::to_string(registry->bound_port()) + "/metrics");
   }
   auto snapshots = overrides.snapshots;

@@ -288,6 +288,7 @@ TEST_CASE("two runtimes with the default metrics settings start side by side and
   runtime_config second_config = first_config;
   second_config.journal.sqlite.path = dir.file("second.db");
   second_config.projections.path = dir.file("second-read.db");
+  second_config.log.level = log_level::warning;  // nothing on stderr from the second one
   REQUIRE(first_config.metrics.enabled);
 
   auto log = std::make_shared<recording_log>();
