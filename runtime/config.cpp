@@ -1,4 +1,4 @@
-#include "runtime/config.hpp"
+#include "strata/runtime/config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "domain/kernel/json.hpp"
+#include "strata/domain/kernel/json.hpp"
 
 namespace strata {
 namespace {

@@ -12,8 +12,8 @@
 
 #include <boost/json.hpp>
 
-#include "domain/kernel/json.hpp"
-#include "domain/kernel/result.hpp"
+#include "strata/domain/kernel/json.hpp"
+#include "strata/domain/kernel/result.hpp"
 
 namespace strata {
 
