@@ -8,9 +8,15 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <exception>
+#include <future>
 #include <sstream>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -65,6 +71,65 @@ std::string listening_address(const metrics_options& options) {
       options.bind_address.find(':') != std::string::npos && options.bind_address.front() != '[';
   std::string host = ipv6 ? "[" + options.bind_address + "]" : options.bind_address;
   return host + ":" + std::to_string(options.port);
+}
+
+// The address a local client reaches the exposer on: the bind address itself, or loopback when
+// it listens on every interface.
+std::string wake_host(const std::string& bind_address) {
+  if (bind_address == "0.0.0.0") return "127.0.0.1";
+  if (bind_address == "::" || bind_address == "[::]") return "::1";
+  if (bind_address.size() > 2 && bind_address.front() == '[' && bind_address.back() == ']')
+    return bind_address.substr(1, bind_address.size() - 2);
+  return bind_address;
+}
+
+// Opens and at once closes one TCP connection to `host:port`; failures are ignored.
+void knock(const std::string& host, std::uint16_t port) noexcept {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr)
+    return;
+  const int fd = ::socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, found->ai_protocol);
+  if (fd >= 0) {
+    (void)::connect(fd, found->ai_addr, found->ai_addrlen);
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+}
+
+// civetweb's listener thread polls its sockets in quanta of two seconds and looks at the stop
+// flag only between them, so destroying an idle exposer takes up to two seconds. A connection
+// wakes the poll: while the exposer is being destroyed, knock on its port every few
+// milliseconds until the destruction has returned. Knocks that land before the stop flag is
+// set are served as empty connections and closed.
+void destroy_promptly(std::unique_ptr<prometheus::Exposer> exposer, const std::string& host,
+                      std::uint16_t port) noexcept {
+  if (!exposer) return;
+  try {
+    std::promise<void> destroyed;
+    auto done = destroyed.get_future();
+    std::thread knocker{[&host, port, done = std::move(done)]() mutable {
+      do {
+        knock(host, port);
+      } while (done.wait_for(std::chrono::milliseconds{2}) != std::future_status::ready);
+    }};
+    try {
+      exposer.reset();
+    } catch (...) {
+    }
+    destroyed.set_value();
+    knocker.join();
+  } catch (...) {
+    // No thread could be started: destroy it the slow way.
+    try {
+      exposer.reset();
+    } catch (...) {
+    }
+  }
 }
 
 }  // namespace
@@ -323,6 +388,7 @@ result<void> registry::expose(const metrics_options& options) {
     }
     exposer->RegisterCollectable(registry_);
     bound_port_ = static_cast<std::uint16_t>(ports.front());
+    wake_host_ = wake_host(options.bind_address);
     exposer_ = std::move(exposer);
     return ok();
   } catch (const std::exception& e) {
@@ -335,16 +401,17 @@ result<void> registry::expose(const metrics_options& options) {
 
 void registry::stop_exposing() noexcept {
   std::unique_ptr<prometheus::Exposer> stopping;
+  std::string host;
+  std::uint16_t port = 0;
   {
     std::lock_guard<std::mutex> guard{exposer_mutex_};
     stopping = std::move(exposer_);
+    host = std::move(wake_host_);
+    port = bound_port_;
     bound_port_ = 0;
   }
-  // Destroying the exposer joins its worker threads; done outside the lock.
-  try {
-    stopping.reset();
-  } catch (...) {
-  }
+  // Destroying the exposer joins its threads; done outside the lock.
+  destroy_promptly(std::move(stopping), host, port);
 }
 
 bool registry::is_exposed() const noexcept {

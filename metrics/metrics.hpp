@@ -44,8 +44,10 @@ struct metrics_options {
   bool enabled = true;
   /// The address the exposer listens on; loopback by default.
   std::string bind_address = "127.0.0.1";
-  /// The TCP port; 0 lets the operating system pick a free one (see `registry::bound_port`).
-  std::uint16_t port = 9464;
+  /// The TCP port; 0 (the default) lets the operating system pick a free one, reported by
+  /// `registry::bound_port`, so any number of registries share a host. A fixed port (e.g.
+  /// 9464, the port a Prometheus scrape configuration names) fails to expose when taken.
+  std::uint16_t port = 0;
 };
 
 /// Commands are counted by `command_status` (domain/kernel/error.hpp): its `to_string` is the
@@ -245,7 +247,8 @@ class registry {
   /// `invalid_argument` when this registry is already exposed or `bind_address` is empty.
   result<void> expose(const metrics_options& options);
 
-  /// Stops the HTTP server, if any; `expose` may be called again afterwards.
+  /// Stops the HTTP server, if any; `expose` may be called again afterwards. Returns within
+  /// milliseconds (it does not wait out civetweb's two-second listener poll).
   void stop_exposing() noexcept;
 
   /// True while the HTTP server runs.
@@ -290,6 +293,7 @@ class registry {
   mutable std::mutex exposer_mutex_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::uint16_t bound_port_ = 0;
+  std::string wake_host_;  ///< Where `stop_exposing` connects to wake the listener.
 };
 
 }  // namespace strata::metrics

@@ -1,9 +1,16 @@
 #include "strata/runtime/config.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "strata/domain/kernel/json.hpp"
 
@@ -28,33 +35,212 @@ std::string key_of(const std::string& prefix, const char* name) {
   return prefix.empty() ? std::string{name} : prefix + "." + name;
 }
 
-// The first enumerated setting in JSON `v` (shaped as T) whose text names no enumerator, as
-// a message naming its key and the accepted values; empty when there is none. Values of the
-// wrong kind elsewhere are left to the conversion, which reports them.
+// What a JSON value is, for messages: "a string", "a number", ...
+const char* kind_of(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_:
+      return "a number";
+    case boost::json::kind::string:
+      return "a string";
+    case boost::json::kind::array:
+      return "an array";
+    case boost::json::kind::object:
+      return "an object";
+  }
+  return "a value";
+}
+
+// ", found <value> (<kind>)", the value shortened when long.
+std::string found(const boost::json::value& v) {
+  if (v.is_null()) return ", found null";
+  std::string text;
+  if (v.is_double()) {
+    char digits[32];
+    std::snprintf(digits, sizeof digits, "%.15g", v.get_double());
+    text = digits;
+  } else {
+    text = boost::json::serialize(v);
+  }
+  constexpr std::size_t longest = 40;
+  if (text.size() > longest) text = text.substr(0, longest - 3) + "...";
+  return ", found " + text + " (" + kind_of(v) + ")";
+}
+
+// Whether `v` is a number holding an integer, and then whether it fits in I.
+template <class I>
+std::pair<bool, bool> integer_fit(const boost::json::value& v) {
+  using limits = std::numeric_limits<I>;
+  if (v.is_uint64())
+    return {true, v.get_uint64() <= static_cast<std::uint64_t>(limits::max())};
+  if (v.is_int64()) {
+    const auto x = v.get_int64();
+    if (x < 0) return {!std::is_unsigned<I>::value, x >= static_cast<std::int64_t>(limits::min())};
+    return {true, static_cast<std::uint64_t>(x) <= static_cast<std::uint64_t>(limits::max())};
+  }
+  if (v.is_double()) {
+    const double d = v.get_double();
+    if (!std::isfinite(d) || d != std::floor(d)) return {false, false};
+    if (d < 0 && std::is_unsigned<I>::value) return {false, false};
+    return {true, d >= static_cast<double>(limits::min()) && d <= static_cast<double>(limits::max())};
+  }
+  return {false, false};
+}
+
+// The first value in JSON `v` (shaped as T) of the wrong kind, out of range, or naming no
+// enumerator of an enumerated setting, as a message naming its key, what the key takes and
+// what was found; empty when every value fits. Walks the described structs generically, so a
+// new setting needs no code here. After it, the conversion cannot fail.
 template <class T>
-std::string first_unaccepted_name(const boost::json::value& v, const std::string& key) {
+std::string first_misfit(const boost::json::value& v, const std::string& key) {
   if constexpr (boost::describe::has_describe_enumerators<T>::value) {
     bool known = false;
     if (v.is_string())
       boost::mp11::mp_for_each<boost::describe::describe_enumerators<T>>(
           [&](auto d) { known = known || v.get_string() == d.name; });
     if (known) return {};
-    return key + " must be " + accepted_values<T>() + ", not " + boost::json::serialize(v);
+    return key + " must be " + accepted_values<T>() + found(v);
   } else if constexpr (boost::describe::has_describe_members<T>::value) {
-    if (!v.is_object()) return {};
-    std::string found;
+    if (!v.is_object()) return key + " must be an object" + found(v);
+    std::string misfit;
     boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>(
         [&](auto d) {
-          if (!found.empty()) return;
+          if (!misfit.empty()) return;
           if (auto it = v.as_object().find(d.name); it != v.as_object().end()) {
             using member_t = std::remove_reference_t<decltype(std::declval<T&>().*d.pointer)>;
-            found = first_unaccepted_name<member_t>(it->value(), key_of(key, d.name));
+            misfit = first_misfit<member_t>(it->value(), key_of(key, d.name));
           }
         });
-    return found;
+    return misfit;
+  } else if constexpr (std::is_same<T, bool>::value) {
+    if (v.is_bool()) return {};
+    return key + " must be true or false" + found(v);
+  } else if constexpr (std::is_same<T, std::string>::value) {
+    if (v.is_string()) return {};
+    return key + " must be a string" + found(v);
+  } else if constexpr (std::is_integral<T>::value) {
+    const auto [integer, in_range] = integer_fit<T>(v);
+    if (integer && in_range) return {};
+    if (integer)
+      return key + " must be an integer from " + std::to_string(std::numeric_limits<T>::min()) +
+             " to " + std::to_string(std::numeric_limits<T>::max()) + found(v);
+    return key + (std::is_unsigned<T>::value ? " must be a non-negative integer"
+                                             : " must be an integer") +
+           found(v);
   } else {
     return {};
   }
+}
+
+// What a JSON parser stopped at `offset` of `text` expected next, found by retracing the
+// (valid) text before it: "',' or '}'", "':'", "a value", ... Empty when `offset` lies inside
+// a string, whose content is what was wrong.
+std::string expected_at(std::string_view text, std::size_t offset) {
+  enum class want { value, key, key_or_close, value_or_close, colon, comma_or_close, end };
+  std::vector<char> open;  // '{' or '[' per enclosing container
+  want next = want::value;
+  const auto after_value = [&] { return open.empty() ? want::end : want::comma_or_close; };
+  offset = std::min(offset, text.size());
+  for (std::size_t i = 0; i < offset;) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      ++i;
+    } else if (c == '"') {
+      std::size_t j = i + 1;
+      while (j < offset && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      if (j >= offset) return {};
+      i = j + 1;
+      next = next == want::key || next == want::key_or_close ? want::colon : after_value();
+    } else if (c == '{' || c == '[') {
+      open.push_back(c);
+      next = c == '{' ? want::key_or_close : want::value_or_close;
+      ++i;
+    } else if (c == '}' || c == ']') {
+      if (!open.empty()) open.pop_back();
+      next = after_value();
+      ++i;
+    } else if (c == ':') {
+      next = want::value;
+      ++i;
+    } else if (c == ',') {
+      next = !open.empty() && open.back() == '{' ? want::key : want::value;
+      ++i;
+    } else {
+      const std::size_t begin = i;
+      while (i < offset && (std::isalnum(static_cast<unsigned char>(text[i])) != 0 ||
+                            text[i] == '+' || text[i] == '-' || text[i] == '.'))
+        ++i;
+      if (i == begin) ++i;  // a character the parser cannot have accepted; step over it
+      next = after_value();
+    }
+  }
+  switch (next) {
+    case want::value:
+      return "a value";
+    case want::key:
+      return "a key in double quotes";
+    case want::key_or_close:
+      return "a key in double quotes or '}'";
+    case want::value_or_close:
+      return "a value or ']'";
+    case want::colon:
+      return "':'";
+    case want::comma_or_close:
+      return !open.empty() && open.back() == '[' ? "',' or ']'" : "',' or '}'";
+    case want::end:
+      return "the end of the text";
+  }
+  return "a value";
+}
+
+// What stands at `offset`: "the end of the text", a word such as 'tru', or one character.
+std::string found_at(std::string_view text, std::size_t offset) {
+  if (offset >= text.size()) return "the end of the text";
+  std::size_t end = offset;
+  while (end < text.size() && end - offset < 20 &&
+         std::isalnum(static_cast<unsigned char>(text[end])) != 0)
+    ++end;
+  if (end == offset) end = offset + 1;
+  return "'" + std::string{text.substr(offset, end - offset)} + "'";
+}
+
+// Parses `text`, or says where and why it is not JSON: "configuration is not valid JSON at
+// line 3, column 17: expected ',' or '}', found '\"'".
+result<boost::json::value> parse_json(std::string_view text) {
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  std::size_t offset = parser.write(text.data(), text.size(), ec);
+  if (!ec) {
+    parser.finish(ec);
+    if (ec) offset = text.size();
+  }
+  if (!ec) return parser.release();
+
+  std::size_t line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i)
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  std::string what;
+  if (ec == boost::json::error::too_deep) {
+    what = "nested too deeply";
+  } else if (ec == boost::json::error::exponent_overflow) {
+    what = "a number's exponent is too large";
+  } else if (auto expected = expected_at(text, offset); expected.empty()) {
+    what = "a string holds an invalid escape or a control character";
+  } else {
+    what = "expected " + expected + ", found " + found_at(text, offset);
+  }
+  return error{errc::invalid_argument, "configuration is not valid JSON at line " +
+                                           std::to_string(line) + ", column " +
+                                           std::to_string(offset - line_start + 1) + ": " + what};
 }
 
 // The same for a configuration built in code: an enum member holding no enumerator.
@@ -107,20 +293,23 @@ result<void> validate(const runtime_config& c) {
 }
 
 result<runtime_config> parse_config(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec) return error{errc::invalid_argument, "configuration is not valid JSON: " + ec.message()};
-  if (!v.is_object()) return error{errc::invalid_argument, "configuration must be a JSON object"};
+  auto parsed = parse_json(text);
+  if (!parsed) return std::move(parsed).err();
+  const auto& v = *parsed;
+  if (!v.is_object())
+    return error{errc::invalid_argument,
+                 std::string{"configuration must be a JSON object"} + found(v)};
   if (auto unknown = json::first_unknown_key<runtime_config>(v); !unknown.empty())
     return error{errc::invalid_argument, "unknown configuration key '" + unknown + "'"};
-  if (auto bad = first_unaccepted_name<runtime_config>(v, {}); !bad.empty())
-    return error{errc::invalid_argument, std::move(bad)};
+  if (auto misfit = first_misfit<runtime_config>(v, {}); !misfit.empty())
+    return error{errc::invalid_argument, std::move(misfit)};
   runtime_config c;
   try {
     c = json::from_json<runtime_config>(v);
-  } catch (const std::exception& ex) {
-    return error{errc::invalid_argument,
-                 std::string{"configuration has a value of the wrong type: "} + ex.what()};
+  } catch (const std::exception&) {
+    // first_misfit checked every kind the configuration holds; kept as a guard for a setting
+    // of a type it does not know yet.
+    return error{errc::invalid_argument, "configuration has a value of the wrong type"};
   }
   if (auto valid = validate(c); !valid) return std::move(valid).err();
   return c;

@@ -17,7 +17,7 @@ namespace strata {
 
 /// Configuration of a `strata::runtime`. Every field has a default that works out of the
 /// box, written once, here: an SQLite journal `strata.db` in the working directory, durable
-/// (synchronous=FULL), metrics on 127.0.0.1:9464. The JSON file uses the same names (see
+/// (synchronous=FULL), metrics on 127.0.0.1 at a free port. The JSON file uses the same names (see
 /// README, "Configuration").
 ///
 /// A setting with a fixed set of values is an enum described with `BOOST_DESCRIBE_ENUM`; the
@@ -93,10 +93,14 @@ BOOST_DESCRIBE_STRUCT(aggregates_config, (),
                       (idle_timeout_ms, snapshot_every, snapshots_kept, max_live_per_type,
                        max_crashes, crash_window_ms))
 
+/// The Prometheus endpoint (see docs/METRICS.md). On by default, on loopback, on a port the
+/// operating system picks (reported by `metrics::registry::bound_port` and logged at info
+/// level), so two runtimes share a host, in one process or two. A fixed port that is taken
+/// makes `runtime::start` fail with `unavailable`; it never falls back to another port.
 struct metrics_config {
   bool enabled = true;
   std::string bind_address = "127.0.0.1";
-  std::uint16_t port = 9464;
+  std::uint16_t port = 0;  ///< 0: any free port; set e.g. 9464 for a fixed scrape target.
 };
 BOOST_DESCRIBE_STRUCT(metrics_config, (), (enabled, bind_address, port))
 
@@ -135,9 +139,18 @@ BOOST_DESCRIBE_STRUCT(runtime_config, (),
                       (scheduler_threads, journal, commands, aggregates, metrics, projections, log))
 
 /// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
-/// defaults. Errors: `invalid_argument` naming the problem (malformed JSON, an unknown key
-/// such as "journal.sqlite.pth", a value of the wrong type, a value an enumerated setting
-/// does not accept, with the key and the accepted values, as `validate`).
+/// defaults. Errors: `invalid_argument` with one message that names the problem and, where
+/// there is one, the key path, what it takes and what was found; never a library's internals:
+/// - malformed JSON, with the place: `configuration is not valid JSON at line 3, column 17:
+///   expected ',' or '}', found '"'`;
+/// - an unknown key: `unknown configuration key 'journal.sqlite.pth'`;
+/// - a value of the wrong kind or out of range: `commands.timeout_ms must be a non-negative
+///   integer, found "fast" (a string)`, `metrics.port must be an integer from 0 to 65535,
+///   found 70000 (a number)`, `metrics.enabled must be true or false, found "yes" (a string)`,
+///   `journal must be an object, found 3 (a number)`;
+/// - a name an enumerated setting does not accept, with the accepted ones:
+///   `journal.backend must be "sqlite", "postgres" or "memory", found "mongodb" (a string)`;
+/// - a value `validate` refuses.
 result<runtime_config> parse_config(std::string_view json_text);
 
 /// Checks the values of a configuration built in code (`parse_config` does it for a file):

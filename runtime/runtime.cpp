@@ -88,13 +88,6 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   std::shared_ptr<const clock> clk = std::move(overrides.time_source);
   if (!clk) clk = std::make_shared<system_clock>();
 
-  auto registry = overrides.metrics ? std::move(overrides.metrics) : metrics::registry::create();
-  if (config.metrics.enabled) {
-    metrics::metrics_options m;
-    m.bind_address = config.metrics.bind_address;
-    m.port = config.metrics.port;
-    if (auto exposed = registry->expose(m); !exposed) return std::move(exposed).err();
-  }
 
   actors::engine_options o;
   o.scheduler_threads = config.scheduler_threads;
@@ -111,6 +104,19 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
   o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
                         : std::make_shared<stderr_log_sink>(config.log.level);
+  auto registry = overrides.metrics ? std::move(overrides.metrics) : metrics::registry::create();
+  if (config.metrics.enabled) {
+    metrics::metrics_options m;
+    m.bind_address = config.metrics.bind_address;
+    m.port = config.metrics.port;
+    if (auto exposed = registry->expose(m); !exposed) return std::move(exposed).err();
+    // With port 0 the port is known only now: the one place an operator learns it.
+    const bool ipv6 = m.bind_address.find(':') != std::string::npos && m.bind_address[0] != '[';
+    o.log->write(log_level::info, "metrics",
+                 "serving metrics on http://" +
+                     (ipv6 ? "[" + m.bind_address + "]" : m.bind_address) + ":" +
+                     std::to_string(registry->bound_port()) + "/metrics");
+  }
   auto snapshots = overrides.snapshots;
   if (!snapshots && !journal_overridden) snapshots = make_snapshots(config);
   auto eng =
@@ -172,6 +178,8 @@ metrics::registry& runtime::metrics() const noexcept {
 
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
   engine_->stop(drain_timeout);  // the projections too, after the last commits reached them
+  // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
+  if (config_.metrics.enabled) engine_->metrics().stop_exposing();
 }
 
 result<void> runtime::start_projections(

@@ -277,3 +277,30 @@ TEST_CASE("promtool accepts the scraped text without lint problems") {
     CHECK(bad.output.find("strata_bad") != std::string::npos);
   }
 }
+
+TEST_CASE("stopping an exposer that has just served a scrape returns without its poll interval") {
+  auto metrics = registry::create();
+  REQUIRE(metrics->expose(any_free_port()));
+  // After serving, the listener is back in its poll, which civetweb only leaves every 2 s.
+  REQUIRE(http_get(metrics->bound_port(), "/metrics").status == 200);
+  const auto started = std::chrono::steady_clock::now();
+  metrics->stop_exposing();
+  const auto took = std::chrono::steady_clock::now() - started;
+  MESSAGE("stop_exposing took " << std::chrono::duration<double>(took).count() << " s");
+  CHECK(took < std::chrono::seconds{1});
+  CHECK_FALSE(metrics->is_exposed());
+  CHECK(metrics->bound_port() == 0);
+}
+
+TEST_CASE("the default options serve on a free port, so two registries share a host") {
+  CHECK(metrics_options{}.port == 0);
+  auto first = registry::create();
+  auto second = registry::create();
+  REQUIRE(first->expose(metrics_options{}));
+  REQUIRE(second->expose(metrics_options{}));
+  CHECK(first->bound_port() != 0);
+  CHECK(second->bound_port() != 0);
+  CHECK(first->bound_port() != second->bound_port());
+  CHECK(http_get(first->bound_port(), "/metrics").status == 200);
+  CHECK(http_get(second->bound_port(), "/metrics").status == 200);
+}

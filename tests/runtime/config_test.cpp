@@ -17,7 +17,8 @@ TEST_CASE("an empty configuration gives the working defaults") {
   CHECK(c->projections.synchronous == sqlite_synchronous::normal);
   CHECK(c->projections.on_poison == persistence::poison_policy::park_and_continue);
   CHECK(c->metrics.bind_address == "127.0.0.1");
-  CHECK(c->metrics.port == 9464);
+  CHECK(c->metrics.enabled);
+  CHECK(c->metrics.port == 0);  // any free port: runtimes share a host
   CHECK(c->aggregates.snapshot_every == 100);
   CHECK(c->scheduler_threads == 2);
 }
@@ -169,4 +170,124 @@ TEST_CASE("log.level is one of four names, warning unless given, and any other t
     CHECK(r.err().code == errc::invalid_argument);
     CHECK(r.err().message.find("log.level must be") != std::string::npos);
   }
+}
+
+namespace {
+
+// The message of the error parsing `text` gives; fails the test when it parses.
+std::string refusal_of(const std::string& text) {
+  auto c = parse_config(text);
+  REQUIRE_FALSE(c);
+  CHECK(c.err().code == errc::invalid_argument);
+  return c.err().message;
+}
+
+// No message may show a library's internals (source locations, category names).
+void check_plain(const std::string& message) {
+  CHECK(message.find("boost") == std::string::npos);
+  CHECK(message.find(".hpp") == std::string::npos);
+  CHECK(message.find(" at /") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a value of the wrong kind names its key, what the key takes and what was found") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"commands":{"timeout_ms":"fast"}})",
+       R"(commands.timeout_ms must be a non-negative integer, found "fast" (a string))"},
+      {R"({"scheduler_threads":true})",
+       "scheduler_threads must be a non-negative integer, found true (a boolean)"},
+      {R"({"journal":{"sqlite":{"path":3}}})",
+       "journal.sqlite.path must be a string, found 3 (a number)"},
+      {R"({"metrics":{"enabled":"yes"}})",
+       R"(metrics.enabled must be true or false, found "yes" (a string))"},
+      {R"({"metrics":{"enabled":null}})", "metrics.enabled must be true or false, found null"},
+      {R"({"journal":3})", "journal must be an object, found 3 (a number)"},
+      {R"({"journal":{"sqlite":[1,2]}})", "journal.sqlite must be an object, found [1,2] (an array)"},
+      {R"({"log":{"level":{"x":1}}})",
+       R"(log.level must be "debug", "info", "warning" or "error", found {"x":1} (an object))"},
+      {R"({"journal":{"backend":"mongodb"}})",
+       R"(journal.backend must be "sqlite", "postgres" or "memory", found "mongodb" (a string))"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string input = text;
+    CAPTURE(input);
+    const auto message = refusal_of(text);
+    CHECK(message == expected);
+    check_plain(message);
+  }
+}
+
+TEST_CASE("a number that is negative, fractional or out of range is refused with the range") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"commands":{"timeout_ms":-1}})",
+       "commands.timeout_ms must be a non-negative integer, found -1 (a number)"},
+      {R"({"commands":{"timeout_ms":1.5}})",
+       "commands.timeout_ms must be a non-negative integer, found 1.5 (a number)"},
+      {R"({"metrics":{"port":70000}})",
+       "metrics.port must be an integer from 0 to 65535, found 70000 (a number)"},
+      {R"({"journal":{"max_batch_events":5000000000}})",
+       "journal.max_batch_events must be an integer from 0 to 4294967295, found 5000000000 (a "
+       "number)"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string input = text;
+    CAPTURE(input);
+    CHECK(refusal_of(text) == expected);
+  }
+  // An integer written with a fraction of zero is still that integer.
+  auto whole = parse_config(R"({"commands":{"timeout_ms":250.0}})");
+  REQUIRE(whole);
+  CHECK(whole->commands.timeout_ms == 250);
+  auto top = parse_config(R"({"metrics":{"port":65535}})");
+  REQUIRE(top);
+  CHECK(top->metrics.port == 65535);
+}
+
+TEST_CASE("a JSON syntax error gives the line, the column and what was expected") {
+  const std::pair<const char*, const char*> cases[] = {
+      // A missing comma between two keys, on the third line.
+      {"{\n  \"journal\": {\"backend\": \"memory\"}\n  \"commands\": {}\n}",
+       "configuration is not valid JSON at line 3, column 3: expected ',' or '}', found '\"'"},
+      {R"({"journal":)",
+       "configuration is not valid JSON at line 1, column 12: expected a value, found the end of "
+       "the text"},
+      {R"({"journal" {}})",
+       "configuration is not valid JSON at line 1, column 12: expected ':', found '{'"},
+      {R"({"metrics":{"enabled":tru}})",
+       "configuration is not valid JSON at line 1, column 23: expected a value, found 'tru'"},
+      {R"({"scheduler_threads":2,})",
+       "configuration is not valid JSON at line 1, column 24: expected a key in double quotes, "
+       "found '}'"},
+      {R"({} x)",
+       "configuration is not valid JSON at line 1, column 4: expected the end of the text, found "
+       "'x'"},
+      {"{\"journal\":{\"sqlite\":{\"path\":\"a\\qb\"}}}",
+       "configuration is not valid JSON at line 1, column 33: a string holds an invalid escape or "
+       "a control character"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string input = text;
+    CAPTURE(input);
+    const auto message = refusal_of(text);
+    CHECK(message == expected);
+    check_plain(message);
+  }
+}
+
+TEST_CASE("a configuration that is not an object says what it found") {
+  CHECK(refusal_of("[1,2]") == "configuration must be a JSON object, found [1,2] (an array)");
+  CHECK(refusal_of("7") == "configuration must be a JSON object, found 7 (a number)");
+}
+
+TEST_CASE("a file's errors are prefixed with its path") {
+  strata::testing::temp_dir dir;
+  {
+    std::ofstream out{dir.file("strata.json")};
+    out << "{\n  \"commands\": {\"timeout_ms\": \"fast\"}\n}\n";
+  }
+  auto c = load_config(dir.file("strata.json"));
+  REQUIRE_FALSE(c);
+  CHECK(c.err().message == dir.file("strata.json") +
+                               R"(: commands.timeout_ms must be a non-negative integer, found "fast" (a string))");
 }
