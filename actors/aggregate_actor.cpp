@@ -11,8 +11,8 @@
 #include <optional>
 #include <variant>
 
-#include "actors/detail/actors.hpp"
-#include "actors/detail/uuid.hpp"
+#include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/uuid.hpp"
 
 namespace strata::actors::detail {
 

@@ -11,11 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/json.hpp"
-#include "domain/kernel/result.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/journal.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/json.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::actors {
 

@@ -7,10 +7,10 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/ids.hpp"
-#include "persistence/event_record.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/persistence/event_record.hpp"
 
 namespace strata::actors {
 

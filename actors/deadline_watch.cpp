@@ -1,4 +1,4 @@
-#include "actors/deadline_watch.hpp"
+#include "strata/actors/deadline_watch.hpp"
 
 #include <utility>
 

@@ -4,8 +4,8 @@
 #include <functional>
 #include <memory>
 
-#include "actors/worker.hpp"
-#include "domain/kernel/log.hpp"
+#include "strata/actors/worker.hpp"
+#include "strata/domain/kernel/log.hpp"
 
 namespace strata::actors {
 

@@ -1,4 +1,4 @@
-#include "actors/engine.hpp"
+#include "strata/actors/engine.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -7,8 +7,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "actors/detail/actors.hpp"
-#include "actors/projection_actor.hpp"
+#include "strata/actors/detail/actors.hpp"
+#include "strata/actors/projection_actor.hpp"
 
 namespace strata::actors {
 

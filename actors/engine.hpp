@@ -9,17 +9,17 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/aggregate_model.hpp"
-#include "actors/command_result.hpp"
-#include "actors/journal_writer.hpp"
-#include "actors/projections.hpp"
-#include "actors/rehydration.hpp"
-#include "domain/kernel/log.hpp"
-#include "domain/kernel/metadata.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
-#include "persistence/journal.hpp"
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/actors/command_result.hpp"
+#include "strata/actors/journal_writer.hpp"
+#include "strata/actors/projections.hpp"
+#include "strata/actors/rehydration.hpp"
+#include "strata/domain/kernel/log.hpp"
+#include "strata/domain/kernel/metadata.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::actors {
 

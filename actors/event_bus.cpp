@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "actors/projection_actor.hpp"
+#include "strata/actors/projection_actor.hpp"
 
 namespace strata::actors::detail {
 

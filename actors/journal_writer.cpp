@@ -1,4 +1,4 @@
-#include "actors/journal_writer.hpp"
+#include "strata/actors/journal_writer.hpp"
 
 #include <algorithm>
 #include <exception>

@@ -10,12 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/detail/spin_mutex.hpp"
-#include "actors/worker.hpp"
-#include "domain/kernel/log.hpp"
-#include "domain/kernel/result.hpp"
-#include "persistence/journal.hpp"
-#include "persistence/snapshot_store.hpp"
+#include "strata/actors/detail/spin_mutex.hpp"
+#include "strata/actors/worker.hpp"
+#include "strata/domain/kernel/log.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/journal.hpp"
+#include "strata/persistence/snapshot_store.hpp"
 
 namespace strata::actors {
 

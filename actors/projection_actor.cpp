@@ -1,4 +1,4 @@
-#include "actors/projection_actor.hpp"
+#include "strata/actors/projection_actor.hpp"
 
 namespace strata::actors::detail {
 

@@ -15,11 +15,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/detail/messages.hpp"
-#include "actors/projections.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
-#include "persistence/projection_runner.hpp"
+#include "strata/actors/detail/messages.hpp"
+#include "strata/actors/projections.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
+#include "strata/persistence/projection_runner.hpp"
 
 namespace strata::actors::detail {
 

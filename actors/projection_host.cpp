@@ -2,8 +2,8 @@
 #include <atomic>
 #include <future>
 
-#include "actors/projection_actor.hpp"
-#include "actors/projections.hpp"
+#include "strata/actors/projection_actor.hpp"
+#include "strata/actors/projections.hpp"
 
 namespace strata::actors {
 

@@ -9,15 +9,15 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/journal.hpp"
-#include "persistence/projection.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/journal.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::actors {
 

@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <variant>
 
-#include "actors/detail/actors.hpp"
-#include "actors/detail/crash_throttle.hpp"
+#include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/crash_throttle.hpp"
 
 namespace strata::actors::detail {
 namespace {

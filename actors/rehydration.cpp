@@ -1,4 +1,4 @@
-#include "actors/rehydration.hpp"
+#include "strata/actors/rehydration.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -7,14 +7,14 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/aggregate_model.hpp"
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/log.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
-#include "persistence/journal.hpp"
-#include "persistence/snapshot_store.hpp"
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/log.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
+#include "strata/persistence/journal.hpp"
+#include "strata/persistence/snapshot_store.hpp"
 
 namespace strata::actors {
 

@@ -1,4 +1,4 @@
-#include "actors/worker.hpp"
+#include "strata/actors/worker.hpp"
 
 #include <exception>
 

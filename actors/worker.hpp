@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/log.hpp"
-#include "domain/kernel/result.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/log.hpp"
+#include "strata/domain/kernel/result.hpp"
 
 namespace strata::actors {
 

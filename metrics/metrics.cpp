@@ -1,4 +1,4 @@
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>

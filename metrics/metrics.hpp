@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
 
 namespace prometheus {
 class Counter;

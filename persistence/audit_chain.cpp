@@ -1,4 +1,4 @@
-#include "persistence/audit_chain.hpp"
+#include "strata/persistence/audit_chain.hpp"
 
 #include <algorithm>
 #include <cstdint>

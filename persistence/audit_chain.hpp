@@ -30,10 +30,10 @@
 #include <string>
 #include <string_view>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/journal.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 namespace strata::persistence {
 

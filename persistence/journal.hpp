@@ -11,10 +11,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "persistence/event_record.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/persistence/event_record.hpp"
 
 namespace strata::persistence {
 

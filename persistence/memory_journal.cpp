@@ -1,4 +1,4 @@
-#include "persistence/memory_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -9,7 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "persistence/audit_chain.hpp"
+#include "strata/persistence/audit_chain.hpp"
 
 namespace strata::persistence {
 

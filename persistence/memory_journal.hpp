@@ -3,7 +3,7 @@
 #include <memory>
 #include <vector>
 
-#include "persistence/journal.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence {
 

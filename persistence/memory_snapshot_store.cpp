@@ -1,4 +1,4 @@
-#include "persistence/memory_snapshot_store.hpp"
+#include "strata/persistence/memory_snapshot_store.hpp"
 
 #include <algorithm>
 #include <map>

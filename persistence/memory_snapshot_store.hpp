@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "persistence/snapshot_store.hpp"
+#include "strata/persistence/snapshot_store.hpp"
 
 namespace strata::persistence {
 

@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/result.hpp"
+#include "strata/domain/kernel/result.hpp"
 
 namespace strata::persistence {
 

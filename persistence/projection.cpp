@@ -1,4 +1,4 @@
-#include "persistence/projection.hpp"
+#include "strata/persistence/projection.hpp"
 
 namespace strata::persistence {
 

@@ -7,9 +7,9 @@
 
 #include <boost/describe/enum.hpp>
 
-#include "domain/kernel/result.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::persistence {
 

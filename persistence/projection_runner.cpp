@@ -1,4 +1,4 @@
-#include "persistence/projection_runner.hpp"
+#include "strata/persistence/projection_runner.hpp"
 
 #include <algorithm>
 #include <cassert>

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "persistence/sql_value.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/persistence/sql_value.hpp"
 
 namespace strata::persistence {
 

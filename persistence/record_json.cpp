@@ -1,4 +1,4 @@
-#include "persistence/record_json.hpp"
+#include "strata/persistence/record_json.hpp"
 
 #include <cstdint>
 #include <initializer_list>

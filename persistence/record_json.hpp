@@ -5,8 +5,8 @@
 
 #include <boost/json/value.hpp>
 
-#include "domain/kernel/result.hpp"
-#include "persistence/event_record.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
 
 namespace strata::persistence {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 namespace strata::persistence {
 

@@ -31,7 +31,7 @@
 // events table's primary key is the append order, so inserts touch only the right edge of the
 // table, and the (stream_key, version) index has integer keys.
 
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 
 #include <limits>
 #include <memory>
@@ -44,9 +44,9 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/detail/event_row.hpp"
-#include "persistence/detail/sqlite_error.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/detail/event_row.hpp"
+#include "strata/persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "persistence/journal.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence {
 

@@ -1,6 +1,6 @@
-#include "persistence/sqlite_process_store.hpp"
+#include "strata/persistence/sqlite_process_store.hpp"
 
-#include "persistence/projection_store.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::persistence {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "persistence/process_store.hpp"
+#include "strata/persistence/process_store.hpp"
 
 namespace strata::persistence {
 

@@ -1,4 +1,4 @@
-#include "persistence/sqlite_projection_store.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
 
 #include <string>
 #include <string_view>
@@ -8,7 +8,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
-#include "persistence/detail/sqlite_error.hpp"
+#include "strata/persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
 

@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "persistence/projection_store.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::persistence {
 

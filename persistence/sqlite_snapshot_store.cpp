@@ -1,4 +1,4 @@
-#include "persistence/sqlite_snapshot_store.hpp"
+#include "strata/persistence/sqlite_snapshot_store.hpp"
 
 #include <limits>
 #include <utility>
@@ -6,7 +6,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
-#include "persistence/detail/sqlite_error.hpp"
+#include "strata/persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
 

@@ -1,11 +1,11 @@
-#include "runtime/config.hpp"
+#include "strata/runtime/config.hpp"
 
 #include <fstream>
 #include <sstream>
 #include <type_traits>
 #include <utility>
 
-#include "domain/kernel/json.hpp"
+#include "strata/domain/kernel/json.hpp"
 
 namespace strata {
 namespace {

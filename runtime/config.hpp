@@ -9,9 +9,9 @@
 #include <boost/describe/enum.hpp>
 #include <boost/describe/enum_to_string.hpp>
 
-#include "domain/kernel/log.hpp"
-#include "domain/kernel/result.hpp"
-#include "persistence/projection.hpp"
+#include "strata/domain/kernel/log.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/projection.hpp"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "runtime/process_manager.hpp"
+#include "strata/runtime/process_manager.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -7,8 +7,8 @@
 #include <set>
 #include <utility>
 
-#include "actors/worker.hpp"
-#include "persistence/sqlite_process_store.hpp"
+#include "strata/actors/worker.hpp"
+#include "strata/persistence/sqlite_process_store.hpp"
 
 namespace strata {
 

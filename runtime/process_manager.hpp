@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/result.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/process_store.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/process_store.hpp"
+#include "strata/runtime/runtime.hpp"
 
 namespace strata {
 

@@ -1,12 +1,12 @@
-#include "runtime/runtime.hpp"
+#include "strata/runtime/runtime.hpp"
 
-#include "persistence/memory_journal.hpp"
-#include "persistence/memory_snapshot_store.hpp"
-#include "persistence/postgres/postgres_journal.hpp"
-#include "persistence/postgres/postgres_snapshot_store.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "persistence/sqlite_projection_store.hpp"
-#include "persistence/sqlite_snapshot_store.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/memory_snapshot_store.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/postgres/postgres_snapshot_store.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
+#include "strata/persistence/sqlite_snapshot_store.hpp"
 
 namespace strata {
 

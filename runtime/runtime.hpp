@@ -8,19 +8,19 @@
 #include <string>
 #include <utility>
 
-#include "actors/aggregate_model.hpp"
-#include "actors/command_result.hpp"
-#include "actors/engine.hpp"
-#include "actors/projections.hpp"
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/decider_check.hpp"
-#include "domain/kernel/metadata.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
-#include "persistence/audit_chain.hpp"
-#include "persistence/journal.hpp"
-#include "runtime/config.hpp"
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/actors/command_result.hpp"
+#include "strata/actors/engine.hpp"
+#include "strata/actors/projections.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider_check.hpp"
+#include "strata/domain/kernel/metadata.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/journal.hpp"
+#include "strata/runtime/config.hpp"
 
 namespace strata {
 

@@ -7,8 +7,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/detail/messages.hpp"
-#include "actors/detail/services.hpp"
+#include "strata/actors/detail/messages.hpp"
+#include "strata/actors/detail/services.hpp"
 
 namespace strata::actors::detail {
 

@@ -16,11 +16,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/command_result.hpp"
-#include "actors/engine.hpp"
-#include "actors/rehydration.hpp"
-#include "domain/kernel/metadata.hpp"
-#include "persistence/journal.hpp"
+#include "strata/actors/command_result.hpp"
+#include "strata/actors/engine.hpp"
+#include "strata/actors/rehydration.hpp"
+#include "strata/domain/kernel/metadata.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::actors::detail {
 

@@ -3,12 +3,12 @@
 #include <atomic>
 #include <memory>
 
-#include "actors/aggregate_model.hpp"
-#include "actors/deadline_watch.hpp"
-#include "actors/engine.hpp"
-#include "actors/journal_writer.hpp"
-#include "domain/kernel/time.hpp"
-#include "metrics/metrics.hpp"
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/actors/deadline_watch.hpp"
+#include "strata/actors/engine.hpp"
+#include "strata/actors/journal_writer.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/metrics/metrics.hpp"
 
 namespace strata::actors::detail {
 

@@ -4,7 +4,7 @@
 #include <random>
 #include <string>
 
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 namespace strata::actors::detail {
 

@@ -1,10 +1,10 @@
-#include "domain/fulfilment/fulfilment.hpp"
+#include "strata/domain/fulfilment/fulfilment.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <utility>
 
-#include "domain/kernel/visit.hpp"
+#include "strata/domain/kernel/visit.hpp"
 
 namespace strata::fulfilment {
 namespace {

@@ -9,10 +9,10 @@
 
 #include <boost/describe.hpp>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/money.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/money.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 /// The Fulfilment aggregate: the event-sourced memory of one order's fulfilment process (a
 /// saga). The aggregate id is the order id. It records which steps were taken and how each

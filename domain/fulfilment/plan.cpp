@@ -1,4 +1,4 @@
-#include "domain/fulfilment/plan.hpp"
+#include "strata/domain/fulfilment/plan.hpp"
 
 #include <algorithm>
 #include <utility>

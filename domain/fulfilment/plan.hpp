@@ -6,10 +6,10 @@
 #include <variant>
 #include <vector>
 
-#include "domain/fulfilment/fulfilment.hpp"
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
-#include "domain/payments/payment.hpp"
+#include "strata/domain/fulfilment/fulfilment.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/payments/payment.hpp"
 
 /// What a fulfilment does next, and what an answer means: the pure half of the fulfilment
 /// process. A runner reads the Fulfilment's state, sends `next_steps(state)`, turns each

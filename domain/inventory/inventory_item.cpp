@@ -1,11 +1,11 @@
-#include "domain/inventory/inventory_item.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
 
 #include <limits>
 #include <optional>
 #include <utility>
 
-#include "domain/kernel/arithmetic.hpp"
-#include "domain/kernel/visit.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/visit.hpp"
 
 namespace strata::inventory {
 namespace {

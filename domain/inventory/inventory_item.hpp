@@ -8,9 +8,9 @@
 
 #include <boost/describe.hpp>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 /// The InventoryItem aggregate: the stock of one SKU (the aggregate id is the SKU).
 ///

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 namespace strata {
 

@@ -7,8 +7,8 @@
 #include <variant>
 #include <vector>
 
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 namespace strata {
 

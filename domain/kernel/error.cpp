@@ -1,4 +1,4 @@
-#include "domain/kernel/error.hpp"
+#include "strata/domain/kernel/error.hpp"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "domain/kernel/log.hpp"
+#include "strata/domain/kernel/log.hpp"
 
 #include <cstdio>
 #include <utility>

@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-#include "domain/kernel/ids.hpp"
+#include "strata/domain/kernel/ids.hpp"
 
 namespace strata {
 

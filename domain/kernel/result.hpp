@@ -8,7 +8,7 @@
 #include <utility>
 #include <variant>
 
-#include "domain/kernel/error.hpp"
+#include "strata/domain/kernel/error.hpp"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 namespace strata::detail {
 namespace {

@@ -14,8 +14,8 @@
 #include <boost/core/type_name.hpp>
 #include <boost/json.hpp>
 
-#include "domain/kernel/json.hpp"
-#include "domain/kernel/result.hpp"
+#include "strata/domain/kernel/json.hpp"
+#include "strata/domain/kernel/result.hpp"
 
 namespace strata {
 

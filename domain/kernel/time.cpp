@@ -1,4 +1,4 @@
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 #include <cstdio>
 

@@ -1,11 +1,11 @@
-#include "domain/orders/order.hpp"
+#include "strata/domain/orders/order.hpp"
 
 #include <limits>
 #include <stdexcept>
 #include <utility>
 
-#include "domain/kernel/arithmetic.hpp"
-#include "domain/kernel/visit.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/visit.hpp"
 
 namespace strata::orders {
 namespace {

@@ -10,10 +10,10 @@
 
 #include <boost/describe.hpp>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/money.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/money.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 /// The Order aggregate: a customer's order from placement to shipment or cancellation.
 ///

@@ -1,12 +1,12 @@
-#include "domain/payments/payment.hpp"
+#include "strata/domain/payments/payment.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <optional>
 #include <utility>
 
-#include "domain/kernel/arithmetic.hpp"
-#include "domain/kernel/visit.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/visit.hpp"
 
 namespace strata::payments {
 namespace {

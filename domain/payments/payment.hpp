@@ -8,10 +8,10 @@
 
 #include <boost/describe.hpp>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/money.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/money.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 /// The Payment aggregate: one payment for one order, from authorization through captures
 /// and refunds.

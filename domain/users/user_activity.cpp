@@ -1,4 +1,4 @@
-#include "domain/users/user_activity.hpp"
+#include "strata/domain/users/user_activity.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -6,7 +6,7 @@
 
 #include <boost/describe/enum_to_string.hpp>
 
-#include "domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
 
 namespace strata::users {
 namespace {

@@ -19,12 +19,12 @@
 #include <thread>
 #include <vector>
 
-#include "domain/fulfilment/fulfilment.hpp"
-#include "domain/fulfilment/processes/fulfilment_process.hpp"
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
-#include "domain/payments/payment.hpp"
-#include "runtime/runtime.hpp"
+#include <strata/domain/fulfilment/fulfilment.hpp>
+#include <strata/domain/fulfilment/processes/fulfilment_process.hpp>
+#include <strata/domain/inventory/inventory_item.hpp>
+#include <strata/domain/orders/order.hpp>
+#include <strata/domain/payments/payment.hpp>
+#include <strata/runtime/runtime.hpp>
 
 using namespace strata;
 using saga = fulfilment::fulfilment;

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "domain/orders/order.hpp"
-#include "domain/orders/read_models/order_summary.hpp"
-#include "runtime/runtime.hpp"
+#include <strata/domain/orders/order.hpp>
+#include <strata/domain/orders/read_models/order_summary.hpp>
+#include <strata/runtime/runtime.hpp>
 
 using namespace strata;
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "persistence/journal.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence::detail {
 

@@ -1,4 +1,4 @@
-#include "persistence/detail/sqlite_error.hpp"
+#include "strata/persistence/detail/sqlite_error.hpp"
 
 #include <sqlite3.h>
 

@@ -26,7 +26,7 @@
 
 #include <SQLiteCpp/Exception.h>
 
-#include "domain/kernel/error.hpp"
+#include "strata/domain/kernel/error.hpp"
 
 namespace strata::persistence::detail {
 

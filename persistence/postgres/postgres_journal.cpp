@@ -42,7 +42,7 @@
 // transaction, one stream per SAVEPOINT, so that the failing stream alone is rolled back and
 // gives its positions back while the others commit.
 
-#include "persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -52,9 +52,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/detail/event_row.hpp"
-#include "persistence/postgres/detail/pg_session.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/detail/event_row.hpp"
+#include "strata/persistence/postgres/detail/pg_session.hpp"
 
 namespace strata::persistence {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "domain/kernel/result.hpp"
-#include "persistence/journal.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence {
 

@@ -1,10 +1,10 @@
-#include "persistence/postgres/postgres_snapshot_store.hpp"
+#include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <utility>
 
-#include "persistence/postgres/detail/pg_session.hpp"
+#include "strata/persistence/postgres/detail/pg_session.hpp"
 
 namespace strata::persistence {
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "persistence/snapshot_store.hpp"
+#include "strata/persistence/snapshot_store.hpp"
 
 namespace strata::persistence {
 

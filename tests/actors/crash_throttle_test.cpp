@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "actors/detail/crash_throttle.hpp"
+#include "strata/actors/detail/crash_throttle.hpp"
 
 using strata::actors::detail::crash_throttle;
 using namespace std::chrono_literals;

@@ -4,7 +4,7 @@
 #include <mutex>
 #include <vector>
 
-#include "actors/deadline_watch.hpp"
+#include "strata/actors/deadline_watch.hpp"
 
 using namespace strata;
 using clk = actors::deadline_watch::clock;

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "actors/journal_writer.hpp"
-#include "persistence/memory_journal.hpp"
+#include "strata/actors/journal_writer.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
 
 using namespace strata;

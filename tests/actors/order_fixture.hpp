@@ -10,9 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "actors/engine.hpp"
-#include "domain/orders/order.hpp"
-#include "persistence/memory_journal.hpp"
+#include "strata/actors/engine.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
 
 namespace strata::testing {

@@ -5,13 +5,13 @@
 
 #include <atomic>
 
-#include "actors/rehydration.hpp"
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
-#include "domain/payments/payment.hpp"
-#include "domain/users/user_activity.hpp"
-#include "persistence/memory_journal.hpp"
-#include "persistence/memory_snapshot_store.hpp"
+#include "strata/actors/rehydration.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/payments/payment.hpp"
+#include "strata/domain/users/user_activity.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/memory_snapshot_store.hpp"
 
 using namespace strata;
 

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "actors/worker.hpp"
-#include "domain/kernel/log.hpp"
+#include "strata/actors/worker.hpp"
+#include "strata/domain/kernel/log.hpp"
 #include "tests/support/capture_log.hpp"
 
 using namespace strata;

@@ -18,9 +18,9 @@
 #include <variant>
 #include <vector>
 
-#include "domain/kernel/aggregate.hpp"
-#include "domain/kernel/json.hpp"
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/json.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 namespace strata::testing {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "domain/inventory/inventory_item.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
 #include "tests/domain/given_when_then.hpp"
 
 using namespace strata;

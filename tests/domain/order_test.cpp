@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "domain/orders/order.hpp"
+#include "strata/domain/orders/order.hpp"
 #include "tests/domain/given_when_then.hpp"
 
 using namespace strata;

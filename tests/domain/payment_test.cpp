@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "domain/payments/payment.hpp"
+#include "strata/domain/payments/payment.hpp"
 #include "tests/domain/given_when_then.hpp"
 
 using namespace strata;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "domain/users/user_activity.hpp"
+#include "strata/domain/users/user_activity.hpp"
 #include "tests/domain/given_when_then.hpp"
 
 using namespace strata;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "domain/fulfilment/fulfilment.hpp"
-#include "domain/fulfilment/plan.hpp"
+#include "strata/domain/fulfilment/fulfilment.hpp"
+#include "strata/domain/fulfilment/plan.hpp"
 #include "tests/domain/given_when_then.hpp"
 
 using namespace strata;

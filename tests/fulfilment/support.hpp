@@ -14,14 +14,14 @@
 #include <thread>
 #include <vector>
 
-#include "domain/fulfilment/fulfilment.hpp"
-#include "domain/fulfilment/processes/fulfilment_process.hpp"
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
-#include "domain/payments/payment.hpp"
-#include "persistence/memory_journal.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/fulfilment/fulfilment.hpp"
+#include "strata/domain/fulfilment/processes/fulfilment_process.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/payments/payment.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
 

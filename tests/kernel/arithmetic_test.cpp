@@ -1,4 +1,4 @@
-#include "domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
 
 #include <cstdint>
 #include <limits>

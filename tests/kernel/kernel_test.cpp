@@ -2,10 +2,10 @@
 
 #include <sstream>
 
-#include "domain/kernel/decider.hpp"
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
+#include "strata/domain/kernel/decider.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
 
 using namespace strata;
 

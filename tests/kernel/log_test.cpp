@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "domain/kernel/log.hpp"
+#include "strata/domain/kernel/log.hpp"
 
 using namespace strata;
 

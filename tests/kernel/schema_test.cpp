@@ -4,9 +4,9 @@
 #include <variant>
 #include <vector>
 
-#include "domain/kernel/json.hpp"
-#include "domain/kernel/money.hpp"
-#include "domain/kernel/schema.hpp"
+#include "strata/domain/kernel/json.hpp"
+#include "strata/domain/kernel/money.hpp"
+#include "strata/domain/kernel/schema.hpp"
 
 using namespace strata;
 

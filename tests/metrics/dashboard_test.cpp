@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "tests/metrics/exposition.hpp"
 
 namespace json = boost::json;

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "tests/metrics/exposition.hpp"
 
 using namespace strata;

@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 
 namespace strata::metrics::testing {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "tests/metrics/exposition.hpp"
 
 using namespace strata;

@@ -9,8 +9,8 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/memory_journal.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
 
 namespace strata::persistence::testing {

@@ -22,8 +22,8 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/memory_journal.hpp"
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 #include "tests/persistence/support.hpp"
 
 namespace strata::persistence::testing {

@@ -6,7 +6,7 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/memory_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
 

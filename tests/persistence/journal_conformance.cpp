@@ -9,7 +9,7 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/audit_chain.hpp"
+#include "strata/persistence/audit_chain.hpp"
 #include "tests/persistence/backends.hpp"
 
 namespace strata::persistence::testing {

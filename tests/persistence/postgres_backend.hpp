@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
 #include "tests/persistence/postgres_support.hpp"
 
 namespace strata::persistence::testing {

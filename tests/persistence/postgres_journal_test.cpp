@@ -14,9 +14,9 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/postgres/detail/pg_error.hpp"
-#include "persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/postgres/detail/pg_error.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/persistence/support.hpp"
 

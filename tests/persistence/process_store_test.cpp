@@ -7,9 +7,9 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/projection_store.hpp"
-#include "persistence/sqlite_process_store.hpp"
-#include "persistence/sqlite_projection_store.hpp"
+#include "strata/persistence/projection_store.hpp"
+#include "strata/persistence/sqlite_process_store.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
 #include "tests/persistence/support.hpp"
 
 namespace strata::persistence {

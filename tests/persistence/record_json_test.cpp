@@ -5,9 +5,9 @@
 #include <doctest/doctest.h>
 #include <boost/json.hpp>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/memory_journal.hpp"
-#include "persistence/record_json.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/record_json.hpp"
 #include "tests/persistence/support.hpp"
 
 namespace strata::persistence::testing {

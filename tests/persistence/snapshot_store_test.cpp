@@ -8,12 +8,12 @@
 
 #include <doctest/doctest.h>
 
-#include "persistence/memory_snapshot_store.hpp"
-#include "persistence/snapshot_store.hpp"
-#include "persistence/sqlite_snapshot_store.hpp"
+#include "strata/persistence/memory_snapshot_store.hpp"
+#include "strata/persistence/snapshot_store.hpp"
+#include "strata/persistence/sqlite_snapshot_store.hpp"
 
 #ifdef STRATA_TEST_POSTGRES
-#include "persistence/postgres/postgres_snapshot_store.hpp"
+#include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #else
 #include <SQLiteCpp/SQLiteCpp.h>

@@ -10,9 +10,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include "persistence/audit_chain.hpp"
-#include "persistence/detail/sqlite_error.hpp"
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/detail/sqlite_error.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 #include "tests/persistence/support.hpp"
 
 namespace strata::persistence::testing {

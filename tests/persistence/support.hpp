@@ -11,12 +11,12 @@
 
 #include <doctest/doctest.h>
 
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/ids.hpp"
-#include "domain/kernel/result.hpp"
-#include "domain/kernel/time.hpp"
-#include "persistence/event_record.hpp"
-#include "persistence/journal.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/ids.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence::testing {
 

@@ -6,9 +6,9 @@
 
 #include <random>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "persistence/projection.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;

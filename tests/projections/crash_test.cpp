@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "domain/kernel/result.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::testing {
 

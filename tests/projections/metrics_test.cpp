@@ -8,8 +8,8 @@
 #include <future>
 #include <mutex>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
 #include "tests/runtime/scrape.hpp"
 

@@ -3,12 +3,12 @@
 
 #include <doctest/doctest.h>
 
-#include "domain/inventory/read_models/inventory_levels.hpp"
-#include "domain/orders/read_models/order_summary.hpp"
-#include "domain/payments/read_models/payments_ledger.hpp"
-#include "domain/users/read_models/user_activity_daily.hpp"
-#include "persistence/projection.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/inventory/read_models/inventory_levels.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/domain/payments/read_models/payments_ledger.hpp"
+#include "strata/domain/users/read_models/user_activity_daily.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;

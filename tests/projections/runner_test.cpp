@@ -3,9 +3,9 @@
 
 #include <doctest/doctest.h>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "persistence/projection_runner.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/projection_runner.hpp"
+#include "strata/persistence/projection_store.hpp"
 #include "tests/projections/fault_injecting_projection_store.hpp"
 #include "tests/projections/support.hpp"
 

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <thread>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
 #include "tests/runtime/scrape.hpp"
 

@@ -12,16 +12,16 @@
 #include <string>
 #include <vector>
 
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
-#include "domain/orders/read_models/order_summary.hpp"
-#include "domain/payments/payment.hpp"
-#include "domain/users/user_activity.hpp"
-#include "persistence/journal.hpp"
-#include "persistence/memory_journal.hpp"
-#include "persistence/projection.hpp"
-#include "persistence/projection_runner.hpp"
-#include "persistence/sqlite_projection_store.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/domain/payments/payment.hpp"
+#include "strata/domain/users/user_activity.hpp"
+#include "strata/persistence/journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_runner.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 namespace strata::testing {

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <utility>
 
-#include "runtime/config.hpp"
+#include "strata/runtime/config.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;

@@ -13,9 +13,9 @@
 #include <set>
 #include <string>
 
-#include "domain/orders/order.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "domain/orders/order.hpp"
-#include "persistence/memory_journal.hpp"
-#include "runtime/process_manager.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/runtime/process_manager.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 #include "tests/support/capture_log.hpp"
 

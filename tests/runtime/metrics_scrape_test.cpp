@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "domain/orders/order.hpp"
-#include "domain/orders/read_models/order_summary.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/scrape.hpp"
 #include "tests/runtime/temp_dir.hpp"
 

@@ -5,10 +5,10 @@
 #include <future>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include "domain/orders/order.hpp"
+#include "strata/domain/orders/order.hpp"
 
-#include "persistence/sqlite_journal.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "metrics/metrics.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "tests/metrics/exposition.hpp"
 
 namespace strata::testing {

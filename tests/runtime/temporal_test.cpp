@@ -5,9 +5,9 @@
 #include <future>
 #include <thread>
 
-#include "domain/orders/order.hpp"
-#include "persistence/sqlite_snapshot_store.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/persistence/sqlite_snapshot_store.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/kernel/log.hpp"
+#include "strata/domain/kernel/log.hpp"
 
 namespace strata::testing {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <optional>
 
-#include "persistence/journal.hpp"
+#include "strata/persistence/journal.hpp"
 
 namespace strata::persistence {
 

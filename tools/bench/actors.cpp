@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "persistence/memory_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "domain/orders/order.hpp"
-#include "persistence/sqlite_journal.hpp"
+#include "strata/domain/orders/order.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 
 namespace strata::bench {
 

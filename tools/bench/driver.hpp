@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/runtime.hpp"
+#include "strata/runtime/runtime.hpp"
 
 namespace strata::bench {
 

@@ -5,8 +5,8 @@
 
 #include <cstdio>
 
-#include "persistence/postgres/postgres_journal.hpp"
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/journal_tools.hpp"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "persistence/journal.hpp"
+#include "strata/persistence/journal.hpp"
 #include "tools/bench/common.hpp"
 
 namespace strata::bench {

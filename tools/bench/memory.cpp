@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "persistence/memory_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "persistence/memory_journal.hpp"
-#include "persistence/postgres/postgres_journal.hpp"
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/memory_journal.hpp"
+#include "strata/persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"

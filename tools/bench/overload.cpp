@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "persistence/sqlite_journal.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"

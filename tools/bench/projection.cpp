@@ -13,11 +13,11 @@
 #include <mutex>
 #include <thread>
 
-#include "domain/orders/read_models/order_summary.hpp"
-#include "persistence/projection_runner.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "persistence/sqlite_projection_store.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/projection_runner.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
+#include "strata/runtime/runtime.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"

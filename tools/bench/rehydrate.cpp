@@ -7,10 +7,10 @@
 
 #include <cstdio>
 
-#include "actors/aggregate_model.hpp"
-#include "actors/rehydration.hpp"
-#include "persistence/sqlite_journal.hpp"
-#include "persistence/sqlite_snapshot_store.hpp"
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/actors/rehydration.hpp"
+#include "strata/persistence/sqlite_journal.hpp"
+#include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 

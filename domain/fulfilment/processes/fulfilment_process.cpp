@@ -1,12 +1,12 @@
-#include "domain/fulfilment/processes/fulfilment_process.hpp"
+#include "strata/domain/fulfilment/processes/fulfilment_process.hpp"
 
 #include <future>
 #include <utility>
 #include <variant>
 #include <vector>
 
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/orders/order.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/orders/order.hpp"
 
 namespace strata {
 namespace {

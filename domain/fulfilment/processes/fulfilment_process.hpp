@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 
-#include "domain/fulfilment/fulfilment.hpp"
-#include "domain/fulfilment/plan.hpp"
-#include "domain/payments/payment.hpp"
-#include "runtime/process_manager.hpp"
-#include "runtime/runtime.hpp"
+#include "strata/domain/fulfilment/fulfilment.hpp"
+#include "strata/domain/fulfilment/plan.hpp"
+#include "strata/domain/payments/payment.hpp"
+#include "strata/runtime/process_manager.hpp"
+#include "strata/runtime/runtime.hpp"
 
 namespace strata {
 

@@ -2,12 +2,12 @@
 //   inventory_levels(sku TEXT PRIMARY KEY, on_hand INTEGER, reserved INTEGER) WITHOUT ROWID;
 //   available is computed as on_hand - reserved when read.
 
-#include "domain/inventory/read_models/inventory_levels.hpp"
+#include "strata/domain/inventory/read_models/inventory_levels.hpp"
 
 #include <variant>
 
-#include "domain/inventory/inventory_item.hpp"
-#include "domain/kernel/visit.hpp"
+#include "strata/domain/inventory/inventory_item.hpp"
+#include "strata/domain/kernel/visit.hpp"
 
 namespace strata::read_models {
 

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "persistence/projection.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 namespace strata::read_models {
 

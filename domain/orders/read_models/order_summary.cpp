@@ -5,16 +5,16 @@
 //   order_summary_lines(order_id TEXT, sku TEXT, quantity INTEGER, unit_price_minor INTEGER,
 //     PRIMARY KEY (order_id, sku)) WITHOUT ROWID.
 
-#include "domain/orders/read_models/order_summary.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
 
 #include <map>
 #include <unordered_map>
 #include <variant>
 
-#include "domain/kernel/arithmetic.hpp"
+#include "strata/domain/kernel/arithmetic.hpp"
 
-#include "domain/kernel/visit.hpp"
-#include "domain/orders/order.hpp"
+#include "strata/domain/kernel/visit.hpp"
+#include "strata/domain/orders/order.hpp"
 
 namespace strata::read_models {
 

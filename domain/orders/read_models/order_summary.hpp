@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "persistence/projection.hpp"
-#include "persistence/projection_store.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 
 /// Read models built from the journal by projections. Each file owns its tables (schema at
 /// the top of its .cpp) and offers typed queries over any `projection_store` connection.

@@ -5,12 +5,12 @@
 //     authorized_minor INTEGER, captured_minor INTEGER, refunded_minor INTEGER, status TEXT)
 //     WITHOUT ROWID.
 
-#include "domain/payments/read_models/payments_ledger.hpp"
+#include "strata/domain/payments/read_models/payments_ledger.hpp"
 
 #include <variant>
 
-#include "domain/kernel/visit.hpp"
-#include "domain/payments/payment.hpp"
+#include "strata/domain/kernel/visit.hpp"
+#include "strata/domain/payments/payment.hpp"
 
 namespace strata::read_models {
 

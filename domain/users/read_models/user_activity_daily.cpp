@@ -2,10 +2,10 @@
 //   user_activity_daily(user_id TEXT, day TEXT ("YYYY-MM-DD", UTC), actions INTEGER,
 //     orders_placed INTEGER, searches INTEGER, PRIMARY KEY (user_id, day)) WITHOUT ROWID.
 
-#include "domain/users/read_models/user_activity_daily.hpp"
+#include "strata/domain/users/read_models/user_activity_daily.hpp"
 
-#include "domain/kernel/time.hpp"
-#include "domain/users/user_activity.hpp"
+#include "strata/domain/kernel/time.hpp"
+#include "strata/domain/users/user_activity.hpp"
 
 namespace strata::read_models {
 

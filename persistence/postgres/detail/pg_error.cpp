@@ -1,4 +1,4 @@
-#include "persistence/postgres/detail/pg_error.hpp"
+#include "strata/persistence/postgres/detail/pg_error.hpp"
 
 #include <string>
 

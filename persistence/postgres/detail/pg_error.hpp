@@ -24,7 +24,7 @@
 
 #include <pqxx/except>
 
-#include "domain/kernel/error.hpp"
+#include "strata/domain/kernel/error.hpp"
 
 namespace strata::persistence::detail {
 

@@ -1,4 +1,4 @@
-#include "persistence/postgres/detail/pg_session.hpp"
+#include "strata/persistence/postgres/detail/pg_session.hpp"
 
 #include <exception>
 

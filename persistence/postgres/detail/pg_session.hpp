@@ -8,9 +8,9 @@
 
 #include <pqxx/pqxx>
 
-#include "domain/kernel/error.hpp"
-#include "domain/kernel/result.hpp"
-#include "persistence/postgres/detail/pg_error.hpp"
+#include "strata/domain/kernel/error.hpp"
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/postgres/detail/pg_error.hpp"
 
 namespace strata::persistence::detail {
 

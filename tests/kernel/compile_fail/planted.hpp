@@ -7,7 +7,7 @@
 #include <string_view>
 #include <variant>
 
-#include "runtime/runtime.hpp"
+#include "strata/runtime/runtime.hpp"
 
 namespace planted {
 
