@@ -13,6 +13,7 @@
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/decider_check.hpp"
 #include "strata/domain/kernel/metadata.hpp"
 #include "strata/domain/kernel/result.hpp"
 #include "strata/domain/kernel/time.hpp"
@@ -81,34 +82,48 @@ class runtime {
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
-  /// Registers decider `A`. Errors: `invalid_argument` when its type is already registered
-  /// or its name is not usable as a stream prefix.
+  /// Registers decider `A`. Errors: `invalid_argument` when its type is already registered,
+  /// its name is not usable as a stream prefix, or `A::events()` misses an alternative of
+  /// `A::event` (the message names the structs) or registers something twice. A decider that
+  /// does not fit the contract fails to compile here, with a message saying what to write.
   ///
   /// Snapshots are taken every `aggregates.snapshot_every` events unless `policy` says
   /// otherwise (`policy.every`, or a predicate `policy.when`).
   template <class A>
   result<void> register_aggregate() {
-    actors::snapshot_policy<A> policy;
-    policy.every = config_.aggregates.snapshot_every;
-    return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+    if constexpr (check_decider<A>()) {
+      actors::snapshot_policy<A> policy;
+      policy.every = config_.aggregates.snapshot_every;
+      return register_aggregate<A>(std::move(policy));
+    } else {
+      return error{errc::invalid_argument, "not a decider"};
+    }
   }
   template <class A>
   result<void> register_aggregate(actors::snapshot_policy<A> policy) {
-    return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+    if constexpr (check_decider<A>()) {
+      if (auto valid = A::events().validate(); !valid)
+        return error{errc::invalid_argument, std::string{A::type} + ": " + valid.err().message};
+      return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+    } else {
+      return error{errc::invalid_argument, "not a decider"};
+    }
   }
 
   /// Sends `command` to aggregate `id` of type `A`; `done` is called exactly once, on an
   /// internal thread (keep it short, never block in it).
   template <class A>
-  void send(std::string id, typename A::command command, command_metadata meta,
+  void send(std::string id, command_of_t<A> command, command_metadata meta,
             std::function<void(command_result)> done) {
-    engine_->send(A::type, std::move(id), std::any{std::move(command)}, std::move(meta),
-                  std::move(done));
+    if constexpr (check_decider<A>()) {
+      engine_->send(A::type, std::move(id), std::any{std::move(command)}, std::move(meta),
+                    std::move(done));
+    }
   }
 
   /// Sends `command` to aggregate `id` of type `A`; the future holds the outcome.
   template <class A>
-  std::future<command_result> send(std::string id, typename A::command command,
+  std::future<command_result> send(std::string id, command_of_t<A> command,
                                    command_metadata meta = {}) {
     auto p = std::make_shared<std::promise<command_result>>();
     auto f = p->get_future();

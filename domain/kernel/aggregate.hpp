@@ -24,7 +24,12 @@ namespace strata {
 ///     static const schema<event>& events();                // wire names, versions, upcasters
 ///   };
 ///
-/// `state` is described with BOOST_DESCRIBE_STRUCT so that snapshots can store it as JSON.
+/// `state` is described with BOOST_DESCRIBE_STRUCT so that snapshots can store it as JSON, and
+/// so is every event and command struct.
+///
+/// `is_decider` only detects the members; `check_decider<A>()` (decider_check.hpp), run by
+/// `runtime::register_aggregate` and `runtime::send`, checks their exact signatures and says
+/// what to write when one is wrong.
 template <class A, class = void>
 struct is_decider : std::false_type {};
 

@@ -13,12 +13,19 @@ std::string describe(std::string_view type, std::uint32_t version) {
 }  // namespace
 
 void schema_core::add_type(std::string_view name, std::uint32_t version, std::size_t index) {
-  assert(current(name) == nullptr && "wire name registered twice");
+  if (current(name) != nullptr) {
+    add_problem("wire name " + std::string{name} + " is registered twice");
+    return;
+  }
+  if (version == 0) add_problem("wire name " + std::string{name} + " has version 0 (must be >= 1)");
   types_.push_back(type_entry{std::string{name}, version, index});
 }
 
 void schema_core::add_upcaster(std::string_view name, std::uint32_t from_version, upcaster fn) {
-  assert(find_step(name, from_version) == nullptr && "upcaster registered twice");
+  if (find_step(name, from_version) != nullptr) {
+    add_problem("the upcaster from " + describe(name, from_version) + " is registered twice");
+    return;
+  }
   steps_.push_back(step{std::string{name}, from_version, std::move(fn)});
 }
 
@@ -29,10 +36,10 @@ const schema_core::type_entry* schema_core::current(std::string_view name) const
 }
 
 const schema_core::type_entry& schema_core::entry_for(std::size_t index) const noexcept {
+  static const type_entry none{};
   for (const auto& t : types_)
     if (t.index == index) return t;
-  assert(false && "no wire name registered for this event alternative");
-  return types_.front();
+  return none;
 }
 
 bool schema_core::has_index(std::size_t index) const noexcept {

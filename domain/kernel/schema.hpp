@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include <boost/core/type_name.hpp>
 #include <boost/json.hpp>
 
 #include "strata/domain/kernel/json.hpp"
@@ -47,12 +49,17 @@ class schema_core {
     std::size_t index = 0;
   };
 
+  /// Registers a wire name; a duplicate name or a version of 0 is recorded as a problem.
   void add_type(std::string_view name, std::uint32_t version, std::size_t index);
+  /// Registers an upcasting step; a duplicate step is recorded as a problem.
   void add_upcaster(std::string_view name, std::uint32_t from_version, upcaster step);
+  /// Records a mistake in the schema's definition, reported by `schema::validate`.
+  void add_problem(std::string what) { problems_.push_back(std::move(what)); }
+  const std::vector<std::string>& problems() const noexcept { return problems_; }
 
   /// The current entry registered under `name`, or nullptr.
   const type_entry* current(std::string_view name) const noexcept;
-  /// REQUIRES: an entry was registered for `index`.
+  /// The entry registered for `index`, or an entry with an empty name when there is none.
   const type_entry& entry_for(std::size_t index) const noexcept;
   bool has_index(std::size_t index) const noexcept;
 
@@ -77,6 +84,7 @@ class schema_core {
 
   std::vector<type_entry> types_;
   std::vector<step> steps_;
+  std::vector<std::string> problems_;
 };
 
 template <class T, class Variant>
@@ -89,8 +97,41 @@ struct variant_index<T, std::variant<Ts...>> {
       if (matches[i]) return i;
     return sizeof...(Ts);
   }();
-  static_assert(value < sizeof...(Ts), "type is not an alternative of the event variant");
+  static_assert(value < sizeof...(Ts),
+                "schema<Event>::builder().event<E>(...): E must be one of the alternatives of the "
+                "Event variant (A::event)");
 };
+
+template <class T, class... Ts>
+inline constexpr bool is_one_of_v = (std::is_same_v<T, Ts> || ...);
+
+template <class T>
+inline constexpr bool always_false_v = false;
+
+/// Instantiated (and failing) once per alternative of the event variant that a statically
+/// chained schema builder did not register; the compiler's "in instantiation of" line names it.
+template <class Missing, bool Registered>
+struct schema_registers_event : std::true_type {};
+template <class Missing>
+struct schema_registers_event<Missing, false> : std::false_type {
+  static_assert(always_false_v<Missing>,
+                "A::events() must register every alternative of A::event: add "
+                "`.event<E>(\"WireName\", version)` to the schema builder for the E named in "
+                "`schema_registers_event<E, false>` above");
+};
+
+template <class Variant, class... Registered>
+struct schema_covers;
+template <class... Ts, class... Registered>
+struct schema_covers<std::variant<Ts...>, Registered...> {
+  static constexpr bool value =
+      (true & ... & schema_registers_event<Ts, is_one_of_v<Ts, Registered...>>::value);
+};
+
+template <class... Ts>
+std::vector<std::string> alternative_names(const std::variant<Ts...>*) {
+  return {boost::core::type_name<Ts>()...};
+}
 
 }  // namespace detail
 
@@ -103,13 +144,65 @@ struct variant_index<T, std::variant<Ts...>> {
 template <class Event>
 class schema {
  public:
-  class builder {
+  /// Builds a schema. Chained on a temporary (the usual
+  /// `schema<event>::builder().event<A>("A", 1)...build()`), it remembers the registered
+  /// alternatives in its type, and `build()` fails to compile, naming the missing ones, unless
+  /// every alternative of `Event` was registered. A builder kept in a variable is not checked
+  /// at compile time; `validate()` (run by `runtime::register_aggregate`) reports what it
+  /// misses.
+  template <class... Registered>
+  class typed_builder {
    public:
+    typed_builder() = default;
+
     /// Registers alternative `E` under `wire_name` at `current_version` (>= 1).
     template <class E>
-    builder& event(std::string_view wire_name, std::uint32_t current_version = 1) {
+    typed_builder<Registered..., E> event(std::string_view wire_name,
+                                          std::uint32_t current_version = 1) && {
+      static_assert(!detail::is_one_of_v<E, Registered...>,
+                    "schema builder: .event<E>(...) is registered twice for the same E");
+      add<E>(wire_name, current_version);
+      return typed_builder<Registered..., E>{std::move(s_)};
+    }
+    template <class E>
+    typed_builder& event(std::string_view wire_name, std::uint32_t current_version = 1) & {
+      add<E>(wire_name, current_version);
+      return *this;
+    }
+
+    /// Registers the step that upgrades stored `(wire_name, from_version)` bodies.
+    typed_builder&& upcast(std::string_view wire_name, std::uint32_t from_version,
+                           upcaster step) && {
+      s_.core_.add_upcaster(wire_name, from_version, std::move(step));
+      return std::move(*this);
+    }
+    typed_builder& upcast(std::string_view wire_name, std::uint32_t from_version,
+                          upcaster step) & {
+      s_.core_.add_upcaster(wire_name, from_version, std::move(step));
+      return *this;
+    }
+
+    /// The schema. Compile-time error unless every alternative of `Event` was registered.
+    schema build() && {
+      static_assert(detail::schema_covers<Event, Registered...>::value,
+                    "A::events() must register every alternative of A::event");
+      return std::move(s_);
+    }
+    /// The schema of a builder kept in a variable; `validate()` reports what it misses.
+    schema build() & { return std::move(s_); }
+
+   private:
+    template <class...>
+    friend class typed_builder;
+    explicit typed_builder(schema s) : s_(std::move(s)) {}
+
+    template <class E>
+    void add(std::string_view wire_name, std::uint32_t current_version) {
       constexpr std::size_t index = detail::variant_index<E, Event>::value;
-      assert(current_version >= 1);
+      if (s_.core_.has_index(index)) {
+        s_.core_.add_problem(boost::core::type_name<E>() + " is registered twice");
+        return;
+      }
       s_.core_.add_type(wire_name, current_version, index);
       s_.decoders_[index] = [](const boost::json::value& v) -> Event {
         return Event{std::in_place_index<index>, json::from_json<E>(v)};
@@ -117,26 +210,32 @@ class schema {
       s_.encoders_[index] = [](const Event& e) -> std::string {
         return json::to_json(std::get<index>(e));
       };
-      return *this;
     }
 
-    /// Registers the step that upgrades stored `(wire_name, from_version)` bodies.
-    builder& upcast(std::string_view wire_name, std::uint32_t from_version, upcaster step) {
-      s_.core_.add_upcaster(wire_name, from_version, std::move(step));
-      return *this;
-    }
-
-    /// REQUIRES: every alternative of `Event` was registered.
-    schema build() {
-      for (std::size_t i = 0; i < std::variant_size_v<Event>; ++i) assert(s_.core_.has_index(i));
-      return std::move(s_);
-    }
-
-   private:
     schema s_;
   };
+  using builder = typed_builder<>;
 
-  /// Encodes `e` with its wire name and current version.
+  /// Success, or `invalid_argument` listing what is wrong with the definition: the event
+  /// structs no `.event<E>(...)` registered, and duplicate wire names, types or upcasters.
+  result<void> validate() const {
+    std::vector<std::string> problems = core_.problems();
+    std::string missing;
+    const auto names = detail::alternative_names(static_cast<const Event*>(nullptr));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (core_.has_index(i)) continue;
+      missing += (missing.empty() ? "" : ", ") + names[i];
+    }
+    if (!missing.empty())
+      problems.insert(problems.begin(), "no .event<E>(\"WireName\", version) registers " + missing);
+    if (problems.empty()) return ok();
+    std::string message = "event schema is incomplete: ";
+    for (std::size_t i = 0; i < problems.size(); ++i) message += (i ? "; " : "") + problems[i];
+    return error{errc::invalid_argument, std::move(message)};
+  }
+
+  /// Encodes `e` with its wire name and current version. Throws `std::logic_error` for an
+  /// alternative the schema does not register (see `validate`).
   encoded_event encode(const Event& e) const {
     const auto& entry = core_.entry_for(e.index());
     return encoded_event{entry.name, entry.version, encoders_[e.index()](e)};
@@ -181,7 +280,13 @@ class schema {
   }
 
  private:
-  schema() = default;
+  schema() {
+    for (auto& e : encoders_) e = &unregistered;
+  }
+
+  [[noreturn]] static std::string unregistered(const Event&) {
+    throw std::logic_error{"event alternative not registered in the schema"};
+  }
 
   detail::schema_core core_;
   Event (*decoders_[std::variant_size_v<Event>])(const boost::json::value&) = {};

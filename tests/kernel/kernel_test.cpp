@@ -46,6 +46,42 @@ TEST_CASE("a result holds either a value or an error") {
   CHECK(failed.err().message == "disk");
 }
 
+TEST_CASE("reading the value of a failed result throws bad_result_access with the error") {
+  result<int> bad = error{errc::conflict, "head moved"};
+  try {
+    (void)bad.value();
+    FAIL("value() on an error did not throw");
+  } catch (const bad_result_access& ex) {
+    CHECK(ex.code() == errc::conflict);
+    CHECK(ex.message() == "head moved");
+    CHECK(std::string{ex.what()} == "conflict: head moved");
+  }
+  const result<std::string> cbad = error{errc::not_found, "no such order"};
+  CHECK_THROWS_AS((void)cbad.value(), bad_result_access);
+  CHECK_THROWS_AS((void)*cbad, bad_result_access);
+  CHECK_THROWS_AS((void)cbad->size(), bad_result_access);
+  result<std::string> moved = error{errc::internal, "x"};
+  CHECK_THROWS_AS((void)std::move(moved).value(), bad_result_access);
+  CHECK_THROWS_WITH_AS((void)std::move(bad).value(), "conflict: head moved", bad_result_access);
+}
+
+TEST_CASE("reading the error of a successful result throws bad_result_access") {
+  result<int> good = 42;
+  CHECK_THROWS_AS((void)good.err(), bad_result_access);
+  CHECK_THROWS_AS((void)std::move(good).err(), bad_result_access);
+  result<void> fine = ok();
+  try {
+    (void)fine.err();
+    FAIL("err() on a success did not throw");
+  } catch (const bad_result_access& ex) {
+    CHECK(ex.code() == errc::internal);
+    CHECK(std::string{ex.what()}.find("holds a value") != std::string::npos);
+  }
+  CHECK_THROWS_AS((void)std::move(fine).err(), bad_result_access);
+  const std::exception& base = bad_result_access{error{errc::timeout, "late"}};
+  CHECK(std::string{base.what()} == "timeout: late");
+}
+
 TEST_CASE("only transient error codes are retryable") {
   CHECK(is_retryable(errc::conflict));
   CHECK(is_retryable(errc::unavailable));

@@ -174,3 +174,47 @@ TEST_CASE("JSON mapping round-trips optional members and maps") {
   auto m = json::from_json<std::map<std::string, std::int64_t>>(boost::json::parse(R"({"a":1})"));
   CHECK(m.at("a") == 1);
 }
+
+TEST_CASE("a complete schema validates") {
+  CHECK(demo::events().validate());
+}
+
+TEST_CASE("a schema built in steps that misses event structs is invalid and names them") {
+  auto b = schema<demo::event>::builder();
+  b.event<demo::created>("Created", 3);
+  b.event<demo::renamed>("Renamed", 2);
+  const schema<demo::event> s = b.build();
+  auto r = s.validate();
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::invalid_argument);
+  CHECK(r.err().message.find("demo::tagged") != std::string::npos);
+  CHECK(r.err().message.find("demo::closed") != std::string::npos);
+  CHECK(r.err().message.find("demo::created") == std::string::npos);
+  // Encoding an unregistered alternative is an exception, not undefined behaviour.
+  CHECK_THROWS_AS((void)s.encode(demo::closed{}), std::logic_error);
+  CHECK(s.type_name(demo::closed{}).empty());
+}
+
+TEST_CASE("a schema that registers a wire name, a type or an upcaster twice is invalid") {
+  auto b = schema<demo::event>::builder();
+  b.event<demo::created>("Created", 3);
+  b.event<demo::renamed>("Created", 2);
+  b.event<demo::created>("Made", 1);
+  b.event<demo::tagged>("Tagged", 0);
+  b.event<demo::closed>("Closed", 1);
+  b.upcast("Opened", 1, [](boost::json::object o) {
+    return std::vector<raw_event>{{"Created", 2, std::move(o)}};
+  });
+  b.upcast("Opened", 1, [](boost::json::object o) {
+    return std::vector<raw_event>{{"Created", 2, std::move(o)}};
+  });
+  const schema<demo::event> s = b.build();
+  auto r = s.validate();
+  REQUIRE_FALSE(r);
+  const auto& m = r.err().message;
+  CHECK(m.find("wire name Created is registered twice") != std::string::npos);
+  CHECK(m.find("demo::created is registered twice") != std::string::npos);
+  CHECK(m.find("Tagged has version 0") != std::string::npos);
+  CHECK(m.find("upcaster from Opened v1 is registered twice") != std::string::npos);
+  CHECK(m.find("demo::renamed") != std::string::npos);  // its only registration was refused
+}

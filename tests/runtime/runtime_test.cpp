@@ -145,6 +145,47 @@ TEST_CASE("registering an aggregate type twice is refused") {
   CHECK(again.err().code == errc::invalid_argument);
 }
 
+namespace {
+
+// The Order decider with a schema built step by step (so the compiler cannot check it) that
+// forgets two of its events.
+struct order_missing_events : orders::order {
+  static constexpr std::string_view type = "OrderMissingEvents";
+  static const schema<event>& events() {
+    static const schema<event> s = [] {
+      auto b = schema<event>::builder();
+      b.event<orders::placed>("OrderPlaced", 2);
+      b.event<orders::item_added>("ItemAdded", 2);
+      b.event<orders::item_removed>("ItemRemoved", 1);
+      b.event<orders::confirmed>("OrderConfirmed", 1);
+      b.event<orders::marked_ready>("OrderMarkedReady", 1);
+      return b.build();
+    }();
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("registering a decider whose schema misses events is refused, naming them") {
+  runtime_config c;
+  c.journal.backend = journal_backend::memory;
+  c.metrics.enabled = false;
+  auto rt = runtime::start(c);
+  REQUIRE(rt);
+  auto r = (*rt)->register_aggregate<order_missing_events>();
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == errc::invalid_argument);
+  CHECK(r.err().message.find("OrderMissingEvents") != std::string::npos);
+  CHECK(r.err().message.find("orders::cancelled") != std::string::npos);
+  CHECK(r.err().message.find("orders::shipped") != std::string::npos);
+  CHECK(r.err().message.find("orders::placed") == std::string::npos);
+  // Nothing was registered: a command to that type is answered, not decided.
+  auto done = (*rt)->send<order_missing_events>("o-1", orders::confirm{});
+  REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(done.get().status != command_status::accepted);
+}
+
 TEST_CASE("a journal path that cannot be opened fails start with a clear error") {
   auto c = sqlite_runtime_config("/nonexistent-dir/for/sure/strata.db");
   auto rt = runtime::start(c);
