@@ -2,8 +2,10 @@
 
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
+#if STRATA_WITH_POSTGRES
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
+#endif
 #include "strata/persistence/sqlite_journal.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
@@ -37,10 +39,14 @@ std::shared_ptr<persistence::journal_factory> make_journal(const journal_config&
       return std::make_shared<persistence::sqlite_journal_factory>(o);
     }
     case journal_backend::postgres: {
+#if STRATA_WITH_POSTGRES
       persistence::postgres_journal_options o;
       o.conninfo = c.postgres.conninfo;
       o.schema = c.postgres.schema;
       return std::make_shared<persistence::postgres_journal_factory>(o);
+#else
+      return nullptr;  // refused by runtime::start before
+#endif
     }
   }
   return nullptr;
@@ -59,11 +65,15 @@ std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtim
       return std::make_shared<persistence::sqlite_snapshot_store_factory>(o);
     }
     case journal_backend::postgres: {
+#if STRATA_WITH_POSTGRES
       persistence::postgres_snapshot_store_options o;
       o.conninfo = j.postgres.conninfo;
       o.schema = j.postgres.schema;
       o.keep_last = keep;
       return std::make_shared<persistence::postgres_snapshot_store_factory>(o);
+#else
+      return nullptr;
+#endif
     }
     case journal_backend::memory: {
       persistence::memory_snapshot_store_options o;
@@ -80,6 +90,12 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                                                 runtime_overrides overrides) {
   // A configuration built in code has not been through parse_config.
   if (auto valid = validate(config); !valid) return std::move(valid).err();
+#if !STRATA_WITH_POSTGRES
+  if (config.journal.backend == journal_backend::postgres && !overrides.journal)
+    return error{errc::invalid_argument,
+                 "journal.backend is \"postgres\", but this strata was built without PostgreSQL "
+                 "(STRATA_WITH_POSTGRES=OFF)"};
+#endif
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
   const bool journal_overridden = overrides.journal != nullptr;

@@ -60,9 +60,12 @@ struct counter {
 
 }  // namespace counting
 
-int main() {
+int main(int argc, char** argv) {
   strata::runtime_config config;
   config.journal.backend = strata::journal_backend::memory;
+  // `--postgres`: the PostgreSQL journal instead (a build without it says so at start).
+  if (argc > 1 && std::string_view{argv[1]} == "--postgres")
+    config.journal.backend = strata::journal_backend::postgres;
   config.metrics.enabled = false;
   auto started = strata::runtime::start(config);
   if (!started) {
