@@ -24,9 +24,40 @@ using strata::testing::capture_sink;
 
 namespace {
 
+/// Snapshot storage whose every save fails; counts the attempts, with a bounded wait for one.
 struct failing_snapshots final : persistence::snapshot_store_factory {
+  struct store final : persistence::snapshot_store {
+    failing_snapshots* owner;
+    explicit store(failing_snapshots* o) : owner(o) {}
+    result<void> save(const persistence::snapshot_record&) override {
+      {
+        std::lock_guard<std::mutex> lock{owner->mutex};
+        ++owner->saves;
+      }
+      owner->attempted.notify_all();
+      return error{errc::unavailable, "the snapshot database is down"};
+    }
+    result<std::optional<persistence::snapshot_record>> load_latest(const stream_id&,
+                                                                    version) override {
+      return std::optional<persistence::snapshot_record>{};
+    }
+    result<std::vector<persistence::snapshot_record>> list(const stream_id&) override {
+      return std::vector<persistence::snapshot_record>{};
+    }
+    result<void> remove_stream(const stream_id&) override { return ok(); }
+  };
+
+  std::mutex mutex;
+  std::condition_variable attempted;
+  int saves = 0;
+
   result<std::unique_ptr<persistence::snapshot_store>> open() override {
-    return error{errc::unavailable, "the snapshot database is down"};
+    return std::unique_ptr<persistence::snapshot_store>{std::make_unique<store>(this)};
+  }
+  /// True once a save was attempted (waiting up to 10 s).
+  bool wait_for_attempt() {
+    std::unique_lock<std::mutex> lock{mutex};
+    return attempted.wait_for(lock, 10s, [&] { return saves > 0; });
   }
 };
 
@@ -69,7 +100,8 @@ TEST_CASE("a snapshot that cannot be saved is a warning, and log.level filters w
     c.log.level = level;
     runtime_overrides o;
     o.journal = std::make_shared<persistence::memory_journal_factory>();
-    o.snapshots = std::make_shared<failing_snapshots>();
+    auto snapshots = std::make_shared<failing_snapshots>();
+    o.snapshots = snapshots;
     o.log = sink;
     auto rt = runtime::start(c, o);
     REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
@@ -77,7 +109,10 @@ TEST_CASE("a snapshot that cannot be saved is a warning, and log.level filters w
     auto placed = (*rt)->send<orders::order>("o-1", a_placement());
     REQUIRE(placed.wait_for(10s) == std::future_status::ready);
     REQUIRE(placed.get().is_accepted());
-    (*rt)->stop();  // the snapshot writer has reported its attempt once this returns
+    // The snapshot is queued after the reply: wait for its save, then stop, which joins the
+    // snapshot writer, so its report of that save has reached the sink (or was filtered).
+    REQUIRE_MESSAGE(snapshots->wait_for_attempt(), "no snapshot save was attempted within 10 s");
+    (*rt)->stop();
     std::lock_guard<std::mutex> lock{sink->mutex};
     std::vector<capture_sink::line> warnings;
     for (const auto& l : sink->lines)
