@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Packs the build with `cpack -G DEB` into a temporary directory and checks the package: its
+# name and dependencies, the library's headers, static libraries and CMake package, and none of
+# the application. $1 = strata's build directory.
+set -euo pipefail
+build=$1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-deb.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/out" >"$tmp/cpack.log") ||
+  { cat "$tmp/cpack.log"; exit 1; }
+deb=$(find "$tmp/out" -maxdepth 1 -name 'libstrata-dev_*.deb' | head -n 1)
+[[ -n $deb ]] || { echo "FAIL: no libstrata-dev package"; exit 1; }
+info=$(dpkg-deb -I "$deb")
+grep -q '^ Package: libstrata-dev$' <<<"$info" || { echo "FAIL: package name"; exit 1; }
+grep -q '^ Depends: .*libcaf-dev' <<<"$info" || { echo "FAIL: no dependency on libcaf-dev"; exit 1; }
+files=$(dpkg-deb -c "$deb" | awk '{print $6}')
+status=0
+for f in ./usr/include/strata/runtime/runtime.hpp ./usr/include/strata/domain/kernel/decider.hpp \
+  ./usr/include/strata/persistence/journal.hpp ./usr/lib/libstrata_runtime.a \
+  ./usr/lib/libstrata_kernel.a ./usr/lib/cmake/strata/strataConfig.cmake \
+  ./usr/lib/cmake/strata/strataConfigVersion.cmake ./usr/lib/cmake/strata/strataTargets.cmake \
+  ./usr/lib/cmake/strata/FindCAF.cmake; do
+  grep -qxF "$f" <<<"$files" || { echo "FAIL: $f is not in the package"; status=1; }
+done
+if grep -E '^\./usr/include/strata/domain/(orders|payments|inventory|users|fulfilment)/|^\./usr/(s?bin)/' <<<"$files"; then
+  echo "FAIL: the package holds the application or programs"
+  status=1
+fi
+[[ $status -eq 0 ]] && echo "libstrata-dev holds the library: $(wc -l <<<"$files") entries"
+exit $status
