@@ -76,8 +76,7 @@ std::string found(const boost::json::value& v) {
 template <class I>
 std::pair<bool, bool> integer_fit(const boost::json::value& v) {
   using limits = std::numeric_limits<I>;
-  if (v.is_uint64())
-    return {true, v.get_uint64() <= static_cast<std::uint64_t>(limits::max())};
+  if (v.is_uint64()) return {true, v.get_uint64() <= static_cast<std::uint64_t>(limits::max())};
   if (v.is_int64()) {
     const auto x = v.get_int64();
     if (x < 0) return {!std::is_unsigned<I>::value, x >= static_cast<std::int64_t>(limits::min())};
@@ -87,7 +86,8 @@ std::pair<bool, bool> integer_fit(const boost::json::value& v) {
     const double d = v.get_double();
     if (!std::isfinite(d) || d != std::floor(d)) return {false, false};
     if (d < 0 && std::is_unsigned<I>::value) return {false, false};
-    return {true, d >= static_cast<double>(limits::min()) && d <= static_cast<double>(limits::max())};
+    return {true,
+            d >= static_cast<double>(limits::min()) && d <= static_cast<double>(limits::max())};
   }
   return {false, false};
 }
@@ -129,8 +129,9 @@ std::string first_misfit(const boost::json::value& v, const std::string& key) {
     if (integer)
       return key + " must be an integer from " + std::to_string(std::numeric_limits<T>::min()) +
              " to " + std::to_string(std::numeric_limits<T>::max()) + found(v);
-    return key + (std::is_unsigned<T>::value ? " must be a non-negative integer"
-                                             : " must be an integer") +
+    return key +
+           (std::is_unsigned<T>::value ? " must be a non-negative integer"
+                                       : " must be an integer") +
            found(v);
   } else {
     return {};

@@ -104,7 +104,6 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   std::shared_ptr<const clock> clk = std::move(overrides.time_source);
   if (!clk) clk = std::make_shared<system_clock>();
 
-
   actors::engine_options o;
   o.scheduler_threads = config.scheduler_threads;
   o.reader_threads = config.journal.reader_threads;

@@ -176,8 +176,7 @@ class schema {
       s_.core_.add_upcaster(wire_name, from_version, std::move(step));
       return std::move(*this);
     }
-    typed_builder& upcast(std::string_view wire_name, std::uint32_t from_version,
-                          upcaster step) & {
+    typed_builder& upcast(std::string_view wire_name, std::uint32_t from_version, upcaster step) & {
       s_.core_.add_upcaster(wire_name, from_version, std::move(step));
       return *this;
     }

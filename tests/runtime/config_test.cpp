@@ -203,7 +203,8 @@ TEST_CASE("a value of the wrong kind names its key, what the key takes and what 
        R"(metrics.enabled must be true or false, found "yes" (a string))"},
       {R"({"metrics":{"enabled":null}})", "metrics.enabled must be true or false, found null"},
       {R"({"journal":3})", "journal must be an object, found 3 (a number)"},
-      {R"({"journal":{"sqlite":[1,2]}})", "journal.sqlite must be an object, found [1,2] (an array)"},
+      {R"({"journal":{"sqlite":[1,2]}})",
+       "journal.sqlite must be an object, found [1,2] (an array)"},
       {R"({"log":{"level":{"x":1}}})",
        R"(log.level must be "debug", "info", "warning" or "error", found {"x":1} (an object))"},
       {R"({"journal":{"backend":"mongodb"}})",
@@ -288,6 +289,7 @@ TEST_CASE("a file's errors are prefixed with its path") {
   }
   auto c = load_config(dir.file("strata.json"));
   REQUIRE_FALSE(c);
-  CHECK(c.err().message == dir.file("strata.json") +
-                               R"(: commands.timeout_ms must be a non-negative integer, found "fast" (a string))");
+  CHECK(c.err().message ==
+        dir.file("strata.json") +
+            R"(: commands.timeout_ms must be a non-negative integer, found "fast" (a string))");
 }

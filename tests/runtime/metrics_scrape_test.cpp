@@ -309,7 +309,8 @@ TEST_CASE("two runtimes with the default metrics settings start side by side and
 
   // The picked port is reported where an operator looks for it.
   const std::string expected =
-      "info metrics: serving metrics on http://127.0.0.1:" + std::to_string(first_port) + "/metrics";
+      "info metrics: serving metrics on http://127.0.0.1:" + std::to_string(first_port) +
+      "/metrics";
   const auto lines = log->lines();
   CHECK(std::find(lines.begin(), lines.end(), expected) != lines.end());
 }
@@ -353,7 +354,7 @@ TEST_CASE("stop returns promptly with metrics on and frees the port") {
   rt.stop();
   const auto took = std::chrono::steady_clock::now() - began;
   MESSAGE("runtime::stop with metrics on took " << std::chrono::duration<double>(took).count()
-                                                 << " s");
+                                                << " s");
   CHECK(took < 1s);
   CHECK_FALSE(rt.metrics().is_exposed());
   CHECK(mt::http_get(port, "/metrics").status != 200);

@@ -1,3 +1,4 @@
+// clang-format off
 // expect: compiles
 // A correct decider: registering it and sending it a command compiles.
 #include "planted.hpp"

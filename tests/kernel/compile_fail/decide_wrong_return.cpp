@@ -1,3 +1,4 @@
+// clang-format off
 // expect: A::decide must be `static strata::decision<A::event> decide(const A::state&, const A::command&, const strata::context&)`
 // reject: tag_invoke
 // reject: aggregate_model.hpp

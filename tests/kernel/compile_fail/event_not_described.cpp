@@ -1,3 +1,4 @@
+// clang-format off
 // expect: every alternative of A::event must be described for its JSON
 // expect: event_is_described<renamed, false>
 // reject: tag_invoke

@@ -1,3 +1,4 @@
+// clang-format off
 // expect: A::evolve must be noexcept
 // reject: aggregate_model.hpp
 // `evolve` may throw.

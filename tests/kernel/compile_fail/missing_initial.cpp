@@ -1,3 +1,4 @@
+// clang-format off
 // expect: A::initial must be `static A::state initial()`
 // reject: aggregate_model.hpp
 // `initial` is missing.

@@ -1,3 +1,4 @@
+// clang-format off
 // expect: A::events() must register every alternative of A::event
 // expect: schema_registers_event<planted::cleared, false>
 // The schema registers `added` but forgets `cleared`.
