@@ -217,6 +217,12 @@ result<void> runtime::start_projections(
   return ok();
 }
 
+result<void> runtime::add_projection(std::shared_ptr<projection> p) {
+  auto bound = bind_projection(std::move(p), catalog_);
+  if (!bound) return std::move(bound).err();
+  return projections_->add(std::move(*bound));
+}
+
 result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p) {
   return projections_->add(std::move(p));
 }
@@ -242,8 +248,10 @@ result<void> runtime::rebuild_projection(std::string_view name) {
   return projections_->rebuild(name);
 }
 
-result<std::unique_ptr<persistence::projection_store>> runtime::open_read_models() {
-  return projections_->open_store();
+result<read_model_reader> runtime::open_read_models() {
+  auto store = projections_->open_store();
+  if (!store) return std::move(store).err();
+  return read_model_reader{std::move(*store)};
 }
 
 }  // namespace strata

@@ -20,6 +20,7 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/persistence/audit_chain.hpp"
 #include "strata/persistence/journal.hpp"
+#include "strata/persistence/read_model.hpp"
 #include "strata/runtime/config.hpp"
 
 namespace strata {
@@ -104,7 +105,9 @@ class runtime {
     if constexpr (check_decider<A>()) {
       if (auto valid = A::events().validate(); !valid)
         return error{errc::invalid_argument, std::string{A::type} + ": " + valid.err().message};
-      return engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+      auto added = engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+      if (added) catalog_.add<A>();
+      return added;
     } else {
       return error{errc::invalid_argument, "not a decider"};
     }
@@ -182,9 +185,15 @@ class runtime {
   }
 
   /// Registers projection `p` and starts it: it catches up from its checkpoint in the
-  /// read-model database, then follows committed events (see docs/PROJECTIONS.md).
-  /// Errors: `invalid_argument` for an empty or already registered name; the read-model
-  /// store's or the journal's when its connections or tables cannot be set up.
+  /// read-model database, then follows committed events (see docs/PROJECTIONS.md). Its
+  /// handlers' event structs are resolved against the registered aggregates' schemas.
+  /// Errors: `invalid_argument` for a null `p`, an empty or already registered name, or an
+  /// event struct no registered aggregate declares (register_aggregate it first); the
+  /// read-model store's or the journal's when its connections or tables cannot be set up.
+  result<void> add_projection(std::shared_ptr<projection> p);
+
+  /// Registers a record-level projection (the seam under `projection`: it names its wire
+  /// types and decodes records itself). Errors as above.
   result<void> add_projection(std::shared_ptr<persistence::projection> p);
 
   /// Waits until projection `name` has applied global position `position` (e.g. the
@@ -209,8 +218,8 @@ class runtime {
   result<void> rebuild_projection(std::string_view name);
 
   /// A new connection on the read-model database for queries (one thread at a time), e.g.
-  /// `read_models::orders_by_customer(**store, "c-1")`. Errors: the store's.
-  result<std::unique_ptr<persistence::projection_store>> open_read_models();
+  /// `read_models::orders_by_customer(*reader, "c-1")`. Errors: the store's.
+  result<read_model_reader> open_read_models();
 
   /// Recomputes the audit hash chain of every stream on a reader connection and returns the
   /// first altered, missing, inserted or reordered event, or nullopt when the journal is
@@ -276,6 +285,7 @@ class runtime {
   std::shared_ptr<persistence::journal_factory> journal_;
   std::unique_ptr<actors::engine> engine_;
   actors::projection_host* projections_ = nullptr;  ///< Owned by `engine_`.
+  event_catalog catalog_;  ///< The event structs of the registered aggregates.
 };
 
 }  // namespace strata
