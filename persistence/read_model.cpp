@@ -166,6 +166,10 @@ event_catalog::decoder projection::decoder_for(std::string_view aggregate_type) 
 
 result<void> projection::bind(const event_catalog& catalog) {
   if (name_.empty()) return error{errc::invalid_argument, "a projection needs a name"};
+  // A bound projection may be running: its bindings are read without a lock.
+  if (!handles_.empty())
+    return error{errc::invalid_argument,
+                 "projection " + name_ + " is bound already; an instance is registered once"};
   std::vector<std::string> handles;
   std::vector<bound_aggregate> aggregates;
   auto add_name = [&](const std::string& n) {

@@ -490,8 +490,9 @@ class projection {
 
   /// Resolves every handled event struct to its aggregate and wire name. Errors:
   /// `invalid_argument` for an empty name, a struct no aggregate of `catalog` declares
-  /// (naming it: register that aggregate first), a struct handled twice, or a batch fold
-  /// over an aggregate `catalog` does not know. `runtime::add_projection` calls it.
+  /// (naming it: register that aggregate first), a struct handled twice, a batch fold over
+  /// an aggregate `catalog` does not know, no handler at all, or a projection bound already
+  /// (an instance is registered once). `runtime::add_projection` calls it.
   result<void> bind(const event_catalog& catalog);
 
   /// The wire names a bound projection applies: the current names of the handled structs and

@@ -379,7 +379,7 @@ TEST_CASE("events of types without a handler only advance the checkpoint") {
   CHECK(reader.connection().dead_letters("placements")->empty());
 }
 
-TEST_CASE("binding refuses an event struct handled twice and a fold over an unknown aggregate") {
+TEST_CASE("binding refuses a struct handled twice, a fold over an unknown aggregate and a rebind") {
   class twice final : public projection {
    public:
     twice() : projection("twice") {
@@ -409,6 +409,10 @@ TEST_CASE("binding refuses an event struct handled twice and a fold over an unkn
   auto unknown = folding{}.bind(payments_only);
   REQUIRE_FALSE(unknown);
   CHECK(unknown.err().code == errc::invalid_argument);
-  CHECK(folding{}.bind(shop_catalog()));
+  folding once;
+  CHECK(once.bind(shop_catalog()));
+  auto again = once.bind(shop_catalog());
+  REQUIRE_FALSE(again);
+  CHECK(again.err().message.find("bound already") != std::string::npos);
   CHECK(bound(std::make_shared<folding>())->folds_batches());
 }
