@@ -86,6 +86,9 @@ std::unique_ptr<projection_host> make_projection_host(
   p->clk = std::move(clk);
   p->start_publishing = std::move(start_publishing);
   p->sys = &sys;
+  // The series exists from here on, before the bus first runs: a scrape right after start
+  // reads 0 instead of finding nothing.
+  p->metrics->set_mailbox_backlog("projection", 0);
   p->bus = spawn_event_bus(sys, options.buffer_events, p->metrics, options.backlog_sample_interval);
   release_spawning_thread();
   return std::make_unique<projection_host>(std::move(p));
