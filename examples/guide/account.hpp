@@ -15,7 +15,6 @@
 
 #include <strata/domain/kernel/decider.hpp>
 #include <strata/domain/kernel/schema.hpp>
-#include <strata/domain/kernel/visit.hpp>
 
 namespace bank {
 
@@ -93,38 +92,11 @@ struct account {
   static state initial() { return {}; }
 
   static strata::decision<event> decide(const state& s, const command& c, const strata::context&) {
-    return std::visit(strata::overloaded{
-                          [&](const open& o) -> strata::decision<event> {
-                            if (s.is_open)
-                              return strata::reject(already_open, "the account is open already");
-                            return opened{o.owner, o.currency};
-                          },
-                          [&](const deposit& d) -> strata::decision<event> {
-                            if (auto why = check(s, d.amount, d.currency)) return *why;
-                            return deposited{d.amount, d.currency};
-                          },
-                          [&](const withdraw& w) -> strata::decision<event> {
-                            if (auto why = check(s, w.amount, w.currency)) return *why;
-                            if (w.amount > s.balance)
-                              return strata::reject(insufficient_funds,
-                                                    "the balance is " + std::to_string(s.balance));
-                            return withdrawn{w.amount, w.currency};
-                          },
-                      },
-                      c);
+    return std::visit([&](const auto& cmd) { return decide_one(s, cmd); }, c);
   }
 
   static state evolve(state s, const event& e) noexcept {
-    std::visit(strata::overloaded{
-                   [&](const opened& o) {
-                     s.is_open = true;
-                     s.owner = o.owner;
-                     s.currency = o.currency;
-                   },
-                   [&](const deposited& d) { s.balance += d.amount; },
-                   [&](const withdrawn& w) { s.balance -= w.amount; },
-               },
-               e);
+    std::visit([&](const auto& ev) { apply(s, ev); }, e);
     return s;
   }
 
@@ -139,6 +111,24 @@ struct account {
   }
 
  private:
+  // One overload per command: a command without one does not compile.
+  static strata::decision<event> decide_one(const state& s, const open& o) {
+    if (s.is_open) return strata::reject(already_open, "the account is open already");
+    return opened{o.owner, o.currency};
+  }
+
+  static strata::decision<event> decide_one(const state& s, const deposit& d) {
+    if (auto why = check(s, d.amount, d.currency)) return *why;
+    return deposited{d.amount, d.currency};
+  }
+
+  static strata::decision<event> decide_one(const state& s, const withdraw& w) {
+    if (auto why = check(s, w.amount, w.currency)) return *why;
+    if (w.amount > s.balance)
+      return strata::reject(insufficient_funds, "the balance is " + std::to_string(s.balance));
+    return withdrawn{w.amount, w.currency};
+  }
+
   /// The rules a deposit and a withdrawal share.
   static std::optional<strata::rejection> check(const state& s, std::int64_t amount,
                                                 const std::string& currency) {
@@ -148,6 +138,15 @@ struct account {
       return strata::reject(wrong_currency, "the account is in " + s.currency);
     return std::nullopt;
   }
+
+  // One overload per event, each a plain change of the state.
+  static void apply(state& s, const opened& o) {
+    s.is_open = true;
+    s.owner = o.owner;
+    s.currency = o.currency;
+  }
+  static void apply(state& s, const deposited& d) { s.balance += d.amount; }
+  static void apply(state& s, const withdrawn& w) { s.balance -= w.amount; }
 };
 
 }  // namespace bank

@@ -54,3 +54,9 @@ TEST_CASE("every stored event shape matches its golden JSON") {
                               {"Deposited", 2, deposited{500, "USD"}},
                               {"Withdrawn", 1, withdrawn{200, "EUR"}}}) == "");
 }
+
+TEST_CASE("evolve applies any event to any state") {
+  CHECK(strata::testing::evolve_mismatches<account>(
+            {given{{opened{"alice", "EUR"}, deposited{500, "EUR"}}}.state()},
+            {withdrawn{900, "EUR"}, opened{"bob", "USD"}}) == "");
+}

@@ -37,7 +37,7 @@ strata::runtime_config configuration(int argc, char** argv) {
   return config;
 }
 
-/// Sends one command as `user`, with `command_id` as its idempotency key, and waits for the
+/// Sends one command as alice, with `command_id` as its idempotency key, and waits for the
 /// answer.
 strata::command_result send(strata::runtime& rt, const std::string& account_id,
                             bank::command command, const std::string& command_id) {
