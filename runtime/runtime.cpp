@@ -217,8 +217,9 @@ result<void> runtime::start_projections(
   return ok();
 }
 
-result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p) {
-  return projections_->add(std::move(p));
+result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p,
+                                     projection_start how) {
+  return projections_->add(std::move(p), how);
 }
 
 result<void> runtime::wait_for(std::string_view name, global_position position,

@@ -183,9 +183,24 @@ class runtime {
 
   /// Registers projection `p` and starts it: it catches up from its checkpoint in the
   /// read-model database, then follows committed events (see docs/PROJECTIONS.md).
-  /// Errors: `invalid_argument` for an empty or already registered name; the read-model
-  /// store's or the journal's when its connections or tables cannot be set up.
-  result<void> add_projection(std::shared_ptr<persistence::projection> p);
+  ///
+  /// A read model records the id of the journal it was built from (`journal::id`). With
+  /// `how = resume` (the default) that id is checked before anything is applied: none yet (a
+  /// new read model, or one from before ids were recorded) records the runtime's journal;
+  /// another journal's id, or a checkpoint past the journal's last position (the journal was
+  /// replaced, or restored from an older copy), is refused, since going on would drop new
+  /// events as already applied. `how = rebuild` empties the read model, its checkpoint and
+  /// its dead letters, records the runtime's journal and rebuilds from position 0 (the way
+  /// out of such a refusal; `wait_for` tells when it is done).
+  ///
+  /// Errors, all returned before it returns and leaving nothing registered:
+  /// `invalid_argument` for an empty or already registered name; `conflict` when the read
+  /// model was built from another journal (the message names both ids) or is past the
+  /// journal's last position (it names both positions), both saying to use
+  /// `projection_start::rebuild`; the read-model store's or the journal's when its
+  /// connections or tables cannot be set up.
+  result<void> add_projection(std::shared_ptr<persistence::projection> p,
+                              projection_start how = projection_start::resume);
 
   /// Waits until projection `name` has applied global position `position` (e.g. the
   /// `position` of a `command_result`): read-your-writes. Errors: `not_found` for an unknown
@@ -204,7 +219,8 @@ class runtime {
   result<void> retry_dead_letter(std::string_view name, global_position position);
 
   /// Empties projection `name`'s read model and checkpoint and rebuilds it from position 0
-  /// while commands go on; returns once emptied (use `wait_for` for the end). Errors:
+  /// while commands go on, recording the runtime's journal as the one it follows; returns
+  /// once emptied (use `wait_for` for the end). Errors:
   /// `not_found`, `timeout`, the store's.
   result<void> rebuild_projection(std::string_view name);
 
