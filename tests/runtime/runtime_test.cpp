@@ -53,8 +53,8 @@ TEST_CASE("an order goes through its life on the SQLite journal and survives a r
     auto placed = wait(rt->send<orders::order>(
         "o-1", orders::place{"cust-1", "EUR", {line("sku-1", 2, 1500)}}, meta));
     REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
-    CHECK(placed.events[0].user_id == "alice");
-    CHECK(placed.events[0].correlation_id == "checkout-1");
+    CHECK(placed.records[0].user_id == "alice");
+    CHECK(placed.records[0].correlation_id == "checkout-1");
     CHECK(wait(rt->send<orders::order>("o-1", orders::add_item{line("sku-2", 1, 500)}))
               .is_accepted());
     auto shipped_early = wait(rt->send<orders::order>("o-1", orders::ship{}));
@@ -87,7 +87,7 @@ TEST_CASE("the events an accepted command reports are exactly what the file hold
       auto r = wait(rt->send<orders::order>("o-" + std::to_string(i),
                                             orders::place{"c", "EUR", {line("s", 1, 100)}}));
       REQUIRE(r.is_accepted());
-      reported.insert(reported.end(), r.events.begin(), r.events.end());
+      reported.insert(reported.end(), r.records.begin(), r.records.end());
     }
   }
   persistence::sqlite_journal_options o;
@@ -272,5 +272,5 @@ TEST_CASE("stored v1 Order rows in the SQLite file are read as current events an
   auto usd = wait(rt->send<orders::order>(
       "legacy-1", orders::add_item{orders::line{"NUT", 1, money{5, "USD"}}}));
   REQUIRE_MESSAGE(usd.is_accepted(), to_string(usd));
-  CHECK(usd.events[0].schema_version == 2);
+  CHECK(usd.records[0].schema_version == 2);
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "strata/domain/orders/order.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -57,7 +58,7 @@ struct order_history {
               : orders::command{orders::add_item{orders::line{"sku", 1, money{10, "EUR"}}}};
       auto r = wait(rt->send<orders::order>("o-1", c));
       REQUIRE(r.is_accepted());
-      times.push_back(r.events[0].time);
+      times.push_back(r.records[0].time);
     }
   }
   std::vector<persistence::snapshot_record> snapshots() {
@@ -176,9 +177,9 @@ TEST_CASE("the history between two versions lists exactly those events") {
   auto diff = wait(h.rt->history<orders::order>("o-1", version{10}, version{12}));
   REQUIRE(diff);
   REQUIRE(diff->size() == 3);
-  CHECK((*diff)[0].stream_version == version{10});
-  CHECK((*diff)[2].stream_version == version{12});
-  CHECK((*diff)[0].event_type == "ItemAdded");
+  CHECK((*diff)[0].info.stream_version == version{10});
+  CHECK((*diff)[2].info.stream_version == version{12});
+  CHECK((*diff)[0].info.event_type == "ItemAdded");
   auto none = wait(h.rt->history<orders::order>("o-1", version{31}, version{40}));
   REQUIRE(none);
   CHECK(none->empty());
