@@ -45,16 +45,18 @@ result<std::vector<recorded<A>>> decode_recorded(const std::vector<event_record>
     };
     if (r.aggregate_type != A::type)
       return error{errc::invalid_argument, where() + " is not an event of " + std::string{A::type}};
-    const event_info info = info_of(r);
+    const std::size_t first = out.size();
     auto decoded =
-        A::events().decode(r.event_type, r.schema_version, r.data, [&](typename A::event&& e) {
-          out.push_back(recorded<A>{std::move(e), info});
+        A::events().decode(r.event_type, r.schema_version, r.data, [&out](typename A::event&& e) {
+          out.push_back(recorded<A>{std::move(e), event_info{}});
         });
     if (!decoded) {
       auto e = std::move(decoded).err();
       e.message = where() + ": " + e.message;
       return e;
     }
+    // Usually one event per record; none when an upcaster drops it.
+    for (std::size_t k = first; k < out.size(); ++k) out[k].info = info_of(r);
   }
   return out;
 }

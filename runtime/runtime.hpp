@@ -3,7 +3,7 @@
 #include <any>
 #include <chrono>
 #include <functional>
-#include <future>  // note: libstdc++'s <future> itself brings its mutex and thread primitives
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +77,13 @@ class system_clock final : public clock {
 ///
 /// Usage: `start` it, `register_aggregate<A>()` for each aggregate type, then `send`
 /// commands and read states from any thread. Each command is answered exactly once.
+///
+/// Reads are typed: `history<A>` and `command_result::events<A>()` give `recorded<A>` events
+/// (decoded, upcast, with their `event_info`), `state_at` / `state_as_of` rebuild past states.
+/// What the methods take and return is in namespace `strata`; the actor engine, the journal
+/// writer, the projection host and the metrics registry stay behind a private `impl` (this
+/// header includes none of them, nor any CAF header; `<future>` is the one standard header
+/// with thread primitives that the API needs).
 ///
 /// Thread-safety: every method may be called from any thread, concurrently.
 /// Lifetime: `stop()` (also run by the destructor) finishes in-flight commands, flushes the
