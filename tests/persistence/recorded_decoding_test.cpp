@@ -7,6 +7,7 @@
 
 #include "strata/domain/kernel/schema.hpp"
 #include "strata/persistence/recorded_decoding.hpp"
+#include "tests/persistence/support.hpp"
 
 using namespace strata;
 
@@ -42,23 +43,13 @@ struct label {
   }
 };
 
+/// Version `at` of stream "Label-l-1", at position 100 + `at`, stored as `type` v`v`.
 persistence::event_record record(std::uint64_t at, std::string type, std::uint32_t v,
                                  std::string data) {
-  persistence::event_record r;
-  r.position = global_position{100 + at};
-  r.stream_version = version{at};
-  r.event_id = "event-" + std::to_string(at);
-  r.event_type = std::move(type);
-  r.schema_version = v;
-  r.aggregate_type = "Label";
-  r.aggregate_id = "l-1";
-  r.time = from_unix_micros(static_cast<std::int64_t>(at));
-  r.user_id = "u";
-  r.command_id = "c-" + std::to_string(at);
-  r.correlation_id = "flow";
-  r.causation_id = "cause-" + std::to_string(at);
-  r.data = std::move(data);
-  return r;
+  auto e = persistence::testing::make_event(std::move(type), std::move(data));
+  e.schema_version = v;
+  return persistence::make_record(stream_id{"Label", "l-1"}, e, version{at},
+                                  global_position{100 + at});
 }
 
 }  // namespace
@@ -68,6 +59,8 @@ TEST_CASE("a split record decodes into its current events, each with the record'
       record(1, "Relabelled", 1, R"({"name":"n","tag":"t"})"),
       record(2, "Tagged", 2, R"({"tag":"u"})")};
   auto out = persistence::detail::decode_recorded<label>(records);
+  const auto& split = records[0];
+  const auto& plain = records[1];
   REQUIRE_MESSAGE(out, (out ? "" : to_string(out.err())));
   REQUIRE(out->size() == 3);
   CHECK(std::get<renamed>((*out)[0].event).name == "n");
@@ -79,20 +72,24 @@ TEST_CASE("a split record decodes into its current events, each with the record'
     CHECK(info.stream_version == version{1});
     CHECK(info.event_type == "Relabelled");  // as stored, before upcasting
     CHECK(info.schema_version == 1);
-    CHECK(info.event_id == "event-1");
-    CHECK(info.command_id == "c-1");
-    CHECK(info.causation_id == "cause-1");
+    CHECK(info.time == split.time);
+    CHECK(info.event_id == split.event_id);
+    CHECK(info.command_id == split.command_id);
+    CHECK(info.causation_id == split.causation_id);
   }
   const event_info& last = (*out)[2].info;
   CHECK(last.position == global_position{102});
   CHECK(last.stream_version == version{2});
-  CHECK(last.time == from_unix_micros(2));
+  CHECK(last.time == plain.time);
+  CHECK(last.event_id == plain.event_id);
   CHECK(last.aggregate_type == "Label");
   CHECK(last.aggregate_id == "l-1");
   CHECK(last.event_type == "Tagged");
   CHECK(last.schema_version == 2);
-  CHECK(last.user_id == "u");
-  CHECK(last.correlation_id == "flow");
+  CHECK(last.user_id == "user-1");
+  CHECK(last.command_id == plain.command_id);
+  CHECK(last.correlation_id == "corr-1");
+  CHECK(last.causation_id == plain.causation_id);
 }
 
 TEST_CASE("decoding stops at the first record of another aggregate type or that does not decode") {
