@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/actors/projection_lag.hpp"
 #include "strata/domain/kernel/error.hpp"
 #include "strata/domain/kernel/ids.hpp"
 #include "strata/domain/kernel/result.hpp"
@@ -38,17 +39,7 @@ struct projection_options {
   std::chrono::milliseconds backlog_sample_interval{250};
 };
 
-/// Where a projection stands.
-struct projection_lag {
-  std::string name;
-  global_position position;         ///< Last global position applied.
-  global_position head;             ///< Last position committed to the journal (as known).
-  std::uint64_t lag_events = 0;     ///< head - position.
-  double lag_seconds = 0;           ///< now - time of the last applied event; 0 when caught up.
-  bool live = false;                ///< Following the bus (not reading the journal).
-  bool stopped = false;             ///< Stopped at a parked event (policy `stop`).
-  std::optional<error> last_error;  ///< The last journal or store failure, until it recovers.
-};
+using strata::projection_lag;
 
 /// The projections of one runtime: an event bus and one projection actor per registered
 /// projection, in the engine's actor system (`engine::start_projections` makes the host; the

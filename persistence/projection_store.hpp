@@ -15,7 +15,7 @@
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/sql_value.hpp"
 
-namespace strata::persistence {
+namespace strata {
 
 /// An event a projection could not apply, parked with the reason.
 struct dead_letter {
@@ -27,6 +27,12 @@ struct dead_letter {
   timestamp parked_at{};
   std::uint32_t attempts = 1;  ///< 1 when parked; + 1 for each failed retry.
 };
+
+}  // namespace strata
+
+namespace strata::persistence {
+
+using strata::dead_letter;
 
 /// Where a projection stands, as stored with its read model.
 struct checkpoint {
