@@ -437,7 +437,7 @@ void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcom
     r.status = command_status::accepted;
     r.at = st.at;
     r.position = records.back().position;
-    r.events = std::move(*outcome);
+    r.records = std::move(*outcome);
     answer(e, std::move(r));
     maybe_snapshot(self, last_hash);
     st.ph = aggregate_state::phase::ready;
@@ -492,7 +492,7 @@ void on_duplicate_read(self_ptr self, duplicate_read& d) {
     r.duplicate = true;
     r.at = d.original.last;
     r.position = d.original.position;
-    r.events = std::move(*d.records);
+    r.records = std::move(*d.records);
     answer(d.command, std::move(r));
   }
   maybe_quit(self);

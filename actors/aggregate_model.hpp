@@ -17,7 +17,21 @@
 #include "strata/persistence/event_record.hpp"
 #include "strata/persistence/journal.hpp"
 
+namespace strata {
+
+/// When to snapshot an aggregate type: every `every` events (0: never), or, when `when` is
+/// set, whenever it says so (it sees the state, its version and the last snapshot's).
+template <class A>
+struct snapshot_policy {
+  std::uint32_t every = 100;
+  std::function<bool(const typename A::state&, version at, version last)> when;
+};
+
+}  // namespace strata
+
 namespace strata::actors {
+
+using strata::snapshot_policy;
 
 /// The outcome of deciding one command on a type-erased state.
 struct decided {
@@ -68,14 +82,6 @@ class aggregate_model {
   /// The state as JSON (for snapshots and inspection).
   virtual std::string encode_state(const std::any& state) const = 0;
   virtual result<std::any> decode_state(std::string_view json_text) const = 0;
-};
-
-/// When to snapshot an aggregate type: every `every` events (0: never), or, when `when` is
-/// set, whenever it says so (it sees the state, its version and the last snapshot's).
-template <class A>
-struct snapshot_policy {
-  std::uint32_t every = 100;
-  std::function<bool(const typename A::state&, version at, version last)> when;
 };
 
 template <class A>

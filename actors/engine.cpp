@@ -10,17 +10,17 @@
 #include "strata/actors/detail/actors.hpp"
 #include "strata/actors/projection_actor.hpp"
 
-namespace strata::actors {
+namespace strata {
 
 std::string to_string(const command_result& r) {
   std::string out{to_string(r.status)};
   if (r.status == command_status::accepted) {
     out += " v" + std::to_string(r.at.value);
-    if (!r.events.empty()) {
+    if (!r.records.empty()) {
       out += " @" + std::to_string(r.position.value) + " [";
-      for (std::size_t i = 0; i < r.events.size(); ++i) {
+      for (std::size_t i = 0; i < r.records.size(); ++i) {
         if (i > 0) out += ' ';
-        out += r.events[i].event_type;
+        out += r.records[i].event_type;
       }
       out += ']';
     }
@@ -32,6 +32,10 @@ std::string to_string(const command_result& r) {
   }
   return out;
 }
+
+}  // namespace strata
+
+namespace strata::actors {
 
 struct engine::impl {
   engine_options options;
@@ -88,7 +92,7 @@ struct engine::impl {
           svc->metrics->in_flight_add(-1);
           svc->metrics->command_done(r.status, detail::steady::now() - received);
           if (r.status == command_status::accepted && !r.duplicate)
-            svc->metrics->events_appended(r.events.size());
+            svc->metrics->events_appended(r.records.size());
           try {
             done(std::move(r));
           } catch (...) {  // host code must never unwind into an actor

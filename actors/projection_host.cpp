@@ -86,6 +86,9 @@ std::unique_ptr<projection_host> make_projection_host(
   p->clk = std::move(clk);
   p->start_publishing = std::move(start_publishing);
   p->sys = &sys;
+  // The series exists from here on, before the bus first runs: a scrape right after start
+  // reads 0 instead of finding nothing.
+  p->metrics->set_mailbox_backlog("projection", 0);
   p->bus = spawn_event_bus(sys, options.buffer_events, p->metrics, options.backlog_sample_interval);
   release_spawning_thread();
   return std::make_unique<projection_host>(std::move(p));
@@ -100,7 +103,8 @@ void projection_host::publish(
   caf::anon_send(impl_->bus, std::move(records));
 }
 
-result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
+result<void> projection_host::add(std::shared_ptr<persistence::projection> p,
+                                  projection_start how) {
   if (!p || p->name().empty())
     return error{errc::invalid_argument, "a projection needs a non-empty name"};
   const std::string name{p->name()};
@@ -126,7 +130,7 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p) {
   if (!s) return std::move(s).err();
   auto runner = std::make_shared<persistence::projection_runner>(
       p, std::move(*s), impl_->options.on_poison, impl_->clk);
-  if (auto started = runner->start(); !started) return started;
+  if (auto started = runner->start(**j, how); !started) return started;
   auto status = std::make_shared<detail::projection_status>(
       impl_->head, impl_->metrics->for_projection(name), impl_->clk);
   status->update(runner->position(), runner->is_stopped(), std::nullopt);

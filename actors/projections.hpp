@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/actors/projection_lag.hpp"
 #include "strata/domain/kernel/error.hpp"
 #include "strata/domain/kernel/ids.hpp"
 #include "strata/domain/kernel/result.hpp"
@@ -38,17 +39,7 @@ struct projection_options {
   std::chrono::milliseconds backlog_sample_interval{250};
 };
 
-/// Where a projection stands.
-struct projection_lag {
-  std::string name;
-  global_position position;         ///< Last global position applied.
-  global_position head;             ///< Last position committed to the journal (as known).
-  std::uint64_t lag_events = 0;     ///< head - position.
-  double lag_seconds = 0;           ///< now - time of the last applied event; 0 when caught up.
-  bool live = false;                ///< Following the bus (not reading the journal).
-  bool stopped = false;             ///< Stopped at a parked event (policy `stop`).
-  std::optional<error> last_error;  ///< The last journal or store failure, until it recovers.
-};
+using strata::projection_lag;
 
 /// The projections of one runtime: an event bus and one projection actor per registered
 /// projection, in the engine's actor system (`engine::start_projections` makes the host; the
@@ -86,10 +77,15 @@ class projection_host {
   /// writer's hand-off), never concurrently with or after `stop`.
   void publish(std::shared_ptr<const std::vector<persistence::event_record>> records);
 
-  /// Registers and starts `p` (catching up from its checkpoint). Errors: `invalid_argument`
-  /// for an empty or already registered name; `unavailable` after `stop`; the store's or the
-  /// journal's when its connections cannot be opened or its tables set up.
-  result<void> add(std::shared_ptr<persistence::projection> p);
+  /// Registers and starts `p`: checks its checkpoint against the journal and catches up from
+  /// it (`resume`), or empties it and rebuilds it from position 0 (`rebuild`); see
+  /// `projection_runner::start`. Everything up to the catch-up runs before it returns.
+  /// Errors: `invalid_argument` for an empty or already registered name; `unavailable` after
+  /// `stop`; `conflict` when (with `resume`) the read model follows another journal or is
+  /// past its last position; the store's or the journal's when its connections cannot be
+  /// opened or its tables set up. Nothing is registered after an error.
+  result<void> add(std::shared_ptr<persistence::projection> p,
+                   projection_start how = projection_start::resume);
 
   /// Waits until projection `name` applied `position` (read-your-writes). Errors:
   /// `not_found` for an unknown name; `timeout` when `timeout` passed first.
@@ -111,8 +107,9 @@ class projection_host {
   result<void> retry(std::string_view name, global_position position);
 
   /// Drops the read model and checkpoint of `name` and rebuilds it from position 0 while
-  /// commands go on. Returns once the read model was emptied; `wait_for` tells when the
-  /// rebuild reached a position. Errors: `not_found`, `timeout`, the store's.
+  /// commands go on, recording the journal it follows. Returns once the read model was emptied;
+  /// `wait_for` tells when the rebuild reached a position. Errors: `not_found`, `timeout`, the
+  /// store's.
   result<void> rebuild(std::string_view name);
 
   /// A new connection on the read-model database, for the host's queries.

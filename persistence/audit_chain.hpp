@@ -35,6 +35,29 @@
 #include "strata/persistence/event_record.hpp"
 #include "strata/persistence/journal.hpp"
 
+namespace strata {
+
+/// The first problem found in a stream's chain.
+///
+/// `kind` is one of:
+/// - "altered": the stored hash does not match the event's content and its predecessor's hash;
+/// - "missing": a version is absent (a gap, or the stream's head is beyond its last event);
+///   `at` is the absent version, `position` the event found after the gap (or the last one);
+/// - "inserted": an event the chain does not account for (a duplicate version, or a version
+///   beyond the head the journal records for the stream);
+/// - "reordered": global positions do not follow versions (`at` is the first version whose
+///   successor was committed before it);
+/// - "corrupted": an event cannot be read, or its hash is not 64 lower-case hex digits.
+struct chain_violation {
+  stream_id stream;          ///< Empty when the problem cannot be tied to a stream.
+  version at;                ///< The stream version concerned.
+  global_position position;  ///< The global position concerned (0 when unknown).
+  std::string kind;
+  std::string detail;  ///< A human-readable explanation.
+};
+
+}  // namespace strata
+
 namespace strata::persistence {
 
 /// The version-1 canonical byte encoding of every field of `r` but `position` and `hash`
@@ -64,24 +87,7 @@ class chain_hasher {
   std::unique_ptr<impl> impl_;
 };
 
-/// The first problem found in a stream's chain.
-///
-/// `kind` is one of:
-/// - "altered": the stored hash does not match the event's content and its predecessor's hash;
-/// - "missing": a version is absent (a gap, or the stream's head is beyond its last event);
-///   `at` is the absent version, `position` the event found after the gap (or the last one);
-/// - "inserted": an event the chain does not account for (a duplicate version, or a version
-///   beyond the head the journal records for the stream);
-/// - "reordered": global positions do not follow versions (`at` is the first version whose
-///   successor was committed before it);
-/// - "corrupted": an event cannot be read, or its hash is not 64 lower-case hex digits.
-struct chain_violation {
-  stream_id stream;          ///< Empty when the problem cannot be tied to a stream.
-  version at;                ///< The stream version concerned.
-  global_position position;  ///< The global position concerned (0 when unknown).
-  std::string kind;
-  std::string detail;  ///< A human-readable explanation.
-};
+using strata::chain_violation;
 
 /// Recomputes the chain of `stream`: versions 1..head without gaps or duplicates, positions
 /// increasing with versions, every hash linking to its predecessor, and the journal's head

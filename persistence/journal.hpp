@@ -153,7 +153,19 @@ class journal {
 
   /// The position of the last committed event (0 for an empty journal).
   virtual result<global_position> last_position() = 0;
+
+  /// The journal's identity: a random UUID-like text made once, when its storage was
+  /// created, kept in that storage and read back by every instance opened on it. Two
+  /// instances on the same storage give the same id; different storage (a deleted and
+  /// recreated file, another schema) gives a different one. A read model records it to tell
+  /// which journal its checkpoint counts positions of. Empty only for storage opened
+  /// read-only that holds no id yet (a file written before ids existed).
+  virtual const std::string& id() const noexcept = 0;
 };
+
+/// A new journal id: 128 random bits as UUID text (version 4, 36 characters). Backends call
+/// it once, when they create a journal's storage. Thread-safe.
+std::string make_journal_id();
 
 /// Checks a batch against the REQUIRES of `journal::append` (shared by the backends):
 /// `invalid_argument` for an empty stream id, a stream without events, or a stream named twice.

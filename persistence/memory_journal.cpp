@@ -18,6 +18,7 @@ struct memory_journal::store {
     std::vector<std::size_t> events;  // indices into `log`, in version order
   };
 
+  const std::string id = make_journal_id();  // never changes: read without the lock
   std::shared_mutex mutex;
   std::deque<event_record> log;  // log[i] has position i + 1; grows without moving records
   std::unordered_map<std::string, stream_state> streams;
@@ -98,6 +99,10 @@ result<version> memory_journal::head(const stream_id& stream) {
 result<global_position> memory_journal::last_position() {
   std::shared_lock lock{store_->mutex};
   return global_position{store_->log.size()};
+}
+
+const std::string& memory_journal::id() const noexcept {
+  return store_->id;
 }
 
 memory_journal_factory::memory_journal_factory()

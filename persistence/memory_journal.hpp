@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "strata/persistence/journal.hpp"
@@ -30,6 +31,8 @@ class memory_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  /// The id of the store, made with it: shared by every instance over the same store.
+  const std::string& id() const noexcept override;
 
   struct store;  ///< The shared state; opaque outside memory_journal.cpp.
 

@@ -70,3 +70,19 @@ enum class poison_policy : std::uint8_t {
 BOOST_DESCRIBE_ENUM(poison_policy, park_and_continue, stop)
 
 }  // namespace strata::persistence
+
+namespace strata {
+
+/// How `runtime::add_projection` starts a read model (docs/PROJECTIONS.md, "Which journal a
+/// read model follows").
+enum class projection_start : std::uint8_t {
+  /// Go on from the stored checkpoint. Refused (`conflict`) when the read model was built
+  /// from another journal than the runtime's, or its checkpoint is past the journal's last
+  /// position; a read model without a recorded journal (new, or older) records this one.
+  resume,
+  /// Empty the read model, its checkpoint and its dead letters, record the runtime's
+  /// journal, and build it again from position 0.
+  rebuild,
+};
+
+}  // namespace strata

@@ -42,6 +42,10 @@ result<void> projection_runner::start() {
   if (!cp) return std::move(cp).err();
   if (auto c = (*tx)->commit(); !c) return c;
   checkpoint_ = *cp;
+  return load_stopped();
+}
+
+result<void> projection_runner::load_stopped() {
   stopped_ = false;
   if (policy_ == poison_policy::stop) {
     auto parked = store_->dead_letters(projection_->name());
@@ -50,6 +54,40 @@ result<void> projection_runner::start() {
       if (d.position == checkpoint_.position.next()) stopped_ = true;
   }
   return ok();
+}
+
+result<void> projection_runner::start(journal& j, projection_start how) {
+  journal_id_ = j.id();
+  if (how == projection_start::rebuild) return reset_to(journal_id_);
+  auto last = j.last_position();
+  if (!last) return std::move(last).err();
+  const std::string name{projection_->name()};
+  auto tx = store_->begin();
+  if (!tx) return std::move(tx).err();
+  if (auto s = projection_->setup(**tx); !s) return s;
+  auto cp = (*tx)->load_checkpoint(name);
+  if (!cp) return std::move(cp).err();
+  const char* way_out =
+      "; add it with projection_start::rebuild to rebuild it from this journal (its checkpoint "
+      "and dead letters are then dropped)";
+  if (!cp->journal_id.empty() && !journal_id_.empty() && cp->journal_id != journal_id_)
+    return error{errc::conflict, "read model '" + name + "' was built from journal " +
+                                     cp->journal_id + ", not from this runtime's journal " +
+                                     journal_id_ + " (its checkpoint, position " +
+                                     std::to_string(cp->position.value) +
+                                     ", counts the other journal's events)" + way_out};
+  if (*last < cp->position)
+    return error{errc::conflict,
+                 "read model '" + name + "' is at position " + std::to_string(cp->position.value) +
+                     ", past this journal's last position " + std::to_string(last->value) +
+                     " (it holds events this journal does not have)" + way_out};
+  if (cp->journal_id.empty() && !journal_id_.empty()) {
+    cp->journal_id = journal_id_;
+    if (auto s = (*tx)->save_checkpoint(name, *cp); !s) return s;
+  }
+  if (auto c = (*tx)->commit(); !c) return c;
+  checkpoint_ = std::move(*cp);
+  return load_stopped();
 }
 
 result<void> projection_runner::apply_in(projection_transaction& tx, const event_record& r) {
@@ -115,7 +153,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
       if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
       if (auto c = (*tx)->commit(); !c) return std::move(c).err();
       out.applied += end - first;
-      checkpoint_ = cp;
+      advance(cp);
       return out;
     }
     if (folded.err().code == errc::unavailable) return std::move(folded).err();
@@ -138,7 +176,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
       if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
       if (auto c = (*tx)->commit(); !c) return std::move(c).err();
       out.applied += end - from;
-      checkpoint_ = cp;
+      advance(cp);
       return out;
     }
     if (failure->code == errc::unavailable) return *failure;  // the store, not the event
@@ -165,7 +203,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
       if (auto s = (*tx)->save_checkpoint(name, *cp); !s) return std::move(s).err();
     }
     if (auto c = (*tx)->commit(); !c) return std::move(c).err();
-    if (cp) checkpoint_ = *cp;
+    if (cp) advance(*cp);
     out.applied += i - from + (go_on ? 1 : 0);
     out.parked += 1;
     if (!go_on) {
@@ -243,20 +281,28 @@ result<void> projection_runner::retry(journal& j, global_position position) {
   }
   if (auto c = (*tx)->commit(); !c) return c;
   if (resumes) {
-    checkpoint_ = cp;
+    advance(cp);
     stopped_ = false;
   }
   return ok();
 }
 
 result<void> projection_runner::reset() {
+  return reset_to(journal_id_);
+}
+
+result<void> projection_runner::reset_to(const std::string& journal_id) {
   auto tx = store_->begin();
   if (!tx) return std::move(tx).err();
   if (auto d = projection_->drop(**tx); !d) return d;
   if (auto f = (*tx)->forget(projection_->name()); !f) return f;
   if (auto s = projection_->setup(**tx); !s) return s;
+  checkpoint empty{global_position{}, timestamp{}, journal_id};
+  if (!journal_id.empty()) {
+    if (auto s = (*tx)->save_checkpoint(projection_->name(), empty); !s) return s;
+  }
   if (auto c = (*tx)->commit(); !c) return c;
-  checkpoint_ = checkpoint{};
+  checkpoint_ = std::move(empty);
   stopped_ = false;
   return ok();
 }

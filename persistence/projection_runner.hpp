@@ -38,9 +38,22 @@ class projection_runner {
   projection_runner(std::shared_ptr<projection> p, std::unique_ptr<projection_store> store,
                     poison_policy policy, std::shared_ptr<const clock> time_source);
 
-  /// Runs `setup` and loads the checkpoint. Call once before anything else.
+  /// Runs `setup` and loads the checkpoint, without checking which journal it counts
+  /// positions of (for callers that feed `apply` themselves). Call once before anything else.
   /// Errors: the store's.
   result<void> start();
+
+  /// Starts on journal `j`, the one it will read (call once, instead of `start()`). With
+  /// `resume`: runs `setup`, loads the checkpoint and checks it against `j` before anything is
+  /// applied: a checkpoint without a journal id (a new read model, or one stored before ids
+  /// were recorded) records `j.id()`; one with another id, or with a position past
+  /// `j.last_position()`, is refused and nothing changes. With `rebuild`: drops the read
+  /// model, its checkpoint and its dead letters, sets it up again empty at position 0 and
+  /// records `j.id()`, in one transaction.
+  /// Errors: `conflict` when the read model follows another journal (the message names both
+  /// ids) or is ahead of `j` (it names both positions), both saying that
+  /// `projection_start::rebuild` rebuilds it from `j`; the journal's or the store's.
+  result<void> start(journal& j, projection_start how);
 
   /// Applies `records` (in global order) in one transaction with the checkpoint. On a
   /// handler failure the transaction is redone without the failing record, which is parked
@@ -60,7 +73,8 @@ class projection_runner {
   result<void> retry(journal& j, global_position position);
 
   /// Drops the read model, its checkpoint and its dead letters, and sets it up again empty
-  /// (position 0). Errors: the store's (nothing changed then).
+  /// (position 0), recording the id of the journal given to `start(j, ...)` (none after
+  /// `start()`). Errors: the store's (nothing changed then).
   result<void> reset();
 
   /// The committed checkpoint (as of the last successful call).
@@ -76,6 +90,13 @@ class projection_runner {
   result<void> apply_batch_in(projection_transaction& tx, const std::vector<event_record>& records,
                               std::size_t first, std::size_t end);
   result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first);
+  result<void> load_stopped();
+  result<void> reset_to(const std::string& journal_id);
+  /// Moves the committed checkpoint to `c`'s position, keeping its journal id.
+  void advance(const checkpoint& c) noexcept {
+    checkpoint_.position = c.position;
+    checkpoint_.last_event_time = c.last_event_time;
+  }
 
   std::shared_ptr<projection> projection_;
   std::unique_ptr<projection_store> store_;
@@ -83,6 +104,7 @@ class projection_runner {
   std::shared_ptr<const clock> clock_;
   std::vector<std::string> handles_;
   checkpoint checkpoint_;
+  std::string journal_id_;  ///< Of the journal given to `start(j, ...)`: what `reset` records.
   bool stopped_ = false;
   std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
 };

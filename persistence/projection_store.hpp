@@ -15,7 +15,7 @@
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/sql_value.hpp"
 
-namespace strata::persistence {
+namespace strata {
 
 /// An event a projection could not apply, parked with the reason.
 struct dead_letter {
@@ -28,10 +28,19 @@ struct dead_letter {
   std::uint32_t attempts = 1;  ///< 1 when parked; + 1 for each failed retry.
 };
 
+}  // namespace strata
+
+namespace strata::persistence {
+
+using strata::dead_letter;
+
 /// Where a projection stands, as stored with its read model.
 struct checkpoint {
   global_position position;     ///< The last global position applied (0: none).
   timestamp last_event_time{};  ///< The timestamp of that event (epoch when none).
+  /// The id of the journal whose positions `position` counts (`journal::id`); empty when
+  /// none was recorded yet (a new read model, or one stored before ids were recorded).
+  std::string journal_id{};
 };
 
 /// An open transaction on the read-model database. Everything done through it (read-model
@@ -59,7 +68,8 @@ class projection_transaction {
 
   /// The checkpoint of `projection` as this transaction sees it (position 0 when none).
   virtual result<checkpoint> load_checkpoint(std::string_view projection) = 0;
-  /// Sets the checkpoint of `projection`.
+  /// Sets the checkpoint of `projection`. An empty `c.journal_id` keeps the journal id
+  /// recorded already (so the runner's per-batch checkpoints carry no id).
   virtual result<void> save_checkpoint(std::string_view projection, const checkpoint& c) = 0;
   /// Parks an event; parking the same (projection, position) again replaces it and counts
   /// one more attempt.

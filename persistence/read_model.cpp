@@ -166,10 +166,6 @@ event_catalog::decoder projection::decoder_for(std::string_view aggregate_type) 
 
 result<void> projection::bind(const event_catalog& catalog) {
   if (name_.empty()) return error{errc::invalid_argument, "a projection needs a name"};
-  // A bound projection may be running: its bindings are read without a lock.
-  if (!handles_.empty())
-    return error{errc::invalid_argument,
-                 "projection " + name_ + " is bound already; an instance is registered once"};
   std::vector<std::string> handles;
   std::vector<bound_aggregate> aggregates;
   auto add_name = [&](const std::string& n) {
@@ -203,6 +199,19 @@ result<void> projection::bind(const event_catalog& catalog) {
   if (handles.empty())
     return error{errc::invalid_argument,
                  "projection " + name_ + " handles no event: add on<E>(...) in its constructor"};
+  if (!handles_.empty()) {
+    // A bound projection may be running, and its bindings are read without a lock: binding
+    // again (a registration retried after a refusal) may only find the same.
+    const bool same = handles == handles_ && aggregates.size() == aggregates_.size() &&
+                      std::equal(aggregates.begin(), aggregates.end(), aggregates_.begin(),
+                                 [](const auto& a, const auto& b) {
+                                   return a.type == b.type && a.decode == b.decode;
+                                 });
+    if (same) return ok();
+    return error{errc::invalid_argument, "projection " + name_ +
+                                             " is bound already, to other aggregates; an "
+                                             "instance is registered with one runtime"};
+  }
   handles_ = std::move(handles);
   aggregates_ = std::move(aggregates);
   return ok();

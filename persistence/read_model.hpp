@@ -492,7 +492,8 @@ class projection {
   /// `invalid_argument` for an empty name, a struct no aggregate of `catalog` declares
   /// (naming it: register that aggregate first), a struct handled twice, a batch fold over
   /// an aggregate `catalog` does not know, no handler at all, or a projection bound already
-  /// (an instance is registered once). `runtime::add_projection` calls it.
+  /// to other aggregates (binding again to the same ones succeeds and changes nothing, so a
+  /// refused registration can be retried). `runtime::add_projection` calls it.
   result<void> bind(const event_catalog& catalog);
 
   /// The wire names a bound projection applies: the current names of the handled structs and

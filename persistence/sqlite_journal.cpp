@@ -24,6 +24,14 @@
 //     hash            TEXT NOT NULL,           -- audit chain link (audit_chain.hpp)
 //     UNIQUE (stream_key, version)             -- the last guard against a lost update
 //   );
+//   CREATE TABLE journal_meta (
+//     key   TEXT PRIMARY KEY,                  -- 'journal_id'
+//     value TEXT NOT NULL                      -- the journal's id (journal::id), made once
+//   );
+//
+// journal_meta came after the first files were written: a file without it gets it (and its
+// id) the first time it is opened with write access, so its version stays 1 and older code
+// still opens it.
 //
 // Every append is one `BEGIN IMMEDIATE` transaction, so writers serialise on SQLite's write
 // lock and positions (max + 1, ...) are assigned inside it without gaps. The expected version
@@ -75,6 +83,13 @@ CREATE TABLE IF NOT EXISTS events (
   data            TEXT NOT NULL,
   hash            TEXT NOT NULL,
   UNIQUE (stream_key, version)
+);
+)sql";
+
+constexpr const char* meta_sql = R"sql(
+CREATE TABLE IF NOT EXISTS journal_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 );
 )sql";
 
@@ -170,6 +185,7 @@ struct sqlite_journal::impl {
   sqlite_journal_options options;
   SQLite::Database db;
   bool read_only = false;
+  std::string id;
   std::unordered_map<std::string, known_stream> streams;
   chain_hasher hasher;
 
@@ -196,6 +212,32 @@ struct sqlite_journal::impl {
     if (!slot) slot.emplace(db, sql);
     slot->tryReset();
     return *slot;
+  }
+
+  /// The stored journal id; nullopt when the file has none yet.
+  result<std::optional<std::string>> stored_id() {
+    SQLite::Statement has(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                          "name = 'journal_meta'");
+    has.executeStep();
+    if (has.getColumn(0).getInt64() == 0) return std::optional<std::string>{};
+    SQLite::Statement s(db, "SELECT value FROM journal_meta WHERE key = 'journal_id'");
+    if (!s.executeStep()) return std::optional<std::string>{};
+    const SQLite::Column value = s.getColumn(0);
+    if (value.getType() != SQLITE_TEXT || value.getString().empty())
+      return error{errc::corrupted, options.path + ": the stored journal id is not text"};
+    return std::optional<std::string>{value.getString()};
+  }
+
+  /// Creates the meta table when missing and stores a new id unless one is there.
+  /// REQUIRES: a write transaction is open.
+  void store_new_id() {
+    db.exec(meta_sql);
+    SQLite::Statement s(db,
+                        "INSERT OR IGNORE INTO journal_meta (key, value) VALUES "
+                        "('journal_id', ?1)");
+    s.bind(1, make_journal_id());
+    s.exec();
   }
 
   void rollback_if_open() noexcept {
@@ -347,6 +389,7 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
       try {
         if (db.execAndGet("PRAGMA user_version").getInt() == 0) {
           db.exec(schema_sql);
+          i->store_new_id();
           db.exec("PRAGMA user_version=" + std::to_string(schema_version));
         }
         db.exec("COMMIT");
@@ -355,6 +398,22 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
         throw;
       }
     }
+    auto id = i->stored_id();
+    if (!id) return std::move(id).err();
+    if (!*id && !i->read_only) {
+      // A file written before journals had ids: it gets one now (once, whoever comes first).
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        i->store_new_id();
+        db.exec("COMMIT");
+      } catch (...) {
+        i->rollback_if_open();
+        throw;
+      }
+      id = i->stored_id();
+      if (!id) return std::move(id).err();
+    }
+    i->id = id->value_or(std::string{});
     return std::make_unique<sqlite_journal>(std::move(i));
   } catch (const SQLite::Exception& e) {
     return detail::sqlite_error(e, context);
@@ -641,6 +700,10 @@ result<global_position> sqlite_journal::last_position() {
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"last position: "} + e.what()};
   }
+}
+
+const std::string& sqlite_journal::id() const noexcept {
+  return impl_->id;
 }
 
 result<std::int64_t> sqlite_journal::set_max_page_count(std::int64_t pages) {

@@ -58,6 +58,8 @@ class sqlite_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  /// Read when the connection opened (table journal_meta); a file without one gets one then.
+  const std::string& id() const noexcept override;
 
   /// Changes this connection's file-size cap (PRAGMA max_page_count) and returns the cap in
   /// effect, which is never below the file's current size.

@@ -18,7 +18,8 @@ constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS projection_checkpoints (
   name TEXT PRIMARY KEY,
   position INTEGER NOT NULL,
-  last_event_us INTEGER NOT NULL
+  last_event_us INTEGER NOT NULL,
+  journal_id TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS projection_dead_letters (
   projection TEXT NOT NULL,
@@ -82,6 +83,30 @@ struct sqlite_projection_store::impl {
     db.exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     if (options.cache_kib > 0) db.exec("PRAGMA cache_size=-" + std::to_string(options.cache_kib));
     db.exec(schema_sql);
+    if (!has_journal_id_column()) add_journal_id_column();
+  }
+
+  bool has_journal_id_column() {
+    SQLite::Statement s(db,
+                        "SELECT count(*) FROM pragma_table_info('projection_checkpoints') "
+                        "WHERE name = 'journal_id'");
+    s.executeStep();
+    return s.getColumn(0).getInt64() > 0;
+  }
+
+  // A file written before checkpoints recorded their journal: the column is added, empty,
+  // once (under the write lock, so that concurrent openers do not both add it).
+  void add_journal_id_column() {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      if (!has_journal_id_column())
+        db.exec(
+            "ALTER TABLE projection_checkpoints ADD COLUMN journal_id TEXT NOT NULL DEFAULT ''");
+      db.exec("COMMIT");
+    } catch (...) {
+      if (sqlite3_get_autocommit(db.getHandle()) == 0) db.tryExec("ROLLBACK");
+      throw;
+    }
   }
 
   // A cached statement, reset and bound; valid until the next call with the same text.
@@ -126,8 +151,9 @@ struct sqlite_projection_store::impl {
   }
 
   result<checkpoint> load_checkpoint(std::string_view name) {
-    auto rows = query("SELECT position, last_event_us FROM projection_checkpoints WHERE name = ?",
-                      {std::string{name}});
+    auto rows = query(
+        "SELECT position, last_event_us, journal_id FROM projection_checkpoints WHERE name = ?",
+        {std::string{name}});
     if (!rows) return std::move(rows).err();
     if (rows->empty()) return checkpoint{};
     const auto pos = as_int((*rows)[0][0], -1);
@@ -135,7 +161,7 @@ struct sqlite_projection_store::impl {
       return error{errc::corrupted,
                    "checkpoint of projection " + std::string{name} + " is not a position"};
     return checkpoint{global_position{static_cast<std::uint64_t>(pos)},
-                      from_unix_micros(as_int((*rows)[0][1]))};
+                      from_unix_micros(as_int((*rows)[0][1])), as_text((*rows)[0][2])};
   }
 };
 
@@ -163,11 +189,12 @@ class sqlite_transaction final : public projection_transaction {
   }
   result<void> save_checkpoint(std::string_view p, const checkpoint& c) override {
     return execute(
-        "INSERT INTO projection_checkpoints (name, position, last_event_us) VALUES (?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-        "last_event_us = excluded.last_event_us",
+        "INSERT INTO projection_checkpoints (name, position, last_event_us, journal_id) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+        "last_event_us = excluded.last_event_us, journal_id = CASE WHEN excluded.journal_id = '' "
+        "THEN projection_checkpoints.journal_id ELSE excluded.journal_id END",
         {std::string{p}, static_cast<std::int64_t>(c.position.value),
-         std::int64_t{to_unix_micros(c.last_event_time)}});
+         std::int64_t{to_unix_micros(c.last_event_time)}, c.journal_id});
   }
   result<void> park(const dead_letter& d) override {
     return execute(

@@ -25,7 +25,8 @@ struct sqlite_projection_store_options {
 /// The read-model store on SQLite (WAL mode), one connection per instance.
 ///
 /// Storage format (tables created when missing, next to the read models' own tables):
-///   projection_checkpoints(name TEXT PRIMARY KEY, position INTEGER, last_event_us INTEGER)
+///   projection_checkpoints(name TEXT PRIMARY KEY, position INTEGER, last_event_us INTEGER,
+///     journal_id TEXT DEFAULT '')   -- a file without journal_id gets it (empty) on open
 ///   projection_dead_letters(projection TEXT, position INTEGER, event_id TEXT,
 ///     event_type TEXT, error TEXT, parked_us INTEGER, attempts INTEGER,
 ///     PRIMARY KEY (projection, position))

@@ -1,5 +1,8 @@
 #include "strata/runtime/runtime.hpp"
 
+#include "strata/actors/engine.hpp"
+#include "strata/actors/projections.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
 #if STRATA_WITH_POSTGRES
@@ -86,6 +89,15 @@ std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtim
 
 }  // namespace
 
+struct runtime::impl {
+  std::shared_ptr<persistence::journal_factory> journal;
+  std::unique_ptr<actors::engine> engine;
+  actors::projection_host* projections = nullptr;  ///< Owned by `engine`.
+
+  result<void> start_projections(const projections_config& c,
+                                 std::shared_ptr<persistence::projection_store_factory> store);
+};
+
 result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                                                 runtime_overrides overrides) {
   // A configuration built in code has not been through parse_config.
@@ -137,42 +149,70 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   auto eng =
       actors::engine::start(o, journal, std::move(clk), std::move(registry), std::move(snapshots));
   if (!eng) return std::move(eng).err();
-  auto rt = std::unique_ptr<runtime>{new runtime{config, std::move(journal), std::move(*eng)}};
-  if (auto p = rt->start_projections(std::move(overrides.read_models)); !p)
-    return std::move(p).err();
-  return rt;
+  auto p = std::make_unique<impl>();
+  p->journal = std::move(journal);
+  p->engine = std::move(*eng);
+  if (auto started = p->start_projections(config.projections, std::move(overrides.read_models));
+      !started)
+    return std::move(started).err();
+  return std::unique_ptr<runtime>{new runtime{config, std::move(p)}};
 }
 
-runtime::runtime(runtime_config config, std::shared_ptr<persistence::journal_factory> journal,
-                 std::unique_ptr<actors::engine> engine)
-    : config_(std::move(config)), journal_(std::move(journal)), engine_(std::move(engine)) {}
+runtime::runtime(runtime_config config, std::unique_ptr<impl> p)
+    : config_(std::move(config)), impl_(std::move(p)) {}
 
 runtime::~runtime() {
   stop();
 }
 
-std::future<result<std::vector<persistence::event_record>>> runtime::read_history(stream_id stream,
-                                                                                  version from,
-                                                                                  version to) {
-  auto p = std::make_shared<std::promise<result<std::vector<persistence::event_record>>>>();
-  auto f = p->get_future();
-  engine_->read([p, stream = std::move(stream), from, to](result<persistence::journal*> j) {
-    if (!j) {
-      p->set_value(std::move(j).err());
-      return;
-    }
+result<void> runtime::add_model(std::shared_ptr<const actors::aggregate_model> model) {
+  return impl_->engine->add_aggregate(std::move(model));
+}
+
+void runtime::dispatch(std::string_view type, std::string&& id, std::any&& command,
+                       command_metadata&& meta, std::function<void(command_result)>&& done) {
+  impl_->engine->send(type, std::move(id), std::move(command), std::move(meta), std::move(done));
+}
+
+void runtime::query(std::string_view type, std::string id,
+                    std::function<void(result<erased_state>)> done) {
+  impl_->engine->query_state(type, std::move(id),
+                             [done = std::move(done)](result<actors::state_view> v) {
+                               if (!v) return done(std::move(v).err());
+                               done(erased_state{std::move(v->state), v->at, timestamp{}});
+                             });
+}
+
+void runtime::rebuild(std::string_view type, std::string id, std::optional<version> to,
+                      std::optional<timestamp> until,
+                      std::function<void(result<erased_state>)> done) {
+  actors::rehydration_target t;
+  t.to = to;
+  t.until = until;
+  impl_->engine->rebuild_state(type, std::move(id), t,
+                               [done = std::move(done)](result<actors::rehydrated> r) {
+                                 if (!r) return done(std::move(r).err());
+                                 done(erased_state{std::move(r->state), r->at, r->time});
+                               });
+}
+
+void runtime::read_stream(
+    stream_id stream, version from, version to,
+    std::function<void(result<std::vector<persistence::event_record>>)> done) {
+  impl_->engine->read([done = std::move(done), stream = std::move(stream), from,
+                       to](result<persistence::journal*> j) {
+    if (!j) return done(std::move(j).err());
     persistence::stream_range range;
     range.from = from;
     range.to = to;
-    p->set_value((*j)->read_stream(stream, range));
+    done((*j)->read_stream(stream, range));
   });
-  return f;
 }
 
-std::future<result<std::optional<persistence::chain_violation>>> runtime::verify(stream_id stream) {
-  auto p = std::make_shared<std::promise<result<std::optional<persistence::chain_violation>>>>();
+std::future<result<std::optional<chain_violation>>> runtime::verify(stream_id stream) {
+  auto p = std::make_shared<std::promise<result<std::optional<chain_violation>>>>();
   auto f = p->get_future();
-  engine_->read([p, stream = std::move(stream)](result<persistence::journal*> j) {
+  impl_->engine->read([p, stream = std::move(stream)](result<persistence::journal*> j) {
     if (!j) {
       p->set_value(std::move(j).err());
       return;
@@ -183,23 +223,31 @@ std::future<result<std::optional<persistence::chain_violation>>> runtime::verify
   return f;
 }
 
-std::future<result<std::optional<persistence::chain_violation>>> runtime::verify_audit_trail() {
+std::future<result<std::optional<chain_violation>>> runtime::verify_audit_trail() {
   return verify(stream_id{});
 }
 
+std::size_t runtime::in_flight() const noexcept {
+  return impl_->engine->in_flight();
+}
+
 metrics::registry& runtime::metrics() const noexcept {
-  return engine_->metrics();
+  return impl_->engine->metrics();
+}
+
+const std::shared_ptr<log_sink>& runtime::log() const noexcept {
+  return impl_->engine->log();
 }
 
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
-  engine_->stop(drain_timeout);  // the projections too, after the last commits reached them
+  impl_->engine->stop(drain_timeout);  // the projections too, after the last commits reached them
   // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
-  if (config_.metrics.enabled) engine_->metrics().stop_exposing();
+  if (config_.metrics.enabled) impl_->engine->metrics().stop_exposing();
 }
 
-result<void> runtime::start_projections(
+result<void> runtime::impl::start_projections(
+    const projections_config& c,
     std::shared_ptr<persistence::projection_store_factory> read_models) {
-  const auto& c = config_.projections;
   if (!read_models) {
     persistence::sqlite_projection_store_options o;
     o.path = c.path;
@@ -211,45 +259,46 @@ result<void> runtime::start_projections(
   o.buffer_events = c.buffer_events;
   o.on_poison = c.on_poison;
   o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
-  auto host = engine_->start_projections(o, std::move(read_models));
+  auto host = engine->start_projections(o, std::move(read_models));
   if (!host) return std::move(host).err();
-  projections_ = *host;
+  projections = *host;
   return ok();
 }
 
-result<void> runtime::add_projection(std::shared_ptr<projection> p) {
+result<void> runtime::add_projection(std::shared_ptr<projection> p, projection_start how) {
   auto bound = bind_projection(std::move(p), catalog_);
   if (!bound) return std::move(bound).err();
-  return projections_->add(std::move(*bound));
+  return impl_->projections->add(std::move(*bound), how);
 }
 
-result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p) {
-  return projections_->add(std::move(p));
+result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p,
+                                     projection_start how) {
+  return impl_->projections->add(std::move(p), how);
 }
 
 result<void> runtime::wait_for(std::string_view name, global_position position,
                                std::chrono::milliseconds timeout) {
-  return projections_->wait_for(name, position, timeout);
+  return impl_->projections->wait_for(name, position, timeout);
 }
 
-result<actors::projection_lag> runtime::projection_lag(std::string_view name) {
-  return projections_->lag(name);
+result<projection_lag> runtime::projection_lag(std::string_view name) {
+  return impl_->projections->lag(name);
 }
 
-result<std::vector<persistence::dead_letter>> runtime::dead_letters(std::string_view name) {
-  return projections_->dead_letters(name);
+result<std::vector<dead_letter>> runtime::dead_letters(std::string_view name) {
+  return impl_->projections->dead_letters(name);
 }
 
 result<void> runtime::retry_dead_letter(std::string_view name, global_position position) {
-  return projections_->retry(name, position);
+  return impl_->projections->retry(name, position);
 }
 
 result<void> runtime::rebuild_projection(std::string_view name) {
-  return projections_->rebuild(name);
+  return impl_->projections->rebuild(name);
 }
 
 result<read_model_reader> runtime::open_read_models() {
-  auto store = projections_->open_store();
+  auto store = impl_->projections->open_store();
   if (!store) return std::move(store).err();
   return read_model_reader{std::move(*store)};
 }

@@ -5,28 +5,37 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "strata/actors/aggregate_model.hpp"
 #include "strata/actors/command_result.hpp"
-#include "strata/actors/engine.hpp"
-#include "strata/actors/projections.hpp"
+#include "strata/actors/projection_lag.hpp"
 #include "strata/domain/kernel/aggregate.hpp"
 #include "strata/domain/kernel/decider_check.hpp"
+#include "strata/domain/kernel/log.hpp"
 #include "strata/domain/kernel/metadata.hpp"
+#include "strata/domain/kernel/recorded.hpp"
 #include "strata/domain/kernel/result.hpp"
 #include "strata/domain/kernel/time.hpp"
-#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/audit_chain.hpp"
+#include "strata/persistence/event_record.hpp"
 #include "strata/persistence/journal.hpp"
+#include "strata/persistence/projection.hpp"
+#include "strata/persistence/projection_store.hpp"
 #include "strata/persistence/read_model.hpp"
+#include "strata/persistence/recorded_decoding.hpp"
+#include "strata/persistence/snapshot_store.hpp"
 #include "strata/runtime/config.hpp"
 
-namespace strata {
+namespace strata::metrics {
+class registry;  // metrics/metrics.hpp; a host that reads metrics includes it
+}  // namespace strata::metrics
 
-using actors::command_result;
-using actors::command_status;
+namespace strata {
 
 /// An aggregate's state as of a version.
 template <class A>
@@ -70,6 +79,13 @@ class system_clock final : public clock {
 /// Usage: `start` it, `register_aggregate<A>()` for each aggregate type, then `send`
 /// commands and read states from any thread. Each command is answered exactly once.
 ///
+/// Reads are typed: `history<A>` and `command_result::events<A>()` give `recorded<A>` events
+/// (decoded, upcast, with their `event_info`), `state_at` / `state_as_of` rebuild past states.
+/// What the methods take and return is in namespace `strata`; the actor engine, the journal
+/// writer, the projection host and the metrics registry stay behind a private `impl` (this
+/// header includes none of them, nor any CAF header; `<future>` is the one standard header
+/// with thread primitives that the API needs).
+///
 /// Thread-safety: every method may be called from any thread, concurrently.
 /// Lifetime: `stop()` (also run by the destructor) finishes in-flight commands, flushes the
 /// journal and stops every actor.
@@ -93,7 +109,7 @@ class runtime {
   template <class A>
   result<void> register_aggregate() {
     if constexpr (check_decider<A>()) {
-      actors::snapshot_policy<A> policy;
+      snapshot_policy<A> policy;
       policy.every = config_.aggregates.snapshot_every;
       return register_aggregate<A>(std::move(policy));
     } else {
@@ -101,11 +117,11 @@ class runtime {
     }
   }
   template <class A>
-  result<void> register_aggregate(actors::snapshot_policy<A> policy) {
+  result<void> register_aggregate(snapshot_policy<A> policy) {
     if constexpr (check_decider<A>()) {
       if (auto valid = A::events().validate(); !valid)
         return error{errc::invalid_argument, std::string{A::type} + ": " + valid.err().message};
-      auto added = engine_->add_aggregate(actors::model_of<A>(std::move(policy)));
+      auto added = add_model(actors::model_of<A>(std::move(policy)));
       if (added) catalog_.add<A>();
       return added;
     } else {
@@ -114,13 +130,14 @@ class runtime {
   }
 
   /// Sends `command` to aggregate `id` of type `A`; `done` is called exactly once, on an
-  /// internal thread (keep it short, never block in it).
+  /// internal thread (keep it short, never block in it). `result.events<A>()` decodes the
+  /// committed events when the caller wants them typed.
   template <class A>
   void send(std::string id, command_of_t<A> command, command_metadata meta,
             std::function<void(command_result)> done) {
     if constexpr (check_decider<A>()) {
-      engine_->send(A::type, std::move(id), std::any{std::move(command)}, std::move(meta),
-                    std::move(done));
+      std::any erased{std::move(command)};
+      dispatch(A::type, std::move(id), std::move(erased), std::move(meta), std::move(done));
     }
   }
 
@@ -141,17 +158,17 @@ class runtime {
   std::future<result<aggregate_view<A>>> current_state(std::string id) {
     auto p = std::make_shared<std::promise<result<aggregate_view<A>>>>();
     auto f = p->get_future();
-    engine_->query_state(A::type, std::move(id), [p](result<actors::state_view> v) {
+    query(A::type, std::move(id), [p](result<erased_state> v) {
       if (!v) {
         p->set_value(std::move(v).err());
         return;
       }
-      const auto* s = std::any_cast<typename A::state>(&v->state);
+      auto* s = std::any_cast<typename A::state>(&v->state);
       if (s == nullptr) {
         p->set_value(error{errc::internal, "state has an unexpected type"});
         return;
       }
-      p->set_value(aggregate_view<A>{*s, v->at});
+      p->set_value(aggregate_view<A>{std::move(*s), v->at});
     });
     return f;
   }
@@ -162,39 +179,74 @@ class runtime {
   /// is the initial state; past the head it is the head state (`at` of the view says which).
   template <class A>
   std::future<result<historic_view<A>>> state_at(std::string id, version at) {
-    actors::rehydration_target t;
-    t.to = at;
-    return rebuild<A>(std::move(id), t);
+    return rebuild_as<A>(std::move(id), at, std::nullopt);
   }
 
   /// The state of aggregate `id` as of `time`: all events up to the last one whose timestamp
   /// is at or before `time`. Otherwise as `state_at`.
   template <class A>
   std::future<result<historic_view<A>>> state_as_of(std::string id, timestamp time) {
-    actors::rehydration_target t;
-    t.until = time;
-    return rebuild<A>(std::move(id), t);
+    return rebuild_as<A>(std::move(id), std::nullopt, time);
+  }
+
+  /// As `state_as_of(id, timestamp)`, for a time of the system clock (e.g.
+  /// `std::chrono::system_clock::now() - std::chrono::hours{24}`), floored to the microsecond
+  /// that event timestamps have.
+  template <class A>
+  std::future<result<historic_view<A>>> state_as_of(std::string id,
+                                                    std::chrono::system_clock::time_point time) {
+    return state_as_of<A>(std::move(id), std::chrono::floor<std::chrono::microseconds>(time));
   }
 
   /// The events of aggregate `id` with versions in [from, to] (a diff of its history between
-  /// two points), oldest first. Errors: journal errors.
+  /// two points), oldest first, each decoded and upcast by `A::events()` to its current shape
+  /// (as `evolve` sees it) with the metadata it was stored with (`recorded<A>::info`: position,
+  /// version, time, ids, the wire name and schema version it was stored under). Read and
+  /// decoded on a reader connection; the live actor is not disturbed. Errors: journal errors;
+  /// the schema's (`corrupted`, `unsupported`) when a stored event does not decode.
   template <class A>
-  std::future<result<std::vector<persistence::event_record>>> history(std::string id, version from,
-                                                                      version to) {
-    return read_history(stream_id{A::type, id}, from, to);
+  std::future<result<std::vector<recorded<A>>>> history(std::string id, version from, version to) {
+    auto p = std::make_shared<std::promise<result<std::vector<recorded<A>>>>>();
+    auto f = p->get_future();
+    read_stream(stream_id{A::type, id}, from, to,
+                [p](result<std::vector<persistence::event_record>> records) {
+                  if (!records) {
+                    p->set_value(std::move(records).err());
+                    return;
+                  }
+                  p->set_value(persistence::detail::decode_recorded<A>(*records));
+                });
+    return f;
   }
 
   /// Registers projection `p` and starts it: it catches up from its checkpoint in the
   /// read-model database, then follows committed events (see docs/PROJECTIONS.md). Its
-  /// handlers' event structs are resolved against the registered aggregates' schemas.
-  /// Errors: `invalid_argument` for a null `p`, an empty or already registered name, or an
-  /// event struct no registered aggregate declares (register_aggregate it first); the
-  /// read-model store's or the journal's when its connections or tables cannot be set up.
-  result<void> add_projection(std::shared_ptr<projection> p);
+  /// handlers' event structs are resolved against the registered aggregates' schemas:
+  /// register them first.
+  ///
+  /// A read model records the id of the journal it was built from (`journal::id`). With
+  /// `how = resume` (the default) that id is checked before anything is applied: none yet (a
+  /// new read model, or one from before ids were recorded) records the runtime's journal;
+  /// another journal's id, or a checkpoint past the journal's last position (the journal was
+  /// replaced, or restored from an older copy), is refused, since going on would drop new
+  /// events as already applied. `how = rebuild` empties the read model, its checkpoint and
+  /// its dead letters, records the runtime's journal and rebuilds from position 0 (the way
+  /// out of such a refusal; `wait_for` tells when it is done).
+  ///
+  /// Errors, all returned before it returns and leaving nothing registered:
+  /// `invalid_argument` for a null `p`, an empty or already registered name, or an event
+  /// struct no registered aggregate's schema declares (the message names it); `conflict`
+  /// when the read model was built from another journal (the message names both ids) or is
+  /// past the journal's last position (it names both positions), both saying to use
+  /// `projection_start::rebuild`; the read-model store's or the journal's when its
+  /// connections or tables cannot be set up.
+  result<void> add_projection(std::shared_ptr<projection> p,
+                              projection_start how = projection_start::resume);
 
   /// Registers a record-level projection (the seam under `projection`: it names its wire
-  /// types and decodes records itself). Errors as above.
-  result<void> add_projection(std::shared_ptr<persistence::projection> p);
+  /// types and decodes records itself). Otherwise as above.
+  result<void> add_projection(std::shared_ptr<persistence::projection> p,
+                              projection_start how = projection_start::resume);
 
   /// Waits until projection `name` has applied global position `position` (e.g. the
   /// `position` of a `command_result`): read-your-writes. Errors: `not_found` for an unknown
@@ -203,17 +255,18 @@ class runtime {
                         std::chrono::milliseconds timeout);
 
   /// Position and lag (events, seconds) of projection `name`. Errors: `not_found`.
-  result<actors::projection_lag> projection_lag(std::string_view name);
+  result<strata::projection_lag> projection_lag(std::string_view name);
 
   /// The events projection `name` parked. Errors: `not_found`; the store's.
-  result<std::vector<persistence::dead_letter>> dead_letters(std::string_view name);
+  result<std::vector<dead_letter>> dead_letters(std::string_view name);
 
   /// Applies parked event `position` of projection `name` again; success removes it from the
   /// dead letters. Errors: `not_found`, the handler's error, `timeout`, the store's.
   result<void> retry_dead_letter(std::string_view name, global_position position);
 
   /// Empties projection `name`'s read model and checkpoint and rebuilds it from position 0
-  /// while commands go on; returns once emptied (use `wait_for` for the end). Errors:
+  /// while commands go on, recording the runtime's journal as the one it follows; returns
+  /// once emptied (use `wait_for` for the end). Errors:
   /// `not_found`, `timeout`, the store's.
   result<void> rebuild_projection(std::string_view name);
 
@@ -224,23 +277,24 @@ class runtime {
   /// Recomputes the audit hash chain of every stream on a reader connection and returns the
   /// first altered, missing, inserted or reordered event, or nullopt when the journal is
   /// intact. Errors: journal errors.
-  std::future<result<std::optional<persistence::chain_violation>>> verify_audit_trail();
+  std::future<result<std::optional<chain_violation>>> verify_audit_trail();
 
   /// As `verify_audit_trail`, for the stream of aggregate `id` of type `A` only.
   template <class A>
-  std::future<result<std::optional<persistence::chain_violation>>> verify_stream(std::string id) {
+  std::future<result<std::optional<chain_violation>>> verify_stream(std::string id) {
     return verify(stream_id{A::type, id});
   }
 
   /// Commands admitted and not yet answered.
-  std::size_t in_flight() const noexcept { return engine_->in_flight(); }
+  std::size_t in_flight() const noexcept;
 
-  /// The metrics the runtime reports (exposed over HTTP when `metrics.enabled`).
+  /// The metrics the runtime reports (exposed over HTTP when `metrics.enabled`); include
+  /// "strata/metrics/metrics.hpp" to use it.
   metrics::registry& metrics() const noexcept;
 
   /// The sink the runtime reports to (filtered at `log.level`), for components a host
   /// builds on the runtime, such as process managers.
-  const std::shared_ptr<log_sink>& log() const noexcept { return engine_->log(); }
+  const std::shared_ptr<log_sink>& log() const noexcept;
 
   /// The configuration the runtime runs with.
   const runtime_config& config() const noexcept { return config_; }
@@ -250,42 +304,53 @@ class runtime {
   void stop(std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
 
  private:
-  runtime(runtime_config config, std::shared_ptr<persistence::journal_factory> journal,
-          std::unique_ptr<actors::engine> engine);
+  /// The engine, the journal factory and the projections (runtime.cpp).
+  struct impl;
+
+  /// A state handed back type-erased by the engine.
+  struct erased_state {
+    std::any state;
+    version at;
+    timestamp time{};
+  };
+
+  runtime(runtime_config config, std::unique_ptr<impl> p);
+
+  // The non-template halves of the templates above.
+  result<void> add_model(std::shared_ptr<const actors::aggregate_model> model);
+  // By rvalue reference: the command path moves each argument once, into the engine.
+  void dispatch(std::string_view type, std::string&& id, std::any&& command,
+                command_metadata&& meta, std::function<void(command_result)>&& done);
+  void query(std::string_view type, std::string id, std::function<void(result<erased_state>)> done);
+  void rebuild(std::string_view type, std::string id, std::optional<version> to,
+               std::optional<timestamp> until, std::function<void(result<erased_state>)> done);
+  void read_stream(stream_id stream, version from, version to,
+                   std::function<void(result<std::vector<persistence::event_record>>)> done);
+  std::future<result<std::optional<chain_violation>>> verify(stream_id stream);
 
   template <class A>
-  std::future<result<historic_view<A>>> rebuild(std::string id, actors::rehydration_target t) {
+  std::future<result<historic_view<A>>> rebuild_as(std::string id, std::optional<version> to,
+                                                   std::optional<timestamp> until) {
     auto p = std::make_shared<std::promise<result<historic_view<A>>>>();
     auto f = p->get_future();
-    engine_->rebuild_state(A::type, std::move(id), t, [p](result<actors::rehydrated> r) {
+    rebuild(A::type, std::move(id), to, until, [p](result<erased_state> r) {
       if (!r) {
         p->set_value(std::move(r).err());
         return;
       }
-      const auto* s = std::any_cast<typename A::state>(&r->state);
+      auto* s = std::any_cast<typename A::state>(&r->state);
       if (s == nullptr) {
         p->set_value(error{errc::internal, "state has an unexpected type"});
         return;
       }
-      p->set_value(historic_view<A>{*s, r->at, r->time});
+      p->set_value(historic_view<A>{std::move(*s), r->at, r->time});
     });
     return f;
   }
 
-  std::future<result<std::optional<persistence::chain_violation>>> verify(stream_id stream);
-
-  std::future<result<std::vector<persistence::event_record>>> read_history(stream_id stream,
-                                                                           version from,
-                                                                           version to);
-
-  result<void> start_projections(
-      std::shared_ptr<persistence::projection_store_factory> read_models);
-
   runtime_config config_;
-  std::shared_ptr<persistence::journal_factory> journal_;
-  std::unique_ptr<actors::engine> engine_;
-  actors::projection_host* projections_ = nullptr;  ///< Owned by `engine_`.
   event_catalog catalog_;  ///< The event structs of the registered aggregates.
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace strata

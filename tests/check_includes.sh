@@ -17,6 +17,8 @@
 #   runtime.hpp   must not pull CAF into hosts: no public runtime header includes caf/
 #   detail/       a folder's detail/ is included from that folder only
 #   strata/       every include of a strata header is written "strata/<folder>/..."
+#   testing/      the kernel's test helpers (domain/kernel/testing/) are "strata/testing/...",
+#                 included by tests and hosts only, never by the library or the application
 # Single homes (not includes, but checked the same way):
 #   printing      the library writes to no stream but through the log seam
 #   wall clock    the library reads it only through the clock seam
@@ -93,7 +95,11 @@ report() {
 report "a strata header without the strata/ prefix (write \"strata/<folder>/...\")" \
   "$(find . -path ./.git -prune -o -path './build*' -prune -o -type f \
       \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' \) -print 2>/dev/null | sed 's#^\./##' | sort |
-    xargs -r grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](domain|persistence|actors|runtime|metrics)/' /dev/null)"
+    xargs -r grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](domain|persistence|actors|runtime|metrics|testing)/' /dev/null)"
+report "a test helper by its source folder (write \"strata/testing/...\")" \
+  "$(find . -path ./.git -prune -o -path './build*' -prune -o -type f \
+      \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' \) -print 2>/dev/null | sed 's#^\./##' | sort |
+    xargs -r grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](strata/)?domain/kernel/testing/' /dev/null)"
 
 # --- The line between the library and the application ---------------------------------------
 
@@ -146,7 +152,12 @@ report "CAF in a public runtime header" "$(violations 'caf/' runtime --include='
 report "SQLite" "$(violations 'SQLiteCpp/|sqlite3\.h' domain metrics actors runtime examples)"
 report "PostgreSQL" "$(violations 'libpq-fe\.h|pqxx/|postgresql/' domain metrics actors runtime examples)"
 report "anything but the kernel from the kernel" \
-  "$(sources domain/kernel | quoted_includes | only_allowed 'domain/kernel/.+')"
+  "$(sources domain/kernel | grep -v '^domain/kernel/testing/' | quoted_includes |
+    only_allowed 'domain/kernel/.+')"
+report "anything but the kernel and strata/testing/ from the test helpers" \
+  "$(sources domain/kernel/testing | quoted_includes | only_allowed 'domain/kernel/.+|testing/.+')"
+report "the test helpers (strata/testing/) from the library or the application" \
+  "$(violations 'testing/' persistence metrics actors runtime "${contexts[@]}")"
 report "actors or runtime from persistence" "$(violations 'actors/|runtime/' persistence metrics)"
 report "runtime from actors" "$(violations 'runtime/' actors)"
 report "actors from an example (examples use the public API)" "$(violations 'actors/' examples)"

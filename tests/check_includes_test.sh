@@ -95,6 +95,18 @@ expect_caught "a test including a header without the prefix" \
 expect_caught "an example including a header without the prefix" \
   examples/orders/planted.cpp '#include <runtime/runtime.hpp>'
 
+# The kernel's test helpers: by their strata/testing/ path, and from tests and hosts only.
+expect_caught "a test including a test helper by its source folder" \
+  tests/domain/planted_test.cpp '#include "strata/domain/kernel/testing/golden.hpp"'
+expect_caught "a test including a test helper without the prefix" \
+  tests/fulfilment/planted_test.cpp '#include "testing/given_when_then.hpp"'
+expect_caught "the runtime including a test helper" \
+  runtime/planted.cpp '#include "strata/testing/given_when_then.hpp"'
+expect_caught "a decider including a test helper" \
+  domain/orders/planted_rule.hpp '#include "strata/testing/upcast.hpp"'
+expect_caught "the kernel including a test helper" \
+  domain/kernel/planted.hpp '#include "strata/testing/golden.hpp"'
+
 # Single homes: printing and the wall clock only through their seams.
 expect_caught "an actor printing to stderr" \
   actors/planted.cpp 'void f() { std::fprintf(stderr, "oops\n"); }'

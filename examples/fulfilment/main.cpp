@@ -54,15 +54,15 @@ bool wait_finished(runtime& rt, const std::string& order) {
 }
 
 // The events of one fulfilment from every aggregate it touched, in global order.
-std::vector<persistence::event_record> story(runtime& rt, const std::string& order,
-                                             const std::vector<std::string>& skus) {
+std::vector<event_info> story(runtime& rt, const std::string& order,
+                              const std::vector<std::string>& skus) {
   const version all{1'000'000};
-  std::vector<persistence::event_record> out;
+  std::vector<event_info> out;
   auto add = [&](auto&& f) {
     auto r = f.get();
     if (r)
       for (auto& e : *r)
-        if (e.correlation_id == order) out.push_back(std::move(e));
+        if (e.info.correlation_id == order) out.push_back(std::move(e.info));
   };
   add(rt.history<orders::order>(order, version{1}, all));
   add(rt.history<saga>(order, version{1}, all));

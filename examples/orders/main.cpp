@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     auto head = r.history<orders::order>(ids[2], version{1}, version{100}).get();
     if (head && !head->empty()) {
       const auto caught_up = r.wait_for(read_models::order_summary_projection::projection_name,
-                                        head->back().position, std::chrono::seconds(10));
+                                        head->back().info.position, std::chrono::seconds(10));
       std::printf("\nread model (order_summary), caught up: %s\n",
                   caught_up ? "yes" : to_string(caught_up.err()).c_str());
       if (auto store = r.open_read_models()) {

@@ -23,6 +23,12 @@
 //   CREATE TABLE s.journal_position (             -- exactly one row
 //     singleton bool PRIMARY KEY CHECK (singleton), last_position bigint NOT NULL);
 //
+//   CREATE TABLE s.journal_meta (                 -- exactly one row
+//     singleton bool PRIMARY KEY CHECK (singleton),
+//     journal_id text NOT NULL);                  -- journal::id, made when the row was
+//                                                 -- inserted (with the schema, or on the
+//                                                 -- first open of a schema without it)
+//
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
 //   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
@@ -233,7 +239,8 @@ error stream_error(const stream_id& stream, const pqxx::sql_error& e) {
 
 struct postgres_journal::impl {
   postgres_journal_options options;
-  std::string s;  // "<schema>." prefix for table names
+  std::string s;   // "<schema>." prefix for table names
+  std::string id;  // journal::id, read at open
   detail::pg_session session;
 
   explicit impl(postgres_journal_options o)
@@ -297,14 +304,33 @@ struct postgres_journal::impl {
                               "ORDER BY e.global_position LIMIT $2");
   }
 
+  // The stored id, or nothing when the meta table or its row is missing.
+  std::optional<std::string> stored_id(pqxx::connection& c) const {
+    pqxx::nontransaction tx{c};
+    auto exists = tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", s + "journal_meta");
+    if (!exists[0].as<bool>()) return std::nullopt;
+    auto rows = tx.exec("SELECT journal_id FROM " + s + "journal_meta WHERE singleton");
+    if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+    return rows[0][0].as<std::string>();
+  }
+
+  // Reads the journal's id into `id`, creating the schema, its tables and the id when any
+  // of them is missing.
   result<void> create_schema(pqxx::connection& c) {
+    bool tables = false;
     {
       pqxx::nontransaction probe{c};
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
           "to_regclass($3) IS NOT NULL",
           s + "streams", s + "events", s + "journal_position");
-      if (r[0].as<bool>()) return ok();
+      tables = r[0].as<bool>();
+    }
+    if (tables) {
+      if (auto stored = stored_id(c)) {
+        id = std::move(*stored);
+        return ok();
+      }
     }
     pqxx::work tx{c};
     tx.exec0("SET LOCAL client_min_messages = warning");
@@ -334,7 +360,16 @@ struct postgres_journal::impl {
              "last_position bigint NOT NULL)");
     tx.exec0("INSERT INTO " + s +
              "journal_position VALUES (true, 0) ON CONFLICT (singleton) DO NOTHING");
+    tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
+             "journal_meta (singleton boolean PRIMARY KEY CHECK (singleton), "
+             "journal_id text NOT NULL)");
+    tx.exec_params0(
+        "INSERT INTO " + s + "journal_meta VALUES (true, $1) ON CONFLICT (singleton) DO NOTHING",
+        make_journal_id());
     tx.commit();
+    auto stored = stored_id(c);
+    if (!stored) return error{errc::corrupted, "postgres journal: " + s + "journal_meta has no id"};
+    id = std::move(*stored);
     return ok();
   }
 
@@ -547,6 +582,10 @@ result<global_position> postgres_journal::last_position() {
                                          auto row = tx.exec_prepared1("last_position");
                                          return global_position{row[0].as<std::uint64_t>()};
                                        });
+}
+
+const std::string& postgres_journal::id() const noexcept {
+  return impl_->id;
 }
 
 postgres_journal_factory::postgres_journal_factory(postgres_journal_options options)

@@ -69,6 +69,8 @@ class postgres_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  /// Read at open from table `journal_meta` of the schema (created with an id when missing).
+  const std::string& id() const noexcept override;
 
   struct impl;
 

@@ -19,16 +19,16 @@ TEST_CASE("a command to a new aggregate is decided, appended and answered with i
   auto r = t.run("o-1", place_order());
   REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
   CHECK(r.at == version{1});
-  REQUIRE(r.events.size() == 1);
-  CHECK(r.events[0].event_type == "OrderPlaced");
-  CHECK(r.events[0].aggregate_id == "o-1");
-  CHECK(r.events[0].position == global_position{1});
+  REQUIRE(r.records.size() == 1);
+  CHECK(r.records[0].event_type == "OrderPlaced");
+  CHECK(r.records[0].aggregate_id == "o-1");
+  CHECK(r.records[0].position == global_position{1});
   CHECK(r.position == global_position{1});
-  CHECK(r.events[0].event_id.size() == 36);
-  CHECK(r.events[0].event_id[14] == '7');  // UUIDv7
+  CHECK(r.records[0].event_id.size() == 36);
+  CHECK(r.records[0].event_id[14] == '7');  // UUIDv7
   auto stored = t.journal_contents();
   REQUIRE(stored.size() == 1);
-  CHECK(stored[0].event_id == r.events[0].event_id);
+  CHECK(stored[0].event_id == r.records[0].event_id);
 }
 
 TEST_CASE("a business rejection is answered with its code and appends nothing") {
@@ -178,8 +178,8 @@ TEST_CASE("a repeated command id returns the original outcome and appends nothin
   REQUIRE_MESSAGE(second.is_accepted(), to_string(second));
   CHECK(second.duplicate);
   CHECK(second.at == first.at);
-  REQUIRE(second.events.size() == 1);
-  CHECK(second.events[0].event_id == first.events[0].event_id);
+  REQUIRE(second.records.size() == 1);
+  CHECK(second.records[0].event_id == first.records[0].event_id);
   CHECK(t.journal_contents().size() == 1);
 }
 

@@ -38,6 +38,7 @@ class counting_journal final : public persistence::journal {
   }
   result<version> head(const stream_id& s) override { return inner_->head(s); }
   result<global_position> last_position() override { return inner_->last_position(); }
+  const std::string& id() const noexcept override { return inner_->id(); }
   std::size_t read = 0;
 
  private:

@@ -5,7 +5,8 @@
 #include <string>
 
 #include "strata/domain/users/user_activity.hpp"
-#include "tests/domain/given_when_then.hpp"
+#include "strata/testing/given_when_then.hpp"
+#include "strata/testing/golden.hpp"
 
 using namespace strata;
 using namespace strata::users;
@@ -136,12 +137,12 @@ TEST_CASE("an action replayed out of time order keeps the recent times sorted") 
 }
 
 TEST_CASE("every stored UserActivity event shape matches its golden JSON") {
-  strata::testing::check_golden<user_activity>(
-      STRATA_GOLDEN_DIR,
-      {
-          {"UserActionRecorded", 1,
-           action_recorded{1, action_kind::searched, "red shoes", {{"page", "2"}}, us(noon)}},
-      });
+  CHECK(strata::testing::golden_mismatches<user_activity>(
+            STRATA_GOLDEN_DIR,
+            {
+                {"UserActionRecorded", 1,
+                 action_recorded{1, action_kind::searched, "red shoes", {{"page", "2"}}, us(noon)}},
+            }) == "");
 }
 
 TEST_CASE("a user activity state survives its snapshot JSON") {
@@ -156,9 +157,10 @@ TEST_CASE("a user activity state survives its snapshot JSON") {
 TEST_CASE("evolve applies any user activity event to any user activity state") {
   const auto min = std::numeric_limits<std::int64_t>::min();
   const auto max = std::numeric_limits<std::int64_t>::max();
-  strata::testing::check_evolve_is_total<user_activity>(
-      {actions_until(noon, 150, 100ms).state()},
-      {viewed_at(1, noon), action_recorded{0, action_kind::viewed, "", {}, min},
-       action_recorded{std::numeric_limits<std::uint64_t>::max(), action_kind::viewed, "", {}, max},
-       action_recorded{7, static_cast<action_kind>(99), "", {}, 0}});
+  CHECK(strata::testing::evolve_mismatches<user_activity>(
+            {actions_until(noon, 150, 100ms).state()},
+            {viewed_at(1, noon), action_recorded{0, action_kind::viewed, "", {}, min},
+             action_recorded{
+                 std::numeric_limits<std::uint64_t>::max(), action_kind::viewed, "", {}, max},
+             action_recorded{7, static_cast<action_kind>(99), "", {}, 0}}) == "");
 }

@@ -16,7 +16,8 @@ grep -q '^ Depends: .*libcaf-dev' <<<"$info" || { echo "FAIL: no dependency on l
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
 status=0
 for f in ./usr/include/strata/runtime/runtime.hpp ./usr/include/strata/domain/kernel/decider.hpp \
-  ./usr/include/strata/persistence/journal.hpp ./usr/lib/libstrata_runtime.a \
+  ./usr/include/strata/persistence/journal.hpp ./usr/include/strata/testing/given_when_then.hpp \
+  ./usr/lib/libstrata_runtime.a \
   ./usr/lib/libstrata_kernel.a ./usr/lib/cmake/strata/strataConfig.cmake \
   ./usr/lib/cmake/strata/strataConfigVersion.cmake ./usr/lib/cmake/strata/strataTargets.cmake \
   ./usr/lib/cmake/strata/FindCAF.cmake; do

@@ -61,6 +61,7 @@ class vector_journal final : public journal {
     for (const auto& r : records) last = std::max(last, r.position);
     return last;
   }
+  const std::string& id() const noexcept override { return id_; }
 
   event_record& at(const stream_id& s, std::uint64_t v) {
     for (auto& r : records) {
@@ -76,6 +77,9 @@ class vector_journal final : public journal {
                                  }),
                   records.end());
   }
+
+ private:
+  std::string id_ = make_journal_id();
 };
 
 const stream_id order_1{"Order", "1"};

@@ -301,6 +301,31 @@ TEST_CASE_TEMPLATE_DEFINE("committed events survive closing and reopening the st
   CHECK(next->front().position.value == 3);
 }
 
+TEST_CASE_TEMPLATE_DEFINE(
+    "a journal's id is the same on every instance and reopen of its store and differs between "
+    "stores",
+    B, journal_identity) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  std::string id;
+  {
+    auto first = must_open(backend);
+    id = first->id();
+    CHECK(id.size() == 36);
+    auto second = must_open(backend);
+    CHECK(second->id() == id);
+    REQUIRE(append_one(*first, order_1, 0, {make_event("placed")}).has_value());
+  }
+  auto reopened = backend.reopen();
+  REQUIRE(reopened.has_value());
+  CHECK((*reopened)->id() == id);
+
+  B other;
+  auto elsewhere = must_open(other);
+  CHECK_FALSE(elsewhere->id().empty());
+  CHECK(elsewhere->id() != id);
+}
+
 TEST_CASE_TEMPLATE_DEFINE("two writers racing on one stream never both win a version", B,
                           concurrent_writers) {
   B backend;
@@ -604,6 +629,7 @@ TEST_CASE_TEMPLATE_APPLY(read_ranges, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(read_all_order, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(head_and_last, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(reopen_durability, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(journal_identity, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(concurrent_writers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(concurrent_readers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(huge_and_unicode, journal_backends);

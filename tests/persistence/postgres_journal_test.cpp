@@ -141,6 +141,20 @@ TEST_CASE("an empty journal has head 0 and last position 0 and reads nothing") {
   CHECK(stream->empty());
 }
 
+TEST_CASE("a schema written before journals had ids gets one on its next open, kept after") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "ids"};
+  const std::string first = db.open()->id();
+  CHECK(first.size() == 36);
+  CHECK(db.sql("SELECT journal_id FROM " + db.schema + ".journal_meta")[0][0].as<std::string>() ==
+        first);
+  db.sql("DROP TABLE " + db.schema + ".journal_meta");
+  const std::string given = db.open()->id();
+  CHECK(given.size() == 36);
+  CHECK(given != first);
+  CHECK(db.open()->id() == given);
+}
+
 TEST_CASE("a stale stream in a batch conflicts alone and gives its positions back") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "conflict"};

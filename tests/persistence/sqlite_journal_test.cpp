@@ -216,6 +216,30 @@ TEST_CASE("a journal opened read-only refuses appends with a clear error and sti
   CHECK(render(*j->read_stream(order_2, {})) == "placed@1 cancelled@2");
 }
 
+TEST_CASE("a journal file written before journals had ids gets one on its first writable open") {
+  sqlite_file f;
+  f.fill();
+  f.raw().exec("DROP TABLE journal_meta");
+  {
+    sqlite_journal_options read_only = f.options;
+    read_only.read_only = true;
+    auto j = sqlite_journal::open(read_only);
+    REQUIRE(j.has_value());
+    CHECK((*j)->id().empty());
+  }
+  std::string id;
+  {
+    auto j = f.open();
+    id = j->id();
+    CHECK(id.size() == 36);
+    CHECK(render(*j->read_stream(order_2, {})) == "placed@1 cancelled@2");
+  }
+  CHECK(f.open()->id() == id);
+  CHECK(f.raw().execAndGet("SELECT value FROM journal_meta WHERE key = 'journal_id'").getString() ==
+        id);
+  CHECK(f.raw().execAndGet("PRAGMA user_version").getInt() == sqlite_journal::schema_version);
+}
+
 TEST_CASE("a write-protected database file refuses appends with a clear error") {
   sqlite_file f;
   f.fill();

@@ -260,3 +260,63 @@ TEST_CASE("catch_up over a journal applies every event to the head, and nothing 
   REQUIRE(second);
   CHECK(second->applied == 0);
 }
+
+TEST_CASE(
+    "a runner started on a journal records its id, refuses another journal or a checkpoint past "
+    "the head, and a rebuild start follows the new journal") {
+  persistence::memory_journal first;
+  for (int i = 0; i < 5; ++i)
+    append<orders::order>(first, "o-" + std::to_string(i), {placed("c", 1)});
+  read_db db;
+  {
+    auto runner = runner_for(summaries(), db.open());
+    REQUIRE(runner.start(first, projection_start::resume));
+    CHECK(runner.position().journal_id == first.id());
+    REQUIRE(runner.catch_up(first));
+  }
+  auto cp = db.open()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->position.value == 5);
+  CHECK(cp->journal_id == first.id());
+
+  persistence::memory_journal second;
+  for (int i = 0; i < 2; ++i)
+    append<orders::order>(second, "n-" + std::to_string(i), {placed("c", 1)});
+  {
+    auto runner = runner_for(summaries(), db.open());
+    auto other = runner.start(second, projection_start::resume);
+    REQUIRE_FALSE(other);
+    CHECK(other.err().code == errc::conflict);
+    CHECK(other.err().message.find(first.id()) != std::string::npos);
+    CHECK(other.err().message.find(second.id()) != std::string::npos);
+    CHECK(other.err().message.find("projection_start::rebuild") != std::string::npos);
+  }
+  {  // the same read model without a recorded journal: the positions tell
+    auto store = db.open();
+    auto tx = store->begin();
+    REQUIRE(tx);
+    REQUIRE((*tx)->execute("UPDATE projection_checkpoints SET journal_id = ''"));
+    REQUIRE((*tx)->commit());
+    auto runner = runner_for(summaries(), db.open());
+    auto ahead = runner.start(second, projection_start::resume);
+    REQUIRE_FALSE(ahead);
+    CHECK(ahead.err().code == errc::conflict);
+    CHECK(ahead.err().message.find("position 5") != std::string::npos);
+    CHECK(ahead.err().message.find("last position 2") != std::string::npos);
+    CHECK(db.open()->load_checkpoint("order_summary")->position.value == 5);
+  }
+  auto runner = runner_for(summaries(), db.open());
+  REQUIRE(runner.start(second, projection_start::rebuild));
+  CHECK(runner.position().position.value == 0);
+  CHECK(runner.position().journal_id == second.id());
+  CHECK(read_orders(db.reader()).empty());
+  REQUIRE(runner.catch_up(second));
+  CHECK(read_orders(db.reader()) == fold_orders(second));
+  CHECK(db.open()->load_checkpoint("order_summary")->journal_id == second.id());
+  REQUIRE(runner.reset());
+  CHECK(db.open()->load_checkpoint("order_summary")->journal_id == second.id());
+
+  auto again = runner_for(summaries(), db.open());
+  REQUIRE(again.start(second, projection_start::resume));
+  CHECK(again.position().position.value == 0);
+}

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -43,11 +44,13 @@ struct files {
     REQUIRE(j);
     return std::move(*j);
   }
-  read_model_reader read_models() const {
+  std::unique_ptr<persistence::projection_store> read_models() const {
     auto s = persistence::sqlite_projection_store::open({dir.file("read.db")});
     REQUIRE(s);
-    return read_model_reader{std::move(*s)};
+    return std::move(*s);
   }
+  /// A connection for the read models' typed queries.
+  read_model_reader reader() const { return read_model_reader{read_models()}; }
 };
 
 orders::command place(const std::string& customer, std::int64_t qty = 1) {
@@ -145,8 +148,8 @@ TEST_CASE(
   REQUIRE(lag);
   CHECK(lag->lag_events == 0);
   auto j = f.journal();
-  CHECK(read_orders(f.read_models()) == fold_orders(*j));
-  CHECK(read_orders(f.read_models()).size() == 1500 + 10 + (last.value - 1500));
+  CHECK(read_orders(f.reader()) == fold_orders(*j));
+  CHECK(read_orders(f.reader()).size() == 1500 + 10 + (last.value - 1500));
 }
 
 TEST_CASE("a slow projection overflows its bounded buffer and reads the journal instead") {
@@ -169,8 +172,8 @@ TEST_CASE("a slow projection overflows its bounded buffer and reads the journal 
   // Most batches never fitted the buffer of 8: reaching `last` took reads of the journal.
   REQUIRE(rt->wait_for("order_summary", last, 30s));
   auto j = f.journal();
-  CHECK(read_orders(f.read_models()) == fold_orders(*j));
-  CHECK(read_orders(f.read_models()).size() == 300);
+  CHECK(read_orders(f.reader()) == fold_orders(*j));
+  CHECK(read_orders(f.reader()).size() == 300);
   auto caught_up = rt->projection_lag("order_summary");
   REQUIRE(caught_up);
   CHECK(caught_up->lag_events == 0);
@@ -201,7 +204,7 @@ TEST_CASE("stopping the runtime lets a live projection take every commit made be
     stopped.get();
   }
   auto j = f.journal();
-  const auto applied = read_orders(f.read_models());
+  const auto applied = read_orders(f.reader());
   CHECK(applied.size() == 40);
   CHECK(applied == fold_orders(*j));
 }
@@ -243,7 +246,10 @@ TEST_CASE("a rebuild while commands run ends equal to the incrementally built re
   const auto last = writer.get();
   REQUIRE(rt->wait_for("order_summary", last, 30s));
   auto j = f.journal();
-  const auto rebuilt = read_orders(f.read_models());
+  auto cp = f.read_models()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->journal_id == j->id());
+  const auto rebuilt = read_orders(f.reader());
   CHECK(rebuilt.size() == 800);
   CHECK(rebuilt == fold_orders(*j));
   // The same journal projected incrementally into another database.
@@ -267,4 +273,187 @@ TEST_CASE("an invalid on_poison setting is refused before anything starts") {
   REQUIRE_FALSE(rt);
   CHECK(rt.err().code == errc::invalid_argument);
   CHECK(rt.err().message.find("projections.on_poison") != std::string::npos);
+}
+
+namespace {
+
+/// Removes the journal's file (and its WAL), keeping the read-model database.
+void delete_journal(const files& f) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    std::filesystem::remove(f.dir.file(std::string{"journal.db"} + suffix), ec);
+  }
+}
+
+std::int64_t count_orders(read_model_reader&& s) {
+  auto count = s.query_one<std::int64_t>("SELECT count(*) FROM order_summary");
+  REQUIRE(count);
+  return count->value_or(0);
+}
+
+/// Runs a runtime on `f` with the order summaries until its `n` orders are projected; returns
+/// the last position.
+global_position project_orders(const files& f, const std::string& prefix, int n) {
+  auto rt = f.start();
+  REQUIRE(rt->add_projection(summaries()));
+  const auto last = place_many(*rt, prefix, n);
+  REQUIRE(rt->wait_for("order_summary", last, 10s));
+  return last;
+}
+
+/// Places one more order and waits until the order summaries applied it.
+global_position place_one_projected(runtime& rt) {
+  auto r = rt.send<orders::order>("o-late", place("c-1")).get();
+  REQUIRE(r.is_accepted());
+  REQUIRE(rt.wait_for("order_summary", r.position, 10s));
+  return r.position;
+}
+
+/// Runs `statements` on the read-model database, in one transaction.
+void alter_read_db(const files& f, const std::vector<std::string>& statements) {
+  auto store = f.read_models();
+  auto tx = store->begin();
+  REQUIRE(tx);
+  for (const auto& s : statements) REQUIRE((*tx)->execute(s));
+  REQUIRE((*tx)->commit());
+}
+
+bool mentions(const error& e, const std::string& text) {
+  return e.message.find(text) != std::string::npos;
+}
+
+/// Order summaries that count the records they were given.
+class counted_summaries final : public summaries_wrapper {
+ public:
+  result<void> apply(persistence::projection_transaction& tx,
+                     const persistence::event_record& r) override {
+    ++applied;
+    return inner_->apply(tx, r);
+  }
+  std::atomic<int> applied{0};
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a read model kept after its journal was deleted is refused naming both journal ids, and a "
+    "rebuild makes it follow the new journal") {
+  files f;
+  project_orders(f, "old-", 5);
+  const std::string old_id = f.journal()->id();
+  delete_journal(f);
+  auto rt = f.start();
+  const auto last = place_many(*rt, "new-", 3);
+  REQUIRE(last == global_position{3});
+  const std::string new_id = f.journal()->id();
+  REQUIRE(new_id != old_id);
+
+  auto refused = rt->add_projection(summaries());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::conflict);
+  CHECK(mentions(refused.err(), old_id));
+  CHECK(mentions(refused.err(), new_id));
+  CHECK(mentions(refused.err(), "rebuild"));
+  CHECK(rt->projection_lag("order_summary").err().code == errc::not_found);
+  CHECK(count_orders(f.reader()) == 5);  // untouched
+
+  REQUIRE(rt->add_projection(summaries(), projection_start::rebuild));
+  REQUIRE(rt->wait_for("order_summary", last, 10s));
+  const auto late = place_one_projected(*rt);
+  const auto model = read_orders(f.reader());
+  CHECK(model.size() == 4);
+  CHECK(model == fold_orders(*f.journal()));
+  CHECK(model.count("old-0") == 0);
+  auto cp = f.read_models()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->journal_id == new_id);
+  CHECK(cp->position == late);
+}
+
+TEST_CASE(
+    "a read model without a recorded journal whose checkpoint is past the journal's head is "
+    "refused naming both positions") {
+  files f;
+  project_orders(f, "old-", 6);
+  // As a read-model file written before checkpoints recorded their journal.
+  alter_read_db(f, {"UPDATE projection_checkpoints SET journal_id = ''"});
+  delete_journal(f);
+  auto rt = f.start();
+  REQUIRE(place_many(*rt, "new-", 2) == global_position{2});
+
+  auto refused = rt->add_projection(summaries());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::conflict);
+  CHECK(mentions(refused.err(), "position 6"));
+  CHECK(mentions(refused.err(), "last position 2"));
+  CHECK(mentions(refused.err(), "rebuild"));
+  auto cp = f.read_models()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->journal_id.empty());  // nothing recorded for a refused read model
+
+  REQUIRE(rt->add_projection(summaries(), projection_start::rebuild));
+  REQUIRE(rt->wait_for("order_summary", global_position{2}, 10s));
+  CHECK(read_orders(f.reader()) == fold_orders(*f.journal()));
+}
+
+TEST_CASE("a read model whose checkpoint was set past the head of its own journal is refused") {
+  files f;
+  project_orders(f, "o-", 2);
+  {
+    auto store = f.read_models();
+    auto tx = store->begin();
+    REQUIRE(tx);
+    REQUIRE((*tx)->save_checkpoint("order_summary", {global_position{40}, timestamp{}}));
+    REQUIRE((*tx)->commit());
+  }
+  auto rt = f.start();
+  auto refused = rt->add_projection(summaries());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::conflict);
+  CHECK(mentions(refused.err(), "position 40"));
+  CHECK(mentions(refused.err(), "last position 2"));
+  CHECK(mentions(refused.err(), "rebuild"));
+}
+
+TEST_CASE("a restart on the same files resumes the read model without reapplying anything") {
+  files f;
+  const auto first = project_orders(f, "o-", 4);
+  auto rt = f.start();
+  auto counted = std::make_shared<counted_summaries>();
+  REQUIRE(rt->add_projection(counted));
+  auto lag = rt->projection_lag("order_summary");
+  REQUIRE(lag);
+  CHECK(lag->position == first);
+  place_one_projected(*rt);
+  CHECK(counted->applied.load() == 1);
+  CHECK(read_orders(f.reader()) == fold_orders(*f.journal()));
+}
+
+TEST_CASE(
+    "a read-model file from before checkpoints recorded their journal is migrated on open and "
+    "resumes, recording the journal") {
+  files f;
+  const auto first = project_orders(f, "o-", 3);
+  alter_read_db(f, {"CREATE TABLE old_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT "
+                    "NULL, last_event_us INTEGER NOT NULL) WITHOUT ROWID",
+                    "INSERT INTO old_checkpoints SELECT name, position, last_event_us FROM "
+                    "projection_checkpoints",
+                    "DROP TABLE projection_checkpoints",
+                    "ALTER TABLE old_checkpoints RENAME TO projection_checkpoints"});
+  {
+    auto columns = f.reader().query_one<std::int64_t>(
+        "SELECT count(*) FROM pragma_table_info('projection_checkpoints') WHERE name = "
+        "'journal_id'");
+    REQUIRE(columns);
+    CHECK(columns->value_or(0) == 1);  // added back by the open
+  }
+  auto rt = f.start();
+  auto counted = std::make_shared<counted_summaries>();
+  REQUIRE(rt->add_projection(counted));
+  auto cp = f.read_models()->load_checkpoint("order_summary");
+  REQUIRE(cp);
+  CHECK(cp->position == first);
+  CHECK(cp->journal_id == f.journal()->id());
+  place_one_projected(*rt);
+  CHECK(counted->applied.load() == 1);
 }

@@ -39,7 +39,7 @@ namespace {
     for (auto& f : fs) {
       auto r = f.get();
       if (!r.is_accepted()) _exit(4);
-      for (const auto& e : r.events) {
+      for (const auto& e : r.records) {
         std::string line = e.event_id + "\n";
         if (write(out_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
       }

@@ -53,8 +53,8 @@ TEST_CASE("an order goes through its life on the SQLite journal and survives a r
     auto placed = wait(rt->send<orders::order>(
         "o-1", orders::place{"cust-1", "EUR", {line("sku-1", 2, 1500)}}, meta));
     REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
-    CHECK(placed.events[0].user_id == "alice");
-    CHECK(placed.events[0].correlation_id == "checkout-1");
+    CHECK(placed.records[0].user_id == "alice");
+    CHECK(placed.records[0].correlation_id == "checkout-1");
     CHECK(wait(rt->send<orders::order>("o-1", orders::add_item{line("sku-2", 1, 500)}))
               .is_accepted());
     auto shipped_early = wait(rt->send<orders::order>("o-1", orders::ship{}));
@@ -87,7 +87,7 @@ TEST_CASE("the events an accepted command reports are exactly what the file hold
       auto r = wait(rt->send<orders::order>("o-" + std::to_string(i),
                                             orders::place{"c", "EUR", {line("s", 1, 100)}}));
       REQUIRE(r.is_accepted());
-      reported.insert(reported.end(), r.events.begin(), r.events.end());
+      reported.insert(reported.end(), r.records.begin(), r.records.end());
     }
   }
   persistence::sqlite_journal_options o;
@@ -265,6 +265,25 @@ TEST_CASE("stored v1 Order rows in the SQLite file are read as current events an
   CHECK(view->state.currency == "USD");
   CHECK(view->state.total_minor == 1150);
   CHECK(view->state.lines.at("BOLT").quantity == 10);
+  // The history shows the old events in their current shape, with the version they were
+  // stored at.
+  auto old = wait(rt->history<orders::order>("legacy-1", version{1}, version{2}));
+  REQUIRE_MESSAGE(old, (old ? "" : to_string(old.err())));
+  REQUIRE(old->size() == 2);
+  const auto* placed = std::get_if<orders::placed>(&(*old)[0].event);
+  REQUIRE(placed != nullptr);
+  CHECK(placed->currency == "USD");
+  CHECK(placed->total == money{1000, "USD"});
+  REQUIRE(placed->lines.size() == 1);
+  CHECK(placed->lines[0].unit_price == money{500, "USD"});
+  CHECK((*old)[0].info.event_type == "OrderPlaced");
+  CHECK((*old)[0].info.schema_version == 1);
+  CHECK((*old)[0].info.event_id == "00000000-0000-7000-8000-00000000000a");
+  CHECK((*old)[0].info.time == from_unix_micros(1'600'000'000'000'000));
+  const auto* added = std::get_if<orders::item_added>(&(*old)[1].event);
+  REQUIRE(added != nullptr);
+  CHECK(added->item.unit_price == money{15, "USD"});
+  CHECK((*old)[1].info.schema_version == 1);
   // A new command in the current shape continues the old stream: same currency required.
   auto eur = wait(rt->send<orders::order>("legacy-1", orders::add_item{line("NUT", 1, 5)}));
   CHECK(eur.status == command_status::rejected);
@@ -272,5 +291,10 @@ TEST_CASE("stored v1 Order rows in the SQLite file are read as current events an
   auto usd = wait(rt->send<orders::order>(
       "legacy-1", orders::add_item{orders::line{"NUT", 1, money{5, "USD"}}}));
   REQUIRE_MESSAGE(usd.is_accepted(), to_string(usd));
-  CHECK(usd.events[0].schema_version == 2);
+  CHECK(usd.records[0].schema_version == 2);
+  auto typed = usd.events<orders::order>();
+  REQUIRE(typed);
+  REQUIRE(typed->size() == 1);
+  CHECK(std::get<orders::item_added>(typed->front().event).item.sku == "NUT");
+  CHECK(typed->front().info.stream_version == version{3});
 }

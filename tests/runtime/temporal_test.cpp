@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "strata/domain/orders/order.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -57,7 +58,7 @@ struct order_history {
               : orders::command{orders::add_item{orders::line{"sku", 1, money{10, "EUR"}}}};
       auto r = wait(rt->send<orders::order>("o-1", c));
       REQUIRE(r.is_accepted());
-      times.push_back(r.events[0].time);
+      times.push_back(r.records[0].time);
     }
   }
   std::vector<persistence::snapshot_record> snapshots() {
@@ -156,6 +157,30 @@ TEST_CASE("state as of a time: before the first event, at an event's exact time,
   CHECK(after->at == version{150});
 }
 
+TEST_CASE("state as of a system clock time point is floored to the microsecond of event times") {
+  order_history h;
+  h.write(3);
+  using sys = std::chrono::system_clock;
+  const sys::time_point second{h.times[1].time_since_epoch()};  // version 2, exactly
+  auto exact = wait(h.rt->state_as_of<orders::order>("o-1", second));
+  REQUIRE(exact);
+  CHECK(exact->at == version{2});
+  CHECK(exact->time == h.times[1]);
+  // Within the same microsecond: floored onto version 2's timestamp.
+  auto within =
+      wait(h.rt->state_as_of<orders::order>("o-1", second + std::chrono::nanoseconds(999)));
+  REQUIRE(within);
+  CHECK(within->at == version{2});
+  // One nanosecond earlier floors to the microsecond before it: version 1 only.
+  auto before = wait(h.rt->state_as_of<orders::order>("o-1", second - std::chrono::nanoseconds(1)));
+  REQUIRE(before);
+  CHECK(before->at == version{1});
+  CHECK(before->state.lines.empty());
+  auto now = wait(h.rt->state_as_of<orders::order>("o-1", sys::now()));
+  REQUIRE(now);
+  CHECK(now->at == version{3});
+}
+
 TEST_CASE("temporal queries do not disturb the live aggregate") {
   order_history h;
   h.write(120);
@@ -176,10 +201,60 @@ TEST_CASE("the history between two versions lists exactly those events") {
   auto diff = wait(h.rt->history<orders::order>("o-1", version{10}, version{12}));
   REQUIRE(diff);
   REQUIRE(diff->size() == 3);
-  CHECK((*diff)[0].stream_version == version{10});
-  CHECK((*diff)[2].stream_version == version{12});
-  CHECK((*diff)[0].event_type == "ItemAdded");
+  CHECK((*diff)[0].info.stream_version == version{10});
+  CHECK((*diff)[2].info.stream_version == version{12});
+  CHECK((*diff)[0].info.event_type == "ItemAdded");
+  const auto* added = std::get_if<orders::item_added>(&(*diff)[0].event);
+  REQUIRE(added != nullptr);
+  CHECK(added->item.sku == "sku");
+  CHECK(added->item.unit_price == money{10, "EUR"});
   auto none = wait(h.rt->history<orders::order>("o-1", version{31}, version{40}));
   REQUIRE(none);
   CHECK(none->empty());
+}
+
+TEST_CASE("history gives each event with the metadata it was stored with") {
+  order_history h;
+  command_metadata meta;
+  meta.user_id = "alice";
+  meta.command_id = "cmd-1";
+  meta.correlation_id = "checkout-1";
+  meta.causation_id = "cause-1";
+  auto placed = wait(h.rt->send<orders::order>("o-1", orders::place{"c-1", "EUR", {}}, meta));
+  REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
+  auto added = wait(
+      h.rt->send<orders::order>("o-1", orders::add_item{orders::line{"sku", 2, money{10, "EUR"}}}));
+  REQUIRE_MESSAGE(added.is_accepted(), to_string(added));
+
+  auto all = wait(h.rt->history<orders::order>("o-1", version{1}, version{2}));
+  REQUIRE_MESSAGE(all, (all ? "" : to_string(all.err())));
+  REQUIRE(all->size() == 2);
+  const auto& first = (*all)[0];
+  const auto* p = std::get_if<orders::placed>(&first.event);
+  REQUIRE(p != nullptr);
+  CHECK(p->customer_id == "c-1");
+  CHECK(p->currency == "EUR");
+  const event_info& i = first.info;
+  const persistence::event_record& stored = placed.records.at(0);
+  CHECK(i.position == stored.position);
+  CHECK(i.position == global_position{1});
+  CHECK(i.stream_version == version{1});
+  CHECK(i.time == stored.time);
+  CHECK(i.aggregate_type == "Order");
+  CHECK(i.aggregate_id == "o-1");
+  CHECK(i.event_id == stored.event_id);
+  CHECK(i.event_type == "OrderPlaced");
+  CHECK(i.schema_version == orders::order::events().version_of<orders::placed>());
+  CHECK(i.user_id == "alice");
+  CHECK(i.command_id == "cmd-1");
+  CHECK(i.correlation_id == "checkout-1");
+  CHECK(i.causation_id == "cause-1");
+
+  const auto& second = (*all)[1];
+  REQUIRE(std::holds_alternative<orders::item_added>(second.event));
+  CHECK(second.info.position == global_position{2});
+  CHECK(second.info.stream_version == version{2});
+  CHECK(second.info.time > i.time);
+  CHECK(second.info.event_id == added.records.at(0).event_id);
+  CHECK(second.info.user_id.empty());
 }

@@ -85,6 +85,8 @@ class fault_injecting_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  /// The inner journal's id (read at its open: no fault applies).
+  const std::string& id() const noexcept override { return inner_->id(); }
 
   journal& inner() noexcept { return *inner_; }
 

@@ -42,7 +42,7 @@ drive_outcome drive(std::size_t n, std::size_t window,
       out.latency_ns[i] = now_ns() - started[i];
       if (r.is_accepted()) {
         accepted.fetch_add(1, std::memory_order_relaxed);
-        events.fetch_add(r.events.size(), std::memory_order_relaxed);
+        events.fetch_add(r.records.size(), std::memory_order_relaxed);
       } else {
         std::lock_guard<std::mutex> lock{m};
         if (out.other == 0) out.first_other = to_string(r);

@@ -42,6 +42,7 @@ class counting_journal final : public persistence::journal {
   }
   result<version> head(const stream_id& stream) override { return inner_->head(stream); }
   result<global_position> last_position() override { return inner_->last_position(); }
+  const std::string& id() const noexcept override { return inner_->id(); }
 
  private:
   std::unique_ptr<persistence::journal> inner_;

@@ -95,7 +95,7 @@ void run_overload(const options& o, std::size_t bound, double factor, double sec
                               std::lock_guard<std::mutex> lock{m};
                               latency[i] = t - sent;
                               status[i] = static_cast<std::uint8_t>(res.status);
-                              if (res.is_accepted()) accepted_events += res.events.size();
+                              if (res.is_accepted()) accepted_events += res.records.size();
                               if (first_answer_ns == 0) first_answer_ns = t;
                               ++answered;
                               cv.notify_all();

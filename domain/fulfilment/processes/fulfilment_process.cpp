@@ -61,7 +61,7 @@ std::future<command_result> send_step(runtime& rt, const fulfilment::step& st, c
 fulfilment::step_outcome outcome_of(const command_result& r) {
   fulfilment::step_outcome o;
   o.accepted = r.is_accepted();
-  for (const auto& e : r.events) {
+  for (const auto& e : r.records) {
     o.event_types.push_back(e.event_type);
     if (e.event_type != "PaymentFailed") continue;
     auto decoded = payments::payment::events().decode(e.event_type, e.schema_version, e.data);
@@ -138,7 +138,7 @@ process_progress fulfilment_process::advance(runtime& rt, const std::string& id,
     auto h = rt.history<saga>(id, (*view)->at, (*view)->at);
     auto records = await(h, timeout);
     if (!records || !*records) return process_progress::waiting;
-    if (!(*records)->empty()) due_cause = (*records)->back().event_id;
+    if (!(*records)->empty()) due_cause = (*records)->back().info.event_id;
   }
 
   auto steps = fulfilment::next_steps(s);
@@ -163,7 +163,7 @@ process_progress fulfilment_process::advance(runtime& rt, const std::string& id,
     }
     if (options_.on_answer && !options_.on_answer(st.command_id, *r))
       return process_progress::halted;
-    const std::string step_event = r->events.empty() ? due_cause : r->events.back().event_id;
+    const std::string step_event = r->records.empty() ? due_cause : r->records.back().event_id;
     auto rec_f = rt.send<saga>(id, fulfilment::interpret(st, outcome_of(*r)),
                                meta(options_, id, st.record_command_id(), step_event));
     auto rec = await(rec_f, timeout);
