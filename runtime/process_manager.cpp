@@ -214,7 +214,7 @@ result<std::unique_ptr<process_manager>> process_manager::start(
   // them again while it catches up; the queue keeps one entry per instance.
   auto store = rt.open_read_models();
   if (!store) return fail(std::move(store).err());
-  auto unfinished = options.store->unfinished(**store, def->name());
+  auto unfinished = options.store->unfinished(store->connection(), def->name());
   if (!unfinished) return fail(std::move(unfinished).err());
   for (const auto& instance : *unfinished) p->box->offer(instance.id, instance.cause);
   return std::unique_ptr<process_manager>{new process_manager{std::move(p)}};

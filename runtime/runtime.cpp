@@ -265,6 +265,12 @@ result<void> runtime::impl::start_projections(
   return ok();
 }
 
+result<void> runtime::add_projection(std::shared_ptr<projection> p, projection_start how) {
+  auto bound = bind_projection(std::move(p), catalog_);
+  if (!bound) return std::move(bound).err();
+  return impl_->projections->add(std::move(*bound), how);
+}
+
 result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p,
                                      projection_start how) {
   return impl_->projections->add(std::move(p), how);
@@ -291,8 +297,10 @@ result<void> runtime::rebuild_projection(std::string_view name) {
   return impl_->projections->rebuild(name);
 }
 
-result<std::unique_ptr<persistence::projection_store>> runtime::open_read_models() {
-  return impl_->projections->open_store();
+result<read_model_reader> runtime::open_read_models() {
+  auto store = impl_->projections->open_store();
+  if (!store) return std::move(store).err();
+  return read_model_reader{std::move(*store)};
 }
 
 }  // namespace strata

@@ -26,6 +26,7 @@
 #include "strata/persistence/journal.hpp"
 #include "strata/persistence/projection.hpp"
 #include "strata/persistence/projection_store.hpp"
+#include "strata/persistence/read_model.hpp"
 #include "strata/persistence/recorded_decoding.hpp"
 #include "strata/persistence/snapshot_store.hpp"
 #include "strata/runtime/config.hpp"
@@ -120,7 +121,9 @@ class runtime {
     if constexpr (check_decider<A>()) {
       if (auto valid = A::events().validate(); !valid)
         return error{errc::invalid_argument, std::string{A::type} + ": " + valid.err().message};
-      return add_model(actors::model_of<A>(std::move(policy)));
+      auto added = add_model(actors::model_of<A>(std::move(policy)));
+      if (added) catalog_.add<A>();
+      return added;
     } else {
       return error{errc::invalid_argument, "not a decider"};
     }
@@ -217,7 +220,9 @@ class runtime {
   }
 
   /// Registers projection `p` and starts it: it catches up from its checkpoint in the
-  /// read-model database, then follows committed events (see docs/PROJECTIONS.md).
+  /// read-model database, then follows committed events (see docs/PROJECTIONS.md). Its
+  /// handlers' event structs are resolved against the registered aggregates' schemas:
+  /// register them first.
   ///
   /// A read model records the id of the journal it was built from (`journal::id`). With
   /// `how = resume` (the default) that id is checked before anything is applied: none yet (a
@@ -229,11 +234,17 @@ class runtime {
   /// out of such a refusal; `wait_for` tells when it is done).
   ///
   /// Errors, all returned before it returns and leaving nothing registered:
-  /// `invalid_argument` for an empty or already registered name; `conflict` when the read
-  /// model was built from another journal (the message names both ids) or is past the
-  /// journal's last position (it names both positions), both saying to use
+  /// `invalid_argument` for a null `p`, an empty or already registered name, or an event
+  /// struct no registered aggregate's schema declares (the message names it); `conflict`
+  /// when the read model was built from another journal (the message names both ids) or is
+  /// past the journal's last position (it names both positions), both saying to use
   /// `projection_start::rebuild`; the read-model store's or the journal's when its
   /// connections or tables cannot be set up.
+  result<void> add_projection(std::shared_ptr<projection> p,
+                              projection_start how = projection_start::resume);
+
+  /// Registers a record-level projection (the seam under `projection`: it names its wire
+  /// types and decodes records itself). Otherwise as above.
   result<void> add_projection(std::shared_ptr<persistence::projection> p,
                               projection_start how = projection_start::resume);
 
@@ -260,8 +271,8 @@ class runtime {
   result<void> rebuild_projection(std::string_view name);
 
   /// A new connection on the read-model database for queries (one thread at a time), e.g.
-  /// `read_models::orders_by_customer(**store, "c-1")`. Errors: the store's.
-  result<std::unique_ptr<persistence::projection_store>> open_read_models();
+  /// `read_models::orders_by_customer(*reader, "c-1")`. Errors: the store's.
+  result<read_model_reader> open_read_models();
 
   /// Recomputes the audit hash chain of every stream on a reader connection and returns the
   /// first altered, missing, inserted or reordered event, or nullopt when the journal is
@@ -338,6 +349,7 @@ class runtime {
   }
 
   runtime_config config_;
+  event_catalog catalog_;  ///< The event structs of the registered aggregates.
   std::unique_ptr<impl> impl_;
 };
 

@@ -1,5 +1,7 @@
 #include "strata/domain/kernel/schema.hpp"
 
+#include <algorithm>
+
 namespace strata::detail {
 namespace {
 
@@ -46,6 +48,13 @@ bool schema_core::has_index(std::size_t index) const noexcept {
   for (const auto& t : types_)
     if (t.index == index) return true;
   return false;
+}
+
+std::vector<std::string> schema_core::upcast_names() const {
+  std::vector<std::string> out;
+  for (const auto& s : steps_)
+    if (std::find(out.begin(), out.end(), s.name) == out.end()) out.push_back(s.name);
+  return out;
 }
 
 const schema_core::step* schema_core::find_step(std::string_view name,

@@ -62,6 +62,8 @@ class schema_core {
   /// The entry registered for `index`, or an entry with an empty name when there is none.
   const type_entry& entry_for(std::size_t index) const noexcept;
   bool has_index(std::size_t index) const noexcept;
+  /// Every wire name an upcaster reads (old names included), each once.
+  std::vector<std::string> upcast_names() const;
 
   using sink = std::function<result<void>(std::size_t index, const boost::json::value& body)>;
 
@@ -248,6 +250,16 @@ class schema {
   std::uint32_t version_of() const {
     return core_.entry_for(detail::variant_index<E, Event>::value).version;
   }
+
+  /// The wire name of the alternative `E`.
+  template <class E>
+  std::string_view name_of() const {
+    return core_.entry_for(detail::variant_index<E, Event>::value).name;
+  }
+
+  /// Every wire name an upcaster reads, including names no current event has any more: with
+  /// the current names, every `event_type` a stored event of this schema may carry.
+  std::vector<std::string> upcast_names() const { return core_.upcast_names(); }
 
   /// Decodes one stored event, upcasting it first; calls `out(Event&&)` for each resulting
   /// current event (usually one; more when an upcaster splits). Errors as in

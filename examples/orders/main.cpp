@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
                   caught_up ? "yes" : to_string(caught_up.err()).c_str());
       if (auto store = r.open_read_models()) {
         for (const char* status : {"shipped", "confirmed", "cancelled"}) {
-          auto rows = read_models::orders_by_status(**store, status);
+          auto rows = read_models::orders_by_status(*store, status);
           if (!rows) continue;
           for (const auto& row : *rows)
             if (row.order_id.find(run) != std::string::npos)

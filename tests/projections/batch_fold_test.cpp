@@ -6,6 +6,8 @@
 
 #include <random>
 
+#include <boost/describe/class.hpp>
+
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/persistence/projection.hpp"
 #include "strata/persistence/projection_store.hpp"
@@ -59,20 +61,35 @@ void random_history(persistence::journal& j, std::mt19937& rng, int orders, int 
   }
 }
 
-std::map<std::string, std::string> read_lines(persistence::projection_store& s) {
-  auto rows = s.query(
+struct line_row {
+  std::string order_id;
+  std::string sku;
+  std::int64_t quantity = 0;
+  std::int64_t unit_price_minor = 0;
+};
+BOOST_DESCRIBE_STRUCT(line_row, (), (order_id, sku, quantity, unit_price_minor))
+
+struct recount_row {
+  std::string order_id;
+  std::int64_t total_minor = 0;
+  std::int64_t item_count = 0;
+};
+BOOST_DESCRIBE_STRUCT(recount_row, (), (order_id, total_minor, item_count))
+
+std::map<std::string, std::string> read_lines(read_model_reader& s) {
+  auto rows = s.query<line_row>(
       "SELECT order_id, sku, quantity, unit_price_minor FROM order_summary_lines ORDER BY "
       "order_id, sku");
   REQUIRE_MESSAGE(rows, (rows ? "" : to_string(rows.err())));
   std::map<std::string, std::string> out;
   for (const auto& r : *rows)
-    out[persistence::as_text(r[0]) + "/" + persistence::as_text(r[1])] =
-        std::to_string(persistence::as_int(r[2])) + "x" + std::to_string(persistence::as_int(r[3]));
+    out[r.order_id + "/" + r.sku] =
+        std::to_string(r.quantity) + "x" + std::to_string(r.unit_price_minor);
   return out;
 }
 
 /// Every order's row with its last position, rendered.
-std::map<std::string, std::string> read_rows(persistence::projection_store& s) {
+std::map<std::string, std::string> read_rows(read_model_reader& s) {
   auto all = read_models::all_orders(s);
   REQUIRE_MESSAGE(all, (all ? "" : to_string(all.err())));
   std::map<std::string, std::string> out;
@@ -98,18 +115,19 @@ TEST_CASE("the order-summary batch fold leaves the rows and lines that applying 
     random_history(j, rng, 6, 400, seed % 2 == 0);
     read_db reference;
     catch_up_with(j, std::make_shared<per_record_summaries>(), reference, 1000);
-    auto ref_store = reference.open();
-    const auto rows = read_rows(*ref_store);
-    const auto lines = read_lines(*ref_store);
+    auto ref_store = reference.reader();
+    const auto rows = read_rows(ref_store);
+    const auto lines = read_lines(ref_store);
     REQUIRE(!rows.empty());
     REQUIRE(!lines.empty());
     for (std::size_t batch : {std::size_t{1}, std::size_t{7}, std::size_t{1000}}) {
       CAPTURE(batch);
       read_db folded;
-      catch_up_with(j, std::make_shared<read_models::order_summary_projection>(), folded, batch);
-      auto store = folded.open();
-      CHECK(read_rows(*store) == rows);
-      CHECK(read_lines(*store) == lines);
+      catch_up_with(j, bound(std::make_shared<read_models::order_summary_projection>()), folded,
+                    batch);
+      auto store = folded.reader();
+      CHECK(read_rows(store) == rows);
+      CHECK(read_lines(store) == lines);
     }
   }
 }
@@ -119,12 +137,12 @@ TEST_CASE("order totals and item counts equal a recount of the lines after rando
   persistence::memory_journal j;
   random_history(j, rng, 8, 600, true);
   read_db db;
-  catch_up_with(j, std::make_shared<read_models::order_summary_projection>(), db, 64);
-  auto store = db.open();
-  auto orders = read_models::all_orders(*store);
+  catch_up_with(j, bound(std::make_shared<read_models::order_summary_projection>()), db, 64);
+  auto store = db.reader();
+  auto orders = read_models::all_orders(store);
   REQUIRE(orders);
   REQUIRE(orders->size() == 8);
-  auto recount = store->query(
+  auto recount = store.query<recount_row>(
       "SELECT o.order_id, (SELECT COALESCE(SUM(quantity * unit_price_minor), 0) FROM "
       "order_summary_lines l WHERE l.order_id = o.order_id), (SELECT COALESCE(SUM(quantity), 0) "
       "FROM order_summary_lines l WHERE l.order_id = o.order_id) FROM order_summary o ORDER BY "
@@ -135,9 +153,9 @@ TEST_CASE("order totals and item counts equal a recount of the lines after rando
   for (std::size_t i = 0; i < orders->size(); ++i) {
     const auto& o = (*orders)[i];
     CAPTURE(o.order_id);
-    CHECK(persistence::as_text((*recount)[i][0]) == o.order_id);
-    CHECK(o.total_minor == persistence::as_int((*recount)[i][1]));
-    CHECK(o.item_count == persistence::as_int((*recount)[i][2]));
+    CHECK((*recount)[i].order_id == o.order_id);
+    CHECK(o.total_minor == (*recount)[i].total_minor);
+    CHECK(o.item_count == (*recount)[i].item_count);
     units += o.item_count;
   }
   CHECK(units > 0);
@@ -154,12 +172,12 @@ TEST_CASE("a poison record inside a folded batch is parked and the rest of the b
   REQUIRE(caught);
   CHECK(caught->applied == 3);
   CHECK(caught->parked == 1);
-  auto store = db.open();
-  auto letters = store->dead_letters("order_summary");
+  auto store = db.reader();
+  auto letters = store.connection().dead_letters("order_summary");
   REQUIRE(letters);
   REQUIRE(letters->size() == 1);
   CHECK(letters->front().position == bad.position);
-  auto o = read_models::find_order(*store, "o-1");
+  auto o = read_models::find_order(store, "o-1");
   REQUIRE(o);
   REQUIRE(o->has_value());
   CHECK(to_string(**o) == "o-1 c-1 open 5x 350 EUR");

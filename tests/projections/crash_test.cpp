@@ -102,7 +102,7 @@ TEST_CASE("after a SIGKILL during live projection the read model equals a fold o
   REQUIRE((*rt)->wait_for("order_summary", *head, 30s));
   auto store = (*rt)->open_read_models();
   REQUIRE(store);
-  const auto model = read_orders(**store);
+  const auto model = read_orders(*store);
   CHECK(model.size() == orders_count);
   CHECK(model == fold_orders(**j));
 }

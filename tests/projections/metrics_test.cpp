@@ -53,7 +53,7 @@ class holding_summaries final : public summaries_wrapper {
     std::unique_lock<std::mutex> lock{mutex_};
     released_.wait(lock, [&] { return !held_; });
     lock.unlock();
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
   void hold() {
     std::lock_guard<std::mutex> lock{mutex_};

@@ -17,10 +17,10 @@ using namespace strata::testing;
 namespace {
 
 template <class P>
-std::unique_ptr<persistence::projection_store> project(persistence::journal& j, read_db& db) {
+read_model_reader project(persistence::journal& j, read_db& db) {
   auto caught = catch_up(j, std::make_shared<P>(), db.open());
   REQUIRE_MESSAGE(caught, (caught ? "" : to_string(caught.err())));
-  return db.open();
+  return db.reader();
 }
 
 std::string ids(const result<std::vector<read_models::order_summary>>& r) {
@@ -52,19 +52,19 @@ TEST_CASE("order summaries track status, total and item count and answer by cust
   read_db db;
   auto store = project<read_models::order_summary_projection>(j, db);
 
-  auto o1 = read_models::find_order(*store, "o-1");
+  auto o1 = read_models::find_order(store, "o-1");
   REQUIRE(o1);
   REQUIRE(o1->has_value());
   CHECK(to_string(**o1) == "o-1 alice confirmed 6x 340 EUR");
-  CHECK(to_string(**read_models::find_order(*store, "o-3")) == "o-3 alice open 1x 7 EUR");
-  CHECK(to_string(**read_models::find_order(*store, "o-4")) == "o-4 alice shipped 1x 100 EUR");
-  CHECK(ids(read_models::orders_by_customer(*store, "alice")) == "o-1 o-3 o-4");
-  CHECK(ids(read_models::orders_by_customer(*store, "bob")) == "o-2");
-  CHECK(ids(read_models::orders_by_customer(*store, "carol")).empty());
-  CHECK(ids(read_models::orders_by_status(*store, "cancelled")) == "o-2");
-  CHECK(ids(read_models::orders_by_status(*store, "open")) == "o-3");
-  CHECK(ids(read_models::orders_by_status(*store, "confirmed")) == "o-1");
-  CHECK(read_orders(*store) == fold_orders(j));
+  CHECK(to_string(**read_models::find_order(store, "o-3")) == "o-3 alice open 1x 7 EUR");
+  CHECK(to_string(**read_models::find_order(store, "o-4")) == "o-4 alice shipped 1x 100 EUR");
+  CHECK(ids(read_models::orders_by_customer(store, "alice")) == "o-1 o-3 o-4");
+  CHECK(ids(read_models::orders_by_customer(store, "bob")) == "o-2");
+  CHECK(ids(read_models::orders_by_customer(store, "carol")).empty());
+  CHECK(ids(read_models::orders_by_status(store, "cancelled")) == "o-2");
+  CHECK(ids(read_models::orders_by_status(store, "open")) == "o-3");
+  CHECK(ids(read_models::orders_by_status(store, "confirmed")) == "o-1");
+  CHECK(read_orders(store) == fold_orders(j));
 }
 
 TEST_CASE("order summaries upcast stored v1 events before applying them") {
@@ -81,7 +81,7 @@ TEST_CASE("order summaries upcast stored v1 events before applying them") {
   REQUIRE(j.append({a}));
   read_db db;
   auto store = project<read_models::order_summary_projection>(j, db);
-  CHECK(to_string(**read_models::find_order(*store, "o-old")) == "o-old dora open 2x 500 USD");
+  CHECK(to_string(**read_models::find_order(store, "o-old")) == "o-old dora open 2x 500 USD");
 }
 
 TEST_CASE("inventory levels show on hand, reserved and available per sku") {
@@ -93,20 +93,20 @@ TEST_CASE("inventory levels show on hand, reserved and available per sku") {
                          {received{5}, reserved{"o-3", 1}, adjusted{5, 8, "recount", "u-1"}});
   read_db db;
   auto store = project<read_models::inventory_levels_projection>(j, db);
-  auto all = read_models::all_levels(*store);
+  auto all = read_models::all_levels(store);
   REQUIRE(all);
   REQUIRE(all->size() == 2);
   CHECK((*all)[0].sku == "sku-1");
   CHECK((*all)[0].on_hand == 7);
   CHECK((*all)[0].reserved == 0);
   CHECK((*all)[0].available == 7);
-  auto two = read_models::find_level(*store, "sku-2");
+  auto two = read_models::find_level(store, "sku-2");
   REQUIRE(two);
   REQUIRE(two->has_value());
   CHECK((*two)->on_hand == 8);
   CHECK((*two)->reserved == 1);
   CHECK((*two)->available == 7);
-  CHECK_FALSE(read_models::find_level(*store, "sku-3")->has_value());
+  CHECK_FALSE(read_models::find_level(store, "sku-3")->has_value());
 }
 
 TEST_CASE("the payments ledger lists every movement and keeps a balance per payment") {
@@ -119,13 +119,13 @@ TEST_CASE("the payments ledger lists every movement and keeps a balance per paym
   append<payment>(j, "p-2", {authorized{"o-2", money{50, "USD"}, "paypal"}, voided{}});
   read_db db;
   auto store = project<read_models::payments_ledger_projection>(j, db);
-  auto ledger = read_models::ledger_of(*store, "p-1");
+  auto ledger = read_models::ledger_of(store, "p-1");
   REQUIRE(ledger);
   std::string kinds;
   for (const auto& e : *ledger)
     kinds += e.kind + ":" + std::to_string(e.amount_minor) + e.currency + " ";
   CHECK(kinds == "authorized:1000EUR captured:600EUR captured:400EUR refunded:250EUR ");
-  auto balance = read_models::balance_of(*store, "p-1");
+  auto balance = read_models::balance_of(store, "p-1");
   REQUIRE(balance);
   REQUIRE(balance->has_value());
   CHECK((*balance)->order_id == "o-1");
@@ -133,10 +133,10 @@ TEST_CASE("the payments ledger lists every movement and keeps a balance per paym
   CHECK((*balance)->captured_minor == 1000);
   CHECK((*balance)->refunded_minor == 250);
   CHECK((*balance)->status == "refunded");
-  auto voided_one = read_models::balance_of(*store, "p-2");
+  auto voided_one = read_models::balance_of(store, "p-2");
   REQUIRE(voided_one);
   CHECK((*voided_one)->status == "voided");
-  CHECK(read_models::ledger_of(*store, "p-2")->back().currency == "USD");
+  CHECK(read_models::ledger_of(store, "p-2")->back().currency == "USD");
 }
 
 TEST_CASE("user activity counts actions per user per UTC day") {
@@ -152,7 +152,7 @@ TEST_CASE("user activity counts actions per user per UTC day") {
   append<user_activity>(j, "u-2", {action_recorded{1, action_kind::signed_in, "", {}, day1}});
   read_db db;
   auto store = project<read_models::user_activity_daily_projection>(j, db);
-  auto days = read_models::activity_of(*store, "u-1");
+  auto days = read_models::activity_of(store, "u-1");
   REQUIRE(days);
   REQUIRE(days->size() == 2);
   CHECK((*days)[0].day == "2025-12-01");
@@ -161,7 +161,7 @@ TEST_CASE("user activity counts actions per user per UTC day") {
   CHECK((*days)[1].day == "2025-12-02");
   CHECK((*days)[1].actions == 1);
   CHECK((*days)[1].orders_placed == 1);
-  auto other = read_models::activity_of(*store, "u-2");
+  auto other = read_models::activity_of(store, "u-2");
   REQUIRE(other);
   CHECK(other->size() == 1);
 }

@@ -15,7 +15,7 @@ using namespace strata::testing;
 namespace {
 
 std::shared_ptr<persistence::projection> summaries() {
-  return std::make_shared<read_models::order_summary_projection>();
+  return bound(std::make_shared<read_models::order_summary_projection>());
 }
 
 std::string rendered(const result<std::optional<read_models::order_summary>>& o) {
@@ -54,9 +54,9 @@ TEST_CASE("a runner applies only the next position, drops older records and repo
   CHECK(rest->skipped == 1);
   CHECK(rest->applied == 2);
   CHECK(runner.position().position == c[0].position);
-  auto store = db.open();
-  CHECK(rendered(read_models::find_order(*store, "o-2")) == "o-2 c-1 open 3x 300 EUR");
-  auto cp = store->load_checkpoint("order_summary");
+  auto store = db.reader();
+  CHECK(rendered(read_models::find_order(store, "o-2")) == "o-2 c-1 open 3x 300 EUR");
+  auto cp = store.connection().load_checkpoint("order_summary");
   REQUIRE(cp);
   CHECK(cp->position == c[0].position);
 }
@@ -81,18 +81,18 @@ TEST_CASE("a failed commit applies nothing and the batch is applied exactly once
   CHECK(two.err().code == errc::unavailable);
   CHECK(plan->failed == 1);
   CHECK(runner.position().position.value == 10);
-  auto reader = db.open();
-  auto after_failure = read_models::all_orders(*reader);
+  auto reader = db.reader();
+  auto after_failure = read_models::all_orders(reader);
   REQUIRE(after_failure);
   CHECK(after_failure->size() == 10);
-  auto cp = reader->load_checkpoint("order_summary");
+  auto cp = reader.connection().load_checkpoint("order_summary");
   REQUIRE(cp);
   CHECK(cp->position.value == 10);
 
   auto rest = runner.catch_up(j, 10);
   REQUIRE(rest);
   CHECK(runner.position().position.value == 30);
-  CHECK(read_orders(*reader) == fold_orders(j));
+  CHECK(read_orders(reader) == fold_orders(j));
 }
 
 TEST_CASE("a restarted runner continues from the committed checkpoint without applying twice") {
@@ -113,8 +113,8 @@ TEST_CASE("a restarted runner continues from the committed checkpoint without ap
   REQUIRE(r.start());
   CHECK(r.position().position.value == 3);
   REQUIRE(r.catch_up(j));
-  auto store = db.open();
-  CHECK(read_orders(*store) == fold_orders(j));
+  auto store = db.reader();
+  CHECK(read_orders(store) == fold_orders(j));
 }
 
 TEST_CASE("a poison event is parked and the projection goes on with park_and_continue") {
@@ -129,20 +129,20 @@ TEST_CASE("a poison event is parked and the projection goes on with park_and_con
   REQUIRE(out);
   CHECK(out->parked == 1);
   CHECK(runner.position().position.value == 3);
-  auto store = db.open();
-  auto letters = store->dead_letters("order_summary");
+  auto store = db.reader();
+  auto letters = store.connection().dead_letters("order_summary");
   REQUIRE(letters);
   REQUIRE(letters->size() == 1);
   CHECK(letters->front().position == bad.position);
   CHECK(letters->front().event_id == bad.event_id);
   CHECK(letters->front().error.rfind("corrupted", 0) == 0);
   CHECK(letters->front().parked_at == test_clock()->now());  // the runner's clock, no other
-  CHECK(rendered(read_models::find_order(*store, "o-3")) == "o-3 c-1 open 2x 200 EUR");
-  CHECK(rendered(read_models::find_order(*store, "o-2")) == "none");
+  CHECK(rendered(read_models::find_order(store, "o-3")) == "o-3 c-1 open 2x 200 EUR");
+  CHECK(rendered(read_models::find_order(store, "o-2")) == "none");
 
   auto retried = runner.retry(j, bad.position);
   REQUIRE_FALSE(retried);  // the event itself is broken: it fails again and stays parked
-  letters = store->dead_letters("order_summary");
+  letters = store.connection().dead_letters("order_summary");
   REQUIRE(letters);
   REQUIRE(letters->size() == 1);
   CHECK(letters->front().attempts == 2);
@@ -161,7 +161,7 @@ class flaky_summaries final : public summaries_wrapper {
       --failures_;
       return error{errc::invalid_argument, "customer service is on strike"};
     }
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
 
   int failures_;
@@ -198,11 +198,11 @@ TEST_CASE("with policy stop a poison event stops the projection until a retry su
   CHECK_FALSE(runner.is_stopped());
   CHECK(runner.position().position == bad[0].position);
   REQUIRE(runner.catch_up(j));
-  auto store = db.open();
-  auto letters = store->dead_letters("order_summary");
+  auto store = db.reader();
+  auto letters = store.connection().dead_letters("order_summary");
   REQUIRE(letters);
   CHECK(letters->empty());
-  CHECK(read_orders(*store) == fold_orders(j));
+  CHECK(read_orders(store) == fold_orders(j));
 }
 
 TEST_CASE("a parked event retried successfully leaves the dead letters and enters the model") {
@@ -214,11 +214,11 @@ TEST_CASE("a parked event retried successfully leaves the dead letters and enter
                            persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   REQUIRE(runner.catch_up(j));
-  auto store = db.open();
-  CHECK(store->dead_letters("order_summary")->size() == 1);
+  auto store = db.reader();
+  CHECK(store.connection().dead_letters("order_summary")->size() == 1);
   REQUIRE(runner.retry(j, bad[0].position));
-  CHECK(store->dead_letters("order_summary")->empty());
-  CHECK(read_orders(*store) == fold_orders(j));
+  CHECK(store.connection().dead_letters("order_summary")->empty());
+  CHECK(read_orders(store) == fold_orders(j));
 }
 
 TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally built one") {
@@ -233,13 +233,13 @@ TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally b
                                        "x" + std::to_string(i), 2, money{5, "EUR"}}}}});
     REQUIRE(runner.catch_up(j));
   }
-  auto store = db.open();
-  const auto incremental = read_orders(*store);
+  auto store = db.reader();
+  const auto incremental = read_orders(store);
   REQUIRE(runner.reset());
   CHECK(runner.position().position.value == 0);
-  CHECK(read_orders(*store).empty());
+  CHECK(read_orders(store).empty());
   REQUIRE(runner.catch_up(j, 3));
-  CHECK(read_orders(*store) == incremental);
+  CHECK(read_orders(store) == incremental);
   CHECK(incremental == fold_orders(j));
 }
 
@@ -309,9 +309,9 @@ TEST_CASE(
   REQUIRE(runner.start(second, projection_start::rebuild));
   CHECK(runner.position().position.value == 0);
   CHECK(runner.position().journal_id == second.id());
-  CHECK(read_orders(*db.open()).empty());
+  CHECK(read_orders(db.reader()).empty());
   REQUIRE(runner.catch_up(second));
-  CHECK(read_orders(*db.open()) == fold_orders(second));
+  CHECK(read_orders(db.reader()) == fold_orders(second));
   CHECK(db.open()->load_checkpoint("order_summary")->journal_id == second.id());
   REQUIRE(runner.reset());
   CHECK(db.open()->load_checkpoint("order_summary")->journal_id == second.id());

@@ -49,6 +49,8 @@ struct files {
     REQUIRE(s);
     return std::move(*s);
   }
+  /// A connection for the read models' typed queries.
+  read_model_reader reader() const { return read_model_reader{read_models()}; }
 };
 
 orders::command place(const std::string& customer, std::int64_t qty = 1) {
@@ -72,7 +74,7 @@ global_position place_many(runtime& rt, const std::string& prefix, int n) {
   return last;
 }
 
-std::shared_ptr<persistence::projection> summaries() {
+std::shared_ptr<projection> summaries() {
   return std::make_shared<read_models::order_summary_projection>();
 }
 
@@ -82,7 +84,7 @@ class gated_summaries final : public summaries_wrapper {
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
     gate_.wait();
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
   void open() {
     std::call_once(once_, [this] { opener_.set_value(); });
@@ -104,7 +106,7 @@ TEST_CASE("wait_for gives read-your-writes and lag reports position and head") {
   REQUIRE(rt->wait_for("order_summary", r.position, 10s));
   auto store = rt->open_read_models();
   REQUIRE(store);
-  auto o = read_models::find_order(**store, "o-1");
+  auto o = read_models::find_order(*store, "o-1");
   REQUIRE(o);
   REQUIRE(o->has_value());
   CHECK(to_string(**o) == "o-1 alice open 3x 300 EUR");
@@ -146,8 +148,8 @@ TEST_CASE(
   REQUIRE(lag);
   CHECK(lag->lag_events == 0);
   auto j = f.journal();
-  CHECK(read_orders(*f.read_models()) == fold_orders(*j));
-  CHECK(read_orders(*f.read_models()).size() == 1500 + 10 + (last.value - 1500));
+  CHECK(read_orders(f.reader()) == fold_orders(*j));
+  CHECK(read_orders(f.reader()).size() == 1500 + 10 + (last.value - 1500));
 }
 
 TEST_CASE("a slow projection overflows its bounded buffer and reads the journal instead") {
@@ -170,8 +172,8 @@ TEST_CASE("a slow projection overflows its bounded buffer and reads the journal 
   // Most batches never fitted the buffer of 8: reaching `last` took reads of the journal.
   REQUIRE(rt->wait_for("order_summary", last, 30s));
   auto j = f.journal();
-  CHECK(read_orders(*f.read_models()) == fold_orders(*j));
-  CHECK(read_orders(*f.read_models()).size() == 300);
+  CHECK(read_orders(f.reader()) == fold_orders(*j));
+  CHECK(read_orders(f.reader()).size() == 300);
   auto caught_up = rt->projection_lag("order_summary");
   REQUIRE(caught_up);
   CHECK(caught_up->lag_events == 0);
@@ -202,7 +204,7 @@ TEST_CASE("stopping the runtime lets a live projection take every commit made be
     stopped.get();
   }
   auto j = f.journal();
-  const auto applied = read_orders(*f.read_models());
+  const auto applied = read_orders(f.reader());
   CHECK(applied.size() == 40);
   CHECK(applied == fold_orders(*j));
 }
@@ -224,13 +226,13 @@ TEST_CASE("a live poison event is parked, listed and retried through the runtime
   CHECK(letters->front().error == "invalid_argument: refused o-bad");
   auto store = rt->open_read_models();
   REQUIRE(store);
-  CHECK_FALSE(read_models::find_order(**store, "o-bad")->has_value());
+  CHECK_FALSE(read_models::find_order(*store, "o-bad")->has_value());
   auto failed = rt->retry_dead_letter("order_summary", bad.position);
   CHECK_FALSE(failed);
   picky->refuse = false;
   REQUIRE(rt->retry_dead_letter("order_summary", bad.position));
   CHECK(rt->dead_letters("order_summary")->empty());
-  CHECK(read_models::find_order(**store, "o-bad")->has_value());
+  CHECK(read_models::find_order(*store, "o-bad")->has_value());
 }
 
 TEST_CASE("a rebuild while commands run ends equal to the incrementally built read model") {
@@ -247,7 +249,7 @@ TEST_CASE("a rebuild while commands run ends equal to the incrementally built re
   auto cp = f.read_models()->load_checkpoint("order_summary");
   REQUIRE(cp);
   CHECK(cp->journal_id == j->id());
-  const auto rebuilt = read_orders(*f.read_models());
+  const auto rebuilt = read_orders(f.reader());
   CHECK(rebuilt.size() == 800);
   CHECK(rebuilt == fold_orders(*j));
   // The same journal projected incrementally into another database.
@@ -256,7 +258,7 @@ TEST_CASE("a rebuild while commands run ends equal to the incrementally built re
       runner_for(summaries(), other.open(), persistence::poison_policy::park_and_continue);
   REQUIRE(runner.start());
   for (int i = 0; i < 80; ++i) REQUIRE(runner.catch_up(*j, 10, 10));
-  CHECK(read_orders(*other.open()) == rebuilt);
+  CHECK(read_orders(other.reader()) == rebuilt);
 }
 
 TEST_CASE("an invalid on_poison setting is refused before anything starts") {
@@ -283,10 +285,10 @@ void delete_journal(const files& f) {
   }
 }
 
-std::int64_t count_orders(persistence::projection_store& s) {
-  auto rows = s.query("SELECT count(*) FROM order_summary");
-  REQUIRE(rows);
-  return persistence::as_int((*rows)[0][0]);
+std::int64_t count_orders(read_model_reader&& s) {
+  auto count = s.query_one<std::int64_t>("SELECT count(*) FROM order_summary");
+  REQUIRE(count);
+  return count->value_or(0);
 }
 
 /// Runs a runtime on `f` with the order summaries until its `n` orders are projected; returns
@@ -326,7 +328,7 @@ class counted_summaries final : public summaries_wrapper {
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
     ++applied;
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
   std::atomic<int> applied{0};
 };
@@ -353,12 +355,12 @@ TEST_CASE(
   CHECK(mentions(refused.err(), new_id));
   CHECK(mentions(refused.err(), "rebuild"));
   CHECK(rt->projection_lag("order_summary").err().code == errc::not_found);
-  CHECK(count_orders(*f.read_models()) == 5);  // untouched
+  CHECK(count_orders(f.reader()) == 5);  // untouched
 
   REQUIRE(rt->add_projection(summaries(), projection_start::rebuild));
   REQUIRE(rt->wait_for("order_summary", last, 10s));
   const auto late = place_one_projected(*rt);
-  const auto model = read_orders(*f.read_models());
+  const auto model = read_orders(f.reader());
   CHECK(model.size() == 4);
   CHECK(model == fold_orders(*f.journal()));
   CHECK(model.count("old-0") == 0);
@@ -391,7 +393,7 @@ TEST_CASE(
 
   REQUIRE(rt->add_projection(summaries(), projection_start::rebuild));
   REQUIRE(rt->wait_for("order_summary", global_position{2}, 10s));
-  CHECK(read_orders(*f.read_models()) == fold_orders(*f.journal()));
+  CHECK(read_orders(f.reader()) == fold_orders(*f.journal()));
 }
 
 TEST_CASE("a read model whose checkpoint was set past the head of its own journal is refused") {
@@ -424,7 +426,7 @@ TEST_CASE("a restart on the same files resumes the read model without reapplying
   CHECK(lag->position == first);
   place_one_projected(*rt);
   CHECK(counted->applied.load() == 1);
-  CHECK(read_orders(*f.read_models()) == fold_orders(*f.journal()));
+  CHECK(read_orders(f.reader()) == fold_orders(*f.journal()));
 }
 
 TEST_CASE(
@@ -439,11 +441,11 @@ TEST_CASE(
                     "DROP TABLE projection_checkpoints",
                     "ALTER TABLE old_checkpoints RENAME TO projection_checkpoints"});
   {
-    auto rows = f.read_models()->query(
+    auto columns = f.reader().query_one<std::int64_t>(
         "SELECT count(*) FROM pragma_table_info('projection_checkpoints') WHERE name = "
         "'journal_id'");
-    REQUIRE(rows);
-    CHECK(persistence::as_int((*rows)[0][0]) == 1);  // added back by the open
+    REQUIRE(columns);
+    CHECK(columns->value_or(0) == 1);  // added back by the open
   }
   auto rt = f.start();
   auto counted = std::make_shared<counted_summaries>();

@@ -21,6 +21,7 @@
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/projection.hpp"
 #include "strata/persistence/projection_runner.hpp"
+#include "strata/persistence/read_model.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
@@ -43,12 +44,40 @@ inline std::shared_ptr<const manual_clock> test_clock() {
   return clk;
 }
 
+/// The event structs of the shop's aggregates (orders, payments, inventory, user activity),
+/// as a runtime that registered them all knows them.
+inline const event_catalog& shop_catalog() {
+  static event_catalog catalog;
+  static const bool filled = [] {
+    catalog.add<orders::order>();
+    catalog.add<payments::payment>();
+    catalog.add<inventory::inventory_item>();
+    catalog.add<users::user_activity>();
+    return true;
+  }();
+  (void)filled;
+  return catalog;
+}
+
+/// Typed projection `p` bound to the shop's catalog: the record-level projection a runner
+/// drives.
+inline std::shared_ptr<persistence::projection> bound(std::shared_ptr<projection> p) {
+  auto b = bind_projection(std::move(p), shop_catalog());
+  REQUIRE_MESSAGE(b, (b ? "" : to_string(b.err())));
+  return std::move(*b);
+}
+
 /// A runner of `p` over `store` on the test clock.
 inline persistence::projection_runner runner_for(
     std::shared_ptr<persistence::projection> p,
     std::unique_ptr<persistence::projection_store> store,
     persistence::poison_policy policy = persistence::poison_policy::park_and_continue) {
   return persistence::projection_runner{std::move(p), std::move(store), policy, test_clock()};
+}
+inline persistence::projection_runner runner_for(
+    std::shared_ptr<projection> p, std::unique_ptr<persistence::projection_store> store,
+    persistence::poison_policy policy = persistence::poison_policy::park_and_continue) {
+  return runner_for(bound(std::move(p)), std::move(store), policy);
 }
 
 /// Catches `p` up over `j` into `store` from its checkpoint to the head, the way a host's
@@ -60,22 +89,28 @@ inline result<persistence::apply_outcome> catch_up(
   if (auto s = runner.start(); !s) return std::move(s).err();
   return runner.catch_up(j, batch);
 }
+inline result<persistence::apply_outcome> catch_up(
+    persistence::journal& j, std::shared_ptr<projection> p,
+    std::unique_ptr<persistence::projection_store> store, std::size_t batch = 1000) {
+  return catch_up(j, bound(std::move(p)), std::move(store), batch);
+}
 
 /// The order-summary projection behind a wrapper: a test overrides `apply` to add a fault, a
-/// wait or a count, and calls `inner_.apply` for the real work.
+/// wait or a count, and calls `inner_->apply` for the real work.
 class summaries_wrapper : public persistence::projection {
  public:
-  std::string_view name() const override { return inner_.name(); }
-  std::vector<std::string> handles() const override { return inner_.handles(); }
-  result<void> setup(persistence::projection_transaction& tx) override { return inner_.setup(tx); }
-  result<void> drop(persistence::projection_transaction& tx) override { return inner_.drop(tx); }
+  std::string_view name() const override { return inner_->name(); }
+  std::vector<std::string> handles() const override { return inner_->handles(); }
+  result<void> setup(persistence::projection_transaction& tx) override { return inner_->setup(tx); }
+  result<void> drop(persistence::projection_transaction& tx) override { return inner_->drop(tx); }
   result<void> apply(persistence::projection_transaction& tx,
                      const persistence::event_record& r) override {
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
 
  protected:
-  read_models::order_summary_projection inner_;
+  std::shared_ptr<persistence::projection> inner_ =
+      bound(std::make_shared<read_models::order_summary_projection>());
 };
 
 /// Order summaries that refuse the events of order "o-bad" while `refuse` is set.
@@ -85,7 +120,7 @@ class picky_summaries final : public summaries_wrapper {
                      const persistence::event_record& r) override {
     if (r.aggregate_id == "o-bad" && refuse.load())
       return error{errc::invalid_argument, "refused o-bad"};
-    return inner_.apply(tx, r);
+    return inner_->apply(tx, r);
   }
   std::atomic<bool> refuse{true};
 };
@@ -156,6 +191,8 @@ struct read_db {
     REQUIRE_MESSAGE(s, (s ? "" : to_string(s.err())));
     return std::move(*s);
   }
+  /// A connection for the read models' typed queries.
+  read_model_reader reader() { return read_model_reader{open()}; }
 };
 
 /// The order summaries a fold over the whole journal gives, rendered, by order id.
@@ -199,12 +236,16 @@ inline std::map<std::string, std::string> fold_orders(persistence::journal& j) {
 }
 
 /// The order summaries of a read model, rendered, by order id.
-inline std::map<std::string, std::string> read_orders(persistence::projection_store& s) {
+inline std::map<std::string, std::string> read_orders(read_model_reader& s) {
   auto all = read_models::all_orders(s);
   REQUIRE_MESSAGE(all, (all ? "" : to_string(all.err())));
   std::map<std::string, std::string> out;
   for (const auto& o : *all) out[o.order_id] = to_string(o);
   return out;
+}
+
+inline std::map<std::string, std::string> read_orders(read_model_reader&& s) {
+  return read_orders(s);
 }
 
 }  // namespace strata::testing

@@ -15,6 +15,7 @@
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/persistence/projection_runner.hpp"
+#include "strata/persistence/read_model.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "strata/runtime/runtime.hpp"
@@ -26,7 +27,7 @@ namespace strata::bench {
 namespace {
 
 /// Checks one order of the read model against what its stream holds.
-void check_summary(persistence::projection_store& store, const std::string& order_id,
+void check_summary(read_model_reader& store, const std::string& order_id,
                    const std::string& customer, const order_data& data, std::uint64_t items,
                    const std::string& how) {
   auto found = read_models::find_order(store, order_id);
@@ -76,10 +77,21 @@ result<catch_up_stats> timed_catch_up(persistence::journal& j,
   return stats;
 }
 
-std::int64_t count_rows(persistence::projection_store& store, const std::string& what) {
-  auto rows = store.query("SELECT count(*), COALESCE(SUM(item_count), 0) FROM order_summary");
-  check(rows && rows->size() == 1, what + ": cannot count the read model");
-  return persistence::as_int((*rows)[0][0]);
+std::int64_t count_rows(read_model_reader& store, const std::string& what) {
+  auto rows = store.query_one<std::int64_t>("SELECT count(*) FROM order_summary");
+  check(rows && rows->has_value(), what + ": cannot count the read model");
+  return **rows;
+}
+
+/// The order-summary projection bound to the Order schema, as a runtime that registered
+/// Order would bind it.
+std::shared_ptr<persistence::projection> order_summaries() {
+  static event_catalog catalog;
+  static const bool filled = (catalog.add<orders::order>(), true);
+  (void)filled;
+  auto p = bind_projection(std::make_shared<read_models::order_summary_projection>(), catalog);
+  check(static_cast<bool>(p), "projection: bind order_summary");
+  return std::move(*p);
 }
 
 void catch_up_case(const options& o, std::uint64_t events) {
@@ -119,8 +131,7 @@ void catch_up_case(const options& o, std::uint64_t events) {
   std::fprintf(stderr, "[projection] catch-up of order_summary\n");
   const double cpu0 = cpu_seconds();
   const auto t0 = now_ns();
-  auto stats = timed_catch_up(**j, std::make_shared<read_models::order_summary_projection>(),
-                              std::move(*store), 1000);
+  auto stats = timed_catch_up(**j, order_summaries(), std::move(*store), 1000);
   const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
   check(static_cast<bool>(stats),
         "projection: catch_up failed: " + (stats ? std::string{} : to_string(stats.err())));
@@ -132,16 +143,18 @@ void catch_up_case(const options& o, std::uint64_t events) {
                                              std::to_string(events));
 
   // Verification on a fresh connection: one row per order, sampled orders exact.
-  auto check_store = persistence::sqlite_projection_store::open(po);
-  check(static_cast<bool>(check_store), "projection: reopen read-model store");
-  auto cp = (*check_store)->load_checkpoint(read_models::order_summary_projection::projection_name);
+  auto reopened = persistence::sqlite_projection_store::open(po);
+  check(static_cast<bool>(reopened), "projection: reopen read-model store");
+  auto check_store = std::make_unique<read_model_reader>(std::move(*reopened));
+  auto cp = check_store->connection().load_checkpoint(
+      read_models::order_summary_projection::projection_name);
   check(cp && cp->position.value == events, "projection: stored checkpoint is wrong");
-  const auto rows = count_rows(**check_store, "projection");
+  const auto rows = count_rows(*check_store, "projection");
   check(rows == static_cast<std::int64_t>(std::min<std::uint64_t>(streams, events)),
         "projection: read model holds " + std::to_string(rows) + " orders");
   for (std::size_t k = 0; k < streams; k += std::max<std::size_t>(1, streams / 20)) {
     if (heads[k] == 0) continue;
-    check_summary(**check_store, "pc-" + std::to_string(k), "customer-" + std::to_string(k % 997),
+    check_summary(*check_store, "pc-" + std::to_string(k), "customer-" + std::to_string(k % 997),
                   data, heads[k] - 1, "projection catch-up");
   }
 
@@ -162,7 +175,7 @@ void catch_up_case(const options& o, std::uint64_t events) {
       .figure("db_bytes", static_cast<double>(file_bytes(read_path)));
   emit(line);
   j->reset();
-  check_store->reset();
+  check_store.reset();
   if (!o.keep_files) {
     remove_db(path);
     remove_db(read_path);
@@ -276,7 +289,7 @@ void lag_case(const options& o, double rate, std::size_t commands) {
     check(static_cast<bool>(reader), "projection lag: open_read_models");
     for (std::size_t s = 0; s < streams; s += std::max<std::size_t>(1, streams / 20)) {
       const std::uint64_t items = commands / streams + (s < commands % streams ? 1 : 0);
-      check_summary(**reader, data.order_id(s), "customer-" + std::to_string(s % 997), data, items,
+      check_summary(*reader, data.order_id(s), "customer-" + std::to_string(s % 997), data, items,
                     label);
     }
     const auto cl = summarize(command_ns);

@@ -6,8 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/persistence/projection.hpp"
-#include "strata/persistence/projection_store.hpp"
+#include <boost/describe/class.hpp>
+
+#include "strata/persistence/read_model.hpp"
 
 namespace strata::read_models {
 
@@ -18,23 +19,20 @@ struct inventory_level {
   std::int64_t reserved = 0;
   std::int64_t available = 0;  ///< on_hand - reserved.
 };
+BOOST_DESCRIBE_STRUCT(inventory_level, (), (sku, on_hand, reserved, available))
 
 /// The projection "inventory_levels": one row per SKU (the InventoryItem aggregate id).
-class inventory_levels_projection final : public persistence::projection {
+class inventory_levels_projection final : public projection {
  public:
   static constexpr std::string_view projection_name = "inventory_levels";
-  std::string_view name() const override { return projection_name; }
-  std::vector<std::string> handles() const override;
-  result<void> setup(persistence::projection_transaction& tx) override;
-  result<void> drop(persistence::projection_transaction& tx) override;
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& record) override;
+  inventory_levels_projection();
+  result<void> setup(read_model_tx& tx) override;
+  result<void> drop(read_model_tx& tx) override;
 };
 
 /// The level of `sku`, if any stock event was seen for it. Errors: the store's.
-result<std::optional<inventory_level>> find_level(persistence::projection_store& store,
-                                                  std::string_view sku);
+result<std::optional<inventory_level>> find_level(read_model_reader& store, std::string_view sku);
 /// Every SKU's level, by SKU. Errors: the store's.
-result<std::vector<inventory_level>> all_levels(persistence::projection_store& store);
+result<std::vector<inventory_level>> all_levels(read_model_reader& store);
 
 }  // namespace strata::read_models

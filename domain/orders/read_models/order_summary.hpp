@@ -7,11 +7,12 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/persistence/projection.hpp"
-#include "strata/persistence/projection_store.hpp"
+#include <boost/describe/class.hpp>
+
+#include "strata/persistence/read_model.hpp"
 
 /// Read models built from the journal by projections. Each file owns its tables (schema at
-/// the top of its .cpp) and offers typed queries over any `projection_store` connection.
+/// the top of its .cpp) and offers typed queries over a `read_model_reader` connection.
 namespace strata::read_models {
 
 /// One order as the order-summary read model shows it.
@@ -30,38 +31,35 @@ struct order_summary {
            a.item_count == b.item_count && a.last_position == b.last_position;
   }
 };
+BOOST_DESCRIBE_STRUCT(order_summary, (),
+                      (order_id, customer_id, status, currency, total_minor, item_count,
+                       last_position))
 
 /// Renders a summary as "o-1 c-7 open 3x 1500 EUR".
 std::string to_string(const order_summary& s);
 
 /// The projection "order_summary": one row per order (status, total, item count, customer)
 /// from the Order events, plus its lines (to keep totals right when a line is removed).
-class order_summary_projection final : public persistence::projection {
+class order_summary_projection final : public projection {
  public:
   static constexpr std::string_view projection_name = "order_summary";
-  std::string_view name() const override { return projection_name; }
-  std::vector<std::string> handles() const override;
-  result<void> setup(persistence::projection_transaction& tx) override;
-  result<void> drop(persistence::projection_transaction& tx) override;
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& record) override;
-  /// Folds the batch in memory: each touched order's row and lines are read once, and each
-  /// changed row or line written once, with the values `apply` would leave.
-  result<void> apply_batch(persistence::projection_transaction& tx,
-                           const std::vector<const persistence::event_record*>& records) override;
-  bool folds_batches() const noexcept override { return true; }
+  /// Handles every Order event; folds a batch in memory (each touched order's row and lines
+  /// read once, each changed row or line written once, with the values the handlers leave).
+  order_summary_projection();
+  result<void> setup(read_model_tx& tx) override;
+  result<void> drop(read_model_tx& tx) override;
 };
 
 /// Queries of the order-summary read model. Errors: the store's.
-result<std::optional<order_summary>> find_order(persistence::projection_store& store,
+result<std::optional<order_summary>> find_order(read_model_reader& store,
                                                 std::string_view order_id);
 /// Orders of `customer_id`, by order id.
-result<std::vector<order_summary>> orders_by_customer(persistence::projection_store& store,
+result<std::vector<order_summary>> orders_by_customer(read_model_reader& store,
                                                       std::string_view customer_id);
 /// Orders in `status`, by order id.
-result<std::vector<order_summary>> orders_by_status(persistence::projection_store& store,
+result<std::vector<order_summary>> orders_by_status(read_model_reader& store,
                                                     std::string_view status);
 /// Every order, by order id.
-result<std::vector<order_summary>> all_orders(persistence::projection_store& store);
+result<std::vector<order_summary>> all_orders(read_model_reader& store);
 
 }  // namespace strata::read_models

@@ -7,25 +7,69 @@
 
 #include "strata/domain/payments/read_models/payments_ledger.hpp"
 
-#include <variant>
-
-#include "strata/domain/kernel/visit.hpp"
 #include "strata/domain/payments/payment.hpp"
 
 namespace strata::read_models {
 
 namespace {
 
-using persistence::sql_value;
+// The currency of an entry without one is its payment's.
+constexpr const char* entry_sql =
+    "INSERT OR REPLACE INTO payments_ledger (position, payment_id, kind, amount_minor, currency, "
+    "reference) VALUES (?, ?, ?, ?, COALESCE(NULLIF(?, ''), (SELECT currency FROM "
+    "payment_balances WHERE payment_id = ?), ''), ?)";
+constexpr const char* bump_sql =
+    "UPDATE payment_balances SET captured_minor = captured_minor + ?, refunded_minor = "
+    "refunded_minor + ?, status = ? WHERE payment_id = ?";
+constexpr const char* authorize_sql =
+    "INSERT OR REPLACE INTO payment_balances (payment_id, order_id, currency, authorized_minor, "
+    "captured_minor, refunded_minor, status) VALUES (?, ?, ?, ?, 0, 0, 'authorized')";
+
+result<void> entry(read_model_tx& tx, const event_info& info, std::string_view kind,
+                   std::int64_t amount, std::string_view currency, std::string_view reference) {
+  return tx.execute(entry_sql, info.position, info.aggregate_id, kind, amount, currency,
+                    info.aggregate_id, reference);
+}
+
+/// Records an entry of `kind` and adds to the payment's balance.
+result<void> move(read_model_tx& tx, const event_info& info, std::string_view kind,
+                  std::int64_t amount, std::string_view currency, std::string_view reference,
+                  std::int64_t captured, std::int64_t refunded) {
+  if (auto w = entry(tx, info, kind, amount, currency, reference); !w) return w;
+  return tx.execute(bump_sql, captured, refunded, kind, info.aggregate_id);
+}
 
 }  // namespace
 
-std::vector<std::string> payments_ledger_projection::handles() const {
-  return {"PaymentAuthorized", "PaymentCaptured", "PaymentRefunded", "PaymentVoided",
-          "PaymentFailed"};
+payments_ledger_projection::payments_ledger_projection()
+    : projection(std::string{projection_name}) {
+  on<payments::authorized>(
+      [](read_model_tx& tx, const payments::authorized& x, const event_info& info) -> result<void> {
+        if (auto w = tx.execute(authorize_sql, info.aggregate_id, x.order_id, x.amount.currency,
+                                x.amount.minor);
+            !w)
+          return w;
+        return entry(tx, info, "authorized", x.amount.minor, x.amount.currency, x.method);
+      });
+  on<payments::captured>(
+      [](read_model_tx& tx, const payments::captured& x, const event_info& info) {
+        return move(tx, info, "captured", x.amount.minor, x.amount.currency, x.capture_id,
+                    x.amount.minor, 0);
+      });
+  on<payments::refunded>(
+      [](read_model_tx& tx, const payments::refunded& x, const event_info& info) {
+        return move(tx, info, "refunded", x.amount.minor, x.amount.currency, x.refund_id, 0,
+                    x.amount.minor);
+      });
+  on<payments::voided>([](read_model_tx& tx, const payments::voided&, const event_info& info) {
+    return move(tx, info, "voided", 0, "", "", 0, 0);
+  });
+  on<payments::failed>([](read_model_tx& tx, const payments::failed& x, const event_info& info) {
+    return move(tx, info, "failed", 0, "", x.reason, 0, 0);
+  });
 }
 
-result<void> payments_ledger_projection::setup(persistence::projection_transaction& tx) {
+result<void> payments_ledger_projection::setup(read_model_tx& tx) {
   for (const char* sql : {
            "CREATE TABLE IF NOT EXISTS payments_ledger (position INTEGER PRIMARY KEY, payment_id "
            "TEXT NOT NULL, kind TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT "
@@ -42,109 +86,24 @@ result<void> payments_ledger_projection::setup(persistence::projection_transacti
   return ok();
 }
 
-result<void> payments_ledger_projection::drop(persistence::projection_transaction& tx) {
+result<void> payments_ledger_projection::drop(read_model_tx& tx) {
   if (auto r = tx.execute("DROP TABLE IF EXISTS payments_ledger"); !r) return r;
   return tx.execute("DROP TABLE IF EXISTS payment_balances");
 }
 
-result<void> payments_ledger_projection::apply(persistence::projection_transaction& tx,
-                                               const persistence::event_record& record) {
-  auto events =
-      payments::payment::events().decode(record.event_type, record.schema_version, record.data);
-  if (!events) return std::move(events).err();
-  const sql_value id{record.aggregate_id};
-  const sql_value at{static_cast<std::int64_t>(record.position.value)};
-  auto entry = [&](std::string_view kind, std::int64_t amount, const std::string& currency,
-                   const std::string& reference) {
-    return tx.execute(
-        "INSERT OR REPLACE INTO payments_ledger (position, payment_id, kind, amount_minor, "
-        "currency, reference) VALUES (?, ?, ?, ?, COALESCE(NULLIF(?, ''), (SELECT currency FROM "
-        "payment_balances WHERE payment_id = ?), ''), ?)",
-        {at, id, std::string{kind}, amount, currency, id, reference});
-  };
-  auto bump = [&](std::string_view kind, std::int64_t captured, std::int64_t refunded) {
-    return tx.execute(
-        "UPDATE payment_balances SET captured_minor = captured_minor + ?, refunded_minor = "
-        "refunded_minor + ?, status = ? WHERE payment_id = ?",
-        {captured, refunded, std::string{kind}, id});
-  };
-  for (const auto& e : *events) {
-    auto r = std::visit(
-        overloaded{
-            [&](const payments::authorized& x) -> result<void> {
-              if (auto w = tx.execute(
-                      "INSERT OR REPLACE INTO payment_balances (payment_id, order_id, currency, "
-                      "authorized_minor, captured_minor, refunded_minor, status) VALUES (?, ?, ?, "
-                      "?, 0, 0, 'authorized')",
-                      {id, x.order_id, x.amount.currency, std::int64_t{x.amount.minor}});
-                  !w)
-                return w;
-              return entry("authorized", x.amount.minor, x.amount.currency, x.method);
-            },
-            [&](const payments::captured& x) -> result<void> {
-              if (auto w = entry("captured", x.amount.minor, x.amount.currency, x.capture_id); !w)
-                return w;
-              return bump("captured", x.amount.minor, 0);
-            },
-            [&](const payments::refunded& x) -> result<void> {
-              if (auto w = entry("refunded", x.amount.minor, x.amount.currency, x.refund_id); !w)
-                return w;
-              return bump("refunded", 0, x.amount.minor);
-            },
-            [&](const payments::voided&) -> result<void> {
-              if (auto w = entry("voided", 0, "", ""); !w) return w;
-              return bump("voided", 0, 0);
-            },
-            [&](const payments::failed& x) -> result<void> {
-              if (auto w = entry("failed", 0, "", x.reason); !w) return w;
-              return bump("failed", 0, 0);
-            },
-        },
-        e);
-    if (!r) return r;
-  }
-  return ok();
-}
-
-result<std::vector<ledger_entry>> ledger_of(persistence::projection_store& store,
-                                            std::string_view payment_id) {
-  auto rows = store.query(
+result<std::vector<ledger_entry>> ledger_of(read_model_reader& store, std::string_view payment_id) {
+  return store.query<ledger_entry>(
       "SELECT position, payment_id, kind, amount_minor, currency, reference FROM payments_ledger "
       "WHERE payment_id = ? ORDER BY position",
-      {std::string{payment_id}});
-  if (!rows) return std::move(rows).err();
-  std::vector<ledger_entry> out;
-  for (const auto& r : *rows) {
-    ledger_entry l;
-    l.position = static_cast<std::uint64_t>(persistence::as_int(r[0]));
-    l.payment_id = persistence::as_text(r[1]);
-    l.kind = persistence::as_text(r[2]);
-    l.amount_minor = persistence::as_int(r[3]);
-    l.currency = persistence::as_text(r[4]);
-    l.reference = persistence::as_text(r[5]);
-    out.push_back(std::move(l));
-  }
-  return out;
+      payment_id);
 }
 
-result<std::optional<payment_balance>> balance_of(persistence::projection_store& store,
+result<std::optional<payment_balance>> balance_of(read_model_reader& store,
                                                   std::string_view payment_id) {
-  auto rows = store.query(
+  return store.query_one<payment_balance>(
       "SELECT payment_id, order_id, currency, authorized_minor, captured_minor, refunded_minor, "
       "status FROM payment_balances WHERE payment_id = ?",
-      {std::string{payment_id}});
-  if (!rows) return std::move(rows).err();
-  if (rows->empty()) return std::optional<payment_balance>{};
-  const auto& r = rows->front();
-  payment_balance b;
-  b.payment_id = persistence::as_text(r[0]);
-  b.order_id = persistence::as_text(r[1]);
-  b.currency = persistence::as_text(r[2]);
-  b.authorized_minor = persistence::as_int(r[3]);
-  b.captured_minor = persistence::as_int(r[4]);
-  b.refunded_minor = persistence::as_int(r[5]);
-  b.status = persistence::as_text(r[6]);
-  return std::optional<payment_balance>{std::move(b)};
+      payment_id);
 }
 
 }  // namespace strata::read_models

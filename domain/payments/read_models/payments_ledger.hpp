@@ -6,8 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/persistence/projection.hpp"
-#include "strata/persistence/projection_store.hpp"
+#include <boost/describe/class.hpp>
+
+#include "strata/persistence/read_model.hpp"
 
 namespace strata::read_models {
 
@@ -20,6 +21,8 @@ struct ledger_entry {
   std::string currency;
   std::string reference;  ///< Capture id, refund id, method or failure reason.
 };
+BOOST_DESCRIBE_STRUCT(ledger_entry, (),
+                      (position, payment_id, kind, amount_minor, currency, reference))
 
 /// The balance of one payment.
 struct payment_balance {
@@ -31,25 +34,24 @@ struct payment_balance {
   std::int64_t refunded_minor = 0;
   std::string status;  ///< The last entry's kind.
 };
+BOOST_DESCRIBE_STRUCT(payment_balance, (),
+                      (payment_id, order_id, currency, authorized_minor, captured_minor,
+                       refunded_minor, status))
 
 /// The projection "payments_ledger": every Payment event as a ledger entry, plus a balance
 /// per payment.
-class payments_ledger_projection final : public persistence::projection {
+class payments_ledger_projection final : public projection {
  public:
   static constexpr std::string_view projection_name = "payments_ledger";
-  std::string_view name() const override { return projection_name; }
-  std::vector<std::string> handles() const override;
-  result<void> setup(persistence::projection_transaction& tx) override;
-  result<void> drop(persistence::projection_transaction& tx) override;
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& record) override;
+  payments_ledger_projection();
+  result<void> setup(read_model_tx& tx) override;
+  result<void> drop(read_model_tx& tx) override;
 };
 
 /// The entries of `payment_id`, oldest first. Errors: the store's.
-result<std::vector<ledger_entry>> ledger_of(persistence::projection_store& store,
-                                            std::string_view payment_id);
+result<std::vector<ledger_entry>> ledger_of(read_model_reader& store, std::string_view payment_id);
 /// The balance of `payment_id`, if it was authorized. Errors: the store's.
-result<std::optional<payment_balance>> balance_of(persistence::projection_store& store,
+result<std::optional<payment_balance>> balance_of(read_model_reader& store,
                                                   std::string_view payment_id);
 
 }  // namespace strata::read_models

@@ -5,8 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/persistence/projection.hpp"
-#include "strata/persistence/projection_store.hpp"
+#include <boost/describe/class.hpp>
+
+#include "strata/persistence/read_model.hpp"
 
 namespace strata::read_models {
 
@@ -18,22 +19,19 @@ struct daily_activity {
   std::int64_t orders_placed = 0;  ///< Actions of kind placed_order.
   std::int64_t searches = 0;       ///< Actions of kind searched.
 };
+BOOST_DESCRIBE_STRUCT(daily_activity, (), (user_id, day, actions, orders_placed, searches))
 
 /// The projection "user_activity_daily": action counts per user per UTC day, from
 /// UserActionRecorded (the user is the UserActivity aggregate id).
-class user_activity_daily_projection final : public persistence::projection {
+class user_activity_daily_projection final : public projection {
  public:
   static constexpr std::string_view projection_name = "user_activity_daily";
-  std::string_view name() const override { return projection_name; }
-  std::vector<std::string> handles() const override;
-  result<void> setup(persistence::projection_transaction& tx) override;
-  result<void> drop(persistence::projection_transaction& tx) override;
-  result<void> apply(persistence::projection_transaction& tx,
-                     const persistence::event_record& record) override;
+  user_activity_daily_projection();
+  result<void> setup(read_model_tx& tx) override;
+  result<void> drop(read_model_tx& tx) override;
 };
 
 /// The days of `user_id`, oldest first. Errors: the store's.
-result<std::vector<daily_activity>> activity_of(persistence::projection_store& store,
-                                                std::string_view user_id);
+result<std::vector<daily_activity>> activity_of(read_model_reader& store, std::string_view user_id);
 
 }  // namespace strata::read_models
