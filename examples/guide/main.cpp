@@ -14,9 +14,7 @@
 #include <strata/runtime/runtime.hpp>
 
 #include "account.hpp"
-#ifdef STRATA_GUIDE_PROJECTIONS
 #include "balances.hpp"
-#endif
 
 namespace {
 
@@ -62,12 +60,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "register: %s\n", to_string(r.err()).c_str());
     return 1;
   }
-#ifdef STRATA_GUIDE_PROJECTIONS
   if (auto r = rt->add_projection(std::make_shared<bank::balances>()); !r) {
     std::fprintf(stderr, "projection: %s\n", to_string(r.err()).c_str());
     return 1;
   }
-#endif
 
   send(*rt, "acc-1", bank::open{"alice", "EUR"}, "open-1");
   send(*rt, "acc-1", bank::deposit{500, "EUR"}, "deposit-1");
@@ -84,7 +80,6 @@ int main(int argc, char** argv) {
   std::printf("acc-1 at v%llu: %lld %s\n", static_cast<unsigned long long>(view->at.value),
               static_cast<long long>(view->state.balance), view->state.currency.c_str());
 
-#ifdef STRATA_GUIDE_PROJECTIONS
   // Read your own write: wait until the projection has applied the withdrawal, then query.
   if (auto r = rt->wait_for("balances", withdrawal.position, std::chrono::seconds(5)); !r) {
     std::fprintf(stderr, "wait_for: %s\n", to_string(r.err()).c_str());
@@ -96,9 +91,7 @@ int main(int argc, char** argv) {
   if (!row || !*row) return 1;
   std::printf("balances: %s %s %lld %s\n", (*row)->account_id.c_str(), (*row)->owner.c_str(),
               static_cast<long long>((*row)->amount), (*row)->currency.c_str());
-#endif
 
-#ifdef STRATA_GUIDE_TYPED_HISTORY
   // The deposits in the account's history: typed events, each with its audit record.
   auto history = rt->history<bank::account>("acc-1", strata::version{1}, view->at).get();
   if (!history) return 1;
@@ -108,7 +101,6 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(r.info.stream_version.value),
                   r.info.user_id.c_str(), static_cast<long long>(d->amount), d->currency.c_str());
   }
-#endif
 
   rt->stop();
   return view->state.balance == 300 ? 0 : 1;
