@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -84,12 +85,15 @@ TEST_CASE("commands from one sender to one aggregate are applied in the order se
 
 TEST_CASE("hundreds of commands queued behind a slow load are applied in the order sent") {
   order_engine t;
-  t.faults->set_delay(std::chrono::milliseconds(200));  // the aggregate's load is slow
+  t.faults->hold();  // the aggregate's load waits until released
   std::vector<std::future<actors::command_result>> fs;
   fs.push_back(t.send("o-1", place_order()));
+  REQUIRE(t.faults->wait_held(1));  // the load has started
   for (int i = 0; i < 300; ++i)
     fs.push_back(t.send("o-1", orders::add_item{make_line("sku-" + std::to_string(i + 2), 1)}));
-  t.faults->set_delay(std::chrono::microseconds(0));  // the appends after it are not
+  // The load still waits: every command is queued, none answered.
+  for (auto& f : fs) CHECK(f.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+  t.faults->release();
   std::uint64_t expected = 1;
   for (auto& f : fs) {
     auto r = order_engine::wait(std::move(f));
@@ -224,12 +228,28 @@ TEST_CASE("commands beyond the in-flight bound are answered overloaded at once")
   actors::engine_options o;
   o.max_in_flight_per_type = 4;
   order_engine t{o};
-  t.faults->set_delay(std::chrono::milliseconds(200));
+  t.faults->hold();  // the admitted commands' loads wait until released
   std::vector<std::future<actors::command_result>> fs;
   for (int i = 0; i < 12; ++i) fs.push_back(t.send("o-" + std::to_string(i), place_order()));
+  std::vector<std::optional<actors::command_result>> rs(fs.size());
+  auto answered = [&] {
+    int n = 0;
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      if (!rs[i] && fs[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+        rs[i] = fs[i].get();
+      n += rs[i].has_value();
+    }
+    return n;
+  };
+  // Those beyond the bound are answered while the admitted ones still wait for their loads.
+  REQUIRE(strata::testing::wait_until([&] { return answered() >= 8; }));
+  CHECK(answered() == 8);
+  for (const auto& r : rs)
+    if (r) CHECK_MESSAGE(r->status == command_status::overloaded, to_string(*r));
+  t.faults->release();
   int overloaded = 0, accepted = 0;
-  for (auto& f : fs) {
-    auto r = order_engine::wait(std::move(f));
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    auto r = rs[i] ? *rs[i] : order_engine::wait(std::move(fs[i]));
     if (r.status == command_status::overloaded) ++overloaded;
     if (r.is_accepted()) ++accepted;
   }
@@ -241,10 +261,15 @@ TEST_CASE("a command whose deadline passed before it was decided times out and i
   actors::engine_options o;
   o.command_timeout = std::chrono::milliseconds(50);
   order_engine t{o};
-  t.faults->set_delay(std::chrono::milliseconds(150));  // rehydration outlasts the deadline
+  t.faults->hold();  // rehydration outlasts the deadline: it waits until released
   auto r = t.run("o-1", place_order());
-  t.faults->clear();
   CHECK(r.status == command_status::timeout);
+  t.faults->release();
+  // A query is answered after the load finished, in turn with the commands: the timed-out
+  // command was dropped, not decided late.
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{0});
   CHECK(t.journal_contents().empty());
 }
 
@@ -288,10 +313,17 @@ TEST_CASE("idle aggregates are passivated and come back without losing or reorde
   o.idle_timeout = std::chrono::milliseconds(20);
   order_engine t{o};
   REQUIRE(t.run("o-1", place_order()).is_accepted());
+  const std::string passivations = "strata_aggregate_passivations_total{aggregate_type=\"Order\"}";
+  auto passivated = [&] {
+    return strata::testing::sample(t.engine->metrics().scrape_text(), passivations);
+  };
   // Commands race the passivation ticks: each burst is spread out so that some land while
   // the actor is being stopped.
   std::uint64_t expected = 2;
   for (int round = 0; round < 10; ++round) {
+    // Read before the burst: the burst keeps or brings it back live, so at least one more
+    // passivation follows it.
+    const double before = passivated();
     std::vector<std::future<actors::command_result>> fs;
     for (int i = 0; i < 10; ++i)
       fs.push_back(t.send("o-1", orders::add_item{make_line("sku-1", 1)}));
@@ -300,11 +332,15 @@ TEST_CASE("idle aggregates are passivated and come back without losing or reorde
       REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
       CHECK(r.at.value == expected++);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let it go idle (not a sync)
+    // The next burst finds it passivated (or being passivated).
+    REQUIRE(strata::testing::wait_until([&] { return passivated() > before; }));
   }
+  CHECK(passivated() >= 10);
   auto s = t.state("o-1");
   REQUIRE(s);
   CHECK(order_state(*s).lines.at("sku-1").quantity == 101);
+  CHECK(strata::testing::sample(t.engine->metrics().scrape_text(),
+                                "strata_aggregate_spawns_total{aggregate_type=\"Order\"}") >= 11);
 }
 
 TEST_CASE("a retried command with an expected version gets its original outcome, not a conflict") {

@@ -50,6 +50,16 @@ struct writer_fixture {
     REQUIRE(w);
     writer = std::move(*w);
   }
+  writer_fixture(const writer_fixture&) = delete;
+  writer_fixture& operator=(const writer_fixture&) = delete;
+
+  /// A commit a failed check left held must not keep the writer from stopping.
+  ~writer_fixture() { faults->release(); }
+
+  std::vector<actors::commit_stats> commits_so_far() {
+    std::lock_guard<std::mutex> lock{mutex};
+    return commits;
+  }
 
   std::future<persistence::stream_outcome> submit(persistence::stream_append a) {
     auto p = std::make_shared<std::promise<persistence::stream_outcome>>();
@@ -70,9 +80,12 @@ T wait(std::future<T>& f) {
 
 TEST_CASE("appends that arrive during a commit share the next transaction") {
   writer_fixture t;
-  t.faults->set_delay(std::chrono::milliseconds(30));  // a slow fsync
+  t.faults->hold();  // a slow fsync: the first commit waits until released
   std::vector<std::future<persistence::stream_outcome>> fs;
-  for (int i = 0; i < 50; ++i) fs.push_back(t.submit(one_event("o-" + std::to_string(i))));
+  fs.push_back(t.submit(one_event("o-0")));
+  REQUIRE(t.faults->wait_held(1));
+  for (int i = 1; i < 50; ++i) fs.push_back(t.submit(one_event("o-" + std::to_string(i))));
+  t.faults->release();
   for (auto& f : fs) CHECK(wait(f));
   t.writer->stop();
   std::size_t events = 0, largest = 0;
@@ -83,15 +96,21 @@ TEST_CASE("appends that arrive during a commit share the next transaction") {
   CHECK(events == 50);
   CHECK(t.commits.size() < 50);  // batched
   CHECK(largest > 1);
+  // The 49 that arrived during the first commit shared the next one.
+  REQUIRE(t.commits.size() == 2);
+  CHECK(t.commits[0].events == 1);
+  CHECK(t.commits[1].events == 49);
 }
 
 TEST_CASE("a conflicting stream in a batch does not fail the others") {
   writer_fixture t;
-  t.faults->set_delay(std::chrono::milliseconds(30));
+  t.faults->hold();
   auto warmup = t.submit(one_event("slow"));  // holds the writer while the batch gathers
+  REQUIRE(t.faults->wait_held(1));
   auto good = t.submit(one_event("a"));
   auto bad = t.submit(one_event("b", 7));  // stream b is new: expected 7 is stale
   auto good2 = t.submit(one_event("c"));
+  t.faults->release();
   CHECK(wait(warmup));
   auto g = wait(good);
   auto b = wait(bad);
@@ -100,6 +119,12 @@ TEST_CASE("a conflicting stream in a batch does not fail the others") {
   CHECK(g2);
   REQUIRE_FALSE(b);
   CHECK(b.err().code == errc::conflict);
+  // The three shared one batch: one commit of three streams, one of them in conflict.
+  t.writer->stop();
+  const auto commits = t.commits_so_far();
+  REQUIRE(commits.size() == 2);
+  CHECK(commits[1].streams == 3);
+  CHECK(commits[1].conflicts == 1);
 }
 
 TEST_CASE("a failed transaction fails every append in it and publishes nothing") {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -17,14 +18,10 @@ using strata::testing::make_line;
 using strata::testing::order_engine;
 using strata::testing::order_state;
 using strata::testing::place_order;
+using strata::testing::sample;
+using strata::testing::wait_until;
 
 namespace {
-
-double sample(const std::string& text, const std::string& series) {
-  auto pos = text.find("\n" + series + " ");
-  REQUIRE_MESSAGE(pos != std::string::npos, "no sample " << series);
-  return std::stod(text.substr(pos + series.size() + 2));
-}
 
 /// The Order model, except that `cancel{"boom"}` throws out of `decide` (a bug escaping the
 /// decider), to exercise the supervision path.
@@ -83,17 +80,36 @@ TEST_CASE("an aggregate's queue beyond its bound answers overloaded at once") {
   o.max_queued_per_aggregate = 2;
   order_engine t{o};
   REQUIRE(t.run("o-1", place_order()).is_accepted());
-  t.faults->set_delay(std::chrono::milliseconds(100));
+  t.faults->hold();  // the first command's append waits until released
   std::vector<std::future<actors::command_result>> fs;
-  for (int i = 0; i < 10; ++i) fs.push_back(t.send("o-1", orders::add_item{make_line("sku-2", 1)}));
+  fs.push_back(t.send("o-1", orders::add_item{make_line("sku-2", 1)}));
+  REQUIRE(t.faults->wait_held(1));
+  for (int i = 1; i < 10; ++i) fs.push_back(t.send("o-1", orders::add_item{make_line("sku-2", 1)}));
+  // Two wait behind the append; the other seven are refused while it is still held.
+  std::vector<std::optional<actors::command_result>> rs(fs.size());
+  auto answered = [&] {
+    int n = 0;
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      if (!rs[i] && fs[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+        rs[i] = fs[i].get();
+      n += rs[i].has_value();
+    }
+    return n;
+  };
+  REQUIRE(wait_until([&] { return answered() >= 7; }));
+  CHECK(answered() == 7);
+  for (const auto& r : rs)
+    if (r) CHECK_MESSAGE(r->status == command_status::overloaded, to_string(*r));
+  t.faults->release();
   int accepted = 0, overloaded = 0;
-  for (auto& f : fs) {
-    auto r = order_engine::wait(std::move(f));
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    auto r = rs[i] ? *rs[i] : order_engine::wait(std::move(fs[i]));
     accepted += r.is_accepted();
     overloaded += r.status == command_status::overloaded;
   }
   CHECK(accepted + overloaded == 10);
   CHECK(overloaded >= 6);
+  CHECK(accepted == 3);
   CHECK(t.journal_contents().size() == static_cast<std::size_t>(1 + accepted));
 }
 
@@ -103,12 +119,15 @@ TEST_CASE(
   o.command_timeout = std::chrono::milliseconds(100);
   order_engine t{o};
   REQUIRE(t.run("o-1", place_order()).is_accepted());
-  t.faults->set_delay(std::chrono::milliseconds(400));
+  t.faults->hold();  // the first command's append waits until released
   auto first = t.send("o-1", orders::add_item{make_line("sku-2", 1)});
+  REQUIRE(t.faults->wait_held(1));  // decided in time; its append is held
   auto second = t.send("o-1", orders::add_item{make_line("sku-3", 1)});
   auto third = t.send("o-1", orders::add_item{make_line("sku-4", 1)});
   auto r2 = order_engine::wait(std::move(second));
   auto r3 = order_engine::wait(std::move(third));
+  CHECK(first.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);  // still held
+  t.faults->release();
   auto r1 = order_engine::wait(std::move(first));
   CHECK(r1.is_accepted());  // decided in time: its real outcome, however late
   CHECK(r2.status == command_status::timeout);
@@ -209,12 +228,15 @@ TEST_CASE("commands sent while the engine stops are accepted or refused unavaila
                      });
     }
   });
-  // Stop while commands stream in: some are in flight, some arrive after.
-  while (accepted.load() < 200) std::this_thread::yield();
+  // Stop while commands stream in: some are in flight, some arrive after. Every wait is
+  // bounded, and the sender is joined before any check can end the test.
+  const bool streaming = wait_until([&] { return accepted.load() >= 200; });
   t.engine->stop();
-  while (unavailable.load() == 0) std::this_thread::yield();
+  const bool refused = wait_until([&] { return unavailable.load() > 0; });
   sending = false;
   sender.join();
+  REQUIRE_MESSAGE(streaming, "fewer than 200 commands accepted before the stop");
+  REQUIRE_MESSAGE(refused, "no command refused after the stop");
   CHECK(answered.load() == sent.load());
   std::lock_guard<std::mutex> lock{m};
   CHECK_MESSAGE(others.empty(), (others.empty() ? std::string{} : others.front()));
@@ -236,12 +258,11 @@ TEST_CASE("a command waiting behind the reload of a failed aggregate times out a
   // Not a synchronisation: the expiry armed for the first command (while its load ran) must
   // have come and gone, so that only the second command's own expiry can answer it.
   std::this_thread::sleep_until(first_sent + 3 * o.command_timeout);
-  t.faults->set_delay(std::chrono::seconds(3));  // the reload (every journal call) is slow
-  const auto sent = std::chrono::steady_clock::now();
+  t.faults->hold();  // the reload waits until released
   auto waiting = t.send("o-2", place_order());
-  // Answered at its deadline by the expiry, not when the slow reload ends 3 s later.
-  REQUIRE(waiting.wait_for(std::chrono::seconds(2)) == std::future_status::ready);
-  CHECK(std::chrono::steady_clock::now() - sent < std::chrono::seconds(2));
-  CHECK(waiting.get().status == command_status::timeout);
-  t.faults->clear();
+  REQUIRE(t.faults->wait_held(1));
+  // Answered at its deadline by the expiry, not when the reload ends: it is still held.
+  CHECK(order_engine::wait(std::move(waiting)).status == command_status::timeout);
+  CHECK(t.faults->held() >= 1);
+  t.faults->release();
 }

@@ -14,6 +14,7 @@
 #include "strata/domain/orders/order.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
+#include "tests/support/wait_until.hpp"
 
 namespace strata::testing {
 
@@ -38,6 +39,9 @@ struct order_engine {
       std::make_shared<persistence::fault_injecting_journal_factory>(memory, faults);
   std::unique_ptr<actors::engine> engine;
 
+  order_engine(const order_engine&) = delete;
+  order_engine& operator=(const order_engine&) = delete;
+
   explicit order_engine(actors::engine_options options = {}) {
     auto e = actors::engine::start(options, journal, std::make_shared<fixed_clock>());
     REQUIRE_MESSAGE(e, (e ? "" : to_string(e.err())));
@@ -45,6 +49,9 @@ struct order_engine {
     auto added = engine->add_aggregate(actors::model_of<orders::order>());
     REQUIRE(added);
   }
+
+  /// A journal call a failed check left held must not keep the engine from stopping.
+  ~order_engine() { faults->release(); }
 
   std::future<actors::command_result> send(std::string id, orders::command c,
                                            command_metadata meta = {}) {
@@ -83,6 +90,13 @@ struct order_engine {
     return *all;
   }
 };
+
+/// The value of `series` (name and labels, as exposed) in the text exposition `text`.
+inline double sample(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  REQUIRE_MESSAGE(pos != std::string::npos, "no sample " << series);
+  return std::stod(text.substr(pos + series.size() + 2));
+}
 
 inline const orders::state& order_state(const actors::state_view& v) {
   return std::any_cast<const orders::state&>(v.state);

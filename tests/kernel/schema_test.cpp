@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <map>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -173,6 +176,20 @@ TEST_CASE("JSON mapping round-trips optional members and maps") {
   CHECK_FALSE(opt);
   auto m = json::from_json<std::map<std::string, std::int64_t>>(boost::json::parse(R"({"a":1})"));
   CHECK(m.at("a") == 1);
+  // Encoded, then decoded again: the same values.
+  auto round_trip = [](const auto& x) {
+    using T = std::decay_t<decltype(x)>;
+    return json::from_json<T>(boost::json::parse(json::to_json(x)));
+  };
+  const std::optional<std::string> none, some{"gift wrap"};
+  CHECK(json::to_json(none) == "null");
+  CHECK(round_trip(none) == none);
+  CHECK(round_trip(some) == some);
+  const std::map<std::string, std::int64_t> counts{{"a", 1}, {"b", -2}, {"", 0}};
+  CHECK(round_trip(counts) == counts);
+  CHECK(round_trip(std::map<std::string, std::int64_t>{}).empty());
+  const std::map<std::string, std::optional<std::string>> notes{{"x", std::nullopt}, {"y", "z"}};
+  CHECK(round_trip(notes) == notes);
 }
 
 TEST_CASE("a complete schema validates") {

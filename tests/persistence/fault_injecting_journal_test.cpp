@@ -1,7 +1,10 @@
 // The fault-injecting journal decorator.
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -9,6 +12,7 @@
 #include "strata/persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
 #include "tests/support/fault_injecting_journal.hpp"
+#include "tests/support/wait_until.hpp"
 
 namespace strata::persistence::testing {
 namespace {
@@ -113,9 +117,60 @@ TEST_CASE("a delay holds every call back by at least the configured time") {
 TEST_CASE("switches flipped from another thread take effect on a journal in use") {
   faulty f;
   auto j = f.open();
-  std::thread flipper{[plan = f.plan] { plan->fail_appends(error{errc::unavailable, "x"}); }};
-  flipper.join();
-  CHECK_FALSE(j->append({part(order_1, 0, {make_event("a")})}).has_value());
+  std::atomic<bool> running{true};
+  std::atomic<int> passed{0}, failed{0}, passed_after_failure{0};
+  // Appends run without pause on their own thread while this one flips the switch on, then
+  // off again.
+  std::thread appender{[&] {
+    for (int i = 0; running.load(); ++i) {
+      auto out =
+          j->append({part(stream_id{"Order", "s" + std::to_string(i)}, 0, {make_event("a")})});
+      if (!out)
+        ++failed;
+      else if (failed.load() > 0)
+        ++passed_after_failure;
+      else
+        ++passed;
+    }
+  }};
+  const bool passing = strata::testing::wait_until([&] { return passed.load() > 0; });
+  f.plan->fail_appends(error{errc::unavailable, "x"});
+  const bool failing = strata::testing::wait_until([&] { return failed.load() > 0; });
+  f.plan->fail_appends(std::nullopt);
+  const bool recovered =
+      strata::testing::wait_until([&] { return passed_after_failure.load() > 0; });
+  running = false;
+  appender.join();
+  CHECK(passing);
+  CHECK(failing);
+  CHECK(recovered);
+  CHECK(f.plan->appends_failed() == static_cast<std::uint64_t>(failed.load()));
+  CHECK(f.plan->appends_seen() ==
+        static_cast<std::uint64_t>(passed.load() + failed.load() + passed_after_failure.load()));
+  CHECK(j->last_position()->value ==
+        static_cast<std::uint64_t>(passed.load() + passed_after_failure.load()));
+}
+
+TEST_CASE("a hold keeps every call waiting until it is released") {
+  faulty f;
+  auto j = f.open();
+  f.plan->hold();
+  auto appended = std::async(std::launch::async, [&] {
+    return append_one(*j, order_1, 0, {make_event("placed")}).has_value();
+  });
+  struct release_on_exit {  // before the future waits for its thread
+    std::shared_ptr<fault_plan> plan;
+    ~release_on_exit() { plan->release(); }
+  } release{f.plan};
+  REQUIRE(f.plan->wait_held(1));
+  CHECK(f.plan->held() == 1);
+  CHECK(appended.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+  CHECK(f.plan->appends_seen() == 0);  // held before it is counted
+  f.plan->release();
+  CHECK(appended.get());
+  CHECK(f.plan->held() == 0);
+  CHECK(j->last_position()->value == 1);  // new calls pass
+  CHECK_FALSE(f.plan->wait_held(1, std::chrono::milliseconds(0)));
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "strata/persistence/audit_chain.hpp"
@@ -240,16 +242,47 @@ TEST_CASE("a journal file written before journals had ids gets one on its first 
   CHECK(f.raw().execAndGet("PRAGMA user_version").getInt() == sqlite_journal::schema_version);
 }
 
+/// While it lives, the process runs with the effective user and group `id`; then root again.
+/// Only root can switch; `switched` says whether it did.
+struct effective_user {
+  bool switched = false;
+  explicit effective_user(unsigned id) {
+    if (::geteuid() != 0) return;
+    if (::setegid(static_cast<gid_t>(id)) != 0) return;
+    if (::seteuid(static_cast<uid_t>(id)) != 0) {
+      (void)::setegid(0);
+      return;
+    }
+    switched = true;
+  }
+  ~effective_user() {
+    if (!switched) return;
+    (void)::seteuid(0);
+    (void)::setegid(0);
+  }
+  effective_user(const effective_user&) = delete;
+  effective_user& operator=(const effective_user&) = delete;
+};
+
 TEST_CASE("a write-protected database file refuses appends with a clear error") {
   sqlite_file f;
   f.fill();
-  if (geteuid() == 0) {
-    MESSAGE("running as root, file permissions do not stop writes; opening read-only instead");
-    f.options.read_only = true;
-  } else {
-    std::filesystem::permissions(f.options.path, std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::group_read |
-                                                     std::filesystem::perms::others_read);
+  namespace fs = std::filesystem;
+  fs::permissions(f.options.path,
+                  fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  // Permission bits do not bind root: as root, the journal is opened by an unprivileged user
+  // (nobody), for whom the directory is open and the file is not writable.
+  std::unique_ptr<effective_user> unprivileged;
+  if (::geteuid() == 0) {
+    fs::permissions(f.dir.path(), fs::perms::all);
+    unprivileged = std::make_unique<effective_user>(65534);
+    if (!unprivileged->switched) {
+      MESSAGE(
+          "running as root and cannot switch to an unprivileged user; the file's "
+          "permissions cannot stop root, so the journal is opened read-only instead");
+      f.options.read_only = true;
+    }
+    REQUIRE((unprivileged->switched || f.options.read_only));
   }
   auto opened = sqlite_journal::open(f.options);
   REQUIRE(opened.has_value());
@@ -258,6 +291,9 @@ TEST_CASE("a write-protected database file refuses appends with a clear error") 
   CHECK(out.err().code == errc::unavailable);
   CHECK(out.err().message.find("read-only") != std::string::npos);
   CHECK((*opened)->head(order_1)->value == 4);
+  opened->reset();
+  unprivileged.reset();
+  CHECK(f.open()->head(order_1)->value == 4);  // nothing was written
 }
 
 TEST_CASE(

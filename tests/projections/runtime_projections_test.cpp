@@ -3,11 +3,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
@@ -79,6 +81,9 @@ std::shared_ptr<projection> summaries() {
 }
 
 /// Order summaries that take their time: every apply waits on a gate the test opens.
+/// Order summaries held at their first event until `open`. Each transaction's records come
+/// as one batch, whose size is noted: a batch larger than the event bus's buffer cannot have
+/// come through the bus, so it was read from the journal.
 class gated_summaries final : public summaries_wrapper {
  public:
   result<void> apply(persistence::projection_transaction& tx,
@@ -86,9 +91,29 @@ class gated_summaries final : public summaries_wrapper {
     gate_.wait();
     return inner_->apply(tx, r);
   }
+  bool folds_batches() const noexcept override { return true; }
+  result<void> apply_batch(persistence::projection_transaction& tx,
+                           const std::vector<const persistence::event_record*>& records) override {
+    gate_.wait();
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      batch_sizes_.push_back(records.size());
+    }
+    for (const auto* r : records)
+      if (auto applied = inner_->apply(tx, *r); !applied) return applied;
+    return ok();
+  }
   void open() {
     std::call_once(once_, [this] { opener_.set_value(); });
   }
+  /// The size of every batch applied so far, in order.
+  std::vector<std::size_t> batch_sizes() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return batch_sizes_;
+  }
+
+  mutable std::mutex mutex_;  // guards batch_sizes_
+  std::vector<std::size_t> batch_sizes_;
 
   std::once_flag once_;
   std::promise<void> opener_;
@@ -177,6 +202,17 @@ TEST_CASE("a slow projection overflows its bounded buffer and reads the journal 
   auto caught_up = rt->projection_lag("order_summary");
   REQUIRE(caught_up);
   CHECK(caught_up->lag_events == 0);
+  // Every event applied once; after the held one, the bus (8 events at most in flight)
+  // gave up and the rest was read from the journal in batches larger than its buffer.
+  const auto sizes = slow->batch_sizes();
+  REQUIRE(sizes.size() >= 2);
+  std::size_t applied = 0, largest_after_first = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    applied += sizes[i];
+    if (i > 0) largest_after_first = std::max(largest_after_first, sizes[i]);
+  }
+  CHECK(applied == 300);
+  CHECK(largest_after_first > 8);
 }
 
 namespace {}  // namespace

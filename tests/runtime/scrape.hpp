@@ -13,22 +13,12 @@
 
 #include "strata/metrics/metrics.hpp"
 #include "tests/metrics/exposition.hpp"
+#include "tests/support/wait_until.hpp"
 
 namespace strata::testing {
 
 using metrics::testing::exposition;
 using metrics::testing::parse_exposition;
-
-/// Polls `condition` until it holds or `timeout` passed; true when it held.
-template <class Condition>
-bool wait_until(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
 
 /// Every series of `registry`, parsed; fails the test on a line the parser cannot read.
 inline exposition read_series(const metrics::registry& registry) {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
 
 #include "strata/domain/orders/order.hpp"
@@ -10,6 +11,7 @@
 #include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#include "tests/support/wait_until.hpp"
 
 using namespace strata;
 
@@ -77,31 +79,30 @@ struct order_history {
 TEST_CASE("the runtime takes a snapshot every N events, off the command path, keeping the last K") {
   order_history h;
   h.write(450);
-  // Snapshot writes are asynchronous: wait (bounded) until the last one is there.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Snapshot writes are asynchronous, and each is counted after its row is visible: wait
+  // (bounded) until the last one is there and counted.
+  const std::string four_written = "strata_snapshots_written_total{aggregate_type=\"Order\"} 4";
   std::vector<persistence::snapshot_record> kept;
-  do {
+  CHECK(strata::testing::wait_until([&] {
     kept = h.snapshots();
-    if (!kept.empty() && kept.back().at == version{400}) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  } while (std::chrono::steady_clock::now() < deadline);
+    return !kept.empty() && kept.back().at == version{400} &&
+           h.rt->metrics().scrape_text().find(four_written) != std::string::npos;
+  }));
   REQUIRE(kept.size() == 3);
   CHECK(kept[0].at == version{200});
   CHECK(kept[1].at == version{300});
   CHECK(kept[2].at == version{400});
   CHECK(kept[2].state_version == orders::order::state_version);
-  CHECK(h.rt->metrics().scrape_text().find(
-            "strata_snapshots_written_total{aggregate_type=\"Order\"} 4") != std::string::npos);
+  CHECK(h.rt->metrics().scrape_text().find(four_written) != std::string::npos);
 }
 
 TEST_CASE("after a restart an aggregate rehydrates from its snapshot and replays only the tail") {
   order_history h;
   h.write(250);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (h.snapshots().empty() || h.snapshots().back().at != version{200}) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  REQUIRE(strata::testing::wait_until([&] {
+    const auto kept = h.snapshots();
+    return !kept.empty() && kept.back().at == version{200};
+  }));
   h.rt->stop();
   h.start();
   auto view = wait(h.rt->current_state<orders::order>("o-1"));

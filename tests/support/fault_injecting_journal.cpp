@@ -87,7 +87,39 @@ std::optional<error> fault_plan::on_open() {
   return open_error_;
 }
 
-void fault_plan::pause() const {
+void fault_plan::hold() {
+  std::lock_guard lock{gate_mutex_};
+  holding_.store(true);
+}
+
+void fault_plan::release() {
+  {
+    std::lock_guard lock{gate_mutex_};
+    holding_.store(false);
+  }
+  gate_changed_.notify_all();
+}
+
+std::size_t fault_plan::held() const {
+  std::lock_guard lock{gate_mutex_};
+  return held_;
+}
+
+bool fault_plan::wait_held(std::size_t n, std::chrono::milliseconds limit) const {
+  std::unique_lock lock{gate_mutex_};
+  return gate_changed_.wait_for(lock, limit, [&] { return held_ >= n; });
+}
+
+void fault_plan::pause() {
+  if (holding_.load()) {
+    std::unique_lock lock{gate_mutex_};
+    if (holding_.load()) {
+      ++held_;
+      gate_changed_.notify_all();
+      gate_changed_.wait(lock, [&] { return !holding_.load(); });
+      --held_;
+    }
+  }
   const std::int64_t us = delay_us_.load();
   if (us > 0) std::this_thread::sleep_for(std::chrono::microseconds{us});
 }

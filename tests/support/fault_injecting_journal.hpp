@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -38,8 +40,23 @@ class fault_plan {
   /// Delays every journal call by `d` before it runs (zero: no delay).
   void set_delay(std::chrono::microseconds d);
 
-  /// Clears every fault and the delay (the counters stay).
+  /// Clears every fault and the delay (the counters stay); does not release a hold.
   void clear();
+
+  /// Holds every journal call from now on at its start (before its delay and faults) until
+  /// `release`: the test decides when a load or an append may go on, instead of guessing
+  /// how long it takes.
+  void hold();
+
+  /// Lets every held call go on and stops holding new ones.
+  void release();
+
+  /// The journal calls waiting at the hold now.
+  std::size_t held() const;
+
+  /// Waits, at most `limit`, until at least `n` calls wait at the hold; false when the
+  /// limit passed first.
+  bool wait_held(std::size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) const;
 
   std::uint64_t appends_seen() const noexcept { return appends_seen_.load(); }
   std::uint64_t appends_failed() const noexcept { return appends_failed_.load(); }
@@ -50,7 +67,7 @@ class fault_plan {
   append_verdict on_append(std::optional<error>& e);
   std::optional<error> on_read();
   std::optional<error> on_open();
-  void pause() const;
+  void pause();
 
  private:
   mutable std::mutex mutex_;  // guards the error values below
@@ -67,6 +84,11 @@ class fault_plan {
   std::atomic<bool> any_append_fault_{false};
   std::atomic<bool> any_read_fault_{false};
   std::atomic<std::int64_t> delay_us_{0};
+
+  mutable std::mutex gate_mutex_;  // guards holding_ and held_ with gate_changed_
+  mutable std::condition_variable gate_changed_;
+  std::atomic<bool> holding_{false};  // read without the lock on the fast path
+  std::size_t held_ = 0;
 };
 
 /// A `journal` decorator that injects the faults of a `fault_plan` in front of another
