@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the build with `cpack -G DEB` into a temporary directory and checks the package: its
-# name and dependencies, the library's headers, static libraries and CMake package, and none of
-# the application. $1 = strata's build directory.
+# name and dependencies, the library's headers, static libraries and CMake package, the `strata`
+# command line (when tools are built), and none of the application. $1 = strata's build directory.
 set -euo pipefail
 build=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-deb.XXXXXX")
@@ -23,8 +23,14 @@ for f in ./usr/include/strata/runtime/runtime.hpp ./usr/include/strata/domain/ke
   ./usr/lib/cmake/strata/FindCAF.cmake; do
   grep -qxF "$f" <<<"$files" || { echo "FAIL: $f is not in the package"; status=1; }
 done
-if grep -E '^\./usr/include/strata/domain/(orders|payments|inventory|users|fulfilment)/|^\./usr/(s?bin)/' <<<"$files"; then
-  echo "FAIL: the package holds the application or programs"
+programs=()
+if grep -qx 'STRATA_BUILD_TOOLS:BOOL=ON' "$build/CMakeCache.txt"; then
+  programs=(./usr/bin/strata)
+  grep -qxF ./usr/bin/strata <<<"$files" || { echo "FAIL: ./usr/bin/strata is not in the package"; status=1; }
+fi
+if grep -E '^\./usr/include/strata/domain/(orders|payments|inventory|users|fulfilment)/|^\./usr/(s?bin)/.' <<<"$files" |
+  grep -vxF -f <(printf '%s\n' "${programs[@]}"); then
+  echo "FAIL: the package holds the application or programs other than strata"
   status=1
 fi
 [[ $status -eq 0 ]] && echo "libstrata-dev holds the library: $(wc -l <<<"$files") entries"

@@ -1,0 +1,145 @@
+#pragma once
+
+// The operator command line: a CLI11 application with the options that name a journal, the
+// output settings every command shares, and commands registered on it. `strata` (main.cpp) is
+// this library with the inspection commands; a host builds its own the same way:
+//
+//   int main(int argc, char** argv) {
+//     strata::cli app{"my-strata", "Inspect my journal"};
+//     strata::add_inspection_commands(app);
+//     return app.run(argc, argv);
+//   }
+
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/event_record.hpp"
+#include "strata/persistence/journal.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace strata {
+
+/// The exit codes of every command.
+enum class cli_exit : int {
+  ok = 0,        ///< Done, nothing found wrong.
+  findings = 1,  ///< Done, and something was found wrong (e.g. a broken audit chain).
+  usage = 2,     ///< Bad arguments, or a store that cannot be opened or read.
+};
+
+/// Where the journal is read from; exactly one of `sqlite_path`, `pg_conninfo` and
+/// `config_path` is set.
+struct journal_source {
+  std::string sqlite_path;  ///< An SQLite journal file, opened read-only.
+  std::string pg_conninfo;  ///< A libpq connection string.
+  std::string pg_schema = "strata";
+  std::string config_path;  ///< A runtime configuration file (see runtime/config.hpp).
+};
+
+/// Opens the journal `source` names: an SQLite file read-only, a PostgreSQL schema (which
+/// the backend creates, empty, when it does not exist), or the journal a configuration file
+/// describes. Errors: `invalid_argument` when no source or more than one is named, when a
+/// configuration names the memory backend (it holds nothing to inspect) or PostgreSQL in a
+/// build without it, or when the configuration file is invalid; `not_found` when the SQLite
+/// file or configuration file does not exist or holds no journal; the backend's error
+/// (`unavailable`, `corrupted`, `unsupported`) otherwise. Every message names the file or
+/// connection it was about.
+result<std::unique_ptr<persistence::journal>> open_journal(const journal_source& source);
+
+/// How commands write: a human timeline or table, or one JSON object per line.
+/// Thread-safety: one thread at a time.
+class cli_output {
+ public:
+  /// Colour is used only when `colour` is true (the command line sets it when stdout is a
+  /// terminal and NO_COLOR is unset); never in JSON mode.
+  cli_output(std::FILE* out, std::FILE* err, bool json, bool colour,
+             std::string program = "strata");
+
+  bool json() const noexcept { return json_; }
+
+  /// `text` in bold, dimmed, or in one of a few colours, when colour is on; else `text`.
+  enum class style { bold, dim, red, green, cyan, yellow };
+  std::string paint(std::string_view text, style s) const;
+
+  /// Writes `text` and a newline to stdout.
+  void line(std::string_view text);
+
+  /// Writes "<program>: <text>" and a newline to stderr.
+  void error(std::string_view text);
+
+  /// One event: a timeline line (position, time, stream and version, type, user,
+  /// correlation id, data), or in JSON mode the record JSON (persistence/record_json.hpp).
+  /// Errors: `corrupted` when the record's data is not JSON (JSON mode only).
+  result<void> event(const persistence::event_record& r);
+
+  std::FILE* out() const noexcept { return out_; }
+
+ private:
+  std::FILE* out_;
+  std::FILE* err_;
+  bool json_;
+  bool colour_;
+  std::string program_;
+};
+
+/// What a running command receives: the journal (opened on first use) and the output.
+class cli_context {
+ public:
+  cli_context(const journal_source& source, cli_output& out) : source_(source), out_(out) {}
+
+  /// The journal the global options name, opened on the first call.
+  /// Errors: as `open_journal`.
+  result<persistence::journal*> journal();
+
+  cli_output& out() noexcept { return out_; }
+
+ private:
+  const journal_source& source_;
+  cli_output& out_;
+  std::unique_ptr<persistence::journal> journal_;
+};
+
+/// A command's body: returns its exit code.
+using cli_command = std::function<cli_exit(cli_context&)>;
+
+/// The command line: global options (`--journal`, `--pg`, `--pg-schema`, `--config`,
+/// `--json`) and the commands registered with `add_command`. Parse errors, `--help` and the
+/// exit codes are handled by `run`. Not copyable; one per process.
+class cli {
+ public:
+  explicit cli(std::string name = "strata", std::string description =
+                                                "Inspect a strata journal: streams, events, "
+                                                "correlations and the audit chain");
+  ~cli();
+  cli(const cli&) = delete;
+  cli& operator=(const cli&) = delete;
+
+  /// The CLI11 application, for options of a host's own.
+  CLI::App& app() noexcept { return *app_; }
+
+  /// Adds the command `name`; `run` is called when it is chosen. The returned subcommand
+  /// takes the command's options (bind them to storage that outlives `run`, e.g. a
+  /// shared_ptr the lambda captures).
+  CLI::App& add_command(const std::string& name, const std::string& help, cli_command run);
+
+  /// Parses `argv` and runs the chosen command. Returns the exit code: 0 for `--help`, 2 for
+  /// bad usage (the message on stderr), otherwise the command's.
+  int run(int argc, const char* const* argv);
+
+ private:
+  std::unique_ptr<CLI::App> app_;
+  journal_source source_;
+  bool json_ = false;
+  cli_command chosen_;
+};
+
+/// Adds `streams`, `events`, `trace` and `verify` (see docs/CLI.md).
+void add_inspection_commands(cli& c);
+
+}  // namespace strata
