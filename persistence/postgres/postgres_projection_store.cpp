@@ -273,18 +273,12 @@ struct postgres_projection_store::impl {
       connection->prepare(name, text);
       it = prepared.emplace(std::move(text), std::move(name)).first;
     }
+    // A NULL is a null pointer; `values` is complete before any pointer into it is taken.
     std::vector<std::string> values;
     values.reserve(params.size());
-    std::vector<const char*> pointers;
-    pointers.reserve(params.size());
-    for (const auto& p : params) {
-      if (std::holds_alternative<std::nullptr_t>(p)) {
-        values.emplace_back();
-        pointers.push_back(nullptr);
-      } else {
-        values.push_back(render(p));
-      }
-    }
+    for (const auto& p : params)
+      values.push_back(std::holds_alternative<std::nullptr_t>(p) ? std::string{} : render(p));
+    std::vector<const char*> pointers(params.size(), nullptr);
     for (std::size_t i = 0; i < params.size(); ++i)
       if (!std::holds_alternative<std::nullptr_t>(params[i])) pointers[i] = values[i].c_str();
     return tx.exec_prepared(it->second, pqxx::prepare::make_dynamic_params(pointers));
