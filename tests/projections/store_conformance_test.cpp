@@ -15,6 +15,7 @@
 
 #include "strata/persistence/read_model.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
+#include "strata/runtime/config.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 #ifdef STRATA_TEST_POSTGRES
@@ -332,7 +333,31 @@ TEST_CASE_TEMPLATE("a broken constraint is a conflict and SQL that does not comp
   CHECK(as_int((*rows)[0][0]) == 1);
 }
 
-#ifdef STRATA_TEST_POSTGRES
+#ifndef STRATA_TEST_POSTGRES
+
+TEST_CASE("projections.backend takes sqlite or postgres, with the postgres section's keys") {
+  auto c = parse_config(
+      R"({"projections": {"backend": "postgres", "postgres": {"conninfo": "host=10.0.0.1", )"
+      R"("schema": "shop_read"}}})");
+  REQUIRE_MESSAGE(c, (c ? "" : to_string(c.err())));
+  CHECK(c->projections.backend == projections_backend::postgres);
+  CHECK(c->projections.postgres.conninfo == "host=10.0.0.1");
+  CHECK(c->projections.postgres.schema == "shop_read");
+  auto again = parse_config(to_json_text(*c));
+  REQUIRE(again);
+  CHECK(again->projections.backend == projections_backend::postgres);
+  CHECK(again->projections.postgres.schema == "shop_read");
+  runtime_config defaults;
+  CHECK(defaults.projections.backend == projections_backend::sqlite);
+  CHECK(defaults.projections.postgres.schema == "strata_read");
+  auto bad = parse_config(R"({"projections": {"backend": "mongodb"}})");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().code == errc::invalid_argument);
+  CHECK(bad.err().message ==
+        R"(projections.backend must be "sqlite" or "postgres", found "mongodb" (a string))");
+}
+
+#else
 
 TEST_CASE("placeholders become numbered parameters with the casts of their values") {
   CHECK(postgres_placeholders("SELECT ?, ?, ?, ?", "idtn") ==
