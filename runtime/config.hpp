@@ -104,9 +104,20 @@ struct metrics_config {
 };
 BOOST_DESCRIBE_STRUCT(metrics_config, (), (enabled, bind_address, port))
 
+/// Where the read models (and their checkpoints and dead letters) live.
+enum class projections_backend : std::uint8_t {
+  sqlite,    ///< One SQLite file, `projections.path` (the default).
+  postgres,  ///< A schema of a PostgreSQL database, `projections.postgres`.
+};
+BOOST_DESCRIBE_ENUM(projections_backend, sqlite, postgres)
+
 /// Projections and their read-model database (see docs/PROJECTIONS.md).
 struct projections_config {
+  projections_backend backend = projections_backend::sqlite;
   std::string path = "strata-read.db";  ///< The SQLite read-model file (not the journal's).
+  /// The PostgreSQL read-model database: the read models' tables live in `schema` (its own,
+  /// not the journal's by default).
+  postgres_config postgres{"host=127.0.0.1 dbname=strata", "strata_read"};
   /// `normal` by default: the checkpoint shares each transaction, so a lost commit is simply
   /// applied again.
   sqlite_synchronous synchronous = sqlite_synchronous::normal;
@@ -117,7 +128,8 @@ struct projections_config {
   std::uint32_t retry_delay_ms = 200;   ///< Wait after a journal or store failure.
 };
 BOOST_DESCRIBE_STRUCT(projections_config, (),
-                      (path, synchronous, on_poison, batch_events, buffer_events, retry_delay_ms))
+                      (backend, path, postgres, synchronous, on_poison, batch_events, buffer_events,
+                       retry_delay_ms))
 
 /// What the library reports (see `log_sink`; a host supplies its own in `runtime_overrides`).
 struct log_config {

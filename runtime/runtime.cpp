@@ -7,6 +7,7 @@
 #include "strata/persistence/memory_snapshot_store.hpp"
 #if STRATA_WITH_POSTGRES
 #include "strata/persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #endif
 #include "strata/persistence/sqlite_journal.hpp"
@@ -87,6 +88,29 @@ std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtim
   return nullptr;
 }
 
+std::shared_ptr<persistence::projection_store_factory> make_read_models(
+    const projections_config& c) {
+  switch (c.backend) {
+    case projections_backend::sqlite: {
+      persistence::sqlite_projection_store_options o;
+      o.path = c.path;
+      o.synchronous_full = c.synchronous == sqlite_synchronous::full;
+      return std::make_shared<persistence::sqlite_projection_store_factory>(o);
+    }
+    case projections_backend::postgres: {
+#if STRATA_WITH_POSTGRES
+      persistence::postgres_projection_store_options o;
+      o.conninfo = c.postgres.conninfo;
+      o.schema = c.postgres.schema;
+      return std::make_shared<persistence::postgres_projection_store_factory>(o);
+#else
+      return nullptr;  // refused by runtime::start before
+#endif
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 struct runtime::impl {
@@ -107,6 +131,10 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     return error{errc::invalid_argument,
                  "journal.backend is \"postgres\", but this strata was built without PostgreSQL "
                  "(STRATA_WITH_POSTGRES=OFF)"};
+  if (config.projections.backend == projections_backend::postgres && !overrides.read_models)
+    return error{errc::invalid_argument,
+                 "projections.backend is \"postgres\", but this strata was built without "
+                 "PostgreSQL (STRATA_WITH_POSTGRES=OFF)"};
 #endif
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
@@ -248,12 +276,7 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 result<void> runtime::impl::start_projections(
     const projections_config& c,
     std::shared_ptr<persistence::projection_store_factory> read_models) {
-  if (!read_models) {
-    persistence::sqlite_projection_store_options o;
-    o.path = c.path;
-    o.synchronous_full = c.synchronous == sqlite_synchronous::full;
-    read_models = std::make_shared<persistence::sqlite_projection_store_factory>(o);
-  }
+  if (!read_models) read_models = make_read_models(c);
   actors::projection_options o;
   o.batch_events = c.batch_events;
   o.buffer_events = c.buffer_events;

@@ -24,6 +24,10 @@
 #include "strata/persistence/read_model.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#ifdef STRATA_TEST_POSTGRES
+#include "strata/persistence/postgres/postgres_projection_store.hpp"
+#include "tests/persistence/postgres_support.hpp"
+#endif
 
 namespace strata::testing {
 
@@ -181,18 +185,39 @@ inline orders::placed placed(std::string customer, std::int64_t qty, std::int64_
 }
 
 /// A read-model store in a temporary file.
+///
+/// Built with STRATA_TEST_POSTGRES (strata_projections_postgres_tests), it is a fresh schema on
+/// the server of STRATA_TEST_PG instead, dropped afterwards: the tests that use it run
+/// unchanged on PostgreSQL.
+#ifdef STRATA_TEST_POSTGRES
+struct read_db {
+  persistence::postgres_projection_store_options options = [] {
+    persistence::postgres_projection_store_options o;
+    auto conninfo = persistence::testing::pg_conninfo();
+    REQUIRE_MESSAGE(conninfo, "these tests need PostgreSQL (STRATA_TEST_PG)");
+    o.conninfo = *conninfo;
+    o.schema = persistence::testing::unique_schema("read_db");
+    return o;
+  }();
+  persistence::testing::schema_guard drop{options.conninfo, options.schema};
+  std::shared_ptr<persistence::projection_store_factory> factory =
+      std::make_shared<persistence::postgres_projection_store_factory>(options);
+#else
 struct read_db {
   temp_dir dir;
-  std::shared_ptr<persistence::sqlite_projection_store_factory> factory =
+  std::shared_ptr<persistence::projection_store_factory> factory =
       std::make_shared<persistence::sqlite_projection_store_factory>(
           persistence::sqlite_projection_store_options{dir.file("read.db")});
+#endif
   std::unique_ptr<persistence::projection_store> open() {
     auto s = factory->open();
     REQUIRE_MESSAGE(s, (s ? "" : to_string(s.err())));
     return std::move(*s);
   }
   /// A connection for the read models' typed queries.
-  read_model_reader reader() { return read_model_reader{open()}; }
+  read_model_reader reader() {
+    return read_model_reader{open()};
+  }
 };
 
 /// The order summaries a fold over the whole journal gives, rendered, by order id.

@@ -1,5 +1,5 @@
 // Table of the inventory-levels read model:
-//   inventory_levels(sku TEXT PRIMARY KEY, on_hand INTEGER, reserved INTEGER) WITHOUT ROWID;
+//   inventory_levels(sku TEXT PRIMARY KEY, on_hand BIGINT, reserved BIGINT);
 //   available is computed as on_hand - reserved when read.
 
 #include "strata/domain/inventory/read_models/inventory_levels.hpp"
@@ -13,7 +13,8 @@ namespace {
 // Adds the deltas to a SKU's row (creating it at zero); `set_on_hand` replaces on hand.
 constexpr const char* add_sql =
     "INSERT INTO inventory_levels (sku, on_hand, reserved) VALUES (?1, ?2, ?3) ON CONFLICT (sku) "
-    "DO UPDATE SET on_hand = on_hand + ?2, reserved = reserved + ?3";
+    "DO UPDATE SET on_hand = inventory_levels.on_hand + ?2, reserved = inventory_levels.reserved "
+    "+ ?3";
 constexpr const char* set_sql =
     "INSERT INTO inventory_levels (sku, on_hand, reserved) VALUES (?1, ?2, 0) ON CONFLICT (sku) "
     "DO UPDATE SET on_hand = ?2";
@@ -47,8 +48,8 @@ inventory_levels_projection::inventory_levels_projection()
 
 result<void> inventory_levels_projection::setup(read_model_tx& tx) {
   return tx.execute(
-      "CREATE TABLE IF NOT EXISTS inventory_levels (sku TEXT PRIMARY KEY, on_hand INTEGER NOT "
-      "NULL, reserved INTEGER NOT NULL) WITHOUT ROWID");
+      "CREATE TABLE IF NOT EXISTS inventory_levels (sku TEXT PRIMARY KEY, on_hand BIGINT NOT "
+      "NULL, reserved BIGINT NOT NULL)");
 }
 
 result<void> inventory_levels_projection::drop(read_model_tx& tx) {

@@ -1,9 +1,10 @@
 // Tables of the order-summary read model:
 //   order_summary(order_id TEXT PRIMARY KEY, customer_id TEXT, status TEXT, currency TEXT,
-//     total_minor INTEGER, item_count INTEGER, last_position INTEGER) WITHOUT ROWID,
+//     total_minor BIGINT, item_count BIGINT, last_position BIGINT),
 //     indexed by (customer_id, order_id) and (status, order_id);
-//   order_summary_lines(order_id TEXT, sku TEXT, quantity INTEGER, unit_price_minor INTEGER,
-//     PRIMARY KEY (order_id, sku)) WITHOUT ROWID.
+//   order_summary_lines(order_id TEXT, sku TEXT, quantity BIGINT, unit_price_minor BIGINT,
+//     PRIMARY KEY (order_id, sku)).
+// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 
@@ -52,14 +53,14 @@ std::string to_string(const order_summary& s) {
 result<void> order_summary_projection::setup(read_model_tx& tx) {
   for (const char* sql : {
            "CREATE TABLE IF NOT EXISTS order_summary (order_id TEXT PRIMARY KEY, customer_id "
-           "TEXT NOT NULL, status TEXT NOT NULL, currency TEXT NOT NULL, total_minor INTEGER NOT "
-           "NULL, item_count INTEGER NOT NULL, last_position INTEGER NOT NULL) WITHOUT ROWID",
+           "TEXT NOT NULL, status TEXT NOT NULL, currency TEXT NOT NULL, total_minor BIGINT NOT "
+           "NULL, item_count BIGINT NOT NULL, last_position BIGINT NOT NULL)",
            "CREATE INDEX IF NOT EXISTS order_summary_by_customer ON order_summary (customer_id, "
            "order_id)",
            "CREATE INDEX IF NOT EXISTS order_summary_by_status ON order_summary (status, order_id)",
            "CREATE TABLE IF NOT EXISTS order_summary_lines (order_id TEXT NOT NULL, sku TEXT NOT "
-           "NULL, quantity INTEGER NOT NULL, unit_price_minor INTEGER NOT NULL, PRIMARY KEY "
-           "(order_id, sku)) WITHOUT ROWID",
+           "NULL, quantity BIGINT NOT NULL, unit_price_minor BIGINT NOT NULL, PRIMARY KEY "
+           "(order_id, sku))",
        }) {
     if (auto r = tx.execute(sql); !r) return r;
   }
@@ -83,10 +84,8 @@ constexpr const char* recount_sql =
     "0) FROM order_summary_lines WHERE order_id = ?1), last_position = ?2 WHERE order_id = ?1";
 constexpr const char* add_line_sql =
     "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES (?, ?, ?, "
-    "?) ON CONFLICT (order_id, sku) DO UPDATE SET quantity = quantity + excluded.quantity";
-constexpr const char* place_sql =
-    "INSERT OR REPLACE INTO order_summary (order_id, customer_id, status, currency, total_minor, "
-    "item_count, last_position) VALUES (?, ?, 'open', ?, ?, ?, ?)";
+    "?) ON CONFLICT (order_id, sku) DO UPDATE SET quantity = order_summary_lines.quantity + "
+    "excluded.quantity";
 
 // SQL of the batch fold, which writes whole rows; and of both, the line writes.
 constexpr const char* find_sql =
@@ -95,8 +94,9 @@ constexpr const char* find_sql =
 constexpr const char* find_lines_sql =
     "SELECT sku, quantity, unit_price_minor FROM order_summary_lines WHERE order_id = ?";
 constexpr const char* put_line_sql =
-    "INSERT OR REPLACE INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) "
-    "VALUES (?, ?, ?, ?)";
+    "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES (?, ?, "
+    "?, ?) ON CONFLICT (order_id, sku) DO UPDATE SET quantity = excluded.quantity, "
+    "unit_price_minor = excluded.unit_price_minor";
 constexpr const char* set_quantity_sql =
     "UPDATE order_summary_lines SET quantity = ? WHERE order_id = ? AND sku = ?";
 constexpr const char* set_totals_sql =
@@ -104,9 +104,13 @@ constexpr const char* set_totals_sql =
     "= ?";
 constexpr const char* delete_line_sql =
     "DELETE FROM order_summary_lines WHERE order_id = ? AND sku = ?";
+// Writes the whole row, as INSERT OR REPLACE would (which PostgreSQL does not have).
 constexpr const char* put_order_sql =
-    "INSERT OR REPLACE INTO order_summary (order_id, customer_id, status, currency, total_minor, "
-    "item_count, last_position) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO order_summary (order_id, customer_id, status, currency, total_minor, "
+    "item_count, last_position) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE "
+    "SET customer_id = excluded.customer_id, status = excluded.status, currency = "
+    "excluded.currency, total_minor = excluded.total_minor, item_count = excluded.item_count, "
+    "last_position = excluded.last_position";
 
 /// One stored line, as the fold reads it.
 struct stored_line {
@@ -297,7 +301,8 @@ order_summary_projection::order_summary_projection() : projection(std::string{pr
           !w)
         return w;
     }
-    return tx.execute(place_sql, info.aggregate_id, p.customer_id, p.currency, p.total.minor, units,
+    return tx.execute(put_order_sql, info.aggregate_id, p.customer_id,
+                      status_name(orders::status::open), p.currency, p.total.minor, units,
                       info.position);
   });
   on<orders::item_added>(

@@ -1,9 +1,9 @@
 // Tables of the payments-ledger read model:
-//   payments_ledger(position INTEGER PRIMARY KEY, payment_id TEXT, kind TEXT,
-//     amount_minor INTEGER, currency TEXT, reference TEXT), indexed by (payment_id, position);
+//   payments_ledger(position BIGINT PRIMARY KEY, payment_id TEXT, kind TEXT,
+//     amount_minor BIGINT, currency TEXT, reference TEXT), indexed by (payment_id, position);
 //   payment_balances(payment_id TEXT PRIMARY KEY, order_id TEXT, currency TEXT,
-//     authorized_minor INTEGER, captured_minor INTEGER, refunded_minor INTEGER, status TEXT)
-//     WITHOUT ROWID.
+//     authorized_minor BIGINT, captured_minor BIGINT, refunded_minor BIGINT, status TEXT).
+// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
 
 #include "strata/domain/payments/read_models/payments_ledger.hpp"
 
@@ -15,15 +15,20 @@ namespace {
 
 // The currency of an entry without one is its payment's.
 constexpr const char* entry_sql =
-    "INSERT OR REPLACE INTO payments_ledger (position, payment_id, kind, amount_minor, currency, "
+    "INSERT INTO payments_ledger (position, payment_id, kind, amount_minor, currency, "
     "reference) VALUES (?, ?, ?, ?, COALESCE(NULLIF(?, ''), (SELECT currency FROM "
-    "payment_balances WHERE payment_id = ?), ''), ?)";
+    "payment_balances WHERE payment_id = ?), ''), ?) ON CONFLICT (position) DO UPDATE SET "
+    "payment_id = excluded.payment_id, kind = excluded.kind, amount_minor = "
+    "excluded.amount_minor, currency = excluded.currency, reference = excluded.reference";
 constexpr const char* bump_sql =
     "UPDATE payment_balances SET captured_minor = captured_minor + ?, refunded_minor = "
     "refunded_minor + ?, status = ? WHERE payment_id = ?";
 constexpr const char* authorize_sql =
-    "INSERT OR REPLACE INTO payment_balances (payment_id, order_id, currency, authorized_minor, "
-    "captured_minor, refunded_minor, status) VALUES (?, ?, ?, ?, 0, 0, 'authorized')";
+    "INSERT INTO payment_balances (payment_id, order_id, currency, authorized_minor, "
+    "captured_minor, refunded_minor, status) VALUES (?, ?, ?, ?, 0, 0, 'authorized') ON "
+    "CONFLICT (payment_id) DO UPDATE SET order_id = excluded.order_id, currency = "
+    "excluded.currency, authorized_minor = excluded.authorized_minor, captured_minor = 0, "
+    "refunded_minor = 0, status = excluded.status";
 
 result<void> entry(read_model_tx& tx, const event_info& info, std::string_view kind,
                    std::int64_t amount, std::string_view currency, std::string_view reference) {
@@ -71,15 +76,15 @@ payments_ledger_projection::payments_ledger_projection()
 
 result<void> payments_ledger_projection::setup(read_model_tx& tx) {
   for (const char* sql : {
-           "CREATE TABLE IF NOT EXISTS payments_ledger (position INTEGER PRIMARY KEY, payment_id "
-           "TEXT NOT NULL, kind TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT "
+           "CREATE TABLE IF NOT EXISTS payments_ledger (position BIGINT PRIMARY KEY, payment_id "
+           "TEXT NOT NULL, kind TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT "
            "NULL, reference TEXT NOT NULL)",
            "CREATE INDEX IF NOT EXISTS payments_ledger_by_payment ON payments_ledger "
            "(payment_id, position)",
            "CREATE TABLE IF NOT EXISTS payment_balances (payment_id TEXT PRIMARY KEY, order_id "
-           "TEXT NOT NULL, currency TEXT NOT NULL, authorized_minor INTEGER NOT NULL, "
-           "captured_minor INTEGER NOT NULL, refunded_minor INTEGER NOT NULL, status TEXT NOT "
-           "NULL) WITHOUT ROWID",
+           "TEXT NOT NULL, currency TEXT NOT NULL, authorized_minor BIGINT NOT NULL, "
+           "captured_minor BIGINT NOT NULL, refunded_minor BIGINT NOT NULL, status TEXT NOT "
+           "NULL)",
        }) {
     if (auto r = tx.execute(sql); !r) return r;
   }

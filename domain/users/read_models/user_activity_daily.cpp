@@ -1,6 +1,7 @@
 // Table of the user-activity read model:
 //   user_activity_daily(user_id TEXT, day TEXT ("YYYY-MM-DD", UTC), actions INTEGER,
-//     orders_placed INTEGER, searches INTEGER, PRIMARY KEY (user_id, day)) WITHOUT ROWID.
+//     orders_placed BIGINT, searches BIGINT, PRIMARY KEY (user_id, day)).
+// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
 
 #include "strata/domain/users/read_models/user_activity_daily.hpp"
 
@@ -13,8 +14,9 @@ namespace {
 
 constexpr const char* count_sql =
     "INSERT INTO user_activity_daily (user_id, day, actions, orders_placed, searches) VALUES (?1, "
-    "?2, 1, ?3, ?4) ON CONFLICT (user_id, day) DO UPDATE SET actions = actions + 1, "
-    "orders_placed = orders_placed + ?3, searches = searches + ?4";
+    "?2, 1, ?3, ?4) ON CONFLICT (user_id, day) DO UPDATE SET actions = "
+    "user_activity_daily.actions + 1, orders_placed = user_activity_daily.orders_placed + ?3, "
+    "searches = user_activity_daily.searches + ?4";
 
 }  // namespace
 
@@ -32,8 +34,8 @@ user_activity_daily_projection::user_activity_daily_projection()
 result<void> user_activity_daily_projection::setup(read_model_tx& tx) {
   return tx.execute(
       "CREATE TABLE IF NOT EXISTS user_activity_daily (user_id TEXT NOT NULL, day TEXT NOT NULL, "
-      "actions INTEGER NOT NULL, orders_placed INTEGER NOT NULL, searches INTEGER NOT NULL, "
-      "PRIMARY KEY (user_id, day)) WITHOUT ROWID");
+      "actions BIGINT NOT NULL, orders_placed BIGINT NOT NULL, searches BIGINT NOT NULL, "
+      "PRIMARY KEY (user_id, day))");
 }
 
 result<void> user_activity_daily_projection::drop(read_model_tx& tx) {

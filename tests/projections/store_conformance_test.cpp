@@ -1,0 +1,433 @@
+// The read-model store contract, run against every backend: SQLite always, PostgreSQL in the
+// strata_projections_postgres_tests executable (STRATA_TEST_POSTGRES), each test on a fresh
+// file or schema.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/describe/class.hpp>
+
+#include "strata/persistence/read_model.hpp"
+#include "strata/persistence/sqlite_projection_store.hpp"
+#include "strata/runtime/config.hpp"
+#include "tests/runtime/temp_dir.hpp"
+
+#ifdef STRATA_TEST_POSTGRES
+#include "strata/domain/orders/order.hpp"
+#include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/postgres/postgres_projection_store.hpp"
+#include "strata/runtime/runtime.hpp"
+#include "tests/persistence/postgres_support.hpp"
+#endif
+
+using namespace strata;
+using namespace strata::persistence;
+
+namespace {
+
+struct sqlite_store {
+  static constexpr const char* name = "sqlite";
+  bool available() const { return true; }
+  result<std::unique_ptr<projection_store>> open() {
+    sqlite_projection_store_options o;
+    o.path = dir.file("read.db");
+    return sqlite_projection_store_factory{o}.open();
+  }
+  strata::testing::temp_dir dir;
+};
+
+#ifdef STRATA_TEST_POSTGRES
+/// A fresh schema on the server of STRATA_TEST_PG, dropped afterwards.
+struct postgres_store {
+  static constexpr const char* name = "postgres";
+  postgres_store() {
+    const char* conninfo = std::getenv("STRATA_TEST_PG");
+    if (conninfo != nullptr) options.conninfo = conninfo;
+    options.schema = persistence::testing::unique_schema("rm");
+  }
+  ~postgres_store() {
+    if (!options.conninfo.empty())
+      persistence::testing::schema_guard drop{options.conninfo, options.schema};
+  }
+  bool available() const {
+    const char* skip = std::getenv("STRATA_SKIP_PG");
+    return !(options.conninfo.empty() && skip != nullptr && std::string{skip} == "1");
+  }
+  result<std::unique_ptr<projection_store>> open() {
+    if (options.conninfo.empty())
+      return error{errc::unavailable,
+                   "STRATA_TEST_PG is not set: run scripts/test.sh or set STRATA_SKIP_PG=1"};
+    return postgres_projection_store_factory{options}.open();
+  }
+  postgres_projection_store_options options;
+};
+#endif
+
+std::unique_ptr<projection_store> must_open(result<std::unique_ptr<projection_store>> s) {
+  REQUIRE_MESSAGE(s, (s ? "" : to_string(s.err())));
+  return std::move(*s);
+}
+
+std::unique_ptr<projection_transaction> must_begin(projection_store& s) {
+  auto tx = s.begin();
+  REQUIRE_MESSAGE(tx, (tx ? "" : to_string(tx.err())));
+  return std::move(*tx);
+}
+
+void must(const result<void>& r) {
+  REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));
+}
+
+constexpr const char* create_sample =
+    "CREATE TABLE IF NOT EXISTS sample (id BIGINT PRIMARY KEY, r DOUBLE PRECISION, t TEXT, n "
+    "TEXT)";
+
+dead_letter letter(std::int64_t position, std::string why) {
+  dead_letter d;
+  d.projection = "p";
+  d.position = global_position{static_cast<std::uint64_t>(position)};
+  d.event_id = "e-" + std::to_string(position);
+  d.event_type = "orders.placed";
+  d.error = std::move(why);
+  d.parked_at = from_unix_micros(1'764'633'600'000'000 + position);
+  return d;
+}
+
+struct sample_row {
+  std::int64_t id = 0;
+  double r = 0;
+  std::string t;
+  std::optional<std::string> n;
+};
+BOOST_DESCRIBE_STRUCT(sample_row, (), (id, r, t, n))
+
+}  // namespace
+
+#ifdef STRATA_TEST_POSTGRES
+TYPE_TO_STRING_AS("postgres", postgres_store);
+#define STRATA_STORE_BACKENDS postgres_store
+#else
+TYPE_TO_STRING_AS("sqlite", sqlite_store);
+#define STRATA_STORE_BACKENDS sqlite_store
+#endif
+
+#define STRATA_REQUIRE_STORE(b)                              \
+  if (!(b).available()) {                                    \
+    MESSAGE((b).name << " store skipped: STRATA_SKIP_PG=1"); \
+    return;                                                  \
+  }
+
+TEST_CASE_TEMPLATE("read-model rows, the checkpoint and dead letters commit together or not at all",
+                   B, STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute(create_sample));
+    must(tx->commit());
+  }
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute("INSERT INTO sample (id, t) VALUES (?, ?)", {std::int64_t{1}, "kept"}));
+    must(tx->save_checkpoint("p", checkpoint{global_position{7}, from_unix_micros(70), "j-1"}));
+    must(tx->park(letter(5, "bad")));
+    // The transaction sees its own writes before committing.
+    auto inside = tx->load_checkpoint("p");
+    REQUIRE(inside);
+    CHECK(inside->position == global_position{7});
+    must(tx->commit());
+    CHECK(tx->commit().err().code == errc::invalid_argument);
+  }
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute("INSERT INTO sample (id, t) VALUES (?, ?)", {std::int64_t{2}, "dropped"}));
+    must(tx->save_checkpoint("p", checkpoint{global_position{9}, from_unix_micros(90), ""}));
+    must(tx->park(letter(8, "worse")));
+  }  // destroyed uncommitted: rolled back
+  auto other = must_open(b.open());
+  auto rows = other->query("SELECT id, t FROM sample ORDER BY id");
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  CHECK(as_int((*rows)[0][0]) == 1);
+  CHECK(as_text((*rows)[0][1]) == "kept");
+  auto cp = other->load_checkpoint("p");
+  REQUIRE(cp);
+  CHECK(cp->position == global_position{7});
+  CHECK(to_unix_micros(cp->last_event_time) == 70);
+  auto parked = other->dead_letters("p");
+  REQUIRE(parked);
+  REQUIRE(parked->size() == 1);
+  CHECK(parked->front().position == global_position{5});
+  // The store is usable again after the rollback.
+  auto tx = must_begin(*store);
+  must(tx->execute("INSERT INTO sample (id, t) VALUES (?, ?)", {std::int64_t{2}, "now"}));
+  must(tx->commit());
+  auto count = other->query("SELECT count(*) FROM sample");
+  REQUIRE(count);
+  CHECK(as_int((*count)[0][0]) == 2);
+}
+
+TEST_CASE_TEMPLATE("a checkpoint saved without a journal id keeps the one recorded before", B,
+                   STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  auto none = store->load_checkpoint("p");
+  REQUIRE(none);
+  CHECK(none->position == global_position{0});
+  CHECK(none->journal_id.empty());
+  {
+    auto tx = must_begin(*store);
+    must(tx->save_checkpoint("p", checkpoint{global_position{3}, from_unix_micros(30), "j-1"}));
+    must(tx->commit());
+  }
+  {
+    auto tx = must_begin(*store);
+    must(tx->save_checkpoint("p", checkpoint{global_position{4}, from_unix_micros(40), ""}));
+    must(tx->commit());
+  }
+  auto cp = must_open(b.open())->load_checkpoint("p");
+  REQUIRE(cp);
+  CHECK(cp->position == global_position{4});
+  CHECK(to_unix_micros(cp->last_event_time) == 40);
+  CHECK(cp->journal_id == "j-1");
+  {
+    auto tx = must_begin(*store);
+    must(tx->save_checkpoint("p", checkpoint{global_position{5}, from_unix_micros(50), "j-2"}));
+    must(tx->commit());
+  }
+  auto replaced = store->load_checkpoint("p");
+  REQUIRE(replaced);
+  CHECK(replaced->journal_id == "j-2");
+  auto other = store->load_checkpoint("q");
+  REQUIRE(other);
+  CHECK(other->position == global_position{0});
+}
+
+TEST_CASE_TEMPLATE("parking counts attempts, unpark removes one letter and forget clears all", B,
+                   STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  {
+    auto tx = must_begin(*store);
+    must(tx->park(letter(9, "first")));
+    must(tx->park(letter(4, "other")));
+    must(tx->park(letter(9, "again")));
+    must(tx->save_checkpoint("p", checkpoint{global_position{9}, from_unix_micros(90), "j"}));
+    must(tx->commit());
+  }
+  auto parked = store->dead_letters("p");
+  REQUIRE(parked);
+  REQUIRE(parked->size() == 2);
+  CHECK((*parked)[0].position == global_position{4});
+  CHECK((*parked)[0].attempts == 1);
+  CHECK((*parked)[1].position == global_position{9});
+  CHECK((*parked)[1].attempts == 2);
+  CHECK((*parked)[1].error == "again");
+  CHECK((*parked)[1].event_id == "e-9");
+  CHECK((*parked)[1].event_type == "orders.placed");
+  CHECK(to_unix_micros((*parked)[1].parked_at) == 1'764'633'600'000'009);
+  {
+    auto tx = must_begin(*store);
+    must(tx->unpark("p", global_position{4}));
+    must(tx->unpark("p", global_position{100}));
+    must(tx->commit());
+  }
+  parked = store->dead_letters("p");
+  REQUIRE(parked);
+  REQUIRE(parked->size() == 1);
+  CHECK(parked->front().position == global_position{9});
+  {
+    auto tx = must_begin(*store);
+    must(tx->forget("p"));
+    must(tx->commit());
+  }
+  parked = store->dead_letters("p");
+  REQUIRE(parked);
+  CHECK(parked->empty());
+  auto cp = store->load_checkpoint("p");
+  REQUIRE(cp);
+  CHECK(cp->position == global_position{0});
+}
+
+TEST_CASE_TEMPLATE("integers, reals, text and NULL round-trip through parameters and rows", B,
+                   STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  {
+    auto tx = must_begin(*store);
+    read_model_tx typed{*tx};
+    must(typed.execute(create_sample));
+    must(typed.execute("INSERT INTO sample (id, r, t, n) VALUES (?, ?, ?, ?)", big, 2.5,
+                       "it's a '?' ?1", nullptr));
+    must(typed.execute("INSERT INTO sample (id, r, t, n) VALUES (?1, ?2, ?3, ?3)", std::int64_t{-3},
+                       -0.125, "x"));
+    // The raw rows have the kinds of the columns.
+    auto raw = tx->query("SELECT id, r, t, n, 'what?' FROM sample WHERE id = ?", {big});
+    REQUIRE(raw);
+    REQUIRE(raw->size() == 1);
+    const auto& row = raw->front();
+    CHECK(std::get<std::int64_t>(row[0]) == big);
+    CHECK(std::get<double>(row[1]) == 2.5);
+    CHECK(std::get<std::string>(row[2]) == "it's a '?' ?1");
+    CHECK(std::holds_alternative<std::nullptr_t>(row[3]));
+    CHECK(std::get<std::string>(row[4]) == "what?");
+    must(tx->commit());
+  }
+  read_model_reader reader{must_open(b.open())};
+  auto rows = reader.query<sample_row>("SELECT id, r, t, n FROM sample ORDER BY id");
+  REQUIRE_MESSAGE(rows, (rows ? "" : to_string(rows.err())));
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].id == -3);
+  CHECK((*rows)[0].r == -0.125);
+  CHECK((*rows)[0].n == std::optional<std::string>{"x"});
+  CHECK((*rows)[1].id == big);
+  CHECK((*rows)[1].t == "it's a '?' ?1");
+  CHECK_FALSE((*rows)[1].n.has_value());
+  // Aggregates of integers read as integers.
+  auto sum = reader.query_one<std::int64_t>("SELECT SUM(id) - ? FROM sample WHERE id < 0",
+                                            std::int64_t{1});
+  REQUIRE_MESSAGE(sum, (sum ? "" : to_string(sum.err())));
+  CHECK(*sum == std::optional<std::int64_t>{-4});
+}
+
+TEST_CASE_TEMPLATE("a broken constraint is a conflict and SQL that does not compile is internal", B,
+                   STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute(create_sample));
+    must(tx->execute("INSERT INTO sample (id) VALUES (?)", {std::int64_t{1}}));
+    must(tx->commit());
+  }
+  {
+    auto tx = must_begin(*store);
+    auto dup = tx->execute("INSERT INTO sample (id) VALUES (?)", {std::int64_t{1}});
+    REQUIRE_FALSE(dup);
+    CHECK(dup.err().code == errc::conflict);
+  }
+  {
+    auto tx = must_begin(*store);
+    auto bad = tx->execute("INSRT INTO sample (id) VALUES (?)", {std::int64_t{2}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().code == errc::internal);
+  }
+  auto bad_query = store->query("SELECT FROM WHERE");
+  REQUIRE_FALSE(bad_query);
+  CHECK(bad_query.err().code == errc::internal);
+  // Nothing of the failed transactions was kept, and the store still works.
+  auto rows = store->query("SELECT count(*) FROM sample");
+  REQUIRE(rows);
+  CHECK(as_int((*rows)[0][0]) == 1);
+}
+
+#ifndef STRATA_TEST_POSTGRES
+
+TEST_CASE("projections.backend takes sqlite or postgres, with the postgres section's keys") {
+  auto c = parse_config(
+      R"({"projections": {"backend": "postgres", "postgres": {"conninfo": "host=10.0.0.1", )"
+      R"("schema": "shop_read"}}})");
+  REQUIRE_MESSAGE(c, (c ? "" : to_string(c.err())));
+  CHECK(c->projections.backend == projections_backend::postgres);
+  CHECK(c->projections.postgres.conninfo == "host=10.0.0.1");
+  CHECK(c->projections.postgres.schema == "shop_read");
+  auto again = parse_config(to_json_text(*c));
+  REQUIRE(again);
+  CHECK(again->projections.backend == projections_backend::postgres);
+  CHECK(again->projections.postgres.schema == "shop_read");
+  runtime_config defaults;
+  CHECK(defaults.projections.backend == projections_backend::sqlite);
+  CHECK(defaults.projections.postgres.schema == "strata_read");
+  auto bad = parse_config(R"({"projections": {"backend": "mongodb"}})");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().code == errc::invalid_argument);
+  CHECK(bad.err().message ==
+        R"(projections.backend must be "sqlite" or "postgres", found "mongodb" (a string))");
+}
+
+#else
+
+TEST_CASE("placeholders become numbered parameters with the casts of their values") {
+  CHECK(postgres_placeholders("SELECT ?, ?, ?, ?", "idtn") ==
+        "SELECT $1::bigint, $2::double precision, $3::text, $4");
+  CHECK(postgres_placeholders("x = ?2 AND y = ? AND z = ?1", "ti") ==
+        "x = $2::bigint AND y = $3 AND z = $1::text");
+  CHECK(postgres_placeholders("'a?''?' \"b?\" -- c?\n/* d? */ ?", "i") ==
+        "'a?''?' \"b?\" -- c?\n/* d? */ $1::bigint");
+}
+
+TEST_CASE("a postgres read-model store refuses a schema that is not a plain identifier") {
+  postgres_projection_store_options o;
+  o.conninfo = "host=127.0.0.1";
+  o.schema = "bad-name; DROP";
+  auto s = postgres_projection_store::open(o);
+  REQUIRE_FALSE(s);
+  CHECK(s.err().code == errc::invalid_argument);
+}
+
+TEST_CASE("an unreachable postgres read-model database is unavailable") {
+  postgres_projection_store_options o;
+  o.conninfo = "host=127.0.0.1 port=1 connect_timeout=2";
+  auto s = postgres_projection_store::open(o);
+  REQUIRE_FALSE(s);
+  CHECK(s.err().code == errc::unavailable);
+}
+
+TEST_CASE("the runtime with projections.backend postgres keeps order summaries in PostgreSQL") {
+  STRATA_PG_CONNINFO(conninfo);
+  const std::string schema = persistence::testing::unique_schema("rt_rm");
+  persistence::testing::schema_guard drop{conninfo, schema};
+  strata::testing::temp_dir dir;
+  auto config =
+      parse_config(R"({"projections": {"backend": "postgres", "postgres": {"conninfo": ")" +
+                   conninfo + R"(", "schema": ")" + schema + R"("}}})");
+  REQUIRE_MESSAGE(config, (config ? "" : to_string(config.err())));
+  config->journal.sqlite.path = dir.file("journal.db");
+  config->metrics.enabled = false;
+  auto rt = runtime::start(*config);
+  REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
+  REQUIRE((*rt)->register_aggregate<orders::order>());
+  REQUIRE((*rt)->add_projection(std::make_shared<read_models::order_summary_projection>()));
+  auto placed =
+      (*rt)
+          ->send<orders::order>("o-1", orders::place{"alice",
+                                                     "EUR",
+                                                     {orders::line{"sku-1", 3, money{100, "EUR"}},
+                                                      orders::line{"sku-2", 1, money{50, "EUR"}}}})
+          .get();
+  REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
+  auto added = (*rt)
+                   ->send<orders::order>(
+                       "o-1", orders::add_item{orders::line{"sku-1", 2, money{100, "EUR"}}})
+                   .get();
+  REQUIRE_MESSAGE(added.is_accepted(), to_string(added));
+  auto wait = (*rt)->wait_for("order_summary", added.position, std::chrono::seconds{30});
+  REQUIRE_MESSAGE(wait, (wait ? "" : to_string(wait.err())));
+  auto reader = (*rt)->open_read_models();
+  REQUIRE(reader);
+  auto o = read_models::find_order(*reader, "o-1");
+  REQUIRE_MESSAGE(o, (o ? "" : to_string(o.err())));
+  REQUIRE(o->has_value());
+  CHECK(to_string(**o) == "o-1 alice open 6x 550 EUR");
+  auto by_customer = read_models::orders_by_customer(*reader, "alice");
+  REQUIRE(by_customer);
+  CHECK(by_customer->size() == 1);
+  // The rows are in the configured schema.
+  auto counted =
+      persistence::testing::pg_exec(conninfo, "SELECT count(*) FROM " + schema + ".order_summary");
+  CHECK(counted[0][0].as<int>() == 1);
+}
+
+#endif  // STRATA_TEST_POSTGRES
