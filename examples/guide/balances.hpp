@@ -38,7 +38,7 @@ class balances final : public strata::projection {
   strata::result<void> setup(strata::read_model_tx& tx) override {
     return tx.execute(
         "CREATE TABLE IF NOT EXISTS balances (account_id TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-        " currency TEXT NOT NULL, balance INTEGER NOT NULL)");
+        " currency TEXT NOT NULL, balance BIGINT NOT NULL)");
   }
 
   strata::result<void> drop(strata::read_model_tx& tx) override {

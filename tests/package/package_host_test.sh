@@ -58,12 +58,14 @@ if [[ -n ${STRATA_TEST_PG:-} ]] && grep -q 'set(strata_WITH_POSTGRES ON)' \
   mkdir "$tmp/bank-pg"
   schema="bank_$$_$RANDOM"
   sed -e "s|\"conninfo\": \"[^\"]*\"|\"conninfo\": \"$STRATA_TEST_PG\"|" \
-    -e "s|\"schema\": \"bank\"|\"schema\": \"$schema\"|" "$src/examples/guide/bank-postgres.json" \
+    -e "s|\"schema\": \"bank\"|\"schema\": \"$schema\"|" \
+    -e "s|\"schema\": \"bank_read\"|\"schema\": \"${schema}_read\"|" \
+    "$src/examples/guide/bank-postgres.json" \
     >"$tmp/bank-pg/bank-postgres.json"
   out=$(cd "$tmp/bank-pg" && "$tmp/guide/bank" bank-postgres.json)
   check_bank "bank on PostgreSQL" "$out" ""
   if command -v psql >/dev/null; then
-    psql "$STRATA_TEST_PG" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true
+    psql "$STRATA_TEST_PG" -qc "DROP SCHEMA $schema, ${schema}_read CASCADE" >/dev/null 2>&1 || true
   fi
   echo "the guide's bank runs on PostgreSQL"
 fi
