@@ -16,6 +16,25 @@
 
 namespace strata::persistence {
 
+namespace {
+
+bool is_word_start(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_word_char(char c) noexcept {
+  return is_word_start(c) || (c >= '0' && c <= '9');
+}
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = (a[i] >= 'a' && a[i] <= 'z') ? static_cast<char>(a[i] - 'a' + 'A') : a[i];
+    if (x != b[i]) return false;  // `b` is upper case
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string postgres_placeholders(std::string_view sql, std::string_view kinds) {
   std::string out;
   out.reserve(sql.size() + 8 * kinds.size());
@@ -71,6 +90,26 @@ std::string postgres_placeholders(std::string_view sql, std::string_view kinds) 
           default:
             break;
         }
+      }
+      i = end;
+    } else if (is_word_start(c) && (i == 0 || !is_word_char(sql[i - 1]))) {
+      std::size_t end = i;
+      while (end < sql.size() && is_word_char(sql[end])) ++end;
+      const std::string_view word = sql.substr(i, end - i);
+      if (iequals(word, "INTEGER")) {
+        out += "BIGINT";  // SQLite's INTEGER holds 64 bits
+      } else if (iequals(word, "WITHOUT")) {
+        std::size_t next = end;
+        while (next < sql.size() && (sql[next] == ' ' || sql[next] == '\n' || sql[next] == '\t'))
+          ++next;
+        std::size_t next_end = next;
+        while (next_end < sql.size() && is_word_char(sql[next_end])) ++next_end;
+        if (next > end && iequals(sql.substr(next, next_end - next), "ROWID"))
+          end = next_end;  // a storage option of SQLite's only
+        else
+          out.append(word);
+      } else {
+        out.append(word);
       }
       i = end;
     } else {

@@ -80,7 +80,10 @@ class postgres_projection_store_factory final : public projection_store_factory 
 /// The PostgreSQL text of `sql`: `?` and `?NNN` placeholders become `$n` (a bare `?` takes
 /// the number after the largest one so far, as in SQLite), each followed by the cast of its
 /// parameter's kind in `kinds` ('i' bigint, 'd' double precision, 't' text, anything else
-/// none). Text inside '...' literals, "..." identifiers and comments is kept as written.
+/// none). SQLite's words that PostgreSQL spells otherwise are translated, so one read model's
+/// SQL serves both: `INTEGER` becomes `BIGINT` (SQLite's integers hold 64 bits) and the table
+/// option `WITHOUT ROWID` is dropped. Text inside '...' literals, "..." identifiers and
+/// comments is kept as written.
 std::string postgres_placeholders(std::string_view sql, std::string_view kinds);
 
 }  // namespace strata::persistence

@@ -366,6 +366,13 @@ TEST_CASE("placeholders become numbered parameters with the casts of their value
         "x = $2::bigint AND y = $3 AND z = $1::text");
   CHECK(postgres_placeholders("'a?''?' \"b?\" -- c?\n/* d? */ ?", "i") ==
         "'a?''?' \"b?\" -- c?\n/* d? */ $1::bigint");
+  CHECK(postgres_placeholders("CREATE TABLE t (n INTEGER NOT NULL, integers_x integer) WITHOUT\n"
+                              "  ROWID",
+                              "") == "CREATE TABLE t (n BIGINT NOT NULL, integers_x BIGINT) ");
+  CHECK(postgres_placeholders("SELECT 'INTEGER', \"without rowid\" -- INTEGER\n", "") ==
+        "SELECT 'INTEGER', \"without rowid\" -- INTEGER\n");
+  CHECK(postgres_placeholders("SELECT without_x FROM t WITHOUT", "") ==
+        "SELECT without_x FROM t WITHOUT");
 }
 
 TEST_CASE("a postgres read-model store refuses a schema that is not a plain identifier") {

@@ -1,5 +1,5 @@
 // Table of the inventory-levels read model:
-//   inventory_levels(sku TEXT PRIMARY KEY, on_hand BIGINT, reserved BIGINT);
+//   inventory_levels(sku TEXT PRIMARY KEY, on_hand INTEGER, reserved INTEGER) WITHOUT ROWID;
 //   available is computed as on_hand - reserved when read.
 
 #include "strata/domain/inventory/read_models/inventory_levels.hpp"
@@ -48,8 +48,8 @@ inventory_levels_projection::inventory_levels_projection()
 
 result<void> inventory_levels_projection::setup(read_model_tx& tx) {
   return tx.execute(
-      "CREATE TABLE IF NOT EXISTS inventory_levels (sku TEXT PRIMARY KEY, on_hand BIGINT NOT "
-      "NULL, reserved BIGINT NOT NULL)");
+      "CREATE TABLE IF NOT EXISTS inventory_levels (sku TEXT PRIMARY KEY, on_hand INTEGER NOT "
+      "NULL, reserved INTEGER NOT NULL) WITHOUT ROWID");
 }
 
 result<void> inventory_levels_projection::drop(read_model_tx& tx) {

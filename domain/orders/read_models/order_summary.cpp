@@ -1,10 +1,11 @@
 // Tables of the order-summary read model:
 //   order_summary(order_id TEXT PRIMARY KEY, customer_id TEXT, status TEXT, currency TEXT,
-//     total_minor BIGINT, item_count BIGINT, last_position BIGINT),
+//     total_minor INTEGER, item_count INTEGER, last_position INTEGER) WITHOUT ROWID,
 //     indexed by (customer_id, order_id) and (status, order_id);
-//   order_summary_lines(order_id TEXT, sku TEXT, quantity BIGINT, unit_price_minor BIGINT,
-//     PRIMARY KEY (order_id, sku)).
-// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
+//   order_summary_lines(order_id TEXT, sku TEXT, quantity INTEGER, unit_price_minor INTEGER,
+//     PRIMARY KEY (order_id, sku)) WITHOUT ROWID.
+// The SQL is what SQLite and PostgreSQL share; the PostgreSQL store reads the DDL's INTEGER as
+// BIGINT and drops WITHOUT ROWID (see docs/PROJECTIONS.md).
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 
@@ -53,14 +54,14 @@ std::string to_string(const order_summary& s) {
 result<void> order_summary_projection::setup(read_model_tx& tx) {
   for (const char* sql : {
            "CREATE TABLE IF NOT EXISTS order_summary (order_id TEXT PRIMARY KEY, customer_id "
-           "TEXT NOT NULL, status TEXT NOT NULL, currency TEXT NOT NULL, total_minor BIGINT NOT "
-           "NULL, item_count BIGINT NOT NULL, last_position BIGINT NOT NULL)",
+           "TEXT NOT NULL, status TEXT NOT NULL, currency TEXT NOT NULL, total_minor INTEGER NOT "
+           "NULL, item_count INTEGER NOT NULL, last_position INTEGER NOT NULL) WITHOUT ROWID",
            "CREATE INDEX IF NOT EXISTS order_summary_by_customer ON order_summary (customer_id, "
            "order_id)",
            "CREATE INDEX IF NOT EXISTS order_summary_by_status ON order_summary (status, order_id)",
            "CREATE TABLE IF NOT EXISTS order_summary_lines (order_id TEXT NOT NULL, sku TEXT NOT "
-           "NULL, quantity BIGINT NOT NULL, unit_price_minor BIGINT NOT NULL, PRIMARY KEY "
-           "(order_id, sku))",
+           "NULL, quantity INTEGER NOT NULL, unit_price_minor INTEGER NOT NULL, PRIMARY KEY "
+           "(order_id, sku)) WITHOUT ROWID",
        }) {
     if (auto r = tx.execute(sql); !r) return r;
   }

@@ -1,9 +1,11 @@
 // Tables of the payments-ledger read model:
-//   payments_ledger(position BIGINT PRIMARY KEY, payment_id TEXT, kind TEXT,
-//     amount_minor BIGINT, currency TEXT, reference TEXT), indexed by (payment_id, position);
+//   payments_ledger(position INTEGER PRIMARY KEY, payment_id TEXT, kind TEXT,
+//     amount_minor INTEGER, currency TEXT, reference TEXT), indexed by (payment_id, position);
 //   payment_balances(payment_id TEXT PRIMARY KEY, order_id TEXT, currency TEXT,
-//     authorized_minor BIGINT, captured_minor BIGINT, refunded_minor BIGINT, status TEXT).
-// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
+//     authorized_minor INTEGER, captured_minor INTEGER, refunded_minor INTEGER, status TEXT)
+//     WITHOUT ROWID.
+// The SQL is what SQLite and PostgreSQL share; the PostgreSQL store reads the DDL's INTEGER as
+// BIGINT and drops WITHOUT ROWID (see docs/PROJECTIONS.md).
 
 #include "strata/domain/payments/read_models/payments_ledger.hpp"
 
@@ -76,15 +78,15 @@ payments_ledger_projection::payments_ledger_projection()
 
 result<void> payments_ledger_projection::setup(read_model_tx& tx) {
   for (const char* sql : {
-           "CREATE TABLE IF NOT EXISTS payments_ledger (position BIGINT PRIMARY KEY, payment_id "
-           "TEXT NOT NULL, kind TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT "
+           "CREATE TABLE IF NOT EXISTS payments_ledger (position INTEGER PRIMARY KEY, payment_id "
+           "TEXT NOT NULL, kind TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT "
            "NULL, reference TEXT NOT NULL)",
            "CREATE INDEX IF NOT EXISTS payments_ledger_by_payment ON payments_ledger "
            "(payment_id, position)",
            "CREATE TABLE IF NOT EXISTS payment_balances (payment_id TEXT PRIMARY KEY, order_id "
-           "TEXT NOT NULL, currency TEXT NOT NULL, authorized_minor BIGINT NOT NULL, "
-           "captured_minor BIGINT NOT NULL, refunded_minor BIGINT NOT NULL, status TEXT NOT "
-           "NULL)",
+           "TEXT NOT NULL, currency TEXT NOT NULL, authorized_minor INTEGER NOT NULL, "
+           "captured_minor INTEGER NOT NULL, refunded_minor INTEGER NOT NULL, status TEXT NOT "
+           "NULL) WITHOUT ROWID",
        }) {
     if (auto r = tx.execute(sql); !r) return r;
   }

@@ -1,7 +1,8 @@
 // Table of the user-activity read model:
 //   user_activity_daily(user_id TEXT, day TEXT ("YYYY-MM-DD", UTC), actions INTEGER,
-//     orders_placed BIGINT, searches BIGINT, PRIMARY KEY (user_id, day)).
-// The SQL is the dialect SQLite and PostgreSQL share (see docs/PROJECTIONS.md).
+//     orders_placed INTEGER, searches INTEGER, PRIMARY KEY (user_id, day)) WITHOUT ROWID.
+// The SQL is what SQLite and PostgreSQL share; the PostgreSQL store reads the DDL's INTEGER as
+// BIGINT and drops WITHOUT ROWID (see docs/PROJECTIONS.md).
 
 #include "strata/domain/users/read_models/user_activity_daily.hpp"
 
@@ -34,8 +35,8 @@ user_activity_daily_projection::user_activity_daily_projection()
 result<void> user_activity_daily_projection::setup(read_model_tx& tx) {
   return tx.execute(
       "CREATE TABLE IF NOT EXISTS user_activity_daily (user_id TEXT NOT NULL, day TEXT NOT NULL, "
-      "actions BIGINT NOT NULL, orders_placed BIGINT NOT NULL, searches BIGINT NOT NULL, "
-      "PRIMARY KEY (user_id, day))");
+      "actions INTEGER NOT NULL, orders_placed INTEGER NOT NULL, searches INTEGER NOT NULL, "
+      "PRIMARY KEY (user_id, day)) WITHOUT ROWID");
 }
 
 result<void> user_activity_daily_projection::drop(read_model_tx& tx) {
