@@ -8,6 +8,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include "strata/persistence/detail/dead_letter_rows.hpp"
 #include "strata/persistence/detail/sqlite_error.hpp"
 
 namespace strata::persistence {
@@ -289,25 +290,9 @@ result<checkpoint> sqlite_projection_store::load_checkpoint(std::string_view pro
 
 result<std::vector<dead_letter>> sqlite_projection_store::dead_letters(
     std::string_view projection) {
-  auto rows = impl_->query(
-      "SELECT position, event_id, event_type, error, parked_us, attempts FROM "
-      "projection_dead_letters WHERE projection = ? ORDER BY position",
-      {std::string{projection}});
+  auto rows = impl_->query(detail::dead_letters_sql, {std::string{projection}});
   if (!rows) return std::move(rows).err();
-  std::vector<dead_letter> out;
-  out.reserve(rows->size());
-  for (const auto& r : *rows) {
-    dead_letter d;
-    d.projection = std::string{projection};
-    d.position = global_position{static_cast<std::uint64_t>(as_int(r[0]))};
-    d.event_id = as_text(r[1]);
-    d.event_type = as_text(r[2]);
-    d.error = as_text(r[3]);
-    d.parked_at = from_unix_micros(as_int(r[4]));
-    d.attempts = static_cast<std::uint32_t>(as_int(r[5], 1));
-    out.push_back(std::move(d));
-  }
-  return out;
+  return detail::dead_letters_of(projection, *rows);
 }
 
 sqlite_projection_store_factory::sqlite_projection_store_factory(

@@ -11,6 +11,7 @@
 
 #include <pqxx/pqxx>
 
+#include "strata/persistence/detail/dead_letter_rows.hpp"
 #include "strata/persistence/postgres/detail/pg_error.hpp"
 #include "strata/persistence/postgres/detail/pg_session.hpp"
 
@@ -492,25 +493,9 @@ result<checkpoint> postgres_projection_store::load_checkpoint(std::string_view p
 
 result<std::vector<dead_letter>> postgres_projection_store::dead_letters(
     std::string_view projection) {
-  auto rows = impl_->outside(
-      "SELECT position, event_id, event_type, error, parked_us, attempts FROM "
-      "projection_dead_letters WHERE projection = ? ORDER BY position",
-      {std::string{projection}});
+  auto rows = impl_->outside(detail::dead_letters_sql, {std::string{projection}});
   if (!rows) return std::move(rows).err();
-  std::vector<dead_letter> out;
-  out.reserve(rows->size());
-  for (const auto& r : *rows) {
-    dead_letter d;
-    d.projection = std::string{projection};
-    d.position = global_position{static_cast<std::uint64_t>(as_int(r[0]))};
-    d.event_id = as_text(r[1]);
-    d.event_type = as_text(r[2]);
-    d.error = as_text(r[3]);
-    d.parked_at = from_unix_micros(as_int(r[4]));
-    d.attempts = static_cast<std::uint32_t>(as_int(r[5], 1));
-    out.push_back(std::move(d));
-  }
-  return out;
+  return detail::dead_letters_of(projection, *rows);
 }
 
 postgres_projection_store_factory::postgres_projection_store_factory(
