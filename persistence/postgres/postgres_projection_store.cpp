@@ -11,7 +11,7 @@
 
 #include <pqxx/pqxx>
 
-#include "strata/persistence/detail/dead_letter_rows.hpp"
+#include "strata/persistence/detail/read_model_tables.hpp"
 #include "strata/persistence/postgres/detail/pg_error.hpp"
 #include "strata/persistence/postgres/detail/pg_session.hpp"
 
@@ -357,23 +357,15 @@ struct postgres_projection_store::impl {
   }
 
   result<checkpoint> load_checkpoint(std::string_view name) {
-    auto rows = outside(
-        "SELECT position, last_event_us, journal_id FROM projection_checkpoints WHERE name = ?",
-        {std::string{name}});
+    auto rows = outside(detail::checkpoint_sql, {std::string{name}});
     if (!rows) return std::move(rows).err();
-    if (rows->empty()) return checkpoint{};
-    const auto pos = as_int((*rows)[0][0], -1);
-    if (pos < 0)
-      return error{errc::corrupted,
-                   "checkpoint of projection " + std::string{name} + " is not a position"};
-    return checkpoint{global_position{static_cast<std::uint64_t>(pos)},
-                      from_unix_micros(as_int((*rows)[0][1])), as_text((*rows)[0][2])};
+    return detail::checkpoint_of(name, *rows);
   }
 };
 
 namespace {
 
-class postgres_transaction final : public projection_transaction {
+class postgres_transaction final : public detail::table_transaction {
  public:
   explicit postgres_transaction(postgres_projection_store::impl& s) : s_(&s) {}
   ~postgres_transaction() override {
@@ -394,35 +386,6 @@ class postgres_transaction final : public projection_transaction {
   result<checkpoint> load_checkpoint(std::string_view p) override {
     if (s_ == nullptr) return finished();
     return s_->load_checkpoint(p);
-  }
-  result<void> save_checkpoint(std::string_view p, const checkpoint& c) override {
-    return execute(
-        "INSERT INTO projection_checkpoints (name, position, last_event_us, journal_id) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-        "last_event_us = excluded.last_event_us, journal_id = CASE WHEN excluded.journal_id = '' "
-        "THEN projection_checkpoints.journal_id ELSE excluded.journal_id END",
-        {std::string{p}, static_cast<std::int64_t>(c.position.value),
-         std::int64_t{to_unix_micros(c.last_event_time)}, c.journal_id});
-  }
-  result<void> park(const dead_letter& d) override {
-    return execute(
-        "INSERT INTO projection_dead_letters (projection, position, event_id, event_type, error, "
-        "parked_us, attempts) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (projection, position) DO "
-        "UPDATE SET error = excluded.error, parked_us = excluded.parked_us, "
-        "attempts = projection_dead_letters.attempts + 1",
-        {d.projection, static_cast<std::int64_t>(d.position.value), d.event_id, d.event_type,
-         d.error, std::int64_t{to_unix_micros(d.parked_at)}});
-  }
-  result<void> unpark(std::string_view p, global_position pos) override {
-    return execute("DELETE FROM projection_dead_letters WHERE projection = ? AND position = ?",
-                   {std::string{p}, static_cast<std::int64_t>(pos.value)});
-  }
-  result<void> forget(std::string_view p) override {
-    if (auto r =
-            execute("DELETE FROM projection_dead_letters WHERE projection = ?", {std::string{p}});
-        !r)
-      return r;
-    return execute("DELETE FROM projection_checkpoints WHERE name = ?", {std::string{p}});
   }
   result<void> commit() override {
     if (s_ == nullptr) return finished();
