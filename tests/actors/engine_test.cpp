@@ -232,15 +232,7 @@ TEST_CASE("commands beyond the in-flight bound are answered overloaded at once")
   std::vector<std::future<actors::command_result>> fs;
   for (int i = 0; i < 12; ++i) fs.push_back(t.send("o-" + std::to_string(i), place_order()));
   std::vector<std::optional<actors::command_result>> rs(fs.size());
-  auto answered = [&] {
-    int n = 0;
-    for (std::size_t i = 0; i < fs.size(); ++i) {
-      if (!rs[i] && fs[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready)
-        rs[i] = fs[i].get();
-      n += rs[i].has_value();
-    }
-    return n;
-  };
+  auto answered = [&] { return strata::testing::collect_answers(fs, rs); };
   // Those beyond the bound are answered while the admitted ones still wait for their loads.
   REQUIRE(strata::testing::wait_until([&] { return answered() >= 8; }));
   CHECK(answered() == 8);

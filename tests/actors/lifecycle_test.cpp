@@ -87,15 +87,7 @@ TEST_CASE("an aggregate's queue beyond its bound answers overloaded at once") {
   for (int i = 1; i < 10; ++i) fs.push_back(t.send("o-1", orders::add_item{make_line("sku-2", 1)}));
   // Two wait behind the append; the other seven are refused while it is still held.
   std::vector<std::optional<actors::command_result>> rs(fs.size());
-  auto answered = [&] {
-    int n = 0;
-    for (std::size_t i = 0; i < fs.size(); ++i) {
-      if (!rs[i] && fs[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready)
-        rs[i] = fs[i].get();
-      n += rs[i].has_value();
-    }
-    return n;
-  };
+  auto answered = [&] { return strata::testing::collect_answers(fs, rs); };
   REQUIRE(wait_until([&] { return answered() >= 7; }));
   CHECK(answered() == 7);
   for (const auto& r : rs)

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "strata/actors/engine.hpp"
 #include "strata/domain/orders/order.hpp"
@@ -100,6 +102,19 @@ inline double sample(const std::string& text, const std::string& series) {
 
 inline const orders::state& order_state(const actors::state_view& v) {
   return std::any_cast<const orders::state&>(v.state);
+}
+
+/// How many of `futures` have answered, without waiting; each answer is moved once into the
+/// same place of `results` (as large as `futures`).
+inline int collect_answers(std::vector<std::future<actors::command_result>>& futures,
+                           std::vector<std::optional<actors::command_result>>& results) {
+  int n = 0;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    if (!results[i] && futures[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      results[i] = futures[i].get();
+    n += results[i].has_value();
+  }
+  return n;
 }
 
 }  // namespace strata::testing
