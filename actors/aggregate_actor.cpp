@@ -411,7 +411,11 @@ void maybe_snapshot(self_ptr self, const std::string& last_hash) {
   s.last_event_hash = last_hash;
   s.taken = st.svc->clk->now();
   s.state = encode_snapshot_body(st.svc->model->encode_state(st.state), st.recent);
-  if (st.svc->snapshots->submit(std::move(s))) st.last_snapshot = st.at;
+  const std::uint64_t distance = st.at.value - st.last_snapshot.value;
+  if (st.svc->snapshots->submit(std::move(s))) {
+    st.svc->metrics->snapshot_queued(distance);
+    st.last_snapshot = st.at;
+  }
 }
 
 // Applies an append's outcome: evolve and reply, or reload after a conflict or a failure.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 #include <iterator>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -218,7 +220,7 @@ snapshot_writer::snapshot_writer(std::shared_ptr<persistence::snapshot_store_fac
     : factory_(std::move(factory)),
       on_saved_(std::move(on_saved)),
       worker_(
-          worker_options{1, max_queued}, logger{std::move(log), "snapshot_writer"},
+          worker_options{1, max_queued, 512}, logger{std::move(log), "snapshot_writer"},
           [this](store& st, std::vector<persistence::snapshot_record>& batch) { save(st, batch); },
           [this](persistence::snapshot_record& s, const error& e) {
             if (on_saved_) on_saved_(s, e);
@@ -237,24 +239,36 @@ void snapshot_writer::stop() {
 }
 
 void snapshot_writer::save(store& st, std::vector<persistence::snapshot_record>& batch) {
-  while (!batch.empty()) {
-    result<void> saved = ok();
-    if (!st.open) {
-      auto opened = factory_->open();
-      if (opened)
-        st.open = std::move(*opened);
-      else
-        saved = std::move(opened).err();
-    }
-    if (st.open) {
-      saved = st.open->save(batch.front());
-      if (!saved) st.open.reset();  // reconnect on the next one
-    }
-    // Out of the batch before it is reported: an observer that throws is not called again.
-    auto s = std::move(batch.front());
-    batch.erase(batch.begin());
-    if (on_saved_) on_saved_(s, saved);
+  // Only each stream's newest snapshot matters: an older one queued beside it is superseded
+  // before it was ever needed. The rest are saved in one transaction, so that under load the
+  // writer takes the store's lock once per batch rather than once per aggregate.
+  std::unordered_map<std::string_view, std::size_t> newest;
+  newest.reserve(batch.size());
+  std::vector<persistence::snapshot_record> due;
+  due.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto [it, fresh] = newest.emplace(batch[i].stream.str(), i);
+    if (!fresh && batch[i].at.value > batch[it->second].at.value) it->second = i;
   }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (newest.at(batch[i].stream.str()) == i) due.push_back(std::move(batch[i]));
+  batch.clear();
+
+  result<void> saved = ok();
+  if (!st.open) {
+    auto opened = factory_->open();
+    if (opened)
+      st.open = std::move(*opened);
+    else
+      saved = std::move(opened).err();
+  }
+  if (st.open) {
+    saved = st.open->save_all(due);
+    if (!saved) st.open.reset();  // reconnect on the next batch
+  }
+  // `batch` is empty already, so a throwing observer leaves nothing to be reported twice.
+  if (on_saved_)
+    for (const auto& s : due) on_saved_(s, saved);
 }
 
 }  // namespace strata::actors

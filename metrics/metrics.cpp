@@ -185,6 +185,10 @@ void aggregate_metrics::snapshot_written() noexcept {
   increment(snapshots_written_, 1);
 }
 
+void aggregate_metrics::snapshot_queued(std::uint64_t distance) noexcept {
+  observe(snapshot_distance_, static_cast<double>(distance));
+}
+
 void aggregate_metrics::snapshot_ignored(snapshot_ignore_reason reason) noexcept {
   const auto index = static_cast<std::size_t>(reason);
   increment(
@@ -276,6 +280,10 @@ struct registry::families {
                               .Name("strata_snapshots_written_total")
                               .Help("Aggregate snapshots written.")
                               .Register(r)),
+        snapshot_distance(prometheus::BuildHistogram()
+                              .Name("strata_snapshot_distance_events")
+                              .Help("Events past the previous snapshot when a new one is queued.")
+                              .Register(r)),
         snapshots_ignored(prometheus::BuildCounter()
                               .Name("strata_snapshots_ignored_total")
                               .Help("Stored snapshots not used, by reason.")
@@ -334,6 +342,7 @@ struct registry::families {
   prometheus::Family<prometheus::Histogram>& rehydration_duration;
   prometheus::Family<prometheus::Counter>& rehydrated_events;
   prometheus::Family<prometheus::Counter>& snapshots_written;
+  prometheus::Family<prometheus::Histogram>& snapshot_distance;
   prometheus::Family<prometheus::Counter>& snapshots_ignored;
   prometheus::Family<prometheus::Histogram>& batch_events;
   prometheus::Family<prometheus::Histogram>& commit_duration;
@@ -455,6 +464,7 @@ aggregate_metrics& registry::for_aggregate(std::string_view type) {
       &families_->rehydration_duration.Add(labels, rehydration_buckets());
   handles->rehydrated_events_ = &families_->rehydrated_events.Add(labels);
   handles->snapshots_written_ = &families_->snapshots_written.Add(labels);
+  handles->snapshot_distance_ = &families_->snapshot_distance.Add(labels, batch_buckets());
   for (std::size_t i = 0; i < snapshot_ignore_reason_count; ++i) {
     auto with_reason = labels;
     with_reason.emplace("reason", std::string{to_string(static_cast<snapshot_ignore_reason>(i))});

@@ -124,6 +124,11 @@ class aggregate_metrics {
   /// Counts one snapshot written (`strata_snapshots_written_total`).
   void snapshot_written() noexcept;
 
+  /// Records how many events an instance had gone past its previous snapshot when it queued
+  /// a new one (`strata_snapshot_distance_events`): near `snapshot_every` while the snapshot
+  /// writer keeps up, growing when its queue is full and snapshots are skipped.
+  void snapshot_queued(std::uint64_t distance) noexcept;
+
   /// Counts one snapshot found but not used, by `reason` (`strata_snapshots_ignored_total`).
   void snapshot_ignored(snapshot_ignore_reason reason) noexcept;
 
@@ -144,6 +149,7 @@ class aggregate_metrics {
   prometheus::Histogram* rehydration_duration_ = nullptr;
   prometheus::Counter* rehydrated_events_ = nullptr;
   prometheus::Counter* snapshots_written_ = nullptr;
+  prometheus::Histogram* snapshot_distance_ = nullptr;
   std::array<prometheus::Counter*, snapshot_ignore_reason_count> snapshots_ignored_{};
 };
 

@@ -48,6 +48,16 @@ class snapshot_store {
   /// REQUIRES: `s.stream` is not empty and `s.at` >= 1.
   virtual result<void> save(const snapshot_record& s) = 0;
 
+  /// Saves every snapshot of `batch` and prunes their streams, in one transaction where the
+  /// backend has them (all or none): the snapshot writer's way to keep up with many
+  /// aggregates at once. The default saves them one by one and stops at the first error.
+  /// REQUIRES: as `save`, for each; a stream appears at most once.
+  virtual result<void> save_all(const std::vector<snapshot_record>& batch) {
+    for (const auto& s : batch)
+      if (auto saved = save(s); !saved) return saved;
+    return ok();
+  }
+
   /// The snapshot of `stream` with the highest `at` that is <= `at_or_below`, or nullopt.
   virtual result<std::optional<snapshot_record>> load_latest(const stream_id& stream,
                                                              version at_or_below) = 0;
@@ -73,6 +83,15 @@ inline result<void> check_snapshot(const snapshot_record& s) {
   if (s.at.value == 0)
     return error{errc::invalid_argument, "snapshot of " + s.stream.str() + ": version 0"};
   return ok();
+}
+
+/// Checks every snapshot of a `save_all` batch (see `check_snapshot`) and names the batch for
+/// error messages: "save snapshot of Order-o-1", or "save 12 snapshots".
+inline result<std::string> check_snapshot_batch(const std::vector<snapshot_record>& batch) {
+  for (const auto& s : batch)
+    if (auto checked = check_snapshot(s); !checked) return std::move(checked).err();
+  return batch.size() == 1 ? "save snapshot of " + batch.front().stream.str()
+                           : "save " + std::to_string(batch.size()) + " snapshots";
 }
 
 }  // namespace strata::persistence

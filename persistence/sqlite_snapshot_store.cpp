@@ -97,23 +97,31 @@ result<std::unique_ptr<sqlite_snapshot_store>> sqlite_snapshot_store::open(
 }
 
 result<void> sqlite_snapshot_store::save(const snapshot_record& s) {
-  if (auto checked = check_snapshot(s); !checked) return checked;
-  return detail::sqlite_guarded("save snapshot of " + s.stream.str(), [&]() -> result<void> {
+  return save_all({s});
+}
+
+result<void> sqlite_snapshot_store::save_all(const std::vector<snapshot_record>& batch) {
+  auto what = check_snapshot_batch(batch);
+  if (!what) return std::move(what).err();
+  if (batch.empty()) return ok();
+  return detail::sqlite_guarded(*what, [&]() -> result<void> {
     SQLite::Transaction tx{impl_->db};
-    auto& up = impl_->upsert;
-    up.reset();
-    up.bind(1, s.stream.str());
-    up.bind(2, static_cast<std::int64_t>(s.at.value));
-    up.bind(3, static_cast<std::int64_t>(s.state_version));
-    up.bind(4, s.last_event_hash);
-    up.bind(5, static_cast<std::int64_t>(to_unix_micros(s.taken)));
-    up.bind(6, s.state);
-    up.exec();
-    auto& pr = impl_->prune;
-    pr.reset();
-    pr.bind(1, s.stream.str());
-    pr.bind(2, static_cast<std::int64_t>(impl_->options.keep_last - 1));
-    pr.exec();
+    for (const auto& s : batch) {
+      auto& up = impl_->upsert;
+      up.reset();
+      up.bind(1, s.stream.str());
+      up.bind(2, static_cast<std::int64_t>(s.at.value));
+      up.bind(3, static_cast<std::int64_t>(s.state_version));
+      up.bind(4, s.last_event_hash);
+      up.bind(5, static_cast<std::int64_t>(to_unix_micros(s.taken)));
+      up.bind(6, s.state);
+      up.exec();
+      auto& pr = impl_->prune;
+      pr.reset();
+      pr.bind(1, s.stream.str());
+      pr.bind(2, static_cast<std::int64_t>(impl_->options.keep_last - 1));
+      pr.exec();
+    }
     tx.commit();
     return ok();
   });

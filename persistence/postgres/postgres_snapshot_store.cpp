@@ -107,19 +107,26 @@ result<std::unique_ptr<postgres_snapshot_store>> postgres_snapshot_store::open(
 }
 
 result<void> postgres_snapshot_store::save(const snapshot_record& s) {
-  if (auto checked = check_snapshot(s); !checked) return checked;
-  return impl_->session.run(
-      "save snapshot of " + s.stream.str(), [&](pqxx::connection& c) -> result<void> {
-        pqxx::work tx{c};
-        tx.exec_prepared0("snapshot_upsert", s.stream.str(),
-                          static_cast<std::int64_t>(std::min<std::uint64_t>(s.at.value, max_i64)),
-                          static_cast<std::int64_t>(s.state_version), s.last_event_hash,
-                          to_unix_micros(s.taken), s.state);
-        tx.exec_prepared0("snapshot_prune", s.stream.str(),
-                          static_cast<std::int64_t>(impl_->options.keep_last - 1));
-        tx.commit();
-        return ok();
-      });
+  return save_all({s});
+}
+
+result<void> postgres_snapshot_store::save_all(const std::vector<snapshot_record>& batch) {
+  auto what = check_snapshot_batch(batch);
+  if (!what) return std::move(what).err();
+  if (batch.empty()) return ok();
+  return impl_->session.run(*what, [&](pqxx::connection& c) -> result<void> {
+    pqxx::work tx{c};
+    for (const auto& s : batch) {
+      tx.exec_prepared0("snapshot_upsert", s.stream.str(),
+                        static_cast<std::int64_t>(std::min<std::uint64_t>(s.at.value, max_i64)),
+                        static_cast<std::int64_t>(s.state_version), s.last_event_hash,
+                        to_unix_micros(s.taken), s.state);
+      tx.exec_prepared0("snapshot_prune", s.stream.str(),
+                        static_cast<std::int64_t>(impl_->options.keep_last - 1));
+    }
+    tx.commit();
+    return ok();
+  });
 }
 
 result<std::optional<snapshot_record>> postgres_snapshot_store::load_latest(const stream_id& stream,

@@ -38,6 +38,7 @@ class postgres_snapshot_store final : public snapshot_store {
   postgres_snapshot_store& operator=(const postgres_snapshot_store&) = delete;
 
   result<void> save(const snapshot_record& s) override;
+  result<void> save_all(const std::vector<snapshot_record>& batch) override;
   result<std::optional<snapshot_record>> load_latest(const stream_id& stream,
                                                      version at_or_below) override;
   result<std::vector<snapshot_record>> list(const stream_id& stream) override;

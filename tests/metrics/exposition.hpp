@@ -314,6 +314,7 @@ inline void touch_every_family(registry& metrics) {
   order.restarted();
   order.rehydrated(0.003, 12);
   order.snapshot_written();
+  order.snapshot_queued(100);
   order.snapshot_ignored(snapshot_ignore_reason::state_version);
   metrics.journal().commit_done(true, 8, 0.002);
   metrics.journal().appends_conflicted(1);

@@ -130,6 +130,7 @@ TEST_CASE("the lifecycle counters and gauges of an aggregate type move with thei
   orders.rehydrated(0.0002, 10);
   orders.rehydrated(0.2, 250);
   orders.snapshot_written();
+  orders.snapshot_queued(120);
   orders.snapshot_ignored(snapshot_ignore_reason::state_version);
   orders.snapshot_ignored(snapshot_ignore_reason::decode);
   orders.snapshot_ignored(snapshot_ignore_reason::decode);
@@ -150,6 +151,8 @@ TEST_CASE("the lifecycle counters and gauges of an aggregate type move with thei
   CHECK(value_of(scrape, "strata_rehydration_duration_seconds_bucket",
                  {{"aggregate_type", "Order"}, {"le", "0.00025"}}) == 1);
   CHECK(value_of(scrape, "strata_snapshots_written_total", order) == 1);
+  CHECK(value_of(scrape, "strata_snapshot_distance_events_count", order) == 1);
+  CHECK(value_of(scrape, "strata_snapshot_distance_events_sum", order) == 120);
   auto reason = [](const char* r) {
     return std::map<std::string, std::string>{{"aggregate_type", "Order"}, {"reason", r}};
   };
@@ -253,6 +256,7 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_rehydration_duration_seconds", "histogram"},
       {"strata_rehydrated_events_total", "counter"},
       {"strata_snapshots_written_total", "counter"},
+      {"strata_snapshot_distance_events", "histogram"},
       {"strata_snapshots_ignored_total", "counter"},
       {"strata_journal_batch_events", "histogram"},
       {"strata_journal_commit_duration_seconds", "histogram"},

@@ -228,6 +228,25 @@ TEST_CASE_TEMPLATE("remove_stream deletes one stream's snapshots only", Backend,
   CHECK(versions_of(*store, order_2) == "v1");
 }
 
+TEST_CASE_TEMPLATE("save_all saves a batch of streams and prunes each, or nothing of a bad batch",
+                   Backend, STRATA_SNAPSHOT_BACKENDS) {
+  Backend backend;
+  if (!backend.ready()) return;
+  auto factory = backend.factory(2);
+  auto store = open_store(*factory);
+  REQUIRE(store->save(snap(order_1, 1, "{}")));
+  REQUIRE(store->save(snap(order_1, 2, "{}")));
+  REQUIRE(store->save_all({snap(order_1, 3, R"({"n":3})"), snap(order_2, 4, R"({"n":4})")}));
+  CHECK(versions_of(*store, order_1) == "v2 v3");
+  CHECK(versions_of(*store, order_2) == "v4");
+
+  auto bad = store->save_all({snap(order_2, 5, "{}"), snap(order_1, 0, "{}")});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.err().code == errc::invalid_argument);
+  CHECK(versions_of(*store, order_2) == "v4");  // the good one of a refused batch is not saved
+  CHECK(store->save_all({}));
+}
+
 TEST_CASE_TEMPLATE("a snapshot without a stream or at version 0 is an invalid argument", Backend,
                    STRATA_SNAPSHOT_BACKENDS) {
   Backend backend;

@@ -133,6 +133,8 @@ void run_memory(const options& o, std::size_t aggregates);
 void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands);
 /// Commands offered at `factor` x the capacity measured with `bound` in flight, for `seconds`.
 void run_overload(const options& o, std::size_t bound, double factor, double seconds);
+/// The orders load with snapshots on: how far streams are past their newest snapshot.
+void run_snapshots(const options& o, std::size_t commands, std::uint32_t every);
 /// The journal alone at each batch size, against the bare driver with the same batching.
 void run_journal(const options& o, const std::vector<std::size_t>& batches,
                  const std::vector<std::string>& classes);

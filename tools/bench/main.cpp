@@ -3,7 +3,8 @@
 //
 //   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench journal
 //   strata-bench rehydrate   strata-bench actors   strata-bench memory
-//   strata-bench projection  strata-bench overload  strata-bench all [--quick]
+//   strata-bench projection  strata-bench overload  strata-bench snapshots
+//   strata-bench all [--quick]
 
 #include <sys/stat.h>
 
@@ -107,6 +108,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   overload->add_option("--factor", ov_factor, "Offered rate / capacity")->capture_default_str();
   overload->add_option("--seconds", ov_seconds, "Duration of the overload")->capture_default_str();
+  std::size_t snap_commands = 100000;
+  std::uint32_t snap_every = 100;
+  auto* snapshots = app.add_subcommand("snapshots", "Snapshot distance under the orders load");
+  snapshots->add_option("--commands", snap_commands, "Commands")->capture_default_str();
+  snapshots->add_option("--every", snap_every, "aggregates.snapshot_every")->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
 
   std::string child_what;
@@ -136,6 +142,7 @@ int main(int argc, char** argv) {
   if (*memory || every) run_memory(o, mem_aggregates);
   if (*projection || every) run_projection(o, proj_events, lag_rate, lag_commands);
   if (*overload || every) run_overload(o, ov_bound, ov_factor, ov_seconds);
+  if (*snapshots || every) run_snapshots(o, snap_commands, snap_every);
   print_summary();
   std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
   return 0;
