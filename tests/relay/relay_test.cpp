@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -387,3 +389,98 @@ TEST_CASE("a relay killed with SIGKILL mid-stream publishes everything after a r
   }
   CHECK(duplicates <= std::stoi(batch));
 }
+
+#ifdef STRATA_RELAY_CONSUMER
+namespace {
+
+// Runs the example consumer with `args` and returns its exit status and its output.
+std::pair<int, std::string> run_consumer(const std::string& args) {
+  const std::string command = std::string{STRATA_RELAY_CONSUMER} + " " + args;
+  FILE* out = popen(command.c_str(), "r");
+  REQUIRE(out != nullptr);
+  std::string text;
+  char line[256];
+  while (std::fgets(line, sizeof line, out) != nullptr) text += line;
+  return {pclose(out), text};
+}
+
+}  // namespace
+
+TEST_CASE("the example consumer keeps order totals from the relay, each message once") {
+  const auto url = testing::test_amqp_url();
+  if (!url) {
+    MESSAGE("STRATA_TEST_AMQP_URL is not set (scripts/rabbitmq-test-server.sh); skipped");
+    CHECK(!runtime_config{}.relay.enabled);
+    return;
+  }
+  testing::temp_dir dir;
+  const auto exchange = testing::unique_name("strata.events.test");
+  const auto queue = testing::unique_name("order-totals");
+  const std::string db = dir.file("order-totals.db");
+  const std::string args = "--url '" + *url + "' --exchange " + exchange + " --queue " + queue +
+                           " --pattern 'Order.*' --db " + db;
+  // Its first run declares its queue (nothing to read yet) and exits once idle.
+  auto setup = run_consumer(args + " --until-idle 0");
+  REQUIRE(setup.first == 0);
+  CHECK(setup.second.find("applied 0, duplicates 0") != std::string::npos);
+
+  auto started = runtime::start(config_with_relay(dir, *url, exchange));
+  REQUIRE(started);
+  auto& rt = **started;
+  REQUIRE(rt.register_aggregate<orders::order>());
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(rt.send<orders::order>("order-" + std::to_string(i), a_place(i)).get().is_accepted());
+  REQUIRE(rt.send<orders::order>("order-0",
+                                 orders::add_item{orders::line{"extra", 2, money{100, "EUR"}}})
+              .get()
+              .is_accepted());
+  REQUIRE(rt.send<orders::order>("order-1", orders::confirm{}).get().is_accepted());
+  const auto records = journal_records(dir.file("strata.db"));
+  REQUIRE(testing::wait_until([&] {
+    auto s = rt.relay_status();
+    return s && s->confirmed == records.back().position;
+  }));
+
+  auto first = run_consumer(args + " --until-idle 1000");
+  REQUIRE(first.first == 0);
+  CHECK(first.second.find("applied 7, duplicates 0") != std::string::npos);
+
+  // The same message again (as after a relay crash): the consumer counts it once.
+  {
+    auto address = persistence::parse_amqp_url(*url);
+    REQUIRE(address);
+    persistence::amqp_options o;
+    o.address = *address;
+    auto c = persistence::amqp_connection::open(o);
+    REQUIRE(c);
+    REQUIRE((*c)->enable_confirms());
+    auto again = persistence::relay_message(records.front(), exchange);
+    REQUIRE(again);
+    REQUIRE((*c)->publish(*again));
+    REQUIRE((*c)->wait_for_confirms(std::chrono::seconds(10)));
+  }
+  auto second = run_consumer(args + " --max-messages 1");
+  REQUIRE(second.first == 0);
+  CHECK(second.second.find("applied 0, duplicates 1") != std::string::npos);
+
+  SQLite::Database read{db};
+  const auto total_of = [&](const std::string& order) {
+    SQLite::Statement q{read,
+                        "SELECT total_minor, status FROM order_total_view WHERE order_id = ?"};
+    q.bind(1, order);
+    REQUIRE(q.executeStep());
+    return std::make_pair(q.getColumn(0).getInt64(), q.getColumn(1).getString());
+  };
+  CHECK(total_of("order-0") == std::make_pair(std::int64_t{250 + 200}, std::string{"open"}));
+  CHECK(total_of("order-1") == std::make_pair(std::int64_t{2 * 250}, std::string{"confirmed"}));
+  CHECK(total_of("order-3") == std::make_pair(std::int64_t{4 * 250}, std::string{"open"}));
+
+  // Its queue is its own: deleted here, as a test leaves the broker as it found it.
+  auto address = persistence::parse_amqp_url(*url);
+  persistence::amqp_options o;
+  o.address = *address;
+  auto c = persistence::amqp_connection::open(o);
+  REQUIRE(c);
+  CHECK((*c)->delete_queue(queue));
+}
+#endif
