@@ -319,7 +319,12 @@ result<strata::relay_status> runtime::relay_status() const {
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
   impl_->engine->stop(drain_timeout);  // the projections too, after the last commits reached them
 #if STRATA_WITH_RABBITMQ
-  if (impl_->relay) impl_->relay->stop();  // what it did not publish, it publishes on next start
+  if (impl_->relay) {
+    // What it can publish within the drain time, it publishes now (not while the broker is
+    // down); the rest on the next start.
+    impl_->relay->drain(std::min(drain_timeout, std::chrono::milliseconds{5000}));
+    impl_->relay->stop();
+  }
 #endif
   // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
   if (config_.metrics.enabled) impl_->engine->metrics().stop_exposing();

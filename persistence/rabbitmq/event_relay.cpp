@@ -58,6 +58,7 @@ struct event_relay::impl {
   std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
+  std::uint64_t idle_rounds = 0;  ///< Reads that found nothing new; `drain` waits on it.
   std::thread thread;
 
   std::unique_ptr<amqp_connection> broker;
@@ -100,6 +101,7 @@ struct event_relay::impl {
     broker.reset();
     is_connected = false;
     registry->relay().set_connected(false);
+    wake.notify_all();  // a `drain` waits no longer
   }
 
   result<void> connect() {
@@ -141,6 +143,11 @@ struct event_relay::impl {
     if (!records) return std::move(records).err();
     if (records->empty()) {
       note_head();
+      {
+        std::lock_guard<std::mutex> lock{mutex};
+        ++idle_rounds;
+      }
+      wake.notify_all();
       return true;
     }
     for (const auto& r : *records) {
@@ -251,6 +258,15 @@ result<std::unique_ptr<event_relay>> event_relay::start(
   auto* raw = p.get();
   p->thread = std::thread{[raw] { raw->run(); }};
   return std::unique_ptr<event_relay>{new event_relay{std::move(p)}};
+}
+
+bool event_relay::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock{impl_->mutex};
+  // Two empty reads: the first may have begun before the call.
+  const auto target = impl_->idle_rounds + 2;
+  return impl_->wake.wait_for(lock, timeout, [&] {
+    return impl_->stopping || !impl_->is_connected || impl_->idle_rounds >= target;
+  }) && impl_->idle_rounds >= target;
 }
 
 void event_relay::stop() noexcept {

@@ -69,6 +69,11 @@ class event_relay {
   event_relay(const event_relay&) = delete;
   event_relay& operator=(const event_relay&) = delete;
 
+  /// Waits up to `timeout` until the relay has published (and had confirmed) everything
+  /// committed before the call; returns at once when it holds no broker connection. For a
+  /// clean shutdown: call it after the last command, then `stop`. True when caught up.
+  bool drain(std::chrono::milliseconds timeout);
+
   /// Stops the thread (a batch in flight is abandoned unconfirmed: it is published again on
   /// the next start). Idempotent.
   void stop() noexcept;

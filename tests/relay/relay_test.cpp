@@ -292,8 +292,19 @@ TEST_CASE("a broker stopped and restarted mid-load loses nothing, and commands g
   const auto records = journal_records(dir.file("strata.db"));
   const auto last = static_cast<std::int64_t>(records.back().position.value);
   CHECK(records.size() == static_cast<std::size_t>(accepted));
-  REQUIRE(consumer.receive_until([&](const auto& got) { return testing::has_all(got, last); },
-                                 std::chrono::seconds(60)));
+  const bool all = consumer.receive_until(
+      [&](const auto& got) { return testing::has_all(got, last); }, std::chrono::seconds(60));
+  if (!all) {
+    const auto counts = testing::position_counts(consumer.received());
+    std::string missing;
+    for (std::int64_t p = 1; p <= last; ++p)
+      if (counts.find(p) == counts.end()) missing += " " + std::to_string(p);
+    const auto s = rt.relay_status();
+    INFO("missing:", missing.substr(0, 400), "; relay confirmed ", s->confirmed.value, ", lag ",
+         s->lag_events, ", connected ", s->connected);
+    CHECK(all);
+  }
+  REQUIRE(all);
   REQUIRE(testing::wait_until([&] { return rt.relay_status()->lag_events == 0; }));
   CHECK(scraped(rt, "strata_relay_reconnects_total") >= 1);
   CHECK(scraped(rt, "strata_relay_errors_total") >= 1);
