@@ -269,6 +269,18 @@ result<void> amqp_connection::wait_for_confirms(std::chrono::milliseconds timeou
   return ok();
 }
 
+result<void> amqp_connection::poll() {
+  if (!impl_->open) return error{errc::unavailable, "the AMQP connection is closed"};
+  for (;;) {
+    auto f = impl_->read_frame(std::chrono::milliseconds{0});
+    if (!f) return std::move(f).err();
+    if (!*f) {
+      amqp_maybe_release_buffers(impl_->conn);
+      return ok();
+    }
+  }
+}
+
 result<void> amqp_connection::declare_bound_queue(const std::string& queue,
                                                   const std::string& exchange,
                                                   const std::string& pattern) {

@@ -74,6 +74,10 @@ class amqp_connection {
   /// one (it could not take responsibility for it), closed the channel or the connection broke.
   result<void> wait_for_confirms(std::chrono::milliseconds timeout);
 
+  /// Handles what the broker sent meanwhile without waiting (confirms, or a close, which makes
+  /// it `unavailable`): how an idle publisher learns that the broker went away.
+  result<void> poll();
+
   /// Declares a durable queue `queue` (idempotent) and binds it to `exchange` with `pattern`.
   result<void> declare_bound_queue(const std::string& queue, const std::string& exchange,
                                    const std::string& pattern);

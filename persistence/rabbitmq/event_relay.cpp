@@ -142,6 +142,7 @@ struct event_relay::impl {
     auto records = log_reader->read_all(position.position, options.batch_events);
     if (!records) return std::move(records).err();
     if (records->empty()) {
+      if (auto alive = broker->poll(); !alive) return std::move(alive).err();
       note_head();
       {
         std::lock_guard<std::mutex> lock{mutex};
