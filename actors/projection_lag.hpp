@@ -21,4 +21,11 @@ struct projection_lag {
   std::optional<error> last_error;  ///< The last journal or store failure, until it recovers.
 };
 
+/// Where the event relay stands (`runtime::relay_status`, docs/RELAY.md).
+struct relay_status {
+  global_position confirmed;     ///< Last global position the broker confirmed (the checkpoint).
+  std::uint64_t lag_events = 0;  ///< Journal head minus `confirmed`, as last seen by the relay.
+  bool connected = false;        ///< Holding a broker connection.
+};
+
 }  // namespace strata

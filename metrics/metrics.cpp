@@ -229,6 +229,27 @@ void projection_metrics::dead_lettered(std::uint64_t n) noexcept {
   increment(dead_lettered_, static_cast<double>(n));
 }
 
+void relay_metrics::progress(global_position confirmed, global_position head) noexcept {
+  position_->Set(static_cast<double>(confirmed.value));
+  lag_events_->Set(head > confirmed ? static_cast<double>(head.value - confirmed.value) : 0.0);
+}
+
+void relay_metrics::published(std::uint64_t n) noexcept {
+  increment(published_, static_cast<double>(n));
+}
+
+void relay_metrics::set_connected(bool connected) noexcept {
+  connected_->Set(connected ? 1.0 : 0.0);
+}
+
+void relay_metrics::failed() noexcept {
+  increment(errors_, 1.0);
+}
+
+void relay_metrics::reconnected() noexcept {
+  increment(reconnects_, 1.0);
+}
+
 // The families, created once with the registry; children are added per label set.
 struct registry::families {
   explicit families(prometheus::Registry& r)
@@ -328,7 +349,31 @@ struct registry::families {
         mailbox(prometheus::BuildGauge()
                     .Name("strata_mailbox_backlog_messages")
                     .Help("Messages waiting in actor mailboxes, by actor kind, when sampled.")
-                    .Register(r)) {}
+                    .Register(r)),
+        relay_position(prometheus::BuildGauge()
+                           .Name("strata_relay_position")
+                           .Help("Last global journal position the broker confirmed to the relay.")
+                           .Register(r)),
+        relay_lag(prometheus::BuildGauge()
+                      .Name("strata_relay_lag_events")
+                      .Help("Committed events the relay has not had confirmed by the broker yet.")
+                      .Register(r)),
+        relay_published(prometheus::BuildCounter()
+                            .Name("strata_relay_published_total")
+                            .Help("Events the relay published and the broker confirmed.")
+                            .Register(r)),
+        relay_connected(prometheus::BuildGauge()
+                            .Name("strata_relay_connected")
+                            .Help("1 while the relay holds a broker connection, else 0.")
+                            .Register(r)),
+        relay_errors(prometheus::BuildCounter()
+                         .Name("strata_relay_errors_total")
+                         .Help("Failed relay connects, publishes, confirms or checkpoint writes.")
+                         .Register(r)),
+        relay_reconnects(prometheus::BuildCounter()
+                             .Name("strata_relay_reconnects_total")
+                             .Help("Broker connections the relay made after losing one.")
+                             .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& commands;
   prometheus::Family<prometheus::Histogram>& command_duration;
@@ -354,6 +399,12 @@ struct registry::families {
   prometheus::Family<prometheus::Counter>& applied;
   prometheus::Family<prometheus::Counter>& dead_lettered;
   prometheus::Family<prometheus::Gauge>& mailbox;
+  prometheus::Family<prometheus::Gauge>& relay_position;
+  prometheus::Family<prometheus::Gauge>& relay_lag;
+  prometheus::Family<prometheus::Counter>& relay_published;
+  prometheus::Family<prometheus::Gauge>& relay_connected;
+  prometheus::Family<prometheus::Counter>& relay_errors;
+  prometheus::Family<prometheus::Counter>& relay_reconnects;
 };
 
 registry::registry()
@@ -366,6 +417,12 @@ registry::registry()
   journal_.commits_ok_ = &families_->commits.Add({{"result", "ok"}});
   journal_.commits_failed_ = &families_->commits.Add({{"result", "failed"}});
   journal_.conflicts_ = &families_->conflicts.Add({});
+  relay_.position_ = &families_->relay_position.Add({});
+  relay_.lag_events_ = &families_->relay_lag.Add({});
+  relay_.published_ = &families_->relay_published.Add({});
+  relay_.connected_ = &families_->relay_connected.Add({});
+  relay_.errors_ = &families_->relay_errors.Add({});
+  relay_.reconnects_ = &families_->relay_reconnects.Add({});
 }
 
 registry::~registry() {

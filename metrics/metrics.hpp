@@ -231,6 +231,43 @@ class projection_metrics {
   prometheus::Counter* dead_lettered_ = nullptr;
 };
 
+/// The handles of the event relay to a message broker (no labels; see docs/RELAY.md).
+///
+/// Obtained from `registry::relay`; lives as long as its registry. Thread-safe, never
+/// allocates or throws. The series exist (at 0) from the registry's creation.
+class relay_metrics {
+ public:
+  relay_metrics(const relay_metrics&) = delete;
+  relay_metrics& operator=(const relay_metrics&) = delete;
+
+  /// Sets `strata_relay_position` to the last global position the broker confirmed (the
+  /// relay's checkpoint) and `strata_relay_lag_events` to `head` minus it (0 when caught up).
+  void progress(global_position confirmed, global_position head) noexcept;
+
+  /// Adds `n` to `strata_relay_published_total` (messages the broker confirmed).
+  void published(std::uint64_t n) noexcept;
+
+  /// Sets `strata_relay_connected` to 1 or 0.
+  void set_connected(bool connected) noexcept;
+
+  /// Adds one to `strata_relay_errors_total` (a failed connect, publish, confirm or store call).
+  void failed() noexcept;
+
+  /// Adds one to `strata_relay_reconnects_total` (a connection made after a lost one).
+  void reconnected() noexcept;
+
+ private:
+  friend class registry;
+  relay_metrics() = default;
+
+  prometheus::Gauge* position_ = nullptr;
+  prometheus::Gauge* lag_events_ = nullptr;
+  prometheus::Counter* published_ = nullptr;
+  prometheus::Gauge* connected_ = nullptr;
+  prometheus::Counter* errors_ = nullptr;
+  prometheus::Counter* reconnects_ = nullptr;
+};
+
 /// All of strata's metric families and, once `expose` succeeded, the HTTP server serving them.
 ///
 /// Thread-safe: every method may be called from any thread. `for_aggregate`, `for_projection`
@@ -274,6 +311,9 @@ class registry {
   /// The journal writer's handles.
   journal_metrics& journal() noexcept { return journal_; }
 
+  /// The event relay's handles.
+  relay_metrics& relay() noexcept { return relay_; }
+
   /// The handles labelled `projection=name`, created on first call. The reference is stable.
   /// REQUIRES: `name` is non-empty.
   projection_metrics& for_projection(std::string_view name);
@@ -290,6 +330,7 @@ class registry {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<families> families_;
   journal_metrics journal_;
+  relay_metrics relay_;
 
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<aggregate_metrics>, std::less<>> aggregates_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "strata/domain/kernel/json.hpp"
+#include "strata/persistence/amqp_url.hpp"
 
 namespace strata {
 namespace {
@@ -287,9 +288,28 @@ result<void> validate(const runtime_config& c) {
       {"aggregates.crash_window_ms", c.aggregates.crash_window_ms},
       {"projections.batch_events", c.projections.batch_events},
       {"projections.buffer_events", c.projections.buffer_events},
+      {"relay.batch_events", c.relay.batch_events},
+      {"relay.backoff_min_ms", c.relay.backoff_min_ms},
+      {"relay.backoff_max_ms", c.relay.backoff_max_ms},
+      {"relay.confirm_timeout_ms", c.relay.confirm_timeout_ms},
+      {"relay.poll_ms", c.relay.poll_ms},
   };
   for (const auto& [name, value] : at_least_one)
     if (value == 0) return error{errc::invalid_argument, std::string{name} + " must be at least 1"};
+  if (c.relay.backoff_max_ms < c.relay.backoff_min_ms)
+    return error{errc::invalid_argument,
+                 "relay.backoff_max_ms must be at least relay.backoff_min_ms (" +
+                     std::to_string(c.relay.backoff_min_ms) + "), found " +
+                     std::to_string(c.relay.backoff_max_ms)};
+  if (auto url = persistence::parse_amqp_url(c.relay.rabbitmq.url); !url)
+    return error{errc::invalid_argument, "relay.rabbitmq.url: " + url.err().message};
+  if (c.relay.rabbitmq.exchange.empty())
+    return error{errc::invalid_argument, "relay.rabbitmq.exchange must not be empty"};
+  if (c.relay.rabbitmq.exchange.rfind("amq.", 0) == 0)
+    return error{errc::invalid_argument,
+                 "relay.rabbitmq.exchange must not start with \"amq.\" (reserved by the broker), "
+                 "found \"" +
+                     c.relay.rabbitmq.exchange + "\""};
   return ok();
 }
 

@@ -138,6 +138,31 @@ struct log_config {
 };
 BOOST_DESCRIBE_STRUCT(log_config, (), (level))
 
+/// The broker the relay publishes to (see docs/RELAY.md).
+struct relay_rabbitmq_config {
+  /// `amqp://user:password@host:port/vhost`; an empty path or "/" is the vhost "/".
+  std::string url = "amqp://guest:guest@127.0.0.1:5672/";
+  std::string exchange = "strata.events";  ///< A durable topic exchange, declared on connect.
+};
+BOOST_DESCRIBE_STRUCT(relay_rabbitmq_config, (), (url, exchange))
+
+/// The relay of committed events to RabbitMQ (docs/RELAY.md). Off by default; a build
+/// without RabbitMQ (STRATA_WITH_RABBITMQ=OFF) refuses `enabled` at start.
+struct relay_config {
+  bool enabled = false;
+  relay_rabbitmq_config rabbitmq;
+  /// Events published before waiting for the broker's confirms; also the most that can be
+  /// published twice after a crash.
+  std::uint32_t batch_events = 500;
+  std::uint32_t backoff_min_ms = 100;        ///< First wait after a failure; doubles from there
+  std::uint32_t backoff_max_ms = 10000;      ///< up to this.
+  std::uint32_t confirm_timeout_ms = 10000;  ///< For the confirms of one batch.
+  std::uint32_t poll_ms = 50;  ///< When caught up, how long to wait before reading again.
+};
+BOOST_DESCRIBE_STRUCT(relay_config, (),
+                      (enabled, rabbitmq, batch_events, backoff_min_ms, backoff_max_ms,
+                       confirm_timeout_ms, poll_ms))
+
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
   journal_config journal;
@@ -146,9 +171,11 @@ struct runtime_config {
   metrics_config metrics;
   projections_config projections;
   log_config log;
+  relay_config relay;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
-                      (scheduler_threads, journal, commands, aggregates, metrics, projections, log))
+                      (scheduler_threads, journal, commands, aggregates, metrics, projections, log,
+                       relay))
 
 /// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
 /// defaults. Errors: `invalid_argument` with one message that names the problem and, where

@@ -10,6 +10,9 @@
 #include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #endif
+#if STRATA_WITH_RABBITMQ
+#include "strata/persistence/rabbitmq/event_relay.hpp"
+#endif
 #include "strata/persistence/sqlite_journal.hpp"
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
@@ -117,6 +120,9 @@ struct runtime::impl {
   std::shared_ptr<persistence::journal_factory> journal;
   std::unique_ptr<actors::engine> engine;
   actors::projection_host* projections = nullptr;  ///< Owned by `engine`.
+#if STRATA_WITH_RABBITMQ
+  std::unique_ptr<persistence::event_relay> relay;  ///< When `relay.enabled`.
+#endif
 
   result<void> start_projections(const projections_config& c,
                                  std::shared_ptr<persistence::projection_store_factory> store);
@@ -135,6 +141,12 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     return error{errc::invalid_argument,
                  "projections.backend is \"postgres\", but this strata was built without "
                  "PostgreSQL (STRATA_WITH_POSTGRES=OFF)"};
+#endif
+#if !STRATA_WITH_RABBITMQ
+  if (config.relay.enabled)
+    return error{errc::invalid_argument,
+                 "relay.enabled is true, but this strata was built without RabbitMQ "
+                 "(STRATA_WITH_RABBITMQ=OFF)"};
 #endif
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
@@ -160,6 +172,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
                         : std::make_shared<stderr_log_sink>(config.log.level);
   auto registry = overrides.metrics ? std::move(overrides.metrics) : metrics::registry::create();
+  [[maybe_unused]] const auto relay_metrics = registry;
   if (config.metrics.enabled) {
     metrics::metrics_options m;
     m.bind_address = config.metrics.bind_address;
@@ -180,9 +193,32 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   auto p = std::make_unique<impl>();
   p->journal = std::move(journal);
   p->engine = std::move(*eng);
-  if (auto started = p->start_projections(config.projections, std::move(overrides.read_models));
-      !started)
+  auto read_models = std::move(overrides.read_models);
+  if (!read_models) read_models = make_read_models(config.projections);
+  if (auto started = p->start_projections(config.projections, read_models); !started)
     return std::move(started).err();
+#if STRATA_WITH_RABBITMQ
+  if (config.relay.enabled) {
+    // Its own thread, journal connection and store connection: never on the command path.
+    const auto& r = config.relay;
+    persistence::event_relay_options ro;
+    ro.broker.address = *persistence::parse_amqp_url(r.rabbitmq.url);  // validated above
+    ro.exchange = r.rabbitmq.exchange;
+    ro.batch_events = r.batch_events;
+    ro.backoff_min = std::chrono::milliseconds{r.backoff_min_ms};
+    ro.backoff_max = std::chrono::milliseconds{r.backoff_max_ms};
+    ro.confirm_timeout = std::chrono::milliseconds{r.confirm_timeout_ms};
+    ro.poll_interval = std::chrono::milliseconds{r.poll_ms};
+    ro.broker.connect_timeout = std::min(ro.confirm_timeout, std::chrono::milliseconds{5000});
+    auto relay = persistence::event_relay::start(std::move(ro), p->journal, read_models,
+                                                 relay_metrics, p->engine->log());
+    if (!relay) {
+      p->engine->stop(std::chrono::seconds(1));
+      return std::move(relay).err();
+    }
+    p->relay = std::move(*relay);
+  }
+#endif
   return std::unique_ptr<runtime>{new runtime{config, std::move(p)}};
 }
 
@@ -267,8 +303,29 @@ const std::shared_ptr<log_sink>& runtime::log() const noexcept {
   return impl_->engine->log();
 }
 
+result<strata::relay_status> runtime::relay_status() const {
+#if STRATA_WITH_RABBITMQ
+  if (impl_->relay) {
+    strata::relay_status s;
+    s.confirmed = impl_->relay->confirmed();
+    s.lag_events = impl_->relay->lag();
+    s.connected = impl_->relay->connected();
+    return s;
+  }
+#endif
+  return error{errc::not_found, "the relay is not enabled (relay.enabled)"};
+}
+
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
   impl_->engine->stop(drain_timeout);  // the projections too, after the last commits reached them
+#if STRATA_WITH_RABBITMQ
+  if (impl_->relay) {
+    // What it can publish within the drain time, it publishes now (not while the broker is
+    // down); the rest on the next start.
+    impl_->relay->drain(std::min(drain_timeout, std::chrono::milliseconds{5000}));
+    impl_->relay->stop();
+  }
+#endif
   // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
   if (config_.metrics.enabled) impl_->engine->metrics().stop_exposing();
 }

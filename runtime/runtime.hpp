@@ -285,6 +285,11 @@ class runtime {
     return verify(stream_id{A::type, id});
   }
 
+  /// Where the RabbitMQ relay stands (docs/RELAY.md): the last position the broker
+  /// confirmed, the events behind the journal head, and whether it is connected.
+  /// Errors: `not_found` when `relay.enabled` is false.
+  result<strata::relay_status> relay_status() const;
+
   /// Commands admitted and not yet answered.
   std::size_t in_flight() const noexcept;
 

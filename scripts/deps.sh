@@ -8,10 +8,11 @@ packages=(
   libcaf-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libpq-dev libpqxx-dev libssl-dev libcli11-dev libfmt-dev
+  librabbitmq-dev
   doctest-dev
 )
 if [[ "${1:-}" == "--with-test-servers" ]]; then
-  packages+=(postgresql prometheus curl)
+  packages+=(postgresql rabbitmq-server prometheus curl)
 fi
 
 missing=()

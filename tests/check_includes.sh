@@ -12,7 +12,10 @@
 #                 application's own; never actors/, metrics/, a storage backend or a detail/
 # The engine's own direction:
 #   caf/          only in actors/, runtime/*.cpp, examples/, tools/ (and the tests)
-#   SQLite, libpq only in persistence/ (and the persistence tests and benchmarks)
+#   SQLite, libpq only in persistence/ (and the persistence tests and benchmarks); the relay
+#                 consumer example (examples/relay_consumer/), a program that links no strata,
+#                 keeps its own SQLite read model
+#   rabbitmq-c    only in persistence/rabbitmq/ and examples/relay_consumer/
 #   kernel        includes only the kernel
 #   runtime.hpp   must not pull CAF into hosts: no public runtime header includes caf/
 #   detail/       a folder's detail/ is included from that folder only
@@ -149,7 +152,10 @@ fi
 
 report "CAF" "$(violations 'caf/' domain persistence metrics)"
 report "CAF in a public runtime header" "$(violations 'caf/' runtime --include='*.hpp' | grep '\.hpp:')"
-report "SQLite" "$(violations 'SQLiteCpp/|sqlite3\.h' domain metrics actors runtime examples)"
+report "SQLite" "$(violations 'SQLiteCpp/|sqlite3\.h' domain metrics actors runtime examples |
+  grep -v '^examples/relay_consumer/')"
+report "rabbitmq-c" "$(violations 'amqp[a-z_]*\.h|rabbitmq-c/' domain metrics actors runtime tools \
+  examples persistence | grep -vE '^(persistence/rabbitmq|examples/relay_consumer)/')"
 report "PostgreSQL" "$(violations 'libpq-fe\.h|pqxx/|postgresql/' domain metrics actors runtime examples)"
 report "anything but the kernel from the kernel" \
   "$(sources domain/kernel | grep -v '^domain/kernel/testing/' | quoted_includes |

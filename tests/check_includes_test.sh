@@ -82,6 +82,8 @@ expect_caught "CAF in a decider" domain/orders/planted.hpp '#include <caf/all.hp
 expect_caught "CAF in a public runtime header" runtime/planted.hpp '#include <caf/actor.hpp>'
 expect_caught "SQLite in the runtime" runtime/planted.cpp '#include <SQLiteCpp/Database.h>'
 expect_caught "libpq in an actor" actors/planted.cpp '#include <libpq-fe.h>'
+expect_caught "rabbitmq-c in the runtime" runtime/planted.cpp '#include <amqp.h>'
+expect_caught "SQLite in an example host" examples/orders/planted.cpp '#include <SQLiteCpp/Database.h>'
 expect_caught "the runtime from persistence" \
   persistence/planted.cpp '#include "strata/runtime/runtime.hpp"'
 expect_caught "another folder's detail/ from the runtime" \

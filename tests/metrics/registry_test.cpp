@@ -268,6 +268,12 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_projection_events_applied_total", "counter"},
       {"strata_dead_lettered_events_total", "counter"},
       {"strata_mailbox_backlog_messages", "gauge"},
+      {"strata_relay_position", "gauge"},
+      {"strata_relay_lag_events", "gauge"},
+      {"strata_relay_published_total", "counter"},
+      {"strata_relay_connected", "gauge"},
+      {"strata_relay_errors_total", "counter"},
+      {"strata_relay_reconnects_total", "counter"},
   };
   for (const auto& [name, type] : expected) {
     INFO("family ", name);
