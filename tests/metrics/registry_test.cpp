@@ -265,7 +265,9 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_dead_lettered_events_total", "counter"},
       {"strata_mailbox_backlog_messages", "gauge"},
   };
-  for (const auto& [name, type] : expected) {
+  for (const auto& family : expected) {
+    const auto& name = family.first;  // INFO captures it: no structured binding (C++17)
+    const auto& type = family.second;
     INFO("family ", name);
     REQUIRE(scrape.types.count(name) == 1);
     CHECK(scrape.types.at(name) == type);
