@@ -1,11 +1,12 @@
-// Decodes a stored record of one of the shop's aggregates the way a reader does:
-// persistence::detail::decode_recorded<A> (the record's type and schema version pick the
+// Decodes stored records of one of the shop's aggregates the way a reader does:
+// persistence::detail::decode_recorded<A> (each record's type and schema version pick the
 // aggregate's upcasters and decoder), then evolves the aggregate's initial state with the
-// events. An input is the record's header line and its data:
+// events in order. An input is a stream of records, each a header line and a data line:
 //
-//   <aggregate type> <event type> <schema version>\n<data>
+//   <aggregate type> <event type> <schema version>\n<data>\n
 //
-// A decoded event must encode, decode and encode again to the same text.
+// The first record's aggregate type picks the aggregate. A decoded event must encode, decode
+// and encode again to the same text.
 
 #include <charconv>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "strata/domain/fulfilment/fulfilment.hpp"
 #include "strata/domain/inventory/inventory_item.hpp"
@@ -28,9 +30,9 @@ namespace {
 using strata::persistence::event_record;
 
 template <class A>
-void decode_as(const event_record& r) {
-  if (r.aggregate_type != A::type) return;
-  auto decoded = strata::persistence::detail::decode_recorded<A>({r});
+void decode_as(const std::vector<event_record>& records) {
+  if (records.front().aggregate_type != A::type) return;
+  auto decoded = strata::persistence::detail::decode_recorded<A>(records);
   if (!decoded) return;
   auto state = A::initial();
   for (const auto& e : *decoded) {
@@ -42,35 +44,38 @@ void decode_as(const event_record& r) {
   }
 }
 
-// Splits off the next space-separated word of `s`.
-std::string_view next_word(std::string_view& s) {
-  const auto end = s.find(' ');
-  const auto word = s.substr(0, end);
+// Splits off the text of `s` up to the next `separator`.
+std::string_view next(std::string_view& s, char separator) {
+  const auto end = s.find(separator);
+  const auto part = s.substr(0, end);
   s.remove_prefix(end == std::string_view::npos ? s.size() : end + 1);
-  return word;
+  return part;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto text = strata::fuzz::as_text(data, size);
-  const auto newline = text.find('\n');
-  if (newline == std::string_view::npos) return 0;
-  auto header = text.substr(0, newline);
-  event_record r;
-  r.aggregate_type = std::string{next_word(header)};
-  r.aggregate_id = "fuzz";
-  r.event_type = std::string{next_word(header)};
-  const auto version = next_word(header);
-  if (std::from_chars(version.data(), version.data() + version.size(), r.schema_version).ec !=
-      std::errc{})
-    return 0;
-  r.stream_version = strata::version{1};
-  r.data = std::string{text.substr(newline + 1)};
-  decode_as<strata::orders::order>(r);
-  decode_as<strata::payments::payment>(r);
-  decode_as<strata::inventory::inventory_item>(r);
-  decode_as<strata::users::user_activity>(r);
-  decode_as<strata::fulfilment::fulfilment>(r);
+  std::vector<event_record> records;
+  while (!text.empty()) {
+    auto header = next(text, '\n');
+    event_record r;
+    r.aggregate_type = std::string{next(header, ' ')};
+    r.aggregate_id = "fuzz";
+    r.event_type = std::string{next(header, ' ')};
+    const auto version = next(header, ' ');
+    if (std::from_chars(version.data(), version.data() + version.size(), r.schema_version).ec !=
+        std::errc{})
+      return 0;
+    r.stream_version = strata::version{records.size() + 1};
+    r.data = std::string{next(text, '\n')};
+    records.push_back(std::move(r));
+  }
+  if (records.empty()) return 0;
+  decode_as<strata::orders::order>(records);
+  decode_as<strata::payments::payment>(records);
+  decode_as<strata::inventory::inventory_item>(records);
+  decode_as<strata::users::user_activity>(records);
+  decode_as<strata::fulfilment::fulfilment>(records);
   return 0;
 }
