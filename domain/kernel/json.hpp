@@ -93,7 +93,10 @@ std::string first_unknown_key(const boost::json::value& v, const std::string& pr
   if constexpr (boost::describe::has_describe_members<T>::value) {
     if (!v.is_object()) return {};
     using members = boost::describe::describe_members<T, boost::describe::mod_public>;
-    for (const auto& [key, child] : v.as_object()) {
+    for (const auto& kv : v.as_object()) {
+      // Named references, not a structured binding: C++17 lambdas cannot capture those.
+      const auto key = kv.key();
+      const auto& child = kv.value();
       bool known = false;
       std::string nested;
       boost::mp11::mp_for_each<members>([&](auto d) {

@@ -406,7 +406,6 @@ struct postgres_journal::impl {
 
     // Conflicts are decided here; the others take their positions in batch order.
     std::vector<std::size_t> writing;
-    std::size_t events = 0;
     for (std::size_t i = first; i < last; ++i) {
       const stream_append& part = batch[i];
       auto found = heads.find(part.stream.str());
@@ -416,7 +415,6 @@ struct postgres_journal::impl {
         continue;
       }
       writing.push_back(i);
-      events += part.events.size();
     }
     if (writing.empty()) return;
 

@@ -275,7 +275,9 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_relay_errors_total", "counter"},
       {"strata_relay_reconnects_total", "counter"},
   };
-  for (const auto& [name, type] : expected) {
+  for (const auto& family : expected) {
+    const auto& name = family.first;  // INFO captures it: no structured binding (C++17)
+    const auto& type = family.second;
     INFO("family ", name);
     REQUIRE(scrape.types.count(name) == 1);
     CHECK(scrape.types.at(name) == type);

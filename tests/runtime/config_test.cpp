@@ -73,7 +73,8 @@ TEST_CASE("every value of an enumerated setting is refused naming its key and th
        R"("park_and_continue" or "stop")"},
   };
   for (const auto& [text, key, accepted] : cases) {
-    CAPTURE(text);
+    const std::string input = text;
+    CAPTURE(input);
     auto c = parse_config(text);
     REQUIRE_FALSE(c);
     CHECK(c.err().code == errc::invalid_argument);
@@ -127,7 +128,8 @@ TEST_CASE("a zero count, bound or timeout is an error naming the setting") {
       {R"({"scheduler_threads":0})", "scheduler_threads"},
   };
   for (const auto& [text, name] : zeroes) {
-    CAPTURE(text);
+    const std::string input = text;
+    CAPTURE(input);
     auto c = parse_config(text);
     REQUIRE_FALSE(c);
     CHECK(c.err().code == errc::invalid_argument);
