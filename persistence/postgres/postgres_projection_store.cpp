@@ -419,6 +419,15 @@ struct postgres_projection_store::impl {
   std::string row_key;                                   ///< Scratch.
   std::string last_sql;                                  ///< The text `last_shape` belongs to.
   const insert_shape* last_shape = nullptr;
+  /// Statements the queue runs with EXECUTE: the name each PostgreSQL text was prepared under
+  /// on this connection. A prepared statement outlives a rolled-back transaction, but one whose
+  /// PREPARE never ran (the queue failed or was dropped first) does not exist: `unsent` holds
+  /// the texts whose PREPARE is still queued, forgotten unless the queue runs. Names are never
+  /// reused.
+  std::unordered_map<std::string, std::string> queued_statements;
+  std::vector<std::string> unsent;
+  std::size_t next_statement = 0;
+  std::string statement_text;  ///< Scratch.
 
   explicit impl(postgres_projection_store_options o) : options(std::move(o)) {}
 
@@ -433,12 +442,19 @@ struct postgres_projection_store::impl {
     deferring = false;
     queued.clear();
     pending.sql.clear();
+    forget_unsent();
+  }
+
+  void forget_unsent() noexcept {
+    for (const auto& t : unsent) queued_statements.erase(t);
+    unsent.clear();
   }
 
   void drop_connection() noexcept {
     drop_transaction();
     connection.reset();
     prepared.clear();
+    queued_statements.clear();
   }
 
   /// Maps the exception being handled; a lost connection is dropped once nothing uses it.
@@ -544,9 +560,11 @@ struct postgres_projection_store::impl {
     try {
       work->exec(queued);
       queued.clear();
+      unsent.clear();
       return ok();
     } catch (...) {
       queued.clear();
+      forget_unsent();
       bool lost = false;
       failed = current_error("read-model statements", &lost);
       return *failed;
@@ -594,6 +612,37 @@ struct postgres_projection_store::impl {
     return *last_shape;
   }
 
+  // Queues `sql` as an EXECUTE of a statement prepared once per connection (the server then
+  // parses and plans it once), its parameters written as literals.
+  void execute_prepared(std::string_view sql, const std::vector<sql_value>& params) {
+    if (params.empty()) {
+      append_inline(sql, params);
+      queued += ";\n";
+      return;
+    }
+    statement_text = postgres_placeholders(sql, key);
+    auto it = queued_statements.find(statement_text);
+    if (it == queued_statements.end()) {
+      it = queued_statements.emplace(statement_text, "strata_q_" + std::to_string(next_statement++))
+               .first;
+      unsent.push_back(statement_text);
+      queued += "PREPARE ";
+      queued += it->second;
+      queued += " AS ";
+      queued += statement_text;
+      queued += ";\n";
+    }
+    queued += "EXECUTE ";
+    queued += it->second;
+    queued += '(';
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (i > 0) queued += ", ";
+      append_literal(queued, *work, params[i]);
+      append_cast(queued, key[i]);
+    }
+    queued += ");\n";
+  }
+
   // Queues a statement of the open transaction (sending the queue when it grows large). A run
   // of one INSERT's executions becomes one multi-row INSERT, split where a row would update
   // a row an earlier one of the same statement inserted or updated.
@@ -614,8 +663,7 @@ struct postgres_projection_store::impl {
     close_insert();
     const auto& shape = shape_for(sql);
     if (!shape.mergeable) {
-      append_inline(sql, params);
-      queued += ";\n";
+      execute_prepared(sql, params);
       return queued.size() >= max_queued_bytes ? flush() : ok();
     }
     pending.sql.assign(sql.data(), sql.size());

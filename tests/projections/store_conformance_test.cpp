@@ -460,6 +460,9 @@ TEST_CASE_TEMPLATE("a deferred statement's failure fails its transaction and not
     must(tx->execute("INSERT INTO sample (id) VALUES (?)", {std::int64_t{2}}));
     // Queued (PostgreSQL) or refused at once (SQLite): the error comes at the latest from flush.
     const auto dup = tx->execute("INSERT INTO sample (id) VALUES (?)", {std::int64_t{1}});
+    // A statement first queued behind the failure never ran: the next transaction that runs it
+    // must not take it for prepared.
+    if (dup) must(tx->execute("UPDATE sample SET t = ? WHERE id = ?", {"x", std::int64_t{1}}));
     const auto flushed = dup ? tx->flush() : dup;
     REQUIRE_FALSE(flushed);
     CHECK(flushed.err().code == errc::conflict);
@@ -471,6 +474,16 @@ TEST_CASE_TEMPLATE("a deferred statement's failure fails its transaction and not
   auto rows = store->query("SELECT count(*) FROM sample");
   REQUIRE(rows);
   CHECK(as_int((*rows)[0][0]) == 1);
+  {
+    auto tx = must_begin(*store);
+    tx->defer_writes(true);
+    must(tx->execute("UPDATE sample SET t = ? WHERE id = ?", {"x", std::int64_t{1}}));
+    must(tx->flush());
+    must(tx->commit());
+  }
+  auto t = store->query("SELECT t FROM sample WHERE id = ?", {std::int64_t{1}});
+  REQUIRE(t);
+  CHECK(as_text((*t)[0][0]) == "x");
 }
 
 TEST_CASE_TEMPLATE("a runner parks exactly the poison event of a batch whose statements are queued",
