@@ -147,7 +147,9 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     // falls through to the record-by-record path below, which finds and parks the poison.
     auto tx = store_->begin();
     if (!tx) return std::move(tx).err();
+    (*tx)->defer_writes(true);
     auto folded = apply_batch_in(**tx, records, first, end);
+    if (folded) folded = (*tx)->flush();
     if (folded) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
       if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
@@ -159,9 +161,14 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     if (folded.err().code == errc::unavailable) return std::move(folded).err();
   }
   std::size_t from = first;
+  // Statements are queued and sent together while no event failed. A deferred statement's
+  // error may come back on a later event's call (or on the flush), so after a failure the
+  // records are applied again one statement at a time, which names the failing event.
+  bool defer = true;
   while (from < end) {
     auto tx = store_->begin();
     if (!tx) return std::move(tx).err();
+    const bool deferred = (*tx)->defer_writes(defer);
     std::size_t i = from;
     std::optional<error> failure;
     for (; i < end; ++i) {
@@ -170,6 +177,14 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
         failure = std::move(r).err();
         break;
       }
+    }
+    if (!failure && deferred) {
+      if (auto f = (*tx)->flush(); !f) failure = std::move(f).err();
+    }
+    if (failure && deferred && failure->code != errc::unavailable) {
+      tx->reset();
+      defer = false;
+      continue;
     }
     if (!failure) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
@@ -213,6 +228,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
       return out;
     }
     from = i + 1;
+    defer = true;
   }
   return out;
 }

@@ -66,6 +66,22 @@ class projection_transaction {
   virtual result<std::vector<sql_row>> query(std::string_view sql,
                                              const std::vector<sql_value>& params = {}) = 0;
 
+  /// Asks `execute` to queue statements and send a run of them together (fewer round trips to
+  /// a database server), until `defer_writes(false)`. Returns whether this transaction defers
+  /// now (a store that runs every statement at once returns false and changes nothing).
+  /// While deferring, `execute` may return success before its statement ran: a statement's
+  /// error then comes from a later call of this transaction (`execute`, `query`, `flush`, the
+  /// bookkeeping methods or `commit`), which does not say which statement failed. Queued
+  /// statements run in the order they were given, and every other call runs them first, so a
+  /// `query` sees the writes before it. The runner defers while it applies a batch, and on a
+  /// failure applies the batch again without deferring to find the failing event.
+  virtual bool defer_writes(bool on) noexcept {
+    (void)on;
+    return false;
+  }
+  /// Runs every queued statement now. Errors: the first failing statement's (as `execute`).
+  virtual result<void> flush() { return ok(); }
+
   /// The checkpoint of `projection` as this transaction sees it (position 0 when none).
   virtual result<checkpoint> load_checkpoint(std::string_view projection) = 0;
   /// Sets the checkpoint of `projection`. An empty `c.journal_id` keeps the journal id

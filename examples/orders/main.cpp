@@ -1,10 +1,13 @@
 // The orders demo: a host program that embeds strata on its default journal (an SQLite file,
 // strata.db, in the working directory). It places, fills, confirms and ships a few orders,
 // shows a rejected command, then restarts the runtime and prints the state rehydrated from
-// the file, and answers queries from the order-summary read model that a projection keeps
+// the journal, and answers queries from the order-summary read model that a projection keeps
 // (strata-read.db), exactly once, from the committed events.
 //
 //   orders_demo [--config strata.json]
+//
+// Everything it runs on comes from the configuration file (strata::load_config): with
+// examples/orders/postgres.json its journal and its read models are in PostgreSQL.
 
 #include <chrono>
 #include <cstdio>
@@ -32,6 +35,21 @@ std::string describe(const orders::state& s) {
          std::to_string(s.total_minor / 100) + "." + (s.total_minor % 100 < 10 ? "0" : "") +
          std::to_string(s.total_minor % 100) + " " + s.currency;
   return out;
+}
+
+// Where the journal and the read models are (a connection string may hold a password: only
+// the schema of a PostgreSQL database is shown).
+std::string describe_journal(const journal_config& j) {
+  if (j.backend == journal_backend::postgres)
+    return "journal in PostgreSQL (schema " + j.postgres.schema + ")";
+  if (j.backend == journal_backend::memory) return "journal in memory";
+  return "journal " + j.sqlite.path + " (sqlite), synchronous=" + config_name(j.sqlite.synchronous);
+}
+
+std::string describe_read_models(const projections_config& p) {
+  if (p.backend == projections_backend::postgres)
+    return "read models in PostgreSQL (schema " + p.postgres.schema + ")";
+  return "read models " + p.path + " (sqlite)";
 }
 
 orders::line item(std::string sku, std::int64_t qty, std::int64_t cents) {
@@ -73,9 +91,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> ids = {"order-" + run + "-a", "order-" + run + "-b",
                                         "order-" + run + "-c"};
 
-  std::printf("strata orders demo: journal %s (%s), synchronous=%s\n\n",
-              config.journal.sqlite.path.c_str(), config_name(config.journal.backend),
-              config_name(config.journal.sqlite.synchronous));
+  std::printf("strata orders demo: %s, %s\n\n", describe_journal(config.journal).c_str(),
+              describe_read_models(config.projections).c_str());
   {
     auto rt = boot(config);
     if (!rt) {
@@ -149,7 +166,7 @@ int main(int argc, char** argv) {
     r.stop();
   }
 
-  std::printf("\nruntime stopped; starting a new one on the same file...\n\n");
+  std::printf("\nruntime stopped; starting a new one on the same journal...\n\n");
   auto rt = boot(config);
   if (!rt) {
     std::fprintf(stderr, "orders_demo: cannot restart: %s\n", to_string(rt.err()).c_str());

@@ -1,13 +1,16 @@
 #include "strata/persistence/postgres/postgres_projection_store.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -34,40 +37,49 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-}  // namespace
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
-std::string postgres_placeholders(std::string_view sql, std::string_view kinds) {
-  std::string out;
-  out.reserve(sql.size() + 8 * kinds.size());
+/// One past the string literal, quoted identifier or comment that starts at `i` (a doubled
+/// quote stays inside), or `i` when none starts there.
+std::size_t past_quoted(std::string_view sql, std::size_t i) noexcept {
+  const char c = sql[i];
+  if (c == '\'' || c == '"') {
+    std::size_t end = i + 1;
+    while (end < sql.size()) {
+      if (sql[end] == c) {
+        if (end + 1 < sql.size() && sql[end + 1] == c) {
+          end += 2;
+          continue;
+        }
+        break;
+      }
+      ++end;
+    }
+    return std::min(end + 1, sql.size());
+  }
+  if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+    const std::size_t nl = sql.find('\n', i);
+    return nl == std::string_view::npos ? sql.size() : nl;
+  }
+  if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+    const std::size_t close = sql.find("*/", i + 2);
+    return close == std::string_view::npos ? sql.size() : close + 2;
+  }
+  return i;
+}
+
+/// Appends the PostgreSQL text of `sql` to `out` (see `postgres_placeholders`), writing
+/// placeholder `n` (1-based) with `param(out, n)`.
+template <class Param>
+void translate(std::string& out, std::string_view sql, Param&& param) {
   std::size_t largest = 0;
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   for (std::size_t i = 0; i < sql.size();) {
     const char c = sql[i];
-    if (c == '\'' || c == '"') {  // a literal or quoted identifier; a doubled quote stays in it
-      std::size_t end = i + 1;
-      while (end < sql.size()) {
-        if (sql[end] == c) {
-          if (end + 1 < sql.size() && sql[end + 1] == c) {
-            end += 2;
-            continue;
-          }
-          break;
-        }
-        ++end;
-      }
-      end = std::min(end + 1, sql.size());
-      out.append(sql.substr(i, end - i));
-      i = end;
-    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-      const std::size_t nl = sql.find('\n', i);
-      const std::size_t end = nl == std::string_view::npos ? sql.size() : nl;
-      out.append(sql.substr(i, end - i));
-      i = end;
-    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-      const std::size_t close = sql.find("*/", i + 2);
-      const std::size_t end = close == std::string_view::npos ? sql.size() : close + 2;
-      out.append(sql.substr(i, end - i));
-      i = end;
+    if (const std::size_t skip = past_quoted(sql, i); skip != i) {
+      out.append(sql.substr(i, skip - i));
+      i = skip;
     } else if (c == '?') {
       std::size_t end = i + 1;
       std::size_t n = 0;
@@ -75,23 +87,7 @@ std::string postgres_placeholders(std::string_view sql, std::string_view kinds) 
         n = n * 10 + static_cast<std::size_t>(sql[end++] - '0');
       if (end == i + 1) n = largest + 1;
       largest = std::max(largest, n);
-      out += '$';
-      out += std::to_string(n);
-      if (n >= 1 && n <= kinds.size()) {
-        switch (kinds[n - 1]) {
-          case 'i':
-            out += "::bigint";
-            break;
-          case 'd':
-            out += "::double precision";
-            break;
-          case 't':
-            out += "::text";
-            break;
-          default:
-            break;
-        }
-      }
+      param(out, n);
       i = end;
     } else if (is_word_start(c) && (i == 0 || !is_word_char(sql[i - 1]))) {
       std::size_t end = i;
@@ -118,6 +114,176 @@ std::string postgres_placeholders(std::string_view sql, std::string_view kinds) 
       ++i;
     }
   }
+}
+
+/// The cast of a parameter of kind `kind` ('i', 'd', 't'; none for anything else).
+void append_cast(std::string& out, char kind) {
+  switch (kind) {
+    case 'i':
+      out += "::bigint";
+      break;
+    case 'd':
+      out += "::double precision";
+      break;
+    case 't':
+      out += "::text";
+      break;
+    default:
+      break;
+  }
+}
+
+/// A lexical token of SQL text: a word, a placeholder, a quoted item or one other character.
+struct sql_token {
+  enum kind_t : std::uint8_t { word, placeholder, quoted, other } kind;
+  std::size_t begin;
+  std::size_t end;
+  std::size_t param = 0;  ///< Of a placeholder: its 0-based parameter.
+};
+
+/// The tokens of `sql`, without white space and comments; placeholders numbered as
+/// `translate` numbers them.
+std::vector<sql_token> tokens_of(std::string_view sql) {
+  std::vector<sql_token> out;
+  std::size_t largest = 0;
+  for (std::size_t i = 0; i < sql.size();) {
+    const char c = sql[i];
+    if (const std::size_t skip = past_quoted(sql, i); skip != i) {
+      if (c == '\'' || c == '"') out.push_back({sql_token::quoted, i, skip});
+      i = skip;
+    } else if (c == '?') {
+      std::size_t end = i + 1;
+      std::size_t n = 0;
+      while (end < sql.size() && is_digit(sql[end]))
+        n = n * 10 + static_cast<std::size_t>(sql[end++] - '0');
+      if (end == i + 1) n = largest + 1;
+      largest = std::max(largest, n);
+      out.push_back({sql_token::placeholder, i, end, n == 0 ? 0 : n - 1});
+      i = end;
+    } else if (is_word_char(c)) {
+      std::size_t end = i;
+      while (end < sql.size() && is_word_char(sql[end])) ++end;
+      out.push_back({sql_token::word, i, end});
+      i = end;
+    } else {
+      if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
+        out.push_back({sql_token::other, i, i + 1});
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// How consecutive executions of one INSERT statement merge into one multi-row INSERT.
+struct insert_shape {
+  bool mergeable = false;
+  std::size_t row_begin = 0;  ///< The '(' of the VALUES row in the SQL text.
+  std::size_t row_end = 0;    ///< One past its ')'.
+  /// The parameters (0-based) of the conflict target of `ON CONFLICT (...) DO UPDATE`: two rows
+  /// with equal values there must not share a statement (PostgreSQL refuses to update one row
+  /// twice in one command).
+  std::vector<std::size_t> key;
+};
+
+/// The shape of `sql`: mergeable when it is `INSERT INTO t [(columns)] VALUES (row) [tail]`
+/// with every placeholder in the one row, no subquery in the row, and, when the tail says
+/// `ON CONFLICT ... DO UPDATE`, a conflict target of columns that the row binds to parameters.
+/// Rows of one multi-row INSERT are inserted in order, as the single statements would be.
+insert_shape shape_of(std::string_view sql) {
+  insert_shape shape;
+  const auto t = tokens_of(sql);
+  auto is = [&](std::size_t k, std::string_view upper) {
+    return k < t.size() && t[k].kind == sql_token::word &&
+           iequals(sql.substr(t[k].begin, t[k].end - t[k].begin), upper);
+  };
+  auto is_char = [&](std::size_t k, char c) {
+    return k < t.size() && t[k].kind == sql_token::other && sql[t[k].begin] == c;
+  };
+  auto text = [&](std::size_t k) { return sql.substr(t[k].begin, t[k].end - t[k].begin); };
+  // The tokens of a parenthesised list starting at `open`, split at its top-level commas;
+  // `close` receives the index of its ')'.
+  auto list = [&](std::size_t open, std::size_t* close) {
+    std::vector<std::vector<std::size_t>> items(1);
+    int depth = 0;
+    for (std::size_t k = open; k < t.size(); ++k) {
+      if (is_char(k, '(') && depth++ == 0) continue;
+      if (is_char(k, ')') && --depth == 0) {
+        *close = k;
+        return items;
+      }
+      if (depth == 1 && is_char(k, ','))
+        items.emplace_back();
+      else
+        items.back().push_back(k);
+    }
+    *close = t.size();
+    return std::vector<std::vector<std::size_t>>{};
+  };
+  if (!is(0, "INSERT") || !is(1, "INTO")) return shape;
+  std::size_t values = 2;
+  while (values < t.size() && !is(values, "VALUES")) {
+    if (t[values].kind == sql_token::placeholder) return shape;
+    ++values;
+  }
+  if (!is_char(values + 1, '(')) return shape;
+  std::size_t row_close = 0;
+  const auto row = list(values + 1, &row_close);
+  if (row.empty() || is_char(row_close + 1, ',')) return shape;
+  for (std::size_t k = values + 1; k < row_close; ++k)
+    if (is(k, "SELECT")) return shape;  // a subquery would not see the earlier rows
+  for (std::size_t k = row_close + 1; k < t.size(); ++k)
+    if (t[k].kind == sql_token::placeholder) return shape;
+  // The conflict target, when the tail updates on a conflict.
+  std::size_t on = row_close + 1;
+  while (on < t.size() && !(is(on, "ON") && is(on + 1, "CONFLICT"))) ++on;
+  if (on < t.size()) {
+    std::size_t d = on + 2;
+    while (d < t.size() && !is(d, "DO")) ++d;
+    if (is(d + 1, "UPDATE")) {
+      std::size_t target_close = 0;
+      const auto target = is_char(on + 2, '(') ? list(on + 2, &target_close)
+                                               : std::vector<std::vector<std::size_t>>{};
+      std::size_t columns_close = 0;
+      const auto columns = is_char(values - 1, ')') && is_char(3, '(')
+                               ? list(3, &columns_close)
+                               : std::vector<std::vector<std::size_t>>{};
+      if (target.empty() || columns.size() != row.size() || columns_close != values - 1)
+        return shape;
+      for (const auto& target_column : target) {
+        if (target_column.size() != 1 || t[target_column[0]].kind != sql_token::word) return shape;
+        bool bound = false;
+        for (std::size_t c = 0; c < columns.size() && !bound; ++c) {
+          if (columns[c].size() != 1 || t[columns[c][0]].kind != sql_token::word) continue;
+          const auto a = text(columns[c][0]);
+          const auto b = text(target_column[0]);
+          if (a.size() != b.size()) continue;
+          bool same = true;
+          for (std::size_t i = 0; i < a.size() && same; ++i) same = (a[i] | 0x20) == (b[i] | 0x20);
+          if (!same) continue;
+          if (row[c].size() != 1 || t[row[c][0]].kind != sql_token::placeholder) return shape;
+          shape.key.push_back(t[row[c][0]].param);
+          bound = true;
+        }
+        if (!bound) return shape;
+      }
+    }
+  }
+  shape.mergeable = true;
+  shape.row_begin = t[values + 1].begin;
+  shape.row_end = t[row_close].end;
+  return shape;
+}
+
+}  // namespace
+
+std::string postgres_placeholders(std::string_view sql, std::string_view kinds) {
+  std::string out;
+  out.reserve(sql.size() + 8 * kinds.size());
+  translate(out, sql, [&](std::string& o, std::size_t n) {
+    o += '$';
+    o += std::to_string(n);
+    if (n >= 1 && n <= kinds.size()) append_cast(o, kinds[n - 1]);
+  });
   return out;
 }
 
@@ -189,6 +355,28 @@ sql_value column_value(const pqxx::field& f, pqxx::oid type) {
   }
 }
 
+/// Appends `v` as an SQL literal (NULL, a quoted number, or text quoted by `tx`).
+void append_literal(std::string& out, pqxx::transaction_base& tx, const sql_value& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) {
+    out += '\'';  // quoted, so that the smallest bigint reads as one
+    out += std::to_string(*i);
+    out += '\'';
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    out += '\'';
+    if (std::isnan(*d))
+      out += "NaN";
+    else if (std::isinf(*d))
+      out += *d > 0 ? "Infinity" : "-Infinity";
+    else
+      out += render(v);
+    out += '\'';
+  } else if (const auto* t = std::get_if<std::string>(&v)) {
+    out += tx.quote(*t);
+  } else {
+    out += "NULL";
+  }
+}
+
 std::vector<sql_row> rows_of(const pqxx::result& r) {
   std::vector<sql_row> rows;
   rows.reserve(r.size());
@@ -214,6 +402,32 @@ struct postgres_projection_store::impl {
   // Prepared statement names by PostgreSQL text (which carries the parameters' casts).
   std::unordered_map<std::string, std::string> prepared;
   std::string key;  ///< Scratch for the lookup key, reused.
+  /// Whether the open transaction queues its statements (`defer_writes`).
+  bool deferring = false;
+  /// The queued statements, with their parameters written as literals, each ending in ';':
+  /// sent as one multi-statement query by `flush`.
+  std::string queued;
+  static constexpr std::size_t max_queued_bytes = 1 << 20;
+  /// The INSERT whose rows `queued` ends with, still open for more rows of the same text.
+  struct open_insert {
+    std::string sql;  ///< Its text as the handler wrote it; empty when none is open.
+    std::string kinds;
+    const insert_shape* shape = nullptr;
+    std::unordered_set<std::string> keys;  ///< Conflict keys of its rows (`insert_shape::key`).
+  } pending;
+  std::unordered_map<std::string, insert_shape> shapes;  ///< By SQL text.
+  std::string row_key;                                   ///< Scratch.
+  std::string last_sql;                                  ///< The text `last_shape` belongs to.
+  const insert_shape* last_shape = nullptr;
+  /// Statements the queue runs with EXECUTE: the name each PostgreSQL text was prepared under
+  /// on this connection. A prepared statement outlives a rolled-back transaction, but one whose
+  /// PREPARE never ran (the queue failed or was dropped first) does not exist: `unsent` holds
+  /// the texts whose PREPARE is still queued, forgotten unless the queue runs. Names are never
+  /// reused.
+  std::unordered_map<std::string, std::string> queued_statements;
+  std::vector<std::string> unsent;
+  std::size_t next_statement = 0;
+  std::string statement_text;  ///< Scratch.
 
   explicit impl(postgres_projection_store_options o) : options(std::move(o)) {}
 
@@ -225,12 +439,22 @@ struct postgres_projection_store::impl {
     } catch (...) {
     }
     failed.reset();
+    deferring = false;
+    queued.clear();
+    pending.sql.clear();
+    forget_unsent();
+  }
+
+  void forget_unsent() noexcept {
+    for (const auto& t : unsent) queued_statements.erase(t);
+    unsent.clear();
   }
 
   void drop_connection() noexcept {
     drop_transaction();
     connection.reset();
     prepared.clear();
+    queued_statements.clear();
   }
 
   /// Maps the exception being handled; a lost connection is dropped once nothing uses it.
@@ -324,10 +548,137 @@ struct postgres_projection_store::impl {
     return tx.exec_prepared(it->second, pqxx::prepare::make_dynamic_params(pointers));
   }
 
+  error failed_earlier() const {
+    return error{failed->code, "transaction failed earlier: " + failed->message};
+  }
+
+  // Sends the queued statements of the open transaction, in one round trip.
+  result<void> flush() {
+    if (failed) return failed_earlier();
+    close_insert();
+    if (queued.empty()) return ok();
+    try {
+      work->exec(queued);
+      queued.clear();
+      unsent.clear();
+      return ok();
+    } catch (...) {
+      queued.clear();
+      forget_unsent();
+      bool lost = false;
+      failed = current_error("read-model statements", &lost);
+      return *failed;
+    }
+  }
+
+  // Writes `sql` (a part of a statement) with `params` as literals.
+  void append_inline(std::string_view sql, const std::vector<sql_value>& params) {
+    translate(queued, sql, [&](std::string& out, std::size_t n) {
+      if (n < 1 || n > params.size()) {  // as an unbound parameter: the statement fails
+        out += '$';
+        out += std::to_string(n);
+        return;
+      }
+      append_literal(out, *work, params[n - 1]);
+      append_cast(out, key[n - 1]);
+    });
+  }
+
+  // Ends the open multi-row INSERT with its tail.
+  void close_insert() {
+    if (pending.sql.empty()) return;
+    append_inline(std::string_view{pending.sql}.substr(pending.shape->row_end), {});
+    queued += ";\n";
+    pending.sql.clear();
+  }
+
+  // The conflict key of a row (false when a part of it is NULL, which conflicts with nothing).
+  bool key_of(const insert_shape& shape, const std::vector<sql_value>& params) {
+    row_key.clear();
+    for (const std::size_t p : shape.key) {
+      if (p >= params.size() || std::holds_alternative<std::nullptr_t>(params[p])) return false;
+      append_literal(row_key, *work, params[p]);
+      row_key += '\x1f';
+    }
+    return !shape.key.empty();
+  }
+
+  const insert_shape& shape_for(std::string_view sql) {
+    if (last_shape != nullptr && last_sql == sql) return *last_shape;
+    last_sql.assign(sql.data(), sql.size());
+    auto it = shapes.find(last_sql);
+    if (it == shapes.end()) it = shapes.emplace(last_sql, shape_of(sql)).first;
+    last_shape = &it->second;
+    return *last_shape;
+  }
+
+  // Queues `sql` as an EXECUTE of a statement prepared once per connection (the server then
+  // parses and plans it once), its parameters written as literals.
+  void execute_prepared(std::string_view sql, const std::vector<sql_value>& params) {
+    if (params.empty()) {
+      append_inline(sql, params);
+      queued += ";\n";
+      return;
+    }
+    statement_text = postgres_placeholders(sql, key);
+    auto it = queued_statements.find(statement_text);
+    if (it == queued_statements.end()) {
+      it = queued_statements.emplace(statement_text, "strata_q_" + std::to_string(next_statement++))
+               .first;
+      unsent.push_back(statement_text);
+      queued += "PREPARE ";
+      queued += it->second;
+      queued += " AS ";
+      queued += statement_text;
+      queued += ";\n";
+    }
+    queued += "EXECUTE ";
+    queued += it->second;
+    queued += '(';
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (i > 0) queued += ", ";
+      append_literal(queued, *work, params[i]);
+      append_cast(queued, key[i]);
+    }
+    queued += ");\n";
+  }
+
+  // Queues a statement of the open transaction (sending the queue when it grows large). A run
+  // of one INSERT's executions becomes one multi-row INSERT, split where a row would update
+  // a row an earlier one of the same statement inserted or updated.
+  result<void> enqueue(std::string_view sql, const std::vector<sql_value>& params) {
+    if (failed) return failed_earlier();
+    key.clear();
+    for (const auto& p : params) key += kind_of(p);
+    if (!pending.sql.empty() && pending.sql == sql && pending.kinds == key) {
+      const bool keyed = key_of(*pending.shape, params);
+      if (!keyed || pending.keys.insert(row_key).second) {
+        queued += ',';
+        append_inline(
+            sql.substr(pending.shape->row_begin, pending.shape->row_end - pending.shape->row_begin),
+            params);
+        return queued.size() >= max_queued_bytes ? flush() : ok();
+      }
+    }
+    close_insert();
+    const auto& shape = shape_for(sql);
+    if (!shape.mergeable) {
+      execute_prepared(sql, params);
+      return queued.size() >= max_queued_bytes ? flush() : ok();
+    }
+    pending.sql.assign(sql.data(), sql.size());
+    pending.kinds = key;
+    pending.shape = &shape;
+    pending.keys.clear();
+    if (key_of(shape, params)) pending.keys.insert(row_key);
+    append_inline(sql.substr(0, shape.row_end), params);
+    return queued.size() >= max_queued_bytes ? flush() : ok();
+  }
+
   // A statement of the open transaction; its failure aborts the transaction.
   result<std::vector<sql_row>> in_transaction(std::string_view what, std::string_view sql,
                                               const std::vector<sql_value>& params) {
-    if (failed) return error{failed->code, "transaction failed earlier: " + failed->message};
+    if (auto f = flush(); !f) return std::move(f).err();
     try {
       return rows_of(run(*work, sql, params));
     } catch (...) {
@@ -374,6 +725,7 @@ class postgres_transaction final : public detail::table_transaction {
 
   result<void> execute(std::string_view sql, const std::vector<sql_value>& params) override {
     if (s_ == nullptr) return finished();
+    if (s_->deferring) return s_->enqueue(sql, params);
     auto r = s_->in_transaction("read-model statement", sql, params);
     if (!r) return std::move(r).err();
     return ok();
@@ -387,11 +739,20 @@ class postgres_transaction final : public detail::table_transaction {
     if (s_ == nullptr) return finished();
     return s_->load_checkpoint(p);
   }
+  bool defer_writes(bool on) noexcept override {
+    if (s_ == nullptr) return false;
+    s_->deferring = on;
+    return on;
+  }
+  result<void> flush() override {
+    if (s_ == nullptr) return finished();
+    return s_->flush();
+  }
   result<void> commit() override {
     if (s_ == nullptr) return finished();
     auto* s = std::exchange(s_, nullptr);
-    if (s->failed) {
-      error e{s->failed->code, "transaction failed earlier: " + s->failed->message};
+    if (auto f = s->flush(); !f) {
+      error e = std::move(f).err();
       s->drop_transaction();
       return e;
     }

@@ -37,6 +37,11 @@ struct postgres_projection_store_options {
 /// One difference from SQLite: a failed statement aborts PostgreSQL's transaction, so every
 /// later call of that transaction (and its `commit`) returns the first failure again.
 ///
+/// `defer_writes(true)` (the runner sets it for a batch) queues `execute`s and sends them as
+/// one multi-statement query before the next read, `flush` or `commit` (or at 1 MiB): a run
+/// of one INSERT as a multi-row INSERT, other statements as EXECUTE of a statement prepared
+/// once per connection, parameters written as literals of their kinds.
+///
 /// Thread-safety: as `projection_store`. Errors (persistence/postgres/detail/pg_error.hpp):
 /// `unavailable` when the server is unreachable, the connection was lost or the server is
 /// shutting down (the instance reconnects on its next `begin` or query), or on a serialization

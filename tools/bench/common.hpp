@@ -130,7 +130,8 @@ void run_actors(const options& o, std::size_t aggregates, std::size_t commands,
 void run_memory(const options& o, std::size_t aggregates);
 /// Catch-up of the order-summary projection over `events` events, then end-to-end lag at
 /// `rate` commands/s for `commands` commands.
-void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands);
+void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands,
+                    const std::vector<std::string>& read_models);
 /// Commands offered at `factor` x the capacity measured with `bound` in flight, for `seconds`.
 void run_overload(const options& o, std::size_t bound, double factor, double seconds);
 /// The orders load with snapshots on: how far streams are past their newest snapshot.

@@ -97,7 +97,12 @@ int main(int argc, char** argv) {
   auto* projection = app.add_subcommand("projection", "Projection catch-up and lag");
   projection->add_option("--events", proj_events, "Events to catch up over")->capture_default_str();
   projection->add_option("--rate", lag_rate, "Commands/s of the lag run")->capture_default_str();
-  projection->add_option("--lag-commands", lag_commands, "Commands of the lag run")
+  projection->add_option("--lag-commands", lag_commands, "Commands of the lag run (0: none)")
+      ->capture_default_str();
+  std::string proj_read_models = "sqlite,postgres";
+  projection
+      ->add_option("--read-models", proj_read_models,
+                   "Read-model backends of the catch-up (postgres needs --pg)")
       ->capture_default_str();
 
   std::size_t ov_bound = 256;
@@ -140,7 +145,8 @@ int main(int argc, char** argv) {
   }
   if (*actors || every) run_actors(o, act_aggregates, act_commands, parse_levels(act_levels));
   if (*memory || every) run_memory(o, mem_aggregates);
-  if (*projection || every) run_projection(o, proj_events, lag_rate, lag_commands);
+  if (*projection || every)
+    run_projection(o, proj_events, lag_rate, lag_commands, parse_list(proj_read_models));
   if (*overload || every) run_overload(o, ov_bound, ov_factor, ov_seconds);
   if (*snapshots || every) run_snapshots(o, snap_commands, snap_every);
   print_summary();

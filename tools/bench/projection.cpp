@@ -1,7 +1,8 @@
 // The `projection` workload, in two parts:
 //   catch-up: the order-summary projection over N Order events (1,000,000 by default) in an
 //     SQLite journal filled by batched appends straight into the journal, through
-//     a `persistence::projection_runner` into an SQLite read model (no actor system);
+//     a `persistence::projection_runner` into an SQLite read model and, with --pg, into a
+//     PostgreSQL one (schema bench_projection_read) from the same journal (no actor system);
 //   lag: commands at a steady rate through the runtime (SQLite FULL journal) with the
 //     projection registered; for each accepted command, the time from its reply to the moment
 //     `runtime::wait_for` sees its position applied in the read model.
@@ -9,11 +10,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/read_model.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
@@ -94,12 +97,101 @@ std::shared_ptr<persistence::projection> order_summaries() {
   return std::move(*p);
 }
 
-void catch_up_case(const options& o, std::uint64_t events) {
+/// A fresh read-model database of one backend for the catch-up case.
+struct read_model_target {
+  std::string name;  ///< "sqlite-normal" or "postgres".
+  std::function<std::unique_ptr<persistence::projection_store>()> open;
+  std::function<double()> bytes;  ///< Size of the read model on disk (0: not measured).
+  std::function<void()> remove;
+};
+
+read_model_target sqlite_target(const std::string& path) {
+  remove_db(path);
+  persistence::sqlite_projection_store_options po;
+  po.path = path;
+  return {"sqlite-normal",
+          [po] {
+            auto store = persistence::sqlite_projection_store::open(po);
+            check(static_cast<bool>(store), "projection: open read-model store");
+            return std::unique_ptr<persistence::projection_store>{std::move(*store)};
+          },
+          [path] { return static_cast<double>(file_bytes(path)); }, [path] { remove_db(path); }};
+}
+
+read_model_target postgres_target(const std::string& conninfo, const std::string& schema) {
+  postgres_drop_schema(conninfo, schema);
+  persistence::postgres_projection_store_options po;
+  po.conninfo = conninfo;
+  po.schema = schema;
+  return {"postgres",
+          [po] {
+            auto store = persistence::postgres_projection_store::open(po);
+            check(static_cast<bool>(store), "projection: open PostgreSQL read-model store: " +
+                                                (store ? std::string{} : to_string(store.err())));
+            return std::unique_ptr<persistence::projection_store>{std::move(*store)};
+          },
+          [] { return 0.0; }, [conninfo, schema] { postgres_drop_schema(conninfo, schema); }};
+}
+
+/// Catches the order-summary read model up over journal `j` (`events` events over `streams`
+/// orders, stream heads `heads`) into a fresh `target`, checks it and emits its line.
+void catch_up_into(const options& o, persistence::journal& j, read_model_target target,
+                   std::uint64_t events, std::size_t streams,
+                   const std::vector<std::uint64_t>& heads, double fill_s, double read_s) {
+  const order_data data{o.seed};
+  std::fprintf(stderr, "[projection] catch-up of order_summary into %s\n", target.name.c_str());
+  const double cpu0 = cpu_seconds();
+  const auto t0 = now_ns();
+  auto stats = timed_catch_up(j, order_summaries(), target.open(), 1000);
+  const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
+  check(static_cast<bool>(stats),
+        "projection: catch_up failed: " + (stats ? std::string{} : to_string(stats.err())));
+  check(stats->events == events, "projection: catch_up applied " + std::to_string(stats->events) +
+                                     " events, expected " + std::to_string(events));
+  check(stats->parked == 0, "projection: catch_up parked " + std::to_string(stats->parked));
+  check(stats->position.value == events, "projection: checkpoint at " +
+                                             std::to_string(stats->position.value) + ", expected " +
+                                             std::to_string(events));
+
+  // Verification on a fresh connection: one row per order, sampled orders exact.
+  auto check_store = std::make_unique<read_model_reader>(target.open());
+  auto cp = check_store->connection().load_checkpoint(
+      read_models::order_summary_projection::projection_name);
+  check(cp && cp->position.value == events, "projection: stored checkpoint is wrong");
+  const auto rows = count_rows(*check_store, "projection");
+  check(rows == static_cast<std::int64_t>(std::min<std::uint64_t>(streams, events)),
+        "projection: read model holds " + std::to_string(rows) + " orders");
+  for (std::size_t k = 0; k < streams; k += std::max<std::size_t>(1, streams / 20)) {
+    if (heads[k] == 0) continue;
+    check_summary(*check_store, "pc-" + std::to_string(k), "customer-" + std::to_string(k % 997),
+                  data, heads[k] - 1, "projection catch-up");
+  }
+  check_store.reset();
+
+  result_line line;
+  line.workload = "projection";
+  line.name = "order_summary catch-up";
+  line.param("events", static_cast<double>(events))
+      .param("orders", static_cast<double>(streams))
+      .param("batch", 1000)
+      .param("journal", std::string{"sqlite-normal"})
+      .param("read_model", target.name);
+  line.figure("seconds", seconds)
+      .figure("events_s", static_cast<double>(events) / seconds)
+      .figure("catch_up_events_s", stats->events_per_second())
+      .figure("journal_fill_events_s", static_cast<double>(events) / fill_s)
+      .figure("journal_read_events_s", static_cast<double>(events) / read_s)
+      .process(cpu0);
+  if (const double bytes = target.bytes(); bytes > 0) line.figure("db_bytes", bytes);
+  emit(line);
+  if (!o.keep_files) target.remove();
+}
+
+void catch_up_case(const options& o, std::uint64_t events,
+                   const std::vector<std::string>& read_models) {
   const std::size_t streams = o.quick ? 200 : 10000;
   const order_data data{o.seed};
   const std::string path = o.dir + "/projection-journal.db";
-  const std::string read_path = o.dir + "/projection-read.db";
-  remove_db(read_path);
   auto factory = fresh_sqlite_journal(path, false);
   auto j = factory->open();
   check(static_cast<bool>(j), "projection: open journal");
@@ -124,62 +216,23 @@ void catch_up_case(const options& o, std::uint64_t events) {
   check(read_events == events,
         "projection: the journal read returned " + std::to_string(read_events) + " events");
 
-  persistence::sqlite_projection_store_options po;
-  po.path = read_path;
-  auto store = persistence::sqlite_projection_store::open(po);
-  check(static_cast<bool>(store), "projection: open read-model store");
-  std::fprintf(stderr, "[projection] catch-up of order_summary\n");
-  const double cpu0 = cpu_seconds();
-  const auto t0 = now_ns();
-  auto stats = timed_catch_up(**j, order_summaries(), std::move(*store), 1000);
-  const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
-  check(static_cast<bool>(stats),
-        "projection: catch_up failed: " + (stats ? std::string{} : to_string(stats.err())));
-  check(stats->events == events, "projection: catch_up applied " + std::to_string(stats->events) +
-                                     " events, expected " + std::to_string(events));
-  check(stats->parked == 0, "projection: catch_up parked " + std::to_string(stats->parked));
-  check(stats->position.value == events, "projection: checkpoint at " +
-                                             std::to_string(stats->position.value) + ", expected " +
-                                             std::to_string(events));
-
-  // Verification on a fresh connection: one row per order, sampled orders exact.
-  auto reopened = persistence::sqlite_projection_store::open(po);
-  check(static_cast<bool>(reopened), "projection: reopen read-model store");
-  auto check_store = std::make_unique<read_model_reader>(std::move(*reopened));
-  auto cp = check_store->connection().load_checkpoint(
-      read_models::order_summary_projection::projection_name);
-  check(cp && cp->position.value == events, "projection: stored checkpoint is wrong");
-  const auto rows = count_rows(*check_store, "projection");
-  check(rows == static_cast<std::int64_t>(std::min<std::uint64_t>(streams, events)),
-        "projection: read model holds " + std::to_string(rows) + " orders");
-  for (std::size_t k = 0; k < streams; k += std::max<std::size_t>(1, streams / 20)) {
-    if (heads[k] == 0) continue;
-    check_summary(*check_store, "pc-" + std::to_string(k), "customer-" + std::to_string(k % 997),
-                  data, heads[k] - 1, "projection catch-up");
+  for (const auto& rm : read_models) {
+    if (rm == "sqlite") {
+      catch_up_into(o, **j, sqlite_target(o.dir + "/projection-read.db"), events, streams, heads,
+                    fill_s, read_s);
+    } else if (rm == "postgres") {
+      if (o.pg.empty()) {
+        std::fprintf(stderr, "[projection] postgres read model skipped (no --pg conninfo)\n");
+        continue;
+      }
+      catch_up_into(o, **j, postgres_target(o.pg, "bench_projection_read"), events, streams, heads,
+                    fill_s, read_s);
+    } else {
+      fail("projection: unknown read-model backend '" + rm + "' (sqlite, postgres)");
+    }
   }
-
-  result_line line;
-  line.workload = "projection";
-  line.name = "order_summary catch-up";
-  line.param("events", static_cast<double>(events))
-      .param("orders", static_cast<double>(streams))
-      .param("batch", 1000)
-      .param("journal", std::string{"sqlite-normal"})
-      .param("read_model", std::string{"sqlite-normal"});
-  line.figure("seconds", seconds)
-      .figure("events_s", static_cast<double>(events) / seconds)
-      .figure("catch_up_events_s", stats->events_per_second())
-      .figure("journal_fill_events_s", static_cast<double>(events) / fill_s)
-      .figure("journal_read_events_s", static_cast<double>(events) / read_s)
-      .process(cpu0)
-      .figure("db_bytes", static_cast<double>(file_bytes(read_path)));
-  emit(line);
   j->reset();
-  check_store.reset();
-  if (!o.keep_files) {
-    remove_db(path);
-    remove_db(read_path);
-  }
+  if (!o.keep_files) remove_db(path);
 }
 
 /// An accepted command waiting for the read model.
@@ -322,14 +375,15 @@ void lag_case(const options& o, double rate, std::size_t commands) {
 
 }  // namespace
 
-void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands) {
+void run_projection(const options& o, std::uint64_t events, double rate, std::size_t commands,
+                    const std::vector<std::string>& read_models) {
   if (o.quick) {
     events = std::min<std::uint64_t>(events, 20000);
     rate = std::min(rate, 1000.0);
     commands = std::min<std::size_t>(commands, 500);
   }
-  catch_up_case(o, events);
-  lag_case(o, rate, commands);
+  catch_up_case(o, events, read_models);
+  if (commands > 0) lag_case(o, rate, commands);
 }
 
 }  // namespace strata::bench

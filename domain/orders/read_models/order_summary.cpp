@@ -89,11 +89,6 @@ constexpr const char* add_line_sql =
     "excluded.quantity";
 
 // SQL of the batch fold, which writes whole rows; and of both, the line writes.
-constexpr const char* find_sql =
-    "SELECT order_id, customer_id, status, currency, total_minor, item_count, last_position "
-    "FROM order_summary WHERE order_id = ?";
-constexpr const char* find_lines_sql =
-    "SELECT sku, quantity, unit_price_minor FROM order_summary_lines WHERE order_id = ?";
 constexpr const char* put_line_sql =
     "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES (?, ?, "
     "?, ?) ON CONFLICT (order_id, sku) DO UPDATE SET quantity = excluded.quantity, "
@@ -112,14 +107,6 @@ constexpr const char* put_order_sql =
     "SET customer_id = excluded.customer_id, status = excluded.status, currency = "
     "excluded.currency, total_minor = excluded.total_minor, item_count = excluded.item_count, "
     "last_position = excluded.last_position";
-
-/// One stored line, as the fold reads it.
-struct stored_line {
-  std::string sku;
-  std::int64_t quantity = 0;
-  std::int64_t unit_price_minor = 0;
-};
-BOOST_DESCRIBE_STRUCT(stored_line, (), (sku, quantity, unit_price_minor))
 
 /// A case the fold does not reproduce exactly (SQLite turns an overflowing integer into a
 /// REAL): the runner then applies the batch event by event.
@@ -166,23 +153,69 @@ struct folded_order {
   }
 };
 
+/// One stored line with its order, as the fold reads the lines of many orders at once.
+struct stored_order_line {
+  std::string order_id;
+  std::string sku;
+  std::int64_t quantity = 0;
+  std::int64_t unit_price_minor = 0;
+};
+BOOST_DESCRIBE_STRUCT(stored_order_line, (), (order_id, sku, quantity, unit_price_minor))
+
+/// Orders the fold reads with one query (a shorter list is padded with NULL, which matches no
+/// order), so that a batch costs a few reads rather than two per order.
+constexpr std::size_t orders_per_read = 64;
+
+std::string in_list() {
+  std::string out = "(?";
+  for (std::size_t i = 1; i < orders_per_read; ++i) out += ", ?";
+  return out + ")";
+}
+
+const std::string& find_many_sql() {
+  static const std::string sql = std::string{columns} + "WHERE order_id IN " + in_list();
+  return sql;
+}
+
+const std::string& find_many_lines_sql() {
+  static const std::string sql =
+      "SELECT order_id, sku, quantity, unit_price_minor FROM order_summary_lines WHERE order_id "
+      "IN " +
+      in_list();
+  return sql;
+}
+
+// Reads the rows and lines of the orders `ids` (distinct) into `touched`, whose entries for
+// them exist already, holding only their order id.
 // A total stored as a REAL (after an overflow) does not read as an integer: the query's
 // `corrupted` error hands the batch back to the handlers, which reproduce it exactly.
-result<folded_order> load_order(read_model_tx& tx, const std::string& id) {
-  folded_order o;
-  o.row.order_id = id;
-  auto row = tx.query_one<order_summary>(find_sql, id);
-  if (!row) return std::move(row).err();
-  if (row->has_value()) {
-    o.exists = true;
-    o.stored = true;
-    o.row = std::move(**row);
+result<void> load_orders(read_model_tx& tx, const std::vector<std::string_view>& ids,
+                         std::unordered_map<std::string_view, folded_order>& touched) {
+  std::vector<persistence::sql_value> params;
+  for (std::size_t first = 0; first < ids.size(); first += orders_per_read) {
+    params.assign(orders_per_read, nullptr);
+    for (std::size_t k = first; k < ids.size() && k < first + orders_per_read; ++k)
+      params[k - first] = std::string{ids[k]};
+    auto rows = detail::read_rows<order_summary>(tx.transaction().query(find_many_sql(), params));
+    if (!rows) return std::move(rows).err();
+    for (auto& row : *rows) {
+      auto it = touched.find(row.order_id);
+      if (it == touched.end()) continue;  // not asked for
+      it->second.exists = true;
+      it->second.stored = true;
+      it->second.row = std::move(row);
+    }
+    auto lines =
+        detail::read_rows<stored_order_line>(tx.transaction().query(find_many_lines_sql(), params));
+    if (!lines) return std::move(lines).err();
+    for (auto& l : *lines) {
+      auto it = touched.find(l.order_id);
+      if (it == touched.end()) continue;
+      it->second.lines[std::move(l.sku)] =
+          folded_line{l.quantity, l.unit_price_minor, true, false, true};
+    }
   }
-  auto lines = tx.query<stored_line>(find_lines_sql, id);
-  if (!lines) return std::move(lines).err();
-  for (auto& l : *lines)
-    o.lines[std::move(l.sku)] = folded_line{l.quantity, l.unit_price_minor, true, false, true};
-  return o;
+  return ok();
 }
 
 // One event on the folded order, with the effect the handlers' SQL has.
@@ -246,7 +279,9 @@ result<void> fold(folded_order& o, const orders::event& e, std::uint64_t at) {
       e);
 }
 
-result<void> store_order(read_model_tx& tx, const folded_order& o) {
+// The lines of one order, then (store_row) its row: the fold writes the lines of every order
+// before the rows, so that a database server receives runs of like statements.
+result<void> store_lines(read_model_tx& tx, const folded_order& o) {
   const std::string& id = o.row.order_id;
   for (const auto& [sku, l] : o.lines) {
     if (!l.dirty) continue;
@@ -256,6 +291,11 @@ result<void> store_order(read_model_tx& tx, const folded_order& o) {
                         : tx.execute(put_line_sql, id, sku, l.quantity, l.unit_price_minor);
     if (!w) return w;
   }
+  return ok();
+}
+
+result<void> store_row(read_model_tx& tx, const folded_order& o) {
+  const std::string& id = o.row.order_id;
   if (!o.exists || !o.dirty) return ok();
   if (o.stored && !o.indexed)
     return tx.execute(set_totals_sql, o.row.total_minor, o.row.item_count, o.row.last_position, id);
@@ -266,18 +306,23 @@ result<void> store_order(read_model_tx& tx, const folded_order& o) {
 result<void> fold_batch(read_model_tx& tx, const std::vector<recorded<orders::order>>& batch) {
   std::unordered_map<std::string_view, folded_order> touched;
   std::vector<const folded_order*> in_order;  // first-touch order, so the writes are stable
+  std::vector<std::string_view> ids;
   for (const auto& r : batch) {
-    auto it = touched.find(r.info.aggregate_id);
-    if (it == touched.end()) {
-      auto loaded = load_order(tx, r.info.aggregate_id);
-      if (!loaded) return std::move(loaded).err();
-      it = touched.emplace(r.info.aggregate_id, std::move(*loaded)).first;
-      in_order.push_back(&it->second);
-    }
-    if (auto f = fold(it->second, r.event, r.info.position.value); !f) return f;
+    auto [it, added] = touched.try_emplace(r.info.aggregate_id);
+    if (!added) continue;
+    it->second.row.order_id = r.info.aggregate_id;
+    in_order.push_back(&it->second);
+    ids.push_back(r.info.aggregate_id);
   }
+  if (auto loaded = load_orders(tx, ids, touched); !loaded) return loaded;
+  for (const auto& r : batch)
+    if (auto f = fold(touched.find(r.info.aggregate_id)->second, r.event, r.info.position.value);
+        !f)
+      return f;
   for (const auto* o : in_order)
-    if (auto w = store_order(tx, *o); !w) return w;
+    if (auto w = store_lines(tx, *o); !w) return w;
+  for (const auto* o : in_order)
+    if (auto w = store_row(tx, *o); !w) return w;
   return ok();
 }
 
