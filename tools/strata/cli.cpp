@@ -165,7 +165,7 @@ cli::cli(std::string name, std::string description)
   a.require_subcommand(1);
   a.fallthrough();  // the journal options may follow the command's name too
   auto* sqlite =
-      a.add_option("--journal", source_.sqlite_path, "An SQLite journal file (opened read-only)");
+      a.add_option("--journal", source_.sqlite_path, "An SQLite journal file (opened read-only; import appends to it)");
   auto* pg = a.add_option("--pg", source_.pg_conninfo,
                           "A PostgreSQL journal: a libpq connection string, e.g. "
                           "\"host=127.0.0.1 dbname=strata\"");
@@ -181,8 +181,8 @@ cli::cli(std::string name, std::string description)
              "Report progress of long commands (verify, rebuild, export, import) on stderr even "
              "when stderr is not a terminal");
   a.footer(
-      "Exit codes: 0 ok, 1 something was found wrong (verify), 2 bad usage or a journal that "
-      "cannot be opened or read.");
+      "Exit codes: 0 ok, 1 something was found wrong (a broken audit chain, an import refused, "
+      "an event parked), 2 bad usage or a store or file that cannot be opened or read.");
 }
 
 cli::~cli() = default;

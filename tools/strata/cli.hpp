@@ -132,9 +132,11 @@ using cli_command = std::function<cli_exit(cli_context&)>;
 /// and the exit codes are handled by `run`. Not copyable; one per process.
 class cli {
  public:
-  explicit cli(std::string name = "strata", std::string description =
-                                                "Inspect a strata journal: streams, events, "
-                                                "correlations and the audit chain");
+  explicit cli(std::string name = "strata",
+               std::string description =
+                   "Operate a strata journal: inspect streams, events and correlations, verify "
+                   "the audit chain, rebuild past states, export and import events, and drive "
+                   "read models");
   ~cli();
   cli(const cli&) = delete;
   cli& operator=(const cli&) = delete;
