@@ -164,8 +164,8 @@ cli::cli(std::string name, std::string description)
   CLI::App& a = *app_;
   a.require_subcommand(1);
   a.fallthrough();  // the journal options may follow the command's name too
-  auto* sqlite =
-      a.add_option("--journal", source_.sqlite_path, "An SQLite journal file (opened read-only; import appends to it)");
+  auto* sqlite = a.add_option("--journal", source_.sqlite_path,
+                              "An SQLite journal file (opened read-only; import appends to it)");
   auto* pg = a.add_option("--pg", source_.pg_conninfo,
                           "A PostgreSQL journal: a libpq connection string, e.g. "
                           "\"host=127.0.0.1 dbname=strata\"");

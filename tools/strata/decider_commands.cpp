@@ -8,7 +8,6 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <cctype>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,7 +115,7 @@ std::optional<cli_exit> prepare(cli_context& c, const std::string& stream_text, 
   return std::nullopt;
 }
 
-/// The state at `target`, or the exit code after reporting why not.
+/// The state at `target`. Errors: the journal's, and the decoding errors of `rehydrate`.
 result<actors::rehydrated> rebuild(rebuild_setup& s, const actors::rehydration_target& target) {
   return actors::rehydrate(*s.journal, s.snapshots.get(), *s.model, s.stream, target, 0, nullptr);
 }
