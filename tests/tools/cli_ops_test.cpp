@@ -513,45 +513,4 @@ TEST_CASE("state, rebuild and projections work on a PostgreSQL journal and read 
   CHECK(listed.out.find(R"({"projection":"inventory_levels","position":0,"head":4,"lag":4,)") !=
         std::string::npos);
 }
-TEST_CASE("state, rebuild and projections work on a PostgreSQL journal and read models") {
-  STRATA_PG_CONNINFO(conninfo);
-  const std::string schema = strata::persistence::testing::unique_schema("cli_orders");
-  const std::string read_schema = schema + "_read";
-  strata::persistence::testing::schema_guard guard{conninfo, schema};
-  strata::persistence::testing::schema_guard read_guard{conninfo, read_schema};
-  {
-    strata::persistence::postgres_journal_options o;
-    o.conninfo = conninfo;
-    o.schema = schema;
-    auto j = strata::persistence::postgres_journal::open(o);
-    REQUIRE(j.has_value());
-    fill_orders(**j);
-  }
-  strata::testing::temp_dir dir;
-  const std::vector<std::string> pg{"--pg", conninfo, "--pg-schema", schema};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), pg.begin(), pg.end());
-    return strata_cli(dir, args);
-  };
-  auto state = with({"state", "Order-7", "--at-version", "2"});
-  CHECK(state.code == 0);
-  CHECK(state.out.find(R"("current":"open","currency":"EUR","total_minor":2000)") !=
-        std::string::npos);
-  const std::vector<std::string> read{"--read-models-pg", conninfo, "--read-models-schema",
-                                      read_schema};
-  std::vector<std::string> rebuild{"rebuild", "order_summary"};
-  rebuild.insert(rebuild.end(), read.begin(), read.end());
-  auto rebuilt = with(rebuild);
-  CHECK(rebuilt.code == 0);
-  CHECK(rebuilt.out.find("rebuilt order_summary: position 4, 4 events applied, 0 parked") !=
-        std::string::npos);
-  std::vector<std::string> list{"--json", "projections"};
-  list.insert(list.end(), read.begin(), read.end());
-  auto listed = with(list);
-  CHECK(listed.code == 0);
-  CHECK(listed.out.find(R"({"projection":"order_summary","position":4,"head":4,"lag":0,)") !=
-        std::string::npos);
-  CHECK(listed.out.find(R"({"projection":"inventory_levels","position":0,"head":4,"lag":4,)") !=
-        std::string::npos);
-}
 #endif
