@@ -1,64 +1,15 @@
 // A host's own aggregate on the installed strata package: a counter that can be raised, in the
-// in-memory journal. Prints "counter c-1 at v2: 5" and exits 0 when everything worked.
+// in-memory journal (`--sqlite FILE`: an SQLite journal, which counter_strata reads). Prints
+// "counter c-1 at v2: 5" and exits 0 when everything worked.
 
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
 #include <variant>
 
-#include <boost/describe.hpp>
-
-#include <strata/domain/kernel/decider.hpp>
-#include <strata/domain/kernel/schema.hpp>
 #include <strata/runtime/runtime.hpp>
 
-namespace counting {
-
-struct raise {
-  std::int64_t by = 0;
-};
-BOOST_DESCRIBE_STRUCT(raise, (), (by))
-using command = std::variant<raise>;
-
-struct raised {
-  std::int64_t by = 0;
-};
-BOOST_DESCRIBE_STRUCT(raised, (), (by))
-using event = std::variant<raised>;
-
-struct state {
-  std::int64_t value = 0;
-};
-BOOST_DESCRIBE_STRUCT(state, (), (value))
-
-struct counter {
-  static constexpr std::string_view type = "Counter";
-  using state = counting::state;
-  using command = counting::command;
-  using event = counting::event;
-  static constexpr std::uint32_t state_version = 1;
-
-  static state initial() { return {}; }
-
-  static strata::decision<event> decide(const state&, const command& c, const strata::context&) {
-    const auto& r = std::get<raise>(c);
-    if (r.by <= 0) return strata::reject("not_positive", "a counter is raised by at least 1");
-    return std::vector<event>{raised{r.by}};
-  }
-
-  static state evolve(state s, const event& e) noexcept {
-    s.value += std::get<raised>(e).by;
-    return s;
-  }
-
-  static const strata::schema<event>& events() {
-    static const strata::schema<event> s =
-        strata::schema<event>::builder().event<raised>("CounterRaised", 1).build();
-    return s;
-  }
-};
-
-}  // namespace counting
+#include "counter.hpp"
 
 int main(int argc, char** argv) {
   strata::runtime_config config;
@@ -66,6 +17,10 @@ int main(int argc, char** argv) {
   // `--postgres`: the PostgreSQL journal instead (a build without it says so at start).
   if (argc > 1 && std::string_view{argv[1]} == "--postgres")
     config.journal.backend = strata::journal_backend::postgres;
+  if (argc > 2 && std::string_view{argv[1]} == "--sqlite") {
+    config.journal.backend = strata::journal_backend::sqlite;
+    config.journal.sqlite.path = argv[2];
+  }
   config.metrics.enabled = false;
   auto started = strata::runtime::start(config);
   if (!started) {

@@ -26,7 +26,10 @@ done
 programs=()
 if grep -qx 'STRATA_BUILD_TOOLS:BOOL=ON' "$build/CMakeCache.txt"; then
   programs=(./usr/bin/strata)
-  grep -qxF ./usr/bin/strata <<<"$files" || { echo "FAIL: ./usr/bin/strata is not in the package"; status=1; }
+  for f in ./usr/bin/strata ./usr/include/strata/cli/cli.hpp ./usr/include/strata/cli/operations.hpp \
+    ./usr/lib/libstrata_cli.a; do
+    grep -qxF "$f" <<<"$files" || { echo "FAIL: $f is not in the package"; status=1; }
+  done
 fi
 if grep -E '^\./usr/include/strata/domain/(orders|payments|inventory|users|fulfilment)/|^\./usr/(s?bin)/.' <<<"$files" |
   grep -vxF -f <(printf '%s\n' "${programs[@]}"); then

@@ -28,6 +28,19 @@ echo "$out"
 [[ $out == "counter c-1 at v2: 5" ]] || { echo "FAIL: unexpected output"; exit 1; }
 echo "the installed package builds and runs a host"
 
+# The host's own command line on the installed strata::cli: its counter's state from the
+# journal the host wrote, rebuilt by its decider.
+if [[ -f $tmp/prefix/include/strata/cli/cli.hpp ]]; then
+  [[ -x $tmp/host/counter_strata ]] || { echo "FAIL: counter_strata was not built"; exit 1; }
+  "$tmp/host/counter_host" --sqlite "$tmp/counter.db" >/dev/null
+  out=$("$tmp/host/counter_strata" --journal "$tmp/counter.db" state Counter-c-1 --at-version 1)
+  echo "$out"
+  grep -qx '{"value":2}' <<<"$out" || { echo "FAIL: counter_strata printed no state"; exit 1; }
+  out=$("$tmp/host/counter_strata" --journal "$tmp/counter.db" verify)
+  [[ $out == "intact journal: 2 events" ]] || { echo "FAIL: counter_strata verify: $out"; exit 1; }
+  echo "the installed package builds a host's own strata command line"
+fi
+
 # The bank of docs/GUIDE.md against the same package: its decider tests (strata/testing/ with
 # doctest) and its program, twice on one SQLite journal (the second run answers every command
 # with its original outcome); on PostgreSQL too when a test server is given (STRATA_TEST_PG)

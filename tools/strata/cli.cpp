@@ -20,18 +20,18 @@ namespace strata {
 
 namespace {
 
-result<std::unique_ptr<persistence::journal>> open_sqlite(const std::string& path) {
+result<std::unique_ptr<persistence::journal>> open_sqlite(const std::string& path, bool writable) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) {
+  if (!std::filesystem::exists(status) && !writable) {
     return error{errc::not_found, "journal file '" + path + "' does not exist"};
   }
-  if (!std::filesystem::is_regular_file(status)) {
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
     return error{errc::invalid_argument, "'" + path + "' is not a file"};
   }
   persistence::sqlite_journal_options o;
   o.path = path;
-  o.read_only = true;
+  o.read_only = !writable;
   auto opened = persistence::sqlite_journal_factory{o}.open();
   if (!opened) {
     const error& e = opened.err();
@@ -60,13 +60,14 @@ result<std::unique_ptr<persistence::journal>> open_postgres(const std::string& c
 #endif
 }
 
-result<std::unique_ptr<persistence::journal>> open_configured(const std::string& path) {
+result<std::unique_ptr<persistence::journal>> open_configured(const std::string& path,
+                                                              bool writable) {
   auto config = load_config(path);
   if (!config) return std::move(config).err();
   const journal_config& j = config->journal;
   switch (j.backend) {
     case journal_backend::sqlite:
-      return open_sqlite(j.sqlite.path);
+      return open_sqlite(j.sqlite.path, writable);
     case journal_backend::postgres:
       return open_postgres(j.postgres.conninfo, j.postgres.schema);
     case journal_backend::memory:
@@ -89,9 +90,9 @@ result<std::unique_ptr<persistence::journal>> open_journal(const journal_source&
     return error{errc::invalid_argument,
                  "more than one journal named: pass only one of --journal, --pg and --config"};
   }
-  if (!source.sqlite_path.empty()) return open_sqlite(source.sqlite_path);
+  if (!source.sqlite_path.empty()) return open_sqlite(source.sqlite_path, source.writable);
   if (!source.pg_conninfo.empty()) return open_postgres(source.pg_conninfo, source.pg_schema);
-  return open_configured(source.config_path);
+  return open_configured(source.config_path, source.writable);
 }
 
 cli_output::cli_output(std::FILE* out, std::FILE* err, bool json, bool colour, std::string program)
@@ -163,8 +164,8 @@ cli::cli(std::string name, std::string description)
   CLI::App& a = *app_;
   a.require_subcommand(1);
   a.fallthrough();  // the journal options may follow the command's name too
-  auto* sqlite =
-      a.add_option("--journal", source_.sqlite_path, "An SQLite journal file (opened read-only)");
+  auto* sqlite = a.add_option("--journal", source_.sqlite_path,
+                              "An SQLite journal file (opened read-only; import appends to it)");
   auto* pg = a.add_option("--pg", source_.pg_conninfo,
                           "A PostgreSQL journal: a libpq connection string, e.g. "
                           "\"host=127.0.0.1 dbname=strata\"");
@@ -176,9 +177,12 @@ cli::cli(std::string name, std::string description)
   pg->excludes(config);
   a.add_flag("--json", json_,
              "One JSON object per line (events in the record JSON format) instead of text");
+  a.add_flag("--progress", progress_,
+             "Report progress of long commands (verify, rebuild, export, import) on stderr even "
+             "when stderr is not a terminal");
   a.footer(
-      "Exit codes: 0 ok, 1 something was found wrong (verify), 2 bad usage or a journal that "
-      "cannot be opened or read.");
+      "Exit codes: 0 ok, 1 something was found wrong (a broken audit chain, an import refused, "
+      "an event parked), 2 bad usage or a store or file that cannot be opened or read.");
 }
 
 cli::~cli() = default;
@@ -199,7 +203,8 @@ int cli::run(int argc, const char* const* argv) {
   if (!chosen_) return static_cast<int>(cli_exit::usage);
   const bool colour = ::isatty(::fileno(stdout)) == 1 && std::getenv("NO_COLOR") == nullptr;
   cli_output out{stdout, stderr, json_, colour, app_->get_name()};
-  cli_context context{source_, out};
+  const bool progress = progress_ || ::isatty(::fileno(stderr)) == 1;
+  cli_context context{source_, out, &registry_, progress};
   try {
     const cli_exit code = chosen_(context);
     std::fflush(stdout);

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "strata/cli/registry.hpp"
 #include "strata/domain/kernel/result.hpp"
 #include "strata/persistence/event_record.hpp"
 #include "strata/persistence/journal.hpp"
@@ -40,6 +41,9 @@ struct journal_source {
   std::string pg_conninfo;  ///< A libpq connection string.
   std::string pg_schema = "strata";
   std::string config_path;  ///< A runtime configuration file (see runtime/config.hpp).
+  /// Open for appending (`import`): an SQLite file is then opened read-write and created
+  /// when missing.
+  bool writable = false;
 };
 
 /// Opens the journal `source` names: an SQLite file read-only, a PostgreSQL schema (which
@@ -79,6 +83,7 @@ class cli_output {
   result<void> event(const persistence::event_record& r);
 
   std::FILE* out() const noexcept { return out_; }
+  std::FILE* err() const noexcept { return err_; }
 
  private:
   std::FILE* out_;
@@ -91,7 +96,9 @@ class cli_output {
 /// What a running command receives: the journal (opened on first use) and the output.
 class cli_context {
  public:
-  cli_context(const journal_source& source, cli_output& out) : source_(source), out_(out) {}
+  cli_context(const journal_source& source, cli_output& out, const cli_registry* registry = nullptr,
+              bool progress = false)
+      : source_(source), out_(out), registry_(registry), progress_(progress) {}
 
   /// The journal the global options name, opened on the first call.
   /// Errors: as `open_journal`.
@@ -99,9 +106,21 @@ class cli_context {
 
   cli_output& out() noexcept { return out_; }
 
+  /// The journal options as given.
+  const journal_source& source() const noexcept { return source_; }
+
+  /// The host's deciders and projections (empty when none were registered).
+  const cli_registry& registry() const noexcept { return registry_ ? *registry_ : empty_; }
+
+  /// Whether long commands report progress on stderr (stderr is a terminal, or --progress).
+  bool progress() const noexcept { return progress_; }
+
  private:
+  inline static const cli_registry empty_{};
   const journal_source& source_;
   cli_output& out_;
+  const cli_registry* registry_;
+  bool progress_;
   std::unique_ptr<persistence::journal> journal_;
 };
 
@@ -109,13 +128,15 @@ class cli_context {
 using cli_command = std::function<cli_exit(cli_context&)>;
 
 /// The command line: global options (`--journal`, `--pg`, `--pg-schema`, `--config`,
-/// `--json`) and the commands registered with `add_command`. Parse errors, `--help` and the
-/// exit codes are handled by `run`. Not copyable; one per process.
+/// `--json`, `--progress`) and the commands registered with `add_command`. Parse errors, `--help`
+/// and the exit codes are handled by `run`. Not copyable; one per process.
 class cli {
  public:
-  explicit cli(std::string name = "strata", std::string description =
-                                                "Inspect a strata journal: streams, events, "
-                                                "correlations and the audit chain");
+  explicit cli(std::string name = "strata",
+               std::string description =
+                   "Operate a strata journal: inspect streams, events and correlations, verify "
+                   "the audit chain, rebuild past states, export and import events, and drive "
+                   "read models");
   ~cli();
   cli(const cli&) = delete;
   cli& operator=(const cli&) = delete;
@@ -128,6 +149,21 @@ class cli {
   /// shared_ptr the lambda captures).
   CLI::App& add_command(const std::string& name, const std::string& help, cli_command run);
 
+  /// Makes decider `A` known to `state` and `diff` (and to the projections bound against its
+  /// events): the same model the runtime's `register_aggregate<A>()` uses.
+  template <class A>
+  void register_aggregate() {
+    registry_.add_aggregate<A>();
+  }
+
+  /// Makes projection `p` known to `projections`, `rebuild` and `retry`. Register the
+  /// aggregates whose events it handles too.
+  void register_projection(std::shared_ptr<projection> p) {
+    registry_.add_projection(std::move(p));
+  }
+
+  const cli_registry& registry() const noexcept { return registry_; }
+
   /// Parses `argv` and runs the chosen command. Returns the exit code: 0 for `--help`, 2 for
   /// bad usage (the message on stderr), otherwise the command's.
   int run(int argc, const char* const* argv);
@@ -136,7 +172,9 @@ class cli {
   std::unique_ptr<CLI::App> app_;
   journal_source source_;
   bool json_ = false;
+  bool progress_ = false;
   cli_command chosen_;
+  cli_registry registry_;
 };
 
 /// Adds `streams`, `events`, `trace` and `verify` (see docs/CLI.md).

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "strata/cli/cli.hpp"
+#include "strata/cli/command_support.hpp"
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/audit_chain.hpp"
 
@@ -23,61 +24,12 @@ namespace strata {
 
 namespace {
 
-constexpr std::size_t page_size = 1000;
-
-/// Reports a failure to open or read the journal; the exit code for it.
-cli_exit store_failure(cli_context& c, const error& e) {
-  c.out().error(e.message);
-  return cli_exit::usage;
-}
-
-cli_exit usage_failure(cli_context& c, const std::string& message) {
-  c.out().error(message);
-  return cli_exit::usage;
-}
-
-/// Calls `visit` with every event after `after` in global order, in pages, until it returns
-/// false. Errors: the journal's.
-template <class Visit>
-result<void> scan_all(persistence::journal& j, global_position after, Visit&& visit) {
-  for (;;) {
-    auto page = j.read_all(after, page_size);
-    if (!page) return std::move(page).err();
-    for (const persistence::event_record& r : *page) {
-      if (!visit(r)) return ok();
-    }
-    if (page->size() < page_size) return ok();
-    after = page->back().position;
-  }
-}
-
-std::optional<stream_id> parse_stream(cli_context& c, const std::string& text) {
-  stream_id s = stream_id::parse(text);
-  if (s.empty()) {
-    c.out().error("'" + text + "' is not a stream: write it Type-id, e.g. Order-456");
-    return std::nullopt;
-  }
-  return s;
-}
-
-/// Prints rows as columns separated by two spaces, each as wide as its widest cell; the first
-/// row is the header (in bold).
-void print_table(cli_output& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    std::string text;
-    for (std::size_t i = 0; i < rows[r].size(); ++i) {
-      const bool last = i + 1 == rows[r].size();
-      std::string cell = last ? rows[r][i] : fmt::format("{:<{}}  ", rows[r][i], width[i]);
-      text += r == 0 ? out.paint(cell, cli_output::style::bold) : cell;
-    }
-    out.line(text);
-  }
-}
+using cli_support::page_size;
+using cli_support::parse_stream;
+using cli_support::print_table;
+using cli_support::scan_all;
+using cli_support::store_failure;
+using cli_support::usage_failure;
 
 struct stream_summary {
   std::string type;
@@ -151,7 +103,24 @@ struct events_options {
   std::optional<std::uint64_t> to;
   std::uint64_t from_position = 1;
   std::optional<std::uint64_t> limit;
+  bool follow = false;
+  std::optional<std::uint64_t> max_events;
+  std::uint32_t poll_ms = 500;
 };
+
+cli_exit follow(cli_context& c, persistence::journal& j, const events_options& o) {
+  cli_support::follow_request r;
+  if (!o.all) {
+    auto stream = parse_stream(c, o.stream);
+    if (!stream) return cli_exit::usage;
+    r.stream = *stream;
+    r.from = version{std::max<std::uint64_t>(o.from, 1)};
+  }
+  r.after = global_position{o.from_position > 0 ? o.from_position - 1 : 0};
+  r.max_events = o.max_events;
+  r.poll = std::chrono::milliseconds{o.poll_ms};
+  return cli_support::follow_events(c, j, r);
+}
 
 cli_exit print_stream(cli_context& c, persistence::journal& j, const events_options& o) {
   auto stream = parse_stream(c, o.stream);
@@ -214,6 +183,7 @@ void add_events(cli& app) {
         }
         auto j = c.journal();
         if (!j) return store_failure(c, j.err());
+        if (o->follow) return follow(c, **j, *o);
         return o->all ? print_all(c, **j, *o) : print_stream(c, **j, *o);
       });
   auto* stream = cmd.add_option("STREAM", o->stream, "The stream, e.g. Order-456");
@@ -223,7 +193,18 @@ void add_events(cli& app) {
   auto* to = cmd.add_option("--to", o->to, "Last stream version shown");
   auto* from_position = cmd.add_option("--from-position", o->from_position,
                                        "With --all: first global position shown (default 1)");
-  cmd.add_option("--limit", o->limit, "Show at most N events");
+  auto* limit = cmd.add_option("--limit", o->limit, "Show at most N events");
+  auto* follow_flag = cmd.add_flag("-f,--follow", o->follow,
+                                   "Keep running and print new events as they are committed, until "
+                                   "interrupted (Ctrl-C, SIGTERM)");
+  cmd.add_option("--max-events", o->max_events, "With --follow: stop after printing N events")
+      ->needs(follow_flag);
+  cmd.add_option("--poll-ms", o->poll_ms,
+                 "With --follow: milliseconds between polls of the journal (10 to 60000)")
+      ->check(CLI::Range(10, 60000))
+      ->capture_default_str()
+      ->needs(follow_flag);
+  follow_flag->excludes(limit)->excludes(to);
   from->excludes(all);
   to->excludes(all);
   from_position->needs(all);
@@ -289,8 +270,17 @@ void add_verify(cli& app) {
         }
         auto j = c.journal();
         if (!j) return store_failure(c, j.err());
-        auto verified =
-            stream ? persistence::verify_stream(**j, *stream) : persistence::verify_journal(**j);
+        result<std::optional<chain_violation>> verified = std::optional<chain_violation>{};
+        if (stream) {
+          verified = persistence::verify_stream(**j, *stream);
+        } else {
+          auto last = (*j)->last_position();
+          if (!last) return store_failure(c, last.err());
+          cli_support::progress_line progress{c, "verify", last->value};
+          cli_support::reading_journal reading{
+              **j, [&](global_position p) { progress.update(p.value); }};
+          verified = persistence::verify_journal(reading);
+        }
         if (!verified) return store_failure(c, verified.err());
         if (*verified) {
           print_violation(c.out(), **verified);

@@ -1,0 +1,87 @@
+#include "strata/cli/command_support.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+namespace strata::cli_support {
+
+cli_exit store_failure(cli_context& c, const error& e) {
+  c.out().error(e.message);
+  return cli_exit::usage;
+}
+
+cli_exit usage_failure(cli_context& c, const std::string& message) {
+  c.out().error(message);
+  return cli_exit::usage;
+}
+
+std::optional<stream_id> parse_stream(cli_context& c, const std::string& text) {
+  stream_id s = stream_id::parse(text);
+  if (s.empty()) {
+    c.out().error("'" + text + "' is not a stream: write it Type-id, e.g. Order-456");
+    return std::nullopt;
+  }
+  return s;
+}
+
+void print_table(cli_output& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::string text;
+    for (std::size_t i = 0; i < rows[r].size(); ++i) {
+      const bool last = i + 1 == rows[r].size();
+      std::string cell = last ? rows[r][i] : fmt::format("{:<{}}  ", rows[r][i], width[i]);
+      text += r == 0 ? out.paint(cell, cli_output::style::bold) : cell;
+    }
+    out.line(text);
+  }
+}
+
+progress_line::progress_line(cli_context& c, std::string what, std::uint64_t total)
+    : err_(c.progress() ? c.out().err() : nullptr),
+      what_(std::move(what)),
+      total_(total),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
+
+progress_line::~progress_line() {
+  finish();
+}
+
+void progress_line::update(std::uint64_t done) {
+  done_ = done;
+  if (err_ == nullptr) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (drawn_ && now - last_draw_ < std::chrono::milliseconds{200}) return;
+  if (!drawn_ && now - start_ < std::chrono::milliseconds{200} && done_ < total_) return;
+  last_draw_ = now;
+  draw();
+}
+
+void progress_line::draw() {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
+  std::string text = fmt::format("{}  {}/{} events", what_, done_, total_);
+  if (total_ > 0) text += fmt::format("  {}%", done_ * 100 / total_);
+  text += fmt::format("  {:.0f}/s", rate);
+  if (rate > 0 && total_ >= done_) {
+    text += fmt::format("  {:.0f}s left", static_cast<double>(total_ - done_) / rate);
+  }
+  fmt::print(err_, "\r\x1b[K{}", text);
+  std::fflush(err_);
+  drawn_ = true;
+}
+
+void progress_line::finish() {
+  if (err_ == nullptr || !drawn_) return;
+  fmt::print(err_, "\r\x1b[K");
+  std::fflush(err_);
+  drawn_ = false;
+}
+
+}  // namespace strata::cli_support
