@@ -445,24 +445,21 @@ result<archive_outcome> run_archive(journal& j, const archive_plan& plan,
     {
       auto db = open_for_writing(archive_path, j.id(), plan.cut_off);
       if (!db) return std::move(db).err();
+      // One transaction with the manifest's count and digest: the file is never seen with
+      // events its manifest does not account for.
       std::uint64_t done = 0;
-      for (std::size_t first = 0; first < plan.streams.size(); first += per_tx) {
-        SQLite::Transaction tx(**db);
-        const std::size_t last = std::min(plan.streams.size(), first + per_tx);
-        for (std::size_t i = first; i < last; ++i) {
-          auto added = copy_stream(j, **db, plan.streams[i]);
-          if (!added) return std::move(added).err();
-          out.copied += *added;
-          done += plan.streams[i].events;
-        }
-        tx.commit();  // synchronous=FULL: durable once this returns
-        report("copy", done);
-      }
       SQLite::Transaction tx(**db);
+      for (std::size_t i = 0; i < plan.streams.size(); ++i) {
+        auto added = copy_stream(j, **db, plan.streams[i]);
+        if (!added) return std::move(added).err();
+        out.copied += *added;
+        done += plan.streams[i].events;
+        if ((i + 1) % per_tx == 0 || i + 1 == plan.streams.size()) report("copy", done);
+      }
       auto [digest, events] = content_digest(**db);
       put_manifest(**db, "digest", digest);
       put_manifest(**db, "events", std::to_string(events));
-      tx.commit();
+      tx.commit();  // synchronous=FULL: durable once this returns
     }
     at("after_copy");
     {

@@ -45,7 +45,8 @@ inline constexpr int archive_format_version = 1;
 /// What to archive.
 struct archive_options {
   timestamp cut_off{};  ///< Only events at or before this time leave the journal.
-  /// Streams cut (and events copied) per transaction; progress is reported between them.
+  /// Streams cut per journal transaction (the copy is one archive transaction); progress is
+  /// reported after each such group.
   std::size_t streams_per_transaction = 256;
 };
 
@@ -112,8 +113,8 @@ struct archive_outcome {
 };
 
 /// Carries out `plan` into the archive file at `archive_path` (created when missing; an
-/// existing archive of the same journal is continued). Order: copy in transactions, each made
-/// durable (SQLite synchronous=FULL); record the manifest and its digest; re-read every moved
+/// existing archive of the same journal is continued). Order: copy in one transaction with
+/// the manifest's count and digest, made durable (SQLite synchronous=FULL); re-read every moved
 /// event from a fresh connection and re-hash its chain against the plan; only then cut the
 /// journal, `options.streams_per_transaction` streams per transaction (each one transaction
 /// with its anchors). Killed at any point it leaves both sides consistent, and running it

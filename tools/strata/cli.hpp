@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -99,6 +100,10 @@ class cli_context {
 
   cli_output& out() noexcept { return out_; }
 
+  /// The journal the global options name (for a command that opens it otherwise, e.g. with
+  /// write access).
+  const journal_source& source() const noexcept { return source_; }
+
  private:
   const journal_source& source_;
   cli_output& out_;
@@ -128,6 +133,10 @@ class cli {
   /// shared_ptr the lambda captures).
   CLI::App& add_command(const std::string& name, const std::string& help, cli_command run);
 
+  /// The body of the command `name` added earlier, to replace or wrap (e.g. to add an
+  /// option to a command of another file). REQUIRES: `name` was added.
+  cli_command& body(const std::string& name);
+
   /// Parses `argv` and runs the chosen command. Returns the exit code: 0 for `--help`, 2 for
   /// bad usage (the message on stderr), otherwise the command's.
   int run(int argc, const char* const* argv);
@@ -137,9 +146,14 @@ class cli {
   journal_source source_;
   bool json_ = false;
   cli_command chosen_;
+  std::map<std::string, cli_command> bodies_;
 };
 
 /// Adds `streams`, `events`, `trace` and `verify` (see docs/CLI.md).
 void add_inspection_commands(cli& c);
+
+/// Adds `archive` (docs/ARCHIVE.md) and `--archive FILE` to `events` and `verify`, which
+/// must be added first (`add_inspection_commands`).
+void add_archive_commands(cli& c);
 
 }  // namespace strata

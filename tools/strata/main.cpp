@@ -5,5 +5,6 @@
 int main(int argc, char** argv) {
   strata::cli app;
   strata::add_inspection_commands(app);
+  strata::add_archive_commands(app);
   return app.run(argc, argv);
 }
