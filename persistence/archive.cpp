@@ -661,6 +661,51 @@ result<std::optional<chain_violation>> archive_reader::verify() {
   }
 }
 
+result<std::vector<event_record>> read_all_with_archive(journal& j, archive_reader& archive,
+                                                        global_position after, std::size_t limit) {
+  auto hot = j.read_all(after, limit);
+  if (!hot) return std::move(hot).err();
+  auto cold = archive.read_all(after, limit);
+  if (!cold) return std::move(cold).err();
+  std::vector<event_record> out;
+  out.reserve(std::min(limit, hot->size() + cold->size()));
+  auto h = hot->begin();
+  auto c = cold->begin();
+  while (out.size() < limit && (h != hot->end() || c != cold->end())) {
+    if (c == cold->end() || (h != hot->end() && h->position <= c->position)) {
+      if (c != cold->end() && c->position == h->position) ++c;
+      out.push_back(std::move(*h++));
+    } else {
+      out.push_back(std::move(*c++));
+    }
+  }
+  return out;
+}
+
+result<persistence::apply_outcome> catch_up_with_archive(persistence::projection_runner& runner,
+                                                         journal& j, archive_reader& archive,
+                                                         std::size_t batch) {
+  persistence::apply_outcome total;
+  batch = std::max<std::size_t>(batch, 1);
+  for (;;) {
+    auto records = read_all_with_archive(j, archive, runner.position().position, batch);
+    if (!records) return std::move(records).err();
+    if (records->empty()) break;
+    auto out = runner.apply(*records);
+    if (!out) return std::move(out).err();
+    if (out->gap)
+      return error{errc::not_found, "no event at position " +
+                                        std::to_string(runner.position().position.value + 1) +
+                                        " in the journal or archive " + archive.path()};
+    total.applied += out->applied;
+    total.skipped += out->skipped;
+    total.parked += out->parked;
+    total.stopped = out->stopped;
+    if (out->stopped || records->size() < batch) break;
+  }
+  return total;
+}
+
 result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_reader& archive) {
   using answer = std::optional<chain_violation>;
   auto alone = archive.verify();
@@ -725,43 +770,23 @@ result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_r
   // cut counts once).
   auto last = j.last_position();
   if (!last) return std::move(last).err();
-  global_position hot_after{};
-  global_position cold_after{};
-  std::vector<event_record> hot_page;
-  std::vector<event_record> cold_page;
-  std::size_t hi = 0;
-  std::size_t ci = 0;
-  bool hot_done = false;
-  bool cold_done = false;
-  for (std::uint64_t p = 1; p <= last->value; ++p) {
-    if (hi == hot_page.size() && !hot_done) {
-      auto page = j.read_all(hot_after, page_size);
-      if (!page) return std::move(page).err();
-      hot_page = std::move(*page);
-      hi = 0;
-      hot_done = hot_page.size() < page_size;
-      if (!hot_page.empty()) hot_after = hot_page.back().position;
+  global_position after{};
+  for (;;) {
+    auto page = read_all_with_archive(j, archive, after, page_size);
+    if (!page) return std::move(page).err();
+    for (const event_record& r : *page) {
+      if (r.position != after.next())
+        return answer{chain_violation{stream_id{}, version{}, after.next(), "missing",
+                                      "no event at this position in the journal or the archive"}};
+      after = r.position;
     }
-    if (ci == cold_page.size() && !cold_done) {
-      auto page = archive.read_all(cold_after, page_size);
-      if (!page) return std::move(page).err();
-      cold_page = std::move(*page);
-      ci = 0;
-      cold_done = cold_page.size() < page_size;
-      if (!cold_page.empty()) cold_after = cold_page.back().position;
-    }
-    const bool in_hot = hi < hot_page.size() && hot_page[hi].position.value == p;
-    const bool in_cold = ci < cold_page.size() && cold_page[ci].position.value == p;
-    if (!in_hot && !in_cold)
-      return answer{chain_violation{stream_id{}, version{}, global_position{p}, "missing",
-                                    "no event at this position in the journal or the archive"}};
-    if (in_hot) ++hi;
-    if (in_cold) ++ci;
+    if (page->size() < page_size) break;
   }
-  auto beyond = archive.read_all(last->value > cold_after.value ? *last : cold_after, 1);
-  if (!beyond) return std::move(beyond).err();
-  if (ci < cold_page.size() || !beyond->empty())
-    return answer{chain_violation{stream_id{}, version{}, global_position{}, "inserted",
+  if (after < *last)
+    return answer{chain_violation{stream_id{}, version{}, after.next(), "missing",
+                                  "no event at this position in the journal or the archive"}};
+  if (*last < after)
+    return answer{chain_violation{stream_id{}, version{}, after, "inserted",
                                   "the archive holds positions beyond the journal's last"}};
   return answer{};
 }

@@ -35,6 +35,7 @@
 #include "strata/persistence/audit_chain.hpp"
 #include "strata/persistence/event_record.hpp"
 #include "strata/persistence/journal.hpp"
+#include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/snapshot_store.hpp"
 
 namespace strata {
@@ -184,6 +185,24 @@ class archive_reader {
   explicit archive_reader(std::unique_ptr<impl> i);
   std::unique_ptr<impl> impl_;
 };
+
+/// Up to `limit` events with position greater than `after` from the journal and the archive
+/// together, in global order: what `journal::read_all` gave before the archive's events were
+/// cut (an event in both, copied by a run that did not cut yet, comes once).
+/// Errors: the journal's and the archive's.
+result<std::vector<persistence::event_record>> read_all_with_archive(persistence::journal& j,
+                                                                     archive_reader& archive,
+                                                                     global_position after,
+                                                                     std::size_t limit);
+
+/// Catches `runner` up from the journal and the archive together (`read_all_with_archive`),
+/// in batches of `batch` events, to the journal's head: how a projection is rebuilt from
+/// position 0 over a journal whose prefix was archived (`projection_runner::catch_up` alone
+/// refuses with `not_found` naming the archive). Errors: as `projection_runner::catch_up`.
+result<persistence::apply_outcome> catch_up_with_archive(persistence::projection_runner& runner,
+                                                         persistence::journal& j,
+                                                         archive_reader& archive,
+                                                         std::size_t batch = 1000);
 
 /// Verifies a journal together with one archive: the archive alone, the journal's chains from
 /// their anchors, every anchor against the archive (the archive holds the stream up to the

@@ -402,44 +402,16 @@ cli_exit all_with_archive(cli_context& c, CLI::App& cmd, archive_reader& archive
                            : UINT64_MAX;
   auto j = c.journal();
   if (!j) return fail(c, j.err().message);
-  global_position hot_after{from > 0 ? from - 1 : 0};
-  global_position cold_after = hot_after;
-  std::vector<persistence::event_record> hot;
-  std::vector<persistence::event_record> cold;
-  std::size_t hi = 0;
-  std::size_t ci = 0;
-  bool hot_done = false;
-  bool cold_done = false;
+  global_position after{from > 0 ? from - 1 : 0};
   while (left > 0) {
-    if (hi == hot.size() && !hot_done) {
-      auto page = (*j)->read_all(hot_after, page_size);
-      if (!page) return fail(c, page.err().message);
-      hot = std::move(*page);
-      hi = 0;
-      hot_done = hot.size() < page_size;
-      if (!hot.empty()) hot_after = hot.back().position;
-    }
-    if (ci == cold.size() && !cold_done) {
-      auto page = archive.read_all(cold_after, page_size);
-      if (!page) return fail(c, page.err().message);
-      cold = std::move(*page);
-      ci = 0;
-      cold_done = cold.size() < page_size;
-      if (!cold.empty()) cold_after = cold.back().position;
-    }
-    const bool has_hot = hi < hot.size();
-    const bool has_cold = ci < cold.size();
-    if (!has_hot && !has_cold) break;
-    const persistence::event_record* next = nullptr;
-    if (has_hot && (!has_cold || hot[hi].position <= cold[ci].position)) {
-      next = &hot[hi];
-      if (has_cold && cold[ci].position == hot[hi].position) ++ci;
-      ++hi;
-    } else {
-      next = &cold[ci++];
-    }
-    if (auto shown = c.out().event(*next); !shown) return fail(c, shown.err().message);
-    --left;
+    auto page = read_all_with_archive(
+        **j, archive, after, static_cast<std::size_t>(std::min<std::uint64_t>(left, page_size)));
+    if (!page) return fail(c, page.err().message);
+    for (const auto& r : *page)
+      if (auto shown = c.out().event(r); !shown) return fail(c, shown.err().message);
+    left -= page->size();
+    if (page->size() < page_size) break;
+    after = page->back().position;
   }
   return cli_exit::ok;
 }
