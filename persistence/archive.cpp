@@ -290,7 +290,7 @@ namespace {
 /// Opens (creating) the archive for writing and checks it belongs to `journal_id`.
 result<std::unique_ptr<SQLite::Database>> open_for_writing(const std::string& path,
                                                            const std::string& journal_id,
-                                                           timestamp cut_off) {
+                                                           timestamp cut_off, timestamp created) {
   auto db =
       std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 5000);
   db->exec("PRAGMA journal_mode=DELETE");
@@ -303,9 +303,7 @@ result<std::unique_ptr<SQLite::Database>> open_for_writing(const std::string& pa
     put_manifest(*db, "format_version", std::to_string(archive_format_version));
     put_manifest(*db, "archive_id", persistence::make_journal_id());
     put_manifest(*db, "journal_id", journal_id);
-    put_manifest(*db, "created",
-                 to_iso8601(std::chrono::time_point_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now())));
+    put_manifest(*db, "created", to_iso8601(created));
     put_manifest(*db, "events", "0");
     put_manifest(*db, "digest", sha256{}.hex());
   } else {
@@ -443,7 +441,7 @@ result<archive_outcome> run_archive(journal& j, const archive_plan& plan,
   };
   try {
     {
-      auto db = open_for_writing(archive_path, j.id(), plan.cut_off);
+      auto db = open_for_writing(archive_path, j.id(), plan.cut_off, options.now);
       if (!db) return std::move(db).err();
       // One transaction with the manifest's count and digest: the file is never seen with
       // events its manifest does not account for.

@@ -46,6 +46,7 @@ inline constexpr int archive_format_version = 1;
 /// What to archive.
 struct archive_options {
   timestamp cut_off{};  ///< Only events at or before this time leave the journal.
+  timestamp now{};      ///< The caller's clock: recorded as the archive's creation time.
   /// Streams cut per journal transaction (the copy is one archive transaction); progress is
   /// reported after each such group.
   std::size_t streams_per_transaction = 256;

@@ -248,6 +248,7 @@ struct archive_args {
 
 cli_exit run_archive_command(cli_context& c, const archive_args& a) {
   archive_options options;
+  options.now = now();
   if (a.older_than.empty() && a.before.empty())
     return fail(c, "name the cut-off: --older-than DURATION (e.g. 365d) or --before TIME");
   if (!a.older_than.empty()) {
@@ -255,7 +256,7 @@ cli_exit run_archive_command(cli_context& c, const archive_args& a) {
     if (!d)
       return fail(c, "--older-than '" + a.older_than +
                          "' is not a duration: write a number and d, h, m or s, e.g. 365d");
-    options.cut_off = now() - *d;
+    options.cut_off = options.now - *d;
   } else {
     auto t = parse_iso8601(a.before);
     if (!t)
