@@ -134,15 +134,18 @@ result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapsho
   // The events are folded as views into the journal's row buffers: nothing of a record is
   // copied but what the state keeps.
   bool reached = false;
+  std::optional<version> gap;         // the version read where out.at + 1 was expected
+  std::optional<version> beyond_gap;  // the same, for the first event past the target
   auto fold = [&](const persistence::event_view& r) -> result<persistence::visit_control> {
     if (!within(r, target)) {
+      if (r.stream_version != out.at.next()) beyond_gap = r.stream_version;
       reached = true;
       return persistence::visit_control::stop;
     }
-    if (r.stream_version != out.at.next())
-      return error{errc::corrupted, stream.str() + ": expected v" +
-                                        std::to_string(out.at.value + 1) + ", read v" +
-                                        std::to_string(r.stream_version.value)};
+    if (r.stream_version != out.at.next()) {
+      gap = r.stream_version;
+      return persistence::visit_control::stop;
+    }
     if (auto applied = model.apply_view(out.state, stream, r); !applied)
       return std::move(applied).err();
     out.at = r.stream_version;
@@ -159,7 +162,22 @@ result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapsho
     if (target.to) range.to = target.to;
     auto visited = journal.for_each_in_stream(stream, range, fold);
     if (!visited) return std::move(visited).err();
+    if (gap) {
+      // Versions missing before the first one read: archived (the anchor says so, and which
+      // archive holds them), or a damaged journal.
+      if (auto hot = persistence::check_not_archived(journal, stream, out.at.next()); !hot)
+        return std::move(hot).err();
+      return error{errc::corrupted, stream.str() + ": expected v" +
+                                        std::to_string(out.at.value + 1) + ", read v" +
+                                        std::to_string(gap->value)};
+    }
     if (reached || *visited < page_size) break;
+  }
+  // A temporal target the hot events do not reach from the start point: versions before the
+  // first hot one may be archived, and the state asked for then needs the archive.
+  if (beyond_gap || (target.to && out.at < *target.to)) {
+    if (auto hot = persistence::check_not_archived(journal, stream, out.at.next()); !hot)
+      return std::move(hot).err();
   }
   return out;
 }

@@ -152,6 +152,12 @@ result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id
     if (head.err().code != errc::corrupted) return std::move(head).err();
     return answer{violation(stream, version{}, global_position{}, "corrupted", head.err().message)};
   }
+  auto anchored = j.anchor(stream);
+  if (!anchored) {
+    if (anchored.err().code != errc::corrupted) return std::move(anchored).err();
+    return answer{
+        violation(stream, version{}, global_position{}, "corrupted", anchored.err().message)};
+  }
   auto& recs = *read;
   std::stable_sort(recs.begin(), recs.end(), [](const event_record& a, const event_record& b) {
     return a.stream_version < b.stream_version ||
@@ -159,8 +165,9 @@ result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id
   });
 
   chain_hasher hasher;
-  version expected{1};
-  std::string_view previous_hash;
+  // An archived prefix: the chain continues from the anchor (the last archived event).
+  version expected = *anchored ? (*anchored)->at.next() : version{1};
+  std::string_view previous_hash = *anchored ? std::string_view{(*anchored)->hash} : "";
   for (std::size_t i = 0; i < recs.size(); ++i) {
     const event_record& r = recs[i];
     const version v = r.stream_version;
@@ -215,6 +222,26 @@ result<std::optional<chain_violation>> verify_journal(journal& j) {
   global_position after{};
   chain_hasher hasher;
 
+  // Streams with an archived prefix continue from their anchors; positions up to the
+  // highest archived one may be absent (they are in the archive).
+  auto anchors = j.anchors();
+  if (!anchors) {
+    if (anchors.err().code != errc::corrupted) return std::move(anchors).err();
+    return answer{
+        violation(stream_id{}, version{}, global_position{}, "corrupted", anchors.err().message)};
+  }
+  auto mark = j.archived();
+  if (!mark) {
+    if (mark.err().code != errc::corrupted) return std::move(mark).err();
+    return answer{
+        violation(stream_id{}, version{}, global_position{}, "corrupted", mark.err().message)};
+  }
+  const global_position archived_through = *mark ? (*mark)->through : global_position{};
+  for (const stream_anchor& a : *anchors) {
+    index.emplace(a.stream.str(), streams.size());
+    streams.push_back(stream_state{a.stream, a.at.next(), a.hash});
+  }
+
   for (;;) {
     auto page = j.read_all(after, page_size);
     if (!page) {
@@ -223,7 +250,8 @@ result<std::optional<chain_violation>> verify_journal(journal& j) {
           violation(stream_id{}, version{}, after.next(), "corrupted", page.err().message)};
     }
     for (const event_record& r : *page) {
-      if (!first_gap && r.position != after.next()) first_gap = after.next();
+      if (!first_gap && r.position != after.next() && r.position.value > archived_through.value + 1)
+        first_gap = std::max(after, archived_through).next();
       after = r.position;
       auto [it, fresh] = index.try_emplace(r.stream().str(), streams.size());
       if (fresh) streams.push_back(stream_state{r.stream(), version{1}, {}});
@@ -275,7 +303,8 @@ result<std::optional<chain_violation>> verify_journal(journal& j) {
     return answer{
         violation(stream_id{}, version{}, global_position{}, "corrupted", last.err().message)};
   }
-  if (*last > after && !first_gap) first_gap = after.next();
+  if (*last > after && *last > archived_through && !first_gap)
+    first_gap = std::max(after, archived_through).next();
   if (first_gap) {
     return answer{violation(stream_id{}, version{}, *first_gap, "missing",
                             versioned("no event at global position", first_gap->value))};

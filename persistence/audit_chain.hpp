@@ -89,7 +89,9 @@ class chain_hasher {
 
 using strata::chain_violation;
 
-/// Recomputes the chain of `stream`: versions 1..head without gaps or duplicates, positions
+/// Recomputes the chain of `stream`: versions 1..head (or, when its oldest events were
+/// archived, anchor + 1..head, the first linking to the anchor's hash instead of the empty
+/// genesis hash) without gaps or duplicates, positions
 /// increasing with versions, every hash linking to its predecessor, and the journal's head
 /// equal to the last event. Returns nullopt when the stream is intact (an unknown stream is
 /// intact), or the first violation in version order.
@@ -100,9 +102,11 @@ using strata::chain_violation;
 result<std::optional<chain_violation>> verify_stream(journal& j, const stream_id& stream);
 
 /// Verifies the whole journal: reads it in global order with `read_all` in pages, checks each
-/// stream's versions follow 1..n in position order and every hash link, then compares each
+/// stream's versions follow 1..n (anchor + 1..n for an archived prefix, see `journal::cut`)
+/// in position order and every hash link, then compares each
 /// stream's head and the journal's last position with what was read. Returns nullopt when
-/// everything is intact, or the first violation found (in position order; a stream found at
+/// everything is intact (positions at or below `journal::archived()->through` may be absent:
+/// they are in an archive), or the first violation found (in position order; a stream found at
 /// fault is then classified precisely with `verify_stream`).
 ///
 /// Errors and thread-safety: as `verify_stream`.

@@ -41,3 +41,36 @@ std::string make_journal_id() {
 }
 
 }  // namespace strata::persistence
+
+namespace strata::persistence {
+
+error archived_range_error(const stream_anchor& anchor, version from) {
+  return error{errc::not_found, anchor.stream.str() + ": versions 1.." +
+                                    std::to_string(anchor.at.value) +
+                                    " are archived (newest part in archive '" + anchor.archive +
+                                    "'); reading from version " + std::to_string(from.value) +
+                                    " needs the archive, the journal holds versions " +
+                                    std::to_string(anchor.at.value + 1) + " on"};
+}
+
+result<void> check_not_archived(journal& j, const stream_id& stream, version from) {
+  auto a = j.anchor(stream);
+  if (!a) return std::move(a).err();
+  if (*a && from <= (*a)->at) return archived_range_error(**a, from);
+  return ok();
+}
+
+result<void> check_cut_request(const std::vector<stream_cut>& cuts, const std::string& archive) {
+  if (archive.empty()) return error{errc::invalid_argument, "cut: the archive has no name"};
+  std::unordered_set<std::string_view> seen;
+  for (const auto& c : cuts) {
+    if (c.stream.empty()) return error{errc::invalid_argument, "cut of an empty stream id"};
+    if (c.through.value == 0)
+      return error{errc::invalid_argument, "cut of " + c.stream.str() + " through version 0"};
+    if (!seen.insert(c.stream.str()).second)
+      return error{errc::invalid_argument, "cut names " + c.stream.str() + " twice"};
+  }
+  return ok();
+}
+
+}  // namespace strata::persistence

@@ -100,6 +100,31 @@ enum class visit_control { next, stop };
 /// Called once per event, oldest first. An error stops the visit and is returned as is.
 using event_visitor = std::function<result<visit_control>(const event_view&)>;
 
+/// Where a stream continues in a journal whose oldest events of that stream were moved to an
+/// archive (`journal::cut`): the hot journal holds versions `at + 1` on, and the audit chain
+/// of those continues from `hash`.
+struct stream_anchor {
+  stream_id stream;
+  version at;           ///< The last archived version (the stream's head when it is all archived).
+  std::string hash;     ///< Chain hash of the event at `at`.
+  std::string archive;  ///< The archive that holds the newest archived part (its id).
+};
+
+/// One stream's part of `journal::cut`: delete its versions 1..`through`.
+struct stream_cut {
+  stream_id stream;
+  version through;   ///< The last version removed (REQUIRES: >= 1).
+  std::string hash;  ///< The hash of the event at `through` as the archive holds it; checked.
+};
+
+/// What archival has moved out of a journal as a whole.
+struct archive_mark {
+  /// The highest global position ever moved to an archive: a reader starting below it misses
+  /// archived events (a projection rebuild from 0 needs the archive then).
+  global_position through;
+  std::vector<std::string> archives;  ///< Every archive events were moved to, oldest first.
+};
+
 /// The event journal: an append-only log of streams with a global commit order.
 ///
 /// Thread-safety: an instance is used by one thread at a time (the actors give each instance
@@ -122,6 +147,9 @@ class journal {
   virtual result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) = 0;
 
   /// The events of `stream` within `range`, oldest first. An unknown stream gives no events.
+  /// A stream whose oldest events were archived (`cut`) gives only the events after its
+  /// anchor: a caller that needs versions at or below `anchor(stream)->at` must read them from
+  /// the archive (`archived_range_error` builds the error to return instead).
   virtual result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                         const stream_range& range) = 0;
 
@@ -148,11 +176,43 @@ class journal {
   /// Up to `limit` events with position greater than `after`, in global order.
   virtual result<std::vector<event_record>> read_all(global_position after, std::size_t limit) = 0;
 
-  /// The version of the last event of `stream` (0 for an unknown stream).
+  /// The version of the last event of `stream` (0 for an unknown stream); for a stream that
+  /// is archived whole, the version of its last archived event.
   virtual result<version> head(const stream_id& stream) = 0;
 
-  /// The position of the last committed event (0 for an empty journal).
+  /// The position of the last committed event (0 for an empty journal). Never goes back when
+  /// events are archived: the next append still takes the position after it.
   virtual result<global_position> last_position() = 0;
+
+  /// The anchor of `stream`, or nullopt when none of its events was archived. The default (a
+  /// backend without archival) is nullopt.
+  virtual result<std::optional<stream_anchor>> anchor(const stream_id& stream) {
+    (void)stream;
+    return std::optional<stream_anchor>{};
+  }
+
+  /// Every stream anchor, in stream-name order (empty when nothing was archived).
+  virtual result<std::vector<stream_anchor>> anchors() { return std::vector<stream_anchor>{}; }
+
+  /// What archival moved out of the journal, or nullopt when nothing ever was.
+  virtual result<std::optional<archive_mark>> archived() { return std::optional<archive_mark>{}; }
+
+  /// Removes the archived prefix of each stream of `cuts` and records its anchor (version and
+  /// hash of the event at `through`, and `archive`), the archive in the journal's list and the
+  /// highest position removed, all in one transaction: either every stream is cut or none is.
+  /// A stream whose anchor is already at or beyond `through` is left alone (a resumed run);
+  /// the event at `through` must be in the journal with `hash`, else `conflict` and nothing is
+  /// cut. Heads, `last_position` and the position the next append takes do not change.
+  /// Returns how many events were removed.
+  /// Errors: `invalid_argument` for an empty `archive`, a stream named twice or `through` 0;
+  /// `conflict` as above; `unsupported` from a backend without archival (the default); the
+  /// journal's errors otherwise.
+  virtual result<std::uint64_t> cut(const std::vector<stream_cut>& cuts,
+                                    const std::string& archive) {
+    (void)cuts;
+    (void)archive;
+    return error{errc::unsupported, "this journal backend cannot archive events"};
+  }
 
   /// The journal's identity: a random UUID-like text made once, when its storage was
   /// created, kept in that storage and read back by every instance opened on it. Two
@@ -162,6 +222,17 @@ class journal {
   /// read-only that holds no id yet (a file written before ids existed).
   virtual const std::string& id() const noexcept = 0;
 };
+
+/// The error for a read of `stream` from version `from` when versions up to `anchor.at` are
+/// archived: `not_found`, naming the versions and the archive that holds them.
+error archived_range_error(const stream_anchor& anchor, version from);
+
+/// `ok()` when `stream` still holds version `from` (or later ones) in `j`; the
+/// `archived_range_error` when `from` is at or below its anchor. One `anchor` read.
+result<void> check_not_archived(journal& j, const stream_id& stream, version from);
+
+/// Checks a `cut` request against its REQUIRES (shared by the backends).
+result<void> check_cut_request(const std::vector<stream_cut>& cuts, const std::string& archive);
 
 /// A new journal id: 128 random bits as UUID text (version 4, 36 characters). Backends call
 /// it once, when they create a journal's storage. Thread-safe.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -15,13 +16,20 @@ namespace strata::persistence {
 
 struct memory_journal::store {
   struct stream_state {
-    std::vector<std::size_t> events;  // indices into `log`, in version order
+    std::vector<std::size_t> events;  // indices into `log` of versions base+1.., in order
+    std::uint64_t base = 0;           // the anchor's version (0: nothing archived)
+    std::string anchor_hash;
+    std::string archive;
+
+    std::uint64_t head() const noexcept { return base + events.size(); }
   };
 
   const std::string id = make_journal_id();  // never changes: read without the lock
   std::shared_mutex mutex;
   std::deque<event_record> log;  // log[i] has position i + 1; grows without moving records
+  std::deque<bool> removed;      // removed[i]: log[i] was archived (cut)
   std::unordered_map<std::string, stream_state> streams;
+  std::optional<archive_mark> mark;
 };
 
 memory_journal::memory_journal() : store_(std::make_shared<store>()) {}
@@ -37,14 +45,14 @@ result<std::vector<stream_outcome>> memory_journal::append(
   auto& log = store_->log;
   for (const auto& part : batch) {
     auto& state = store_->streams[part.stream.str()];
-    const version actual{state.events.size()};
+    const version actual{state.head()};
     if (actual != part.expected) {
       outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
                                                       std::to_string(part.expected.value) +
                                                       ", head is " + std::to_string(actual.value)});
       continue;
     }
-    std::string previous = state.events.empty() ? std::string{} : log[state.events.back()].hash;
+    std::string previous = state.events.empty() ? state.anchor_hash : log[state.events.back()].hash;
     std::vector<event_record> written;
     written.reserve(part.events.size());
     version v = actual;
@@ -55,6 +63,7 @@ result<std::vector<stream_outcome>> memory_journal::append(
       previous = r.hash;
       state.events.push_back(log.size());
       log.push_back(r);
+      store_->removed.push_back(false);
       written.push_back(std::move(r));
     }
     outcomes.emplace_back(std::move(written));
@@ -69,10 +78,11 @@ result<std::vector<event_record>> memory_journal::read_stream(const stream_id& s
   auto it = store_->streams.find(stream.str());
   if (it == store_->streams.end()) return out;
   const auto& indices = it->second.events;
-  const std::uint64_t first = std::max<std::uint64_t>(range.from.value, 1);
-  for (std::uint64_t v = first; v <= indices.size() && out.size() < range.limit; ++v) {
+  const std::uint64_t base = it->second.base;
+  const std::uint64_t first = std::max<std::uint64_t>(range.from.value, base + 1);
+  for (std::uint64_t v = first; v <= it->second.head() && out.size() < range.limit; ++v) {
     if (range.to && v > range.to->value) break;
-    const event_record& r = store_->log[indices[v - 1]];
+    const event_record& r = store_->log[indices[v - base - 1]];
     if (range.until && r.time > *range.until) continue;
     out.push_back(r);
   }
@@ -85,7 +95,7 @@ result<std::vector<event_record>> memory_journal::read_all(global_position after
   std::shared_lock lock{store_->mutex};
   const auto& log = store_->log;
   for (std::uint64_t i = after.value; i < log.size() && out.size() < limit; ++i) {
-    out.push_back(log[i]);
+    if (!store_->removed[i]) out.push_back(log[i]);
   }
   return out;
 }
@@ -93,12 +103,78 @@ result<std::vector<event_record>> memory_journal::read_all(global_position after
 result<version> memory_journal::head(const stream_id& stream) {
   std::shared_lock lock{store_->mutex};
   auto it = store_->streams.find(stream.str());
-  return it == store_->streams.end() ? version{} : version{it->second.events.size()};
+  return it == store_->streams.end() ? version{} : version{it->second.head()};
 }
 
 result<global_position> memory_journal::last_position() {
   std::shared_lock lock{store_->mutex};
   return global_position{store_->log.size()};
+}
+
+result<std::optional<stream_anchor>> memory_journal::anchor(const stream_id& stream) {
+  std::shared_lock lock{store_->mutex};
+  auto it = store_->streams.find(stream.str());
+  if (it == store_->streams.end() || it->second.base == 0) return std::optional<stream_anchor>{};
+  return std::optional<stream_anchor>{
+      stream_anchor{stream, version{it->second.base}, it->second.anchor_hash, it->second.archive}};
+}
+
+result<std::vector<stream_anchor>> memory_journal::anchors() {
+  std::vector<stream_anchor> out;
+  std::shared_lock lock{store_->mutex};
+  for (const auto& [name, st] : store_->streams) {
+    if (st.base > 0)
+      out.push_back(
+          stream_anchor{stream_id::parse(name), version{st.base}, st.anchor_hash, st.archive});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const stream_anchor& a, const stream_anchor& b) { return a.stream < b.stream; });
+  return out;
+}
+
+result<std::optional<archive_mark>> memory_journal::archived() {
+  std::shared_lock lock{store_->mutex};
+  return store_->mark;
+}
+
+result<std::uint64_t> memory_journal::cut(const std::vector<stream_cut>& cuts,
+                                          const std::string& archive) {
+  if (auto checked = check_cut_request(cuts, archive); !checked) return std::move(checked).err();
+  std::unique_lock lock{store_->mutex};
+  auto& log = store_->log;
+  // Every cut is checked before anything changes: all or nothing.
+  for (const auto& c : cuts) {
+    auto it = store_->streams.find(c.stream.str());
+    if (it == store_->streams.end())
+      return error{errc::conflict, "cut of " + c.stream.str() + ": no such stream"};
+    const auto& st = it->second;
+    if (st.base >= c.through.value) continue;
+    if (c.through.value > st.head() || log[st.events[c.through.value - st.base - 1]].hash != c.hash)
+      return error{errc::conflict, "cut of " + c.stream.str() + " through v" +
+                                       std::to_string(c.through.value) +
+                                       ": the journal has no event with the archived hash there"};
+  }
+  std::uint64_t removed = 0;
+  global_position through = store_->mark ? store_->mark->through : global_position{};
+  for (const auto& c : cuts) {
+    auto& st = store_->streams[c.stream.str()];
+    if (st.base >= c.through.value) continue;
+    const std::size_t n = c.through.value - st.base;
+    for (std::size_t k = 0; k < n; ++k) {
+      store_->removed[st.events[k]] = true;
+      through = std::max(through, log[st.events[k]].position);
+    }
+    st.events.erase(st.events.begin(), st.events.begin() + static_cast<std::ptrdiff_t>(n));
+    st.base = c.through.value;
+    st.anchor_hash = c.hash;
+    st.archive = archive;
+    removed += n;
+  }
+  if (!store_->mark) store_->mark.emplace();
+  store_->mark->through = through;
+  auto& names = store_->mark->archives;
+  if (std::find(names.begin(), names.end(), archive) == names.end()) names.push_back(archive);
+  return removed;
 }
 
 const std::string& memory_journal::id() const noexcept {

@@ -31,6 +31,11 @@ class memory_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  result<std::optional<stream_anchor>> anchor(const stream_id& stream) override;
+  result<std::vector<stream_anchor>> anchors() override;
+  result<std::optional<archive_mark>> archived() override;
+  result<std::uint64_t> cut(const std::vector<stream_cut>& cuts,
+                            const std::string& archive) override;
   /// The id of the store, made with it: shared by every instance over the same store.
   const std::string& id() const noexcept override;
 

@@ -242,6 +242,22 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     auto records = j.read_all(checkpoint_.position, want);
     if (!records) return std::move(records).err();
     if (records->empty()) break;
+    if (records->front().position != checkpoint_.position.next()) {
+      // Positions missing after the checkpoint: archived events this read model never saw
+      // (a rebuild or a lagging projection over a journal whose prefix was archived).
+      auto mark = j.archived();
+      if (!mark) return std::move(mark).err();
+      if (*mark && checkpoint_.position < (*mark)->through) {
+        std::string names;
+        for (const auto& a : (*mark)->archives) names += (names.empty() ? "'" : ", '") + a + "'";
+        return error{errc::not_found,
+                     "projection " + std::string{projection_->name()} + " is at position " +
+                         std::to_string(checkpoint_.position.value) +
+                         " but events up to position " + std::to_string((*mark)->through.value) +
+                         " were archived (to " + names +
+                         "): catching up from there needs the archive"};
+      }
+    }
     auto out = apply(*records);
     if (!out) return std::move(out).err();
     if (out->gap)

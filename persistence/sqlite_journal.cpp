@@ -29,6 +29,21 @@
 //     value TEXT NOT NULL                      -- the journal's id (journal::id), made once
 //   );
 //
+//   CREATE TABLE stream_anchors (              -- streams whose oldest events were archived,
+//     stream_key INTEGER PRIMARY KEY,          -- created by the first journal::cut
+//     version    INTEGER NOT NULL,             -- the last archived version
+//     hash       TEXT NOT NULL,                -- its chain hash: the hot chain continues from it
+//     archive    TEXT NOT NULL                 -- the archive holding it (journal::cut)
+//   );
+//
+// Archival (journal::cut) deletes a stream's oldest events; the streams row keeps its head
+// and last hash. journal_meta then also holds 'archived_through' (the highest position ever
+// deleted, as decimal text) and one 'archive:<name>' row per archive (the highest position
+// moved to it). The next position is max(MAX(events.global_position), archived_through) + 1,
+// so positions never go back even when the newest events were archived. A file that had
+// events cut is stamped user_version 2, which older code refuses instead of reading a partial
+// history; otherwise its format is version 1's.
+//
 // journal_meta came after the first files were written: a file without it gets it (and its
 // id) the first time it is opened with write access, so its version stays 1 and older code
 // still opens it.
@@ -41,6 +56,8 @@
 
 #include "strata/persistence/sqlite_journal.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <limits>
 #include <memory>
 #include <string>
@@ -90,6 +107,15 @@ constexpr const char* meta_sql = R"sql(
 CREATE TABLE IF NOT EXISTS journal_meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* anchors_sql = R"sql(
+CREATE TABLE IF NOT EXISTS stream_anchors (
+  stream_key INTEGER PRIMARY KEY,
+  version    INTEGER NOT NULL,
+  hash       TEXT NOT NULL,
+  archive    TEXT NOT NULL
 );
 )sql";
 
@@ -185,6 +211,8 @@ struct sqlite_journal::impl {
   sqlite_journal_options options;
   SQLite::Database db;
   bool read_only = false;
+  bool has_meta = false;     // journal_meta exists (every file opened with write access)
+  bool has_anchors = false;  // stream_anchors exists (seen once; never dropped)
   std::string id;
   std::unordered_map<std::string, known_stream> streams;
   chain_hasher hasher;
@@ -227,6 +255,18 @@ struct sqlite_journal::impl {
     if (value.getType() != SQLITE_TEXT || value.getString().empty())
       return error{errc::corrupted, options.path + ": the stored journal id is not text"};
     return std::optional<std::string>{value.getString()};
+  }
+
+  /// True once stream_anchors exists (probed until it does: another connection may create it).
+  bool anchors_exist() {
+    if (!has_anchors) {
+      SQLite::Statement has(db,
+                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                            "name = 'stream_anchors'");
+      has.executeStep();
+      has_anchors = has.getColumn(0).getInt64() == 1;
+    }
+    return has_anchors;
   }
 
   /// Creates the meta table when missing and stores a new id unless one is there.
@@ -302,7 +342,11 @@ struct sqlite_journal::impl {
   }
 
   std::int64_t current_max_position() {
-    auto& s = prepared(max_position, "SELECT COALESCE(MAX(global_position), 0) FROM events");
+    auto& s = prepared(max_position,
+                       has_meta ? "SELECT max(COALESCE((SELECT MAX(global_position) FROM events), "
+                                  "0), COALESCE((SELECT CAST(value AS INTEGER) FROM journal_meta "
+                                  "WHERE key = 'archived_through'), 0))"
+                                : "SELECT COALESCE(MAX(global_position), 0) FROM events");
     reset_on_exit guard{s};
     s.executeStep();
     return s.getColumn(0).getInt64();
@@ -362,10 +406,10 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
     auto& db = i->db;
     i->read_only = options.read_only || sqlite3_db_readonly(db.getHandle(), "main") == 1;
     const int found_version = db.execAndGet("PRAGMA user_version").getInt();
-    if (found_version > schema_version) {
+    if (found_version > archived_schema_version) {
       return error{errc::unsupported, options.path + " has journal schema version " +
                                           std::to_string(found_version) + ", this code knows " +
-                                          std::to_string(schema_version)};
+                                          std::to_string(archived_schema_version)};
     }
     if (!i->read_only) {
       std::string mode = db.execAndGet("PRAGMA journal_mode").getString();
@@ -413,6 +457,7 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
       id = i->stored_id();
       if (!id) return std::move(id).err();
     }
+    i->has_meta = id->has_value();
     i->id = id->value_or(std::string{});
     return std::make_unique<sqlite_journal>(std::move(i));
   } catch (const SQLite::Exception& e) {
@@ -714,6 +759,169 @@ result<std::int64_t> sqlite_journal::set_max_page_count(std::int64_t pages) {
     return detail::sqlite_error(e, "set max_page_count of " + m.options.path);
   } catch (const std::exception& e) {
     return error{errc::internal, std::string{"set max_page_count: "} + e.what()};
+  }
+}
+
+namespace {
+
+result<stream_anchor> anchor_from(const SQLite::Statement& s, const stream_id& stream, int first) {
+  const SQLite::Column v = s.getColumn(first);
+  const SQLite::Column h = s.getColumn(first + 1);
+  const SQLite::Column a = s.getColumn(first + 2);
+  if (v.getType() != SQLITE_INTEGER || v.getInt64() < 1 || h.getType() != SQLITE_TEXT ||
+      a.getType() != SQLITE_TEXT)
+    return error{errc::corrupted, "the anchor of " + stream.str() + " cannot be read"};
+  return stream_anchor{stream, version{static_cast<std::uint64_t>(v.getInt64())}, h.getString(),
+                       a.getString()};
+}
+
+}  // namespace
+
+result<std::optional<stream_anchor>> sqlite_journal::anchor(const stream_id& stream) {
+  impl& m = *impl_;
+  using answer = std::optional<stream_anchor>;
+  try {
+    if (!m.anchors_exist()) return answer{};
+    auto key = m.key_of(stream);
+    if (!key) return answer{};
+    SQLite::Statement s(m.db,
+                        "SELECT version, hash, archive FROM stream_anchors WHERE stream_key = ?1");
+    s.bind(1, *key);
+    if (!s.executeStep()) return answer{};
+    auto a = anchor_from(s, stream, 0);
+    if (!a) return std::move(a).err();
+    return answer{std::move(*a)};
+  } catch (const SQLite::Exception& e) {
+    return detail::sqlite_error(e, "anchor of " + stream.str() + " in " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "anchor of " + stream.str() + ": " + e.what()};
+  }
+}
+
+result<std::vector<stream_anchor>> sqlite_journal::anchors() {
+  impl& m = *impl_;
+  std::vector<stream_anchor> out;
+  try {
+    if (!m.anchors_exist()) return out;
+    SQLite::Statement s(m.db,
+                        "SELECT s.name, a.version, a.hash, a.archive FROM stream_anchors a "
+                        "JOIN streams s ON s.stream_key = a.stream_key ORDER BY s.name");
+    while (s.executeStep()) {
+      auto a = anchor_from(s, stream_id::parse(s.getColumn(0).getString()), 1);
+      if (!a) return std::move(a).err();
+      out.push_back(std::move(*a));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return detail::sqlite_error(e, "anchors in " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string{"anchors: "} + e.what()};
+  }
+}
+
+result<std::optional<archive_mark>> sqlite_journal::archived() {
+  impl& m = *impl_;
+  using answer = std::optional<archive_mark>;
+  if (!m.has_meta) return answer{};
+  try {
+    SQLite::Statement s(m.db,
+                        "SELECT key, CAST(value AS INTEGER) FROM journal_meta WHERE key = "
+                        "'archived_through' OR key LIKE 'archive:%' ORDER BY rowid");
+    answer out;
+    while (s.executeStep()) {
+      if (!out) out.emplace();
+      const std::string key = s.getColumn(0).getString();
+      const std::int64_t through = s.getColumn(1).getInt64();
+      if (key == "archived_through") {
+        out->through =
+            global_position{static_cast<std::uint64_t>(std::max<std::int64_t>(through, 0))};
+      } else {
+        out->archives.push_back(key.substr(8));
+      }
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return detail::sqlite_error(e, "archives of " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string{"archives: "} + e.what()};
+  }
+}
+
+result<std::uint64_t> sqlite_journal::cut(const std::vector<stream_cut>& cuts,
+                                          const std::string& archive) {
+  if (auto checked = check_cut_request(cuts, archive); !checked) return std::move(checked).err();
+  impl& m = *impl_;
+  if (m.read_only || !m.has_meta)
+    return error{errc::unavailable,
+                 "database is read-only: " + m.options.path + " cannot have events archived"};
+  try {
+    m.db.exec("BEGIN IMMEDIATE");
+    m.db.exec(anchors_sql);
+    std::uint64_t removed = 0;
+    std::int64_t through_position = 0;
+    for (const stream_cut& c : cuts) {
+      SQLite::Statement key_of(m.db, "SELECT stream_key FROM streams WHERE name = ?1");
+      key_of.bind(1, c.stream.str());
+      if (!key_of.executeStep()) {
+        m.rollback_if_open();
+        return error{errc::conflict, "cut of " + c.stream.str() + ": no such stream"};
+      }
+      const std::int64_t key = key_of.getColumn(0).getInt64();
+      SQLite::Statement current(m.db, "SELECT version FROM stream_anchors WHERE stream_key = ?1");
+      current.bind(1, key);
+      if (current.executeStep() &&
+          current.getColumn(0).getInt64() >= clamp_to_int64(c.through.value))
+        continue;  // already cut this far (a resumed run)
+      SQLite::Statement at(m.db, "SELECT hash FROM events WHERE stream_key = ?1 AND version = ?2");
+      at.bind(1, key);
+      at.bind(2, clamp_to_int64(c.through.value));
+      if (!at.executeStep() || at.getColumn(0).getString() != c.hash) {
+        m.rollback_if_open();
+        return error{errc::conflict, "cut of " + c.stream.str() + " through v" +
+                                         std::to_string(c.through.value) +
+                                         ": the journal has no event with the archived hash there"};
+      }
+      SQLite::Statement last(m.db,
+                             "SELECT COALESCE(MAX(global_position), 0) FROM events "
+                             "WHERE stream_key = ?1 AND version <= ?2");
+      last.bind(1, key);
+      last.bind(2, clamp_to_int64(c.through.value));
+      last.executeStep();
+      through_position = std::max(through_position, last.getColumn(0).getInt64());
+      SQLite::Statement del(m.db, "DELETE FROM events WHERE stream_key = ?1 AND version <= ?2");
+      del.bind(1, key);
+      del.bind(2, clamp_to_int64(c.through.value));
+      removed += static_cast<std::uint64_t>(del.exec());
+      SQLite::Statement put(m.db,
+                            "INSERT OR REPLACE INTO stream_anchors (stream_key, version, hash, "
+                            "archive) VALUES (?1, ?2, ?3, ?4)");
+      put.bind(1, key);
+      put.bind(2, clamp_to_int64(c.through.value));
+      put.bind(3, c.hash);
+      put.bind(4, archive);
+      put.exec();
+    }
+    // Both marks keep the highest position they ever saw (journal_meta.value is text).
+    for (const std::string& key : {std::string{"archived_through"}, "archive:" + archive}) {
+      SQLite::Statement mark(m.db,
+                             "INSERT INTO journal_meta (key, value) VALUES (?1, ?2) "
+                             "ON CONFLICT (key) DO UPDATE SET value = CAST(max(CAST(value AS "
+                             "INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)");
+      mark.bind(1, key);
+      mark.bind(2, std::to_string(through_position));
+      mark.exec();
+    }
+    if (m.db.execAndGet("PRAGMA user_version").getInt() < archived_schema_version)
+      m.db.exec("PRAGMA user_version=" + std::to_string(archived_schema_version));
+    m.db.exec("COMMIT");
+    m.has_anchors = true;
+    return removed;
+  } catch (const SQLite::Exception& e) {
+    m.rollback_if_open();
+    return detail::sqlite_error(e, "cut events of " + m.options.path);
+  } catch (const std::exception& e) {
+    m.rollback_if_open();
+    return error{errc::internal, std::string{"cut events: "} + e.what()};
   }
 }
 

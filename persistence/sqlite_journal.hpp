@@ -65,8 +65,18 @@ class sqlite_journal final : public journal {
   /// effect, which is never below the file's current size.
   result<std::int64_t> set_max_page_count(std::int64_t pages);
 
-  /// The schema version this code writes (stored as PRAGMA user_version).
+  result<std::optional<stream_anchor>> anchor(const stream_id& stream) override;
+  result<std::vector<stream_anchor>> anchors() override;
+  result<std::optional<archive_mark>> archived() override;
+  /// One `BEGIN IMMEDIATE` transaction; stamps the file `archived_schema_version`.
+  result<std::uint64_t> cut(const std::vector<stream_cut>& cuts,
+                            const std::string& archive) override;
+
+  /// The schema version this code writes into a new file (stored as PRAGMA user_version).
   static constexpr int schema_version = 1;
+  /// The version of a file whose oldest events were archived: the same tables, but code
+  /// that does not know anchors must refuse it. The newest version this code opens.
+  static constexpr int archived_schema_version = 2;
 
   struct impl;  ///< The connection and its cached statements; opaque outside the .cpp.
   explicit sqlite_journal(std::unique_ptr<impl> i);

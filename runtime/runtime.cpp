@@ -269,7 +269,14 @@ void runtime::read_stream(
     persistence::stream_range range;
     range.from = from;
     range.to = to;
-    done((*j)->read_stream(stream, range));
+    auto records = (*j)->read_stream(stream, range);
+    // A history that does not start where asked may have an archived prefix: never hand
+    // out a partial one.
+    if (records && (records->empty() || records->front().stream_version > from)) {
+      if (auto hot = persistence::check_not_archived(**j, stream, from); !hot)
+        return done(std::move(hot).err());
+    }
+    done(std::move(records));
   });
 }
 

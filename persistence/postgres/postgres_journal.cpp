@@ -29,6 +29,18 @@
 //                                                 -- inserted (with the schema, or on the
 //                                                 -- first open of a schema without it)
 //
+//   CREATE TABLE s.stream_anchors (               -- streams whose oldest events were archived
+//     stream_key bigint PRIMARY KEY REFERENCES s.streams,
+//     version bigint NOT NULL, hash text NOT NULL,   -- the last archived event: the hot chain
+//     archive text NOT NULL);                        -- continues from it; the archive's id
+//
+//   CREATE TABLE s.archives (                     -- every archive events were moved to
+//     name text PRIMARY KEY, through_position bigint NOT NULL, archived_at timestamptz);
+//
+// Archival (journal::cut) deletes a stream's oldest events under the counter row's lock; the
+// streams row keeps head and last_hash and the counter row is not touched, so positions never
+// go back. last_position is the greater of the counter and the newest event.
+//
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
 //   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
@@ -290,7 +302,9 @@ struct postgres_journal::impl {
                   "causation_id, data_text, hash) "
                   "LEFT JOIN new_streams n ON n.name = e.stream_name");
     c.prepare("head", "SELECT head FROM " + s + "streams WHERE name = $1");
-    c.prepare("last_position", "SELECT coalesce(max(global_position), 0) FROM " + s + "events");
+    c.prepare("last_position", "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM " +
+                                   s + "events), (SELECT coalesce(max(last_position), 0) FROM " +
+                                   s + "journal_position))");
     std::string from_stream = "SELECT " + std::string{event_columns} + " FROM " + s +
                               "events e WHERE e.stream_key = (SELECT stream_key FROM " + s +
                               "streams WHERE name = $1) AND e.version >= $2 AND e.version <= $3";
@@ -322,8 +336,10 @@ struct postgres_journal::impl {
       pqxx::nontransaction probe{c};
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
-          "to_regclass($3) IS NOT NULL",
-          s + "streams", s + "events", s + "journal_position");
+          "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND "
+          "to_regclass($5) IS NOT NULL",
+          s + "streams", s + "events", s + "journal_position", s + "stream_anchors",
+          s + "archives");
       tables = r[0].as<bool>();
     }
     if (tables) {
@@ -366,6 +382,13 @@ struct postgres_journal::impl {
     tx.exec_params0(
         "INSERT INTO " + s + "journal_meta VALUES (true, $1) ON CONFLICT (singleton) DO NOTHING",
         make_journal_id());
+    tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
+             "stream_anchors (stream_key bigint PRIMARY KEY REFERENCES " + s +
+             "streams (stream_key), version bigint NOT NULL, hash text NOT NULL, "
+             "archive text NOT NULL)");
+    tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
+             "archives (name text PRIMARY KEY, through_position bigint NOT NULL, "
+             "archived_at timestamptz NOT NULL DEFAULT now())");
     tx.commit();
     auto stored = stored_id(c);
     if (!stored) return error{errc::corrupted, "postgres journal: " + s + "journal_meta has no id"};
@@ -580,6 +603,123 @@ result<global_position> postgres_journal::last_position() {
                                          auto row = tx.exec_prepared1("last_position");
                                          return global_position{row[0].as<std::uint64_t>()};
                                        });
+}
+
+namespace {
+
+result<stream_anchor> pg_anchor(const pqxx::row& row, const stream_id& stream, int first) {
+  if (row[first].is_null() || row[first].as<std::int64_t>() < 1 || row[first + 1].is_null() ||
+      row[first + 2].is_null())
+    return error{errc::corrupted, "the anchor of " + stream.str() + " cannot be read"};
+  return stream_anchor{stream, version{static_cast<std::uint64_t>(row[first].as<std::int64_t>())},
+                       row[first + 1].as<std::string>(), row[first + 2].as<std::string>()};
+}
+
+}  // namespace
+
+result<std::optional<stream_anchor>> postgres_journal::anchor(const stream_id& stream) {
+  const std::string& s = impl_->s;
+  return impl_->session.run_idempotent(
+      "anchor " + stream.str(), [&](pqxx::connection& c) -> result<std::optional<stream_anchor>> {
+        pqxx::nontransaction tx{c};
+        auto rows = tx.exec_params("SELECT a.version, a.hash, a.archive FROM " + s +
+                                       "stream_anchors a JOIN " + s +
+                                       "streams t ON t.stream_key = a.stream_key WHERE t.name = $1",
+                                   stream.str());
+        if (rows.empty()) return std::optional<stream_anchor>{};
+        auto a = pg_anchor(rows[0], stream, 0);
+        if (!a) return std::move(a).err();
+        return std::optional<stream_anchor>{std::move(*a)};
+      });
+}
+
+result<std::vector<stream_anchor>> postgres_journal::anchors() {
+  const std::string& s = impl_->s;
+  return impl_->session.run_idempotent(
+      "anchors", [&](pqxx::connection& c) -> result<std::vector<stream_anchor>> {
+        pqxx::nontransaction tx{c};
+        auto rows = tx.exec("SELECT t.name, a.version, a.hash, a.archive FROM " + s +
+                            "stream_anchors a JOIN " + s +
+                            "streams t ON t.stream_key = a.stream_key ORDER BY t.name");
+        std::vector<stream_anchor> out;
+        for (const auto& row : rows) {
+          auto a = pg_anchor(row, stream_id::parse(row[0].as<std::string>()), 1);
+          if (!a) return std::move(a).err();
+          out.push_back(std::move(*a));
+        }
+        return out;
+      });
+}
+
+result<std::optional<archive_mark>> postgres_journal::archived() {
+  const std::string& s = impl_->s;
+  return impl_->session.run_idempotent(
+      "archives", [&](pqxx::connection& c) -> result<std::optional<archive_mark>> {
+        pqxx::nontransaction tx{c};
+        auto rows = tx.exec("SELECT name, through_position FROM " + s +
+                            "archives ORDER BY archived_at, name");
+        std::optional<archive_mark> out;
+        for (const auto& row : rows) {
+          if (!out) out.emplace();
+          out->archives.push_back(row[0].as<std::string>());
+          const auto through = row[1].as<std::int64_t>();
+          if (through > 0)
+            out->through =
+                std::max(out->through, global_position{static_cast<std::uint64_t>(through)});
+        }
+        return out;
+      });
+}
+
+result<std::uint64_t> postgres_journal::cut(const std::vector<stream_cut>& cuts,
+                                            const std::string& archive) {
+  if (auto checked = check_cut_request(cuts, archive); !checked) return std::move(checked).err();
+  const std::string& s = impl_->s;
+  return impl_->session.run("cut", [&](pqxx::connection& c) -> result<std::uint64_t> {
+    pqxx::work tx{c};
+    // Taken like an append takes it: no append commits between the checks and the delete.
+    tx.exec_prepared1("lock_position");
+    std::uint64_t removed = 0;
+    std::int64_t through_position = 0;
+    for (const stream_cut& cut : cuts) {
+      auto key_row = tx.exec_params(
+          "SELECT stream_key FROM " + s + "streams WHERE name = $1 FOR UPDATE", cut.stream.str());
+      if (key_row.empty())
+        return error{errc::conflict, "cut of " + cut.stream.str() + ": no such stream"};
+      const auto key = key_row[0][0].as<std::int64_t>();
+      const auto through = clamp_i64(cut.through.value);
+      auto current =
+          tx.exec_params("SELECT version FROM " + s + "stream_anchors WHERE stream_key = $1", key);
+      if (!current.empty() && current[0][0].as<std::int64_t>() >= through) continue;
+      auto at = tx.exec_params(
+          "SELECT hash FROM " + s + "events WHERE stream_key = $1 AND version = $2", key, through);
+      if (at.empty() || at[0][0].as<std::string>() != cut.hash)
+        return error{errc::conflict, "cut of " + cut.stream.str() + " through v" +
+                                         std::to_string(cut.through.value) +
+                                         ": the journal has no event with the archived hash there"};
+      auto deleted = tx.exec_params("WITH d AS (DELETE FROM " + s +
+                                        "events WHERE stream_key = $1 AND version <= $2 "
+                                        "RETURNING global_position) "
+                                        "SELECT count(*), coalesce(max(global_position), 0) FROM d",
+                                    key, through);
+      removed += deleted[0][0].as<std::uint64_t>();
+      through_position = std::max(through_position, deleted[0][1].as<std::int64_t>());
+      tx.exec_params0("INSERT INTO " + s +
+                          "stream_anchors (stream_key, version, hash, archive) "
+                          "VALUES ($1, $2, $3, $4) ON CONFLICT (stream_key) DO UPDATE SET "
+                          "version = excluded.version, hash = excluded.hash, "
+                          "archive = excluded.archive",
+                      key, through, cut.hash, archive);
+    }
+    tx.exec_params0("INSERT INTO " + s +
+                        "archives (name, through_position) VALUES ($1, $2) "
+                        "ON CONFLICT (name) DO UPDATE SET through_position = "
+                        "greatest(" +
+                        s + "archives.through_position, excluded.through_position)",
+                    archive, through_position);
+    tx.commit();
+    return removed;
+  });
 }
 
 const std::string& postgres_journal::id() const noexcept {

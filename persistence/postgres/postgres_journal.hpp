@@ -69,6 +69,12 @@ class postgres_journal final : public journal {
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;
+  result<std::optional<stream_anchor>> anchor(const stream_id& stream) override;
+  result<std::vector<stream_anchor>> anchors() override;
+  result<std::optional<archive_mark>> archived() override;
+  /// One transaction, holding the position counter's row lock like an append.
+  result<std::uint64_t> cut(const std::vector<stream_cut>& cuts,
+                            const std::string& archive) override;
   /// Read at open from table `journal_meta` of the schema (created with an id when missing).
   const std::string& id() const noexcept override;
 

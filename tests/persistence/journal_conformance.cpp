@@ -619,6 +619,112 @@ TEST_CASE_TEMPLATE_DEFINE(
   CHECK_FALSE(broken->has_value());
 }
 
+TEST_CASE_TEMPLATE_DEFINE(
+    "archiving a stream's prefix keeps heads, positions and the chain, and appends continue", B,
+    cut_prefix) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  std::string o1_v4;
+  std::string o2_v1;
+  {
+    auto j = must_open(backend);
+    REQUIRE(append_one(*j, order_1, 0, {make_event("a"), make_event("b"), make_event("c")}));
+    auto o2 = append_one(*j, order_2, 0, {make_event("a"), make_event("b")});
+    REQUIRE(o2.has_value());
+    o2_v1 = o2->front().hash;
+    auto o1 = append_one(*j, order_1, 3, {make_event("d")});
+    REQUIRE(o1.has_value());
+    o1_v4 = o1->front().hash;
+    CHECK_FALSE(j->anchor(order_1)->has_value());
+    CHECK_FALSE(j->archived()->has_value());
+
+    auto removed = j->cut(
+        {stream_cut{order_1, version{4}, o1_v4}, stream_cut{order_2, version{1}, o2_v1}}, "cold-1");
+    REQUIRE_MESSAGE(removed.has_value(), describe(removed.err()));
+    CHECK(*removed == 5);
+    CHECK(j->head(order_1)->value == 4);
+    CHECK(j->head(order_2)->value == 2);
+    CHECK(j->last_position()->value == 6);
+    CHECK(j->read_stream(order_1, {})->empty());
+    CHECK(render(*j->read_stream(order_2, {})) == "b@2");
+    auto all = j->read_all(global_position{}, 100);
+    REQUIRE(all.has_value());
+    REQUIRE(all->size() == 1);
+    CHECK(all->front().position.value == 5);
+  }
+  auto reopened = backend.reopen();
+  REQUIRE(reopened.has_value());
+  journal& j = **reopened;
+  auto a = j.anchor(order_1);
+  REQUIRE(a.has_value());
+  REQUIRE(a->has_value());
+  CHECK((*a)->at.value == 4);
+  CHECK((*a)->hash == o1_v4);
+  CHECK((*a)->archive == "cold-1");
+  CHECK(j.anchors()->size() == 2);
+  auto mark = j.archived();
+  REQUIRE(mark.has_value());
+  REQUIRE(mark->has_value());
+  CHECK((*mark)->through.value == 6);
+  CHECK((*mark)->archives == std::vector<std::string>{"cold-1"});
+  CHECK(j.last_position()->value == 6);
+
+  auto hot = check_not_archived(j, order_1, version{1});
+  REQUIRE_FALSE(hot.has_value());
+  CHECK(hot.err().code == errc::not_found);
+  CHECK(hot.err().message.find("cold-1") != std::string::npos);
+  CHECK(check_not_archived(j, order_1, version{5}).has_value());
+
+  auto verified = verify_journal(j);
+  REQUIRE(verified.has_value());
+  CHECK_FALSE(verified->has_value());
+  auto next = append_one(j, order_1, 4, {make_event("e")});
+  REQUIRE(next.has_value());
+  CHECK(next->front().position.value == 7);
+  CHECK(next->front().hash == chain_hash(o1_v4, next->front()));
+  for (const stream_id& s : {order_1, order_2}) {
+    auto one = verify_stream(j, s);
+    REQUIRE(one.has_value());
+    CHECK_FALSE(one->has_value());
+  }
+  verified = verify_journal(j);
+  REQUIRE(verified.has_value());
+  CHECK_FALSE(verified->has_value());
+}
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "a cut with a hash the journal does not hold removes nothing, and a repeated cut is a no-op", B,
+    cut_checks) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  auto o1 = append_one(*j, order_1, 0, {make_event("a"), make_event("b")});
+  REQUIRE(o1.has_value());
+  REQUIRE(append_one(*j, order_2, 0, {make_event("a")}));
+  auto wrong = j->cut({stream_cut{order_2, version{1}, (*j->read_stream(order_2, {}))[0].hash},
+                       stream_cut{order_1, version{1}, std::string(64, '0')}},
+                      "cold");
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.err().code == errc::conflict);
+  CHECK(j->read_all(global_position{}, 10)->size() == 3);
+  CHECK_FALSE(j->anchor(order_2)->has_value());
+
+  auto bad = j->cut({stream_cut{order_1, version{0}, ""}}, "cold");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.err().code == errc::invalid_argument);
+
+  auto first = j->cut({stream_cut{order_1, version{1}, o1->front().hash}}, "cold");
+  REQUIRE(first.has_value());
+  CHECK(*first == 1);
+  auto again = j->cut({stream_cut{order_1, version{1}, o1->front().hash}}, "cold");
+  REQUIRE(again.has_value());
+  CHECK(*again == 0);
+  CHECK(render(*j->read_stream(order_1, {})) == "b@2");
+  auto verified = verify_journal(*j);
+  REQUIRE(verified.has_value());
+  CHECK_FALSE(verified->has_value());
+}
+
 TEST_CASE_TEMPLATE_APPLY(round_trip, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(new_stream_conflict, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(stale_conflict, journal_backends);
@@ -636,6 +742,8 @@ TEST_CASE_TEMPLATE_APPLY(huge_and_unicode, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(hash_chain, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(visit_matches_read, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(alternating_writers, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(cut_prefix, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(cut_checks, journal_backends);
 
 }  // namespace
 }  // namespace strata::persistence::testing

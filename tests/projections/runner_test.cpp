@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/archive.hpp"
+#include "strata/persistence/memory_snapshot_store.hpp"
 #include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/projection_store.hpp"
 #include "tests/projections/fault_injecting_projection_store.hpp"
@@ -319,4 +321,72 @@ TEST_CASE(
   auto again = runner_for(summaries(), db.open());
   REQUIRE(again.start(second, projection_start::resume));
   CHECK(again.position().position.value == 0);
+}
+
+TEST_CASE("a rebuild over a journal whose prefix was archived refuses and names the archive") {
+  persistence::memory_journal j;
+  auto a = append<orders::order>(j, "o-1", {placed("c-1", 2)});
+  append<orders::order>(j, "o-2", {placed("c-1", 3)});
+  append<orders::order>(j, "o-1", {placed("c-1", 1)});
+  auto cut = j.cut({persistence::stream_cut{a[0].stream(), version{1}, a[0].hash}}, "cold-2025.db");
+  REQUIRE(cut);
+  read_db db;
+  auto runner = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
+  REQUIRE(runner.start());
+  auto caught = runner.catch_up(j, 10, 100);
+  REQUIRE_FALSE(caught);
+  CHECK(caught.err().code == errc::not_found);
+  CHECK(caught.err().message.find("cold-2025.db") != std::string::npos);
+  CHECK(runner.position().position.value == 0);
+}
+
+TEST_CASE("a read model rebuilt from the journal and its archive equals the one built before") {
+  persistence::memory_journal j;
+  persistence::memory_snapshot_store_factory snapshot_factory;
+  auto opened = snapshot_factory.open();
+  REQUIRE(opened);
+  persistence::snapshot_store& snapshots = **opened;
+  temp_dir files;
+  read_db db;
+  auto runner = runner_for(summaries(), db.open(), persistence::poison_policy::park_and_continue);
+  REQUIRE(runner.start());
+  for (int i = 0; i < 21; ++i) {
+    auto r = append<orders::order>(j, "o-" + std::to_string(i % 3),
+                                   {i < 3 ? orders::event{placed("c-" + std::to_string(i), 1)}
+                                          : orders::event{orders::item_added{orders::line{
+                                                "x" + std::to_string(i), 2, money{5, "EUR"}}}}});
+    if (r[0].stream_version == version{5}) {
+      persistence::snapshot_record snap;
+      snap.stream = r[0].stream();
+      snap.at = r[0].stream_version;
+      snap.last_event_hash = r[0].hash;
+      snap.state = "{}";
+      REQUIRE(snapshots.save(snap));
+    }
+  }
+  REQUIRE(runner.catch_up(j));
+  auto store = db.reader();
+  const auto before = read_orders(store);
+
+  archive_options options;
+  options.cut_off = from_unix_micros(4'102'444'800'000'000);
+  auto plan = plan_archive(j, snapshots, options);
+  REQUIRE(plan);
+  REQUIRE(plan->streams.size() == 3);
+  const std::string path = files.file("cold.db");
+  auto done = run_archive(j, *plan, path, options);
+  REQUIRE_MESSAGE(done, to_string(done.err()));
+  CHECK(done->removed == 12);
+
+  REQUIRE(runner.reset());
+  auto refused = runner.catch_up(j);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::not_found);
+  CHECK(refused.err().message.find("cold.db") != std::string::npos);
+  auto archive = archive_reader::open(path);
+  REQUIRE(archive);
+  auto rebuilt = catch_up_with_archive(runner, j, **archive, 4);
+  REQUIRE_MESSAGE(rebuilt, to_string(rebuilt.err()));
+  CHECK(rebuilt->applied == 21);
+  CHECK(read_orders(store) == before);
 }

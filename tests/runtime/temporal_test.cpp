@@ -10,6 +10,7 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "strata/runtime/runtime.hpp"
+#include "tests/runtime/stepping_clock.hpp"
 #include "tests/runtime/temp_dir.hpp"
 #include "tests/support/wait_until.hpp"
 
@@ -17,41 +18,12 @@ using namespace strata;
 
 namespace {
 
-/// Each reading is one second after the previous one.
-class stepping_clock final : public clock {
- public:
-  timestamp now() const override { return from_unix_micros(1'000'000 * ++ticks_); }
-  mutable std::atomic<std::int64_t> ticks_{0};
-};
+using strata::testing::wait;
 
-template <class T>
-T wait(std::future<T> f) {
-  REQUIRE_MESSAGE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready,
-                  "no answer within 20 s");
-  return f.get();
-}
-
-struct order_history {
-  strata::testing::temp_dir dir;
-  runtime_config config;
-  std::shared_ptr<stepping_clock> clk = std::make_shared<stepping_clock>();
-  std::unique_ptr<runtime> rt;
+struct order_history : strata::testing::clocked_orders {
   std::vector<timestamp> times;  // times[v-1]: timestamp of version v
 
-  order_history() {
-    config.journal.sqlite.path = dir.file("strata.db");
-    config.metrics.enabled = false;
-    config.aggregates.snapshot_every = 100;
-    start();
-  }
-  void start() {
-    runtime_overrides o;
-    o.time_source = clk;
-    auto r = runtime::start(config, o);
-    REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));
-    rt = std::move(*r);
-    REQUIRE(rt->register_aggregate<orders::order>());
-  }
+  order_history() : clocked_orders(100) {}
   void write(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       orders::command c =

@@ -189,8 +189,13 @@ cli::~cli() = default;
 
 CLI::App& cli::add_command(const std::string& name, const std::string& help, cli_command run) {
   CLI::App* sub = app_->add_subcommand(name, help);
-  sub->callback([this, body = std::move(run)] { chosen_ = body; });
+  bodies_[name] = std::move(run);
+  sub->callback([this, name] { chosen_ = bodies_[name]; });
   return *sub;
+}
+
+cli_command& cli::body(const std::string& name) {
+  return bodies_.at(name);
 }
 
 int cli::run(int argc, const char* const* argv) {

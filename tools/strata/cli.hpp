@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -164,6 +165,10 @@ class cli {
 
   const cli_registry& registry() const noexcept { return registry_; }
 
+  /// The body of the command `name` added earlier, to replace or wrap (e.g. to add an
+  /// option to a command of another file). REQUIRES: `name` was added.
+  cli_command& body(const std::string& name);
+
   /// Parses `argv` and runs the chosen command. Returns the exit code: 0 for `--help`, 2 for
   /// bad usage (the message on stderr), otherwise the command's.
   int run(int argc, const char* const* argv);
@@ -175,9 +180,14 @@ class cli {
   bool progress_ = false;
   cli_command chosen_;
   cli_registry registry_;
+  std::map<std::string, cli_command> bodies_;
 };
 
 /// Adds `streams`, `events`, `trace` and `verify` (see docs/CLI.md).
 void add_inspection_commands(cli& c);
+
+/// Adds `archive` (docs/ARCHIVE.md) and `--archive FILE` to `events` and `verify`, which
+/// must be added first (`add_inspection_commands`).
+void add_archive_commands(cli& c);
 
 }  // namespace strata
