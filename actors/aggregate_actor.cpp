@@ -152,6 +152,29 @@ void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_comm
   });
 }
 
+// Answers `e` with the original outcome of its command id, looked up in the journal: for a
+// command the window no longer remembers. Without the command in the journal, the answer is
+// `otherwise` (a rejection the decider gave), or a failure when the journal said it has it.
+void reply_from_journal(self_ptr self, const envelope_ptr& e,
+                        std::optional<command_result> otherwise) {
+  ++self->state.duplicate_reads;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  const stream_id stream{self->state.svc->model->type(), self->state.id};
+  self->state.svc->readers->submit([handle, e, otherwise = std::move(otherwise),
+                                    stream](result<persistence::journal*> j) mutable {
+    auto d = std::make_shared<duplicate_read>();
+    d->command = e;
+    d->by_id = true;
+    d->otherwise = std::move(otherwise);
+    if (!j) {
+      d->records = j.err();
+    } else {
+      d->records = (*j)->find_command(stream, e->meta.command_id);
+    }
+    caf::anon_send(handle, dup_atom::value, std::move(d));
+  });
+}
+
 void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcome& outcome);
 
 // Decides one command; returns true when it started an append (the actor is now writing).
@@ -203,6 +226,13 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
     r.status = command_status::rejected;
     r.at = st.at;
     r.why = std::move(d->rejected);
+    if (id_hash != 0) {
+      // A retry of a command applied long ago (or before a restart) is decided against the
+      // state it made, and often rejected (a second `place`): the journal says whether the
+      // id was applied, and then its original outcome is the answer. Rare, so the read is.
+      reply_from_journal(self, e, std::move(r));
+      return false;
+    }
     answer(e, std::move(r));
     return false;
   }
@@ -449,6 +479,13 @@ void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcom
   }
   st.decided_events.reset();
   error err = std::move(outcome).err();
+  if (err.code == errc::duplicate) {
+    // The journal has this command id from long ago: nothing was written, the state stays,
+    // and the answer is the original outcome.
+    reply_from_journal(self, e, std::nullopt);
+    st.ph = aggregate_state::phase::ready;
+    return;
+  }
   if (err.code == errc::conflict) {
     // Another writer moved the stream: our state is stale. Waiting commands are decided
     // again after reloading.
@@ -490,12 +527,20 @@ void on_duplicate_read(self_ptr self, duplicate_read& d) {
   --self->state.duplicate_reads;
   if (!d.records) {
     answer(d.command, failure_result(d.records.err(), self->state.at));
+  } else if (d.by_id && d.records->empty()) {
+    answer(d.command,
+           d.otherwise ? std::move(*d.otherwise)
+                       : failure_result(error{errc::duplicate,
+                                              "command " + d.command->meta.command_id +
+                                                  " was applied to " + self->state.id +
+                                                  " but its events are no longer in the journal"},
+                                        self->state.at));
   } else {
     command_result r;
     r.status = command_status::accepted;
     r.duplicate = true;
-    r.at = d.original.last;
-    r.position = d.original.position;
+    r.at = d.by_id ? d.records->back().stream_version : d.original.last;
+    r.position = d.by_id ? d.records->back().position : d.original.position;
     r.records = std::move(*d.records);
     answer(d.command, std::move(r));
   }

@@ -42,7 +42,9 @@ struct engine_options {
   /// until the window has passed: its commands get `unavailable` meanwhile.
   std::size_t max_crashes = 3;
   std::chrono::milliseconds crash_window{10000};
-  /// How many recent command ids each aggregate remembers for idempotency.
+  /// How many recent command ids each aggregate keeps in memory, to answer their retries
+  /// without asking the journal. Older ids are still recognised: the journal refuses an
+  /// append of an id its stream already has (`errc::duplicate`, README "Idempotency").
   std::size_t idempotency_window = 32;
   /// Snapshots waiting to be written at most; beyond it a snapshot is skipped (it is a cache).
   std::size_t max_queued_snapshots = 10000;

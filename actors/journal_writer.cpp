@@ -136,10 +136,11 @@ result<std::vector<persistence::stream_outcome>> journal_writer::write(item* fir
   std::vector<persistence::event_record> committed;
   if (publish) committed.reserve(stats.events);
   for (const auto& per_stream : *outcome) {
-    if (!per_stream)
+    if (per_stream) {
+      if (publish) committed.insert(committed.end(), per_stream->begin(), per_stream->end());
+    } else if (per_stream.err().code == errc::conflict) {  // a duplicate is no conflict
       ++stats.conflicts;
-    else if (publish)
-      committed.insert(committed.end(), per_stream->begin(), per_stream->end());
+    }
   }
   if (observer_) observer_(stats);
   if (!committed.empty()) {

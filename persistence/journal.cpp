@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <random>
 
 namespace strata::persistence {
@@ -38,6 +39,41 @@ std::string make_journal_id() {
   out += '-';
   put(lo, 12);
   return out;
+}
+
+result<std::vector<event_record>> read_command_events(journal& j, const stream_id& stream,
+                                                      version first, std::string_view command_id) {
+  // Pages, because a command's events are few but their number is not stored.
+  constexpr std::size_t page = 16;
+  std::vector<event_record> out;
+  stream_range range;
+  range.from = first;
+  range.limit = page;
+  for (;;) {
+    auto records = j.read_stream(stream, range);
+    if (!records) return std::move(records).err();
+    for (auto& r : *records) {
+      if (r.command_id != command_id) return out;
+      out.push_back(std::move(r));
+    }
+    if (records->size() < page) return out;
+    range.from = out.back().stream_version.next();
+  }
+}
+
+result<std::vector<event_record>> journal::find_command(const stream_id& stream,
+                                                        std::string_view command_id) {
+  std::optional<version> first;
+  if (command_id.empty()) return std::vector<event_record>{};
+  auto visited =
+      for_each_in_stream(stream, stream_range{}, [&](const event_view& e) -> result<visit_control> {
+        if (e.command_id != command_id) return visit_control::next;
+        first = e.stream_version;
+        return visit_control::stop;
+      });
+  if (!visited) return std::move(visited).err();
+  if (!first) return std::vector<event_record>{};
+  return read_command_events(*this, stream, *first, command_id);
 }
 
 }  // namespace strata::persistence

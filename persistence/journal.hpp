@@ -18,7 +18,8 @@
 
 namespace strata::persistence {
 
-/// The outcome of one stream's part of a batch: its committed records, or `conflict`.
+/// The outcome of one stream's part of a batch: its committed records, `conflict`, or
+/// `duplicate` (its command id is already in the stream; see `journal::append`).
 using stream_outcome = result<std::vector<event_record>>;
 
 /// Which part of a stream to read. Bounds are inclusive; `until` keeps events whose
@@ -143,8 +144,26 @@ class journal {
   /// and none of its events are written, while the other streams still commit. Records are
   /// returned per stream in batch order, with their assigned versions, positions and hashes.
   /// The outer error means nothing at all was committed.
+  ///
+  /// Command ids: an append's command id is its first event's `command_id` (the events of
+  /// one command share it). A stream remembers every non-empty command id appended to it,
+  /// for as long as it holds the events (however many commands came after). An append
+  /// whose command id the stream already has writes nothing and its outcome is `duplicate`
+  /// (checked before the expected version, so a stale retry is a duplicate too, not a
+  /// conflict); the other streams of the batch still commit. `find_command` gives what the
+  /// first append of that id wrote. A new id costs no extra read: the backends keep a
+  /// unique index of (stream, command id), one row per append, written with the events.
   /// REQUIRES: each stream appears at most once in `batch` and has at least one event.
   virtual result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) = 0;
+
+  /// The events of the first append to `stream` that carried `command_id`, oldest first:
+  /// what that command wrote, with the versions and positions they took. Empty when the
+  /// stream holds no such command, or `command_id` is empty. The backends answer from their
+  /// command index (one lookup, then the command's events); this default scans the stream,
+  /// for journals that keep no index.
+  /// Errors: the journal's, as `read_stream`.
+  virtual result<std::vector<event_record>> find_command(const stream_id& stream,
+                                                         std::string_view command_id);
 
   /// The events of `stream` within `range`, oldest first. An unknown stream gives no events.
   /// A stream whose oldest events were archived (`cut`) gives only the events after its
@@ -253,6 +272,18 @@ inline result<void> check_append_batch(const std::vector<stream_append>& batch) 
   }
   return ok();
 }
+
+/// The outcome of an append whose command id `command_id` `stream` already has.
+inline error duplicate_command(const stream_id& stream, std::string_view command_id) {
+  return error{errc::duplicate,
+               stream.str() + " already has command " + std::string{command_id} + " (not applied)"};
+}
+
+/// The events of `stream` from `first` on that carry `command_id`, up to the first that
+/// does not: the run one append wrote. Backends call it after looking the command's first
+/// version up in their index. Errors: `j`'s, as `read_stream`.
+result<std::vector<event_record>> read_command_events(journal& j, const stream_id& stream,
+                                                      version first, std::string_view command_id);
 
 /// Opens new connections (instances) on one store, e.g. for the writer and each reader.
 /// Thread-safety: may be called from any thread.

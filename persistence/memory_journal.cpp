@@ -22,6 +22,7 @@ struct memory_journal::store {
     std::string archive;
 
     std::uint64_t head() const noexcept { return base + events.size(); }
+    std::unordered_map<std::string, version> commands;  // command id -> its first version
   };
 
   const std::string id = make_journal_id();  // never changes: read without the lock
@@ -46,6 +47,11 @@ result<std::vector<stream_outcome>> memory_journal::append(
   for (const auto& part : batch) {
     auto& state = store_->streams[part.stream.str()];
     const version actual{state.head()};
+    const std::string& command = part.events.front().command_id;
+    if (!command.empty() && state.commands.count(command) != 0) {
+      outcomes.emplace_back(duplicate_command(part.stream, command));
+      continue;
+    }
     if (actual != part.expected) {
       outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
                                                       std::to_string(part.expected.value) +
@@ -66,6 +72,7 @@ result<std::vector<stream_outcome>> memory_journal::append(
       store_->removed.push_back(false);
       written.push_back(std::move(r));
     }
+    if (!command.empty()) state.commands.emplace(command, actual.next());
     outcomes.emplace_back(std::move(written));
   }
   return outcomes;
@@ -84,6 +91,24 @@ result<std::vector<event_record>> memory_journal::read_stream(const stream_id& s
     if (range.to && v > range.to->value) break;
     const event_record& r = store_->log[indices[v - base - 1]];
     if (range.until && r.time > *range.until) continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+result<std::vector<event_record>> memory_journal::find_command(const stream_id& stream,
+                                                               std::string_view command_id) {
+  std::vector<event_record> out;
+  if (command_id.empty()) return out;
+  std::shared_lock lock{store_->mutex};
+  auto it = store_->streams.find(stream.str());
+  if (it == store_->streams.end()) return out;
+  auto found = it->second.commands.find(std::string{command_id});
+  if (found == it->second.commands.end()) return out;
+  const auto& indices = it->second.events;
+  for (std::uint64_t v = found->second.value; v <= indices.size(); ++v) {
+    const event_record& r = store_->log[indices[v - 1]];
+    if (r.command_id != command_id) break;
     out.push_back(r);
   }
   return out;

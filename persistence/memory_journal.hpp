@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/persistence/journal.hpp"
@@ -17,8 +18,12 @@ namespace strata::persistence {
 /// may be used from different threads at once. One instance is still meant for one thread at
 /// a time, like every `journal`.
 ///
+/// Command ids are kept per stream in a hash map (id -> first version), so `append` answers
+/// `duplicate` and `find_command` finds a command without scanning.
+///
 /// Errors: `invalid_argument` when a batch breaks the REQUIRES of `journal::append` (nothing
-/// is written then); `conflict` per stream. It never returns `unavailable` or `corrupted`.
+/// is written then); `conflict` or `duplicate` per stream. It never returns `unavailable` or
+/// `corrupted`.
 class memory_journal final : public journal {
  public:
   /// A journal over a fresh, empty store of its own.
@@ -28,6 +33,8 @@ class memory_journal final : public journal {
   result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) override;
   result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                 const stream_range& range) override;
+  result<std::vector<event_record>> find_command(const stream_id& stream,
+                                                 std::string_view command_id) override;
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;

@@ -24,6 +24,12 @@
 //     hash            TEXT NOT NULL,           -- audit chain link (audit_chain.hpp)
 //     UNIQUE (stream_key, version)             -- the last guard against a lost update
 //   );
+//   CREATE TABLE commands (                   -- one row per append with a command id
+//     stream_key    INTEGER NOT NULL,
+//     command_id    TEXT NOT NULL,
+//     first_version INTEGER NOT NULL,          -- version of the append's first event
+//     PRIMARY KEY (stream_key, command_id)     -- a command id is applied once per stream
+//   ) WITHOUT ROWID;
 //   CREATE TABLE journal_meta (
 //     key   TEXT PRIMARY KEY,                  -- 'journal_id'
 //     value TEXT NOT NULL                      -- the journal's id (journal::id), made once
@@ -46,13 +52,18 @@
 //
 // journal_meta came after the first files were written: a file without it gets it (and its
 // id) the first time it is opened with write access, so its version stays 1 and older code
-// still opens it.
+// still opens it. commands came later still: a file without it gets it the first time it is
+// opened with write access, filled from the events (each id's lowest version; rows a command
+// id wrote twice before the table existed stay as they are).
 //
 // Every append is one `BEGIN IMMEDIATE` transaction, so writers serialise on SQLite's write
 // lock and positions (max + 1, ...) are assigned inside it without gaps. The expected version
 // is checked against streams.head_version before anything of that stream is written. The
 // events table's primary key is the append order, so inserts touch only the right edge of the
-// table, and the (stream_key, version) index has integer keys.
+// table, and the (stream_key, version) index has integer keys. An append with a command id
+// inserts its commands row (INSERT OR IGNORE) with the events: a row already there makes the
+// stream's outcome `duplicate` (its head is put back, nothing of it is written), without a
+// read for the usual, new, id.
 
 #include "strata/persistence/sqlite_journal.hpp"
 
@@ -101,6 +112,18 @@ CREATE TABLE IF NOT EXISTS events (
   hash            TEXT NOT NULL,
   UNIQUE (stream_key, version)
 );
+)sql";
+
+constexpr const char* commands_sql = R"sql(
+CREATE TABLE IF NOT EXISTS commands (
+  stream_key    INTEGER NOT NULL,
+  command_id    TEXT NOT NULL,
+  first_version INTEGER NOT NULL,
+  PRIMARY KEY (stream_key, command_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO commands (stream_key, command_id, first_version)
+  SELECT stream_key, command_id, MIN(version) FROM events WHERE command_id <> ''
+  GROUP BY stream_key, command_id;
 )sql";
 
 constexpr const char* meta_sql = R"sql(
@@ -213,12 +236,14 @@ struct sqlite_journal::impl {
   bool read_only = false;
   bool has_meta = false;     // journal_meta exists (every file opened with write access)
   bool has_anchors = false;  // stream_anchors exists (seen once; never dropped)
+  bool has_commands = false;  ///< False only for an older file opened read-only.
   std::string id;
   std::unordered_map<std::string, known_stream> streams;
   chain_hasher hasher;
 
   std::optional<SQLite::Statement> begin_immediate, commit, max_position, stream_by_key,
-      stream_by_name, insert_stream, update_stream, insert_event, key_by_name;
+      stream_by_name, insert_stream, update_stream, insert_event, key_by_name, insert_command,
+      command_first, restore_stream;
   raw_statement select_stream, select_all;  // declared after `db`: finalized before it closes
 
   sqlite3_stmt* prepared(raw_statement& slot, const std::string& sql) {
@@ -278,6 +303,42 @@ struct sqlite_journal::impl {
                         "('journal_id', ?1)");
     s.bind(1, make_journal_id());
     s.exec();
+  }
+
+  /// True when the file has the commands table.
+  bool commands_table_exists() {
+    SQLite::Statement has(db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                          "name = 'commands'");
+    has.executeStep();
+    return has.getColumn(0).getInt64() != 0;
+  }
+
+  /// Records `command` for the append to `key` starting at `first`; false when the stream
+  /// already has it. REQUIRES: a write transaction is open.
+  bool record_command(std::int64_t key, const std::string& command, version first) {
+    auto& s = prepared(insert_command,
+                       "INSERT OR IGNORE INTO commands (stream_key, command_id, first_version) "
+                       "VALUES (?1, ?2, ?3)");
+    reset_on_exit guard{s};
+    s.bind(1, key);
+    s.bindNoCopy(2, command);
+    s.bind(3, clamp_to_int64(first.value));
+    return s.exec() == 1;
+  }
+
+  /// The first version of `command` in the stream of `key`, if the stream has it.
+  std::optional<version> first_version_of(std::int64_t key, std::string_view command) {
+    auto& s = prepared(command_first,
+                       "SELECT first_version FROM commands WHERE stream_key = ?1 AND "
+                       "command_id = ?2");
+    reset_on_exit guard{s};
+    s.bind(1, key);
+    s.bind(2, std::string{command});  // bound as text (the pointer overloads bind blobs)
+    if (!s.executeStep()) return std::nullopt;
+    const SQLite::Column first = s.getColumn(0);
+    if (first.getType() != SQLITE_INTEGER || first.getInt64() < 1) return std::nullopt;
+    return version{static_cast<std::uint64_t>(first.getInt64())};
   }
 
   void rollback_if_open() noexcept {
@@ -459,6 +520,19 @@ result<std::unique_ptr<sqlite_journal>> sqlite_journal::open(
     }
     i->has_meta = id->has_value();
     i->id = id->value_or(std::string{});
+    i->has_commands = i->commands_table_exists();
+    if (!i->has_commands && !i->read_only) {
+      // A file written before command ids were indexed: the index is built now, once.
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec(commands_sql);
+        db.exec("COMMIT");
+      } catch (...) {
+        i->rollback_if_open();
+        throw;
+      }
+      i->has_commands = true;
+    }
     return std::make_unique<sqlite_journal>(std::move(i));
   } catch (const SQLite::Exception& e) {
     return detail::sqlite_error(e, context);
@@ -554,8 +628,14 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           }
           trusted = false;  // another connection moved the stream: read it and redo
         }
+        const std::string& command = part.events.front().command_id;
         if (row.head != part.expected) {
           position = first_position;
+          // A stale retry of an applied command is still a duplicate (rare: read only here).
+          if (!command.empty() && row.key && m.first_version_of(*row.key, command)) {
+            outcomes.emplace_back(duplicate_command(part.stream, command));
+            continue;
+          }
           outcomes.emplace_back(error{errc::conflict, part.stream.str() + " expected version " +
                                                           std::to_string(part.expected.value) +
                                                           ", head is " +
@@ -578,6 +658,25 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           s.bindNoCopy(5, tip.hash);
           s.exec();
           key = m.db.getLastInsertRowid();
+        }
+        if (!command.empty() && !m.record_command(key, command, records.front().stream_version)) {
+          if (!row.key) {
+            throw guard_tripped{i, part.stream.str() + " is new but already has command " +
+                                       command + " (a damaged commands table)"};
+          }
+          // Applied before: the head moved above goes back, and nothing of this stream is
+          // written.
+          auto& back = m.prepared(m.restore_stream,
+                                  "UPDATE streams SET head_version = ?1, last_hash = ?2 "
+                                  "WHERE stream_key = ?3");
+          reset_on_exit guard{back};
+          back.bind(1, clamp_to_int64(row.head.value));
+          back.bindNoCopy(2, row.last_hash);
+          back.bind(3, key);
+          back.exec();
+          position = first_position;
+          outcomes.emplace_back(duplicate_command(part.stream, command));
+          continue;
         }
         learned.emplace_back(&part.stream,
                              impl::known_stream{key, true, tip.stream_version, tip.hash});
@@ -684,6 +783,25 @@ result<std::size_t> sqlite_journal::for_each_in_stream(const stream_id& stream,
   } catch (const std::exception& e) {
     return error{errc::internal, "read " + stream.str() + ": " + e.what()};
   }
+}
+
+result<std::vector<event_record>> sqlite_journal::find_command(const stream_id& stream,
+                                                               std::string_view command_id) {
+  impl& m = *impl_;
+  if (command_id.empty()) return std::vector<event_record>{};
+  if (!m.has_commands) return journal::find_command(stream, command_id);
+  std::optional<version> first;
+  try {
+    auto key = m.key_of(stream);
+    if (!key) return std::vector<event_record>{};
+    first = m.first_version_of(*key, command_id);
+  } catch (const SQLite::Exception& e) {
+    return detail::sqlite_error(e, "find a command of " + stream.str() + " in " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "find a command of " + stream.str() + ": " + e.what()};
+  }
+  if (!first) return std::vector<event_record>{};
+  return read_command_events(*this, stream, *first, command_id);
 }
 
 result<std::vector<event_record>> sqlite_journal::read_all(global_position after,

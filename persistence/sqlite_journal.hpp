@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/persistence/journal.hpp"
@@ -28,6 +29,9 @@ struct sqlite_journal_options {
 };
 
 /// The SQLite journal backend (schema and storage format: see the top of sqlite_journal.cpp).
+///
+/// A file opened with write access gets the commands table (the unique index of command ids
+/// that `append` answers `duplicate` from) when it has none, filled from its events.
 ///
 /// One instance is one connection. Several instances, in this process or others, may be open
 /// on one file: appends serialise on SQLite's write lock (`BEGIN IMMEDIATE`), readers read
@@ -55,6 +59,10 @@ class sqlite_journal final : public journal {
   /// Hands out views of SQLite's row buffers: no record is materialised.
   result<std::size_t> for_each_in_stream(const stream_id& stream, const stream_range& range,
                                          const event_visitor& visit) override;
+  /// One lookup in the commands table, then the command's events. On an older file opened
+  /// read-only (no commands table yet) it scans the stream.
+  result<std::vector<event_record>> find_command(const stream_id& stream,
+                                                 std::string_view command_id) override;
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;

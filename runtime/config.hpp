@@ -72,9 +72,9 @@ BOOST_DESCRIBE_STRUCT(journal_config, (),
                       (backend, sqlite, postgres, max_batch_events, max_wait_us, reader_threads))
 
 struct commands_config {
-  std::uint32_t timeout_ms = 10000;               ///< Deadline of a command not yet decided.
-  std::uint32_t max_in_flight_per_type = 65536;   ///< Admission bound; beyond: overloaded.
-  std::uint32_t idempotency_window = 32;          ///< Recent command ids kept per aggregate.
+  std::uint32_t timeout_ms = 10000;              ///< Deadline of a command not yet decided.
+  std::uint32_t max_in_flight_per_type = 65536;  ///< Admission bound; beyond: overloaded.
+  std::uint32_t idempotency_window = 32;  ///< Recent command ids kept in memory per aggregate.
   std::uint32_t max_queued_per_aggregate = 4096;  ///< Waiting in one aggregate; beyond: overloaded.
 };
 BOOST_DESCRIBE_STRUCT(commands_config, (),

@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,10 +114,16 @@ using loaded_ptr = std::shared_ptr<loaded>;
 /// A journal writer's answer to one append.
 using outcome_ptr = std::shared_ptr<persistence::stream_outcome>;
 
-/// Records of a duplicate command, re-read from the journal.
+/// Records of a duplicate command, re-read from the journal: by the versions the
+/// aggregate's window remembers, or (`by_id`) by the command id, through
+/// `journal::find_command`, when the window no longer has it.
 struct duplicate_read {
   envelope_ptr command;
   remembered_command original;
+  bool by_id = false;
+  /// With `by_id`: the answer when the journal has no such command (the decider's
+  /// rejection); unset when the journal said it has (an append answered `duplicate`).
+  std::optional<command_result> otherwise;
   result<std::vector<persistence::event_record>> records = error{errc::internal, "not read"};
 };
 using duplicate_ptr = std::shared_ptr<duplicate_read>;

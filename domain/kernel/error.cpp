@@ -24,6 +24,8 @@ std::string_view to_string(errc code) noexcept {
       return "rejected";
     case errc::internal:
       return "internal";
+    case errc::duplicate:
+      return "duplicate";
   }
   return "unknown";
 }

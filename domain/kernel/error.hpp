@@ -19,6 +19,8 @@ enum class errc : std::uint8_t {
   unsupported,       ///< Stored data is newer than this code understands: upgrade.
   rejected,          ///< A business rule said no (see `rejection`).
   internal,          ///< A bug or an unexpected state inside strata.
+  duplicate,         ///< The command id was already applied to the stream: its first outcome
+                     ///< stands (a journal's per-stream append outcome; see journal.hpp).
 };
 
 /// The stable lower-case name of `code`, e.g. "conflict".

@@ -20,6 +20,13 @@
 //     hash            text  NOT NULL,
 //     UNIQUE (stream_key, version));
 //
+//   CREATE TABLE s.commands (                     -- one row per append with a command id
+//     stream_key    bigint NOT NULL,
+//     command_id    text   NOT NULL,
+//     first_version bigint NOT NULL,              -- version of the append's first event
+//     PRIMARY KEY (stream_key, command_id));      -- a command id is applied once per stream
+//   (created, and filled from the events, on the first open of a schema without it)
+//
 //   CREATE TABLE s.journal_position (             -- exactly one row
 //     singleton bool PRIMARY KEY CHECK (singleton), last_position bigint NOT NULL);
 //
@@ -44,12 +51,14 @@
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
 //   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
-//   SELECT ... streams WHERE name = ANY($1) ORDER BY name FOR UPDATE;   -- the heads, locked
-//   -- conflicts are decided in the client; the others take positions in batch order and
-//   -- their hashes are chained from the locked last_hash
+//   SELECT ... streams LEFT JOIN commands ... ORDER BY name FOR UPDATE OF streams;
+//              -- the heads, locked, and whether each stream already has the append's command
+//   -- duplicates and conflicts are decided in the client; the others take positions in batch
+//   -- order and their hashes are chained from the locked last_hash
 //   WITH new_streams AS (INSERT INTO streams SELECT * FROM unnest(...) RETURNING ...),
 //        moved AS (UPDATE streams ... FROM unnest(...)),
-//        counter AS (UPDATE journal_position ...)
+//        counter AS (UPDATE journal_position ...),
+//        recorded AS (INSERT INTO commands SELECT ... FROM unnest(...) LEFT JOIN new_streams)
 //   INSERT INTO events SELECT ... FROM unnest(...) LEFT JOIN new_streams ...;
 //   COMMIT;
 // (the write statement once per group of whole streams of at most insert_chunk_rows events).
@@ -186,6 +195,7 @@ struct write_set {
   array_literal key, name, position, stream_version, event_id, event_type, schema_version,
       aggregate_type, aggregate_id, micros, user_id, command_id, correlation_id, causation_id, data,
       hash;
+  array_literal command_key, command_stream, command, command_first;
   std::int64_t last_position = -1;  // the counter's new value, -1 to leave it alone
   std::size_t events = 0;
 
@@ -204,6 +214,13 @@ struct write_set {
       moved_key.add(stream_key);
       moved_head.add(head);
       moved_hash.add(last.hash);
+    }
+    const event_record& first = records.front();
+    if (!first.command_id.empty()) {
+      command_key.add(stream_key);
+      command_stream.add(stream_key == 0 ? std::string_view{stream.str()} : std::string_view{});
+      command.add(first.command_id);
+      command_first.add(clamp_i64(first.stream_version.value));
     }
     for (const event_record& r : records) {
       key.add(stream_key);
@@ -233,6 +250,7 @@ struct locked_head {
   std::int64_t key = 0;
   version head{};
   std::string last_hash;
+  bool has_command = false;  // the stream already has the append's command id
 };
 
 // True for the driver errors that one stream's rows can cause: 23505 (the last guard,
@@ -266,8 +284,15 @@ struct postgres_journal::impl {
     // Locks the heads of a batch's existing streams in name order, so that writers locking
     // overlapping sets cannot deadlock (the counter row, locked first, already orders the
     // counter-row writers; the order matters for the others).
-    c.prepare("lock_heads", "SELECT name, stream_key, head, last_hash FROM " + s +
-                                "streams WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE");
+    // The command index is probed in the same statement: a new command id costs no round trip.
+    c.prepare("lock_heads",
+              "SELECT t.name, t.stream_key, t.head, t.last_hash, "
+              "c.stream_key IS NOT NULL FROM unnest($1::text[], $2::text[]) AS "
+              "u(name, command_id) JOIN " +
+                  s + "streams t ON t.name = u.name LEFT JOIN " + s +
+                  "commands c ON u.command_id <> '' AND c.stream_key = "
+                  "t.stream_key AND c.command_id = u.command_id "
+                  "ORDER BY t.name FOR UPDATE OF t");
     // Everything a group of streams writes, in one statement: the new streams (their keys
     // reach the events through the join on name), the moved heads, the counter and the events.
     c.prepare("write",
@@ -283,7 +308,14 @@ struct postgres_journal::impl {
                   "counter AS (UPDATE " +
                   s +
                   "journal_position SET last_position = $9::bigint "
-                  "WHERE singleton AND $9::bigint >= 0) "
+                  "WHERE singleton AND $9::bigint >= 0), "
+                  "recorded AS (INSERT INTO " +
+                  s +
+                  "commands (stream_key, command_id, first_version) "
+                  "SELECT coalesce(n.stream_key, u.stream_key), u.command_id, u.first_version "
+                  "FROM unnest($26::bigint[], $27::text[], $28::text[], $29::bigint[]) AS "
+                  "u(stream_key, stream_name, command_id, first_version) "
+                  "LEFT JOIN new_streams n ON n.name = u.stream_name) "
                   "INSERT INTO " +
                   s +
                   "events (stream_key, global_position, version, event_id, event_type, "
@@ -302,6 +334,9 @@ struct postgres_journal::impl {
                   "causation_id, data_text, hash) "
                   "LEFT JOIN new_streams n ON n.name = e.stream_name");
     c.prepare("head", "SELECT head FROM " + s + "streams WHERE name = $1");
+    c.prepare("command_first", "SELECT c.first_version FROM " + s + "commands c JOIN " + s +
+                                   "streams t ON t.stream_key = c.stream_key "
+                                   "WHERE t.name = $1 AND c.command_id = $2");
     c.prepare("last_position", "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM " +
                                    s + "events), (SELECT coalesce(max(last_position), 0) FROM " +
                                    s + "journal_position))");
@@ -337,9 +372,9 @@ struct postgres_journal::impl {
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
           "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND "
-          "to_regclass($5) IS NOT NULL",
+          "to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL",
           s + "streams", s + "events", s + "journal_position", s + "stream_anchors",
-          s + "archives");
+          s + "archives", s + "commands");
       tables = r[0].as<bool>();
     }
     if (tables) {
@@ -371,6 +406,20 @@ struct postgres_journal::impl {
              "causation_id text NOT NULL, data_text text NOT NULL, "
              "data jsonb GENERATED ALWAYS AS (data_text::jsonb) STORED, hash text NOT NULL, "
              "UNIQUE (stream_key, version))");
+    // A schema written before command ids were indexed gets the index now, from its events
+    // (each id's lowest version; rows an id wrote twice before stay as they are).
+    {
+      auto has = tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", s + "commands");
+      if (!has[0].as<bool>()) {
+        tx.exec0("CREATE TABLE " + s +
+                 "commands (stream_key bigint NOT NULL, command_id text NOT NULL, "
+                 "first_version bigint NOT NULL, PRIMARY KEY (stream_key, command_id))");
+        tx.exec0("INSERT INTO " + s +
+                 "commands (stream_key, command_id, first_version) "
+                 "SELECT stream_key, command_id, min(version) FROM " +
+                 s + "events WHERE command_id <> '' GROUP BY stream_key, command_id");
+      }
+    }
     tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
              "journal_position (singleton boolean PRIMARY KEY CHECK (singleton), "
              "last_position bigint NOT NULL)");
@@ -415,15 +464,20 @@ struct postgres_journal::impl {
   void write_streams(attempt& a, const std::vector<stream_append>& batch, std::size_t first,
                      std::size_t last, std::vector<stream_outcome>& outcomes) const {
     array_literal names;
-    for (std::size_t i = first; i < last; ++i) names.add(batch[i].stream.str());
+    array_literal commands;
+    for (std::size_t i = first; i < last; ++i) {
+      names.add(batch[i].stream.str());
+      commands.add(batch[i].events.front().command_id);
+    }
     std::unordered_map<std::string_view, locked_head> heads;
     heads.reserve(last - first);
-    pqxx::result locked = a.tx.exec_prepared("lock_heads", names.finish());
+    pqxx::result locked = a.tx.exec_prepared("lock_heads", names.finish(), commands.finish());
     for (const auto& row : locked) {
       locked_head h;
       h.key = row[1].as<std::int64_t>();
       h.head = version{static_cast<std::uint64_t>(row[2].as<std::int64_t>())};
       h.last_hash = row[3].as<std::string>();
+      h.has_command = row[4].as<bool>();
       heads.emplace(std::string_view{row[0].c_str(), row[0].size()}, std::move(h));
     }
 
@@ -433,6 +487,10 @@ struct postgres_journal::impl {
       const stream_append& part = batch[i];
       auto found = heads.find(part.stream.str());
       version head = found == heads.end() ? version{0} : found->second.head;
+      if (found != heads.end() && found->second.has_command) {
+        outcomes[i] = duplicate_command(part.stream, part.events.front().command_id);
+        continue;
+      }
       if (head != part.expected) {
         outcomes[i] = error{errc::conflict, conflict_message(part.stream, part.expected, head)};
         continue;
@@ -455,7 +513,8 @@ struct postgres_journal::impl {
           group.schema_version.finish(), group.aggregate_type.finish(), group.aggregate_id.finish(),
           group.micros.finish(), group.user_id.finish(), group.command_id.finish(),
           group.correlation_id.finish(), group.causation_id.finish(), group.data.finish(),
-          group.hash.finish());
+          group.hash.finish(), group.command_key.finish(), group.command_stream.finish(),
+          group.command.finish(), group.command_first.finish());
       group = write_set{};
     };
     for (std::size_t i : writing) {
@@ -572,6 +631,26 @@ result<std::vector<event_record>> postgres_journal::read_stream(const stream_id&
                                                            clamp_i64(range.from.value), to, limit);
         return decode_events(rows);
       });
+}
+
+result<std::vector<event_record>> postgres_journal::find_command(const stream_id& stream,
+                                                                 std::string_view command_id) {
+  if (command_id.empty()) return std::vector<event_record>{};
+  auto first = impl_->session.run_idempotent(
+      "find_command " + stream.str(), [&](pqxx::connection& c) -> result<std::optional<version>> {
+        pqxx::nontransaction tx{c};
+        auto rows = tx.exec_prepared("command_first", stream.str(), std::string{command_id});
+        if (rows.empty()) return std::optional<version>{};
+        auto v = rows[0][0].as<std::int64_t>();
+        if (v < 1)
+          return error{errc::corrupted, "command " + std::string{command_id} + " of " +
+                                            stream.str() + " has first version " +
+                                            std::to_string(v)};
+        return std::optional<version>{version{static_cast<std::uint64_t>(v)}};
+      });
+  if (!first) return std::move(first).err();
+  if (!*first) return std::vector<event_record>{};
+  return read_command_events(*this, stream, **first, command_id);
 }
 
 result<std::vector<event_record>> postgres_journal::read_all(global_position after,

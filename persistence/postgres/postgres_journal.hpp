@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/domain/kernel/result.hpp"
@@ -55,7 +56,8 @@ struct postgres_journal_options {
 class postgres_journal final : public journal {
  public:
   /// Connects and creates the schema and its tables when they do not exist yet (safe against
-  /// concurrent creators: an advisory lock serialises them).
+  /// concurrent creators: an advisory lock serialises them). A schema without the commands
+  /// table (the unique index of command ids) gets it, filled from its events.
   /// Errors: `invalid_argument` for bad options, `unavailable` when the server is unreachable.
   static result<std::unique_ptr<postgres_journal>> open(postgres_journal_options options);
 
@@ -66,6 +68,9 @@ class postgres_journal final : public journal {
   result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) override;
   result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                 const stream_range& range) override;
+  /// One lookup in the schema's commands table, then the command's events.
+  result<std::vector<event_record>> find_command(const stream_id& stream,
+                                                 std::string_view command_id) override;
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;

@@ -187,6 +187,71 @@ TEST_CASE("a repeated command id returns the original outcome and appends nothin
   CHECK(t.journal_contents().size() == 1);
 }
 
+TEST_CASE("a command id older than the window is answered from the journal and applied once") {
+  actors::engine_options options;
+  options.idempotency_window = 2;
+  order_engine t{options};
+  command_metadata meta;
+  meta.command_id = "add-old";
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  auto first = t.run("o-1", orders::add_item{make_line("sku-2", 1)}, meta);
+  REQUIRE(first.is_accepted());
+  for (int i = 0; i < 5; ++i) {
+    command_metadata later;
+    later.command_id = "later-" + std::to_string(i);
+    REQUIRE(t.run("o-1", orders::add_item{make_line("x-" + std::to_string(i), 1)}, later)
+                .is_accepted());
+  }
+  auto again = t.run("o-1", orders::add_item{make_line("sku-2", 1)}, meta);
+  REQUIRE_MESSAGE(again.is_accepted(), to_string(again));
+  CHECK(again.duplicate);
+  CHECK(again.at == first.at);
+  CHECK(again.position == first.position);
+  REQUIRE(again.records.size() == 1);
+  CHECK(again.records[0].event_id == first.records[0].event_id);
+  CHECK(t.journal_contents().size() == 7);
+  // The state is what the journal holds: the duplicate's events were not applied.
+  auto view = t.state("o-1");
+  REQUIRE(view);
+  CHECK(view->at == version{7});
+  // And the aggregate goes on deciding new commands.
+  CHECK(t.run("o-1", orders::add_item{make_line("sku-9", 1)}).is_accepted());
+}
+
+TEST_CASE(
+    "a rejected retry of an applied command gets the original outcome, a new id the rejection") {
+  actors::engine_options options;
+  options.idempotency_window = 1;
+  order_engine t{options};
+  command_metadata meta;
+  meta.command_id = "place-1";
+  auto first = t.run("o-1", place_order(), meta);
+  REQUIRE(first.is_accepted());
+  command_metadata other;
+  other.command_id = "add-1";
+  REQUIRE(t.run("o-1", orders::add_item{make_line("sku-2", 1)}, other).is_accepted());
+
+  auto again = t.run("o-1", place_order(), meta);
+  REQUIRE_MESSAGE(again.is_accepted(), to_string(again));
+  CHECK(again.duplicate);
+  CHECK(again.at == version{1});
+  REQUIRE(again.records.size() == 1);
+  CHECK(again.records[0].event_id == first.records[0].event_id);
+
+  command_metadata fresh;
+  fresh.command_id = "place-2";
+  auto rejected = t.run("o-1", place_order(), fresh);
+  CHECK(rejected.status == command_status::rejected);
+  CHECK(rejected.why->code == orders::order_already_placed);
+
+  // When the journal cannot be asked, the answer says so instead of guessing.
+  t.faults->fail_reads(error{errc::unavailable, "down"});
+  auto unknown = t.run("o-1", place_order(), meta);
+  CHECK(unknown.status == command_status::unavailable);
+  t.faults->fail_reads(std::nullopt);
+  CHECK(t.journal_contents().size() == 2);
+}
+
 TEST_CASE("command ids are remembered across a restart of the aggregate") {
   order_engine t;
   command_metadata meta;

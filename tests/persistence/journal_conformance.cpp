@@ -725,6 +725,115 @@ TEST_CASE_TEMPLATE_DEFINE(
   CHECK_FALSE(verified->has_value());
 }
 
+// Events of one command: `n` events carrying `command_id`.
+std::vector<new_event> command_events(const std::string& command_id,
+                                      std::initializer_list<const char*> types) {
+  std::vector<new_event> out;
+  for (const char* t : types) {
+    new_event e = make_event(t);
+    e.command_id = command_id;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "a command id appended again, however many commands later, is a duplicate and writes nothing",
+    B, command_once) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  auto first = append_one(*j, order_1, 0, command_events("cmd-a", {"placed", "confirmed"}));
+  REQUIRE(first.has_value());
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    REQUIRE(append_one(*j, order_1, 2 + i, command_events("later-" + std::to_string(i), {"noted"}))
+                .has_value());
+  }
+  REQUIRE(append_one(*j, order_2, 0, command_events("cmd-a", {"placed"})).has_value());
+
+  auto again = append_one(*j, order_1, 42, command_events("cmd-a", {"placed"}));
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.err().code == errc::duplicate);
+  // A stale retry is a duplicate too, not a conflict.
+  auto stale = append_one(*j, order_1, 1, command_events("cmd-a", {"placed"}));
+  REQUIRE_FALSE(stale.has_value());
+  CHECK(stale.err().code == errc::duplicate);
+  CHECK(j->head(order_1)->value == 42);
+  CHECK(j->last_position()->value == 43);
+
+  auto found = j->find_command(order_1, "cmd-a");
+  REQUIRE(found.has_value());
+  CHECK(render(*found) == "placed@1 confirmed@2");
+  CHECK(found->back().hash == first->back().hash);
+  CHECK(found->back().position == first->back().position);
+  CHECK(render(*j->find_command(order_1, "later-7")) == "noted@10");
+  CHECK(j->find_command(order_1, "never")->empty());
+  CHECK(j->find_command(order_1, "")->empty());
+  CHECK(j->find_command(payment_1, "cmd-a")->empty());
+
+  // Events without a command id are never duplicates of each other.
+  new_event anonymous = make_event("noted");
+  anonymous.command_id.clear();
+  REQUIRE(append_one(*j, order_1, 42, {anonymous}).has_value());
+  REQUIRE(append_one(*j, order_1, 43, {anonymous}).has_value());
+  CHECK(j->head(order_1)->value == 44);
+  // And the stream goes on after a duplicate: the head was left where it was.
+  auto next = append_one(*j, order_1, 44, command_events("cmd-b", {"noted"}));
+  REQUIRE(next.has_value());
+  CHECK(next->front().hash == chain_hash((*j->read_stream(order_1, {}))[43].hash, next->front()));
+}
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "in one batch a duplicate command writes nothing while the other streams commit", B,
+    batch_duplicate) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  auto j = must_open(backend);
+  REQUIRE(append_one(*j, order_2, 0, command_events("batch-2", {"placed"})).has_value());
+
+  auto out = j->append({part(order_1, 0, command_events("batch-1", {"placed", "confirmed"})),
+                        part(order_2, 1, command_events("batch-2", {"placed"})),
+                        part(payment_1, 0, command_events("batch-3", {"authorized"}))});
+  REQUIRE(out.has_value());
+  REQUIRE(out->size() == 3);
+  REQUIRE((*out)[0].has_value());
+  REQUIRE_FALSE((*out)[1].has_value());
+  CHECK((*out)[1].err().code == errc::duplicate);
+  REQUIRE((*out)[2].has_value());
+  CHECK(render(*j->read_stream(order_1, {})) == "placed@1 confirmed@2");
+  CHECK(render(*j->read_stream(order_2, {})) == "placed@1");
+  CHECK(render(*j->read_stream(payment_1, {})) == "authorized@1");
+  CHECK((*out)[2]->at(0).position.value == 4);
+  CHECK(j->last_position()->value == 4);
+  CHECK(j->head(order_2)->value == 1);
+  CHECK(render(*j->find_command(order_1, "batch-1")) == "placed@1 confirmed@2");
+
+  // A command id of the same batch, twice in one stream, is not; in two streams it is fine.
+  auto twice = j->append({part(order_1, 2, command_events("batch-1", {"noted"})),
+                          part(payment_1, 1, command_events("batch-1", {"captured"}))});
+  REQUIRE(twice.has_value());
+  CHECK((*twice)[0].err().code == errc::duplicate);
+  REQUIRE((*twice)[1].has_value());
+  CHECK((*twice)[1]->front().position.value == 5);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("command ids stay unique after the store is reopened", B,
+                          command_once_reopened) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  {
+    auto j = must_open(backend);
+    REQUIRE(append_one(*j, order_1, 0, command_events("cmd-a", {"placed"})).has_value());
+  }
+  auto reopened = backend.reopen();
+  REQUIRE(reopened.has_value());
+  auto& j = **reopened;
+  auto again = append_one(j, order_1, 1, command_events("cmd-a", {"placed"}));
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.err().code == errc::duplicate);
+  CHECK(render(*j.find_command(order_1, "cmd-a")) == "placed@1");
+}
+
 TEST_CASE_TEMPLATE_APPLY(round_trip, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(new_stream_conflict, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(stale_conflict, journal_backends);
@@ -744,6 +853,9 @@ TEST_CASE_TEMPLATE_APPLY(visit_matches_read, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(alternating_writers, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(cut_prefix, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(cut_checks, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(command_once, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(batch_duplicate, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(command_once_reopened, journal_backends);
 
 }  // namespace
 }  // namespace strata::persistence::testing

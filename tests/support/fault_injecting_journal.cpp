@@ -155,6 +155,13 @@ result<std::vector<event_record>> fault_injecting_journal::read_stream(const str
   return inner_->read_stream(stream, range);
 }
 
+result<std::vector<event_record>> fault_injecting_journal::find_command(
+    const stream_id& stream, std::string_view command_id) {
+  plan_->pause();
+  if (auto e = plan_->on_read()) return std::move(*e);
+  return inner_->find_command(stream, command_id);
+}
+
 result<std::vector<event_record>> fault_injecting_journal::read_all(global_position after,
                                                                     std::size_t limit) {
   plan_->pause();

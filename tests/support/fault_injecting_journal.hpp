@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "strata/persistence/journal.hpp"
 
@@ -31,7 +32,8 @@ class fault_plan {
   /// cannot tell whether its events were written (a lost reply). `std::nullopt` stops it.
   void fail_appends_after_commit(std::optional<error> e);
 
-  /// Fails every read (read_stream, read_all, head, last_position) with `e` while set.
+  /// Fails every read (read_stream, find_command, read_all, head, last_position) with `e` while
+  /// set.
   void fail_reads(std::optional<error> e);
 
   /// Fails `journal_factory::open` of a `fault_injecting_journal_factory` with `e` while set.
@@ -104,6 +106,9 @@ class fault_injecting_journal final : public journal {
   result<std::vector<stream_outcome>> append(const std::vector<stream_append>& batch) override;
   result<std::vector<event_record>> read_stream(const stream_id& stream,
                                                 const stream_range& range) override;
+  /// Forwarded; a read as far as faults go (`fail_reads`).
+  result<std::vector<event_record>> find_command(const stream_id& stream,
+                                                 std::string_view command_id) override;
   result<std::vector<event_record>> read_all(global_position after, std::size_t limit) override;
   result<version> head(const stream_id& stream) override;
   result<global_position> last_position() override;

@@ -24,6 +24,7 @@ struct options {
   std::string pg;                  ///< libpq conninfo; empty: PostgreSQL runs are skipped.
   int repeat = 3;                  ///< Repetitions of short measurements (median reported).
   bool keep_files = false;
+  bool command_ids = false;  ///< orders: every command carries its own command id.
 };
 
 /// A workload's self-check failed: prints the reason to stderr and exits with status 3.

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   orders->add_option("--commands", order_commands, "Commands")->capture_default_str();
   orders->add_option("--levels", order_levels, "In-flight levels")->capture_default_str();
   orders->add_option("--classes", order_classes, "Durability classes")->capture_default_str();
+  orders->add_flag("--command-ids", o.command_ids,
+                   "Give every command its own command id (the journal indexes them)");
 
   std::size_t rh_events = 100000;
   std::size_t first_events = 1000000;

@@ -70,7 +70,9 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
     runtime& r = **rt;
 
     auto placed = drive(streams, 256, [&](std::size_t i, command_callback done) {
-      r.send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
+      command_metadata meta;
+      if (o.command_ids) meta.command_id = "place-" + std::to_string(i);
+      r.send<orders::order>(data.order_id(i), data.place(i), std::move(meta), std::move(done));
     });
     check(placed.other == 0, label + ": place was not accepted: " + placed.first_other);
 
@@ -79,6 +81,7 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
     auto run = drive(commands, level, [&](std::size_t i, command_callback done) {
       command_metadata meta;
       meta.user_id = "bench";
+      if (o.command_ids) meta.command_id = "add-" + std::to_string(i);
       r.send<orders::order>(data.order_id(i % streams), data.add(i / streams), std::move(meta),
                             std::move(done));
     });
@@ -97,7 +100,8 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
         .param("commands", static_cast<double>(commands))
         .param("preload_events", static_cast<double>(preload_events))
         .param("event_bytes", static_cast<double>(data.event_bytes()))
-        .param("seed", static_cast<double>(o.seed));
+        .param("seed", static_cast<double>(o.seed))
+        .param("command_ids", o.command_ids ? 1.0 : 0.0);
     line.figure("seconds", run.seconds)
         .figure("commands_s", figures.commands_per_s)
         .figure("events_s", static_cast<double>(run.events) / run.seconds)
