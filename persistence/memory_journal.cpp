@@ -105,9 +105,10 @@ result<std::vector<event_record>> memory_journal::find_command(const stream_id& 
   if (it == store_->streams.end()) return out;
   auto found = it->second.commands.find(std::string{command_id});
   if (found == it->second.commands.end()) return out;
-  const auto& indices = it->second.events;
-  for (std::uint64_t v = found->second.value; v <= indices.size(); ++v) {
-    const event_record& r = store_->log[indices[v - 1]];
+  const auto& state = it->second;
+  // Versions at or below the anchor were archived: they are not in this journal any more.
+  for (std::uint64_t v = std::max(found->second.value, state.base + 1); v <= state.head(); ++v) {
+    const event_record& r = store_->log[state.events[v - state.base - 1]];
     if (r.command_id != command_id) break;
     out.push_back(r);
   }
