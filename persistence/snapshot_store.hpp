@@ -50,13 +50,9 @@ class snapshot_store {
 
   /// Saves every snapshot of `batch` and prunes their streams, in one transaction where the
   /// backend has them (all or none): the snapshot writer's way to keep up with many
-  /// aggregates at once. The default saves them one by one and stops at the first error.
-  /// REQUIRES: as `save`, for each; a stream appears at most once.
-  virtual result<void> save_all(const std::vector<snapshot_record>& batch) {
-    for (const auto& s : batch)
-      if (auto saved = save(s); !saved) return saved;
-    return ok();
-  }
+  /// aggregates at once. The default checks them all, then saves them one by one and stops at
+  /// the first error. REQUIRES: as `save`, for each; a stream appears at most once.
+  virtual result<void> save_all(const std::vector<snapshot_record>& batch);
 
   /// The snapshot of `stream` with the highest `at` that is <= `at_or_below`, or nullopt.
   virtual result<std::optional<snapshot_record>> load_latest(const stream_id& stream,
@@ -92,6 +88,13 @@ inline result<std::string> check_snapshot_batch(const std::vector<snapshot_recor
     if (auto checked = check_snapshot(s); !checked) return std::move(checked).err();
   return batch.size() == 1 ? "save snapshot of " + batch.front().stream.str()
                            : "save " + std::to_string(batch.size()) + " snapshots";
+}
+
+inline result<void> snapshot_store::save_all(const std::vector<snapshot_record>& batch) {
+  if (auto checked = check_snapshot_batch(batch); !checked) return std::move(checked).err();
+  for (const auto& s : batch)
+    if (auto saved = save(s); !saved) return saved;
+  return ok();
 }
 
 }  // namespace strata::persistence

@@ -90,7 +90,8 @@ new_event event_at(std::int64_t us, int n) {
   e.event_type = "Step";
   e.time = strata::from_unix_micros(us);
   e.user_id = "alice";
-  e.command_id = "cmd-" + std::to_string(n);
+  static int commands = 0;  // every append is its own command
+  e.command_id = "cmd-" + std::to_string(++commands);
   e.correlation_id = "corr-" + std::to_string(n);
   e.data = R"({"n":)" + std::to_string(n) + "}";
   return e;

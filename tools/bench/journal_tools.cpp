@@ -1,5 +1,7 @@
 #include "tools/bench/journal_tools.hpp"
 
+#include "strata/persistence/forwarding_journal.hpp"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -17,10 +19,10 @@ namespace strata::bench {
 namespace {
 
 /// Forwards every call; records the size of each successful append batch.
-class counting_journal final : public persistence::journal {
+class counting_journal final : public persistence::forwarding_journal {
  public:
   counting_journal(std::unique_ptr<persistence::journal> inner, counting_factory& owner)
-      : inner_(std::move(inner)), owner_(owner) {}
+      : forwarding_journal(*inner), inner_(std::move(inner)), owner_(owner) {}
 
   result<std::vector<persistence::stream_outcome>> append(
       const std::vector<persistence::stream_append>& batch) override {
@@ -32,20 +34,9 @@ class counting_journal final : public persistence::journal {
     }
     return r;
   }
-  result<std::vector<persistence::event_record>> read_stream(
-      const stream_id& stream, const persistence::stream_range& range) override {
-    return inner_->read_stream(stream, range);
-  }
-  result<std::vector<persistence::event_record>> read_all(global_position after,
-                                                          std::size_t limit) override {
-    return inner_->read_all(after, limit);
-  }
-  result<version> head(const stream_id& stream) override { return inner_->head(stream); }
-  result<global_position> last_position() override { return inner_->last_position(); }
-  const std::string& id() const noexcept override { return inner_->id(); }
 
  private:
-  std::unique_ptr<persistence::journal> inner_;
+  std::unique_ptr<persistence::journal> inner_;  // owned; forwarded to by the base
   counting_factory& owner_;
 };
 

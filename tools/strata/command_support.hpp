@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "strata/cli/cli.hpp"
+#include "strata/persistence/forwarding_journal.hpp"
 
 namespace strata::cli_support {
 
@@ -49,36 +50,19 @@ result<void> scan_all(persistence::journal& j, global_position after, Visit&& vi
 /// A journal that hands every call on to `inner` and reports the position of the last event
 /// each `read_all` page returned (the progress of a whole-journal scan by code that takes a
 /// journal, such as `persistence::verify_journal`).
-class reading_journal final : public persistence::journal {
+class reading_journal final : public persistence::forwarding_journal {
  public:
   reading_journal(persistence::journal& inner, std::function<void(global_position)> on_page)
-      : inner_(inner), on_page_(std::move(on_page)) {}
+      : forwarding_journal(inner), on_page_(std::move(on_page)) {}
 
-  result<std::vector<persistence::stream_outcome>> append(
-      const std::vector<persistence::stream_append>& batch) override {
-    return inner_.append(batch);
-  }
-  result<std::vector<persistence::event_record>> read_stream(
-      const stream_id& stream, const persistence::stream_range& range) override {
-    return inner_.read_stream(stream, range);
-  }
-  result<std::size_t> for_each_in_stream(const stream_id& stream,
-                                         const persistence::stream_range& range,
-                                         const persistence::event_visitor& visit) override {
-    return inner_.for_each_in_stream(stream, range, visit);
-  }
   result<std::vector<persistence::event_record>> read_all(global_position after,
                                                           std::size_t limit) override {
-    auto page = inner_.read_all(after, limit);
+    auto page = inner().read_all(after, limit);
     if (page && !page->empty()) on_page_(page->back().position);
     return page;
   }
-  result<version> head(const stream_id& stream) override { return inner_.head(stream); }
-  result<global_position> last_position() override { return inner_.last_position(); }
-  const std::string& id() const noexcept override { return inner_.id(); }
 
  private:
-  persistence::journal& inner_;
   std::function<void(global_position)> on_page_;
 };
 
