@@ -37,7 +37,7 @@ inline const char* name_of(backend b) {
 
 class fulfilment_harness {
  public:
-  explicit fulfilment_harness(backend b) : backend_(b) {
+  explicit fulfilment_harness(backend b) {
     config_.metrics.enabled = false;
     config_.projections.path = dir_.file("read.db");
     config_.journal.sqlite.path = dir_.file("journal.db");  // nothing in the working directory
@@ -153,7 +153,6 @@ class fulfilment_harness {
   std::string file(const std::string& name) const { return dir_.file(name); }
 
  private:
-  backend backend_;
   temp_dir dir_;
   runtime_config config_;
   std::shared_ptr<persistence::journal_factory> inner_;

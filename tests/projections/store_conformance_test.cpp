@@ -35,7 +35,7 @@ using namespace strata::persistence;
 namespace {
 
 struct sqlite_store {
-  static constexpr const char* name = "sqlite";
+  [[maybe_unused]] static constexpr const char* name = "sqlite";
   bool available() const { return true; }
   result<std::unique_ptr<projection_store>> open() {
     sqlite_projection_store_options o;

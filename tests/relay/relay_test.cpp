@@ -92,7 +92,9 @@ TEST_CASE("a malformed relay configuration is refused, naming the key") {
       {R"({"relay": {"enabled": "yes"}})", "relay.enabled"},
       {R"({"relay": {"rabbitmq": {"uri": "amqp://127.0.0.1/"}}})", "relay.rabbitmq.uri"},
   };
-  for (const auto& [text, key] : cases) {
+  for (const auto& entry : cases) {
+    const auto& text = entry.first;  // not a structured binding: INFO captures it in a lambda
+    const auto& key = entry.second;
     INFO(text);
     auto c = parse_config(text);
     REQUIRE(!c);
