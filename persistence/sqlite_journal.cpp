@@ -234,8 +234,8 @@ struct sqlite_journal::impl {
   sqlite_journal_options options;
   SQLite::Database db;
   bool read_only = false;
-  bool has_meta = false;     // journal_meta exists (every file opened with write access)
-  bool has_anchors = false;  // stream_anchors exists (seen once; never dropped)
+  bool has_meta = false;      // journal_meta exists (every file opened with write access)
+  bool has_anchors = false;   // stream_anchors exists (seen once; never dropped)
   bool has_commands = false;  ///< False only for an older file opened read-only.
   std::string id;
   std::unordered_map<std::string, known_stream> streams;

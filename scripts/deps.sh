@@ -12,7 +12,9 @@ packages=(
   doctest-dev
 )
 if [[ "${1:-}" == "--with-test-servers" ]]; then
-  packages+=(postgresql rabbitmq-server prometheus curl)
+  # The servers the tests start, and clang with its sanitizer and libFuzzer runtimes for the
+  # sanitized suites and the fuzz targets (scripts/sanitize.sh, scripts/fuzz.sh).
+  packages+=(postgresql rabbitmq-server prometheus curl clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

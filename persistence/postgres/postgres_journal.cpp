@@ -373,8 +373,8 @@ struct postgres_journal::impl {
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
           "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND "
           "to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL",
-          s + "streams", s + "events", s + "journal_position", s + "stream_anchors",
-          s + "archives", s + "commands");
+          s + "streams", s + "events", s + "journal_position", s + "stream_anchors", s + "archives",
+          s + "commands");
       tables = r[0].as<bool>();
     }
     if (tables) {
