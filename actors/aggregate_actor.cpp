@@ -434,13 +434,23 @@ void maybe_snapshot(self_ptr self, const std::string& last_hash) {
   auto& st = self->state;
   if (st.svc->snapshots == nullptr) return;
   if (!st.svc->model->wants_snapshot(st.state, st.at, st.last_snapshot)) return;
+  std::string state_json;
+  try {
+    state_json = st.svc->model->encode_state(st.state);
+  } catch (const std::exception& ex) {  // a snapshot is an optimisation: rehydrate from events
+    st.svc->log->write(log_level::warning, "snapshots",
+                       st.id + ": no snapshot at version " + std::to_string(st.at.value) +
+                           ", its state does not encode: " + ex.what());
+    st.last_snapshot = st.at;  // try again after another `snapshot_every` events, not on each
+    return;
+  }
   persistence::snapshot_record s;
   s.stream = stream_id{st.svc->model->type(), st.id};
   s.at = st.at;
   s.state_version = st.svc->model->state_version();
   s.last_event_hash = last_hash;
   s.taken = st.svc->clk->now();
-  s.state = encode_snapshot_body(st.svc->model->encode_state(st.state), st.recent);
+  s.state = encode_snapshot_body(state_json, st.recent);
   const std::uint64_t distance = st.at.value - st.last_snapshot.value;
   if (st.svc->snapshots->submit(std::move(s))) {
     st.svc->metrics->snapshot_queued(distance);

@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "strata/domain/kernel/json.hpp"
+
 namespace strata::actors {
 namespace {
 
@@ -206,6 +208,8 @@ result<snapshot_body> decode_snapshot_body(std::string_view text) {
   const auto* recent = o.if_contains("recent");
   if (state == nullptr || recent == nullptr || !recent->is_array())
     return error{errc::corrupted, "snapshot body lacks \"state\" or \"recent\""};
+  if (json::holds_non_finite(*state))
+    return error{errc::corrupted, "snapshot body: \"state\" holds a number out of range"};
   snapshot_body out;
   out.state_json = boost::json::serialize(*state);
   for (const auto& e : recent->as_array()) {

@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 
+#include "strata/domain/kernel/json.hpp"
+
 namespace strata::persistence {
 namespace {
 
@@ -89,7 +91,8 @@ result<event_record> record_from_json(const bj::value& v) {
   r.time = *parsed;
 
   const bj::value* data = o->if_contains("data");
-  if (data == nullptr) return bad_member("data", "JSON");
+  if (data == nullptr || json::holds_non_finite(*data))
+    return bad_member("data", "JSON with every number in range");
   r.data = bj::serialize(*data);
 
   const bj::value* ver = o->if_contains("version");

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -74,10 +75,53 @@ T from_json(const boost::json::value& v) {
   }
 }
 
+/// Whether `v` holds a floating-point number that is infinite or NaN anywhere inside it. JSON
+/// has no text for one: Boost.JSON 1.81 writes `Infinity` or `NaN`, which no parser reads
+/// back, and parses an out-of-range literal such as `1e400` to infinity.
+bool holds_non_finite(const boost::json::value& v) noexcept;
+
+namespace detail {
+
+/// Whether a `T` may encode to a JSON number with a fraction or exponent: false only for the
+/// types known to hold none (integers, strings, bools and described structs, vectors,
+/// optionals and string maps of those), so `to_json` checks nothing for them.
+template <class T>
+constexpr bool may_hold_double() {
+  if constexpr (std::is_floating_point_v<T>) {
+    return true;
+  } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T> ||
+                       std::is_same_v<T, std::string>) {
+    return false;
+  } else if constexpr (boost::describe::has_describe_members<T>::value) {
+    bool any = false;
+    using members = boost::describe::describe_members<T, boost::describe::mod_public>;
+    boost::mp11::mp_for_each<members>([&](auto d) {
+      using member_t = std::remove_reference_t<decltype(std::declval<T&>().*d.pointer)>;
+      any = any || may_hold_double<member_t>();
+    });
+    return any;
+  } else if constexpr (is_vector<T>::value || is_optional<T>::value) {
+    return may_hold_double<typename T::value_type>();
+  } else if constexpr (is_string_map<T>::value) {
+    return may_hold_double<typename T::mapped_type>();
+  } else {
+    return true;  // a conversion of the host's own: look at what it wrote
+  }
+}
+
+}  // namespace detail
+
 /// Serializes any type Boost.JSON can convert (described structs included) to compact text.
+/// Throws `std::domain_error` for a value holding an infinite or NaN number, which JSON cannot
+/// represent (see `holds_non_finite`); callers at a layer edge turn it into an `error`.
 template <class T>
 std::string to_json(const T& x) {
-  return boost::json::serialize(boost::json::value_from(x));
+  boost::json::value v = boost::json::value_from(x);
+  if constexpr (detail::may_hold_double<T>()) {
+    if (holds_non_finite(v))
+      throw std::domain_error("a number is infinite or NaN, which JSON cannot represent");
+  }
+  return boost::json::serialize(v);
 }
 
 }  // namespace strata::json

@@ -2,6 +2,7 @@
 // result must equal a full replay, and only the tail may be read.
 
 #include <doctest/doctest.h>
+#include <boost/json.hpp>
 
 #include <atomic>
 
@@ -298,4 +299,20 @@ TEST_CASE("the snapshot body round-trips the idempotency window") {
   CHECK(back->recent[0].last == version{2});
   CHECK_FALSE(actors::decode_snapshot_body("[]"));
   CHECK_FALSE(actors::decode_snapshot_body(R"({"state":{},"recent":[[1,2]]})"));
+}
+
+// Found by fuzzing: Boost.JSON 1.81 reads an out-of-range literal as infinity and writes it
+// back as `Infinity`, which is not JSON, so the body would not read back after a save.
+TEST_CASE("a snapshot body whose state holds a number out of range is refused as corrupted") {
+  for (const char* number : {"5888888888E8888888", "1e400", "-1e400"}) {
+    const std::string text =
+        std::string{R"({"state":{"total":)"} + number + R"(},"recent":[[1,1,1,1]]})";
+    auto body = actors::decode_snapshot_body(text);
+    REQUIRE_FALSE(body);
+    CHECK(body.err().code == errc::corrupted);
+    CHECK_MESSAGE(body.err().message.find("out of range") != std::string::npos, body.err().message);
+  }
+  auto in_range = actors::decode_snapshot_body(R"({"state":{"total":1.5e300},"recent":[]})");
+  REQUIRE(in_range);
+  CHECK(boost::json::parse(in_range->state_json).at("total").as_double() == 1.5e300);
 }

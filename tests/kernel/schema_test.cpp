@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -76,6 +78,24 @@ const schema<event>& events() {
   return s;
 }
 }  // namespace demo
+
+struct measured {
+  double reading = 0;
+  std::vector<std::optional<double>> history;
+};
+BOOST_DESCRIBE_STRUCT(measured, (), (reading, history))
+
+TEST_CASE("a value holding an infinite or NaN number does not encode to JSON") {
+  CHECK(json::to_json(measured{2.5, {1.0, std::nullopt}}) ==
+        R"({"reading":2.5E0,"history":[1E0,null]})");
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(json::to_json(measured{inf, {}}), std::domain_error);
+  CHECK_THROWS_AS(json::to_json(measured{0, {1.0, -inf}}), std::domain_error);
+  CHECK_THROWS_AS(json::to_json(measured{nan, {}}), std::domain_error);
+  CHECK_FALSE(json::detail::may_hold_double<demo::created>());
+  CHECK(json::detail::may_hold_double<measured>());
+}
 
 TEST_CASE("an event encodes with its wire name, current version and described JSON") {
   auto enc = demo::events().encode(demo::created{"a", money{500, "EUR"}, {"x"}});

@@ -77,6 +77,15 @@ TEST_CASE("a record whose data is not JSON has no JSON form") {
   CHECK(v.err().code == errc::corrupted);
 }
 
+TEST_CASE("a record whose data holds a number out of range is refused, not stored as non-JSON") {
+  auto v = boost::json::parse(*to_json_text(stored_record()));
+  v.as_object()["data"] = boost::json::parse(R"({"amount":[1,1e400]})");
+  auto r = record_from_json(v);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.err().code == errc::invalid_argument);
+  CHECK_MESSAGE(r.err().message.find("data") != std::string::npos, r.err().message);
+}
+
 TEST_CASE("reading a record from JSON names the member that is missing or mistyped") {
   const std::string good = *to_json_text(stored_record());
   auto without = [&](const char* name) {
