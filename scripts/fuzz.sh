@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Fuzzes each libFuzzer target of the address build (scripts/sanitize.sh address builds them)
-# for a while, two at a time, starting from the committed corpora under tests/fuzz/corpus/.
-# New inputs go to a scratch corpus in the build directory, never into the source tree; a
-# crash input is written to <build>/fuzz-artifacts/ and fails the run (docs/TESTING.md says
-# what to do with it). STRATA_FUZZ_SECONDS sets the time per target (default 25); arguments
-# name targets to fuzz (default: all).
+# Fuzzes each libFuzzer target of the address build (scripts/sanitize.sh address builds them),
+# two at a time, starting from the committed corpora under tests/fuzz/corpus/. New inputs go to
+# a scratch corpus in the build directory, never into the source tree; a crash input is written
+# to <build>/fuzz-artifacts/ and fails the run (docs/TESTING.md says what to do with it).
+#
+# A run is reproducible: each target makes STRATA_FUZZ_RUNS inputs (default 1000000) from a seed
+# taken from the commit (STRATA_FUZZ_SEED overrides it), so a failure in CI fails the same way
+# on a developer's machine, and each commit still explores somewhere new. STRATA_FUZZ_SECONDS
+# (default 120) only caps a run on a slow machine. Arguments name targets (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${STRATA_SANITIZE_BUILD_DIR:-build-sanitize-address}
-seconds=${STRATA_FUZZ_SECONDS:-25}
+seconds=${STRATA_FUZZ_SECONDS:-120}
+runs=${STRATA_FUZZ_RUNS:-1000000}
+seed=${STRATA_FUZZ_SEED:-}
+if [[ -z "$seed" ]]; then
+  commit=$(git rev-parse --short=7 HEAD 2>/dev/null || echo 1)
+  seed=$(( 16#$commit % 2147483647 + 1 ))
+fi
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
   targets=()
@@ -25,12 +34,13 @@ fuzz_one() {
   local name=$1 binary=$build_dir/tests/fuzz/${1}_fuzz
   local scratch=$build_dir/fuzz-corpus/$name
   mkdir -p "$scratch"
-  if "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$artifacts/$name-" "$scratch" "tests/fuzz/corpus/$name" \
-      >"$build_dir/fuzz-$name.log" 2>&1; then
-    echo "fuzz $name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$build_dir/fuzz-$name.log" | grep -o '[0-9]*$') runs in ${seconds} s, no fault"
+  local start=$SECONDS
+  if "$binary" -seed="$seed" -runs="$runs" -max_total_time="$seconds" -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
+      "$scratch" "tests/fuzz/corpus/$name" >"$build_dir/fuzz-$name.log" 2>&1; then
+    echo "fuzz $name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$build_dir/fuzz-$name.log" | grep -o '[0-9]*$') runs in $((SECONDS - start)) s, seed $seed, no fault"
   else
-    echo "fuzz $name: FAILED, input in $artifacts/ (log: $build_dir/fuzz-$name.log)" >&2
+    echo "fuzz $name: FAILED with seed $seed, input in $artifacts/ (log: $build_dir/fuzz-$name.log)" >&2
     tail -n 40 "$build_dir/fuzz-$name.log" >&2
     return 1
   fi

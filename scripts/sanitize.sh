@@ -20,7 +20,9 @@ werror=OFF
 cxx=${STRATA_SANITIZE_CXX:-clang++-14}
 case "$kind" in
   address) options=(-DSTRATA_SANITIZE=address,undefined -DSTRATA_FUZZ=ON) ;;
-  thread) options=(-DSTRATA_SANITIZE=thread) ;;
+  # ThreadSanitizer neither runs (see below) nor builds the suites that run actors, nor the
+  # example hosts that only those suites use.
+  thread) options=(-DSTRATA_SANITIZE=thread -DSTRATA_ACTOR_SYSTEM_TESTS=OFF -DSTRATA_BUILD_EXAMPLES=OFF) ;;
   *) echo "scripts/sanitize.sh: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
 esac
 build_dir=${STRATA_SANITIZE_BUILD_DIR:-build-sanitize-$kind}
