@@ -289,6 +289,20 @@ struct yearly_orders {
             v);
       }
     }
+    save_snapshots(order);
+    for (const auto& args : reads()) {
+      auto r = run_strata(dir, journal(args));
+      REQUIRE_MESSAGE(r.code == 0, r.err);
+      before.push_back(r.out);
+    }
+    archive("2020-06-01T00:00:00Z", a2020, "5 events copied");
+    std::filesystem::copy_file(path, copy);  // no connection is open: no -wal file to copy
+    archive("2021-06-01T00:00:00Z", a2021, "6 events copied");
+    archive("2022-06-01T00:00:00Z", a2022, "4 events copied");
+  }
+
+  /// Snapshots at 6, 12 and 16 holding the states `strata state` rebuilds there.
+  void save_snapshots(const stream_id& order) {
     strata::persistence::sqlite_snapshot_store_options so;
     so.path = path;
     auto snaps = strata::persistence::sqlite_snapshot_store::open(so);
@@ -312,15 +326,6 @@ struct yearly_orders {
       rec.state = "{\"state\":" + state_of(state.out) + ",\"recent\":[]}";
       REQUIRE((*snaps)->save(rec).has_value());
     }
-    for (const auto& args : reads()) {
-      auto r = run_strata(dir, journal(args));
-      REQUIRE_MESSAGE(r.code == 0, r.err);
-      before.push_back(r.out);
-    }
-    archive("2020-06-01T00:00:00Z", a2020, "5 events copied");
-    std::filesystem::copy_file(path, copy);
-    archive("2021-06-01T00:00:00Z", a2021, "6 events copied");
-    archive("2022-06-01T00:00:00Z", a2022, "4 events copied");
   }
 
   void archive(const std::string& before_time, const std::string& to, const std::string& says,
