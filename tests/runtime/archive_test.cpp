@@ -179,6 +179,10 @@ TEST_CASE("a command retried after its events were archived is answered with its
     auto done = run_archive(**j, *plan, h.dir.file("cold.db"), options);
     REQUIRE_MESSAGE(done, to_string(done.err()));
     REQUIRE(done->removed == 9);
+    auto found = (*j)->find_command(stream_id{"Order", "o-9"}, "place-o-9");
+    REQUIRE_MESSAGE(found, to_string(found.err()));
+    REQUIRE(found->size() == 1);
+    CHECK(found->front().event_id == placed.records[0].event_id);
   }
   // Right after the restart (the snapshot's window remembers it) and after the aggregate was
   // evicted and reloaded (the window forgot it: the journal's command index answers).
