@@ -147,6 +147,9 @@ void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_comm
       range.from = original.first;
       range.to = original.last;
       d->records = (*j)->read_stream(stream, range);
+      // Archived since (journal::cut): the journal's command index still has its outcome.
+      if (d->records && d->records->empty())
+        d->records = (*j)->find_command(stream, e->meta.command_id);
     }
     caf::anon_send(handle, dup_atom::value, std::move(d));
   });

@@ -659,34 +659,218 @@ result<std::optional<chain_violation>> archive_reader::verify() {
   }
 }
 
-result<std::vector<event_record>> read_all_with_archive(journal& j, archive_reader& archive,
-                                                        global_position after, std::size_t limit) {
-  auto hot = j.read_all(after, limit);
-  if (!hot) return std::move(hot).err();
-  auto cold = archive.read_all(after, limit);
-  if (!cold) return std::move(cold).err();
-  std::vector<event_record> out;
-  out.reserve(std::min(limit, hot->size() + cold->size()));
-  auto h = hot->begin();
-  auto c = cold->begin();
-  while (out.size() < limit && (h != hot->end() || c != cold->end())) {
-    if (c == cold->end() || (h != hot->end() && h->position <= c->position)) {
-      if (c != cold->end() && c->position == h->position) ++c;
-      out.push_back(std::move(*h++));
-    } else {
-      out.push_back(std::move(*c++));
+// ---- several archives ----------------------------------------------------------------------
+
+archive_set::archive_set(archive_set&&) noexcept = default;
+archive_set& archive_set::operator=(archive_set&&) noexcept = default;
+archive_set::~archive_set() = default;
+
+result<archive_set> archive_set::open(const std::vector<std::string>& paths) {
+  if (paths.empty()) return error{errc::invalid_argument, "no archive file named"};
+  archive_set set;
+  for (const std::string& path : paths) {
+    auto a = archive_reader::open(path);
+    if (!a) return std::move(a).err();
+    for (const archive_reader* other : set.order_) {
+      if (other->manifest().archive_id == (*a)->manifest().archive_id)
+        return error{errc::invalid_argument, path + " and " + other->path() +
+                                                 " are the same archive (id " +
+                                                 other->manifest().archive_id + ")"};
+      if (other->manifest().journal_id != (*a)->manifest().journal_id)
+        return error{errc::invalid_argument,
+                     path + " holds events of journal " + (*a)->manifest().journal_id + ", " +
+                         other->path() + " of journal " + other->manifest().journal_id +
+                         ": archives of different journals cannot be read together"};
     }
+    set.order_.push_back(a->get());
+    set.owned_.push_back(std::move(*a));
+  }
+  std::stable_sort(set.order_.begin(), set.order_.end(),
+                   [](const archive_reader* x, const archive_reader* y) {
+                     const archive_manifest& a = x->manifest();
+                     const archive_manifest& b = y->manifest();
+                     if (a.created != b.created) return a.created < b.created;
+                     if (a.cut_off != b.cut_off) return a.cut_off < b.cut_off;
+                     return a.archive_id < b.archive_id;
+                   });
+  return set;
+}
+
+archive_set archive_set::of(archive_reader& archive) {
+  archive_set set;
+  set.order_.push_back(&archive);
+  return set;
+}
+
+const std::string& archive_set::journal_id() const noexcept {
+  return order_.front()->manifest().journal_id;
+}
+
+std::string archive_set::names() const {
+  std::string out;
+  for (const archive_reader* a : order_) {
+    if (!out.empty()) out += ", ";
+    out += a->path();
   }
   return out;
 }
 
+namespace {
+
+/// Every part of every stream of `set`, per stream name, in set order.
+result<std::map<std::string, std::vector<std::pair<archive_reader*, archived_stream>>>> parts_of(
+    const std::vector<archive_reader*>& set) {
+  std::map<std::string, std::vector<std::pair<archive_reader*, archived_stream>>> out;
+  for (archive_reader* a : set) {
+    auto rows = a->streams();
+    if (!rows) return std::move(rows).err();
+    for (auto& row : *rows) out[row.stream.str()].emplace_back(a, std::move(row));
+  }
+  return out;
+}
+
+/// Merges pages ordered by `key`, keeping the first of equal keys, up to `limit`.
+template <class Key>
+std::vector<event_record> merge_pages(std::vector<std::vector<event_record>> pages,
+                                      std::size_t limit, Key key) {
+  std::vector<event_record> out;
+  std::vector<std::size_t> at(pages.size(), 0);
+  while (out.size() < limit) {
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+      if (at[i] == pages[i].size()) continue;
+      if (!best || key(pages[i][at[i]]) < key(pages[*best][at[*best]])) best = i;
+    }
+    if (!best) break;
+    event_record next = std::move(pages[*best][at[*best]++]);
+    for (std::size_t i = 0; i < pages.size(); ++i)
+      if (at[i] < pages[i].size() && key(pages[i][at[i]]) == key(next)) ++at[i];
+    out.push_back(std::move(next));
+  }
+  return out;
+}
+
+}  // namespace
+
+result<std::vector<archived_stream>> archive_set::streams() {
+  auto parts = parts_of(order_);
+  if (!parts) return std::move(parts).err();
+  std::vector<archived_stream> out;
+  for (auto& [name, list] : *parts) {
+    archived_stream joined = list.front().second;
+    joined.events = 0;
+    for (const auto& [reader, part] : list) {
+      if (part.first < joined.first) {
+        joined.first = part.first;
+        joined.anchor_hash = part.anchor_hash;
+      }
+      if (part.last >= joined.last) {
+        joined.last = part.last;
+        joined.last_hash = part.last_hash;
+      }
+      joined.events += part.events;
+    }
+    out.push_back(std::move(joined));
+  }
+  return out;
+}
+
+result<std::vector<event_record>> archive_set::read_stream(const stream_id& stream,
+                                                           const stream_range& range) {
+  std::vector<std::vector<event_record>> pages;
+  for (archive_reader* a : order_) {
+    auto page = a->read_stream(stream, range);
+    if (!page) return std::move(page).err();
+    if (!page->empty()) pages.push_back(std::move(*page));
+  }
+  if (pages.size() == 1) return std::move(pages.front());
+  return merge_pages(std::move(pages), range.limit,
+                     [](const event_record& r) { return r.stream_version.value; });
+}
+
+result<std::vector<event_record>> archive_set::read_all(global_position after, std::size_t limit) {
+  std::vector<std::vector<event_record>> pages;
+  for (archive_reader* a : order_) {
+    auto page = a->read_all(after, limit);
+    if (!page) return std::move(page).err();
+    if (!page->empty()) pages.push_back(std::move(*page));
+  }
+  if (pages.size() == 1) return std::move(pages.front());
+  return merge_pages(std::move(pages), limit,
+                     [](const event_record& r) { return r.position.value; });
+}
+
+result<std::optional<chain_violation>> archive_set::verify() {
+  using answer = std::optional<chain_violation>;
+  for (archive_reader* a : order_) {
+    auto alone = a->verify();
+    if (!alone) return std::move(alone).err();
+    if (*alone) {
+      (*alone)->detail = a->path() + ": " + (*alone)->detail;
+      return alone;
+    }
+  }
+  auto parts = parts_of(order_);
+  if (!parts) return std::move(parts).err();
+  for (auto& [name, list] : *parts) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& x, const auto& y) { return x.second.first < y.second.first; });
+    for (std::size_t i = 1; i < list.size(); ++i) {
+      const auto& [before_file, before] = list[i - 1];
+      const auto& [file, part] = list[i];
+      const std::string between =
+          " (" + before_file->path() + " holds v" + std::to_string(before.first.value) + "..v" +
+          std::to_string(before.last.value) + ", " + file->path() + " v" +
+          std::to_string(part.first.value) + "..v" + std::to_string(part.last.value) + ")";
+      if (part.first <= before.last)
+        return answer{archive_violation(part.stream, part.first, global_position{}, "inserted",
+                                        "overlap: versions " + std::to_string(part.first.value) +
+                                            ".." +
+                                            std::to_string(std::min(part.last, before.last).value) +
+                                            " are in two archives" + between)};
+      if (part.first != before.last.next())
+        return answer{archive_violation(
+            part.stream, before.last.next(), global_position{}, "missing",
+            "gap: versions " + std::to_string(before.last.value + 1) + ".." +
+                std::to_string(part.first.value - 1) + " are in none of the archives" + between)};
+      if (part.anchor_hash != before.last_hash)
+        return answer{archive_violation(part.stream, part.first, global_position{}, "altered",
+                                        "the chain does not continue from one archive to the "
+                                        "next: the anchor hash differs from the last hash" +
+                                            between)};
+    }
+  }
+  return answer{};
+}
+
+// ---- hot and cold together -----------------------------------------------------------------
+
+result<std::vector<event_record>> read_all_with_archive(journal& j, archive_set& archives,
+                                                        global_position after, std::size_t limit) {
+  auto hot = j.read_all(after, limit);
+  if (!hot) return std::move(hot).err();
+  auto cold = archives.read_all(after, limit);
+  if (!cold) return std::move(cold).err();
+  std::vector<std::vector<event_record>> pages;
+  pages.push_back(std::move(*hot));  // first: an event in both comes from the journal
+  pages.push_back(std::move(*cold));
+  return merge_pages(std::move(pages), limit,
+                     [](const event_record& r) { return r.position.value; });
+}
+
+result<std::vector<event_record>> read_all_with_archive(journal& j, archive_reader& archive,
+                                                        global_position after, std::size_t limit) {
+  archive_set set = archive_set::of(archive);
+  return read_all_with_archive(j, set, after, limit);
+}
+
 result<persistence::apply_outcome> catch_up_with_archive(persistence::projection_runner& runner,
-                                                         journal& j, archive_reader& archive,
+                                                         journal& j, archive_set& archives,
                                                          std::size_t batch) {
   persistence::apply_outcome total;
   batch = std::max<std::size_t>(batch, 1);
   for (;;) {
-    auto records = read_all_with_archive(j, archive, runner.position().position, batch);
+    auto records = read_all_with_archive(j, archives, runner.position().position, batch);
     if (!records) return std::move(records).err();
     if (records->empty()) break;
     auto out = runner.apply(*records);
@@ -694,7 +878,7 @@ result<persistence::apply_outcome> catch_up_with_archive(persistence::projection
     if (out->gap)
       return error{errc::not_found, "no event at position " +
                                         std::to_string(runner.position().position.value + 1) +
-                                        " in the journal or archive " + archive.path()};
+                                        " in the journal or archive " + archives.names()};
     total.applied += out->applied;
     total.skipped += out->skipped;
     total.parked += out->parked;
@@ -704,17 +888,24 @@ result<persistence::apply_outcome> catch_up_with_archive(persistence::projection
   return total;
 }
 
-result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_reader& archive) {
+result<persistence::apply_outcome> catch_up_with_archive(persistence::projection_runner& runner,
+                                                         journal& j, archive_reader& archive,
+                                                         std::size_t batch) {
+  archive_set set = archive_set::of(archive);
+  return catch_up_with_archive(runner, j, set, batch);
+}
+
+result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_set& archives) {
   using answer = std::optional<chain_violation>;
-  auto alone = archive.verify();
+  auto alone = archives.verify();
   if (!alone || *alone) return alone;
-  if (archive.manifest().journal_id != j.id())
+  if (archives.journal_id() != j.id())
     return answer{archive_violation(
         stream_id{}, version{}, global_position{}, "inserted",
-        "it holds events of journal " + archive.manifest().journal_id + ", not " + j.id())};
+        "it holds events of journal " + archives.journal_id() + ", not " + j.id())};
   auto hot = persistence::verify_journal(j);
   if (!hot || *hot) return hot;
-  auto rows = archive.streams();
+  auto rows = archives.streams();
   if (!rows) return std::move(rows).err();
   std::map<std::string, const archived_stream*> cold;
   for (const auto& a : *rows) cold[a.stream.str()] = &a;
@@ -723,13 +914,14 @@ result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_r
   for (const persistence::stream_anchor& a : *anchors) {
     auto it = cold.find(a.stream.str());
     if (it == cold.end() || it->second->first.value != 1 || it->second->last < a.at)
-      return answer{chain_violation{a.stream, a.at, global_position{}, "missing",
-                                    "versions 1.." + std::to_string(a.at.value) +
-                                        " are archived but not all in this archive"}};
+      return answer{chain_violation{
+          a.stream, a.at, global_position{}, "missing",
+          "versions 1.." + std::to_string(a.at.value) + " are archived but not all in " +
+              (archives.archives().size() == 1 ? "this archive" : "these archives")}};
     stream_range at;
     at.from = a.at;
     at.to = a.at;
-    auto event = archive.read_stream(a.stream, at);
+    auto event = archives.read_stream(a.stream, at);
     if (!event) return std::move(event).err();
     if (event->empty() || event->front().hash != a.hash)
       return answer{chain_violation{a.stream, a.at, global_position{}, "altered",
@@ -741,7 +933,7 @@ result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_r
       at.to = it->second->last;
       auto both = j.read_stream(a.stream, at);
       if (!both) return std::move(both).err();
-      auto copy = archive.read_stream(a.stream, at);
+      auto copy = archives.read_stream(a.stream, at);
       if (!copy) return std::move(copy).err();
       if (both->size() != copy->size() ||
           !std::equal(both->begin(), both->end(), copy->begin(),
@@ -770,7 +962,7 @@ result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_r
   if (!last) return std::move(last).err();
   global_position after{};
   for (;;) {
-    auto page = read_all_with_archive(j, archive, after, page_size);
+    auto page = read_all_with_archive(j, archives, after, page_size);
     if (!page) return std::move(page).err();
     for (const event_record& r : *page) {
       if (r.position != after.next())
@@ -787,6 +979,106 @@ result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_r
     return answer{chain_violation{stream_id{}, version{}, after, "inserted",
                                   "the archive holds positions beyond the journal's last"}};
   return answer{};
+}
+
+result<std::optional<chain_violation>> verify_with_archive(journal& j, archive_reader& archive) {
+  archive_set set = archive_set::of(archive);
+  return verify_with_archive(j, set);
+}
+
+// ---- the journal as it was before archival -------------------------------------------------
+
+result<std::vector<persistence::stream_outcome>> journal_with_archives::append(
+    const std::vector<persistence::stream_append>& batch) {
+  (void)batch;
+  return error{errc::unsupported, "a journal read together with its archives is read-only"};
+}
+
+result<std::uint64_t> journal_with_archives::cut(const std::vector<persistence::stream_cut>& cuts,
+                                                 const std::string& archive) {
+  (void)cuts;
+  (void)archive;
+  return error{errc::unsupported, "a journal read together with its archives is read-only"};
+}
+
+result<bool> journal_with_archives::covers(const persistence::stream_anchor& a) {
+  if (!streams_) {
+    auto rows = archives_.streams();
+    if (!rows) return std::move(rows).err();
+    streams_ = std::move(*rows);
+  }
+  auto it = std::lower_bound(
+      streams_->begin(), streams_->end(), a.stream.str(),
+      [](const archived_stream& s, const std::string& name) { return s.stream.str() < name; });
+  return it != streams_->end() && it->stream == a.stream && it->first.value == 1 &&
+         it->last >= a.at;
+}
+
+result<std::vector<event_record>> journal_with_archives::read_stream(const stream_id& stream,
+                                                                     const stream_range& range) {
+  auto a = inner().anchor(stream);
+  if (!a) return std::move(a).err();
+  if (!*a || range.from > (*a)->at) return inner().read_stream(stream, range);
+  auto held = covers(**a);
+  if (!held) return std::move(held).err();
+  if (!*held)
+    return error{errc::not_found, stream.str() + ": versions 1.." + std::to_string((*a)->at.value) +
+                                      " are archived (newest part in archive '" + (*a)->archive +
+                                      "') but not all in the archives given (" + archives_.names() +
+                                      ")"};
+  stream_range cold = range;
+  cold.to = range.to ? std::min(*range.to, (*a)->at) : (*a)->at;
+  auto out = archives_.read_stream(stream, cold);
+  if (!out) return out;
+  if (out->size() >= range.limit || (range.to && *range.to <= (*a)->at)) return out;
+  stream_range hot = range;
+  hot.from = (*a)->at.next();
+  hot.limit = range.limit - out->size();
+  auto rest = inner().read_stream(stream, hot);
+  if (!rest) return std::move(rest).err();
+  out->insert(out->end(), std::make_move_iterator(rest->begin()),
+              std::make_move_iterator(rest->end()));
+  return out;
+}
+
+result<std::size_t> journal_with_archives::for_each_in_stream(
+    const stream_id& stream, const stream_range& range, const persistence::event_visitor& visit) {
+  // The base's visit over read_stream (above), not the hot journal's.
+  return journal::for_each_in_stream(stream, range, visit);
+}
+
+result<std::vector<event_record>> journal_with_archives::read_all(global_position after,
+                                                                  std::size_t limit) {
+  return read_all_with_archive(inner(), archives_, after, limit);
+}
+
+result<std::optional<persistence::stream_anchor>> journal_with_archives::anchor(
+    const stream_id& stream) {
+  auto a = inner().anchor(stream);
+  if (!a || !*a) return a;
+  auto held = covers(**a);
+  if (!held) return std::move(held).err();
+  if (*held) return std::optional<persistence::stream_anchor>{};
+  return a;
+}
+
+result<std::vector<persistence::stream_anchor>> journal_with_archives::anchors() {
+  auto all = inner().anchors();
+  if (!all) return all;
+  std::vector<persistence::stream_anchor> out;
+  for (auto& a : *all) {
+    auto held = covers(a);
+    if (!held) return std::move(held).err();
+    if (!*held) out.push_back(std::move(a));
+  }
+  return out;
+}
+
+result<std::optional<persistence::archive_mark>> journal_with_archives::archived() {
+  auto left = anchors();
+  if (!left) return std::move(left).err();
+  if (left->empty()) return std::optional<persistence::archive_mark>{};
+  return inner().archived();
 }
 
 }  // namespace strata

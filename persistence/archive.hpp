@@ -34,6 +34,7 @@
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/audit_chain.hpp"
 #include "strata/persistence/event_record.hpp"
+#include "strata/persistence/forwarding_journal.hpp"
 #include "strata/persistence/journal.hpp"
 #include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/snapshot_store.hpp"
@@ -187,12 +188,112 @@ class archive_reader {
   std::unique_ptr<impl> impl_;
 };
 
+/// Several archive files of one journal, read as one: e.g. one file per year
+/// (`cold-2025.db`, `cold-2026.db`), each holding the parts of streams archived by the runs
+/// that wrote to it. The files are ordered by their manifests (creation time, then cut-off,
+/// then archive id), whatever order they were named in. One thread at a time.
+class archive_set {
+ public:
+  /// Opens every file of `paths` (at least one).
+  /// Errors: `archive_reader::open`'s; `invalid_argument` when `paths` is empty, names one
+  /// archive twice (by its archive id), or holds archives of different journals.
+  static result<archive_set> open(const std::vector<std::string>& paths);
+
+  /// A set of one archive the caller keeps open. REQUIRES: `archive` outlives the set.
+  static archive_set of(archive_reader& archive);
+
+  archive_set(archive_set&&) noexcept;
+  archive_set& operator=(archive_set&&) noexcept;
+  ~archive_set();
+
+  /// The archives, oldest first.
+  const std::vector<archive_reader*>& archives() const noexcept { return order_; }
+
+  /// The journal every archive of the set came from.
+  const std::string& journal_id() const noexcept;
+
+  /// The file names, in set order, comma-separated (for messages).
+  std::string names() const;
+
+  /// Every stream the set holds, its parts in all archives joined: `first` of its oldest
+  /// part, `last` and `last_hash` of its newest, `anchor_hash` of its oldest, `events` summed.
+  /// In stream-name order. (Whether the parts join without gap or overlap is `verify`'s.)
+  result<std::vector<archived_stream>> streams();
+
+  /// The archived events of `stream` within `range` from every archive, in version order (a
+  /// version held twice, by overlapping archives, once).
+  result<std::vector<persistence::event_record>> read_stream(
+      const stream_id& stream, const persistence::stream_range& range);
+
+  /// Up to `limit` archived events with position greater than `after`, from every archive, in
+  /// global order (a position held twice once).
+  result<std::vector<persistence::event_record>> read_all(global_position after, std::size_t limit);
+
+  /// Verifies each archive alone (`archive_reader::verify`), then that every stream's parts
+  /// continue each other across the archives: the next part starts at the version after the
+  /// previous part's last, and its anchor hash is the previous part's last hash (the chain
+  /// runs on from file to file). A version in two archives is reported as `inserted`
+  /// (overlap), versions between two parts that no archive holds as `missing` (gap), a part
+  /// that does not continue the previous part's chain as `altered`.
+  /// nullopt when intact, else the first problem.
+  result<std::optional<chain_violation>> verify();
+
+ private:
+  archive_set() = default;
+  std::vector<std::unique_ptr<archive_reader>> owned_;
+  std::vector<archive_reader*> order_;
+};
+
+/// A journal as it was before archival: `hot` with the archived prefix of its streams read
+/// from `archives`. `read_stream` and `for_each_in_stream` give a stream's archived versions
+/// from the archives and the rest from `hot`; `read_all` gives both in global order
+/// (`read_all_with_archive`); `anchor`, `anchors` and `archived` report only what the set does
+/// not hold, so a stream whose archived part the set holds from version 1 reads as if it had
+/// never been cut. A read that needs archived versions the set does not hold fails with
+/// `not_found`, naming the journal's archive and the files given. What `runtime::state_at`,
+/// `strata state --archive` and `strata export --archive` read through: the runtime's own fold
+/// (`actors::rehydrate`) runs over it unchanged. Read-only: `append` and `cut` fail with
+/// `unsupported`. Thread-safety: as `hot`; one thread at a time.
+/// REQUIRES: `hot` and `archives` outlive it.
+class journal_with_archives final : public persistence::forwarding_journal {
+ public:
+  journal_with_archives(persistence::journal& hot, archive_set& archives) noexcept
+      : forwarding_journal(hot), archives_(archives) {}
+
+  result<std::vector<persistence::stream_outcome>> append(
+      const std::vector<persistence::stream_append>& batch) override;
+  result<std::vector<persistence::event_record>> read_stream(
+      const stream_id& stream, const persistence::stream_range& range) override;
+  result<std::size_t> for_each_in_stream(const stream_id& stream,
+                                         const persistence::stream_range& range,
+                                         const persistence::event_visitor& visit) override;
+  result<std::vector<persistence::event_record>> read_all(global_position after,
+                                                          std::size_t limit) override;
+  result<std::optional<persistence::stream_anchor>> anchor(const stream_id& stream) override;
+  result<std::vector<persistence::stream_anchor>> anchors() override;
+  result<std::optional<persistence::archive_mark>> archived() override;
+  result<std::uint64_t> cut(const std::vector<persistence::stream_cut>& cuts,
+                            const std::string& archive) override;
+
+ private:
+  /// Whether the set holds versions 1..`a.at` of `a.stream` (its joined parts; read once).
+  result<bool> covers(const persistence::stream_anchor& a);
+
+  archive_set& archives_;
+  std::optional<std::vector<archived_stream>> streams_;
+};
+
 /// Up to `limit` events with position greater than `after` from the journal and the archive
 /// together, in global order: what `journal::read_all` gave before the archive's events were
 /// cut (an event in both, copied by a run that did not cut yet, comes once).
 /// Errors: the journal's and the archive's.
 result<std::vector<persistence::event_record>> read_all_with_archive(persistence::journal& j,
                                                                      archive_reader& archive,
+                                                                     global_position after,
+                                                                     std::size_t limit);
+/// As above, with the archived events of every archive of `archives`.
+result<std::vector<persistence::event_record>> read_all_with_archive(persistence::journal& j,
+                                                                     archive_set& archives,
                                                                      global_position after,
                                                                      std::size_t limit);
 
@@ -204,6 +305,11 @@ result<persistence::apply_outcome> catch_up_with_archive(persistence::projection
                                                          persistence::journal& j,
                                                          archive_reader& archive,
                                                          std::size_t batch = 1000);
+/// As above, from the journal and every archive of `archives`.
+result<persistence::apply_outcome> catch_up_with_archive(persistence::projection_runner& runner,
+                                                         persistence::journal& j,
+                                                         archive_set& archives,
+                                                         std::size_t batch = 1000);
 
 /// Verifies a journal together with one archive: the archive alone, the journal's chains from
 /// their anchors, every anchor against the archive (the archive holds the stream up to the
@@ -213,5 +319,15 @@ result<persistence::apply_outcome> catch_up_with_archive(persistence::projection
 /// Errors: the journal's and the archive's.
 result<std::optional<chain_violation>> verify_with_archive(persistence::journal& j,
                                                            archive_reader& archive);
+
+/// Verifies a journal together with several archives of it (`archive_set`): the set
+/// (`archive_set::verify`: each archive, and every stream's chain continuing from archive to
+/// archive without overlap or gap), the journal's chains from their anchors, every anchor
+/// against the set (it holds the stream from version 1 up to the anchor's version, ending on
+/// the anchor's hash), no event in both, and every global position up to the journal's last
+/// present exactly once. nullopt when everything is intact, else the first problem.
+/// Errors: the journal's and the archives'.
+result<std::optional<chain_violation>> verify_with_archive(persistence::journal& j,
+                                                           archive_set& archives);
 
 }  // namespace strata

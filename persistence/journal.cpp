@@ -61,6 +61,25 @@ result<std::vector<event_record>> read_command_events(journal& j, const stream_i
   }
 }
 
+result<std::vector<event_record>> archived_command_events(journal& j, const stream_id& stream,
+                                                          version first, version anchor_at,
+                                                          std::vector<event_record> kept,
+                                                          std::string_view command_id) {
+  std::vector<event_record> out;
+  version expected = first;
+  for (auto& r : kept) {
+    if (r.stream_version != expected || r.command_id != command_id || expected > anchor_at) break;
+    out.push_back(std::move(r));
+    expected = expected.next();
+  }
+  if (out.empty() || out.back().stream_version != anchor_at) return out;
+  // The command's run reaches the anchor: it may go on in the journal.
+  auto hot = read_command_events(j, stream, anchor_at.next(), command_id);
+  if (!hot) return std::move(hot).err();
+  out.insert(out.end(), std::make_move_iterator(hot->begin()), std::make_move_iterator(hot->end()));
+  return out;
+}
+
 result<std::vector<event_record>> journal::find_command(const stream_id& stream,
                                                         std::string_view command_id) {
   std::optional<version> first;

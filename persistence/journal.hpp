@@ -158,7 +158,10 @@ class journal {
 
   /// The events of the first append to `stream` that carried `command_id`, oldest first:
   /// what that command wrote, with the versions and positions they took. Empty when the
-  /// stream holds no such command, or `command_id` is empty. The backends answer from their
+  /// stream holds no such command, or `command_id` is empty. A command whose events were
+  /// archived (`cut`) is still found: the backends keep, per archived event with a command id,
+  /// every field but the body, so its records come back with their versions, positions, ids
+  /// and hashes and an empty `data` (the body is in the archive). The backends answer from their
   /// command index (one lookup, then the command's events); this default scans the stream,
   /// for journals that keep no index.
   /// Errors: the journal's, as `read_stream`.
@@ -284,6 +287,18 @@ inline error duplicate_command(const stream_id& stream, std::string_view command
 /// version up in their index. Errors: `j`'s, as `read_stream`.
 result<std::vector<event_record>> read_command_events(journal& j, const stream_id& stream,
                                                       version first, std::string_view command_id);
+
+/// The events of the command with `command_id` whose first version `first` is at or below the
+/// stream's anchor `anchor_at` (its events were archived): from `kept`, the rows the backend
+/// kept of archived commands' events (versions from `first` on, oldest first; every field but
+/// `data`, which is empty), the run that carries `command_id`; when it reaches the anchor, it
+/// goes on with the journal's events after it. Empty when the backend kept nothing of it (a
+/// cut made before such rows were kept). Backends call it from `find_command`.
+/// Errors: `j`'s, as `read_stream`.
+result<std::vector<event_record>> archived_command_events(journal& j, const stream_id& stream,
+                                                          version first, version anchor_at,
+                                                          std::vector<event_record> kept,
+                                                          std::string_view command_id);
 
 /// Opens new connections (instances) on one store, e.g. for the writer and each reader.
 /// Thread-safety: may be called from any thread.

@@ -17,6 +17,7 @@ namespace strata::persistence {
 struct memory_journal::store {
   struct stream_state {
     std::vector<std::size_t> events;  // indices into `log` of versions base+1.., in order
+    std::vector<std::size_t> cut;     // indices into `log` of the archived versions 1..base
     std::uint64_t base = 0;           // the anchor's version (0: nothing archived)
     std::string anchor_hash;
     std::string archive;
@@ -106,11 +107,14 @@ result<std::vector<event_record>> memory_journal::find_command(const stream_id& 
   auto found = it->second.commands.find(std::string{command_id});
   if (found == it->second.commands.end()) return out;
   const auto& state = it->second;
-  // Versions at or below the anchor were archived: they are not in this journal any more.
-  for (std::uint64_t v = std::max(found->second.value, state.base + 1); v <= state.head(); ++v) {
-    const event_record& r = store_->log[state.events[v - state.base - 1]];
+  for (std::uint64_t v = found->second.value; v <= state.head(); ++v) {
+    const bool archived = v <= state.base;
+    const event_record& r =
+        store_->log[archived ? state.cut[v - 1] : state.events[v - state.base - 1]];
     if (r.command_id != command_id) break;
     out.push_back(r);
+    // An archived event is answered as the other backends answer it: without its body.
+    if (archived) out.back().data.clear();
   }
   return out;
 }
@@ -190,6 +194,8 @@ result<std::uint64_t> memory_journal::cut(const std::vector<stream_cut>& cuts,
       store_->removed[st.events[k]] = true;
       through = std::max(through, log[st.events[k]].position);
     }
+    st.cut.insert(st.cut.end(), st.events.begin(),
+                  st.events.begin() + static_cast<std::ptrdiff_t>(n));
     st.events.erase(st.events.begin(), st.events.begin() + static_cast<std::ptrdiff_t>(n));
     st.base = c.through.value;
     st.anchor_hash = c.hash;

@@ -41,6 +41,11 @@
 //     hash       TEXT NOT NULL,                -- its chain hash: the hot chain continues from it
 //     archive    TEXT NOT NULL                 -- the archive holding it (journal::cut)
 //   );
+//   CREATE TABLE archived_commands (           -- archived events that carry a command id,
+//     stream_key, version, global_position,    -- every column of events but data, created and
+//     event_id, ..., hash,                     -- written by journal::cut before it deletes:
+//     PRIMARY KEY (stream_key, version)        -- find_command answers an archived command's
+//   ) WITHOUT ROWID;                           -- original outcome from them
 //
 // Archival (journal::cut) deletes a stream's oldest events; the streams row keeps its head
 // and last hash. journal_meta then also holds 'archived_through' (the highest position ever
@@ -140,6 +145,13 @@ CREATE TABLE IF NOT EXISTS stream_anchors (
   hash       TEXT NOT NULL,
   archive    TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS archived_commands (
+  stream_key INTEGER NOT NULL, version INTEGER NOT NULL, global_position INTEGER NOT NULL,
+  event_id TEXT NOT NULL, event_type TEXT NOT NULL, schema_version INTEGER NOT NULL,
+  timestamp_us INTEGER NOT NULL, user_id TEXT NOT NULL, command_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL, causation_id TEXT NOT NULL, hash TEXT NOT NULL,
+  PRIMARY KEY (stream_key, version)
+) WITHOUT ROWID;
 )sql";
 
 // In detail::event_column order.
@@ -801,7 +813,51 @@ result<std::vector<event_record>> sqlite_journal::find_command(const stream_id& 
     return error{errc::internal, "find a command of " + stream.str() + ": " + e.what()};
   }
   if (!first) return std::vector<event_record>{};
-  return read_command_events(*this, stream, *first, command_id);
+  auto a = anchor(stream);
+  if (!a) return std::move(a).err();
+  if (!*a || *first > (*a)->at) return read_command_events(*this, stream, *first, command_id);
+  // Archived: the events cut kept without their bodies (none for a cut made before they were).
+  std::vector<event_record> kept;
+  try {
+    SQLite::Statement has(m.db,
+                          "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                          "'archived_commands'");
+    has.executeStep();
+    if (has.getColumn(0).getInt64() == 1) {
+      SQLite::Statement q(m.db,
+                          "SELECT global_position, version, event_id, event_type, "
+                          "schema_version, timestamp_us, user_id, command_id, correlation_id, "
+                          "causation_id, hash FROM archived_commands WHERE stream_key = ?1 AND "
+                          "version >= ?2 AND version <= ?3 ORDER BY version");
+      q.bind(1, *m.key_of(stream));
+      q.bind(2, clamp_to_int64(first->value));
+      q.bind(3, clamp_to_int64((*a)->at.value));
+      while (q.executeStep()) {
+        event_record r;
+        r.position = global_position{static_cast<std::uint64_t>(q.getColumn(0).getInt64())};
+        r.stream_version = version{static_cast<std::uint64_t>(q.getColumn(1).getInt64())};
+        r.event_id = q.getColumn(2).getString();
+        r.event_type = q.getColumn(3).getString();
+        r.schema_version = static_cast<std::uint32_t>(q.getColumn(4).getInt64());
+        r.time = from_unix_micros(q.getColumn(5).getInt64());
+        r.user_id = q.getColumn(6).getString();
+        r.command_id = q.getColumn(7).getString();
+        r.correlation_id = q.getColumn(8).getString();
+        r.causation_id = q.getColumn(9).getString();
+        r.hash = q.getColumn(10).getString();
+        r.aggregate_type = std::string{stream.aggregate_type()};
+        r.aggregate_id = std::string{stream.aggregate_id()};
+        if (r.command_id != command_id) break;
+        kept.push_back(std::move(r));
+      }
+    }
+  } catch (const SQLite::Exception& e) {
+    return detail::sqlite_error(
+        e, "find an archived command of " + stream.str() + " in " + m.options.path);
+  } catch (const std::exception& e) {
+    return error{errc::internal, "find an archived command of " + stream.str() + ": " + e.what()};
+  }
+  return archived_command_events(*this, stream, *first, (*a)->at, std::move(kept), command_id);
 }
 
 result<std::vector<event_record>> sqlite_journal::read_all(global_position after,
@@ -1006,6 +1062,18 @@ result<std::uint64_t> sqlite_journal::cut(const std::vector<stream_cut>& cuts,
       last.bind(2, clamp_to_int64(c.through.value));
       last.executeStep();
       through_position = std::max(through_position, last.getColumn(0).getInt64());
+      // What find_command answers for the archived commands: their events without bodies.
+      SQLite::Statement keep(m.db,
+                             "INSERT OR IGNORE INTO archived_commands (stream_key, version, "
+                             "global_position, event_id, event_type, schema_version, "
+                             "timestamp_us, user_id, command_id, correlation_id, causation_id, "
+                             "hash) SELECT stream_key, version, global_position, event_id, "
+                             "event_type, schema_version, timestamp_us, user_id, command_id, "
+                             "correlation_id, causation_id, hash FROM events WHERE stream_key = "
+                             "?1 AND version <= ?2 AND command_id <> ''");
+      keep.bind(1, key);
+      keep.bind(2, clamp_to_int64(c.through.value));
+      keep.exec();
       SQLite::Statement del(m.db, "DELETE FROM events WHERE stream_key = ?1 AND version <= ?2");
       del.bind(1, key);
       del.bind(2, clamp_to_int64(c.through.value));

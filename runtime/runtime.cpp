@@ -3,9 +3,11 @@
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/metrics/metrics.hpp"
+#include "strata/persistence/host_lock.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
 #if STRATA_WITH_POSTGRES
+#include "strata/persistence/postgres/postgres_host_lock.hpp"
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
@@ -116,7 +118,24 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
 
 }  // namespace
 
+result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c) {
+  switch (c.backend) {
+    case journal_backend::memory:
+      break;
+    case journal_backend::sqlite:
+      return lock_sqlite_host(c.sqlite.path);
+    case journal_backend::postgres:
+#if STRATA_WITH_POSTGRES
+      return lock_postgres_host(c.postgres.conninfo, c.postgres.schema);
+#else
+      return error{errc::invalid_argument, "this strata was built without PostgreSQL"};
+#endif
+  }
+  return std::unique_ptr<host_lock>{};
+}
+
 struct runtime::impl {
+  std::unique_ptr<host_lock> store_lock;  ///< Held from start to stop: a runtime runs here.
   std::shared_ptr<persistence::journal_factory> journal;
   std::unique_ptr<actors::engine> engine;
   actors::projection_host* projections = nullptr;  ///< Owned by `engine`.
@@ -151,6 +170,15 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
   const bool journal_overridden = overrides.journal != nullptr;
+  // Before anything touches the store: a second runtime on it, or one while `strata rebuild`
+  // runs, would race the other's writes and cached state.
+  std::unique_ptr<host_lock> host;
+  if (!journal_overridden) {
+    auto locked = lock_journal_store(config.journal);
+    if (!locked)
+      return error{locked.err().code, "cannot start the runtime: " + locked.err().message};
+    host = std::move(*locked);
+  }
   std::shared_ptr<persistence::journal_factory> journal = std::move(overrides.journal);
   if (!journal) journal = make_journal(config.journal);
   std::shared_ptr<const clock> clk = std::move(overrides.time_source);
@@ -191,6 +219,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
       actors::engine::start(o, journal, std::move(clk), std::move(registry), std::move(snapshots));
   if (!eng) return std::move(eng).err();
   auto p = std::make_unique<impl>();
+  p->store_lock = std::move(host);
   p->journal = std::move(journal);
   p->engine = std::move(*eng);
   auto read_models = std::move(overrides.read_models);
@@ -335,6 +364,7 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 #endif
   // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
   if (config_.metrics.enabled) impl_->engine->metrics().stop_exposing();
+  impl_->store_lock.reset();  // the store is free for another runtime or `strata rebuild`
 }
 
 result<void> runtime::impl::start_projections(

@@ -23,6 +23,7 @@
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/audit_chain.hpp"
 #include "strata/persistence/event_record.hpp"
+#include "strata/persistence/host_lock.hpp"
 #include "strata/persistence/journal.hpp"
 #include "strata/persistence/projection.hpp"
 #include "strata/persistence/projection_store.hpp"
@@ -73,6 +74,15 @@ class system_clock final : public clock {
   timestamp now() const override;
 };
 
+/// Takes the host lock (persistence/host_lock.hpp) of the journal store `c` names, without
+/// waiting: a lock file beside an SQLite journal, an advisory lock for a PostgreSQL schema;
+/// null for the memory journal, which no other process can reach. What `runtime::start`
+/// holds while the runtime runs, and what `strata rebuild` and `strata retry` take to know
+/// that no runtime runs on the store. Errors: `conflict` when another holder has it (a
+/// runtime is running on the store); `unavailable` when it cannot be taken (a read-only
+/// directory, PostgreSQL unreachable). Thread-safe.
+result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c);
+
 /// strata embedded in a host program: it owns the actor system, the journal and the
 /// metrics, and hides all of them (and CAF) behind this class.
 ///
@@ -91,8 +101,13 @@ class system_clock final : public clock {
 /// journal and stops every actor.
 class runtime {
  public:
-  /// Starts a runtime. Errors: `invalid_argument` for a bad configuration; `unavailable`
-  /// when the journal cannot be opened.
+  /// Starts a runtime. It takes the host lock of the journal the configuration names
+  /// (persistence/host_lock.hpp: a lock file beside an SQLite journal, an advisory lock for a
+  /// PostgreSQL schema; none for the memory journal or an overridden one) and holds it until
+  /// `stop`, so that neither a second runtime nor `strata rebuild`/`retry` runs on the same
+  /// store meanwhile. Errors: `invalid_argument` for a bad configuration; `conflict` when the
+  /// host lock is held (a runtime is running on the store); `unavailable` when the journal
+  /// or the host lock cannot be opened.
   static result<std::unique_ptr<runtime>> start(const runtime_config& config,
                                                 runtime_overrides overrides = {});
   ~runtime();

@@ -44,6 +44,11 @@
 //   CREATE TABLE s.archives (                     -- every archive events were moved to
 //     name text PRIMARY KEY, through_position bigint NOT NULL, archived_at timestamptz);
 //
+//   CREATE TABLE s.archived_commands (            -- archived events with a command id: every
+//     global_position, stream_key, version, ...,  -- column of events but the body, written by
+//     hash, PRIMARY KEY (stream_key, version));   -- journal::cut before it deletes them, for
+//                                                 -- find_command's answer
+//
 // Archival (journal::cut) deletes a stream's oldest events under the counter row's lock; the
 // streams row keeps head and last_hash and the counter row is not touched, so positions never
 // go back. last_position is the greater of the counter and the newest event.
@@ -372,9 +377,10 @@ struct postgres_journal::impl {
       auto r = probe.exec_params1(
           "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
           "to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND "
-          "to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL",
+          "to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL AND "
+          "to_regclass($7) IS NOT NULL",
           s + "streams", s + "events", s + "journal_position", s + "stream_anchors", s + "archives",
-          s + "commands");
+          s + "commands", s + "archived_commands");
       tables = r[0].as<bool>();
     }
     if (tables) {
@@ -438,6 +444,13 @@ struct postgres_journal::impl {
     tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
              "archives (name text PRIMARY KEY, through_position bigint NOT NULL, "
              "archived_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec0("CREATE TABLE IF NOT EXISTS " + s +
+             "archived_commands (global_position bigint NOT NULL, stream_key bigint NOT NULL, "
+             "version bigint NOT NULL, event_id text NOT NULL, event_type text NOT NULL, "
+             "schema_version integer NOT NULL, aggregate_type text NOT NULL, "
+             "aggregate_id text NOT NULL, occurred_at timestamptz NOT NULL, "
+             "user_id text NOT NULL, command_id text NOT NULL, correlation_id text NOT NULL, "
+             "causation_id text NOT NULL, hash text NOT NULL, PRIMARY KEY (stream_key, version))");
     tx.commit();
     auto stored = stored_id(c);
     if (!stored) return error{errc::corrupted, "postgres journal: " + s + "journal_meta has no id"};
@@ -650,7 +663,27 @@ result<std::vector<event_record>> postgres_journal::find_command(const stream_id
       });
   if (!first) return std::move(first).err();
   if (!*first) return std::vector<event_record>{};
-  return read_command_events(*this, stream, **first, command_id);
+  auto a = anchor(stream);
+  if (!a) return std::move(a).err();
+  if (!*a || **first > (*a)->at) return read_command_events(*this, stream, **first, command_id);
+  // Archived: the events cut kept without their bodies.
+  const std::string& s = impl_->s;
+  auto kept = impl_->session.run_idempotent(
+      "find_command " + stream.str(),
+      [&](pqxx::connection& c) -> result<std::vector<event_record>> {
+        pqxx::nontransaction tx{c};
+        return decode_events(tx.exec_params(
+            "SELECT e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
+            "(extract(epoch from e.occurred_at) * 1000000)::bigint, e.user_id, e.command_id, "
+            "e.correlation_id, e.causation_id, '', e.hash, e.aggregate_type, e.aggregate_id "
+            "FROM " +
+                s + "archived_commands e WHERE e.stream_key = (SELECT stream_key FROM " + s +
+                "streams WHERE name = $1) AND e.version >= $2 AND e.version <= $3 "
+                "ORDER BY e.version",
+            stream.str(), clamp_i64((*first)->value), clamp_i64((*a)->at.value)));
+      });
+  if (!kept) return std::move(kept).err();
+  return archived_command_events(*this, stream, **first, (*a)->at, std::move(*kept), command_id);
 }
 
 result<std::vector<event_record>> postgres_journal::read_all(global_position after,
@@ -776,6 +809,16 @@ result<std::uint64_t> postgres_journal::cut(const std::vector<stream_cut>& cuts,
         return error{errc::conflict, "cut of " + cut.stream.str() + " through v" +
                                          std::to_string(cut.through.value) +
                                          ": the journal has no event with the archived hash there"};
+      // What find_command answers for the archived commands: their events without bodies.
+      tx.exec_params0("INSERT INTO " + s +
+                          "archived_commands SELECT global_position, stream_key, version, "
+                          "event_id, event_type, schema_version, aggregate_type, aggregate_id, "
+                          "occurred_at, user_id, command_id, correlation_id, causation_id, hash "
+                          "FROM " +
+                          s +
+                          "events WHERE stream_key = $1 AND version <= $2 AND command_id <> '' "
+                          "ON CONFLICT DO NOTHING",
+                      key, through);
       auto deleted = tx.exec_params("WITH d AS (DELETE FROM " + s +
                                         "events WHERE stream_key = $1 AND version <= $2 "
                                         "RETURNING global_position) "

@@ -834,6 +834,55 @@ TEST_CASE_TEMPLATE_DEFINE("command ids stay unique after the store is reopened",
   CHECK(render(*j.find_command(order_1, "cmd-a")) == "placed@1");
 }
 
+TEST_CASE_TEMPLATE_DEFINE(
+    "a command whose events were archived is still found, with its versions, positions and ids", B,
+    command_archived) {
+  B backend;
+  STRATA_REQUIRE_BACKEND(backend);
+  std::vector<strata::persistence::event_record> original;
+  std::vector<strata::persistence::event_record> spanning;
+  {
+    auto j = must_open(backend);
+    auto first = append_one(*j, order_1, 0, command_events("cmd-a", {"placed", "confirmed"}));
+    REQUIRE(first.has_value());
+    original = *first;
+    // A command whose events straddle the cut: v3 is archived, v4 stays.
+    auto across = append_one(*j, order_1, 2, command_events("cmd-b", {"noted", "shipped"}));
+    REQUIRE(across.has_value());
+    spanning = *across;
+    REQUIRE(append_one(*j, order_1, 4, command_events("cmd-c", {"noted"})).has_value());
+    auto removed = j->cut({stream_cut{order_1, version{3}, spanning.front().hash}}, "cold-1");
+    REQUIRE_MESSAGE(removed.has_value(), describe(removed.err()));
+    CHECK(*removed == 3);
+  }
+  auto reopened = backend.reopen();
+  REQUIRE(reopened.has_value());
+  journal& j = **reopened;
+  auto found = j.find_command(order_1, "cmd-a");
+  REQUIRE_MESSAGE(found.has_value(), describe(found.err()));
+  CHECK(render(*found) == "placed@1 confirmed@2");
+  REQUIRE(found->size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK((*found)[i].position == original[i].position);
+    CHECK((*found)[i].event_id == original[i].event_id);
+    CHECK((*found)[i].hash == original[i].hash);
+    CHECK((*found)[i].command_id == "cmd-a");
+    CHECK((*found)[i].stream() == order_1);
+    CHECK((*found)[i].data.empty());  // the body is in the archive
+  }
+  auto across = j.find_command(order_1, "cmd-b");
+  REQUIRE(across.has_value());
+  CHECK(render(*across) == "noted@3 shipped@4");
+  REQUIRE(across->size() == 2);
+  CHECK(across->front().data.empty());
+  CHECK(across->back().data == spanning.back().data);
+  CHECK(render(*j.find_command(order_1, "cmd-c")) == "noted@5");
+  // Still a duplicate: the index row stays.
+  auto again = append_one(j, order_1, 5, command_events("cmd-a", {"placed"}));
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.err().code == errc::duplicate);
+}
+
 TEST_CASE_TEMPLATE_APPLY(round_trip, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(new_stream_conflict, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(stale_conflict, journal_backends);
@@ -856,6 +905,7 @@ TEST_CASE_TEMPLATE_APPLY(cut_checks, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(command_once, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(batch_duplicate, journal_backends);
 TEST_CASE_TEMPLATE_APPLY(command_once_reopened, journal_backends);
+TEST_CASE_TEMPLATE_APPLY(command_archived, journal_backends);
 
 }  // namespace
 }  // namespace strata::persistence::testing

@@ -35,6 +35,14 @@ struct shop : strata::testing::clocked_orders {
       REQUIRE(r.is_accepted());
     }
   }
+  /// `n` more items on an order `id` that was placed.
+  void write_more(const std::string& id, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto r = wait(rt->send<orders::order>(
+          id, orders::add_item{orders::line{"sku-" + std::to_string(i % 3), 1, money{10, "EUR"}}}));
+      REQUIRE(r.is_accepted());
+    }
+  }
   version newest_snapshot(const std::string& id) {
     persistence::sqlite_snapshot_store_options o;
     o.path = config.journal.sqlite.path;
@@ -142,4 +150,56 @@ TEST_CASE("after archiving, a runtime on the hot journal rehydrates every stream
   auto both = verify_with_archive(**j, **archive);
   REQUIRE(both);
   CHECK_MESSAGE(!both->has_value(), (*both ? (*both)->kind + ": " + (*both)->detail : ""));
+}
+
+TEST_CASE("a command retried after its events were archived is answered with its first outcome") {
+  shop h;
+  command_metadata meta;
+  meta.command_id = "place-o-9";
+  auto placed = wait(h.rt->send<orders::order>("o-9", orders::place{"c-9", "EUR", {}}, meta));
+  REQUIRE(placed.is_accepted());
+  REQUIRE(placed.records.size() == 1);
+  h.write_more("o-9", 11);
+  REQUIRE(strata::testing::wait_until([&] { return h.newest_snapshot("o-9") == version{10}; }));
+  h.rt->stop();
+  h.rt.reset();
+  {
+    persistence::sqlite_journal_options jo;
+    jo.path = h.config.journal.sqlite.path;
+    auto j = persistence::sqlite_journal::open(jo);
+    REQUIRE(j);
+    persistence::sqlite_snapshot_store_options so;
+    so.path = jo.path;
+    auto snaps = persistence::sqlite_snapshot_store::open(so);
+    REQUIRE(snaps);
+    archive_options options;
+    options.cut_off = from_unix_micros(1'000'000'000'000);
+    auto plan = plan_archive(**j, **snaps, options);
+    REQUIRE(plan);
+    auto done = run_archive(**j, *plan, h.dir.file("cold.db"), options);
+    REQUIRE_MESSAGE(done, to_string(done.err()));
+    REQUIRE(done->removed == 9);
+    auto found = (*j)->find_command(stream_id{"Order", "o-9"}, "place-o-9");
+    REQUIRE_MESSAGE(found, to_string(found.err()));
+    REQUIRE(found->size() == 1);
+    CHECK(found->front().event_id == placed.records[0].event_id);
+  }
+  // Right after the restart (the snapshot's window remembers it) and after the aggregate was
+  // evicted and reloaded (the window forgot it: the journal's command index answers).
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    if (round == 1) h.config.commands.idempotency_window = 0;
+    h.start();
+    auto retried = wait(h.rt->send<orders::order>("o-9", orders::place{"c-9", "EUR", {}}, meta));
+    CHECK_MESSAGE(retried.is_accepted(), to_string(retried));
+    CHECK(retried.duplicate);
+    CHECK(retried.at == placed.at);
+    CHECK(retried.position == placed.position);
+    REQUIRE(retried.records.size() == 1);
+    CHECK(retried.records[0].event_id == placed.records[0].event_id);
+    CHECK(retried.records[0].stream_version == version{1});
+    CHECK(retried.records[0].data.empty());  // the body is in the archive
+    h.rt->stop();
+    h.rt.reset();
+  }
 }

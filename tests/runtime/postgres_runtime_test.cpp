@@ -201,3 +201,20 @@ TEST_CASE(
     CHECK_FALSE(other->has_value());
   }
 }
+
+TEST_CASE(
+    "on PostgreSQL, a second runtime on the same schema does not start while the first runs") {
+  auto conninfo = pg_conninfo();
+  if (!conninfo) return;
+  pg_runtime pg{*conninfo};
+  auto first = pg.start();
+  auto second = runtime::start(pg.config());
+  REQUIRE_FALSE(second);
+  CHECK(second.err().code == errc::conflict);
+  CHECK(second.err().message.find("a runtime is running on this store") != std::string::npos);
+  CHECK(second.err().message.find(pg.journal_schema) != std::string::npos);
+  first->stop();
+  auto again = pg.start();
+  CHECK(wait(again->send<orders::order>("o-1", orders::place{"c-1", "EUR", {line("a", 1)}}))
+            .is_accepted());
+}

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "strata/domain/orders/order.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -210,7 +212,229 @@ void check_archived_shop(const strata::testing::temp_dir& dir,
   check_every_event_once(dir, journal, cold);
 }
 
+constexpr std::int64_t year_2021 = 1'609'459'200'000'000;  // 2021-01-01T00:00:00Z
+constexpr std::int64_t year_2022 = 1'640'995'200'000'000;  // 2022-01-01T00:00:00Z
+
+/// An event of the shop's Order decider, as the runtime would have written it.
+new_event order_event(const strata::orders::event& e, std::int64_t us, int n) {
+  auto encoded = strata::orders::order::events().encode(e);
+  new_event out = event_at(us, n);
+  out.event_type = std::string{encoded.type};
+  out.schema_version = encoded.schema_version;
+  out.data = encoded.data;
+  return out;
+}
+
+/// The "state" member of a `--json state` line.
+std::string state_of(const std::string& line) {
+  const auto at = line.find("\"state\":");
+  REQUIRE(at != std::string::npos);
+  return line.substr(at + 8, line.rfind('}') - at - 8);
+}
+
+/// Order-5, archived into three yearly files by three runs:
+///   v1 OrderPlaced and v2..v10 ItemAdded in 2020, v11..v14 in 2021, v15 in 2022, v16..v17 in
+///   2100; snapshots at 6, 12 and 16. a2020.db holds v1..v5, a2021.db v6..v11, a2022.db
+///   v12..v15; the journal v16 on. `copy` is the journal as it was after the first run.
+struct yearly_orders {
+  strata::testing::temp_dir dir;
+  std::string path = dir.file("orders.db");
+  std::string copy = dir.file("orders-copy.db");
+  std::string a2020 = dir.file("a2020.db");
+  std::string a2021 = dir.file("a2021.db");
+  std::string a2022 = dir.file("a2022.db");
+  std::vector<std::string> before;  ///< Outputs of `reads` before anything was archived.
+
+  /// The reads compared before and after archiving (with --archive appended after).
+  static std::vector<std::vector<std::string>> reads() {
+    return {{"--json", "state", "Order-5", "--at-version", "3"},
+            {"--json", "state", "Order-5", "--at-version", "9", "--no-snapshots"},
+            {"--json", "state", "Order-5", "--at-version", "13"},
+            {"--json", "state", "Order-5"},
+            {"state", "Order-5", "--at", "2020-06-01"},
+            {"--json", "diff", "Order-5", "--from", "2", "--to", "14"},
+            {"diff", "Order-5", "--from", "4", "--to", "7"},
+            {"export", "Order-5"},
+            {"export"},
+            {"--json", "events", "Order-5"},
+            {"--json", "events", "--all"}};
+  }
+
+  std::vector<std::string> journal(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--journal", path});
+    return args;
+  }
+
+  yearly_orders() {
+    namespace o = strata::orders;
+    const stream_id order{"Order", "5"};
+    {
+      strata::persistence::sqlite_journal_options jo;
+      jo.path = path;
+      auto j = strata::persistence::sqlite_journal::open(jo);
+      REQUIRE(j.has_value());
+      auto add = [&](const strata::orders::event& e, std::int64_t us, std::uint64_t at) {
+        auto out = (*j)->append({stream_append{order, version{at}, {order_event(e, us, int(at))}}});
+        REQUIRE(out.has_value());
+        REQUIRE((*out)[0].has_value());
+      };
+      const o::line first{"A", 1, strata::money{1000, "EUR"}};
+      add(o::placed{"c-1", "EUR", {first}, {1000, "EUR"}}, old_time, 0);
+      for (std::uint64_t v = 1; v < 17; ++v) {
+        const std::int64_t t = v < 10   ? old_time + std::int64_t(v)
+                               : v < 14 ? year_2021 + std::int64_t(v)
+                               : v < 15 ? year_2022
+                                        : new_time + std::int64_t(v);
+        add(o::item_added{o::line{"sku-" + std::to_string(v % 3), 1, strata::money{100, "EUR"}}}, t,
+            v);
+      }
+    }
+    save_snapshots(order);
+    for (const auto& args : reads()) {
+      auto r = run_strata(dir, journal(args));
+      REQUIRE_MESSAGE(r.code == 0, r.err);
+      before.push_back(r.out);
+    }
+    archive("2020-06-01T00:00:00Z", a2020, "5 events copied");
+    std::filesystem::copy_file(path, copy);  // no connection is open: no -wal file to copy
+    archive("2021-06-01T00:00:00Z", a2021, "6 events copied");
+    archive("2022-06-01T00:00:00Z", a2022, "4 events copied");
+  }
+
+  /// Snapshots at 6, 12 and 16 holding the states `strata state` rebuilds there.
+  void save_snapshots(const stream_id& order) {
+    strata::persistence::sqlite_snapshot_store_options so;
+    so.path = path;
+    auto snaps = strata::persistence::sqlite_snapshot_store::open(so);
+    REQUIRE(snaps.has_value());
+    for (std::uint64_t at : {6, 12, 16}) {
+      auto state = run_strata(dir, journal({"--json", "state", "Order-5", "--at-version",
+                                            std::to_string(at), "--no-snapshots"}));
+      REQUIRE(state.code == 0);
+      strata::persistence::sqlite_journal_options jo;
+      jo.path = path;
+      jo.read_only = true;
+      auto j = strata::persistence::sqlite_journal::open(jo);
+      REQUIRE(j.has_value());
+      strata::persistence::stream_range r;
+      r.from = version{at};
+      r.to = version{at};
+      snapshot_record rec;
+      rec.stream = order;
+      rec.at = version{at};
+      rec.last_event_hash = (*j)->read_stream(order, r)->front().hash;
+      rec.state = "{\"state\":" + state_of(state.out) + ",\"recent\":[]}";
+      REQUIRE((*snaps)->save(rec).has_value());
+    }
+  }
+
+  void archive(const std::string& before_time, const std::string& to, const std::string& says,
+               const std::string& journal_file = {}) {
+    auto r = run_strata(dir, {"--journal", journal_file.empty() ? path : journal_file, "archive",
+                              "--before", before_time, "--to", to, "--yes"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK_MESSAGE(r.out.find(says) != std::string::npos, r.out);
+  }
+};
+
 }  // namespace
+
+TEST_CASE(
+    "state, diff, export and events read several yearly archives given in any order as one "
+    "history") {
+  yearly_orders y;
+  const auto reads = yearly_orders::reads();
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    auto args = y.journal(reads[i]);
+    for (const auto& a : {y.a2022, y.a2020, y.a2021}) args.insert(args.end(), {"--archive", a});
+    CAPTURE(args);
+    auto r = run_strata(y.dir, args);
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(r.out == y.before[i]);
+  }
+  // Without the archives, reads that need archived events fail naming the archive.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"state", "Order-5", "--at-version", "3"},
+           {"state", "Order-5", "--at-version", "9", "--no-snapshots"},
+           {"diff", "Order-5", "--from", "2", "--to", "14"},
+           {"export", "Order-5"},
+           {"export"}}) {
+    CAPTURE(args);
+    auto r = run_strata(y.dir, y.journal(args));
+    CHECK(r.code == 2);
+    CHECK(r.err.find("a2022.db") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  // The state now and after the newest snapshot needs no archive.
+  auto now = run_strata(y.dir, y.journal({"--json", "state", "Order-5"}));
+  CHECK(now.code == 0);
+  CHECK(now.out == y.before[3]);
+  // Missing one archive: what needs it fails naming the files given; what does not works.
+  auto missing = run_strata(y.dir, y.journal({"state", "Order-5", "--at-version", "3", "--archive",
+                                              y.a2021, "--archive", y.a2022}));
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("not all in the archives given") != std::string::npos);
+  CHECK(missing.err.find("a2021.db") != std::string::npos);
+  // An export read with the archives imports into a new journal whose chain verifies.
+  const std::string all = y.dir.file("all.jsonl");
+  auto exported = run_strata(y.dir, y.journal({"export", "-o", all, "--archive", y.a2020,
+                                               "--archive", y.a2021, "--archive", y.a2022}));
+  REQUIRE(exported.code == 0);
+  const std::string fresh = y.dir.file("fresh.db");
+  CHECK(run_strata(y.dir, {"--journal", fresh, "import", all}).code == 0);
+  CHECK(run_strata(y.dir, {"--journal", fresh, "verify"}).code == 0);
+  auto restored = run_strata(y.dir, {"--journal", fresh, "--json", "state", "Order-5",
+                                     "--at-version", "9", "--no-snapshots"});
+  CHECK(restored.out == y.before[1]);
+}
+
+TEST_CASE(
+    "verify --archive, repeated, checks the chain across archives and finds overlaps and gaps") {
+  yearly_orders y;
+  auto both = run_strata(y.dir, y.journal({"verify", "--archive", y.a2021, "--archive", y.a2022,
+                                           "--archive", y.a2020}));
+  CHECK_MESSAGE(both.code == 0, both.out << both.err);
+  CHECK(both.out.find("intact journal and archives") != std::string::npos);
+  auto alone = run_strata(
+      y.dir, {"verify", "--archive", y.a2022, "--archive", y.a2020, "--archive", y.a2021});
+  CHECK(alone.code == 0);
+  CHECK(alone.out.find("intact archives") != std::string::npos);
+  CHECK(alone.out.find("15 events") != std::string::npos);
+  auto json = run_strata(y.dir, y.journal({"--json", "verify", "--archive", y.a2020, "--archive",
+                                           y.a2021, "--archive", y.a2022}));
+  CHECK(json.out == "{\"intact\":true,\"events\":17}\n");
+
+  // A gap: the 2021 archive left out.
+  auto gap = run_strata(y.dir, {"verify", "--archive", y.a2020, "--archive", y.a2022});
+  CHECK(gap.code == 1);
+  CHECK(gap.out.find("Order-5 v6") != std::string::npos);
+  CHECK(gap.out.find("gap: versions 6..11 are in none of the archives") != std::string::npos);
+  auto short_of =
+      run_strata(y.dir, y.journal({"verify", "--archive", y.a2021, "--archive", y.a2022}));
+  CHECK(short_of.code == 1);
+  CHECK(short_of.out.find("missing") != std::string::npos);
+
+  // An overlap: the journal as it was after the first run, archived again into another file,
+  // holds the versions the 2021 archive holds.
+  const std::string other = y.dir.file("other.db");
+  y.archive("2021-06-01T00:00:00Z", other, "6 events copied", y.copy);
+  auto overlap =
+      run_strata(y.dir, {"verify", "--archive", y.a2020, "--archive", y.a2021, "--archive", other});
+  CHECK(overlap.code == 1);
+  CHECK(overlap.out.find("overlap: versions 6..11 are in two archives") != std::string::npos);
+  auto same = run_strata(y.dir, {"verify", "--archive", y.a2020, "--archive", y.a2020});
+  CHECK(same.code == 2);
+  CHECK(same.err.find("are the same archive") != std::string::npos);
+  // A 2021 archive whose chain anchor was altered is found, alone and among the others.
+  const std::string forged = y.dir.file("forged.db");
+  std::filesystem::copy_file(y.a2021, forged);
+  const std::string sql = "UPDATE streams SET anchor_hash = '" + std::string(64, '0') + "'";
+  REQUIRE(
+      std::system((std::string{SQLITE3_PATH} + " " + shell_quote(forged) + " " + shell_quote(sql))
+                      .c_str()) == 0);
+  CHECK(run_strata(y.dir, {"verify", "--archive", forged}).code == 1);
+  CHECK(run_strata(y.dir, {"verify", "--archive", y.a2020, "--archive", forged}).code == 1);
+}
 
 TEST_CASE("archive without --yes prints the plan and changes nothing") {
   sqlite_shop s;

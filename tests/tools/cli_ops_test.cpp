@@ -15,10 +15,12 @@
 #include <vector>
 
 #include "strata/domain/orders/order.hpp"
+#include "strata/persistence/host_lock.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
 #include "tests/runtime/temp_dir.hpp"
 #include "tests/tools/cli_harness.hpp"
 #if STRATA_WITH_POSTGRES
+#include "strata/persistence/postgres/postgres_host_lock.hpp"
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #endif
@@ -376,6 +378,43 @@ TEST_CASE(
                          "inventory_levels, user_activity_daily)") != std::string::npos);
 }
 
+TEST_CASE("rebuild and retry refuse while a runtime holds the store's host lock, unless --force") {
+  orders_journal o;
+  const std::string read = o.dir.file("read.db");
+  const std::vector<std::string> rebuild{"--journal",     o.path,          "rebuild",
+                                         "order_summary", "--read-models", read};
+  const std::vector<std::string> retry{"--journal", o.path,          "retry", "order_summary",
+                                       "2",         "--read-models", read};
+  {
+    // What a running runtime holds (runtime::start takes it, stop releases it).
+    auto held = strata::lock_sqlite_host(o.path);
+    REQUIRE(held.has_value());
+    for (const auto& args : {rebuild, retry}) {
+      auto refused = strata_cli(o.dir, args);
+      CHECK(refused.code == 2);
+      CHECK(refused.err.find("a runtime is running on this store") != std::string::npos);
+      CHECK(refused.err.find("use runtime::rebuild_projection from the host, or stop it") !=
+            std::string::npos);
+      CHECK(refused.out.empty());
+    }
+    CHECK_FALSE(std::filesystem::exists(read));  // nothing was touched
+    auto forced_args = rebuild;
+    forced_args.push_back("--force");
+    auto forced = strata_cli(o.dir, forced_args);
+    CHECK(forced.code == 0);
+    CHECK(forced.out.find("4 events applied") != std::string::npos);
+  }
+  // Released: both go through, and while they run they hold the lock themselves.
+  auto rebuilt = strata_cli(o.dir, rebuild);
+  CHECK(rebuilt.code == 0);
+  CHECK(rebuilt.out == "rebuilt order_summary: position 4, 4 events applied, 0 parked\n");
+  auto not_parked = strata_cli(o.dir, retry);
+  CHECK(not_parked.code == 2);
+  CHECK(not_parked.err.find("has no parked event at position 2") != std::string::npos);
+  auto again = strata::lock_sqlite_host(o.path);
+  CHECK(again.has_value());  // the command released it when it ended
+}
+
 TEST_CASE("a configuration names the read-model store projections reads") {
   orders_journal o;
   const std::string read = o.dir.file("strata-read.db");
@@ -512,5 +551,18 @@ TEST_CASE("state, rebuild and projections work on a PostgreSQL journal and read 
         std::string::npos);
   CHECK(listed.out.find(R"({"projection":"inventory_levels","position":0,"head":4,"lag":4,)") !=
         std::string::npos);
+  {
+    // A runtime on the schema holds its advisory lock: rebuild refuses until it is released.
+    auto held = strata::lock_postgres_host(conninfo, schema);
+    REQUIRE_MESSAGE(held.has_value(), (held ? "" : held.err().message));
+    auto second = strata::lock_postgres_host(conninfo, schema);
+    REQUIRE_FALSE(second.has_value());
+    CHECK(second.err().code == strata::errc::conflict);
+    auto refused = with(rebuild);
+    CHECK(refused.code == 2);
+    CHECK(refused.err.find("a runtime is running on this store") != std::string::npos);
+  }
+  auto released = with(rebuild);
+  CHECK(released.code == 0);
 }
 #endif

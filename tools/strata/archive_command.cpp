@@ -337,84 +337,21 @@ void add_archive(cli& app) {
       ->capture_default_str();
 }
 
-// --- --archive for events and verify --------------------------------------------------------
+// --- --archive for the reading commands ---------------------------------------------------
 
-/// Prints the events of one stream: archived ones from the archive, the rest from the journal.
-cli_exit events_with_archive(cli_context& c, CLI::App& cmd, archive_reader& archive) {
-  const std::string text = cmd.get_option("STREAM")->as<std::string>();
-  const stream_id stream = stream_id::parse(text);
-  if (stream.empty())
-    return fail(c, "'" + text + "' is not a stream: write it Type-id, e.g. Order-456");
-  persistence::stream_range range;
-  const auto* from = cmd.get_option("--from");
-  range.from =
-      version{std::max<std::uint64_t>(from->count() > 0 ? from->as<std::uint64_t>() : 1, 1)};
-  if (cmd.get_option("--to")->count() > 0)
-    range.to = version{cmd.get_option("--to")->as<std::uint64_t>()};
-  std::uint64_t left = cmd.get_option("--limit")->count() > 0
-                           ? cmd.get_option("--limit")->as<std::uint64_t>()
-                           : UINT64_MAX;
+/// Runs `body` with the command's journal read together with the archives of `paths`
+/// (`journal_with_archives`): archived versions from the archives, the rest from the journal.
+cli_exit with_archives(cli_context& c, const std::vector<std::string>& paths,
+                       const cli_command& body) {
+  auto set = archive_set::open(paths);
+  if (!set) return fail(c, set.err().message);
   auto j = c.journal();
   if (!j) return fail(c, j.err().message);
-  auto anchor = (*j)->anchor(stream);
-  if (!anchor) return fail(c, anchor.err().message);
-  version next = range.from;
-  if (*anchor && next <= (**anchor).at) {
-    persistence::stream_range cold = range;
-    cold.to = range.to ? std::min(*range.to, (**anchor).at) : (**anchor).at;
-    while (left > 0 && next <= *cold.to) {
-      cold.from = next;
-      cold.limit = static_cast<std::size_t>(std::min<std::uint64_t>(left, page_size));
-      auto page = archive.read_stream(stream, cold);
-      if (!page) return fail(c, page.err().message);
-      if (page->empty()) break;
-      for (const auto& r : *page)
-        if (auto shown = c.out().event(r); !shown) return fail(c, shown.err().message);
-      left -= page->size();
-      next = page->back().stream_version.next();
-    }
-    if (next <= *cold.to && left > 0)
-      return fail(c, fmt::format("{}: versions {}..{} are archived but not in {}", stream.str(),
-                                 next.value, cold.to->value, archive.path()));
-    next = std::max(next, (**anchor).at.next());
-  }
-  while (left > 0 && (!range.to || next <= *range.to)) {
-    persistence::stream_range hot = range;
-    hot.from = next;
-    hot.limit = static_cast<std::size_t>(std::min<std::uint64_t>(left, page_size));
-    auto page = (*j)->read_stream(stream, hot);
-    if (!page) return fail(c, page.err().message);
-    for (const auto& r : *page)
-      if (auto shown = c.out().event(r); !shown) return fail(c, shown.err().message);
-    left -= page->size();
-    if (page->size() < hot.limit) break;
-    next = page->back().stream_version.next();
-  }
-  return cli_exit::ok;
-}
-
-/// Prints every event of the journal and the archive in global order (an event in both, copied
-/// by a run that did not cut yet, once).
-cli_exit all_with_archive(cli_context& c, CLI::App& cmd, archive_reader& archive) {
-  const auto* from_option = cmd.get_option("--from-position");
-  const std::uint64_t from = from_option->count() > 0 ? from_option->as<std::uint64_t>() : 1;
-  std::uint64_t left = cmd.get_option("--limit")->count() > 0
-                           ? cmd.get_option("--limit")->as<std::uint64_t>()
-                           : UINT64_MAX;
-  auto j = c.journal();
-  if (!j) return fail(c, j.err().message);
-  global_position after{from > 0 ? from - 1 : 0};
-  while (left > 0) {
-    auto page = read_all_with_archive(
-        **j, archive, after, static_cast<std::size_t>(std::min<std::uint64_t>(left, page_size)));
-    if (!page) return fail(c, page.err().message);
-    for (const auto& r : *page)
-      if (auto shown = c.out().event(r); !shown) return fail(c, shown.err().message);
-    left -= page->size();
-    if (page->size() < page_size) break;
-    after = page->back().position;
-  }
-  return cli_exit::ok;
+  journal_with_archives view{**j, *set};
+  c.use_journal(&view);
+  const cli_exit done = body(c);
+  c.use_journal(nullptr);
+  return done;
 }
 
 void print_verified(cli_output& out, const std::string& what, std::uint64_t events) {
@@ -447,49 +384,92 @@ void print_broken(cli_output& out, const chain_violation& v) {
                        v.position.value, v.kind, v.detail));
 }
 
-void add_archive_option(cli& app) {
-  auto events_archive = std::make_shared<std::string>();
-  CLI::App& events = *app.app().get_subcommand("events");
-  events.add_option("--archive", *events_archive,
-                    "Also read this archive file: archived and hot events seamlessly");
-  cli_command& events_body = app.body("events");
-  events_body = [previous = events_body, events_archive, cmd = &events](cli_context& c) {
-    if (events_archive->empty()) return previous(c);
-    auto archive = archive_reader::open(*events_archive);
-    if (!archive) return fail(c, archive.err().message);
-    if (cmd->get_option("--all")->count() > 0) return all_with_archive(c, *cmd, **archive);
-    if (cmd->get_option("STREAM")->count() == 0)
-      return fail(c, "name a STREAM (Type-id) or pass --all");
-    return events_with_archive(c, *cmd, **archive);
+/// The subcommand `name`, or null when the program did not add it.
+CLI::App* find_command(cli& app, const std::string& name) {
+  const std::function<bool(CLI::App*)> named = [&name](CLI::App* sub) {
+    return sub->get_name() == name;
   };
+  auto found = app.app().get_subcommands(named);
+  return found.empty() ? nullptr : found.front();
+}
 
-  auto verify_archive = std::make_shared<std::string>();
-  CLI::App& verify = *app.app().get_subcommand("verify");
-  verify.add_option("--archive", *verify_archive,
-                    "Verify this archive file: alone when no journal is named, else together "
-                    "with the journal (anchors, every event exactly once)");
+/// Adds the repeatable `--archive FILE` to command `name` (when the program has it): with it,
+/// the command reads the journal together with the archives.
+void add_archive_reading(cli& app, const std::string& name, const std::string& help) {
+  CLI::App* cmd = find_command(app, name);
+  if (cmd == nullptr) return;
+  auto paths = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--archive", *paths, help)->allow_extra_args(false)->type_name("FILE");
+  cli_command& body = app.body(name);
+  body = [previous = body, paths](cli_context& c) {
+    if (paths->empty()) return previous(c);
+    return with_archives(c, *paths, previous);
+  };
+}
+
+constexpr const char* repeat_help =
+    " Repeat it for several archives of the journal (e.g. one per year), in any order.";
+
+void add_archive_option(cli& app) {
+  add_archive_reading(app, "events",
+                      std::string{"Also read this archive file: archived and hot events as one "
+                                  "history (an event in both once)."} +
+                          repeat_help);
+  add_archive_reading(app, "state",
+                      std::string{"Also read this archive file: a state before the archive's "
+                                  "cut is rebuilt from archived and hot events."} +
+                          repeat_help);
+  add_archive_reading(app, "diff",
+                      std::string{"Also read this archive file: points before the archive's cut "
+                                  "are rebuilt, and events listed, from archived and hot events."} +
+                          repeat_help);
+  add_archive_reading(app, "export",
+                      std::string{"Also export the archived events of this archive file, in "
+                                  "global (or version) order with the journal's."} +
+                          repeat_help);
+  add_archive_reading(app, "rebuild",
+                      std::string{"Also read this archive file: the projection is rebuilt from "
+                                  "archived and hot events in global order."} +
+                          repeat_help);
+
+  CLI::App* verify = find_command(app, "verify");
+  if (verify == nullptr) return;
+  auto paths = std::make_shared<std::vector<std::string>>();
+  verify
+      ->add_option("--archive", *paths,
+                   std::string{"Verify this archive file: alone when no journal is named, else "
+                               "together with the journal (anchors, every event exactly once)."} +
+                       repeat_help +
+                       " The chains must then continue from archive to archive: an overlap or a "
+                       "gap between them is a finding.")
+      ->allow_extra_args(false)
+      ->type_name("FILE");
   cli_command& verify_body = app.body("verify");
-  verify_body = [previous = verify_body, verify_archive, cmd = &verify](cli_context& c) {
-    if (verify_archive->empty()) return previous(c);
+  verify_body = [previous = verify_body, paths, cmd = verify](cli_context& c) {
+    if (paths->empty()) return previous(c);
     if (cmd->get_option("STREAM")->count() > 0)
       return fail(c, "verify --archive checks the whole journal: name no STREAM");
-    auto archive = archive_reader::open(*verify_archive);
-    if (!archive) return fail(c, archive.err().message);
+    auto set = archive_set::open(*paths);
+    if (!set) return fail(c, set.err().message);
+    const std::string names = set->names();
     const journal_source& s = c.source();
     const bool alone = s.sqlite_path.empty() && s.pg_conninfo.empty() && s.config_path.empty();
     if (alone) {
-      auto verified = (*archive)->verify();
+      auto verified = set->verify();
       if (!verified) return fail(c, verified.err().message);
       if (*verified) {
         print_broken(c.out(), **verified);
         return cli_exit::findings;
       }
-      print_verified(c.out(), "archive " + *verify_archive, (*archive)->manifest().events);
+      std::uint64_t events = 0;
+      for (const archive_reader* a : set->archives()) events += a->manifest().events;
+      print_verified(c.out(), (set->archives().size() == 1 ? "archive " : "archives ") + names,
+                     events);
       return cli_exit::ok;
     }
     auto j = c.journal();
     if (!j) return fail(c, j.err().message);
-    auto verified = verify_with_archive(**j, **archive);
+    auto verified = verify_with_archive(**j, *set);
     if (!verified) return fail(c, verified.err().message);
     if (*verified) {
       print_broken(c.out(), **verified);
@@ -497,7 +477,10 @@ void add_archive_option(cli& app) {
     }
     auto last = (*j)->last_position();
     if (!last) return fail(c, last.err().message);
-    print_verified(c.out(), "journal and archive " + *verify_archive, last->value);
+    print_verified(
+        c.out(),
+        (set->archives().size() == 1 ? "journal and archive " : "journal and archives ") + names,
+        last->value);
     return cli_exit::ok;
   };
 }

@@ -151,6 +151,7 @@ result<void> cli_output::event(const persistence::event_record& r) {
 }
 
 result<persistence::journal*> cli_context::journal() {
+  if (view_ != nullptr) return view_;
   if (!journal_) {
     auto opened = open_journal(source_);
     if (!opened) return std::move(opened).err();

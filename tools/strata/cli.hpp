@@ -105,6 +105,11 @@ class cli_context {
   /// Errors: as `open_journal`.
   result<persistence::journal*> journal();
 
+  /// Makes `journal()` return `view` from now on: a journal read through another, e.g. the
+  /// opened journal with its archived events (`journal_with_archives`, for `--archive`).
+  /// REQUIRES: `view` outlives the command.
+  void use_journal(persistence::journal* view) noexcept { view_ = view; }
+
   cli_output& out() noexcept { return out_; }
 
   /// The journal options as given.
@@ -123,6 +128,7 @@ class cli_context {
   const cli_registry* registry_;
   bool progress_;
   std::unique_ptr<persistence::journal> journal_;
+  persistence::journal* view_ = nullptr;
 };
 
 /// A command's body: returns its exit code.
@@ -186,8 +192,9 @@ class cli {
 /// Adds `streams`, `events`, `trace` and `verify` (see docs/CLI.md).
 void add_inspection_commands(cli& c);
 
-/// Adds `archive` (docs/ARCHIVE.md) and `--archive FILE` to `events` and `verify`, which
-/// must be added first (`add_inspection_commands`).
+/// Adds `archive` (docs/ARCHIVE.md) and the repeatable `--archive FILE` to `events`, `verify`,
+/// `state`, `diff` and `export`, those of them that were added first (`add_inspection_commands`,
+/// `add_decider_commands`, `add_transfer_commands`).
 void add_archive_commands(cli& c);
 
 }  // namespace strata

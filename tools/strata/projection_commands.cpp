@@ -178,6 +178,44 @@ cli_exit run_projections(cli_context& c, const read_model_options& o) {
 
 // ---- rebuild and retry ----------------------------------------------------------------------
 
+/// The host lock of the journal store the options name (`lock_journal_store`, the lock a
+/// running runtime holds), held while rebuild or retry runs so that no runtime starts on the
+/// store meanwhile. Null with `force`. On failure reports it and returns the exit code: a
+/// held lock means a runtime runs on the store, which would race the command.
+std::optional<cli_exit> lock_store(cli_context& c, bool force, std::unique_ptr<host_lock>& held) {
+  if (force) return std::nullopt;
+  const journal_source& source = c.source();
+  journal_config where;
+  if (!source.sqlite_path.empty()) {
+    where.backend = journal_backend::sqlite;
+    where.sqlite.path = source.sqlite_path;
+  } else if (!source.pg_conninfo.empty()) {
+    where.backend = journal_backend::postgres;
+    where.postgres.conninfo = source.pg_conninfo;
+    where.postgres.schema = source.pg_schema;
+  } else if (!source.config_path.empty()) {
+    auto config = load_config(source.config_path);
+    if (!config) return store_failure(c, config.err());
+    where = config->journal;
+  } else {
+    return std::nullopt;  // no journal named: the journal's own error says so
+  }
+  if (where.backend == journal_backend::sqlite) {
+    // A journal that does not exist has no runtime either; its own error says so.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(where.sqlite.path, ec)) return std::nullopt;
+  }
+  auto lock = lock_journal_store(where);
+  if (!lock) {
+    if (lock.err().code == errc::conflict)
+      return usage_failure(c, lock.err().message + " (or pass --force)");
+    return usage_failure(c, "cannot tell whether a runtime is running on this store: " +
+                                lock.err().message + "; pass --force to go on anyway");
+  }
+  held = std::move(*lock);
+  return std::nullopt;
+}
+
 /// A runner for registered projection `name`, started on the journal with `how`; on failure
 /// reports it and returns the exit code.
 struct runner_setup {
@@ -213,7 +251,10 @@ std::optional<cli_exit> prepare_runner(cli_context& c, const std::string& name,
   return std::nullopt;
 }
 
-cli_exit run_rebuild(cli_context& c, const std::string& name, const read_model_options& o) {
+cli_exit run_rebuild(cli_context& c, const std::string& name, const read_model_options& o,
+                     bool force) {
+  std::unique_ptr<host_lock> held;
+  if (auto refused = lock_store(c, force, held)) return *refused;
   runner_setup s;
   if (auto failed = prepare_runner(c, name, o, projection_start::rebuild, s)) return *failed;
   auto head = s.journal->last_position();
@@ -250,7 +291,9 @@ cli_exit run_rebuild(cli_context& c, const std::string& name, const read_model_o
 }
 
 cli_exit run_retry(cli_context& c, const std::string& name, std::uint64_t position,
-                   const read_model_options& o) {
+                   const read_model_options& o, bool force) {
+  std::unique_ptr<host_lock> held;
+  if (auto refused = lock_store(c, force, held)) return *refused;
   runner_setup s;
   if (auto failed = prepare_runner(c, name, o, projection_start::resume, s)) return *failed;
   auto retried = s.runner->retry(*s.journal, global_position{position});
@@ -272,7 +315,12 @@ struct retry_options {
   std::string name;
   std::uint64_t position = 0;
   read_model_options where;
+  bool force = false;
 };
+
+constexpr const char* force_help =
+    "Go on even when a runtime holds the store's host lock (it is running on the store and "
+    "would race this command: its cached checkpoint does not see the change)";
 
 }  // namespace
 
@@ -286,29 +334,30 @@ void add_projection_commands(cli& app) {
       [list](cli_context& c) { return run_projections(c, *list); });
   add_read_model_options(projections, *list);
 
-  auto rebuild_name = std::make_shared<std::string>();
-  auto rebuild_where = std::make_shared<read_model_options>();
+  auto b = std::make_shared<retry_options>();
   CLI::App& rebuild = app.add_command(
       "rebuild",
       "Empty projection NAME's read model, checkpoint and dead letters and apply the whole "
-      "journal again. Exits with 1 when events were parked. Stop the hosts that run NAME "
-      "first.",
-      [rebuild_name, rebuild_where](cli_context& c) {
-        return run_rebuild(c, *rebuild_name, *rebuild_where);
-      });
-  rebuild.add_option("NAME", *rebuild_name, "The projection, e.g. order_summary")->required();
-  add_read_model_options(rebuild, *rebuild_where);
+      "journal again. Exits with 1 when events were parked. Refused (exit 2) while a runtime "
+      "runs on the journal's store (it holds the host lock): stop it, or use "
+      "runtime::rebuild_projection from the host.",
+      [b](cli_context& c) { return run_rebuild(c, b->name, b->where, b->force); });
+  rebuild.add_option("NAME", b->name, "The projection, e.g. order_summary")->required();
+  add_read_model_options(rebuild, b->where);
+  rebuild.add_flag("--force", b->force, force_help);
 
   auto r = std::make_shared<retry_options>();
   CLI::App& retry = app.add_command(
       "retry",
       "Apply parked event POSITION of projection NAME again; success removes it from the dead "
-      "letters, a failure (exit 1) counts one more attempt. Stop the hosts that run NAME "
-      "first.",
-      [r](cli_context& c) { return run_retry(c, r->name, r->position, r->where); });
+      "letters, a failure (exit 1) counts one more attempt. Refused (exit 2) while a runtime "
+      "runs on the journal's store (it holds the host lock): stop it, or use "
+      "runtime::retry_dead_letter from the host.",
+      [r](cli_context& c) { return run_retry(c, r->name, r->position, r->where, r->force); });
   retry.add_option("NAME", r->name, "The projection, e.g. order_summary")->required();
   retry.add_option("POSITION", r->position, "The global position of the parked event")->required();
   add_read_model_options(retry, r->where);
+  retry.add_flag("--force", r->force, force_help);
 }
 
 }  // namespace strata

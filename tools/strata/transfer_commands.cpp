@@ -80,6 +80,24 @@ cli_exit run_export(cli_context& c, const export_options& o) {
   }
   auto j = c.journal();
   if (!j) return store_failure(c, j.err());
+  // An export is a whole history: one whose start was archived needs the archive (--archive).
+  if (stream) {
+    if (auto whole = persistence::check_not_archived(**j, *stream, version{1}); !whole)
+      return store_failure(
+          c, error{whole.err().code, whole.err().message + " (pass --archive FILE to export it)"});
+  } else {
+    auto mark = (*j)->archived();
+    if (!mark) return store_failure(c, mark.err());
+    if (*mark) {
+      std::string names;
+      for (const auto& a : (*mark)->archives) names += (names.empty() ? "'" : ", '") + a + "'";
+      return store_failure(
+          c, error{errc::not_found,
+                   fmt::format("events up to position {} were archived (to {}): pass --archive "
+                               "FILE for each archive to export them too",
+                               (*mark)->through.value, names)});
+    }
+  }
   std::FILE* out = c.out().out();
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{nullptr, &std::fclose};
   if (!o.output.empty()) {
