@@ -9,9 +9,9 @@
 
 #include <doctest/doctest.h>
 
+#include "strata/persistence/fault_injecting_journal.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
-#include "tests/support/fault_injecting_journal.hpp"
 #include "tests/support/wait_until.hpp"
 
 namespace strata::persistence::testing {
