@@ -172,6 +172,32 @@ class flaky_summaries final : public summaries_wrapper {
 
 }  // namespace
 
+TEST_CASE("a commit whose reply was lost is not applied again: the runner reads its checkpoint") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c", 1)});
+  for (int i = 0; i < 3; ++i)  // the same sku: applying one twice would count it twice
+    append<orders::order>(j, "o-1", {orders::item_added{orders::line{"s", 1, money{10, "EUR"}}}});
+  read_db db;
+  auto plan = std::make_shared<persistence::projection_store_fault_plan>();
+  auto faulty =
+      std::make_shared<persistence::fault_injecting_projection_store_factory>(db.factory, plan);
+  auto store = faulty->open();
+  REQUIRE(store);
+  auto runner = runner_for(std::make_shared<flaky_summaries>(0), std::move(*store),
+                           persistence::poison_policy::park_and_continue);
+  REQUIRE(runner.start());
+  plan->lose_commit_replies(error{errc::unavailable, "reply lost"});
+  auto lost = runner.catch_up(j, 10);
+  REQUIRE_FALSE(lost);
+  CHECK(runner.position().position.value == 0);  // as far as the runner knows
+  plan->clear();
+  REQUIRE(runner.catch_up(j, 10));
+  CHECK(runner.position().position.value == 4);
+  auto reader = db.reader();
+  CHECK(read_orders(reader) == fold_orders(j));
+  CHECK(plan->commits_failed() == 1);
+}
+
 TEST_CASE("with policy stop a poison event stops the projection until a retry succeeds") {
   persistence::memory_journal j;
   append<orders::order>(j, "o-1", {placed("c-1", 1)});
