@@ -113,7 +113,24 @@ result<void> projection_runner::apply_batch_in(projection_transaction& tx,
   }
 }
 
+error projection_runner::commit_failed(error e) {
+  commit_unknown_ = true;
+  return e;
+}
+
+result<void> projection_runner::resync() {
+  // A commit that failed may have happened all the same (its reply lost with the
+  // connection): the store's checkpoint says which, so no batch is applied twice.
+  auto cp = store_->load_checkpoint(projection_->name());
+  if (!cp) return std::move(cp).err();
+  advance(*cp);
+  commit_unknown_ = false;
+  return load_stopped();
+}
+
 result<apply_outcome> projection_runner::apply(const std::vector<event_record>& records) {
+  if (commit_unknown_)
+    if (auto s = resync(); !s) return std::move(s).err();
   apply_outcome out;
   std::size_t first = 0;
   while (first < records.size() && !(checkpoint_.position < records[first].position)) ++first;
@@ -153,7 +170,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     if (folded) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
       if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
-      if (auto c = (*tx)->commit(); !c) return std::move(c).err();
+      if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
       out.applied += end - first;
       advance(cp);
       return out;
@@ -189,7 +206,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     if (!failure) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
       if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
-      if (auto c = (*tx)->commit(); !c) return std::move(c).err();
+      if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
       out.applied += end - from;
       advance(cp);
       return out;
@@ -217,7 +234,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     if (cp) {
       if (auto s = (*tx)->save_checkpoint(name, *cp); !s) return std::move(s).err();
     }
-    if (auto c = (*tx)->commit(); !c) return std::move(c).err();
+    if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
     if (cp) advance(*cp);
     out.applied += i - from + (go_on ? 1 : 0);
     out.parked += 1;
@@ -235,6 +252,8 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
 
 result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
                                                   std::size_t max_events) {
+  if (commit_unknown_)
+    if (auto s = resync(); !s) return std::move(s).err();
   apply_outcome total;
   batch = std::max<std::size_t>(batch, 1);
   while (!stopped_ && max_events > 0) {

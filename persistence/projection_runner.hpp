@@ -91,6 +91,10 @@ class projection_runner {
                               std::size_t first, std::size_t end);
   result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first);
   result<void> load_stopped();
+  /// Marks the store's checkpoint unknown after a failed commit and returns `e`.
+  error commit_failed(error e);
+  /// Reads the committed checkpoint back after a failed commit.
+  result<void> resync();
   result<void> reset_to(const std::string& journal_id);
   /// Moves the committed checkpoint to `c`'s position, keeping its journal id.
   void advance(const checkpoint& c) noexcept {
@@ -106,6 +110,7 @@ class projection_runner {
   checkpoint checkpoint_;
   std::string journal_id_;  ///< Of the journal given to `start(j, ...)`: what `reset` records.
   bool stopped_ = false;
+  bool commit_unknown_ = false;  ///< A commit failed: the store's checkpoint is the truth.
   std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
 };
 

@@ -53,6 +53,7 @@ struct sqlite_snapshot_store::impl {
     SQLite::Database db{o.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, o.busy_timeout_ms};
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(o.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    if (o.max_page_count) db.exec("PRAGMA max_page_count = " + std::to_string(*o.max_page_count));
     db.exec(
         "CREATE TABLE IF NOT EXISTS snapshots (stream TEXT NOT NULL, at INTEGER NOT NULL, "
         "state_version INTEGER NOT NULL, last_event_hash TEXT NOT NULL, "

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "strata/persistence/snapshot_store.hpp"
@@ -17,6 +19,10 @@ struct sqlite_snapshot_store_options {
   /// safe choice; FULL is the default only to match the journal).
   bool synchronous_full = true;
   int busy_timeout_ms = 5000;  ///< How long a call waits for another writer's lock.
+  /// Caps the file size for this connection (PRAGMA max_page_count, as
+  /// `sqlite_journal_options::max_page_count`): a save that needs more pages is `unavailable`
+  /// with "disk full". None: SQLite's own limit.
+  std::optional<std::int64_t> max_page_count;
 };
 
 /// Snapshots in an SQLite database file (WAL mode), one connection per instance.

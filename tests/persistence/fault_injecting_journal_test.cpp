@@ -9,9 +9,9 @@
 
 #include <doctest/doctest.h>
 
+#include "strata/persistence/fault_injecting_journal.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "tests/persistence/support.hpp"
-#include "tests/support/fault_injecting_journal.hpp"
 #include "tests/support/wait_until.hpp"
 
 namespace strata::persistence::testing {
@@ -171,6 +171,31 @@ TEST_CASE("a hold keeps every call waiting until it is released") {
   CHECK(f.plan->held() == 0);
   CHECK(j->last_position()->value == 1);  // new calls pass
   CHECK_FALSE(f.plan->wait_held(1, std::chrono::milliseconds(0)));
+}
+
+TEST_CASE("archive calls are forwarded, and the archive reads obey the read switch") {
+  faulty f;
+  auto j = f.open();
+  REQUIRE(append_one(*j, order_1, 0, {make_event("a"), make_event("b")}).has_value());
+  auto anchors = j->anchors();
+  REQUIRE(anchors.has_value());
+  auto direct = f.store->open();
+  REQUIRE(direct.has_value());
+  CHECK(anchors->size() == (*direct)->anchors()->size());
+  auto mark = j->archived();
+  REQUIRE(mark.has_value());
+  CHECK_FALSE(mark->has_value());
+  f.plan->fail_reads(error{errc::unavailable, "down"});
+  CHECK(j->anchor(order_1).err().code == errc::unavailable);
+  CHECK(j->anchors().err().code == errc::unavailable);
+  CHECK(j->archived().err().code == errc::unavailable);
+  std::size_t visited = 0;
+  auto each = j->for_each_in_stream(order_1, {}, [&](const event_view&) {
+    ++visited;
+    return result<visit_control>{visit_control::next};
+  });
+  CHECK(each.err().code == errc::unavailable);
+  CHECK(visited == 0);
 }
 
 }  // namespace

@@ -5,10 +5,10 @@
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/persistence/archive.hpp"
+#include "strata/persistence/fault_injecting_projection_store.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
 #include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/projection_store.hpp"
-#include "tests/projections/fault_injecting_projection_store.hpp"
 #include "tests/projections/support.hpp"
 
 using namespace strata;
@@ -67,21 +67,22 @@ TEST_CASE("a failed commit applies nothing and the batch is applied exactly once
   persistence::memory_journal j;
   for (int i = 0; i < 30; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
   read_db db;
-  auto plan = std::make_shared<projection_fault_plan>();
-  auto faulty = std::make_shared<fault_injecting_projection_store_factory>(db.factory, plan);
+  auto plan = std::make_shared<persistence::projection_store_fault_plan>();
+  auto faulty =
+      std::make_shared<persistence::fault_injecting_projection_store_factory>(db.factory, plan);
   auto store = faulty->open();
   REQUIRE(store);
   auto runner =
       runner_for(summaries(), std::move(*store), persistence::poison_policy::park_and_continue);
-  REQUIRE(runner.start());       // commit #1
-  plan->fail_commit_number = 3;  // the second batch of ten
+  REQUIRE(runner.start());                                         // commit #1
+  plan->fail_nth_commit(2, error{errc::unavailable, "injected"});  // the second batch of ten
   auto one = runner.catch_up(j, 10, 10);
   REQUIRE(one);
   CHECK(runner.position().position.value == 10);
   auto two = runner.catch_up(j, 10, 10);
   REQUIRE_FALSE(two);
   CHECK(two.err().code == errc::unavailable);
-  CHECK(plan->failed == 1);
+  CHECK(plan->commits_failed() == 1);
   CHECK(runner.position().position.value == 10);
   auto reader = db.reader();
   auto after_failure = read_models::all_orders(reader);
@@ -170,6 +171,32 @@ class flaky_summaries final : public summaries_wrapper {
 };
 
 }  // namespace
+
+TEST_CASE("a commit whose reply was lost is not applied again: the runner reads its checkpoint") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c", 1)});
+  for (int i = 0; i < 3; ++i)  // the same sku: applying one twice would count it twice
+    append<orders::order>(j, "o-1", {orders::item_added{orders::line{"s", 1, money{10, "EUR"}}}});
+  read_db db;
+  auto plan = std::make_shared<persistence::projection_store_fault_plan>();
+  auto faulty =
+      std::make_shared<persistence::fault_injecting_projection_store_factory>(db.factory, plan);
+  auto store = faulty->open();
+  REQUIRE(store);
+  auto runner = runner_for(std::make_shared<flaky_summaries>(0), std::move(*store),
+                           persistence::poison_policy::park_and_continue);
+  REQUIRE(runner.start());
+  plan->lose_commit_replies(error{errc::unavailable, "reply lost"});
+  auto lost = runner.catch_up(j, 10);
+  REQUIRE_FALSE(lost);
+  CHECK(runner.position().position.value == 0);  // as far as the runner knows
+  plan->clear();
+  REQUIRE(runner.catch_up(j, 10));
+  CHECK(runner.position().position.value == 4);
+  auto reader = db.reader();
+  CHECK(read_orders(reader) == fold_orders(j));
+  CHECK(plan->commits_failed() == 1);
+}
 
 TEST_CASE("with policy stop a poison event stops the projection until a retry succeeds") {
   persistence::memory_journal j;

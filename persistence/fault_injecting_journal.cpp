@@ -1,4 +1,4 @@
-#include "tests/support/fault_injecting_journal.hpp"
+#include "strata/persistence/fault_injecting_journal.hpp"
 
 #include <cassert>
 #include <thread>
@@ -87,47 +87,56 @@ std::optional<error> fault_plan::on_open() {
   return open_error_;
 }
 
-void fault_plan::hold() {
-  std::lock_guard lock{gate_mutex_};
+void call_gate::hold() {
+  std::lock_guard lock{mutex_};
   holding_.store(true);
 }
 
-void fault_plan::release() {
+void call_gate::release() {
   {
-    std::lock_guard lock{gate_mutex_};
+    std::lock_guard lock{mutex_};
     holding_.store(false);
   }
-  gate_changed_.notify_all();
+  changed_.notify_all();
 }
 
-std::size_t fault_plan::held() const {
-  std::lock_guard lock{gate_mutex_};
+std::size_t call_gate::held() const {
+  std::lock_guard lock{mutex_};
   return held_;
 }
 
-bool fault_plan::wait_held(std::size_t n, std::chrono::milliseconds limit) const {
-  std::unique_lock lock{gate_mutex_};
-  return gate_changed_.wait_for(lock, limit, [&] { return held_ >= n; });
+bool call_gate::wait_held(std::size_t n, std::chrono::milliseconds limit) const {
+  std::unique_lock lock{mutex_};
+  return changed_.wait_for(lock, limit, [&] { return held_ >= n; });
+}
+
+void call_gate::pass() {
+  if (!holding_.load()) return;
+  std::unique_lock lock{mutex_};
+  if (!holding_.load()) return;
+  ++held_;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return !holding_.load(); });
+  --held_;
 }
 
 void fault_plan::pause() {
-  if (holding_.load()) {
-    std::unique_lock lock{gate_mutex_};
-    if (holding_.load()) {
-      ++held_;
-      gate_changed_.notify_all();
-      gate_changed_.wait(lock, [&] { return !holding_.load(); });
-      --held_;
-    }
-  }
+  pass();
   const std::int64_t us = delay_us_.load();
   if (us > 0) std::this_thread::sleep_for(std::chrono::microseconds{us});
 }
 
 fault_injecting_journal::fault_injecting_journal(std::unique_ptr<journal> inner,
                                                  std::shared_ptr<fault_plan> plan)
-    : inner_(std::move(inner)), plan_(std::move(plan)) {
-  assert(inner_ && plan_);
+    : forwarding_journal(*inner), owned_(std::move(inner)), plan_(std::move(plan)) {
+  assert(plan_);
+}
+
+template <class Fn>
+auto fault_injecting_journal::read(Fn&& fn) -> decltype(fn()) {
+  plan_->pause();
+  if (auto e = plan_->on_read()) return std::move(*e);
+  return fn();
 }
 
 result<std::vector<stream_outcome>> fault_injecting_journal::append(
@@ -136,11 +145,11 @@ result<std::vector<stream_outcome>> fault_injecting_journal::append(
   std::optional<error> e;
   switch (plan_->on_append(e)) {
     case fault_plan::append_verdict::pass:
-      return inner_->append(batch);
+      return inner().append(batch);
     case fault_plan::append_verdict::fail_before:
       return std::move(*e);
     case fault_plan::append_verdict::fail_after: {
-      auto written = inner_->append(batch);
+      auto written = inner().append(batch);
       if (!written) return std::move(written).err();
       return std::move(*e);
     }
@@ -150,35 +159,49 @@ result<std::vector<stream_outcome>> fault_injecting_journal::append(
 
 result<std::vector<event_record>> fault_injecting_journal::read_stream(const stream_id& stream,
                                                                        const stream_range& range) {
-  plan_->pause();
-  if (auto e = plan_->on_read()) return std::move(*e);
-  return inner_->read_stream(stream, range);
+  return read([&] { return inner().read_stream(stream, range); });
+}
+
+result<std::size_t> fault_injecting_journal::for_each_in_stream(const stream_id& stream,
+                                                                const stream_range& range,
+                                                                const event_visitor& visit) {
+  return read([&] { return inner().for_each_in_stream(stream, range, visit); });
 }
 
 result<std::vector<event_record>> fault_injecting_journal::find_command(
     const stream_id& stream, std::string_view command_id) {
-  plan_->pause();
-  if (auto e = plan_->on_read()) return std::move(*e);
-  return inner_->find_command(stream, command_id);
+  return read([&] { return inner().find_command(stream, command_id); });
 }
 
 result<std::vector<event_record>> fault_injecting_journal::read_all(global_position after,
                                                                     std::size_t limit) {
-  plan_->pause();
-  if (auto e = plan_->on_read()) return std::move(*e);
-  return inner_->read_all(after, limit);
+  return read([&] { return inner().read_all(after, limit); });
 }
 
 result<version> fault_injecting_journal::head(const stream_id& stream) {
-  plan_->pause();
-  if (auto e = plan_->on_read()) return std::move(*e);
-  return inner_->head(stream);
+  return read([&] { return inner().head(stream); });
 }
 
 result<global_position> fault_injecting_journal::last_position() {
+  return read([&] { return inner().last_position(); });
+}
+
+result<std::optional<stream_anchor>> fault_injecting_journal::anchor(const stream_id& stream) {
+  return read([&] { return inner().anchor(stream); });
+}
+
+result<std::vector<stream_anchor>> fault_injecting_journal::anchors() {
+  return read([&] { return inner().anchors(); });
+}
+
+result<std::optional<archive_mark>> fault_injecting_journal::archived() {
+  return read([&] { return inner().archived(); });
+}
+
+result<std::uint64_t> fault_injecting_journal::cut(const std::vector<stream_cut>& cuts,
+                                                   const std::string& archive) {
   plan_->pause();
-  if (auto e = plan_->on_read()) return std::move(*e);
-  return inner_->last_position();
+  return inner().cut(cuts, archive);
 }
 
 fault_injecting_journal_factory::fault_injecting_journal_factory(
