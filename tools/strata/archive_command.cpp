@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "strata/cli/cli.hpp"
+#include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/archive.hpp"
 #include "strata/persistence/audit_chain.hpp"
@@ -344,7 +345,9 @@ cli_exit events_with_archive(cli_context& c, CLI::App& cmd, archive_reader& arch
   const std::string text = cmd.get_option("STREAM")->as<std::string>();
   const stream_id stream = stream_id::parse(text);
   if (stream.empty())
-    return fail(c, "'" + text + "' is not a stream: write it Type-id, e.g. Order-456");
+    return fail(c, quote_for_message(text) + " is not a stream: write it Type-id, e.g. Order-456");
+  if (auto id = check_aggregate_id(stream.aggregate_id()); !id)
+    return fail(c, "stream " + quote_for_message(text) + ": " + id.err().message);
   persistence::stream_range range;
   const auto* from = cmd.get_option("--from");
   range.from =
