@@ -94,6 +94,7 @@ struct pg_hostile {
     INFO("expected: " << what);
     auto h = wait(rt->history<orders::order>("o-bad", version{1}, version{10}));
     REQUIRE_FALSE(h);
+    INFO("message: " << h.err().message);
     CHECK(h.err().code == errc::corrupted);
     CHECK(contains(h.err().message, what));
     check_reference_intact();
@@ -182,7 +183,8 @@ TEST_CASE("on PostgreSQL, stored event data nested too deeply is refused as corr
   // PostgreSQL's jsonb takes 1,000 levels; strata decodes at most 32.
   h.restart_after("UPDATE " + h.journal_schema + ".events SET data_text = '" +
                   std::string(1'000, '[') + std::string(1'000, ']') + "'" + h.victim_v2());
-  h.check_victim_corrupted("Order-o-bad v2 (ItemAdded): malformed JSON");
+  h.check_victim_corrupted(
+      "Order-o-bad v2 (ItemAdded): ItemAdded v2: malformed JSON: nested more than 32 levels deep");
 }
 
 TEST_CASE("on PostgreSQL, a stored event with a negative version is corrupted, naming the column") {
