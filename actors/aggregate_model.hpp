@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "strata/domain/kernel/aggregate.hpp"
+#include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/json.hpp"
 #include "strata/domain/kernel/result.hpp"
 #include "strata/persistence/event_record.hpp"
@@ -121,7 +122,16 @@ class decider_model final : public aggregate_model {
         return out;
       }
       out.events.reserve(d.events().size());
-      for (const auto& e : d.events()) out.events.push_back(A::events().encode(e));
+      for (const auto& e : d.events()) {
+        out.events.push_back(A::events().encode(e));
+        // Stored text is UTF-8 without NUL on every backend (PostgreSQL's jsonb refuses
+        // both): a string the command carried in refuses the command, naming the member.
+        const auto& encoded = out.events.back();
+        if (!storable_json_text(encoded.data))
+          return check_json_text(std::string{A::type} + " event " + std::string{encoded.type},
+                                 encoded.data)
+              .err();
+      }
       if (!d.events().empty()) out.decided_events = std::move(d.events());
       return out;
     } catch (const std::exception& ex) {

@@ -9,6 +9,7 @@
 
 #include "strata/actors/detail/actors.hpp"
 #include "strata/actors/projection_actor.hpp"
+#include "strata/domain/kernel/input.hpp"
 
 namespace strata {
 
@@ -197,8 +198,13 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
     done(detail::failure_result(error{errc::unavailable, "runtime is stopping"}));
     return;
   }
-  if (id.empty()) {
-    done(detail::failure_result(error{errc::invalid_argument, "aggregate id is empty"}));
+  // Cheap scans of the caller's strings, before anything is admitted or stored.
+  if (auto valid = check_aggregate_id(id); !valid) {
+    done(detail::failure_result(std::move(valid).err()));
+    return;
+  }
+  if (auto valid = check_metadata(meta); !valid) {
+    done(detail::failure_result(std::move(valid).err()));
     return;
   }
   std::optional<error> refused;
@@ -231,6 +237,7 @@ void engine::send(std::string_view type, std::string id, std::any command, comma
 void engine::query_state(std::string_view type, std::string id,
                          std::function<void(result<state_view>)> done) {
   auto& p = *impl_;
+  if (auto valid = check_aggregate_id(id); !valid) return done(std::move(valid).err());
   std::optional<error> refused;
   {
     std::shared_lock<std::shared_mutex> lock{p.types_mutex};  // as in send()
@@ -252,6 +259,7 @@ void engine::query_state(std::string_view type, std::string id,
 
 void engine::rebuild_state(std::string_view type, std::string id, rehydration_target target,
                            std::function<void(result<rehydrated>)> done) {
+  if (auto valid = check_aggregate_id(id); !valid) return done(std::move(valid).err());
   std::shared_ptr<detail::type_services> svc;
   {
     std::shared_lock<std::shared_mutex> lock{impl_->types_mutex};

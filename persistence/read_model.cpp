@@ -128,6 +128,17 @@ std::vector<std::string> event_catalog::upcast_names(std::string_view aggregate_
   return {};
 }
 
+bool event_catalog::declares(std::string_view aggregate_type, std::string_view wire_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& e : events_)
+    if (e.second.aggregate_type == aggregate_type && e.second.wire_name == wire_name) return true;
+  for (const auto& a : aggregates_)
+    if (a.type == aggregate_type)
+      return std::find(a.upcast_names.begin(), a.upcast_names.end(), wire_name) !=
+             a.upcast_names.end();
+  return false;
+}
+
 void event_catalog::add_aggregate(std::string type, decoder decode,
                                   std::vector<std::string> upcast_names,
                                   std::vector<std::pair<std::type_index, event_entry>> events) {

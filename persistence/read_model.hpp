@@ -436,6 +436,10 @@ class event_catalog {
   /// Every wire name an upcaster of `aggregate_type`'s schema reads (old names included).
   std::vector<std::string> upcast_names(std::string_view aggregate_type) const;
 
+  /// Whether `aggregate_type`'s schema has an event named `wire_name`, current or read by an
+  /// upcaster (false for an aggregate type that was not added).
+  bool declares(std::string_view aggregate_type, std::string_view wire_name) const;
+
  private:
   struct aggregate_entry {
     std::string type;

@@ -436,7 +436,11 @@ struct sqlite_journal::impl {
     sqlite3_stmt* s =
         prepared(select_stream, std::string{"SELECT "} + event_columns + stream_filter);
     sqlite3_bind_int64(s, 1, key);
-    sqlite3_bind_int64(s, 2, clamp_to_int64(range.from.value));
+    // From the start, the lower bound takes in rows whose version is not positive, so that a
+    // row altered to one is decoded, and refused by name, rather than silently skipped.
+    sqlite3_bind_int64(s, 2,
+                       range.from.value <= 1 ? std::numeric_limits<std::int64_t>::min()
+                                             : clamp_to_int64(range.from.value));
     if (range.to) {
       sqlite3_bind_int64(s, 3, clamp_to_int64(range.to->value));
     } else {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/json.hpp"
 #include "strata/persistence/amqp_url.hpp"
 
@@ -208,20 +209,27 @@ std::string found_at(std::string_view text, std::size_t offset) {
          std::isalnum(static_cast<unsigned char>(text[end])) != 0)
     ++end;
   if (end == offset) end = offset + 1;
-  return "'" + std::string{text.substr(offset, end - offset)} + "'";
+  return quote_for_message(text.substr(offset, end - offset));
 }
 
 // Parses `text`, or says where and why it is not JSON: "configuration is not valid JSON at
 // line 3, column 17: expected ',' or '}', found '\"'".
 result<boost::json::value> parse_json(std::string_view text) {
-  boost::json::stream_parser parser;
+  // Checked first, so that the position given is the bad byte's, whatever the parser expected.
+  const std::size_t invalid_utf8 = first_invalid_utf8(text);
+  boost::json::parse_options options;
+  options.max_depth = max_json_depth;
+  boost::json::stream_parser parser{{}, options};
   boost::system::error_code ec;
-  std::size_t offset = parser.write(text.data(), text.size(), ec);
-  if (!ec) {
-    parser.finish(ec);
-    if (ec) offset = text.size();
+  std::size_t offset = invalid_utf8;
+  if (invalid_utf8 == std::string_view::npos) {
+    offset = parser.write(text.data(), text.size(), ec);
+    if (!ec) {
+      parser.finish(ec);
+      if (ec) offset = text.size();
+    }
+    if (!ec) return parser.release();
   }
-  if (!ec) return parser.release();
 
   std::size_t line = 1;
   std::size_t line_start = 0;
@@ -231,8 +239,10 @@ result<boost::json::value> parse_json(std::string_view text) {
       line_start = i + 1;
     }
   std::string what;
-  if (ec == boost::json::error::too_deep) {
-    what = "nested too deeply";
+  if (invalid_utf8 != std::string_view::npos) {
+    what = "the text is not valid UTF-8";
+  } else if (ec == boost::json::error::too_deep) {
+    what = "nested more than " + std::to_string(max_json_depth) + " levels deep";
   } else if (ec == boost::json::error::exponent_overflow) {
     what = "a number's exponent is too large";
   } else if (auto expected = expected_at(text, offset); expected.empty()) {
@@ -267,10 +277,32 @@ std::string first_invalid_enum(const T& x, const std::string& key) {
   }
 }
 
+// The first string setting holding a NUL character: a path or connection string would be cut
+// at it when handed to the operating system or a driver.
+template <class T>
+std::string first_nul_string(const T& x, const std::string& key) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (auto nul = x.find('\0'); nul != std::string::npos)
+      return key + " holds a NUL character at offset " + std::to_string(nul);
+    return {};
+  } else if constexpr (boost::describe::has_describe_members<T>::value) {
+    std::string found;
+    boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>(
+        [&](auto d) {
+          if (found.empty()) found = first_nul_string(x.*d.pointer, key_of(key, d.name));
+        });
+    return found;
+  } else {
+    return {};
+  }
+}
+
 }  // namespace
 
 result<void> validate(const runtime_config& c) {
   if (auto bad = first_invalid_enum(c, {}); !bad.empty())
+    return error{errc::invalid_argument, std::move(bad)};
+  if (auto bad = first_nul_string(c, {}); !bad.empty())
     return error{errc::invalid_argument, std::move(bad)};
   // Zero would mean "never", "nothing" or "no thread" where that makes no sense; the few
   // settings where 0 means "off" (idle_timeout_ms, snapshot_every, max_wait_us, port) are
@@ -321,7 +353,7 @@ result<runtime_config> parse_config(std::string_view text) {
     return error{errc::invalid_argument,
                  std::string{"configuration must be a JSON object"} + found(v)};
   if (auto unknown = json::first_unknown_key<runtime_config>(v); !unknown.empty())
-    return error{errc::invalid_argument, "unknown configuration key '" + unknown + "'"};
+    return error{errc::invalid_argument, "unknown configuration key " + quote_for_message(unknown)};
   if (auto misfit = first_misfit<runtime_config>(v, {}); !misfit.empty())
     return error{errc::invalid_argument, std::move(misfit)};
   runtime_config c;

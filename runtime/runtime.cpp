@@ -2,6 +2,7 @@
 
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
+#include "strata/domain/kernel/input.hpp"
 #include "strata/metrics/metrics.hpp"
 #include "strata/persistence/host_lock.hpp"
 #include "strata/persistence/memory_journal.hpp"
@@ -292,6 +293,13 @@ void runtime::rebuild(std::string_view type, std::string id, std::optional<versi
 void runtime::read_stream(
     stream_id stream, version from, version to,
     std::function<void(result<std::vector<persistence::event_record>>)> done) {
+  if (auto valid = check_aggregate_id(stream.aggregate_id()); !valid)
+    return done(std::move(valid).err());
+  if (from > to)
+    return done(error{errc::invalid_argument, "history of " + quote_for_message(stream.str()) +
+                                                  ": from (version " + std::to_string(from.value) +
+                                                  ") is after to (version " +
+                                                  std::to_string(to.value) + ")"});
   impl_->engine->read([done = std::move(done), stream = std::move(stream), from,
                        to](result<persistence::journal*> j) {
     if (!j) return done(std::move(j).err());
@@ -312,6 +320,12 @@ void runtime::read_stream(
 std::future<result<std::optional<chain_violation>>> runtime::verify(stream_id stream) {
   auto p = std::make_shared<std::promise<result<std::optional<chain_violation>>>>();
   auto f = p->get_future();
+  if (!stream.empty()) {
+    if (auto valid = check_aggregate_id(stream.aggregate_id()); !valid) {
+      p->set_value(std::move(valid).err());
+      return f;
+    }
+  }
   impl_->engine->read([p, stream = std::move(stream)](result<persistence::journal*> j) {
     if (!j) {
       p->set_value(std::move(j).err());

@@ -1,5 +1,7 @@
 #include "strata/domain/kernel/schema.hpp"
 
+#include "strata/domain/kernel/input.hpp"
+
 #include <algorithm>
 
 namespace strata::detail {
@@ -76,7 +78,11 @@ result<void> schema_core::resolve(std::string_view type, std::uint32_t version,
   boost::system::error_code ec;
   boost::json::value body = boost::json::parse(data, ec);
   if (ec)
-    return error{errc::corrupted, describe(type, version) + ": malformed JSON: " + ec.message()};
+    return error{errc::corrupted,
+                 describe(type, version) + ": malformed JSON: " +
+                     (ec == boost::json::error::too_deep
+                          ? "nested more than " + std::to_string(max_json_depth) + " levels deep"
+                          : ec.message())};
   if (const auto* t = current(type); t != nullptr && t->version == version) {
     return out(t->index, body);  // the common case: stored in the current shape
   }

@@ -637,11 +637,14 @@ result<std::vector<event_record>> postgres_journal::read_stream(const stream_id&
         pqxx::nontransaction tx{c};
         std::int64_t to = range.to ? clamp_i64(range.to->value) : max_i64;
         std::int64_t limit = clamp_i64(static_cast<std::uint64_t>(range.limit));
-        pqxx::result rows = range.until ? tx.exec_prepared("read_stream_until", stream.str(),
-                                                           clamp_i64(range.from.value), to, limit,
-                                                           to_unix_micros(*range.until))
-                                        : tx.exec_prepared("read_stream", stream.str(),
-                                                           clamp_i64(range.from.value), to, limit);
+        // From the start, rows whose version is not positive are read too, and refused by
+        // name when decoded, rather than silently skipped.
+        const std::int64_t from = range.from.value <= 1 ? std::numeric_limits<std::int64_t>::min()
+                                                        : clamp_i64(range.from.value);
+        pqxx::result rows = range.until
+                                ? tx.exec_prepared("read_stream_until", stream.str(), from, to,
+                                                   limit, to_unix_micros(*range.until))
+                                : tx.exec_prepared("read_stream", stream.str(), from, to, limit);
         return decode_events(rows);
       });
 }

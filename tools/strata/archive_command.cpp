@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "strata/cli/cli.hpp"
+#include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/archive.hpp"
 #include "strata/persistence/audit_chain.hpp"

@@ -1,9 +1,29 @@
 #include "strata/cli/command_support.hpp"
 
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "strata/domain/kernel/input.hpp"
 
 namespace strata::cli_support {
+
+const CLI::Validator& unsigned_integer() {
+  static const CLI::Validator check{
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+          return quote_for_message(text) + " is not a non-negative integer";
+        errno = 0;
+        (void)std::strtoull(text.c_str(), nullptr, 10);
+        if (errno == ERANGE)
+          return quote_for_message(text) + " is larger than 18446744073709551615";
+        return {};
+      },
+      "UINT"};
+  return check;
+}
 
 cli_exit store_failure(cli_context& c, const error& e) {
   c.out().error(e.message);
@@ -18,7 +38,11 @@ cli_exit usage_failure(cli_context& c, const std::string& message) {
 std::optional<stream_id> parse_stream(cli_context& c, const std::string& text) {
   stream_id s = stream_id::parse(text);
   if (s.empty()) {
-    c.out().error("'" + text + "' is not a stream: write it Type-id, e.g. Order-456");
+    c.out().error(quote_for_message(text) + " is not a stream: write it Type-id, e.g. Order-456");
+    return std::nullopt;
+  }
+  if (auto id = check_aggregate_id(s.aggregate_id()); !id) {
+    c.out().error("stream " + quote_for_message(text) + ": " + id.err().message);
     return std::nullopt;
   }
   return s;

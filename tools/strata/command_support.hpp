@@ -14,7 +14,16 @@
 #include "strata/cli/cli.hpp"
 #include "strata/persistence/forwarding_journal.hpp"
 
+namespace CLI {
+class Validator;
+}  // namespace CLI
+
 namespace strata::cli_support {
+
+/// The check of an option holding a version, position, count or interval: decimal digits whose
+/// value fits in 64 bits. Refuses "-1" and "99999999999999999999999" (which CLI11 would wrap
+/// or clamp), naming the option: "--from: '-1' is not a non-negative integer".
+const CLI::Validator& unsigned_integer();
 
 /// Records per page when a command reads the journal.
 inline constexpr std::size_t page_size = 1000;

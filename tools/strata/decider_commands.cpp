@@ -15,6 +15,7 @@
 #include "strata/actors/rehydration.hpp"
 #include "strata/cli/command_support.hpp"
 #include "strata/cli/operations.hpp"
+#include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/time.hpp"
 #include "strata/persistence/record_json.hpp"
 #include "strata/persistence/sqlite_snapshot_store.hpp"
@@ -151,8 +152,8 @@ cli_exit run_state(cli_context& c, const state_options& o) {
   if (!o.at.empty()) {
     auto point = parse_point(o.at);
     if (!point || !point->until) {
-      return usage_failure(c, "--at '" + o.at +
-                                  "' is not a time: write it as 2026-12-01T20:00:00Z or "
+      return usage_failure(c, "--at " + quote_for_message(o.at) +
+                                  " is not a time: write it as 2026-12-01T20:00:00Z or "
                                   "2026-12-01");
     }
     target = *point;
@@ -200,12 +201,12 @@ cli_exit run_diff(cli_context& c, const diff_options& o) {
   auto to = o.to.empty() ? std::optional<actors::rehydration_target>{actors::rehydration_target{}}
                          : parse_point(o.to);
   if (!from) {
-    return usage_failure(
-        c, "--from '" + o.from + "' is neither a version nor a time (2026-12-01T20:00:00Z)");
+    return usage_failure(c, "--from " + quote_for_message(o.from) +
+                                " is neither a version nor a time (2026-12-01T20:00:00Z)");
   }
   if (!to) {
-    return usage_failure(
-        c, "--to '" + o.to + "' is neither a version nor a time (2026-12-01T20:00:00Z)");
+    return usage_failure(c, "--to " + quote_for_message(o.to) +
+                                " is neither a version nor a time (2026-12-01T20:00:00Z)");
   }
   rebuild_setup s;
   if (auto failed = prepare(c, o.stream, !o.no_snapshots, s)) return *failed;
@@ -265,7 +266,8 @@ void add_decider_commands(cli& app) {
       "upcast), printed as the state's JSON.",
       [s](cli_context& c) { return run_state(c, *s); });
   state.add_option("STREAM", s->stream, "The stream, e.g. Order-456")->required();
-  auto* at_version = state.add_option("--at-version", s->at_version, "Just after version N");
+  auto* at_version = state.add_option("--at-version", s->at_version, "Just after version N")
+                         ->check(cli_support::unsigned_integer());
   auto* at = state.add_option("--at", s->at,
                               "As of TIME (UTC, ISO 8601, e.g. 2026-12-01T20:00:00Z; a date "
                               "alone is the start of that day)");

@@ -189,21 +189,27 @@ void add_events(cli& app) {
   auto* stream = cmd.add_option("STREAM", o->stream, "The stream, e.g. Order-456");
   auto* all = cmd.add_flag("--all", o->all, "Every stream, in global order");
   all->excludes(stream);
-  auto* from = cmd.add_option("--from", o->from, "First stream version shown (default 1)");
-  auto* to = cmd.add_option("--to", o->to, "Last stream version shown");
+  auto* from = cmd.add_option("--from", o->from, "First stream version shown (default 1)")
+                   ->check(cli_support::unsigned_integer());
+  auto* to = cmd.add_option("--to", o->to, "Last stream version shown")
+                 ->check(cli_support::unsigned_integer());
   auto* from_position = cmd.add_option("--from-position", o->from_position,
-                                       "With --all: first global position shown (default 1)");
-  auto* limit = cmd.add_option("--limit", o->limit, "Show at most N events");
+                                       "With --all: first global position shown (default 1)")
+                            ->check(cli_support::unsigned_integer());
+  auto* limit = cmd.add_option("--limit", o->limit, "Show at most N events")
+                    ->check(cli_support::unsigned_integer());
   auto* follow_flag = cmd.add_flag("-f,--follow", o->follow,
                                    "Keep running and print new events as they are committed, until "
                                    "interrupted (Ctrl-C, SIGTERM)");
   cmd.add_option("--max-events", o->max_events, "With --follow: stop after printing N events")
-      ->needs(follow_flag);
+      ->needs(follow_flag)
+      ->check(cli_support::unsigned_integer());
   cmd.add_option("--poll-ms", o->poll_ms,
                  "With --follow: milliseconds between polls of the journal (10 to 60000)")
       ->check(CLI::Range(10, 60000))
       ->capture_default_str()
-      ->needs(follow_flag);
+      ->needs(follow_flag)
+      ->check(cli_support::unsigned_integer());
   follow_flag->excludes(limit)->excludes(to);
   from->excludes(all);
   to->excludes(all);

@@ -355,7 +355,9 @@ void add_projection_commands(cli& app) {
       "runtime::retry_dead_letter from the host.",
       [r](cli_context& c) { return run_retry(c, r->name, r->position, r->where, r->force); });
   retry.add_option("NAME", r->name, "The projection, e.g. order_summary")->required();
-  retry.add_option("POSITION", r->position, "The global position of the parked event")->required();
+  retry.add_option("POSITION", r->position, "The global position of the parked event")
+      ->required()
+      ->check(cli_support::unsigned_integer());
   add_read_model_options(retry, r->where);
   retry.add_flag("--force", r->force, force_help);
 }
