@@ -7,6 +7,16 @@
 
 namespace strata {
 
+bool is_valid_node_id(std::string_view node_id) noexcept {
+  if (node_id.empty() || node_id.size() > 64) return false;
+  for (char c : node_id) {
+    const bool good = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    if (!good) return false;
+  }
+  return true;
+}
+
 std::string_view to_string(member_status s) noexcept {
   switch (s) {
     case member_status::joining:

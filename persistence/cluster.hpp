@@ -36,6 +36,9 @@ constexpr std::uint32_t shard_of(std::string_view aggregate_type, std::string_vi
   return static_cast<std::uint32_t>(hash % shard_count);
 }
 
+/// True when `node_id` can name a node: 1 to 64 characters of [A-Za-z0-9._-].
+bool is_valid_node_id(std::string_view node_id) noexcept;
+
 /// Where a node listens for its peers.
 struct node_address {
   std::string host = "127.0.0.1";
@@ -88,6 +91,10 @@ struct lease {
   /// True when someone holds it and it has not expired.
   bool is_held() const noexcept { return !owner.empty() && remaining_us > 0; }
 };
+
+/// The name of the RabbitMQ relay's lease (a named lease, like a projection's, which is keyed
+/// by the projection's name).
+inline constexpr std::string_view rabbitmq_relay_lease = "relay:rabbitmq";
 
 /// The owner each shard should have: `live_members` (node ids, each once) share `shard_count`
 /// shards so that any two members' counts differ by at most one, and as few shards as

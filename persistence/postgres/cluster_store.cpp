@@ -29,21 +29,11 @@ std::string millis(std::uint32_t ms) {
   return "(" + std::to_string(ms) + " * interval '1 millisecond')";
 }
 
-bool is_node_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    const bool good = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-    if (!good) return false;
-  }
-  return true;
-}
-
 result<void> check_options(const cluster_store_options& o) {
   if (!detail::is_plain_identifier(o.schema))
     return error{errc::invalid_argument,
                  "cluster store: schema '" + o.schema + "' is not a plain identifier"};
-  if (!is_node_id(o.node_id))
+  if (!is_valid_node_id(o.node_id))
     return error{errc::invalid_argument, "cluster store: node id '" + o.node_id +
                                              "' must be 1 to 64 characters of [A-Za-z0-9._-]"};
   if (o.shard_count == 0 || o.shard_count > 65536)

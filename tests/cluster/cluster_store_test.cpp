@@ -414,7 +414,7 @@ TEST_CASE("projection and relay leases are held by one node at a time like shard
   node b{schema, "node-b"};
   auto projection = a.leases->acquire("order_totals");
   REQUIRE_MESSAGE(projection, to_string(projection.err()));
-  auto relay = b.leases->acquire("relay:rabbitmq");
+  auto relay = b.leases->acquire(rabbitmq_relay_lease);
   REQUIRE_MESSAGE(relay, to_string(relay.err()));
   CHECK_FALSE(b.leases->acquire("order_totals"));
   CHECK_FALSE(a.leases->acquire("relay:rabbitmq"));
