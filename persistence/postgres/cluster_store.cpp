@@ -269,12 +269,13 @@ struct cluster_membership::impl {
                   " AND (NOT EXISTS (SELECT 1 " + voters + " AND v.node_id <> $4) OR 2 * " +
                   suspecting + " > (SELECT count(*) " + voters + ")) RETURNING " +
                   t.member_columns("t"));
-    c.prepare("declare_facts", "SELECT t.epoch, t.row_version, t.status, " +
-                                   micros("now() - t.heartbeat_at") + ", " + suspecting +
-                                   ", (SELECT count(*) " + voters + "), " + declarer_live +
-                                   " FROM " + s +
-                                   "cluster_members t WHERE t.node_id = $1 AND $2::bigint >= 0 "
-                                   "AND $3::bigint >= 0");
+    // Why a declaration changed nothing; $3 is unused, so that the parameters are those of
+    // declare_dead.
+    c.prepare("declare_facts",
+              "SELECT t.epoch, t.row_version, t.status, " + micros("now() - t.heartbeat_at") +
+                  ", " + suspecting + ", (SELECT count(*) " + voters + "), " + declarer_live +
+                  " FROM " + s +
+                  "cluster_members t WHERE t.node_id = $1 AND $3::bigint IS NOT NULL");
     c.prepare("leave", "UPDATE " + s +
                            "cluster_members SET status = 'left', row_version = row_version + 1, "
                            "changed_at = now() WHERE node_id = $1 AND epoch = $2 AND status IN " +

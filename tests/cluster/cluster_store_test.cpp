@@ -2,8 +2,13 @@
 // is a pair of instances with connections of its own, all in this one process. Timeouts are
 // short and every wait is a bounded poll of the table by the database's clock.
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -444,6 +449,107 @@ TEST_CASE("the shard count is fixed once stored, and a shard outside it is refus
   auto bad_id = schema.options("node b");
   CHECK(cluster_membership::open(bad_id).err().code == errc::invalid_argument);
 }
+
+#ifdef STRATA_CLUSTER_NODE
+/// A node process (tests/cluster/cluster_node.cpp) on the schema; its "ready" line is read.
+struct node_process {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+  std::uint64_t epoch = 0;
+  std::string lease_epoch;
+
+  node_process(const cluster_schema& schema, const std::string& id, std::uint32_t shard) {
+    const std::vector<std::string> args{STRATA_CLUSTER_NODE, schema.conninfo, schema.schema, id,
+                                        std::to_string(shard)};
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out = fdopen(fds[0], "r");
+    char line[128] = {};
+    REQUIRE_MESSAGE(std::fgets(line, sizeof line, out) != nullptr, "the node process ended early");
+    unsigned long long e = 0;
+    char lease_text[32] = {};
+    REQUIRE(std::sscanf(line, "ready %llu %31s", &e, lease_text) == 2);
+    epoch = e;
+    lease_epoch = lease_text;
+  }
+
+  /// kill -9, and the exit status seen.
+  void kill_hard() {
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    pid = -1;
+  }
+
+  ~node_process() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (out != nullptr) std::fclose(out);
+  }
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+};
+
+TEST_CASE("a node process killed with SIGKILL is declared dead and a survivor takes its lease") {
+  STRATA_CLUSTER_SERVER(conninfo);
+  cluster_schema schema{conninfo};
+  node survivor{schema, "node-s"};
+  node_process victim{schema, "node-p", 7};
+  CHECK(victim.epoch == 1);
+  CHECK(victim.lease_epoch == "1");
+
+  // It heartbeats on its own: its row keeps changing, and it cannot be declared dead.
+  const auto seen = row_of(*survivor.membership, "node-p");
+  CHECK(strata::testing::wait_until(
+      [&] { return row_of(*survivor.membership, "node-p").row_version >= seen.row_version + 2; }));
+  auto alive = row_of(*survivor.membership, "node-p");
+  CHECK(alive.status == member_status::alive);
+  auto refused = survivor.membership->declare_dead("node-p", 1, alive.row_version);
+  REQUIRE_FALSE(refused);  // its heartbeat is recent (or it moved the row on meanwhile)
+  CHECK((refused.err().code == errc::rejected || refused.err().code == errc::conflict));
+  CHECK(row_of(*survivor.membership, "node-p").status == member_status::alive);
+  CHECK(survivor.leases->owner_of(shard_id{7})->owner == "node-p");
+  CHECK_FALSE(survivor.leases->acquire(shard_id{7}));
+
+  victim.kill_hard();
+  wait_until_stale(schema, *survivor.membership, "node-p", {survivor.membership.get()});
+  auto declared = survivor.membership->declare_dead(
+      "node-p", 1, row_of(*survivor.membership, "node-p").row_version);
+  REQUIRE_MESSAGE(declared, to_string(declared.err()));
+  const bool expired = strata::testing::wait_until([&] {
+    auto l = survivor.leases->owner_of(shard_id{7});
+    REQUIRE(l);
+    return !l->is_held();
+  });
+  REQUIRE(expired);
+  auto taken = survivor.leases->acquire(shard_id{7});
+  REQUIRE_MESSAGE(taken, to_string(taken.err()));
+  CHECK(taken->lease_epoch == 2);
+
+  // Started again, the node gets epoch 2 and finds its old shard taken.
+  node_process restarted{schema, "node-p", 7};
+  CHECK(restarted.epoch == 2);
+  CHECK(restarted.lease_epoch == "-");
+  CHECK(row_of(*survivor.membership, "node-p").status == member_status::alive);
+  restarted.kill_hard();
+}
+#endif
 
 }  // namespace
 }  // namespace strata::persistence
