@@ -36,6 +36,11 @@ constexpr std::uint32_t shard_of(std::string_view aggregate_type, std::string_vi
   return static_cast<std::uint32_t>(hash % shard_count);
 }
 
+/// A shard number (0 .. shard_count - 1), as `shard_of` computes it.
+struct shard_id {
+  std::uint32_t value = 0;
+};
+
 /// True when `node_id` can name a node: 1 to 64 characters of [A-Za-z0-9._-].
 bool is_valid_node_id(std::string_view node_id) noexcept;
 

@@ -114,11 +114,6 @@ class cluster_membership {
   std::unique_ptr<impl> impl_;
 };
 
-/// A shard number (0 .. shard_count - 1), as `shard_of` computes it.
-struct shard_id {
-  std::uint32_t value = 0;
-};
-
 /// Shard and named leases (projections, `relay:rabbitmq`) held by one epoch of this node
 /// (docs/CLUSTER.md, "Leases and fencing").
 ///
