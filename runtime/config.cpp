@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <type_traits>
@@ -15,6 +16,7 @@
 #include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/json.hpp"
 #include "strata/persistence/amqp_url.hpp"
+#include "strata/persistence/cluster.hpp"
 
 namespace strata {
 namespace {
@@ -297,6 +299,44 @@ std::string first_nul_string(const T& x, const std::string& key) {
   }
 }
 
+// The cluster's timings must nest: a heartbeat well inside the suspicion timeout, which is
+// inside the dead timeout, and a lease that outlives one late renewal.
+result<void> validate_cluster(const runtime_config& config) {
+  const cluster_config& c = config.cluster;
+  auto invalid = [](std::string message) {
+    return error{errc::invalid_argument, std::move(message)};
+  };
+  if (c.shard_count > 65536)
+    return invalid("cluster.shard_count must be at most 65536, found " +
+                   std::to_string(c.shard_count));
+  const std::pair<const char*, std::uint32_t> order[] = {
+      {"heartbeat_interval_ms", c.heartbeat_interval_ms},
+      {"suspect_timeout_ms", c.suspect_timeout_ms},
+      {"dead_timeout_ms", c.dead_timeout_ms},
+  };
+  for (std::size_t i = 1; i < std::size(order); ++i)
+    if (order[i].second <= order[i - 1].second)
+      return invalid(std::string{"cluster."} + order[i].first + " must be greater than cluster." +
+                     order[i - 1].first + " (" + std::to_string(order[i - 1].second) + "), found " +
+                     std::to_string(order[i].second));
+  if (std::uint64_t{c.lease_duration_ms} < 2 * std::uint64_t{c.heartbeat_interval_ms})
+    return invalid(
+        "cluster.lease_duration_ms must be at least twice cluster.heartbeat_interval_ms (" +
+        std::to_string(2 * std::uint64_t{c.heartbeat_interval_ms}) + "), found " +
+        std::to_string(c.lease_duration_ms));
+  if (!c.node_id.empty() && !is_valid_node_id(c.node_id))
+    return invalid("cluster.node_id must be 1 to 64 characters of [A-Za-z0-9._-], found \"" +
+                   c.node_id + "\"");
+  if (!c.enabled) return ok();
+  if (c.node_id.empty()) return invalid("cluster.node_id must be set when cluster.enabled is true");
+  if (c.host.empty()) return invalid("cluster.host must not be empty when cluster.enabled is true");
+  if (config.journal.backend != journal_backend::postgres)
+    return invalid(std::string{"cluster.enabled needs journal.backend \"postgres\" (membership and "
+                               "leases live in the journal's database), found \""} +
+                   config_name(config.journal.backend) + "\"");
+  return ok();
+}
+
 }  // namespace
 
 result<void> validate(const runtime_config& c) {
@@ -325,6 +365,8 @@ result<void> validate(const runtime_config& c) {
       {"relay.backoff_max_ms", c.relay.backoff_max_ms},
       {"relay.confirm_timeout_ms", c.relay.confirm_timeout_ms},
       {"relay.poll_ms", c.relay.poll_ms},
+      {"cluster.shard_count", c.cluster.shard_count},
+      {"cluster.heartbeat_interval_ms", c.cluster.heartbeat_interval_ms},
   };
   for (const auto& [name, value] : at_least_one)
     if (value == 0) return error{errc::invalid_argument, std::string{name} + " must be at least 1"};
@@ -342,7 +384,7 @@ result<void> validate(const runtime_config& c) {
                  "relay.rabbitmq.exchange must not start with \"amq.\" (reserved by the broker), "
                  "found \"" +
                      c.relay.rabbitmq.exchange + "\""};
-  return ok();
+  return validate_cluster(c);
 }
 
 result<runtime_config> parse_config(std::string_view text) {

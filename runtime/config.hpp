@@ -163,6 +163,26 @@ BOOST_DESCRIBE_STRUCT(relay_config, (),
                       (enabled, rabbitmq, batch_events, backoff_min_ms, backoff_max_ms,
                        confirm_timeout_ms, poll_ms))
 
+/// A node of a cluster (docs/CLUSTER.md): its identity, where peers reach it, and the timing of
+/// membership and leases, which live in the journal's PostgreSQL database. Parsed and validated
+/// only: the runtime does not act on it yet (no networking, forwarding or failover).
+struct cluster_config {
+  bool enabled = false;
+  /// Unique among the running nodes: 1 to 64 characters of [A-Za-z0-9._-]; needed when enabled.
+  std::string node_id;
+  std::string host = "127.0.0.1";  ///< Where peers reach this node.
+  std::uint16_t port = 0;          ///< 0: any free port (the bound one goes into the table).
+  /// Shards aggregate ids hash to; fixed for a database once the first node joined. 1..65536.
+  std::uint32_t shard_count = 64;
+  std::uint32_t heartbeat_interval_ms = 1000;  ///< Heartbeat and lease renewal period.
+  std::uint32_t suspect_timeout_ms = 3000;     ///< Silence before a peer suspects this node.
+  std::uint32_t dead_timeout_ms = 10000;       ///< Heartbeat age (database clock) before dead.
+  std::uint32_t lease_duration_ms = 5000;      ///< A shard or projection lease, from its renewal.
+};
+BOOST_DESCRIBE_STRUCT(cluster_config, (),
+                      (enabled, node_id, host, port, shard_count, heartbeat_interval_ms,
+                       suspect_timeout_ms, dead_timeout_ms, lease_duration_ms))
+
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
   journal_config journal;
@@ -172,10 +192,11 @@ struct runtime_config {
   projections_config projections;
   log_config log;
   relay_config relay;
+  cluster_config cluster;
 };
 BOOST_DESCRIBE_STRUCT(runtime_config, (),
                       (scheduler_threads, journal, commands, aggregates, metrics, projections, log,
-                       relay))
+                       relay, cluster))
 
 /// Parses a configuration from JSON text and checks it (`validate`). Missing keys keep their
 /// defaults. Errors: `invalid_argument` with one message that names the problem and, where
@@ -193,8 +214,9 @@ BOOST_DESCRIBE_STRUCT(runtime_config, (),
 result<runtime_config> parse_config(std::string_view json_text);
 
 /// Checks the values of a configuration built in code (`parse_config` does it for a file):
-/// a count, bound or timeout that must not be 0, an enum holding no enumerator. Errors:
-/// `invalid_argument` naming the key.
+/// a count, bound or timeout that must not be 0, an enum holding no enumerator, cluster
+/// timings out of order (docs/CLUSTER.md, "Configuration"). Errors: `invalid_argument` naming
+/// the key.
 result<void> validate(const runtime_config& config);
 
 /// Reads and parses a configuration file. Errors: `not_found` when the file cannot be read,

@@ -295,3 +295,72 @@ TEST_CASE("a file's errors are prefixed with its path") {
         dir.file("strata.json") +
             R"(: commands.timeout_ms must be a non-negative integer, found "fast" (a string))");
 }
+
+TEST_CASE("the cluster keys default to a disabled node on loopback with consistent timings") {
+  auto c = parse_config("{}");
+  REQUIRE(c);
+  CHECK_FALSE(c->cluster.enabled);
+  CHECK(c->cluster.host == "127.0.0.1");
+  CHECK(c->cluster.port == 0);
+  CHECK(c->cluster.shard_count == 64);
+  CHECK(c->cluster.heartbeat_interval_ms < c->cluster.suspect_timeout_ms);
+  CHECK(c->cluster.suspect_timeout_ms < c->cluster.dead_timeout_ms);
+  CHECK(c->cluster.lease_duration_ms >= 2 * c->cluster.heartbeat_interval_ms);
+}
+
+TEST_CASE("an enabled cluster node on the PostgreSQL journal is read with all its keys") {
+  auto c = parse_config(R"({"journal":{"backend":"postgres"},
+    "cluster":{"enabled":true,"node_id":"node-1","host":"127.0.0.1","port":4711,
+               "shard_count":128,"heartbeat_interval_ms":200,"suspect_timeout_ms":600,
+               "dead_timeout_ms":2000,"lease_duration_ms":1000}})");
+  REQUIRE_MESSAGE(c, to_string(c.err()));
+  CHECK(c->cluster.enabled);
+  CHECK(c->cluster.node_id == "node-1");
+  CHECK(c->cluster.port == 4711);
+  CHECK(c->cluster.shard_count == 128);
+  CHECK(c->cluster.heartbeat_interval_ms == 200);
+  CHECK(c->cluster.suspect_timeout_ms == 600);
+  CHECK(c->cluster.dead_timeout_ms == 2000);
+  CHECK(c->cluster.lease_duration_ms == 1000);
+  auto back = parse_config(to_json_text(*c));
+  REQUIRE(back);
+  CHECK(back->cluster.node_id == "node-1");
+}
+
+TEST_CASE("cluster settings that cannot work are refused naming the key") {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"cluster":{"shard_count":0}})", "cluster.shard_count must be at least 1"},
+      {R"({"cluster":{"shard_count":70000}})",
+       "cluster.shard_count must be at most 65536, found 70000"},
+      {R"({"cluster":{"heartbeat_interval_ms":0}})",
+       "cluster.heartbeat_interval_ms must be at least 1"},
+      {R"({"cluster":{"suspect_timeout_ms":1000}})",
+       "cluster.suspect_timeout_ms must be greater than cluster.heartbeat_interval_ms (1000), "
+       "found 1000"},
+      {R"({"cluster":{"dead_timeout_ms":2000}})",
+       "cluster.dead_timeout_ms must be greater than cluster.suspect_timeout_ms (3000), found "
+       "2000"},
+      {R"({"cluster":{"lease_duration_ms":1500}})",
+       "cluster.lease_duration_ms must be at least twice cluster.heartbeat_interval_ms (2000), "
+       "found 1500"},
+      {R"({"cluster":{"node_id":"node 1"}})",
+       "cluster.node_id must be 1 to 64 characters of [A-Za-z0-9._-], found \"node 1\""},
+      {R"({"journal":{"backend":"postgres"},"cluster":{"enabled":true}})",
+       "cluster.node_id must be set when cluster.enabled is true"},
+      {R"({"journal":{"backend":"postgres"},"cluster":{"enabled":true,"node_id":"a","host":""}})",
+       "cluster.host must not be empty when cluster.enabled is true"},
+      {R"({"cluster":{"enabled":true,"node_id":"a"}})",
+       "cluster.enabled needs journal.backend \"postgres\" (membership and leases live in the "
+       "journal's database), found \"sqlite\""},
+      {R"({"cluster":{"port":70000}})",
+       "cluster.port must be an integer from 0 to 65535, found 70000 (a number)"},
+      {R"({"cluster":{"shards":8}})", "unknown configuration key 'cluster.shards'"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string input = text;
+    CAPTURE(input);
+    const auto message = refusal_of(text);
+    CHECK(message == expected);
+    check_plain(message);
+  }
+}
