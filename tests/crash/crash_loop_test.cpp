@@ -211,6 +211,7 @@ bool retryable(const std::string& status) {
 
 struct driver_report {
   int kills = 0;
+  int archive_starts = 0;       // runs begun (`archive start`)
   int archive_runs = 0;         // runs that completed (`archive done`)
   int archive_runs_moving = 0;  // of them, runs that removed events from the journal
   std::uint64_t archived = 0;   // events those runs removed
@@ -232,6 +233,7 @@ bool archive_line(const std::string& line, bool& in_archive, driver_report& repo
   in >> what;
   if (what == "start") {
     in_archive = true;
+    ++report.archive_starts;
   } else if (what == "done") {
     std::uint64_t copied = 0, removed = 0;
     in >> copied >> removed;
@@ -286,7 +288,10 @@ driver_report drive(const std::string& config, const std::string& archive, int k
       owner[c.command_id()] = c.number;
       h.send(c.command());
     }
-    const long limit = last ? -1 : answers_before_kill(random);
+    // A round with a kill point runs long enough for a run to reach it (the host then kills
+    // itself); the driver's kill ends it otherwise.
+    const long drawn = answers_before_kill(random);
+    const long limit = last ? -1 : kill_point.empty() ? drawn : 1200;
     long in_round = 0;
     while (!owner.empty()) {
       if (!h.read_line(line)) {
@@ -521,14 +526,15 @@ std::vector<std::string> compare_read_models(const std::string& a, const std::st
 void report(const std::string& name, const driver_report& d, const check_report& c) {
   std::printf(
       "[crash %s] kills %d, answers %ld, accepted %ld (duplicates %ld), commands "
-      "checked %zu, events %llu in %zu streams (%llu in the archive), archive runs %d "
-      "(%d moving events, %llu events moved), kills during an archive run %d (%d at a "
+      "checked %zu, events %llu in %zu streams (%llu in the archive), archive runs begun %d, "
+      "completed %d (%d moving events, %llu events moved), kills during an archive run %d (%d at a "
       "kill point), archive runs failed %zu, worst snapshot distance %llu, problems %zu\n",
       name.c_str(), d.kills, d.answers, d.accepted, d.duplicates, d.acknowledged.size(),
       static_cast<unsigned long long>(c.events), c.streams,
-      static_cast<unsigned long long>(c.archived), d.archive_runs, d.archive_runs_moving,
-      static_cast<unsigned long long>(d.archived), d.kills_in_archive, d.kills_at_hook,
-      d.archive_failures.size(), static_cast<unsigned long long>(c.worst_snapshot_distance),
+      static_cast<unsigned long long>(c.archived), d.archive_starts, d.archive_runs,
+      d.archive_runs_moving, static_cast<unsigned long long>(d.archived), d.kills_in_archive,
+      d.kills_at_hook, d.archive_failures.size(),
+      static_cast<unsigned long long>(c.worst_snapshot_distance),
       d.problems.size() + d.archive_failures.size() + c.problems.size());
   std::size_t shown = 0;
   for (const auto* list : {&d.problems, &d.archive_failures, &c.problems})
