@@ -642,6 +642,81 @@ TEST_CASE("the checker finds a lost acknowledged event and a command applied twi
   CHECK(c.problems[2] == "command c1-1 was applied 2 times");
 }
 
+TEST_CASE("the checker reads journal and archive as one and finds an event kept in both") {
+  strata::testing::temp_dir dir;
+  const std::string path = dir.file("journal.db");
+  const std::string uncut = dir.file("uncut.db");
+  const std::string archive = dir.file("archive.db");
+  const stream_id order{"Order", "o-1"};
+  driver_report d;
+  {
+    // Order-o-1 v1..v6, one per command, and a snapshot at v4: v1..v3 can be archived.
+    persistence::sqlite_journal_options jo;
+    jo.path = path;
+    auto j = persistence::sqlite_journal::open(jo);
+    REQUIRE(j);
+    for (std::uint64_t v = 0; v < 6; ++v) {
+      persistence::new_event e;
+      e.event_id = "e" + std::to_string(v + 1);
+      e.event_type = "ItemAdded";
+      e.command_id = "c1-" + std::to_string(v);
+      e.data = "{}";
+      REQUIRE((*j)->append({{order, version{v}, {e}}}));
+      d.acknowledged[e.command_id] = {e.event_id};
+    }
+    auto events = (*j)->read_stream(order, {});
+    REQUIRE(events);
+    REQUIRE(events->size() == 6);
+    persistence::sqlite_snapshot_store_options so;
+    so.path = path;
+    auto s = persistence::sqlite_snapshot_store::open(so);
+    REQUIRE(s);
+    persistence::snapshot_record rec;
+    rec.stream = order;
+    rec.at = version{4};
+    rec.last_event_hash = (*events)[3].hash;
+    rec.state = R"({"state":{},"recent":[]})";
+    REQUIRE((*s)->save(rec));
+  }
+  {
+    // The journal as it was before the cut: what a run killed after its copy leaves.
+    std::ifstream from{path, std::ios::binary};
+    std::ofstream to{uncut, std::ios::binary};
+    to << from.rdbuf();
+  }
+  persistence::sqlite_journal_options jo;
+  jo.path = path;
+  auto j = persistence::sqlite_journal::open(jo);
+  REQUIRE(j);
+  persistence::sqlite_snapshot_store_options so;
+  so.path = path;
+  auto s = persistence::sqlite_snapshot_store::open(so);
+  REQUIRE(s);
+  archive_options options;
+  options.now = options.cut_off = timestamp::max();
+  auto plan = plan_archive(**j, **s, options);
+  REQUIRE(plan);
+  auto done = run_archive(**j, *plan, archive, options);
+  REQUIRE_MESSAGE(done, to_string(done.err()));
+  CHECK(done->removed == 3);
+
+  auto archives = archive_set::open({archive});
+  REQUIRE(archives);
+  const check_report whole = check_journal(**j, &*archives, s->get(), 20, d);
+  CHECK(whole.events == 6);
+  CHECK(whole.archived == 3);
+  CHECK(whole.problems.empty());
+
+  jo.path = uncut;
+  auto before = persistence::sqlite_journal::open(jo);
+  REQUIRE(before);
+  const check_report both = check_journal(**before, &*archives, nullptr, 0, d);
+  CHECK(both.events == 6);  // read as one, each event once
+  REQUIRE(both.problems.size() >= 3);
+  CHECK(both.problems[0] == "position 1 is both in the journal and in the archive");
+  CHECK(both.problems[2] == "position 3 is both in the journal and in the archive");
+}
+
 TEST_CASE("20 SIGKILLs of a loaded host on SQLite lose no acknowledged event") {
   strata::testing::temp_dir dir;
   runtime_config config = base_config(dir);
