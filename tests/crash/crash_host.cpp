@@ -419,10 +419,7 @@ int main(int argc, char** argv) {
     for (;;) {
       auto head = wait_read_models(rt, std::chrono::seconds(60));
       if (!head) return fail("settle", head.err());
-      if ((*pm)->active() == 0 && head->value == last.value) {
-        last = *head;
-        break;
-      }
+      if ((*pm)->active() == 0 && head->value == last.value) break;
       last = *head;
       if (std::chrono::steady_clock::now() > deadline)
         return fail("settle", error{errc::timeout, "fulfilments did not finish"});
@@ -453,6 +450,7 @@ int main(int argc, char** argv) {
   while (std::getline(std::cin, line)) {
     if (!dispatch(rt, line)) {
       std::fprintf(stderr, "strata-crash-host: malformed command line '%s'\n", line.c_str());
+      if (archival) archival->stop();
       return 2;
     }
   }
