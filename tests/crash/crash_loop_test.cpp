@@ -1,11 +1,17 @@
 // Crash-kill loops: a driver runs many clients against `strata-crash-host`, kills the host
 // with SIGKILL at random moments, restarts it and resends every unanswered command under its
-// own command id. After the last round the host settles, the read models are rebuilt from
-// scratch into a second store, and a checker reads the journal directly and proves:
-//   - every acknowledged event is present, and a command's answers always name the same events;
+// own command id. The host archives while it serves (at start, completing a run a kill
+// interrupted, then every so many answers), so kills also land inside archive runs; in a few
+// rounds the host is made to kill itself at a point of a run (STRATA_ARCHIVE_KILL_AT). After
+// the last round the host settles (and archives once more), the read models are rebuilt from
+// scratch from the archive and the journal into a second store, and a checker reads the
+// journal and the archive directly and proves:
+//   - every acknowledged event is present exactly once, in the journal or in the archive
+//     (never in both, never in neither), and a command's answers always name the same events;
 //   - no command id is applied twice (its events are one run of one stream);
-//   - global positions are 1..n without gaps, and each stream's versions 1..n;
-//   - the audit chain verifies;
+//   - global positions are 1..n without gaps, and each stream's versions 1..n, across the
+//     archive and the journal;
+//   - the audit chain verifies across the archive and the journal;
 //   - no stream ends more than 2 x snapshot_every past its newest snapshot;
 //   - the read models, once caught up, equal a fresh rebuild.
 
@@ -15,9 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -28,6 +37,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "strata/persistence/archive.hpp"
 #include "strata/persistence/audit_chain.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
@@ -51,8 +61,10 @@ struct host_process {
   FILE* to = nullptr;    // its stdin
   FILE* from = nullptr;  // its stdout
 
-  /// Starts `strata-crash-host MODE CONFIG`. REQUIRES: not running.
-  bool spawn(const std::string& mode, const std::string& config) {
+  /// Starts `strata-crash-host MODE CONFIG ARCHIVE`, with STRATA_ARCHIVE_KILL_AT=`kill_at`
+  /// when not empty. REQUIRES: not running.
+  bool spawn(const std::string& mode, const std::string& config, const std::string& archive,
+             const std::string& kill_at = "") {
     int in[2], out[2];
     if (pipe(in) != 0 || pipe(out) != 0) return false;
     pid = fork();
@@ -64,7 +76,11 @@ struct host_process {
       close(in[1]);
       close(out[0]);
       close(out[1]);
-      execl(STRATA_CRASH_HOST, STRATA_CRASH_HOST, mode.c_str(), config.c_str(),
+      if (kill_at.empty())
+        unsetenv("STRATA_ARCHIVE_KILL_AT");
+      else
+        setenv("STRATA_ARCHIVE_KILL_AT", kill_at.c_str(), 1);
+      execl(STRATA_CRASH_HOST, STRATA_CRASH_HOST, mode.c_str(), config.c_str(), archive.c_str(),
             static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -104,6 +120,12 @@ struct host_process {
     return reap();
   }
 
+  /// Sends SIGKILL and reads what it wrote before it died, until the end.
+  void kill_and_drain(std::vector<std::string>& lines) {
+    kill(pid, SIGKILL);
+    for (std::string line; read_line(line);) lines.push_back(line);
+  }
+
   ~host_process() {
     if (pid > 0) kill_and_reap();
   }
@@ -113,10 +135,12 @@ bool exited_ok(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/// Runs `strata-crash-host MODE CONFIG` to its end; its first output line, or "" on failure.
-std::string run_host(const std::string& mode, const std::string& config) {
+/// Runs `strata-crash-host MODE CONFIG ARCHIVE` to its end; its first output line, or "" on
+/// failure.
+std::string run_host(const std::string& mode, const std::string& config,
+                     const std::string& archive) {
   host_process h;
-  if (!h.spawn(mode, config)) return "";
+  if (!h.spawn(mode, config, archive)) return "";
   std::fclose(h.to);
   h.to = nullptr;
   std::string line;
@@ -187,6 +211,13 @@ bool retryable(const std::string& status) {
 
 struct driver_report {
   int kills = 0;
+  int archive_starts = 0;       // runs begun (`archive start`)
+  int archive_runs = 0;         // runs that completed (`archive done`)
+  int archive_runs_moving = 0;  // of them, runs that removed events from the journal
+  std::uint64_t archived = 0;   // events those runs removed
+  int kills_in_archive = 0;     // kills that landed between `archive start` and its end
+  int kills_at_hook = 0;        // of them, the host's own at a STRATA_ARCHIVE_KILL_AT point
+  std::vector<std::string> archive_failures;
   long answers = 0;
   long accepted = 0;
   long duplicates = 0;
@@ -194,10 +225,43 @@ struct driver_report {
   std::map<std::string, std::vector<std::string>> acknowledged;  // command id -> event ids
 };
 
-/// Runs `kills` rounds of load, each ended by a SIGKILL after a random number of answers,
-/// and a last round that drains what is in flight and stops the host cleanly.
-driver_report drive(const std::string& config, int kills, int clients, std::uint32_t seed,
-                    const std::string& log_path) {
+/// Follows the host's archive lines: whether a run is under way. False for another line.
+bool archive_line(const std::string& line, bool& in_archive, driver_report& report) {
+  if (line.rfind("archive ", 0) != 0) return false;
+  std::istringstream in{line.substr(8)};
+  std::string what;
+  in >> what;
+  if (what == "start") {
+    in_archive = true;
+    ++report.archive_starts;
+  } else if (what == "done") {
+    std::uint64_t copied = 0, removed = 0;
+    in >> copied >> removed;
+    in_archive = false;
+    ++report.archive_runs;
+    if (removed > 0) ++report.archive_runs_moving;
+    report.archived += removed;
+  } else {
+    in_archive = false;
+    report.archive_failures.push_back(line);
+  }
+  return true;
+}
+
+/// The point of an archive run at which the host of round `round` kills itself, or "": a
+/// few rounds spread over the loop, one per point.
+std::string kill_point_of(int round, int kills) {
+  static const char* const points[] = {"after_copy", "after_verify", "mid_delete"};
+  const int spacing = std::max(kills / 3, 1);
+  if (round % spacing != 2 || round / spacing >= 3 || round >= kills) return "";
+  return points[round / spacing];
+}
+
+/// Runs `kills` rounds of load, each ended by a SIGKILL after a random number of answers (or
+/// by the host's own at its round's archive kill point), and a last round that drains what is
+/// in flight and stops the host cleanly.
+driver_report drive(const std::string& config, const std::string& archive, int kills, int clients,
+                    std::uint32_t seed, const std::string& log_path) {
   driver_report report;
   std::ofstream log{log_path};
   std::mt19937 random{seed};
@@ -210,7 +274,10 @@ driver_report drive(const std::string& config, int kills, int clients, std::uint
     const bool last = round == kills;
     host_process h;
     std::string line;
-    if (!h.spawn("serve", config) || !h.read_line(line) || line != "ready") {
+    const std::string kill_point = kill_point_of(round, kills);
+    bool in_archive = false;
+    bool died = false;
+    if (!h.spawn("serve", config, archive, kill_point) || !h.read_line(line) || line != "ready") {
       report.problems.push_back("host did not start in round " + std::to_string(round));
       return report;
     }
@@ -221,13 +288,23 @@ driver_report drive(const std::string& config, int kills, int clients, std::uint
       owner[c.command_id()] = c.number;
       h.send(c.command());
     }
-    const long limit = last ? -1 : answers_before_kill(random);
+    // A round with a kill point runs long enough for a run to reach it (the host then kills
+    // itself); the driver's kill ends it otherwise.
+    const long drawn = answers_before_kill(random);
+    const long limit = last ? -1 : kill_point.empty() ? drawn : 1200;
     long in_round = 0;
     while (!owner.empty()) {
       if (!h.read_line(line)) {
+        const int status = h.reap();
+        if (!kill_point.empty() && in_archive && WIFSIGNALED(status) &&
+            WTERMSIG(status) == SIGKILL) {
+          died = true;  // at its kill point
+          break;
+        }
         report.problems.push_back("host ended unasked in round " + std::to_string(round));
         return report;
       }
+      if (archive_line(line, in_archive, report)) continue;
       std::string id;
       answer a = parse_answer(line, id);
       ++report.answers;
@@ -253,12 +330,26 @@ driver_report drive(const std::string& config, int kills, int clients, std::uint
       }
       if (!last && ++in_round == limit) break;
     }
-    if (last) {
+    if (died) {
+      ++report.kills;
+      ++report.kills_in_archive;
+      ++report.kills_at_hook;
+    } else if (last) {
+      std::fclose(h.to);  // its end of input: it stops once what is in flight is done
+      h.to = nullptr;
+      std::vector<std::string> rest;
+      for (std::string more; h.read_line(more);) rest.push_back(more);
+      for (const auto& l : rest) archive_line(l, in_archive, report);
       const int status = h.reap();
       if (!exited_ok(status)) report.problems.push_back("host did not stop cleanly");
     } else {
-      h.kill_and_reap();
+      // What it wrote before it died tells whether a run was under way.
+      std::vector<std::string> rest;
+      h.kill_and_drain(rest);
+      for (const auto& l : rest) archive_line(l, in_archive, report);
+      h.reap();
       ++report.kills;
+      if (in_archive) ++report.kills_in_archive;
     }
   }
   return report;
@@ -269,6 +360,7 @@ driver_report drive(const std::string& config, int kills, int clients, std::uint
 
 struct check_report {
   std::uint64_t events = 0;
+  std::uint64_t archived = 0;  // of them, in the archive
   std::size_t streams = 0;
   std::uint64_t worst_snapshot_distance = 0;
   std::vector<std::string> problems;
@@ -280,15 +372,52 @@ struct stored_event {
   std::string event_id;
 };
 
-check_report check_journal(persistence::journal& j, persistence::snapshot_store* snapshots,
-                           std::uint32_t snapshot_every, const driver_report& driven) {
+/// Every global position `read` gives (pages of 5000 after a position), in order.
+template <class Read>
+result<std::vector<std::uint64_t>> positions_of(Read read) {
+  std::vector<std::uint64_t> out;
+  std::uint64_t after = 0;
+  for (;;) {
+    auto page = read(global_position{after});
+    if (!page) return std::move(page).err();
+    if (page->empty()) return out;
+    for (const auto& r : *page) out.push_back(r.position.value);
+    after = page->back().position.value;
+  }
+}
+
+/// Checks the journal `j` together with `archives` (the archive files of its cut prefix;
+/// null when nothing was archived).
+check_report check_journal(persistence::journal& j, archive_set* archives,
+                           persistence::snapshot_store* snapshots, std::uint32_t snapshot_every,
+                           const driver_report& driven) {
   check_report out;
+  if (archives != nullptr) {
+    // Never in both: the positions of the journal and of the archive are disjoint (that
+    // every position is in one of them is the gap-free reading below).
+    auto hot = positions_of([&](global_position after) { return j.read_all(after, 5000); });
+    auto cold =
+        positions_of([&](global_position after) { return archives->read_all(after, 5000); });
+    if (!hot || !cold) {
+      out.problems.push_back("read positions: " + to_string(hot ? cold.err() : hot.err()));
+      return out;
+    }
+    out.archived = cold->size();
+    std::vector<std::uint64_t> both;
+    std::set_intersection(hot->begin(), hot->end(), cold->begin(), cold->end(),
+                          std::back_inserter(both));
+    for (auto p : both)
+      out.problems.push_back("position " + std::to_string(p) +
+                             " is both in the journal and in the archive");
+  }
   std::map<std::string, std::uint64_t> heads;
   std::map<std::string, std::string> stream_of_event;
   std::map<std::string, std::vector<stored_event>> by_command;
   std::uint64_t position = 0;
   for (;;) {
-    auto page = j.read_all(global_position{position}, 5000);
+    auto page = archives != nullptr
+                    ? read_all_with_archive(j, *archives, global_position{position}, 5000)
+                    : j.read_all(global_position{position}, 5000);
     if (!page) {
       out.problems.push_back("read_all: " + to_string(page.err()));
       return out;
@@ -341,7 +470,8 @@ check_report check_journal(persistence::journal& j, persistence::snapshot_store*
       }
   }
 
-  auto violation = persistence::verify_journal(j);
+  auto violation =
+      archives != nullptr ? verify_with_archive(j, *archives) : persistence::verify_journal(j);
   if (!violation)
     out.problems.push_back("verify: " + to_string(violation.err()));
   else if (*violation)
@@ -396,14 +526,18 @@ std::vector<std::string> compare_read_models(const std::string& a, const std::st
 void report(const std::string& name, const driver_report& d, const check_report& c) {
   std::printf(
       "[crash %s] kills %d, answers %ld, accepted %ld (duplicates %ld), commands "
-      "checked %zu, events %llu in %zu streams, worst snapshot distance %llu, "
-      "problems %zu\n",
+      "checked %zu, events %llu in %zu streams (%llu in the archive), archive runs begun %d, "
+      "completed %d (%d moving events, %llu events moved), kills during an archive run %d (%d at a "
+      "kill point), archive runs failed %zu, worst snapshot distance %llu, problems %zu\n",
       name.c_str(), d.kills, d.answers, d.accepted, d.duplicates, d.acknowledged.size(),
       static_cast<unsigned long long>(c.events), c.streams,
+      static_cast<unsigned long long>(c.archived), d.archive_starts, d.archive_runs,
+      d.archive_runs_moving, static_cast<unsigned long long>(d.archived), d.kills_in_archive,
+      d.kills_at_hook, d.archive_failures.size(),
       static_cast<unsigned long long>(c.worst_snapshot_distance),
-      d.problems.size() + c.problems.size());
+      d.problems.size() + d.archive_failures.size() + c.problems.size());
   std::size_t shown = 0;
-  for (const auto* list : {&d.problems, &c.problems})
+  for (const auto* list : {&d.problems, &d.archive_failures, &c.problems})
     for (const auto& p : *list)
       if (shown++ < 20) std::printf("  %s\n", p.c_str());
 }
@@ -433,10 +567,15 @@ std::uint32_t seed_of_run() {
                       : static_cast<std::uint32_t>(std::random_device{}());
 }
 
+/// The checker's own connections to the store, opened once the host is done.
+struct checker_store {
+  std::unique_ptr<persistence::journal> journal;
+  std::unique_ptr<persistence::snapshot_store> snapshots;
+};
+
 /// The whole loop on `config`: drive with kills, settle, rebuild, check.
 void crash_loop(const std::string& name, const strata::testing::temp_dir& dir,
-                runtime_config config, persistence::journal& j,
-                persistence::snapshot_store* snapshots) {
+                runtime_config config, const std::function<checker_store()>& open_store) {
   const std::uint32_t seed = seed_of_run();
   INFO("seed " << seed << " (STRATA_CRASH_SEED reruns it)");
   const std::string main_config = dir.file("host.json");
@@ -445,21 +584,31 @@ void crash_loop(const std::string& name, const strata::testing::temp_dir& dir,
   const std::string rebuild_config = dir.file("rebuild.json");
   REQUIRE(write_file(rebuild_config, to_json_text(config)));
 
-  driver_report d = drive(main_config, kills, clients, seed, dir.file("acknowledged.log"));
+  const std::string archive = dir.file("archive.db");  // beside the journal
+
+  driver_report d = drive(main_config, archive, kills, clients, seed, dir.file("acknowledged.log"));
   REQUIRE_MESSAGE(d.problems.empty(), d.problems.front());
   CHECK(d.kills == kills);
-  const std::string settled = run_host("settle", main_config);
+  const std::string settled = run_host("settle", main_config, archive);
   REQUIRE_MESSAGE(settled.rfind("settled ", 0) == 0, "settle failed: '" << settled << "'");
-  const std::string rebuilt = run_host("rebuild", rebuild_config);
+  const std::string rebuilt = run_host("rebuild", rebuild_config, archive);
   REQUIRE_MESSAGE(rebuilt.rfind("rebuilt ", 0) == 0, "rebuild failed: '" << rebuilt << "'");
   CHECK(rebuilt.substr(8) == settled.substr(8));  // both at the same journal head
 
-  check_report c = check_journal(j, snapshots, snapshot_every, d);
+  checker_store store = open_store();
+  auto archives = archive_set::open({archive});
+  REQUIRE_MESSAGE(archives, to_string(archives.err()));
+  check_report c =
+      check_journal(*store.journal, &*archives, store.snapshots.get(), snapshot_every, d);
   for (auto& p : compare_read_models(dir.file("read.db"), dir.file("rebuilt.db")))
     c.problems.push_back("read model differs from a rebuild: " + p);
   report(name, d, c);
   CHECK(d.accepted > 0);
   CHECK(c.events > 0);
+  CHECK(d.archive_runs_moving > 0);  // at least one run moved events to the archive
+  CHECK(c.archived > 0);
+  CHECK(d.kills_in_archive > 0);  // the kill points make this certain
+  CHECK_MESSAGE(d.archive_failures.empty(), d.archive_failures.size() << " archive runs failed");
   CHECK_MESSAGE(c.problems.empty(), c.problems.size() << " problems, first: "
                                                       << (c.problems.empty() ? "" : c.problems[0]));
 }
@@ -485,7 +634,7 @@ TEST_CASE("the checker finds a lost acknowledged event and a command applied twi
   driver_report d;
   d.acknowledged["c1-0"] = {"e1"};
   d.acknowledged["c1-2"] = {"e9"};  // acknowledged, never stored
-  const check_report c = check_journal(j, nullptr, 0, d);
+  const check_report c = check_journal(j, nullptr, nullptr, 0, d);
   CHECK(c.events == 3);
   REQUIRE(c.problems.size() == 3);
   CHECK(c.problems[0] == "acknowledged event e9 of c1-2 is missing");
@@ -493,21 +642,98 @@ TEST_CASE("the checker finds a lost acknowledged event and a command applied twi
   CHECK(c.problems[2] == "command c1-1 was applied 2 times");
 }
 
+TEST_CASE("the checker reads journal and archive as one and finds an event kept in both") {
+  strata::testing::temp_dir dir;
+  const std::string path = dir.file("journal.db");
+  const std::string uncut = dir.file("uncut.db");
+  const std::string archive = dir.file("archive.db");
+  const stream_id order{"Order", "o-1"};
+  driver_report d;
+  {
+    // Order-o-1 v1..v6, one per command, and a snapshot at v4: v1..v3 can be archived.
+    persistence::sqlite_journal_options jo;
+    jo.path = path;
+    auto j = persistence::sqlite_journal::open(jo);
+    REQUIRE(j);
+    for (std::uint64_t v = 0; v < 6; ++v) {
+      persistence::new_event e;
+      e.event_id = "e" + std::to_string(v + 1);
+      e.event_type = "ItemAdded";
+      e.command_id = "c1-" + std::to_string(v);
+      e.data = "{}";
+      REQUIRE((*j)->append({{order, version{v}, {e}}}));
+      d.acknowledged[e.command_id] = {e.event_id};
+    }
+    auto events = (*j)->read_stream(order, {});
+    REQUIRE(events);
+    REQUIRE(events->size() == 6);
+    persistence::sqlite_snapshot_store_options so;
+    so.path = path;
+    auto s = persistence::sqlite_snapshot_store::open(so);
+    REQUIRE(s);
+    persistence::snapshot_record rec;
+    rec.stream = order;
+    rec.at = version{4};
+    rec.last_event_hash = (*events)[3].hash;
+    rec.state = R"({"state":{},"recent":[]})";
+    REQUIRE((*s)->save(rec));
+  }
+  {
+    // The journal as it was before the cut: what a run killed after its copy leaves.
+    std::ifstream from{path, std::ios::binary};
+    std::ofstream to{uncut, std::ios::binary};
+    to << from.rdbuf();
+  }
+  persistence::sqlite_journal_options jo;
+  jo.path = path;
+  auto j = persistence::sqlite_journal::open(jo);
+  REQUIRE(j);
+  persistence::sqlite_snapshot_store_options so;
+  so.path = path;
+  auto s = persistence::sqlite_snapshot_store::open(so);
+  REQUIRE(s);
+  archive_options options;
+  options.now = options.cut_off = timestamp::max();
+  auto plan = plan_archive(**j, **s, options);
+  REQUIRE(plan);
+  auto done = run_archive(**j, *plan, archive, options);
+  REQUIRE_MESSAGE(done, to_string(done.err()));
+  CHECK(done->removed == 3);
+
+  auto archives = archive_set::open({archive});
+  REQUIRE(archives);
+  const check_report whole = check_journal(**j, &*archives, s->get(), 20, d);
+  CHECK(whole.events == 6);
+  CHECK(whole.archived == 3);
+  CHECK(whole.problems.empty());
+
+  jo.path = uncut;
+  auto before = persistence::sqlite_journal::open(jo);
+  REQUIRE(before);
+  const check_report both = check_journal(**before, &*archives, nullptr, 0, d);
+  CHECK(both.events == 6);  // read as one, each event once
+  REQUIRE(both.problems.size() >= 3);
+  CHECK(both.problems[0] == "position 1 is both in the journal and in the archive");
+  CHECK(both.problems[2] == "position 3 is both in the journal and in the archive");
+}
+
 TEST_CASE("20 SIGKILLs of a loaded host on SQLite lose no acknowledged event") {
   strata::testing::temp_dir dir;
   runtime_config config = base_config(dir);
   config.journal.backend = journal_backend::sqlite;
 
-  // The checker reads the file the host writes, through connections of its own.
-  persistence::sqlite_journal_options jo;
-  jo.path = config.journal.sqlite.path;
-  auto j = persistence::sqlite_journal::open(jo);
-  REQUIRE(j);
-  persistence::sqlite_snapshot_store_options so;
-  so.path = config.journal.sqlite.path;
-  auto s = persistence::sqlite_snapshot_store::open(so);
-  REQUIRE(s);
-  crash_loop("sqlite", dir, config, **j, s->get());
+  // The checker reads the file the host wrote, through connections of its own.
+  crash_loop("sqlite", dir, config, [&] {
+    persistence::sqlite_journal_options jo;
+    jo.path = config.journal.sqlite.path;
+    auto j = persistence::sqlite_journal::open(jo);
+    REQUIRE(j);
+    persistence::sqlite_snapshot_store_options so;
+    so.path = config.journal.sqlite.path;
+    auto s = persistence::sqlite_snapshot_store::open(so);
+    REQUIRE(s);
+    return checker_store{std::move(*j), std::move(*s)};
+  });
 }
 
 #if STRATA_WITH_POSTGRES
@@ -523,16 +749,18 @@ TEST_CASE("20 SIGKILLs of a loaded host on PostgreSQL lose no acknowledged event
   config.journal.backend = journal_backend::postgres;
   config.journal.postgres.conninfo = pg;
   config.journal.postgres.schema = "crash_" + std::to_string(getpid());
-  persistence::postgres_journal_options jo;
-  jo.conninfo = pg;
-  jo.schema = config.journal.postgres.schema;
-  auto j = persistence::postgres_journal::open(jo);
-  REQUIRE(j);
-  persistence::postgres_snapshot_store_options so;
-  so.conninfo = pg;
-  so.schema = config.journal.postgres.schema;
-  auto s = persistence::postgres_snapshot_store::open(so);
-  REQUIRE(s);
-  crash_loop("postgres", dir, config, **j, s->get());
+  crash_loop("postgres", dir, config, [&] {
+    persistence::postgres_journal_options jo;
+    jo.conninfo = pg;
+    jo.schema = config.journal.postgres.schema;
+    auto j = persistence::postgres_journal::open(jo);
+    REQUIRE(j);
+    persistence::postgres_snapshot_store_options so;
+    so.conninfo = pg;
+    so.schema = config.journal.postgres.schema;
+    auto s = persistence::postgres_snapshot_store::open(so);
+    REQUIRE(s);
+    return checker_store{std::move(*j), std::move(*s)};
+  });
 }
 #endif
