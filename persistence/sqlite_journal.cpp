@@ -28,8 +28,8 @@
 //     stream_key    INTEGER NOT NULL,
 //     command_id    TEXT NOT NULL,
 //     first_version INTEGER NOT NULL,          -- version of the append's first event
-//     PRIMARY KEY (stream_key, command_id)     -- a command id is applied once per stream
-//   ) WITHOUT ROWID;
+//     PRIMARY KEY (command_id, stream_key)     -- a command id is applied once per stream
+//   ) WITHOUT ROWID;                           -- ids first: see "Idempotency" in README.md
 //   CREATE TABLE journal_meta (
 //     key   TEXT PRIMARY KEY,                  -- 'journal_id'
 //     value TEXT NOT NULL                      -- the journal's id (journal::id), made once
@@ -124,7 +124,7 @@ CREATE TABLE IF NOT EXISTS commands (
   stream_key    INTEGER NOT NULL,
   command_id    TEXT NOT NULL,
   first_version INTEGER NOT NULL,
-  PRIMARY KEY (stream_key, command_id)
+  PRIMARY KEY (command_id, stream_key)
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO commands (stream_key, command_id, first_version)
   SELECT stream_key, command_id, MIN(version) FROM events WHERE command_id <> ''

@@ -1,5 +1,6 @@
 #include "strata/runtime/runtime.hpp"
 
+#include "strata/actors/detail/uuid.hpp"
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/domain/kernel/input.hpp"
@@ -118,6 +119,11 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
 }
 
 }  // namespace
+
+std::string new_command_id() {
+  return actors::detail::make_uuid_v7(
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
+}
 
 result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c) {
   switch (c.backend) {

@@ -83,6 +83,12 @@ class system_clock final : public clock {
 /// directory, PostgreSQL unreachable). Thread-safe.
 result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c);
 
+/// A new id for `command_metadata::command_id`: a UUIDv7 (RFC 9562), 36 characters, which
+/// grows with time, so the journal's command index takes it at its right edge (README.md,
+/// "Idempotency"). Keep it with the command and send the same id again on a retry.
+/// Thread-safe; ids from one thread sort in the order they were made.
+std::string new_command_id();
+
 /// strata embedded in a host program: it owns the actor system, the journal and the
 /// metrics, and hides all of them (and CAF) behind this class.
 ///

@@ -24,7 +24,7 @@
 //     stream_key    bigint NOT NULL,
 //     command_id    text   NOT NULL,
 //     first_version bigint NOT NULL,              -- version of the append's first event
-//     PRIMARY KEY (stream_key, command_id));      -- a command id is applied once per stream
+//     PRIMARY KEY (command_id, stream_key));      -- a command id is applied once per stream
 //   (created, and filled from the events, on the first open of a schema without it)
 //
 //   CREATE TABLE s.journal_position (             -- exactly one row
@@ -419,7 +419,7 @@ struct postgres_journal::impl {
       if (!has[0].as<bool>()) {
         tx.exec0("CREATE TABLE " + s +
                  "commands (stream_key bigint NOT NULL, command_id text NOT NULL, "
-                 "first_version bigint NOT NULL, PRIMARY KEY (stream_key, command_id))");
+                 "first_version bigint NOT NULL, PRIMARY KEY (command_id, stream_key))");
         tx.exec0("INSERT INTO " + s +
                  "commands (stream_key, command_id, first_version) "
                  "SELECT stream_key, command_id, min(version) FROM " +

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <set>
 #include <string>
 
 #include "strata/domain/orders/order.hpp"
@@ -89,6 +90,20 @@ std::vector<recorded<orders::order>> history(runtime& rt, const std::string& id)
 }
 
 }  // namespace
+
+TEST_CASE("new command ids are distinct UUIDv7s that sort in the order they were made") {
+  std::string previous = new_command_id();
+  std::set<std::string> seen{previous};
+  for (int i = 0; i < 5000; ++i) {
+    std::string id = new_command_id();
+    REQUIRE(id.size() == 36);
+    CHECK(id[14] == '7');  // the version nibble
+    CHECK(id[8] == '-');
+    CHECK_MESSAGE(previous < id, previous << " then " << id);
+    CHECK(seen.insert(id).second);
+    previous = std::move(id);
+  }
+}
 
 TEST_CASE("an acknowledged command retried after many later commands is applied once") {
   strata::testing::temp_dir dir;
