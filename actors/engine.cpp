@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/uuid.hpp"
 #include "strata/actors/projection_actor.hpp"
 #include "strata/domain/kernel/input.hpp"
 
@@ -343,6 +344,10 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
     p.types.clear();
   }
   p.sys.reset();  // blocks until every actor is gone
+}
+
+std::string make_time_ordered_id(timestamp now) {
+  return detail::make_uuid_v7(now);
 }
 
 }  // namespace strata::actors

@@ -136,4 +136,8 @@ class engine {
   std::unique_ptr<impl> impl_;
 };
 
+/// A UUIDv7 for the time `now`: the form of the event ids the aggregates give their events,
+/// which grows with time. Thread-safe; ids from one thread sort in the order they were made.
+std::string make_time_ordered_id(timestamp now);
+
 }  // namespace strata::actors

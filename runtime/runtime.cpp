@@ -1,6 +1,5 @@
 #include "strata/runtime/runtime.hpp"
 
-#include "strata/actors/detail/uuid.hpp"
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/domain/kernel/input.hpp"
@@ -121,11 +120,11 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
 }  // namespace
 
 std::string new_command_id() {
-  return actors::detail::make_uuid_v7(
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
+  return actors::make_time_ordered_id(system_clock{}.now());
 }
 
-result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c) {
+result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c,
+                                                      std::chrono::milliseconds wait) {
   switch (c.backend) {
     case journal_backend::memory:
       break;
@@ -133,7 +132,7 @@ result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c) {
       return lock_sqlite_host(c.sqlite.path);
     case journal_backend::postgres:
 #if STRATA_WITH_POSTGRES
-      return lock_postgres_host(c.postgres.conninfo, c.postgres.schema);
+      return lock_postgres_host(c.postgres.conninfo, c.postgres.schema, wait);
 #else
       return error{errc::invalid_argument, "this strata was built without PostgreSQL"};
 #endif
@@ -181,7 +180,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   // runs, would race the other's writes and cached state.
   std::unique_ptr<host_lock> host;
   if (!journal_overridden) {
-    auto locked = lock_journal_store(config.journal);
+    // A bounded wait: after a crash the server may not yet have ended the old session.
+    auto locked = lock_journal_store(config.journal, std::chrono::seconds(10));
     if (!locked)
       return error{locked.err().code, "cannot start the runtime: " + locked.err().message};
     host = std::move(*locked);

@@ -74,14 +74,17 @@ class system_clock final : public clock {
   timestamp now() const override;
 };
 
-/// Takes the host lock (persistence/host_lock.hpp) of the journal store `c` names, without
-/// waiting: a lock file beside an SQLite journal, an advisory lock for a PostgreSQL schema;
-/// null for the memory journal, which no other process can reach. What `runtime::start`
-/// holds while the runtime runs, and what `strata rebuild` and `strata retry` take to know
-/// that no runtime runs on the store. Errors: `conflict` when another holder has it (a
+/// Takes the host lock (persistence/host_lock.hpp) of the journal store `c` names: a lock
+/// file beside an SQLite journal (the operating system lets go of it when its process dies),
+/// an advisory lock for a PostgreSQL schema (the server lets go when it has ended the dead
+/// process's session, so `runtime::start` waits up to 10 s for it; `wait` is that bound, 0
+/// not at all); null for the memory journal, which no other process can reach. What
+/// `runtime::start` holds while the runtime runs, and what `strata rebuild` and `strata retry` take
+/// to know that no runtime runs on the store. Errors: `conflict` when another holder has it (a
 /// runtime is running on the store); `unavailable` when it cannot be taken (a read-only
 /// directory, PostgreSQL unreachable). Thread-safe.
-result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c);
+result<std::unique_ptr<host_lock>> lock_journal_store(const journal_config& c,
+                                                      std::chrono::milliseconds wait = {});
 
 /// A new id for `command_metadata::command_id`: a UUIDv7 (RFC 9562), 36 characters, which
 /// grows with time, so the journal's command index takes it at its right edge (README.md,

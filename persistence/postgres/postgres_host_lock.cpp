@@ -40,7 +40,8 @@ class postgres_host_lock final : public host_lock {
 }  // namespace
 
 result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninfo,
-                                                      const std::string& schema) {
+                                                      const std::string& schema,
+                                                      std::chrono::milliseconds wait) {
   if (!persistence::detail::is_plain_identifier(schema))
     return error{errc::invalid_argument, "'" + schema + "' is not a plain schema name"};
   const std::string what = "(the PostgreSQL advisory lock of schema " + schema + ")";
@@ -48,7 +49,18 @@ result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninf
   try {
     auto c = std::make_unique<pqxx::connection>(conninfo);
     bool taken = false;
-    {
+    if (wait.count() > 0) {
+      // The wait is the server's: lock_timeout ends it with SQLSTATE 55P03.
+      pqxx::nontransaction tx{*c};
+      tx.exec0("SET lock_timeout = " + std::to_string(wait.count()));
+      try {
+        tx.exec_params("SELECT pg_advisory_lock($1, hashtext($2))", host_lock_class, schema);
+        taken = true;
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() != "55P03") throw;
+      }
+      if (taken) tx.exec0("SET lock_timeout = 0");
+    } else {
       pqxx::nontransaction tx{*c};
       taken = tx.exec_params1("SELECT pg_try_advisory_lock($1, hashtext($2))", host_lock_class,
                               schema)[0]

@@ -9,9 +9,11 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "strata/domain/orders/order.hpp"
 #include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/postgres/postgres_host_lock.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/runtime/temp_dir.hpp"
@@ -217,4 +219,33 @@ TEST_CASE(
   auto again = pg.start();
   CHECK(wait(again->send<orders::order>("o-1", orders::place{"c-1", "EUR", {line("a", 1)}}))
             .is_accepted());
+}
+
+TEST_CASE("on PostgreSQL, taking the host lock waits, within its bound, for the holder to let go") {
+  auto conninfo = pg_conninfo();
+  if (!conninfo) return;
+  const std::string schema = unique_schema("lock");
+  auto held = lock_postgres_host(*conninfo, schema);
+  REQUIRE(held);
+  auto refused = lock_postgres_host(*conninfo, schema, std::chrono::milliseconds(200));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::conflict);
+
+  // A restarted runtime's case: the old holder goes while the new one waits.
+  auto waiter = std::async(std::launch::async, [&] {
+    return lock_postgres_host(*conninfo, schema, std::chrono::seconds(60));
+  });
+  const std::string waiting =
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+      "AND classid = 1398035009";  // 0x53545241, the host lock's first key
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pg_exec(*conninfo, waiting)[0][0].as<int>() == 0 &&
+         std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  REQUIRE(pg_exec(*conninfo, waiting)[0][0].as<int>() >= 1);
+  held->reset();
+  auto taken = waiter.get();
+  REQUIRE(taken);
+  CHECK((*taken)->what().find(schema) != std::string::npos);
 }
