@@ -21,7 +21,7 @@ const CLI::Validator& unsigned_integer() {
           return quote_for_message(text) + " is larger than 18446744073709551615";
         return {};
       },
-      "UINT"};
+      std::string{}};
   return check;
 }
 
