@@ -379,7 +379,10 @@ TEST_CASE("a stored event whose data is not JSON, not UTF-8 or of the wrong kind
       {"'[1, 2, 3]'", "Order-o-bad v2 (ItemAdded)"},
       {"'{\"item\": {\"sku\": 42, \"quantity\": \"many\"}}'", "Order-o-bad v2 (ItemAdded)"},
   };
-  for (const auto& [value, what] : cases) {
+  for (const auto& c : cases) {
+    // Named references, not a structured binding: INFO captures them in a lambda.
+    const auto& value = c.first;
+    const auto& what = c.second;
     INFO("data = " << value);
     hostile_fixture f;
     write_victim(f);

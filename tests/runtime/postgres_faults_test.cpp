@@ -162,7 +162,7 @@ TEST_CASE(
       CHECK_MESSAGE(stored[e.event_id] == 1, e.event_id);
     }
   CHECK(accepted_events == seen.accepted.size());
-  for (const auto& [event_id, count] : stored) CHECK_MESSAGE(count == 1, event_id);
+  for (const auto& row : stored) CHECK_MESSAGE(row.second == 1, row.first);
   const long events =
       pg_exec(conninfo, "SELECT count(*) FROM " + journal_schema + ".events")[0][0].as<long>();
   const long last_position =

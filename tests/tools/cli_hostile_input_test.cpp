@@ -65,7 +65,10 @@ TEST_CASE("a stream argument that is empty, oversized or not UTF-8 exits with 2 
       {"Order-" + std::string(2000, 'x'), "aggregate id is 2000 bytes long, more than the 1024"},
       {"Order-\xff\xfe", "aggregate id 'Order-\\xff\\xfe'"},
   };
-  for (const auto& [stream, what] : cases) {
+  for (const auto& c : cases) {
+    // Named references, not a structured binding: INFO captures them in a lambda.
+    const auto& stream = c.first;
+    const auto& what = c.second;
     INFO("stream of " << stream.size() << " bytes, expected: " << what);
     for (const std::string command : {"events", "export", "state", "verify"}) {
       INFO("command: " << command);
@@ -178,7 +181,10 @@ TEST_CASE("an import line that is hostile is refused with 2 naming the line, not
       {replaced(good, "\"schemaVersion\":2", "\"schemaVersion\":4294967296"),
        "member schemaVersion is missing or not a 32-bit unsigned integer"},
   };
-  for (const auto& [line, what] : cases) {
+  for (const auto& c : cases) {
+    // Named references, not a structured binding: INFO captures them in a lambda.
+    const auto& line = c.first;
+    const auto& what = c.second;
     INFO("expected: " << what);
     const std::string file = s.dir.file("hostile.jsonl");
     std::ofstream{file, std::ios::trunc | std::ios::binary} << good << "\n" << line << "\n";
@@ -200,7 +206,10 @@ TEST_CASE("an import of an event of the wrong type for its aggregate exits with 
                 "\"eventType\":\"'; DROP TABLE events; --\""),
        "Order-7 v1 is a '\\x27; DROP TABLE events; --', which Order does not have"},
   };
-  for (const auto& [line, what] : cases) {
+  for (const auto& c : cases) {
+    // Named references, not a structured binding: INFO captures them in a lambda.
+    const auto& line = c.first;
+    const auto& what = c.second;
     INFO("expected: " << what);
     const std::string file = s.dir.file("wrong.jsonl");
     std::ofstream{file, std::ios::trunc | std::ios::binary} << line << "\n";

@@ -36,8 +36,6 @@ namespace strata {
 
 namespace {
 
-constexpr std::size_t page_size = 1000;
-
 cli_exit fail(cli_context& c, const std::string& message) {
   c.out().error(message);
   return cli_exit::usage;
