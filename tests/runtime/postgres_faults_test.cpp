@@ -20,13 +20,12 @@
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/persistence/postgres_support.hpp"
+#include "tests/runtime/pg_runtime.hpp"
 #include "tests/support/wait_until.hpp"
 
 using namespace strata;
 using persistence::testing::pg_conninfo;
 using persistence::testing::pg_exec;
-using persistence::testing::schema_guard;
-using persistence::testing::unique_schema;
 
 namespace {
 
@@ -96,21 +95,11 @@ TEST_CASE(
   const std::string conninfo = *conninfo_opt;
   const char* ctl = std::getenv("STRATA_TEST_PG_CTL");
   REQUIRE_MESSAGE(ctl != nullptr, "STRATA_TEST_PG_CTL is not set: run scripts/test.sh");
-  const std::string journal_schema = unique_schema("rtfault");
-  const std::string read_schema = journal_schema + "_read";
-  schema_guard journal_guard{conninfo, journal_schema};
-  schema_guard read_guard{conninfo, read_schema};
-
-  runtime_config c;
-  c.metrics.enabled = false;
+  const testing::pg_runtime_schemas schemas{conninfo, "rtfault"};
+  const std::string& journal_schema = schemas.journal_schema;
+  const std::string& read_schema = schemas.read_schema;
+  runtime_config c = schemas.config(3);
   c.log.level = log_level::error;  // the outage logs a warning per failed call
-  c.journal.backend = journal_backend::postgres;
-  c.journal.postgres.conninfo = conninfo;
-  c.journal.postgres.schema = journal_schema;
-  c.aggregates.snapshot_every = 3;
-  c.projections.backend = projections_backend::postgres;
-  c.projections.postgres.conninfo = conninfo;
-  c.projections.postgres.schema = read_schema;
   c.projections.retry_delay_ms = 20;
   auto started = runtime::start(c);
   REQUIRE_MESSAGE(started, (started ? "" : to_string(started.err())));

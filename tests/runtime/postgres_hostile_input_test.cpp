@@ -14,13 +14,12 @@
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/persistence/postgres_support.hpp"
+#include "tests/runtime/pg_runtime.hpp"
 #include "tests/support/wait_until.hpp"
 
 using namespace strata;
 using persistence::testing::pg_conninfo;
 using persistence::testing::pg_exec;
-using persistence::testing::schema_guard;
-using persistence::testing::unique_schema;
 
 namespace {
 
@@ -35,15 +34,10 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 /// A runtime on fresh PostgreSQL schemas with reference order "ref-1" (two events).
-struct pg_hostile {
-  std::string conninfo;
-  std::string journal_schema = unique_schema("hostile");
-  std::string read_schema = journal_schema + "_read";
-  schema_guard journal_guard{conninfo, journal_schema};
-  schema_guard read_guard{conninfo, read_schema};
+struct pg_hostile : testing::pg_runtime_schemas {
   std::unique_ptr<runtime> rt;
 
-  explicit pg_hostile(std::string c) : conninfo(std::move(c)) {
+  explicit pg_hostile(std::string c) : pg_runtime_schemas(std::move(c), "hostile") {
     start();
     REQUIRE(
         wait(rt->send<orders::order>("ref-1", orders::place{"c-ref", "EUR", {}})).is_accepted());
@@ -51,18 +45,7 @@ struct pg_hostile {
                      "ref-1", orders::add_item{orders::line{"sku", 2, money{150, "EUR"}}}))
                 .is_accepted());
   }
-  runtime_config config() const {
-    runtime_config c;
-    c.metrics.enabled = false;
-    c.journal.backend = journal_backend::postgres;
-    c.journal.postgres.conninfo = conninfo;
-    c.journal.postgres.schema = journal_schema;
-    c.aggregates.snapshot_every = 1;
-    c.projections.backend = projections_backend::postgres;
-    c.projections.postgres.conninfo = conninfo;
-    c.projections.postgres.schema = read_schema;
-    return c;
-  }
+  runtime_config config() const { return pg_runtime_schemas::config(1); }
   void start() {
     auto r = runtime::start(config());
     REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));

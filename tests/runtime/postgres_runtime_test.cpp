@@ -16,12 +16,12 @@
 #include "strata/persistence/postgres/postgres_host_lock.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/persistence/postgres_support.hpp"
+#include "tests/runtime/pg_runtime.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
 using namespace strata;
 using persistence::testing::pg_conninfo;
 using persistence::testing::pg_exec;
-using persistence::testing::schema_guard;
 using persistence::testing::unique_schema;
 
 namespace {
@@ -36,28 +36,11 @@ orders::line line(std::string sku, std::int64_t qty) {
   return orders::line{std::move(sku), qty, money{100, "EUR"}};
 }
 
-/// A runtime configuration with the journal, snapshots and read models in fresh schemas.
-struct pg_runtime {
-  std::string conninfo;
-  std::string journal_schema = unique_schema("rt");
-  std::string read_schema = journal_schema + "_read";
-  schema_guard journal_guard{conninfo, journal_schema};
-  schema_guard read_guard{conninfo, read_schema};
+/// A runtime with the journal, snapshots and read models in fresh schemas.
+struct pg_runtime : testing::pg_runtime_schemas {
+  explicit pg_runtime(std::string c) : pg_runtime_schemas(std::move(c), "rt") {}
 
-  explicit pg_runtime(std::string c) : conninfo(std::move(c)) {}
-
-  runtime_config config() const {
-    runtime_config c;
-    c.metrics.enabled = false;
-    c.journal.backend = journal_backend::postgres;
-    c.journal.postgres.conninfo = conninfo;
-    c.journal.postgres.schema = journal_schema;
-    c.aggregates.snapshot_every = 2;
-    c.projections.backend = projections_backend::postgres;
-    c.projections.postgres.conninfo = conninfo;
-    c.projections.postgres.schema = read_schema;
-    return c;
-  }
+  runtime_config config() const { return pg_runtime_schemas::config(2); }
 
   std::unique_ptr<runtime> start() const {
     auto rt = runtime::start(config());
