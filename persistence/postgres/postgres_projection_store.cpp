@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -174,44 +175,62 @@ std::vector<sql_token> tokens_of(std::string_view sql) {
   return out;
 }
 
-/// How consecutive executions of one INSERT statement merge into one multi-row INSERT.
-struct insert_shape {
+/// How consecutive executions of one statement merge into one statement: an INSERT into one
+/// multi-row INSERT, an UPDATE or a DELETE by key into one that joins a VALUES list.
+struct merge_shape {
   bool mergeable = false;
-  std::size_t row_begin = 0;  ///< The '(' of the VALUES row in the SQL text.
-  std::size_t row_end = 0;    ///< One past its ')'.
-  /// The parameters (0-based) of the conflict target of `ON CONFLICT (...) DO UPDATE`: two rows
-  /// with equal values there must not share a statement (PostgreSQL refuses to update one row
-  /// twice in one command).
+  std::string head;  ///< The text before the first row; no placeholder in it.
+  std::string row;   ///< One row, with the statement's placeholders.
+  std::string tail;  ///< The text after the last row; no placeholder in it.
+  /// The rows are a VALUES list in a FROM or USING clause, whose column types come from the
+  /// rows: a NULL parameter would leave a column without a type, so such executions run alone.
+  bool typed_rows = false;
+  std::size_t params = 0;  ///< Parameters a row binds (typed rows: exactly these).
+  /// The parameters (0-based) of the key: two rows with equal values there must not share a
+  /// statement. For an INSERT, the conflict target of `ON CONFLICT (...) DO UPDATE`
+  /// (PostgreSQL refuses to update one row twice in one command); for an UPDATE, the key of
+  /// its WHERE clause (a joined UPDATE would apply only one of the two).
   std::vector<std::size_t> key;
+};
+
+/// The tokens of a statement, with the questions its shape is asked.
+struct sql_tokens {
+  std::string_view sql;
+  std::vector<sql_token> t = tokens_of(sql);
+
+  /// Whether token `k` is the word `upper` (in any case).
+  bool is(std::size_t k, std::string_view upper) const {
+    return k < t.size() && t[k].kind == sql_token::word && iequals(text(k), upper);
+  }
+  /// Whether token `k` is the character `c`.
+  bool is_char(std::size_t k, char c) const {
+    return k < t.size() && t[k].kind == sql_token::other && sql[t[k].begin] == c;
+  }
+  std::string_view text(std::size_t k) const {
+    return sql.substr(t[k].begin, t[k].end - t[k].begin);
+  }
 };
 
 /// The shape of `sql`: mergeable when it is `INSERT INTO t [(columns)] VALUES (row) [tail]`
 /// with every placeholder in the one row, no subquery in the row, and, when the tail says
 /// `ON CONFLICT ... DO UPDATE`, a conflict target of columns that the row binds to parameters.
 /// Rows of one multi-row INSERT are inserted in order, as the single statements would be.
-insert_shape shape_of(std::string_view sql) {
-  insert_shape shape;
-  const auto t = tokens_of(sql);
-  auto is = [&](std::size_t k, std::string_view upper) {
-    return k < t.size() && t[k].kind == sql_token::word &&
-           iequals(sql.substr(t[k].begin, t[k].end - t[k].begin), upper);
-  };
-  auto is_char = [&](std::size_t k, char c) {
-    return k < t.size() && t[k].kind == sql_token::other && sql[t[k].begin] == c;
-  };
-  auto text = [&](std::size_t k) { return sql.substr(t[k].begin, t[k].end - t[k].begin); };
+merge_shape insert_shape_of(std::string_view sql) {
+  merge_shape shape;
+  const sql_tokens tokens{sql};
+  const auto& t = tokens.t;
   // The tokens of a parenthesised list starting at `open`, split at its top-level commas;
   // `close` receives the index of its ')'.
   auto list = [&](std::size_t open, std::size_t* close) {
     std::vector<std::vector<std::size_t>> items(1);
     int depth = 0;
     for (std::size_t k = open; k < t.size(); ++k) {
-      if (is_char(k, '(') && depth++ == 0) continue;
-      if (is_char(k, ')') && --depth == 0) {
+      if (tokens.is_char(k, '(') && depth++ == 0) continue;
+      if (tokens.is_char(k, ')') && --depth == 0) {
         *close = k;
         return items;
       }
-      if (depth == 1 && is_char(k, ','))
+      if (depth == 1 && tokens.is_char(k, ','))
         items.emplace_back();
       else
         items.back().push_back(k);
@@ -219,32 +238,32 @@ insert_shape shape_of(std::string_view sql) {
     *close = t.size();
     return std::vector<std::vector<std::size_t>>{};
   };
-  if (!is(0, "INSERT") || !is(1, "INTO")) return shape;
+  if (!tokens.is(0, "INSERT") || !tokens.is(1, "INTO")) return shape;
   std::size_t values = 2;
-  while (values < t.size() && !is(values, "VALUES")) {
+  while (values < t.size() && !tokens.is(values, "VALUES")) {
     if (t[values].kind == sql_token::placeholder) return shape;
     ++values;
   }
-  if (!is_char(values + 1, '(')) return shape;
+  if (!tokens.is_char(values + 1, '(')) return shape;
   std::size_t row_close = 0;
   const auto row = list(values + 1, &row_close);
-  if (row.empty() || is_char(row_close + 1, ',')) return shape;
+  if (row.empty() || tokens.is_char(row_close + 1, ',')) return shape;
   for (std::size_t k = values + 1; k < row_close; ++k)
-    if (is(k, "SELECT")) return shape;  // a subquery would not see the earlier rows
+    if (tokens.is(k, "SELECT")) return shape;  // a subquery would not see the earlier rows
   for (std::size_t k = row_close + 1; k < t.size(); ++k)
     if (t[k].kind == sql_token::placeholder) return shape;
   // The conflict target, when the tail updates on a conflict.
   std::size_t on = row_close + 1;
-  while (on < t.size() && !(is(on, "ON") && is(on + 1, "CONFLICT"))) ++on;
+  while (on < t.size() && !(tokens.is(on, "ON") && tokens.is(on + 1, "CONFLICT"))) ++on;
   if (on < t.size()) {
     std::size_t d = on + 2;
-    while (d < t.size() && !is(d, "DO")) ++d;
-    if (is(d + 1, "UPDATE")) {
+    while (d < t.size() && !tokens.is(d, "DO")) ++d;
+    if (tokens.is(d + 1, "UPDATE")) {
       std::size_t target_close = 0;
-      const auto target = is_char(on + 2, '(') ? list(on + 2, &target_close)
-                                               : std::vector<std::vector<std::size_t>>{};
+      const auto target = tokens.is_char(on + 2, '(') ? list(on + 2, &target_close)
+                                                      : std::vector<std::vector<std::size_t>>{};
       std::size_t columns_close = 0;
-      const auto columns = is_char(values - 1, ')') && is_char(3, '(')
+      const auto columns = tokens.is_char(values - 1, ')') && tokens.is_char(3, '(')
                                ? list(3, &columns_close)
                                : std::vector<std::vector<std::size_t>>{};
       if (target.empty() || columns.size() != row.size() || columns_close != values - 1)
@@ -254,8 +273,8 @@ insert_shape shape_of(std::string_view sql) {
         bool bound = false;
         for (std::size_t c = 0; c < columns.size() && !bound; ++c) {
           if (columns[c].size() != 1 || t[columns[c][0]].kind != sql_token::word) continue;
-          const auto a = text(columns[c][0]);
-          const auto b = text(target_column[0]);
+          const auto a = tokens.text(columns[c][0]);
+          const auto b = tokens.text(target_column[0]);
           if (a.size() != b.size()) continue;
           bool same = true;
           for (std::size_t i = 0; i < a.size() && same; ++i) same = (a[i] | 0x20) == (b[i] | 0x20);
@@ -269,9 +288,101 @@ insert_shape shape_of(std::string_view sql) {
     }
   }
   shape.mergeable = true;
-  shape.row_begin = t[values + 1].begin;
-  shape.row_end = t[row_close].end;
+  shape.head.assign(sql.substr(0, t[values + 1].begin));
+  shape.row.assign(sql.substr(t[values + 1].begin, t[row_close].end - t[values + 1].begin));
+  shape.tail.assign(sql.substr(t[row_close].end));
   return shape;
+}
+
+/// The shape of `sql` when it is `UPDATE t SET c = ?, ... WHERE k = ? AND ...` or
+/// `DELETE FROM t WHERE k = ? AND ...`: every assignment and every condition a column and a
+/// placeholder, nothing after the WHERE clause. Its rows join as a VALUES list:
+/// `UPDATE t AS strata_t SET c = strata_v.p1, ... FROM (VALUES (...), ...) AS strata_v(p1, ...)
+/// WHERE strata_t.k = strata_v.p2 AND ...`, which updates (or deletes) the same rows as the
+/// single statements as long as no two rows share a key.
+merge_shape keyed_shape_of(std::string_view sql) {
+  merge_shape shape;
+  const sql_tokens tokens{sql};
+  const auto& t = tokens.t;
+  // `column = placeholder` at k: the column's token, or none.
+  auto pair_at = [&](std::size_t k) {
+    return k + 2 < t.size() && t[k].kind == sql_token::word && tokens.is_char(k + 1, '=') &&
+           t[k + 2].kind == sql_token::placeholder;
+  };
+  const bool update = tokens.is(0, "UPDATE");
+  if (!update && !(tokens.is(0, "DELETE") && tokens.is(1, "FROM"))) return shape;
+  const std::size_t table = update ? 1 : 2;
+  if (table >= t.size() || t[table].kind != sql_token::word) return shape;
+  std::size_t k = table + 1;  // a qualified name: schema.table
+  while (tokens.is_char(k, '.') && k + 1 < t.size() && t[k + 1].kind == sql_token::word) k += 2;
+  const std::string_view table_name = sql.substr(t[table].begin, t[k - 1].end - t[table].begin);
+  using pairs = std::vector<std::pair<std::string_view, std::size_t>>;
+  // `column = ? <separator> column = ? ...` from k on, into `out`; false when k holds none.
+  auto pairs_at = [&](pairs& out, auto separated) {
+    for (;;) {
+      if (!pair_at(k)) return false;
+      out.emplace_back(tokens.text(k), t[k + 2].param);
+      k += 3;
+      if (!separated(k)) return true;
+      ++k;
+    }
+  };
+  pairs set;
+  pairs where;
+  if (update && !(tokens.is(k++, "SET") &&
+                  pairs_at(set, [&](std::size_t i) { return tokens.is_char(i, ','); })))
+    return shape;
+  if (!tokens.is(k++, "WHERE") ||
+      !pairs_at(where, [&](std::size_t i) { return tokens.is(i, "AND"); }))
+    return shape;
+  if (k != t.size() && !(k + 1 == t.size() && tokens.is_char(k, ';'))) return shape;
+  std::size_t params = 0;
+  for (const auto& [column, p] : set) params = std::max(params, p + 1);
+  for (const auto& [column, p] : where) params = std::max(params, p + 1);
+  auto column = [](std::size_t p) { return "strata_v.p" + std::to_string(p + 1); };
+  shape.head = update ? "UPDATE " : "DELETE FROM ";
+  shape.head.append(table_name);
+  shape.head += " AS strata_t";
+  if (update) {
+    shape.head += " SET ";
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      if (i > 0) shape.head += ", ";
+      shape.head.append(set[i].first);
+      shape.head += " = ";
+      shape.head += column(set[i].second);
+    }
+  }
+  shape.head += update ? " FROM (VALUES " : " USING (VALUES ";
+  shape.row = "(";
+  shape.tail = ") AS strata_v(";
+  for (std::size_t p = 0; p < params; ++p) {
+    if (p > 0) {
+      shape.row += ", ";
+      shape.tail += ", ";
+    }
+    shape.row += "?" + std::to_string(p + 1);
+    shape.tail += "p" + std::to_string(p + 1);
+  }
+  shape.row += ")";
+  shape.tail += ") WHERE ";
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    if (i > 0) shape.tail += " AND ";
+    shape.tail += "strata_t.";
+    shape.tail.append(where[i].first);
+    shape.tail += " = ";
+    shape.tail += column(where[i].second);
+    shape.key.push_back(where[i].second);
+  }
+  shape.typed_rows = true;
+  shape.params = params;
+  shape.mergeable = true;
+  return shape;
+}
+
+/// How executions of `sql` merge (see `merge_shape`).
+merge_shape shape_of(std::string_view sql) {
+  auto shape = insert_shape_of(sql);
+  return shape.mergeable ? shape : keyed_shape_of(sql);
 }
 
 }  // namespace
@@ -408,17 +519,18 @@ struct postgres_projection_store::impl {
   /// sent as one multi-statement query by `flush`.
   std::string queued;
   static constexpr std::size_t max_queued_bytes = 1 << 20;
-  /// The INSERT whose rows `queued` ends with, still open for more rows of the same text.
+  /// The merged statement whose rows `queued` ends with, still open for more rows of the same
+  /// text.
   struct open_insert {
     std::string sql;  ///< Its text as the handler wrote it; empty when none is open.
     std::string kinds;
-    const insert_shape* shape = nullptr;
-    std::unordered_set<std::string> keys;  ///< Conflict keys of its rows (`insert_shape::key`).
+    const merge_shape* shape = nullptr;
+    std::unordered_set<std::string> keys;  ///< Keys of its rows (`merge_shape::key`).
   } pending;
-  std::unordered_map<std::string, insert_shape> shapes;  ///< By SQL text.
-  std::string row_key;                                   ///< Scratch.
-  std::string last_sql;                                  ///< The text `last_shape` belongs to.
-  const insert_shape* last_shape = nullptr;
+  std::unordered_map<std::string, merge_shape> shapes;  ///< By SQL text.
+  std::string row_key;                                  ///< Scratch.
+  std::string last_sql;                                 ///< The text `last_shape` belongs to.
+  const merge_shape* last_shape = nullptr;
   /// Statements the queue runs with EXECUTE: the name each PostgreSQL text was prepared under
   /// on this connection. A prepared statement outlives a rolled-back transaction, but one whose
   /// PREPARE never ran (the queue failed or was dropped first) does not exist: `unsent` holds
@@ -428,6 +540,12 @@ struct postgres_projection_store::impl {
   std::vector<std::string> unsent;
   std::size_t next_statement = 0;
   std::string statement_text;  ///< Scratch.
+  /// Statements written by the open transaction, and by the committed ones on this connection.
+  std::uint64_t written = 0;
+  std::uint64_t committed_writes = 0;
+  /// The committed writes at which the schema's tables are analyzed next (see `analyze`).
+  std::uint64_t next_analyze = first_analyze;
+  static constexpr std::uint64_t first_analyze = 1000;
 
   explicit impl(postgres_projection_store_options o) : options(std::move(o)) {}
 
@@ -440,6 +558,7 @@ struct postgres_projection_store::impl {
     }
     failed.reset();
     deferring = false;
+    written = 0;
     queued.clear();
     pending.sql.clear();
     forget_unsent();
@@ -455,6 +574,39 @@ struct postgres_projection_store::impl {
     connection.reset();
     prepared.clear();
     queued_statements.clear();
+    committed_writes = 0;
+    next_analyze = first_analyze;
+  }
+
+  // Counts a committed transaction's writes. A read model is often filled from empty in one
+  // sitting (a new projection, a rebuild), far faster than autovacuum analyzes it: the planner
+  // would go on taking its tables for empty and scan them whole for every lookup. So the
+  // tables are analyzed here each time the committed writes of this connection have doubled
+  // since the last time (1,000, 2,000, 4,000, ...): a few times during a catch-up, rarely after.
+  void committed() noexcept {
+    committed_writes += std::exchange(written, 0);
+    if (committed_writes < next_analyze) return;
+    next_analyze = committed_writes * 2;
+    analyze();
+  }
+
+  // ANALYZE of the schema's tables; best effort: on a failure the old statistics stay.
+  void analyze() noexcept {
+    try {
+      pqxx::nontransaction tx{*connection};
+      const auto tables = tx.exec_params(
+          "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables "
+          "WHERE schemaname = $1",
+          options.schema);
+      if (tables.empty()) return;
+      std::string sql = "ANALYZE ";
+      for (pqxx::row::size_type i = 0; i < tables.size(); ++i) {
+        if (i > 0) sql += ", ";
+        sql += tables[i][0].c_str();
+      }
+      tx.exec(sql);
+    } catch (...) {
+    }
   }
 
   /// Maps the exception being handled; a lost connection is dropped once nothing uses it.
@@ -584,16 +736,16 @@ struct postgres_projection_store::impl {
     });
   }
 
-  // Ends the open multi-row INSERT with its tail.
+  // Ends the open merged statement with its tail.
   void close_insert() {
     if (pending.sql.empty()) return;
-    append_inline(std::string_view{pending.sql}.substr(pending.shape->row_end), {});
+    append_inline(pending.shape->tail, {});
     queued += ";\n";
     pending.sql.clear();
   }
 
   // The conflict key of a row (false when a part of it is NULL, which conflicts with nothing).
-  bool key_of(const insert_shape& shape, const std::vector<sql_value>& params) {
+  bool key_of(const merge_shape& shape, const std::vector<sql_value>& params) {
     row_key.clear();
     for (const std::size_t p : shape.key) {
       if (p >= params.size() || std::holds_alternative<std::nullptr_t>(params[p])) return false;
@@ -603,7 +755,7 @@ struct postgres_projection_store::impl {
     return !shape.key.empty();
   }
 
-  const insert_shape& shape_for(std::string_view sql) {
+  const merge_shape& shape_for(std::string_view sql) {
     if (last_shape != nullptr && last_sql == sql) return *last_shape;
     last_sql.assign(sql.data(), sql.size());
     auto it = shapes.find(last_sql);
@@ -654,15 +806,14 @@ struct postgres_projection_store::impl {
       const bool keyed = key_of(*pending.shape, params);
       if (!keyed || pending.keys.insert(row_key).second) {
         queued += ',';
-        append_inline(
-            sql.substr(pending.shape->row_begin, pending.shape->row_end - pending.shape->row_begin),
-            params);
+        append_inline(pending.shape->row, params);
         return queued.size() >= max_queued_bytes ? flush() : ok();
       }
     }
     close_insert();
     const auto& shape = shape_for(sql);
-    if (!shape.mergeable) {
+    if (!shape.mergeable || (shape.typed_rows && (params.size() != shape.params ||
+                                                  key.find('n') != std::string::npos))) {
       execute_prepared(sql, params);
       return queued.size() >= max_queued_bytes ? flush() : ok();
     }
@@ -671,7 +822,8 @@ struct postgres_projection_store::impl {
     pending.shape = &shape;
     pending.keys.clear();
     if (key_of(shape, params)) pending.keys.insert(row_key);
-    append_inline(sql.substr(0, shape.row_end), params);
+    append_inline(shape.head, {});
+    append_inline(shape.row, params);
     return queued.size() >= max_queued_bytes ? flush() : ok();
   }
 
@@ -725,6 +877,7 @@ class postgres_transaction final : public detail::table_transaction {
 
   result<void> execute(std::string_view sql, const std::vector<sql_value>& params) override {
     if (s_ == nullptr) return finished();
+    ++s_->written;
     if (s_->deferring) return s_->enqueue(sql, params);
     auto r = s_->in_transaction("read-model statement", sql, params);
     if (!r) return std::move(r).err();
@@ -759,6 +912,7 @@ class postgres_transaction final : public detail::table_transaction {
     try {
       s->work->commit();
       s->work.reset();
+      s->committed();
       return ok();
     } catch (...) {
       bool lost = false;

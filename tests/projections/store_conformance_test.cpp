@@ -443,6 +443,66 @@ TEST_CASE_TEMPLATE("deferred statements run in order and a query in the transact
   CHECK(cp->position == global_position{3});
 }
 
+TEST_CASE_TEMPLATE(
+    "runs of one keyed UPDATE or DELETE change the rows that single statements would", B,
+    STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute(create_sample));
+    for (std::int64_t id = 1; id <= 6; ++id)
+      must(tx->execute("INSERT INTO sample (id, t) VALUES (?, ?)", {id, "-"}));
+    must(tx->commit());
+  }
+  {
+    auto tx = must_begin(*store);
+    tx->defer_writes(true);
+    // Id 1 twice in one run: the second must win, as it does one statement at a time. Id 3's
+    // NULL has no type of its own.
+    const char* set = "UPDATE sample SET t = ?, n = ? WHERE id = ?";
+    must(tx->execute(set, {"a", "10", std::int64_t{1}}));
+    must(tx->execute(set, {"b", "20", std::int64_t{2}}));
+    must(tx->execute(set, {"c", "30", std::int64_t{1}}));
+    must(tx->execute(set, {"d", nullptr, std::int64_t{3}}));
+    must(tx->execute(set, {"e", "50", std::int64_t{4}}));
+    must(tx->execute(set, {"never", "0", std::int64_t{99}}));
+    // A key of two columns, one of them matching no row.
+    const char* by_two = "UPDATE sample SET r = ? WHERE id = ? AND t = ?";
+    must(tx->execute(by_two, {1.5, std::int64_t{2}, "b"}));
+    must(tx->execute(by_two, {2.5, std::int64_t{4}, "not e"}));
+    must(tx->execute(by_two, {3.5, std::int64_t{1}, "c"}));
+    const char* remove = "DELETE FROM sample WHERE id = ?";
+    must(tx->execute(remove, {std::int64_t{5}}));
+    must(tx->execute(remove, {std::int64_t{5}}));
+    must(tx->execute(remove, {std::int64_t{98}}));
+    // After the deletes, in the same transaction: the row is gone, the other updates stand.
+    must(tx->execute(set, {"f", "60", std::int64_t{6}}));
+    must(tx->flush());
+    must(tx->commit());
+  }
+  read_model_reader reader{must_open(b.open())};
+  auto rows = reader.query<sample_row>(
+      "SELECT id, COALESCE(r, 0), COALESCE(t, ''), n FROM sample ORDER BY id");
+  REQUIRE_MESSAGE(rows, (rows ? "" : to_string(rows.err())));
+  REQUIRE(rows->size() == 5);
+  const sample_row expected[] = {{1, 3.5, "c", "30"},
+                                 {2, 1.5, "b", "20"},
+                                 {3, 0, "d", std::nullopt},
+                                 {4, 0, "e", "50"},
+                                 {6, 0, "f", "60"}};
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    const auto& row = (*rows)[i];
+    const auto& want = expected[i];
+    INFO("row " << i);
+    CHECK(row.id == want.id);
+    CHECK(row.r == want.r);
+    CHECK(row.t == want.t);
+    CHECK(row.n == want.n);
+  }
+}
+
 TEST_CASE_TEMPLATE("a deferred statement's failure fails its transaction and nothing of it commits",
                    B, STRATA_STORE_BACKENDS) {
   B b;
@@ -461,8 +521,9 @@ TEST_CASE_TEMPLATE("a deferred statement's failure fails its transaction and not
     // Queued (PostgreSQL) or refused at once (SQLite): the error comes at the latest from flush.
     const auto dup = tx->execute("INSERT INTO sample (id) VALUES (?)", {std::int64_t{1}});
     // A statement first queued behind the failure never ran: the next transaction that runs it
-    // must not take it for prepared.
-    if (dup) must(tx->execute("UPDATE sample SET t = ? WHERE id = ?", {"x", std::int64_t{1}}));
+    // must not take it for prepared (an expression, so that it is prepared, not merged).
+    if (dup)
+      must(tx->execute("UPDATE sample SET t = ? || '' WHERE id = ?", {"x", std::int64_t{1}}));
     const auto flushed = dup ? tx->flush() : dup;
     REQUIRE_FALSE(flushed);
     CHECK(flushed.err().code == errc::conflict);
@@ -477,7 +538,7 @@ TEST_CASE_TEMPLATE("a deferred statement's failure fails its transaction and not
   {
     auto tx = must_begin(*store);
     tx->defer_writes(true);
-    must(tx->execute("UPDATE sample SET t = ? WHERE id = ?", {"x", std::int64_t{1}}));
+    must(tx->execute("UPDATE sample SET t = ? || '' WHERE id = ?", {"x", std::int64_t{1}}));
     must(tx->flush());
     must(tx->commit());
   }
@@ -587,6 +648,42 @@ TEST_CASE("an unreachable postgres read-model database is unavailable") {
   auto s = postgres_projection_store::open(o);
   REQUIRE_FALSE(s);
   CHECK(s.err().code == errc::unavailable);
+}
+
+TEST_CASE("a postgres read-model store filled from empty analyzes its tables as they grow") {
+  STRATA_PG_CONNINFO(conninfo);
+  postgres_store b;
+  auto store = must_open(b.open());
+  // ANALYZE sets last_analyze; autovacuum, which may run meanwhile, sets last_autoanalyze.
+  auto analyzed = [&] {
+    return persistence::testing::pg_exec(
+               conninfo, "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = '" +
+                             b.options.schema +
+                             "' AND relname = 'sample' AND last_analyze IS NOT NULL")[0][0]
+        .as<int>();
+  };
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute(create_sample));
+    for (std::int64_t id = 0; id < 100; ++id)
+      must(tx->execute("INSERT INTO sample (id) VALUES (?)", {id}));
+    must(tx->commit());
+  }
+  CHECK(analyzed() == 0);  // 101 writes: too few to be worth it
+  for (std::int64_t batch = 1; batch <= 9; ++batch) {
+    auto tx = must_begin(*store);
+    tx->defer_writes(true);
+    for (std::int64_t id = batch * 100; id < (batch + 1) * 100; ++id)
+      must(tx->execute("INSERT INTO sample (id) VALUES (?)", {id}));
+    must(tx->commit());
+  }
+  // 1,001 committed writes: the planner now knows the table is not empty.
+  CHECK(analyzed() == 1);
+  const auto estimate =
+      persistence::testing::pg_exec(conninfo, "SELECT reltuples FROM pg_class WHERE oid = '" +
+                                                  b.options.schema + ".sample'::regclass")[0][0]
+          .as<double>();
+  CHECK(estimate == doctest::Approx(1000));
 }
 
 TEST_CASE("the runtime with projections.backend postgres keeps order summaries in PostgreSQL") {
