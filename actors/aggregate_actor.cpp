@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/handover.hpp"
 #include "strata/actors/detail/uuid.hpp"
 
 namespace strata::actors::detail {
@@ -100,6 +101,7 @@ void start_load(self_ptr self) {
           l->status = error{errc::internal, std::string{"rehydration threw: "} + ex.what()};
         }
         l->took = steady::now() - started;
+        detail::handing_over(l.get());
         caf::anon_send(handle, loaded_atom::value, std::move(l));
       }});
 }
@@ -151,6 +153,7 @@ void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_comm
       if (d->records && d->records->empty())
         d->records = (*j)->find_command(stream, e->meta.command_id);
     }
+    detail::handing_over(d.get());
     caf::anon_send(handle, dup_atom::value, std::move(d));
   });
 }
@@ -174,6 +177,7 @@ void reply_from_journal(self_ptr self, const envelope_ptr& e,
     } else {
       d->records = (*j)->find_command(stream, e->meta.command_id);
     }
+    detail::handing_over(d.get());
     caf::anon_send(handle, dup_atom::value, std::move(d));
   });
 }
@@ -279,8 +283,9 @@ bool handle_command(self_ptr self, const envelope_ptr& e) {
     return false;
   }
   st.svc->writer->submit(std::move(append), [handle, seq](persistence::stream_outcome o) {
-    caf::anon_send(handle, appended_atom::value, seq,
-                   std::make_shared<persistence::stream_outcome>(std::move(o)));
+    auto outcome = std::make_shared<persistence::stream_outcome>(std::move(o));
+    detail::handing_over(outcome.get());
+    caf::anon_send(handle, appended_atom::value, seq, std::move(outcome));
   });
   return true;
 }
@@ -569,21 +574,26 @@ caf::result<caf::message> dispatch(caf::scheduled_actor* base, caf::message_view
   auto& xs = view.content();
   if (xs.match_elements<envelope_ptr>()) {
     auto e = xs.move_if_unshared<envelope_ptr>(0);
+    detail::taken_over(e.get());
     guarded(self, [&] { enqueue(self, std::move(e)); });
   } else if (xs.match_elements<appended_atom, std::uint64_t, outcome_ptr>()) {
     const auto seq = xs.get_as<std::uint64_t>(1);
     auto o = xs.move_if_unshared<outcome_ptr>(2);
+    detail::taken_over(o.get());
     guarded(self, [&] { on_appended(self, seq, *o); });
   } else if (xs.match_elements<query_ptr>()) {
     auto q = xs.move_if_unshared<query_ptr>(0);
+    detail::taken_over(q.get());
     guarded(self, [&] { enqueue(self, std::move(q)); });
   } else if (xs.match_elements<loaded_atom, loaded_ptr>()) {
     auto l = xs.move_if_unshared<loaded_ptr>(1);
+    detail::taken_over(l.get());
     guarded(self, [&] { on_loaded(self, *l); });
   } else if (xs.match_elements<expire_atom>()) {
     guarded(self, [&] { expire_queued(self); });
   } else if (xs.match_elements<dup_atom, duplicate_ptr>()) {
     auto d = xs.move_if_unshared<duplicate_ptr>(1);
+    detail::taken_over(d.get());
     guarded(self, [&] { on_duplicate_read(self, *d); });
   } else if (xs.match_elements<stop_atom>()) {
     self->state.stopping = true;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/handover.hpp"
 #include "strata/actors/detail/uuid.hpp"
 #include "strata/actors/projection_actor.hpp"
 #include "strata/domain/kernel/input.hpp"
@@ -101,6 +102,7 @@ struct engine::impl {
             report_exception(log, "a command callback");
           }
         }};
+    detail::handing_over(e.get());
     caf::anon_send(entry.region, std::move(e));
   }
 
@@ -252,6 +254,7 @@ void engine::query_state(std::string_view type, std::string id,
       auto q = std::make_shared<detail::state_query>();
       q->aggregate_id = std::move(id);
       q->reply = detail::once<result<state_view>, detail::dropped_query>{std::move(done)};
+      detail::handing_over(q.get());
       caf::anon_send(it->second.region, std::move(q));
     }
   }
