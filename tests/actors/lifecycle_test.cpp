@@ -238,7 +238,8 @@ TEST_CASE("commands sent while the engine stops are accepted or refused unavaila
 
 TEST_CASE("a command waiting behind the reload of a failed aggregate times out at its deadline") {
   actors::engine_options o;
-  o.command_timeout = std::chrono::milliseconds(100);
+  // Long enough for a first command under ThreadSanitizer, which runs it several times slower.
+  o.command_timeout = std::chrono::milliseconds(400);
   order_engine t{o};
   REQUIRE(t.run("o-1", place_order()).is_accepted());
   // A fresh aggregate whose load fails is left failed; the next command starts a reload.
