@@ -33,8 +33,8 @@ function(strata_unity_build_alone folder)
     PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()
 
-# Its own self_ptr and state types, named as aggregate_actor.cpp's are.
-strata_unity_build_alone(actors projection_actor.cpp)
+# Their own self_ptr, named as aggregate_actor.cpp's is.
+strata_unity_build_alone(actors projection_actor.cpp region.cpp)
 if(STRATA_WITH_POSTGRES)
   # max_i64, as postgres_journal.cpp has.
   strata_unity_build_alone(persistence/postgres postgres_snapshot_store.cpp)
