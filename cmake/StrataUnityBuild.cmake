@@ -1,5 +1,5 @@
 # STRATA_UNITY_BUILD (on in CI: scripts/build.sh and scripts/sanitize.sh with CI=true;
-# docs/TESTING.md, "CI"): the targets below compile their sources in batches of up to eight
+# docs/TESTING.md, "What CI compiles"): the targets below compile their sources in batches of up to eight
 # files, one compiler run per batch, so the headers the files share and the inline and template
 # code those headers define are compiled once per batch instead of once per file.
 #
