@@ -1,7 +1,7 @@
 # STRATA_UNITY_BUILD (on in CI: scripts/build.sh and scripts/sanitize.sh with CI=true;
-# docs/TESTING.md, "What CI compiles"): the targets below compile their sources in batches of up to eight
-# files, one compiler run per batch, so the headers the files share and the inline and template
-# code those headers define are compiled once per batch instead of once per file.
+# docs/TESTING.md, "What CI compiles"): the targets below compile their sources in batches of
+# up to eight files, one compiler run per batch, so the headers the files share and the inline
+# and template code those headers define are compiled once per batch instead of once per file.
 #
 # In a batch, the anonymous namespaces and file-local names of its files are one scope, so only
 # targets whose files define no such name twice are listed; a file that repeats a name another

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds strata into ./build (or $STRATA_BUILD_DIR) with two jobs.
-# CI=true adds -Werror and compiles for speed (docs/TESTING.md, "What CI compiles"): the sources of most targets in
-# batches (STRATA_UNITY_BUILD) and line tables only as debug information (-g1).
+# CI=true adds -Werror and compiles for speed (docs/TESTING.md, "What CI compiles"): the
+# sources of most targets in batches (STRATA_UNITY_BUILD), line tables only as debug
+# information (-g1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${STRATA_BUILD_DIR:-build}

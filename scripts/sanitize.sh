@@ -15,8 +15,8 @@ case "${1:-}" in
   --build-only) run=no; shift ;;
   --test-only) build=no; shift ;;
 esac
-# CI=true adds -Werror and compiles the sources of most targets in batches (STRATA_UNITY_BUILD), as
-# scripts/build.sh does.
+# CI=true adds -Werror and compiles the sources of most targets in batches
+# (STRATA_UNITY_BUILD), as scripts/build.sh does.
 ci_options=(-DSTRATA_WERROR=OFF)
 [[ "${CI:-}" == "true" ]] && ci_options=(-DSTRATA_WERROR=ON -DSTRATA_UNITY_BUILD=ON)
 cxx=${STRATA_SANITIZE_CXX:-clang++-14}
