@@ -23,26 +23,27 @@ foreach(_target strata_kernel strata_persistence strata_persistence_postgres
   endif()
 endforeach()
 
-# strata_unity_build_alone(<folder> <file>...): the files compile one by one.
-function(strata_unity_build_alone folder)
+# strata_unity_build_alone(<target> <file>...): the files, in the target's folder, compile one
+# by one (in every target of that folder that has them).
+function(strata_unity_build_alone target)
+  if(NOT TARGET ${target})
+    return()
+  endif()
+  get_target_property(_folder ${target} SOURCE_DIR)
   set(_files)
   foreach(_file ${ARGN})
-    list(APPEND _files ${PROJECT_SOURCE_DIR}/${folder}/${_file})
+    list(APPEND _files ${_folder}/${_file})
   endforeach()
-  set_source_files_properties(${_files} DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}
+  set_source_files_properties(${_files} TARGET_DIRECTORY ${target}
     PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()
 
 # Their own self_ptr, named as aggregate_actor.cpp's is.
-strata_unity_build_alone(actors projection_actor.cpp region.cpp)
-if(STRATA_WITH_POSTGRES)
-  # max_i64, as postgres_journal.cpp has.
-  strata_unity_build_alone(persistence/postgres postgres_snapshot_store.cpp)
-endif()
-if(STRATA_BUILD_TESTS)
-  # Streams order_1 and order_2 of their own, as the journal conformance suite has.
-  strata_unity_build_alone(tests/persistence audit_chain_test.cpp sqlite_journal_test.cpp
-    fault_injecting_journal_test.cpp fault_injecting_stores_test.cpp snapshot_store_test.cpp)
-  # A file-level t0, which the other actor tests' local t0 would shadow (clang's -Wshadow).
-  strata_unity_build_alone(tests/actors crash_throttle_test.cpp)
-endif()
+strata_unity_build_alone(strata_actors projection_actor.cpp region.cpp)
+# max_i64, as postgres_journal.cpp has.
+strata_unity_build_alone(strata_persistence_postgres postgres_snapshot_store.cpp)
+# Streams order_1 and order_2 of their own, as the journal conformance suite has.
+strata_unity_build_alone(strata_persistence_tests audit_chain_test.cpp sqlite_journal_test.cpp
+  fault_injecting_journal_test.cpp fault_injecting_stores_test.cpp snapshot_store_test.cpp)
+# A file-level t0, which the other actor tests' local t0 would shadow (clang's -Wshadow).
+strata_unity_build_alone(strata_actors_tests crash_throttle_test.cpp)
