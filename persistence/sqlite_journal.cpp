@@ -66,9 +66,11 @@
 // is checked against streams.head_version before anything of that stream is written. The
 // events table's primary key is the append order, so inserts touch only the right edge of the
 // table, and the (stream_key, version) index has integer keys. An append with a command id
-// inserts its commands row (INSERT OR IGNORE) with the events: a row already there makes the
-// stream's outcome `duplicate` (its head is put back, nothing of it is written), without a
-// read for the usual, new, id.
+// inserts its commands row (INSERT OR IGNORE) in the same transaction, without a read for the
+// usual, new, id: the rows of a batch go in together, after its events. When fewer rows went
+// in than were given, an id was there already: the transaction is rolled back and written
+// again a row at a time, each before its stream's events, and a row already there makes that
+// stream's outcome `duplicate` (its head is put back, nothing of it is written).
 
 #include "strata/persistence/sqlite_journal.hpp"
 
