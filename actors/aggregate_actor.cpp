@@ -481,10 +481,13 @@ void apply_appended(self_ptr self, std::uint64_t seq, persistence::stream_outcom
     st.svc->model->evolve(st.state, st.decided_events);
     st.decided_events.reset();
     st.at = records.back().stream_version;
-    if (!e->meta.command_id.empty())
+    // Every record carries the command's id: it is hashed once.
+    if (!e->meta.command_id.empty()) {
+      const std::uint64_t id_hash = hash_command_id(e->meta.command_id);
       for (const auto& r : records)
-        remember(st.recent, st.svc->options.idempotency_window, hash_command_id(r.command_id),
-                 r.stream_version, r.position);
+        remember(st.recent, st.svc->options.idempotency_window, id_hash, r.stream_version,
+                 r.position);
+    }
     command_result r;
     r.status = command_status::accepted;
     r.at = st.at;

@@ -66,13 +66,16 @@
 // is checked against streams.head_version before anything of that stream is written. The
 // events table's primary key is the append order, so inserts touch only the right edge of the
 // table, and the (stream_key, version) index has integer keys. An append with a command id
-// inserts its commands row (INSERT OR IGNORE) with the events: a row already there makes the
-// stream's outcome `duplicate` (its head is put back, nothing of it is written), without a
-// read for the usual, new, id.
+// inserts its commands row (INSERT OR IGNORE) in the same transaction, without a read for the
+// usual, new, id: the rows of a batch go in together, after its events. When fewer rows went
+// in than were given, an id was there already: the transaction is rolled back and written
+// again a row at a time, each before its stream's events, and a row already there makes that
+// stream's outcome `duplicate` (its head is put back, nothing of it is written).
 
 #include "strata/persistence/sqlite_journal.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -257,6 +260,16 @@ struct sqlite_journal::impl {
       stream_by_name, insert_stream, update_stream, insert_event, key_by_name, insert_command,
       command_first, restore_stream;
   raw_statement select_stream, select_all;  // declared after `db`: finalized before it closes
+  /// INSERT OR IGNORE of 2^k commands rows in one statement, by k (up to 64 rows).
+  std::array<raw_statement, 7> insert_commands;
+
+  /// A commands row an append writes (see `record_commands`).
+  struct command_row {
+    std::int64_t key;
+    const std::string* command;
+    version first;
+  };
+  std::vector<command_row> command_rows;  ///< Of the append under way (kept for its capacity).
 
   sqlite3_stmt* prepared(raw_statement& slot, const std::string& sql) {
     if (!slot) {
@@ -337,6 +350,40 @@ struct sqlite_journal::impl {
     s.bindNoCopy(2, command);
     s.bind(3, clamp_to_int64(first.value));
     return s.exec() == 1;
+  }
+
+  /// Records every row of `rows` with as few statements as possible (INSERT OR IGNORE);
+  /// true when all were new. One statement per row cost most of what a command id adds to
+  /// an append. REQUIRES: a write transaction is open; the strings of `rows` stay valid.
+  bool record_commands(const std::vector<command_row>& rows) {
+    std::size_t done = 0;
+    std::int64_t inserted = 0;
+    while (done < rows.size()) {
+      std::size_t level = insert_commands.size() - 1;
+      while ((std::size_t{1} << level) > rows.size() - done) --level;
+      const std::size_t n = std::size_t{1} << level;
+      raw_statement& slot = insert_commands[level];
+      if (!slot) {
+        std::string sql =
+            "INSERT OR IGNORE INTO commands (stream_key, command_id, first_version) VALUES ";
+        for (std::size_t k = 0; k < n; ++k) sql += k == 0 ? "(?, ?, ?)" : ", (?, ?, ?)";
+        prepared(slot, sql);
+      }
+      sqlite3_stmt* s = slot.get();
+      raw_reset_on_exit guard{s};
+      for (std::size_t k = 0; k < n; ++k) {
+        const command_row& r = rows[done + k];
+        const int col = static_cast<int>(3 * k);
+        sqlite3_bind_int64(s, col + 1, r.key);
+        sqlite3_bind_text(s, col + 2, r.command->data(), static_cast<int>(r.command->size()),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(s, col + 3, clamp_to_int64(r.first.value));
+      }
+      step(db.getHandle(), s);
+      inserted += sqlite3_changes64(db.getHandle());
+      done += n;
+    }
+    return inserted == static_cast<std::int64_t>(rows.size());
   }
 
   /// The first version of `command` in the stream of `key`, if the stream has it.
@@ -566,11 +613,17 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
                  "database is read-only: " + m.options.path + " cannot take appends"};
   }
   std::vector<std::optional<error>> forced(batch.size());
+  // The commands rows of a batch are written together, after its events: when one of them
+  // was there already (a command applied before, which the window of its aggregate no longer
+  // knows: rare), the attempt is rolled back and done again a row at a time, which finds the
+  // duplicate before its stream is written.
+  bool commands_at_once = true;
 
   // Normally one attempt. A retry happens only when the unique guard trips for a stream whose
   // streams row disagrees with its events (a damaged or tampered file): that stream becomes a
-  // conflict and the others are written again.
-  for (std::size_t attempt = 0; attempt <= batch.size(); ++attempt) {
+  // conflict and the others are written again; or when a command id turned out applied before.
+  for (std::size_t attempt = 0; attempt <= batch.size() + 1; ++attempt) {
+    m.command_rows.clear();
     std::vector<stream_outcome> outcomes;
     outcomes.reserve(batch.size());
     // What this connection will know of each stream once the transaction commits.
@@ -675,7 +728,11 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
           s.exec();
           key = m.db.getLastInsertRowid();
         }
-        if (!command.empty() && !m.record_command(key, command, records.front().stream_version)) {
+        if (!command.empty() && commands_at_once) {
+          m.command_rows.push_back(
+              impl::command_row{key, &command, records.front().stream_version});
+        } else if (!command.empty() &&
+                   !m.record_command(key, command, records.front().stream_version)) {
           if (!row.key) {
             throw guard_tripped{i, part.stream.str() + " is new but already has command " +
                                        command + " (a damaged commands table)"};
@@ -730,6 +787,11 @@ result<std::vector<stream_outcome>> sqlite_journal::append(
         outcomes.emplace_back(std::move(records));
       }
       current = batch.size();
+      if (!m.command_rows.empty() && !m.record_commands(m.command_rows)) {
+        m.rollback_if_open();
+        commands_at_once = false;
+        continue;
+      }
       m.exec(m.commit, "COMMIT");
       for (auto& [stream, known] : learned) m.streams[stream->str()] = std::move(known);
       return outcomes;

@@ -4,6 +4,7 @@
 // 10,000 other streams, appended directly in batches.
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <memory>
 
@@ -36,6 +37,16 @@ std::shared_ptr<persistence::journal_factory> make_factory(const options& o,
     return std::make_shared<persistence::postgres_journal_factory>(po);
   }
   return std::make_shared<persistence::memory_journal_factory>();
+}
+
+/// `prefix` followed by `n` in decimal, formatted in place (the id of a measured command).
+std::string numbered_id(std::string_view prefix, std::size_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  std::string out;
+  out.reserve(prefix.size() + static_cast<std::size_t>(end - digits));
+  out.append(prefix).append(digits, end);
+  return out;
 }
 
 struct run_figures {
@@ -71,7 +82,7 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
 
     auto placed = drive(streams, 256, [&](std::size_t i, command_callback done) {
       command_metadata meta;
-      if (o.command_ids) meta.command_id = "place-" + std::to_string(i);
+      if (o.command_ids) meta.command_id = numbered_id("place-", i);
       r.send<orders::order>(data.order_id(i), data.place(i), std::move(meta), std::move(done));
     });
     check(placed.other == 0, label + ": place was not accepted: " + placed.first_other);
@@ -81,7 +92,7 @@ run_figures run_one(const options& o, const durability_class& c, std::size_t lev
     auto run = drive(commands, level, [&](std::size_t i, command_callback done) {
       command_metadata meta;
       meta.user_id = "bench";
-      if (o.command_ids) meta.command_id = "add-" + std::to_string(i);
+      if (o.command_ids) meta.command_id = numbered_id("add-", i);
       r.send<orders::order>(data.order_id(i % streams), data.add(i / streams), std::move(meta),
                             std::move(done));
     });
