@@ -61,6 +61,7 @@ struct aggregate_state {
   std::uint32_t duplicate_reads = 0;  ///< Journal reads for duplicate replies under way.
   phase ph = phase::loading;
   bool stopping = false;
+  bool hibernating = false;  ///< Stopping to leave its state with the region.
   bool expiry_armed = false;
 
   std::size_t waiting() const noexcept { return pending ? pending->size() : 0; }
@@ -130,8 +131,20 @@ void fail_pending(self_ptr self, const error& e) {
 void maybe_quit(self_ptr self) {
   auto& st = self->state;
   if (st.stopping && st.duplicate_reads == 0 && st.ph != aggregate_state::phase::writing &&
-      st.ph != aggregate_state::phase::loading && st.waiting() == 0)
+      st.ph != aggregate_state::phase::loading && st.waiting() == 0) {
+    if (st.hibernating && st.ph == aggregate_state::phase::ready) {
+      // Nothing is left to do and the region forwards nothing meanwhile: the state goes to
+      // it as is. A failed aggregate leaves nothing; its next actor reloads.
+      auto d = std::make_shared<dormant>();
+      d->state = std::move(st.state);
+      d->at = st.at;
+      d->last_snapshot = st.last_snapshot;
+      d->recent = std::move(st.recent);
+      if (auto region = caf::actor_cast<caf::actor>(st.region))
+        self->send(region, dormant_atom::value, self->id(), std::move(d));
+    }
     self->quit();
+  }
 }
 
 void reply_duplicate(self_ptr self, const envelope_ptr& e, const remembered_command& original) {
@@ -601,6 +614,10 @@ caf::result<caf::message> dispatch(caf::scheduled_actor* base, caf::message_view
   } else if (xs.match_elements<stop_atom>()) {
     self->state.stopping = true;
     maybe_quit(self);
+  } else if (xs.match_elements<hibernate_atom>()) {
+    self->state.stopping = true;
+    self->state.hibernating = true;
+    maybe_quit(self);
   } else {
     return caf::print_and_drop(base, view);
   }
@@ -610,7 +627,8 @@ caf::result<caf::message> dispatch(caf::scheduled_actor* base, caf::message_view
 using never_sent_atom = caf::atom_constant<caf::atom("aggnever")>;
 
 caf::behavior aggregate_behavior(self_ptr self, caf::actor_addr region,
-                                 std::shared_ptr<type_services> svc, std::string id) {
+                                 std::shared_ptr<type_services> svc, std::string id,
+                                 const dormant_ptr& from) {
   // Never destroyed: actors may still hold it while statics are torn down.
   static const auto* shared = new caf::behavior{[](never_sent_atom) {}};
   self->state.region = std::move(region);
@@ -619,16 +637,25 @@ caf::behavior aggregate_behavior(self_ptr self, caf::actor_addr region,
   self->set_default_handler(dispatch);
   self->set_exception_handler(
       [self](caf::scheduled_actor*, std::exception_ptr& ep) { return on_exception(self, ep); });
-  start_load(self);
+  if (from) {
+    auto& st = self->state;
+    st.state = std::move(from->state);
+    st.at = from->at;
+    st.last_snapshot = from->last_snapshot;
+    st.recent = std::move(from->recent);
+    st.ph = aggregate_state::phase::ready;
+  } else {
+    start_load(self);
+  }
   return *shared;
 }
 
 }  // namespace
 
 caf::actor spawn_aggregate(caf::local_actor* region, std::shared_ptr<type_services> svc,
-                           std::string id) {
+                           std::string id, dormant_ptr from) {
   return region->spawn<caf::lazy_init>(aggregate_behavior, region->address(), std::move(svc),
-                                       std::move(id));
+                                       std::move(id), std::move(from));
 }
 
 }  // namespace strata::actors::detail

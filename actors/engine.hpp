@@ -34,6 +34,10 @@ struct engine_options {
   std::chrono::milliseconds command_timeout{10000};
   /// An aggregate that received nothing for this long is passivated (0: never).
   std::chrono::milliseconds idle_timeout{0};
+  /// An aggregate that received nothing for this long gives up its actor and stays in memory
+  /// as its bare state (0: never); its next command starts an actor from that state without
+  /// reading the journal. Has an effect only when shorter than a non-zero `idle_timeout`.
+  std::chrono::milliseconds hibernate_after{1000};
   /// Live aggregates per type at most; beyond it the least recently used are passivated.
   std::size_t max_live_per_type = 1'000'000;
   /// Commands waiting in one aggregate's queue at most; beyond it: `overloaded`.

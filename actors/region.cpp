@@ -21,33 +21,26 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using routed = std::variant<envelope_ptr, query_ptr>;
 
-// A live aggregate. The children are also linked, most recently used first, through their
-// own `newer`/`older` pointers (map nodes never move): no second copy of each id.
+// An aggregate in memory: live (an actor), or dormant (hibernated: its bare state, no actor).
+// The children are also linked, least recently used first, through their own
+// `newer`/`older` pointers (map nodes never move): the live ones in one list, the dormant ones
+// in another, with no second copy of each id.
 struct child {
-  caf::actor actor;
+  caf::actor actor;  // null while dormant
   steady::time_point last_used;
   const std::string* id = nullptr;  // the map's key
   child* newer = nullptr;
   child* older = nullptr;
   std::unique_ptr<std::vector<routed>> waiting;  // arrived while draining
+  dormant_ptr dormant;                           // set while dormant
   bool draining = false;
+  bool hibernating = false;  // draining to become dormant, not to go
 };
 
-struct region_state {
-  static inline const char* name = "strata.region";
-  std::shared_ptr<type_services> svc;
-  std::unordered_map<std::string, child> children;
-  std::unordered_map<caf::actor_id, child*> by_actor;  // for down messages
+// Children in the order of their last use, oldest first.
+struct lru_list {
   child* newest = nullptr;
   child* oldest = nullptr;
-  // Crash throttling lives here, not in the aggregate actor: the region outlives every
-  // incarnation of an aggregate (an actor that died, was passivated or evicted comes back as
-  // a new one with no memory), it sees both kinds of crash (a handler that threw, reported by
-  // the actor before it answers anything, and an actor that died), it refuses before
-  // spawning and rehydrating a poisoned id, and it keeps counts only for ids that crashed,
-  // not in every idle aggregate. Work already forwarded to a live actor when its id reaches
-  // the limit is still decided there; everything routed after it is refused.
-  std::optional<crash_throttle> crashes;  // set once the options are known
 
   void unlink(child& c) noexcept {
     (c.newer != nullptr ? c.newer->older : newest) = c.older;
@@ -63,6 +56,23 @@ struct region_state {
   }
 };
 
+struct region_state {
+  static inline const char* name = "strata.region";
+  std::shared_ptr<type_services> svc;
+  std::unordered_map<std::string, child> children;
+  std::unordered_map<caf::actor_id, child*> by_actor;  // for down messages
+  lru_list live;
+  lru_list dormant;
+  // Crash throttling lives here, not in the aggregate actor: the region outlives every
+  // incarnation of an aggregate (an actor that died, was passivated or evicted comes back as
+  // a new one with no memory), it sees both kinds of crash (a handler that threw, reported by
+  // the actor before it answers anything, and an actor that died), it refuses before
+  // spawning and rehydrating a poisoned id, and it keeps counts only for ids that crashed,
+  // not in every idle aggregate. Work already forwarded to a live actor when its id reaches
+  // the limit is still decided there; everything routed after it is refused.
+  std::optional<crash_throttle> crashes;  // set once the options are known
+};
+
 using self_ptr = caf::stateful_actor<region_state>*;
 
 void forward(self_ptr self, const caf::actor& to, routed item) {
@@ -75,12 +85,34 @@ void drain_child(self_ptr self, child& c) {
   self->state.svc->metrics->passivated();
 }
 
-// Keeps the live count within the bound: the least recently used go first.
+// Asks an idle child to finish what it has and hand its state back (`on_dormant`). Commands
+// for it wait here meanwhile, as for a draining one.
+void hibernate_child(self_ptr self, child& c) {
+  c.draining = true;
+  c.hibernating = true;
+  self->send(c.actor, hibernate_atom::value);
+}
+
+// Forgets a dormant child: its next command rehydrates from the journal.
+void drop_dormant(self_ptr self, child& c) {
+  auto& st = self->state;
+  st.dormant.unlink(c);
+  st.svc->metrics->passivated();
+  st.svc->metrics->live_add(-1);
+  st.children.erase(st.children.find(*c.id));
+}
+
+// Keeps the count in memory within the bound: the least recently used go first, the
+// dormant before the live.
 void evict_if_needed(self_ptr self) {
   auto& st = self->state;
   const std::size_t bound = std::max<std::size_t>(st.svc->options.max_live_per_type, 1);
   if (st.children.size() < bound) return;
-  for (child* c = st.oldest; c != nullptr && st.children.size() >= bound; c = c->newer) {
+  if (st.dormant.oldest != nullptr) {
+    drop_dormant(self, *st.dormant.oldest);
+    return;
+  }
+  for (child* c = st.live.oldest; c != nullptr && st.children.size() >= bound; c = c->newer) {
     if (!c->draining) {
       drain_child(self, *c);
       return;  // one out per one in; the draining ones leave when done
@@ -88,25 +120,34 @@ void evict_if_needed(self_ptr self) {
   }
 }
 
+// Gives `c` an actor: a fresh one that rehydrates, or one that starts from `c.dormant`.
+void start_child(self_ptr self, child& c) {
+  auto& st = self->state;
+  auto a = spawn_aggregate(self, st.svc, *c.id, std::move(c.dormant));
+  c.dormant.reset();
+  self->monitor(a);
+  st.by_actor.emplace(a.id(), &c);
+  c.actor = std::move(a);
+}
+
 child& live_child(self_ptr self, const std::string& id) {
   auto& st = self->state;
   auto it = st.children.find(id);
   if (it == st.children.end()) {
     evict_if_needed(self);
-    auto a = spawn_aggregate(self, st.svc, id);
-    self->monitor(a);
-    st.svc->metrics->spawned();
-    st.svc->metrics->live_add(1);
-    const auto actor_id = a.id();
     it = st.children.emplace(id, child{}).first;
     child& c = it->second;
-    c.actor = std::move(a);
     c.id = &it->first;
-    st.by_actor.emplace(actor_id, &c);
+    start_child(self, c);
+    st.svc->metrics->spawned();
+    st.svc->metrics->live_add(1);
+  } else if (!it->second.actor) {
+    st.dormant.unlink(it->second);
+    start_child(self, it->second);  // woken: no journal read
   } else {
-    st.unlink(it->second);
+    st.live.unlink(it->second);
   }
-  st.link_newest(it->second);
+  st.live.link_newest(it->second);
   return it->second;
 }
 
@@ -151,11 +192,46 @@ void route(self_ptr self, const std::string& id, routed item) {
   forward(self, c.actor, std::move(item));
 }
 
-void passivate_idle(self_ptr self) {
+// Passivates the children idle for `idle_timeout` (the dormant are dropped, the live drain
+// and go), and hibernates the live ones idle for `hibernate_after`. Both lists are in the
+// order of last use, so each walk stops at the first child used since its cutoff.
+void on_tick(self_ptr self) {
   auto& st = self->state;
-  const auto cutoff = steady::now() - st.svc->options.idle_timeout;
-  for (auto& [id, c] : st.children) {
-    if (!c.draining && c.last_used < cutoff) drain_child(self, c);
+  const auto now = steady::now();
+  const auto idle = st.svc->options.idle_timeout;
+  const auto hibernate = st.svc->options.hibernate_after;
+  if (idle.count() > 0) {
+    const auto cutoff = now - idle;
+    while (st.dormant.oldest != nullptr && st.dormant.oldest->last_used < cutoff)
+      drop_dormant(self, *st.dormant.oldest);
+    for (child* c = st.live.oldest; c != nullptr && c->last_used < cutoff; c = c->newer)
+      if (!c->draining) drain_child(self, *c);
+  }
+  if (hibernate.count() > 0 && (idle.count() == 0 || hibernate < idle)) {
+    const auto cutoff = now - hibernate;
+    for (child* c = st.live.oldest; c != nullptr && c->last_used < cutoff; c = c->newer)
+      if (!c->draining) hibernate_child(self, *c);
+  }
+}
+
+// A hibernating child handed its state back and ended: keep the state, or, when commands
+// arrived meanwhile, start an actor from it at once and give them to it, in order.
+void on_dormant(self_ptr self, caf::actor_id from, dormant_ptr& d) {
+  auto& st = self->state;
+  auto by = st.by_actor.find(from);
+  if (by == st.by_actor.end() || !by->second->hibernating) return;
+  child& c = *by->second;
+  st.by_actor.erase(by);
+  self->demonitor(c.actor);
+  c.actor = caf::actor{};
+  c.draining = c.hibernating = false;
+  c.dormant = std::move(d);
+  st.svc->metrics->hibernated();
+  st.live.unlink(c);
+  st.dormant.link_newest(c);
+  if (auto waiting = std::move(c.waiting)) {
+    const std::string id = *c.id;
+    for (auto& item : *waiting) route(self, id, std::move(item));
   }
 }
 
@@ -168,7 +244,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   st.svc->metrics->live_add(-1);
   const std::string id = *c.id;
   std::unique_ptr<std::vector<routed>> waiting = std::move(c.waiting);
-  st.unlink(c);
+  st.live.unlink(c);
   st.children.erase(id);
   // Not a normal stop: it died of a crash its own handling could not survive. (Should that
   // handling have reported the crash already, the incident counts twice, which only refuses
@@ -185,15 +261,22 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
                               self->state.svc->options.crash_window);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   self->set_exit_handler([=](caf::exit_msg& em) {
-    for (auto& [id, c] : self->state.children) self->send_exit(c.actor, em.reason);
+    for (auto& [id, c] : self->state.children)
+      if (c.actor) self->send_exit(c.actor, em.reason);
     self->state.by_actor.clear();
-    self->state.newest = self->state.oldest = nullptr;
+    self->state.live = lru_list{};
+    self->state.dormant = lru_list{};
     self->state.children.clear();
     self->quit(em.reason);
   });
-  const auto idle = self->state.svc->options.idle_timeout;
-  if (idle.count() > 0)
-    self->delayed_send(self, std::max(idle / 2, std::chrono::milliseconds(1)), tick_atom::value);
+  // The tick runs at half the shortest of the idle timeout and the hibernation delay.
+  const auto& options = self->state.svc->options;
+  auto period = std::chrono::milliseconds::max();
+  if (options.idle_timeout.count() > 0) period = options.idle_timeout / 2;
+  if (options.hibernate_after.count() > 0) period = std::min(period, options.hibernate_after / 2);
+  period = std::max(period, std::chrono::milliseconds(1));
+  if (period != std::chrono::milliseconds::max())
+    self->delayed_send(self, period, tick_atom::value);
   return {
       [=](envelope_ptr& e) {
         auto id = e->aggregate_id;
@@ -204,10 +287,10 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
         route(self, id, std::move(q));
       },
       [=](crashed_atom, const std::string& id) { count_crash(self, id); },
+      [=](dormant_atom, caf::actor_id from, dormant_ptr& d) { on_dormant(self, from, d); },
       [=](tick_atom) {
-        passivate_idle(self);
-        self->delayed_send(self, std::max(idle / 2, std::chrono::milliseconds(1)),
-                           tick_atom::value);
+        on_tick(self);
+        self->delayed_send(self, period, tick_atom::value);
       },
   };
 }

@@ -171,6 +171,10 @@ void aggregate_metrics::passivated() noexcept {
   increment(passivations_, 1);
 }
 
+void aggregate_metrics::hibernated() noexcept {
+  increment(hibernations_, 1);
+}
+
 void aggregate_metrics::restarted() noexcept {
   increment(restarts_, 1);
 }
@@ -281,6 +285,11 @@ struct registry::families {
                          .Name("strata_aggregate_passivations_total")
                          .Help("Aggregate instances passivated (stopped while idle or evicted).")
                          .Register(r)),
+        hibernations(prometheus::BuildCounter()
+                         .Name("strata_aggregate_hibernations_total")
+                         .Help("Idle aggregate instances that gave up their actor and kept only "
+                               "their state.")
+                         .Register(r)),
         restarts(prometheus::BuildCounter()
                      .Name("strata_aggregate_restarts_total")
                      .Help("Aggregate instances restarted from the journal after a failure.")
@@ -382,6 +391,7 @@ struct registry::families {
   prometheus::Family<prometheus::Gauge>& in_flight;
   prometheus::Family<prometheus::Counter>& spawns;
   prometheus::Family<prometheus::Counter>& passivations;
+  prometheus::Family<prometheus::Counter>& hibernations;
   prometheus::Family<prometheus::Counter>& restarts;
   prometheus::Family<prometheus::Counter>& rehydrations;
   prometheus::Family<prometheus::Histogram>& rehydration_duration;
@@ -515,6 +525,7 @@ aggregate_metrics& registry::for_aggregate(std::string_view type) {
   handles->in_flight_ = &families_->in_flight.Add(labels);
   handles->spawns_ = &families_->spawns.Add(labels);
   handles->passivations_ = &families_->passivations.Add(labels);
+  handles->hibernations_ = &families_->hibernations.Add(labels);
   handles->restarts_ = &families_->restarts.Add(labels);
   handles->rehydrations_ = &families_->rehydrations.Add(labels);
   handles->rehydration_duration_ =

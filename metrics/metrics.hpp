@@ -107,6 +107,11 @@ class aggregate_metrics {
   /// live gauge.
   void passivated() noexcept;
 
+  /// Counts one idle instance that gave up its actor and kept only its state
+  /// (`strata_aggregate_hibernations_total`). Does not move the live gauge: it is still in
+  /// memory.
+  void hibernated() noexcept;
+
   /// Counts one instance restarted after a failure (`strata_aggregate_restarts_total`).
   void restarted() noexcept;
 
@@ -144,6 +149,7 @@ class aggregate_metrics {
   prometheus::Gauge* in_flight_ = nullptr;
   prometheus::Counter* spawns_ = nullptr;
   prometheus::Counter* passivations_ = nullptr;
+  prometheus::Counter* hibernations_ = nullptr;
   prometheus::Counter* restarts_ = nullptr;
   prometheus::Counter* rehydrations_ = nullptr;
   prometheus::Histogram* rehydration_duration_ = nullptr;

@@ -345,8 +345,8 @@ result<void> validate(const runtime_config& c) {
   if (auto bad = first_nul_string(c, {}); !bad.empty())
     return error{errc::invalid_argument, std::move(bad)};
   // Zero would mean "never", "nothing" or "no thread" where that makes no sense; the few
-  // settings where 0 means "off" (idle_timeout_ms, snapshot_every, max_wait_us, port) are
-  // not listed.
+  // settings where 0 means "off" (idle_timeout_ms, hibernate_after_ms, snapshot_every, max_wait_us,
+  // port) are not listed.
   const std::pair<const char*, std::uint64_t> at_least_one[] = {
       {"scheduler_threads", c.scheduler_threads},
       {"journal.max_batch_events", c.journal.max_batch_events},

@@ -82,16 +82,17 @@ BOOST_DESCRIBE_STRUCT(commands_config, (),
                        max_queued_per_aggregate))
 
 struct aggregates_config {
-  std::uint32_t idle_timeout_ms = 0;   ///< Passivate aggregates idle this long (0: never).
-  std::uint32_t snapshot_every = 100;  ///< Take a snapshot every N events (0: never).
-  std::uint32_t snapshots_kept = 3;    ///< Snapshots kept per stream (for temporal queries).
+  std::uint32_t idle_timeout_ms = 0;        ///< Passivate aggregates idle this long (0: never).
+  std::uint32_t hibernate_after_ms = 1000;  ///< Keep only the state of aggregates idle this long.
+  std::uint32_t snapshot_every = 100;       ///< Take a snapshot every N events (0: never).
+  std::uint32_t snapshots_kept = 3;         ///< Snapshots kept per stream (for temporal queries).
   std::uint32_t max_live_per_type = 1'000'000;  ///< Beyond it the least recently used go.
   std::uint32_t max_crashes = 3;                ///< Crashes within the window before refusing.
   std::uint32_t crash_window_ms = 10000;
 };
 BOOST_DESCRIBE_STRUCT(aggregates_config, (),
-                      (idle_timeout_ms, snapshot_every, snapshots_kept, max_live_per_type,
-                       max_crashes, crash_window_ms))
+                      (idle_timeout_ms, hibernate_after_ms, snapshot_every, snapshots_kept,
+                       max_live_per_type, max_crashes, crash_window_ms))
 
 /// The Prometheus endpoint (see docs/METRICS.md). On by default, on loopback, on a port the
 /// operating system picks (reported by `metrics::registry::bound_port` and logged at info

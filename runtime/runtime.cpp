@@ -199,6 +199,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.max_in_flight_per_type = config.commands.max_in_flight_per_type;
   o.command_timeout = std::chrono::milliseconds{config.commands.timeout_ms};
   o.idle_timeout = std::chrono::milliseconds{config.aggregates.idle_timeout_ms};
+  o.hibernate_after = std::chrono::milliseconds{config.aggregates.hibernate_after_ms};
   o.idempotency_window = config.commands.idempotency_window;
   o.max_queued_per_aggregate = config.commands.max_queued_per_aggregate;
   o.max_live_per_type = config.aggregates.max_live_per_type;

@@ -111,6 +111,16 @@ struct loaded {
 };
 using loaded_ptr = std::shared_ptr<loaded>;
 
+/// What an idle aggregate keeps in its region once its actor is gone (hibernation): all an
+/// actor needs to decide the next command without reading the journal again.
+struct dormant {
+  std::any state;
+  version at;
+  version last_snapshot;  ///< The newest snapshot known to exist.
+  std::vector<remembered_command> recent;
+};
+using dormant_ptr = std::shared_ptr<dormant>;
+
 /// A journal writer's answer to one append.
 using outcome_ptr = std::shared_ptr<persistence::stream_outcome>;
 
@@ -132,6 +142,10 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using appended_atom = caf::atom_constant<caf::atom("appended")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+/// Region -> aggregate: finish what was forwarded, then hand the state back and end.
+using hibernate_atom = caf::atom_constant<caf::atom("hibernate")>;
+/// Aggregate -> its region: (`dormant_atom`, actor id, the state it leaves).
+using dormant_atom = caf::atom_constant<caf::atom("dormant")>;
 using dup_atom = caf::atom_constant<caf::atom("dup")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 /// Aggregate -> its region: a handler threw (`crashed_atom`, aggregate id).
@@ -144,6 +158,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::loaded_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::outcome_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::duplicate_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::dormant_ptr)
 
 // Event bus and projection actors (actors/event_bus.cpp, actors/projection_actor.cpp).
 namespace strata::actors::detail {

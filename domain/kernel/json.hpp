@@ -70,6 +70,13 @@ T from_json(const boost::json::value& v) {
     for (const auto& [k, e] : v.as_object())
       out.emplace(std::string{k}, from_json<typename T::mapped_type>(e));
     return out;
+  } else if constexpr (std::is_same_v<T, boost::json::value>) {
+    // Into the default memory: `v` may live in a parser's scratch buffer.
+    return boost::json::value(v, boost::json::storage_ptr{});
+  } else if constexpr (std::is_same_v<T, boost::json::object>) {
+    return boost::json::object(v.as_object(), boost::json::storage_ptr{});
+  } else if constexpr (std::is_same_v<T, boost::json::array>) {
+    return boost::json::array(v.as_array(), boost::json::storage_ptr{});
   } else {
     return boost::json::value_to<T>(v);
   }

@@ -14,6 +14,39 @@ std::string describe(std::string_view type, std::uint32_t version) {
   return std::string{type} + " v" + std::to_string(version);
 }
 
+// A parser and the memory of the values it builds, kept per thread and reused by every
+// body decoded on it: after the first few bodies, parsing allocates nothing. The values
+// live until the next body is parsed.
+struct parse_scratch {
+  static constexpr std::size_t initial_bytes = 16384;
+  unsigned char initial[initial_bytes];
+  boost::json::monotonic_resource memory{initial, initial_bytes};
+  boost::json::parser parser{boost::json::storage_ptr{}, boost::json::parse_options{}};
+  bool busy = false;  // a sink decoding another body on the same thread: not reentrant
+};
+
+parse_scratch& scratch() {
+  thread_local parse_scratch s;
+  return s;
+}
+
+// The parsed value, in the parser's memory (an assignment to a value of other memory would
+// copy it), or null with `ec` set.
+boost::json::value parse_with(boost::json::parser& p, std::string_view data,
+                              boost::system::error_code& ec) {
+  p.write(data.data(), data.size(), ec);
+  if (ec) return nullptr;
+  return p.release();
+}
+
+error malformed(std::string_view type, std::uint32_t version, boost::system::error_code ec) {
+  return error{errc::corrupted,
+               describe(type, version) + ": malformed JSON: " +
+                   (ec == boost::json::error::too_deep
+                        ? "nested more than " + std::to_string(max_json_depth) + " levels deep"
+                        : ec.message())};
+}
+
 }  // namespace
 
 void schema_core::add_type(std::string_view name, std::uint32_t version, std::size_t index) {
@@ -74,15 +107,36 @@ bool schema_core::knows_name(std::string_view name) const noexcept {
 }
 
 result<void> schema_core::resolve(std::string_view type, std::uint32_t version,
-                                  std::string_view data, const sink& out) const {
+                                  std::string_view data, sink out) const {
+  static_assert(max_json_depth == boost::json::parse_options{}.max_depth,
+                "the parser's depth limit is the one input.hpp documents");
+  parse_scratch& s = scratch();
+  if (s.busy) {  // nested: an ordinary parse of its own
+    boost::json::parser p{boost::json::storage_ptr{}, boost::json::parse_options{}};
+    boost::system::error_code ec;
+    boost::json::value body = parse_with(p, data, ec);
+    if (ec) return malformed(type, version, ec);
+    return resolve_body(type, version, body, out);
+  }
+  s.busy = true;
+  struct release_on_exit {
+    parse_scratch& s;
+    ~release_on_exit() {
+      s.parser.reset();  // drops what it still holds before its memory is released
+      s.memory.release();
+      s.busy = false;
+    }
+  };
+  s.parser.reset(&s.memory);
+  release_on_exit guard{s};
   boost::system::error_code ec;
-  boost::json::value body = boost::json::parse(data, ec);
-  if (ec)
-    return error{errc::corrupted,
-                 describe(type, version) + ": malformed JSON: " +
-                     (ec == boost::json::error::too_deep
-                          ? "nested more than " + std::to_string(max_json_depth) + " levels deep"
-                          : ec.message())};
+  boost::json::value body = parse_with(s.parser, data, ec);  // gone before `guard` releases
+  if (ec) return malformed(type, version, ec);
+  return resolve_body(type, version, body, out);
+}
+
+result<void> schema_core::resolve_body(std::string_view type, std::uint32_t version,
+                                       boost::json::value& body, sink out) const {
   if (const auto* t = current(type); t != nullptr && t->version == version) {
     return out(t->index, body);  // the common case: stored in the current shape
   }
@@ -92,8 +146,7 @@ result<void> schema_core::resolve(std::string_view type, std::uint32_t version,
 }
 
 result<void> schema_core::resolve_object(std::string_view type, std::uint32_t version,
-                                         boost::json::object data, const sink& out,
-                                         int depth) const {
+                                         boost::json::object data, sink out, int depth) const {
   if (depth > max_chain_length)
     return error{errc::internal, describe(type, version) + ": upcasting chain too long"};
   const type_entry* t = current(type);

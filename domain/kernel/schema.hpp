@@ -40,6 +40,26 @@ struct encoded_event {
 
 namespace detail {
 
+/// A reference to a callable that never outlives the call it is passed to: no allocation,
+/// one indirect call (a `std::function` of a lambda capturing a few references allocates).
+template <class Signature>
+class function_ref;
+template <class R, class... Args>
+class function_ref<R(Args...)> {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, function_ref>>>
+  function_ref(F&& f) noexcept  // NOLINT: implicit, like std::function
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, Args... args) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<Args>(args)...);
+        }) {}
+  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, Args...);
+};
+
 /// The untyped half of `schema`: names, versions and the upcasting chain.
 class schema_core {
  public:
@@ -65,17 +85,21 @@ class schema_core {
   /// Every wire name an upcaster reads (old names included), each once.
   std::vector<std::string> upcast_names() const;
 
-  using sink = std::function<result<void>(std::size_t index, const boost::json::value& body)>;
+  using sink = function_ref<result<void>(std::size_t index, const boost::json::value& body)>;
 
   /// Parses `data`, upcasts `(type, version)` to current shapes and hands each resulting
   /// event to `out`. Errors: `corrupted` (malformed JSON, unknown type, failing upcaster),
   /// `unsupported` (a version newer than the code knows, or no upcaster from an old one).
+  /// The parsed body lives in a buffer of the calling thread that the next call reuses: `out`
+  /// must copy what it keeps (decoding into the typed event does).
   result<void> resolve(std::string_view type, std::uint32_t version, std::string_view data,
-                       const sink& out) const;
+                       sink out) const;
 
  private:
+  result<void> resolve_body(std::string_view type, std::uint32_t version, boost::json::value& body,
+                            sink out) const;
   result<void> resolve_object(std::string_view type, std::uint32_t version,
-                              boost::json::object data, const sink& out, int depth) const;
+                              boost::json::object data, sink out, int depth) const;
   struct step {
     std::string name;
     std::uint32_t from_version;

@@ -137,8 +137,14 @@ decision<event> decide_ship(const state& s, const ship& c) {
   return shipped{c.carrier, c.tracking_number};
 }
 
-boost::json::object usd(const boost::json::value& minor) {
-  return boost::json::object{{"minor", boost::json::value_to<i64>(minor)}, {"currency", "USD"}};
+// The upcasters build their objects in the memory of the body they were given (the
+// schema's parse buffer while an aggregate loads): no allocation of their own.
+boost::json::object usd(const boost::json::value& minor, const boost::json::storage_ptr& sp) {
+  boost::json::object o(sp);
+  o.reserve(2);
+  o.emplace("minor", boost::json::value_to<i64>(minor));
+  o.emplace("currency", "USD");
+  return o;
 }
 
 std::vector<raw_event> upcast_placed_v1(boost::json::object o) {
@@ -146,7 +152,7 @@ std::vector<raw_event> upcast_placed_v1(boost::json::object o) {
   for (auto& l : o.at("lines").as_array()) {
     auto& lo = l.as_object();
     i64 price = boost::json::value_to<i64>(lo.at("unit_price"));
-    lo["unit_price"] = usd(price);
+    lo["unit_price"] = usd(price, o.storage());
     if (!o.contains("total")) {
       auto sub = checked_mul(boost::json::value_to<i64>(lo.at("quantity")), price);
       auto sum = sub ? checked_add(total, *sub) : std::nullopt;
@@ -154,17 +160,27 @@ std::vector<raw_event> upcast_placed_v1(boost::json::object o) {
       total = *sum;
     }
   }
-  o["total"] = o.contains("total") ? usd(o.at("total")) : usd(total);
+  o["total"] = o.contains("total") ? usd(o.at("total"), o.storage()) : usd(total, o.storage());
   o["currency"] = "USD";
-  return {raw_event{"OrderPlaced", 2, std::move(o)}};
+  std::vector<raw_event> out;
+  out.push_back(raw_event{"OrderPlaced", 2, std::move(o)});
+  return out;
 }
 
 std::vector<raw_event> upcast_item_added_v1(boost::json::object o) {
-  boost::json::object item;
-  item["sku"] = o.at("sku");
-  item["quantity"] = o.at("quantity");
-  item["unit_price"] = usd(o.at("unit_price"));
-  return {raw_event{"ItemAdded", 2, boost::json::object{{"item", std::move(item)}}}};
+  const auto& sp = o.storage();
+  boost::json::object item(sp);
+  item.reserve(3);
+  item.emplace("sku", o.at("sku"));
+  item.emplace("quantity", o.at("quantity"));
+  item.emplace("unit_price", usd(o.at("unit_price"), sp));
+  boost::json::object body(sp);
+  body.emplace("item", std::move(item));
+  // Moved, not listed in braces: an initializer list copies, and an assignment into an
+  // object of other memory copies too.
+  std::vector<raw_event> out;
+  out.push_back(raw_event{"ItemAdded", 2, std::move(body)});
+  return out;
 }
 
 }  // namespace

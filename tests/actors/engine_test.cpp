@@ -400,6 +400,73 @@ TEST_CASE("idle aggregates are passivated and come back without losing or reorde
                                 "strata_aggregate_spawns_total{aggregate_type=\"Order\"}") >= 11);
 }
 
+TEST_CASE(
+    "idle aggregates hibernate and wake from their kept state without losing or reordering "
+    "commands") {
+  actors::engine_options o;
+  o.hibernate_after = std::chrono::milliseconds(5);
+  order_engine t{o};
+  auto metric = [&](const std::string& family) {
+    return strata::testing::sample(t.engine->metrics().scrape_text(),
+                                   family + "{aggregate_type=\"Order\"}");
+  };
+  command_metadata placing;
+  placing.command_id = "cmd-place";
+  REQUIRE(t.run("o-1", place_order(), placing).is_accepted());
+  std::uint64_t expected = 2;
+  for (int round = 0; round < 10; ++round) {
+    const double before = metric("strata_aggregate_hibernations_total");
+    REQUIRE(strata::testing::wait_until(
+        [&] { return metric("strata_aggregate_hibernations_total") > before; }));
+    // Spread out, so that some commands arrive while the actor is handing its state over.
+    std::vector<std::future<actors::command_result>> fs;
+    for (int i = 0; i < 10; ++i) {
+      fs.push_back(t.send("o-1", orders::add_item{make_line("sku-1", 1)}));
+      std::this_thread::sleep_for(std::chrono::milliseconds(i % 4));
+    }
+    for (auto& f : fs) {
+      auto r = order_engine::wait(std::move(f));
+      REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+      CHECK(r.at.value == expected++);
+    }
+  }
+  // The window of command ids went through every change of form.
+  auto retry = t.run("o-1", place_order(), placing);
+  REQUIRE_MESSAGE(retry.is_accepted(), to_string(retry));
+  CHECK(retry.duplicate);
+  CHECK(retry.at == version{1});
+  auto s = t.state("o-1");
+  REQUIRE(s);
+  CHECK(s->at == version{101});
+  CHECK(order_state(*s).lines.at("sku-1").quantity == 101);
+  CHECK(metric("strata_aggregate_hibernations_total") >= 10);
+  CHECK(metric("strata_rehydrations_total") == 1);  // woken from memory, never reloaded
+  CHECK(metric("strata_live_aggregates") == 1);
+  CHECK(t.journal_contents().size() == 101);
+}
+
+TEST_CASE(
+    "a hibernated aggregate is passivated after the idle timeout and reloads from the journal") {
+  actors::engine_options o;
+  o.hibernate_after = std::chrono::milliseconds(2);
+  o.idle_timeout = std::chrono::milliseconds(40);
+  order_engine t{o};
+  auto metric = [&](const std::string& family) {
+    return strata::testing::sample(t.engine->metrics().scrape_text(),
+                                   family + "{aggregate_type=\"Order\"}");
+  };
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  REQUIRE(strata::testing::wait_until([&] {
+    return metric("strata_aggregate_hibernations_total") >= 1 &&
+           metric("strata_aggregate_passivations_total") >= 1;
+  }));
+  CHECK(metric("strata_live_aggregates") == 0);
+  auto r = t.run("o-1", orders::add_item{make_line("sku-2", 2)});
+  REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+  CHECK(r.at == version{2});
+  CHECK(metric("strata_rehydrations_total") == 2);
+}
+
 TEST_CASE("a retried command with an expected version gets its original outcome, not a conflict") {
   order_engine t;
   command_metadata meta;

@@ -311,6 +311,7 @@ inline void touch_every_family(registry& metrics) {
   order.in_flight_add(1);
   order.spawned();
   order.passivated();
+  order.hibernated();
   order.restarted();
   order.rehydrated(0.003, 12);
   order.snapshot_written();

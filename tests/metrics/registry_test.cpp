@@ -251,6 +251,7 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_commands_in_flight", "gauge"},
       {"strata_aggregate_spawns_total", "counter"},
       {"strata_aggregate_passivations_total", "counter"},
+      {"strata_aggregate_hibernations_total", "counter"},
       {"strata_aggregate_restarts_total", "counter"},
       {"strata_rehydrations_total", "counter"},
       {"strata_rehydration_duration_seconds", "histogram"},

@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
@@ -45,8 +48,10 @@ child_figures child_delta(const std::string& what, std::size_t count) {
   return {delta, seconds};
 }
 
-[[noreturn]] void report_and_exit(std::int64_t delta, std::int64_t since_ns) {
-  std::printf("seconds=%.6f\n", static_cast<double>(now_ns() - since_ns) / 1e9);
+[[noreturn]] void report_and_exit(std::int64_t delta, std::int64_t since_ns,
+                                  std::int64_t until_ns = 0) {
+  if (until_ns == 0) until_ns = now_ns();
+  std::printf("seconds=%.6f\n", static_cast<double>(until_ns - since_ns) / 1e9);
   std::printf("rss_delta_bytes=%lld\n", static_cast<long long>(delta));
   std::fflush(stdout);
   std::_Exit(0);  // skip tearing down a million actors
@@ -107,7 +112,20 @@ int memory_child(const std::string& what, std::size_t count) {
       (*rt)->send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
     });
     check(out.other == 0, "memory: place not accepted: " + out.first_other);
-    report_and_exit(current_rss_bytes() - before, t0);
+    const auto placed = now_ns();
+    // An aggregate is idle once it has hibernated (`aggregates.hibernate_after_ms`, kept at
+    // its default here): wait, bounded, until every one has.
+    const std::string family = "strata_aggregate_hibernations_total{aggregate_type=\"Order\"} ";
+    const auto hibernated = [&] {
+      const std::string text = (*rt)->metrics().scrape_text();
+      const auto at = text.find(family);
+      return at == std::string::npos ? 0.0 : std::atof(text.c_str() + at + family.size());
+    };
+    const auto give_up = now_ns() + 120'000'000'000LL;
+    while (hibernated() < static_cast<double>(count) && now_ns() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    check(hibernated() >= static_cast<double>(count), "memory: aggregates did not hibernate");
+    report_and_exit(current_rss_bytes() - before, t0, placed);
   }
   std::fprintf(stderr, "memory-child: unknown --what %s\n", what.c_str());
   return 2;
