@@ -20,6 +20,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
 
@@ -31,59 +32,21 @@ using persistence::testing::pg_exec;
 using persistence::testing::schema_guard;
 using persistence::testing::unique_schema;
 
-std::optional<std::string> test_server() {
-  const char* conninfo = std::getenv("STRATA_TEST_PG");
-  if (conninfo == nullptr || *conninfo == '\0') return std::nullopt;
-  return std::string{conninfo};
-}
-
 /// A node process, driven line by line through its stdin and stdout.
 struct host_process {
   std::string node_id;
-  pid_t pid = -1;
-  FILE* to = nullptr;
-  FILE* from = nullptr;
+  child_process process;
 
   host_process(const std::string& conninfo, const std::string& schema, std::string id)
-      : node_id(std::move(id)) {
-    int down[2];
-    int up[2];
-    REQUIRE(pipe(down) == 0);
-    REQUIRE(pipe(up) == 0);
-    pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      dup2(down[0], STDIN_FILENO);
-      dup2(up[1], STDOUT_FILENO);
-      ::close(down[0]);
-      ::close(down[1]);
-      ::close(up[0]);
-      ::close(up[1]);
-      execl(STRATA_CLUSTER_HOST, STRATA_CLUSTER_HOST, conninfo.c_str(), schema.c_str(),
-            node_id.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ::close(down[0]);
-    ::close(up[1]);
-    to = fdopen(down[1], "w");
-    from = fdopen(up[0], "r");
-    const auto ready = read_line();
+      : node_id(std::move(id)), process({STRATA_CLUSTER_HOST, conninfo, schema, node_id}) {
+    const auto ready = process.read_line();
     REQUIRE_MESSAGE(ready.rfind("ready " + node_id, 0) == 0, "node " << node_id << ": " << ready);
-  }
-
-  std::string read_line() {
-    char line[4096] = {};
-    if (std::fgets(line, sizeof line, from) == nullptr) return "(the node process ended)";
-    std::string s{line};
-    if (!s.empty() && s.back() == '\n') s.pop_back();
-    return s;
   }
 
   /// Sends one request line; returns the answer line.
   std::string ask(const std::string& line) {
-    std::fprintf(to, "%s\n", line.c_str());
-    std::fflush(to);
-    return read_line();
+    process.write_line(line);
+    return process.read_line();
   }
 
   struct node_status {
@@ -104,32 +67,15 @@ struct host_process {
     return node;
   }
 
+  /// Stops the runtime through its "quit" and checks that it exited cleanly.
   void quit() {
-    std::fprintf(to, "quit\n");
-    std::fflush(to);
-    int exit_status = 0;
-    REQUIRE(waitpid(pid, &exit_status, 0) == pid);
-    CHECK(WIFEXITED(exit_status));
-    CHECK(WEXITSTATUS(exit_status) == 0);
-    pid = -1;
+    process.write_line("quit");
+    const int status = process.wait();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
   }
 
-  void kill_hard() {
-    REQUIRE(kill(pid, SIGKILL) == 0);
-    REQUIRE(waitpid(pid, nullptr, 0) == pid);
-    pid = -1;
-  }
-
-  ~host_process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (to != nullptr) std::fclose(to);
-    if (from != nullptr) std::fclose(from);
-  }
-  host_process(const host_process&) = delete;
-  host_process& operator=(const host_process&) = delete;
+  void kill_hard() { static_cast<void>(process.kill_hard()); }
 };
 
 /// A command's answer line, split.
@@ -197,16 +143,6 @@ struct three_nodes {
     return ids;
   }
 };
-
-#define STRATA_CLUSTER_SERVER(var)                                                  \
-  auto var##_opt = test_server();                                                   \
-  if (!var##_opt) {                                                                 \
-    MESSAGE(                                                                        \
-        "skipped: STRATA_TEST_PG is not set (source scripts/pg-test-server.sh and " \
-        "call pg_test_server_start)");                                              \
-    return;                                                                         \
-  }                                                                                 \
-  const std::string var = *var##_opt
 
 TEST_CASE(
     "commands sent to every node for aggregates owned elsewhere are forwarded, accepted once "
