@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "strata/actors/cluster_wire.hpp"
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/cluster.hpp"
 #include "strata/persistence/postgres/cluster_store.hpp"
 
@@ -65,6 +66,7 @@ struct cluster_node::impl {
   bool routing = true;
   std::size_t live_members = 0;
 
+  metrics::cluster_metrics* metrics = nullptr;  ///< The engine's registry's.
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> served{0};
 
@@ -97,6 +99,7 @@ struct cluster_node::impl {
   /// A peer's request: a forwarded command, run here when this node acts on its shard.
   void serve(std::string request, std::function<void(std::string)> reply) {
     served.fetch_add(1, std::memory_order_relaxed);
+    metrics->served();
     auto c = actors::decode_forwarded(request);
     if (!c) return reply(actors::encode_result(failure(std::move(c).err())));
     const auto s = shard(c->type, c->aggregate_id);
@@ -197,6 +200,9 @@ struct cluster_node::impl {
         peer = std::make_shared<const route_entry>(route_entry{l.owner, live[l.owner]->address});
       table[s] = peer;
     }
+    std::size_t owned = 0;
+    for (std::uint32_t s = 0; s < config.shard_count; ++s) owned += held[s] != 0 ? 1 : 0;
+    metrics->set_view(live.size(), owned);
     std::unique_lock<std::shared_mutex> lock{routes_mutex};
     routes = std::move(table);
     live_members = live.size();
@@ -235,6 +241,7 @@ result<std::unique_ptr<cluster_node>> cluster_node::start(
   auto p = std::make_unique<impl>();
   p->config = cluster;
   p->engine = &engine;
+  p->metrics = &engine.metrics().cluster();
   p->log = logger{std::move(log), "cluster"};
   p->membership = std::move(*membership);
   p->margin_us = static_cast<std::int64_t>(cluster.heartbeat_interval_ms) * 1000 / 2;
@@ -320,19 +327,23 @@ void cluster_node::route(std::string_view type, std::string&& id, std::any&& com
       c.meta = std::move(meta);
       c.from_node = p.config.node_id;
       p.forwarded.fetch_add(1, std::memory_order_relaxed);
-      p.link->request(owner->address, actors::encode_forwarded(c),
-                      [done = std::move(done), to = owner->node_id](result<std::string> reply) {
-                        if (!reply)
-                          return done(failure(error{
-                              errc::unavailable,
-                              "forwarded to node " + to + ": " + reply.err().message +
-                                  " (the outcome is unknown: retry with the same command id)"}));
-                        auto r = actors::decode_result(*reply);
-                        if (!r)
-                          return done(failure(error{errc::internal, "the answer of node " + to +
-                                                                        ": " + r.err().message}));
-                        done(std::move(*r));
-                      });
+      p.metrics->forwarded();
+      p.link->request(
+          owner->address, actors::encode_forwarded(c),
+          [done = std::move(done), to = owner->node_id, m = p.metrics](result<std::string> reply) {
+            if (!reply) {
+              m->forward_failed();
+              return done(
+                  failure(error{errc::unavailable,
+                                "forwarded to node " + to + ": " + reply.err().message +
+                                    " (the outcome is unknown: retry with the same command id)"}));
+            }
+            auto r = actors::decode_result(*reply);
+            if (!r)
+              return done(failure(
+                  error{errc::internal, "the answer of node " + to + ": " + r.err().message}));
+            done(std::move(*r));
+          });
     }
   }
   if (refused) done(failure(std::move(*refused)));

@@ -60,6 +60,15 @@ struct host_process {
     return s;
   }
 
+  /// The value of an unlabelled metric series of the node's registry.
+  double metric(const std::string& name) {
+    std::istringstream in{ask("metric " + name)};
+    std::string word;
+    double value = -1;
+    in >> word >> value;
+    return value;
+  }
+
   std::string owner(const std::string& id) {
     std::istringstream in{ask("owner " + id)};
     std::string word, node;
@@ -173,11 +182,18 @@ TEST_CASE(
       CHECK(again.duplicate);
     }
   }
+  double shards = 0;
   for (auto& n : cluster.nodes) {
     const auto s = n->read_status();
     CHECK(s.forwarded >= 3);  // its own three aggregates at least
     CHECK(s.served >= 1);
+    CHECK(n->metric("strata_cluster_commands_forwarded_total") == static_cast<double>(s.forwarded));
+    CHECK(n->metric("strata_cluster_commands_served_total") == static_cast<double>(s.served));
+    CHECK(n->metric("strata_cluster_forward_failures_total") == 0);
+    CHECK(n->metric("strata_cluster_members") == 3);
+    shards += n->metric("strata_cluster_shards_owned");
   }
+  CHECK(shards == 16);
 
   // The shared journal has each event once, versions 1 and 2 of each stream, with the
   // metadata the sender gave.

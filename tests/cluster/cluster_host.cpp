@@ -8,6 +8,7 @@
 //   raise <id> <amount> <cmd id>  -> result <status> <version> <position> <events> <duplicate>
 //                                    <rejection code or -> <message or ->
 //   close <id> <cmd id>           -> as raise
+//   metric <name>                 -> metric <value of the unlabelled series, or - when none>
 //   quit                          -> stops the runtime and exits 0
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "strata/metrics/metrics.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/cluster/tally.hpp"
 
@@ -94,6 +96,14 @@ int main(int argc, char** argv) {
       tally::command c = cluster_testing::close{};
       if (verb == "raise") c = cluster_testing::raise{amount, "from " + std::string{argv[3]}};
       std::cout << describe(rt.send<tally>(id, c, meta).get()) << std::endl;
+    } else if (verb == "metric") {
+      std::string name;
+      in >> name;
+      std::istringstream scrape{rt.metrics().scrape_text()};
+      std::string value = "-";
+      for (std::string row; std::getline(scrape, row);)
+        if (row.rfind(name + " ", 0) == 0) value = row.substr(name.size() + 1);
+      std::cout << "metric " << value << std::endl;
     } else if (verb == "quit") {
       rt.stop();
       return 0;
