@@ -20,6 +20,7 @@
 
 #include <doctest/doctest.h>
 
+#include "strata/runtime/runtime.hpp"
 #include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
@@ -136,15 +137,18 @@ struct three_nodes {
     REQUIRE_MESSAGE(settled, "the three nodes did not share the 16 shards within 30 s");
   }
 
-  /// `count` aggregate ids owned by another node than `sender`, not in `taken`.
+  /// `count` aggregate ids, not in `taken`, that `sender` sees owned by `owner` (any node but
+  /// the sender when empty).
   std::vector<std::string> owned_elsewhere(host_process& sender, std::size_t count,
-                                           std::set<std::string>& taken) {
+                                           std::set<std::string>& taken,
+                                           const std::string& owner = {}) {
     std::vector<std::string> ids;
     for (int k = 0; ids.size() < count && k < 1000; ++k) {
       const auto id = "t" + std::to_string(k);
       if (taken.count(id) != 0) continue;
-      const auto owner = sender.owner(id);
-      if (owner == "-" || owner == sender.node_id) continue;
+      const auto found = sender.owner(id);
+      if (found == "-" || found == sender.node_id) continue;
+      if (!owner.empty() && found != owner) continue;
       taken.insert(id);
       ids.push_back(id);
     }
@@ -161,7 +165,14 @@ TEST_CASE(
   std::set<std::string> taken;
   std::map<std::string, std::vector<std::string>> commands_of;  // aggregate -> command ids
   for (auto& sender : cluster.nodes) {
-    for (const auto& id : cluster.owned_elsewhere(*sender, 3, taken)) {
+    // Two aggregates owned by each of the two other nodes: every node forwards and serves.
+    std::vector<std::string> ids;
+    for (auto& owner : cluster.nodes) {
+      if (owner == sender) continue;
+      for (auto& id : cluster.owned_elsewhere(*sender, 2, taken, owner->node_id))
+        ids.push_back(std::move(id));
+    }
+    for (const auto& id : ids) {
       for (int n = 1; n <= 2; ++n) {
         const auto command_id = sender->node_id + "-" + id + "-" + std::to_string(n);
         const auto a = parse_answer(
@@ -185,8 +196,8 @@ TEST_CASE(
   double shards = 0;
   for (auto& n : cluster.nodes) {
     const auto s = n->read_status();
-    CHECK(s.forwarded >= 3);  // its own three aggregates at least
-    CHECK(s.served >= 1);
+    CHECK(s.forwarded >= 8);  // two commands for each of its four aggregates
+    CHECK(s.served >= 8);     // two commands from each of the others, for two aggregates each
     CHECK(n->metric("strata_cluster_commands_forwarded_total") == static_cast<double>(s.forwarded));
     CHECK(n->metric("strata_cluster_commands_served_total") == static_cast<double>(s.served));
     CHECK(n->metric("strata_cluster_forward_failures_total") == 0);
@@ -230,6 +241,15 @@ TEST_CASE("a rejection's code and reason come back intact through forwarding") {
   CHECK(late.status == "rejected");
   CHECK(late.code == "tally_closed");
   CHECK(late.message == "the tally is closed; nothing more is added");
+
+  // The nodes share the journal's host lock; a runtime that is no cluster node is kept out.
+  runtime_config plain;
+  plain.journal.backend = journal_backend::postgres;
+  plain.journal.postgres.conninfo = conninfo;
+  plain.journal.postgres.schema = cluster.schema;
+  auto outsider = runtime::start(plain);
+  REQUIRE_FALSE(outsider);
+  CHECK(outsider.err().code == errc::conflict);
   for (auto& n : cluster.nodes) n->quit();
 }
 
