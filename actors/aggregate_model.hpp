@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/actors/command_json.hpp"
 #include "strata/domain/kernel/aggregate.hpp"
 #include "strata/domain/kernel/input.hpp"
 #include "strata/domain/kernel/json.hpp"
@@ -83,6 +84,21 @@ class aggregate_model {
   /// The state as JSON (for snapshots and inspection).
   virtual std::string encode_state(const std::any& state) const = 0;
   virtual result<std::any> decode_state(std::string_view json_text) const = 0;
+
+  /// The command (an `A::command`) as JSON text, the form a command crosses between the
+  /// nodes of a cluster in (actors/command_json.hpp). Errors: `invalid_argument` when
+  /// `command` holds the wrong type or does not encode; `unsupported` for a model without a
+  /// wire form.
+  virtual result<std::string> encode_command(const std::any& command) const {
+    static_cast<void>(command);
+    return error{errc::unsupported, std::string{type()} + " commands have no wire form"};
+  }
+  /// The command `json_text` (from `encode_command`) holds, as an `A::command`. Errors:
+  /// `invalid_argument` when it does not decode; `unsupported` as above.
+  virtual result<std::any> decode_command(std::string_view json_text) const {
+    static_cast<void>(json_text);
+    return error{errc::unsupported, std::string{type()} + " commands have no wire form"};
+  }
 };
 
 template <class A>
@@ -159,6 +175,20 @@ class decider_model final : public aggregate_model {
   std::string encode_state(const std::any& state) const override {
     const auto* s = std::any_cast<state_t>(&state);
     return s == nullptr ? std::string{} : json::to_json(*s);
+  }
+
+  result<std::string> encode_command(const std::any& command) const override {
+    const auto* c = std::any_cast<command_t>(&command);
+    if (c == nullptr)
+      return error{errc::invalid_argument,
+                   std::string{"command is not a "} + std::string{A::type} + " command"};
+    return actors::encode_command(*c);
+  }
+
+  result<std::any> decode_command(std::string_view text) const override {
+    auto c = actors::decode_command<command_t>(text);
+    if (!c) return std::move(c).err();
+    return std::any{std::move(*c)};
   }
 
   result<std::any> decode_state(std::string_view text) const override {

@@ -7,8 +7,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include <caf/io/middleman.hpp>
+
 #include "strata/actors/detail/actors.hpp"
 #include "strata/actors/detail/handover.hpp"
+#include "strata/actors/detail/node_link_impl.hpp"
 #include "strata/actors/detail/uuid.hpp"
 #include "strata/actors/projection_actor.hpp"
 #include "strata/domain/kernel/input.hpp"
@@ -60,6 +63,9 @@ struct engine::impl {
   };
   mutable std::shared_mutex types_mutex;
   std::unordered_map<std::string, type_entry> types;
+
+  // Set once, under `types_mutex`, by start_network; stopped and destroyed before `sys`.
+  std::unique_ptr<node_link> network;
 
   // Set once, under `types_mutex`, before the writer starts handing it commits (the
   // writer's publish flag orders the two); destroyed before `sys`.
@@ -164,6 +170,13 @@ result<std::unique_ptr<engine>> engine::start(
         options.log);
   }
   p->cfg.set("scheduler.max-threads", std::max<std::size_t>(options.scheduler_threads, 1));
+  if (options.network) {
+    p->cfg.load<caf::io::middleman>();
+    if (options.network_heartbeat.count() > 0) {
+      p->cfg.set("middleman.heartbeat-interval", caf::timespan{options.network_heartbeat});
+      p->cfg.set("middleman.connection-timeout", caf::timespan{options.network_timeout});
+    }
+  }
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
   return std::unique_ptr<engine>{new engine{std::move(p)}};
 }
@@ -301,6 +314,25 @@ result<projection_host*> engine::start_projections(
   return p.projections.get();
 }
 
+result<node_link*> engine::start_network(node_link_options options, node_request_handler handler) {
+  auto& p = *impl_;
+  std::unique_lock<std::shared_mutex> lock{p.types_mutex};
+  if (!p.accepting.load() || !p.sys) return error{errc::unavailable, "runtime is stopping"};
+  if (!p.options.network)
+    return error{errc::invalid_argument, "the engine was started without its network layer"};
+  if (p.network) return error{errc::invalid_argument, "the node endpoint is started already"};
+  auto link = detail::start_node_link(*p.sys, std::move(options), std::move(handler));
+  if (!link) return std::move(link).err();
+  p.network = std::move(*link);
+  return p.network.get();
+}
+
+std::shared_ptr<const aggregate_model> engine::model(std::string_view type) const {
+  std::shared_lock<std::shared_mutex> lock{impl_->types_mutex};
+  auto it = impl_->types.find(std::string{type});
+  return it == impl_->types.end() ? nullptr : it->second.svc->model;
+}
+
 metrics::registry& engine::metrics() const noexcept {
   return *impl_->metrics;
 }
@@ -341,12 +373,16 @@ void engine::stop(std::chrono::milliseconds drain_timeout) {
   p.readers->stop();
   p.deadlines->stop();  // it messages actors: before they go
   if (p.projections) p.projections->stop();
+  // Peers' requests arriving meanwhile were answered `unavailable` (not accepting); requests
+  // to peers not answered yet are answered `unavailable` now.
+  if (p.network) p.network->stop();
   {
     std::unique_lock<std::shared_mutex> lock{p.types_mutex};
     for (auto& [name, t] : p.types) caf::anon_send_exit(t.region, caf::exit_reason::user_shutdown);
     p.types.clear();
   }
-  p.sys.reset();  // blocks until every actor is gone
+  p.network.reset();  // its actor handles go before the system
+  p.sys.reset();      // blocks until every actor is gone
 }
 
 std::string make_time_ordered_id(timestamp now) {

@@ -12,6 +12,7 @@
 #include "strata/actors/aggregate_model.hpp"
 #include "strata/actors/command_result.hpp"
 #include "strata/actors/journal_writer.hpp"
+#include "strata/actors/node_link.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/actors/rehydration.hpp"
 #include "strata/domain/kernel/log.hpp"
@@ -54,6 +55,14 @@ struct engine_options {
   std::size_t max_queued_snapshots = 10000;
   /// Where the engine and its threads report (null: a `stderr_log_sink` at `warning`).
   std::shared_ptr<log_sink> log;
+  /// Loads CAF's network layer, so that `start_network` can publish a node endpoint (a
+  /// cluster node). Off: no network thread, no port.
+  bool network = false;
+  /// With `network`: how often connections to peers carry a heartbeat, and after how long
+  /// without one a connection counts as lost (0: never). Every node of a cluster must use the
+  /// same two values (a node without heartbeats looks silent to one that expects them).
+  std::chrono::milliseconds network_heartbeat{0};
+  std::chrono::milliseconds network_timeout{0};
 };
 
 /// An aggregate's current state as of `at` (a copy; the live actor keeps its own).
@@ -116,6 +125,16 @@ class engine {
   /// null; `unavailable` after `stop`.
   result<projection_host*> start_projections(
       projection_options options, std::shared_ptr<persistence::projection_store_factory> store);
+
+  /// Publishes this engine's node endpoint and starts its connections to peers; `handler`
+  /// answers requests of peers. The link is owned by the engine and valid as long as it;
+  /// `stop()` closes it after the commands in flight were drained. Errors: `invalid_argument`
+  /// when started already or the engine was started without `engine_options::network`;
+  /// `unavailable` when the port cannot be bound or after `stop`.
+  result<node_link*> start_network(node_link_options options, node_request_handler handler);
+
+  /// The model of aggregate `type`, or null when it is not registered.
+  std::shared_ptr<const aggregate_model> model(std::string_view type) const;
 
   /// The registry the engine reports to.
   metrics::registry& metrics() const noexcept;

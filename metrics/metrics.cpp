@@ -254,6 +254,23 @@ void relay_metrics::reconnected() noexcept {
   increment(reconnects_, 1.0);
 }
 
+void cluster_metrics::set_view(std::size_t live_members, std::size_t shards_owned) noexcept {
+  members_->Set(static_cast<double>(live_members));
+  shards_owned_->Set(static_cast<double>(shards_owned));
+}
+
+void cluster_metrics::forwarded() noexcept {
+  increment(forwarded_, 1.0);
+}
+
+void cluster_metrics::forward_failed() noexcept {
+  increment(forward_failures_, 1.0);
+}
+
+void cluster_metrics::served() noexcept {
+  increment(served_, 1.0);
+}
+
 // The families, created once with the registry; children are added per label set.
 struct registry::families {
   explicit families(prometheus::Registry& r)
@@ -382,7 +399,28 @@ struct registry::families {
         relay_reconnects(prometheus::BuildCounter()
                              .Name("strata_relay_reconnects_total")
                              .Help("Broker connections the relay made after losing one.")
-                             .Register(r)) {}
+                             .Register(r)),
+        cluster_members(prometheus::BuildGauge()
+                            .Name("strata_cluster_members")
+                            .Help("Live cluster members this node counted at its last round.")
+                            .Register(r)),
+        cluster_shards_owned(prometheus::BuildGauge()
+                                 .Name("strata_cluster_shards_owned")
+                                 .Help("Shards whose lease this node holds and acts on.")
+                                 .Register(r)),
+        cluster_forwarded(prometheus::BuildCounter()
+                              .Name("strata_cluster_commands_forwarded_total")
+                              .Help("Commands this node sent to the node owning their shard.")
+                              .Register(r)),
+        cluster_forward_failures(
+            prometheus::BuildCounter()
+                .Name("strata_cluster_forward_failures_total")
+                .Help("Forwarded commands answered unavailable: owner unreachable or silent.")
+                .Register(r)),
+        cluster_served(prometheus::BuildCounter()
+                           .Name("strata_cluster_commands_served_total")
+                           .Help("Commands other nodes sent to this node.")
+                           .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& commands;
   prometheus::Family<prometheus::Histogram>& command_duration;
@@ -415,6 +453,11 @@ struct registry::families {
   prometheus::Family<prometheus::Gauge>& relay_connected;
   prometheus::Family<prometheus::Counter>& relay_errors;
   prometheus::Family<prometheus::Counter>& relay_reconnects;
+  prometheus::Family<prometheus::Gauge>& cluster_members;
+  prometheus::Family<prometheus::Gauge>& cluster_shards_owned;
+  prometheus::Family<prometheus::Counter>& cluster_forwarded;
+  prometheus::Family<prometheus::Counter>& cluster_forward_failures;
+  prometheus::Family<prometheus::Counter>& cluster_served;
 };
 
 registry::registry()
@@ -433,6 +476,11 @@ registry::registry()
   relay_.connected_ = &families_->relay_connected.Add({});
   relay_.errors_ = &families_->relay_errors.Add({});
   relay_.reconnects_ = &families_->relay_reconnects.Add({});
+  cluster_.members_ = &families_->cluster_members.Add({});
+  cluster_.shards_owned_ = &families_->cluster_shards_owned.Add({});
+  cluster_.forwarded_ = &families_->cluster_forwarded.Add({});
+  cluster_.forward_failures_ = &families_->cluster_forward_failures.Add({});
+  cluster_.served_ = &families_->cluster_served.Add({});
 }
 
 registry::~registry() {

@@ -274,6 +274,40 @@ class relay_metrics {
   prometheus::Counter* reconnects_ = nullptr;
 };
 
+/// The handles of a cluster node (no labels; see docs/CLUSTER.md).
+///
+/// Obtained from `registry::cluster`; lives as long as its registry. Thread-safe, never
+/// allocates or throws. The series exist (at 0) from the registry's creation.
+class cluster_metrics {
+ public:
+  cluster_metrics(const cluster_metrics&) = delete;
+  cluster_metrics& operator=(const cluster_metrics&) = delete;
+
+  /// Sets `strata_cluster_members` (live members, this node included) and
+  /// `strata_cluster_shards_owned` (shards this node acts on), after a membership round.
+  void set_view(std::size_t live_members, std::size_t shards_owned) noexcept;
+
+  /// Adds one to `strata_cluster_commands_forwarded_total` (sent to their shard's owner).
+  void forwarded() noexcept;
+
+  /// Adds one to `strata_cluster_forward_failures_total` (a forwarded command answered
+  /// `unavailable` by this node: owner unreachable, connection lost or no answer in time).
+  void forward_failed() noexcept;
+
+  /// Adds one to `strata_cluster_commands_served_total` (received from another node).
+  void served() noexcept;
+
+ private:
+  friend class registry;
+  cluster_metrics() = default;
+
+  prometheus::Gauge* members_ = nullptr;
+  prometheus::Gauge* shards_owned_ = nullptr;
+  prometheus::Counter* forwarded_ = nullptr;
+  prometheus::Counter* forward_failures_ = nullptr;
+  prometheus::Counter* served_ = nullptr;
+};
+
 /// All of strata's metric families and, once `expose` succeeded, the HTTP server serving them.
 ///
 /// Thread-safe: every method may be called from any thread. `for_aggregate`, `for_projection`
@@ -320,6 +354,9 @@ class registry {
   /// The event relay's handles.
   relay_metrics& relay() noexcept { return relay_; }
 
+  /// A cluster node's handles.
+  cluster_metrics& cluster() noexcept { return cluster_; }
+
   /// The handles labelled `projection=name`, created on first call. The reference is stable.
   /// REQUIRES: `name` is non-empty.
   projection_metrics& for_projection(std::string_view name);
@@ -337,6 +374,7 @@ class registry {
   std::unique_ptr<families> families_;
   journal_metrics journal_;
   relay_metrics relay_;
+  cluster_metrics cluster_;
 
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<aggregate_metrics>, std::less<>> aggregates_;

@@ -165,8 +165,9 @@ BOOST_DESCRIBE_STRUCT(relay_config, (),
                        confirm_timeout_ms, poll_ms))
 
 /// A node of a cluster (docs/CLUSTER.md): its identity, where peers reach it, and the timing of
-/// membership and leases, which live in the journal's PostgreSQL database. Parsed and validated
-/// only: the runtime does not act on it yet (no networking, forwarding or failover).
+/// membership and leases, which live in the journal's PostgreSQL database. When enabled, the
+/// runtime joins, publishes its endpoint, heartbeats, holds its share of the shard leases and
+/// forwards commands to their shard's owner (failover driving and TLS are not built yet).
 struct cluster_config {
   bool enabled = false;
   /// Unique among the running nodes: 1 to 64 characters of [A-Za-z0-9._-]; needed when enabled.

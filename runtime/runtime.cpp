@@ -12,6 +12,7 @@
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
+#include "strata/runtime/cluster_node.hpp"
 #endif
 #if STRATA_WITH_RABBITMQ
 #include "strata/persistence/rabbitmq/event_relay.hpp"
@@ -145,6 +146,9 @@ struct runtime::impl {
   std::shared_ptr<persistence::journal_factory> journal;
   std::unique_ptr<actors::engine> engine;
   actors::projection_host* projections = nullptr;  ///< Owned by `engine`.
+#if STRATA_WITH_POSTGRES
+  std::unique_ptr<detail::cluster_node> cluster;  ///< When `cluster.enabled`.
+#endif
 #if STRATA_WITH_RABBITMQ
   std::unique_ptr<persistence::event_relay> relay;  ///< When `relay.enabled`.
 #endif
@@ -180,8 +184,18 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   // runs, would race the other's writes and cached state.
   std::unique_ptr<host_lock> host;
   if (!journal_overridden) {
-    // A bounded wait: after a crash the server may not yet have ended the old session.
+    // A bounded wait: after a crash the server may not yet have ended the old session. The
+    // nodes of a cluster share the store: they hold the lock together (shared), which still
+    // keeps `strata rebuild` and a runtime that is no cluster node out.
+#if STRATA_WITH_POSTGRES
+    auto locked =
+        config.cluster.enabled
+            ? lock_postgres_host(config.journal.postgres.conninfo, config.journal.postgres.schema,
+                                 std::chrono::seconds(10), true)
+            : lock_journal_store(config.journal, std::chrono::seconds(10));
+#else
     auto locked = lock_journal_store(config.journal, std::chrono::seconds(10));
+#endif
     if (!locked)
       return error{locked.err().code, "cannot start the runtime: " + locked.err().message};
     host = std::move(*locked);
@@ -205,6 +219,12 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.max_live_per_type = config.aggregates.max_live_per_type;
   o.max_crashes = config.aggregates.max_crashes;
   o.crash_window = std::chrono::milliseconds{config.aggregates.crash_window_ms};
+  if (config.cluster.enabled) {
+    o.network = true;
+    // Every node has the same cluster settings, hence the same two values (CAF notes §8).
+    o.network_heartbeat = std::chrono::milliseconds{config.cluster.heartbeat_interval_ms};
+    o.network_timeout = std::chrono::milliseconds{config.cluster.suspect_timeout_ms};
+  }
   o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
                         : std::make_shared<stderr_log_sink>(config.log.level);
   auto registry = overrides.metrics ? std::move(overrides.metrics) : metrics::registry::create();
@@ -234,6 +254,17 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   if (!read_models) read_models = make_read_models(config.projections);
   if (auto started = p->start_projections(config.projections, read_models); !started)
     return std::move(started).err();
+#if STRATA_WITH_POSTGRES
+  if (config.cluster.enabled) {
+    auto node = detail::cluster_node::start(config.cluster, config.journal, *p->engine, o.log,
+                                            o.command_timeout);
+    if (!node) {
+      p->engine->stop(std::chrono::seconds(1));
+      return error{node.err().code, "cannot join the cluster: " + node.err().message};
+    }
+    p->cluster = std::move(*node);
+  }
+#endif
 #if STRATA_WITH_RABBITMQ
   if (config.relay.enabled) {
     // Its own thread, journal connection and store connection: never on the command path.
@@ -272,6 +303,13 @@ result<void> runtime::add_model(std::shared_ptr<const actors::aggregate_model> m
 
 void runtime::dispatch(std::string_view type, std::string&& id, std::any&& command,
                        command_metadata&& meta, std::function<void(command_result)>&& done) {
+#if STRATA_WITH_POSTGRES
+  if (impl_->cluster) {
+    impl_->cluster->route(type, std::move(id), std::move(command), std::move(meta),
+                          std::move(done));
+    return;
+  }
+#endif
   impl_->engine->send(type, std::move(id), std::move(command), std::move(meta), std::move(done));
 }
 
@@ -348,6 +386,35 @@ std::future<result<std::optional<chain_violation>>> runtime::verify_audit_trail(
   return verify(stream_id{});
 }
 
+result<strata::cluster_status> runtime::cluster_status() const {
+#if STRATA_WITH_POSTGRES
+  if (impl_->cluster) {
+    const auto v = impl_->cluster->view();
+    strata::cluster_status s;
+    s.node_id = v.node_id;
+    s.epoch = v.epoch;
+    s.port = v.port;
+    s.live_members = v.live_members;
+    s.shards_owned = v.shards_owned;
+    s.shards_routed = v.shards_routed;
+    s.forwarded = v.forwarded;
+    s.served = v.served;
+    return s;
+  }
+#endif
+  return error{errc::not_found, "this runtime is no cluster node (cluster.enabled)"};
+}
+
+result<std::string> runtime::owner_of(std::string_view aggregate_type,
+                                      std::string_view aggregate_id) const {
+#if STRATA_WITH_POSTGRES
+  if (impl_->cluster) return impl_->cluster->owner_of(aggregate_type, aggregate_id);
+#endif
+  static_cast<void>(aggregate_type);
+  static_cast<void>(aggregate_id);
+  return error{errc::not_found, "this runtime is no cluster node (cluster.enabled)"};
+}
+
 std::size_t runtime::in_flight() const noexcept {
   return impl_->engine->in_flight();
 }
@@ -374,7 +441,14 @@ result<strata::relay_status> runtime::relay_status() const {
 }
 
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
+#if STRATA_WITH_POSTGRES
+  // No more forwarding; the heartbeats and leases go on while the engine drains.
+  if (impl_->cluster) impl_->cluster->stop_routing();
+#endif
   impl_->engine->stop(drain_timeout);  // the projections too, after the last commits reached them
+#if STRATA_WITH_POSTGRES
+  if (impl_->cluster) impl_->cluster->leave();  // frees this node's leases for the others
+#endif
 #if STRATA_WITH_RABBITMQ
   if (impl_->relay) {
     // What it can publish within the drain time, it publishes now (not while the broker is

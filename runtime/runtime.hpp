@@ -60,6 +60,18 @@ struct runtime_overrides {
   std::shared_ptr<log_sink> log;
 };
 
+/// What a cluster node (`cluster.enabled`, docs/CLUSTER.md) knows of its cluster now.
+struct cluster_status {
+  std::string node_id;
+  std::uint64_t epoch = 0;        ///< This node's membership epoch.
+  std::uint16_t port = 0;         ///< The port peers reach this node on.
+  std::size_t live_members = 0;   ///< Live members at the last heartbeat, this node included.
+  std::size_t shards_owned = 0;   ///< Shards whose lease this node holds and acts on.
+  std::size_t shards_routed = 0;  ///< Shards with a known live owner (this node or a peer).
+  std::uint64_t forwarded = 0;    ///< Commands this node sent to their shard's owner.
+  std::uint64_t served = 0;       ///< Commands other nodes sent to this node.
+};
+
 /// An aggregate's state at a point of its history, rebuilt off to the side.
 template <class A>
 struct historic_view {
@@ -313,6 +325,15 @@ class runtime {
   /// confirmed, the events behind the journal head, and whether it is connected.
   /// Errors: `not_found` when `relay.enabled` is false.
   result<strata::relay_status> relay_status() const;
+
+  /// This node's view of its cluster. Errors: `not_found` when `cluster.enabled` is false.
+  result<strata::cluster_status> cluster_status() const;
+
+  /// The node id that owns the shard of aggregate `aggregate_id` of type `aggregate_type`
+  /// now, as this node knows it ("" when the shard has no live owner). Errors: `not_found`
+  /// when `cluster.enabled` is false.
+  result<std::string> owner_of(std::string_view aggregate_type,
+                               std::string_view aggregate_id) const;
 
   /// Commands admitted and not yet answered.
   std::size_t in_flight() const noexcept;

@@ -13,15 +13,21 @@ constexpr int host_lock_class = 0x53545241;  // "STRA"
 
 class postgres_host_lock final : public host_lock {
  public:
-  postgres_host_lock(std::unique_ptr<pqxx::connection> c, std::string schema, std::string what)
-      : connection_(std::move(c)), schema_(std::move(schema)), what_(std::move(what)) {}
+  postgres_host_lock(std::unique_ptr<pqxx::connection> c, std::string schema, std::string what,
+                     bool shared)
+      : connection_(std::move(c)),
+        schema_(std::move(schema)),
+        what_(std::move(what)),
+        shared_(shared) {}
   ~postgres_host_lock() override {
     // The session's end releases a session-level lock; unlocking first makes it immediate
     // behind a pooling proxy too. A failure here only leaves that to the session's end.
     try {
       pqxx::nontransaction tx{*connection_};
-      static_cast<void>(
-          tx.exec_params("SELECT pg_advisory_unlock($1, hashtext($2))", host_lock_class, schema_));
+      static_cast<void>(tx.exec_params(shared_
+                                           ? "SELECT pg_advisory_unlock_shared($1, hashtext($2))"
+                                           : "SELECT pg_advisory_unlock($1, hashtext($2))",
+                                       host_lock_class, schema_));
     } catch (const std::exception&) {
       connection_.reset();
     }
@@ -35,13 +41,14 @@ class postgres_host_lock final : public host_lock {
   std::unique_ptr<pqxx::connection> connection_;
   std::string schema_;
   std::string what_;
+  bool shared_;
 };
 
 }  // namespace
 
 result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninfo,
                                                       const std::string& schema,
-                                                      std::chrono::milliseconds wait) {
+                                                      std::chrono::milliseconds wait, bool shared) {
   if (!persistence::detail::is_plain_identifier(schema))
     return error{errc::invalid_argument, "'" + schema + "' is not a plain schema name"};
   const std::string what = "(the PostgreSQL advisory lock of schema " + schema + ")";
@@ -54,7 +61,9 @@ result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninf
       pqxx::nontransaction tx{*c};
       tx.exec0("SET lock_timeout = " + std::to_string(wait.count()));
       try {
-        tx.exec_params("SELECT pg_advisory_lock($1, hashtext($2))", host_lock_class, schema);
+        tx.exec_params(shared ? "SELECT pg_advisory_lock_shared($1, hashtext($2))"
+                              : "SELECT pg_advisory_lock($1, hashtext($2))",
+                       host_lock_class, schema);
         taken = true;
       } catch (const pqxx::sql_error& e) {
         if (e.sqlstate() != "55P03") throw;
@@ -62,12 +71,13 @@ result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninf
       if (taken) tx.exec0("SET lock_timeout = 0");
     } else {
       pqxx::nontransaction tx{*c};
-      taken = tx.exec_params1("SELECT pg_try_advisory_lock($1, hashtext($2))", host_lock_class,
-                              schema)[0]
+      taken = tx.exec_params1(shared ? "SELECT pg_try_advisory_lock_shared($1, hashtext($2))"
+                                     : "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                              host_lock_class, schema)[0]
                   .as<bool>();
     }
     if (!taken) return error{errc::conflict, host_lock_held_message(what)};
-    return std::unique_ptr<host_lock>{new postgres_host_lock{std::move(c), schema, what}};
+    return std::unique_ptr<host_lock>{new postgres_host_lock{std::move(c), schema, what, shared}};
   } catch (const pqxx::broken_connection& e) {
     return error{errc::unavailable, doing + ": PostgreSQL unreachable: " + e.what()};
   } catch (const pqxx::sql_error& e) {

@@ -19,11 +19,15 @@ namespace strata {
 /// waiting up to `wait` for a holder to let go (0: not at all). A process killed while it
 /// held the lock keeps it until the server has ended its session, which takes a moment after
 /// the kill: a restarted runtime waits for that (`runtime::start` waits up to 10 s).
+/// With `shared`, the lock is taken in shared mode (pg_advisory_lock_shared): the nodes of a
+/// cluster all hold it together, while a `strata rebuild` or a runtime that is not a cluster
+/// node (both exclusive) is kept out, and kept out of them.
 /// Errors: `conflict` when another session still holds it (a running runtime, or a `strata
 /// rebuild`), with `host_lock_held_message`; `invalid_argument` for a schema that is not a
 /// plain identifier; the connection's errors (`unavailable`).
 result<std::unique_ptr<host_lock>> lock_postgres_host(const std::string& conninfo,
                                                       const std::string& schema,
-                                                      std::chrono::milliseconds wait = {});
+                                                      std::chrono::milliseconds wait = {},
+                                                      bool shared = false);
 
 }  // namespace strata

@@ -19,6 +19,7 @@
 #include <doctest/doctest.h>
 
 #include "strata/persistence/postgres/cluster_store.hpp"
+#include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
 
@@ -26,23 +27,6 @@ namespace strata::persistence {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// The test server (STRATA_TEST_PG), or nothing when it is not set.
-std::optional<std::string> test_server() {
-  const char* conninfo = std::getenv("STRATA_TEST_PG");
-  if (conninfo == nullptr || *conninfo == '\0') return std::nullopt;
-  return std::string{conninfo};
-}
-
-#define STRATA_CLUSTER_SERVER(var)                                                  \
-  auto var##_opt = test_server();                                                   \
-  if (!var##_opt) {                                                                 \
-    MESSAGE(                                                                        \
-        "skipped: STRATA_TEST_PG is not set (source scripts/pg-test-server.sh and " \
-        "call pg_test_server_start)");                                              \
-    return;                                                                         \
-  }                                                                                 \
-  const std::string var = *var##_opt
 
 /// A fresh schema for one test, dropped at its end, and options for its nodes.
 struct cluster_schema {
@@ -453,57 +437,22 @@ TEST_CASE("the shard count is fixed once stored, and a shard outside it is refus
 #ifdef STRATA_CLUSTER_NODE
 /// A node process (tests/cluster/cluster_node.cpp) on the schema; its "ready" line is read.
 struct node_process {
-  pid_t pid = -1;
-  FILE* out = nullptr;
+  cluster_testing::child_process process;
   std::uint64_t epoch = 0;
   std::string lease_epoch;
 
-  node_process(const cluster_schema& schema, const std::string& id, std::uint32_t shard) {
-    const std::vector<std::string> args{STRATA_CLUSTER_NODE, schema.conninfo, schema.schema, id,
-                                        std::to_string(shard)};
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out = fdopen(fds[0], "r");
-    char line[128] = {};
-    REQUIRE_MESSAGE(std::fgets(line, sizeof line, out) != nullptr, "the node process ended early");
+  node_process(const cluster_schema& schema, const std::string& id, std::uint32_t shard)
+      : process({STRATA_CLUSTER_NODE, schema.conninfo, schema.schema, id, std::to_string(shard)}) {
+    const auto line = process.read_line();
     unsigned long long e = 0;
     char lease_text[32] = {};
-    REQUIRE(std::sscanf(line, "ready %llu %31s", &e, lease_text) == 2);
+    REQUIRE_MESSAGE(std::sscanf(line.c_str(), "ready %llu %31s", &e, lease_text) == 2, line);
     epoch = e;
     lease_epoch = lease_text;
   }
 
   /// kill -9, and the exit status seen.
-  void kill_hard() {
-    REQUIRE(kill(pid, SIGKILL) == 0);
-    int status = 0;
-    REQUIRE(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFSIGNALED(status));
-    pid = -1;
-  }
-
-  ~node_process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (out != nullptr) std::fclose(out);
-  }
-  node_process(const node_process&) = delete;
-  node_process& operator=(const node_process&) = delete;
+  void kill_hard() { CHECK(WIFSIGNALED(process.kill_hard())); }
 };
 
 TEST_CASE("a node process killed with SIGKILL is declared dead and a survivor takes its lease") {
@@ -542,12 +491,34 @@ TEST_CASE("a node process killed with SIGKILL is declared dead and a survivor ta
   REQUIRE_MESSAGE(taken, to_string(taken.err()));
   CHECK(taken->lease_epoch == 2);
 
-  // Started again, the node gets epoch 2 and finds its old shard taken.
-  node_process restarted{schema, "node-p", 7};
-  CHECK(restarted.epoch == 2);
-  CHECK(restarted.lease_epoch == "-");
+  // Started again, the node gets epoch 2 and finds its old shard taken. The survivor renews
+  // its lease meanwhile, as a holder does: a process start on a loaded machine can take
+  // longer than the 400 ms lease.
+  std::atomic<bool> renewing{true};
+  std::atomic<bool> renewed{true};
+  std::thread renewer{[&] {
+    while (renewing.load()) {
+      if (!survivor.leases->renew(shard_id{7}, taken->lease_epoch)) renewed = false;
+      std::this_thread::sleep_for(50ms);  // the holder's own cadence
+    }
+  }};
+  struct joined_at_end {
+    std::atomic<bool>& flag;
+    std::thread& thread;
+    ~joined_at_end() {
+      flag = false;
+      if (thread.joinable()) thread.join();
+    }
+  } renewer_guard{renewing, renewer};
+  std::optional<node_process> restarted;
+  restarted.emplace(schema, "node-p", 7);
+  renewing = false;
+  renewer.join();
+  CHECK(renewed.load());
+  CHECK(restarted->epoch == 2);
+  CHECK(restarted->lease_epoch == "-");
   CHECK(row_of(*survivor.membership, "node-p").status == member_status::alive);
-  restarted.kill_hard();
+  restarted->kill_hard();
 }
 #endif
 

@@ -275,6 +275,11 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_relay_connected", "gauge"},
       {"strata_relay_errors_total", "counter"},
       {"strata_relay_reconnects_total", "counter"},
+      {"strata_cluster_members", "gauge"},
+      {"strata_cluster_shards_owned", "gauge"},
+      {"strata_cluster_commands_forwarded_total", "counter"},
+      {"strata_cluster_forward_failures_total", "counter"},
+      {"strata_cluster_commands_served_total", "counter"},
   };
   for (const auto& family : expected) {
     const auto& name = family.first;  // INFO captures it: no structured binding (C++17)

@@ -1,0 +1,59 @@
+#pragma once
+
+// The transport between the nodes of a cluster (docs/CLUSTER.md, "Forwarding"): each node
+// publishes one endpoint with CAF's network layer, and sends requests of opaque text to
+// other nodes' endpoints, getting text back. CAF stays in actors/node_link.cpp; what is
+// carried is up to the caller (actors/cluster_wire.hpp for commands).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/cluster.hpp"
+
+namespace strata::actors {
+
+/// Where a node listens and how long it waits on its peers.
+struct node_link_options {
+  std::string host = "127.0.0.1";  ///< The address the endpoint binds.
+  std::uint16_t port = 0;          ///< 0: any free port (`node_link::port` tells which).
+  /// A connection to a peer not made within this time fails the requests waiting for it.
+  std::chrono::milliseconds connect_timeout{3000};
+  /// A request a peer did not answer within this time fails with `unavailable`.
+  std::chrono::milliseconds request_timeout{12000};
+};
+
+/// Answers one request of a peer: calls `reply` exactly once, from any thread.
+using node_request_handler =
+    std::function<void(std::string request, std::function<void(std::string reply)> reply)>;
+
+/// One node's endpoint and its connections to the others. Owned by the engine that started
+/// it (`engine::start_network`).
+///
+/// Thread-safety: every method may be called from any thread.
+class node_link {
+ public:
+  virtual ~node_link() = default;
+
+  /// The port the endpoint is bound to.
+  virtual std::uint16_t port() const noexcept = 0;
+
+  /// Sends `payload` to the node at `peer` (connecting first when not connected) and calls
+  /// `done` exactly once, on an internal thread: with the peer's reply, or `unavailable` when
+  /// the peer cannot be reached, the connection is lost, no reply came within the request
+  /// timeout, or the link stopped. A lost connection is made again on the next request.
+  virtual void request(const node_address& peer, std::string payload,
+                       std::function<void(result<std::string>)> done) = 0;
+
+  /// Peers connected now.
+  virtual std::size_t connected_peers() const noexcept = 0;
+
+  /// Closes the endpoint and every connection; requests not answered yet get `unavailable`.
+  /// Idempotent.
+  virtual void stop() = 0;
+};
+
+}  // namespace strata::actors

@@ -1,0 +1,115 @@
+// A host program that runs a strata runtime as a cluster node, for the multi-process cases of
+// cluster_forwarding_test.cpp:
+//   strata-cluster-host <conninfo> <schema> <node id>
+// It prints "ready <node id> <port>" once started, then answers one line on stdout for each
+// line on stdin:
+//   status                        -> status <live> <owned> <routed> <forwarded> <served>
+//   owner <id>                    -> owner <node id, or - when none>
+//   raise <id> <amount> <cmd id>  -> result <status> <version> <position> <events> <duplicate>
+//                                    <rejection code or -> <message or ->
+//   close <id> <cmd id>           -> as raise
+//   metric <name>                 -> metric <value of the unlabelled series, or - when none>
+//   quit                          -> stops the runtime and exits 0
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "strata/metrics/metrics.hpp"
+#include "strata/runtime/runtime.hpp"
+#include "tests/cluster/tally.hpp"
+
+using namespace strata;
+using cluster_testing::tally;
+
+namespace {
+
+std::string describe(const command_result& r) {
+  std::string out = "result " + std::string{to_string(r.status)} + " " +
+                    std::to_string(r.at.value) + " " + std::to_string(r.position.value) + " " +
+                    std::to_string(r.records.size()) + " " + (r.duplicate ? "1" : "0") + " ";
+  if (r.why) return out + r.why->code + " " + r.why->message;
+  if (r.failure) return out + "- " + r.failure->message;
+  return out + "- -";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: strata-cluster-host <conninfo> <schema> <node id>\n");
+    return 2;
+  }
+  runtime_config config;
+  config.journal.backend = journal_backend::postgres;
+  config.journal.postgres.conninfo = argv[1];
+  config.journal.postgres.schema = argv[2];
+  config.projections.backend = projections_backend::postgres;
+  config.projections.postgres.conninfo = argv[1];
+  config.projections.postgres.schema = std::string{argv[2]} + "_read";
+  config.cluster.enabled = true;
+  config.cluster.node_id = argv[3];
+  config.cluster.host = "127.0.0.1";
+  config.cluster.port = 0;
+  config.cluster.shard_count = 16;
+  config.cluster.heartbeat_interval_ms = 100;
+  config.cluster.suspect_timeout_ms = 1000;
+  config.cluster.dead_timeout_ms = 3000;
+  config.cluster.lease_duration_ms = 1000;
+  config.commands.timeout_ms = 5000;
+  auto started = runtime::start(config);
+  if (!started) {
+    std::fprintf(stderr, "%s\n", to_string(started.err()).c_str());
+    return 1;
+  }
+  auto& rt = **started;
+  if (auto added = rt.register_aggregate<tally>(); !added) {
+    std::fprintf(stderr, "%s\n", to_string(added.err()).c_str());
+    return 1;
+  }
+  std::cout << "ready " << argv[3] << " " << rt.cluster_status()->port << std::endl;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in{line};
+    std::string verb;
+    in >> verb;
+    if (verb == "status") {
+      const auto s = rt.cluster_status();
+      std::cout << "status " << s->live_members << " " << s->shards_owned << " " << s->shards_routed
+                << " " << s->forwarded << " " << s->served << std::endl;
+    } else if (verb == "owner") {
+      std::string id;
+      in >> id;
+      const auto owner = rt.owner_of(tally::type, id);
+      std::cout << "owner " << (owner->empty() ? std::string{"-"} : *owner) << std::endl;
+    } else if (verb == "raise" || verb == "close") {
+      std::string id;
+      std::int64_t amount = 0;
+      command_metadata meta;
+      in >> id;
+      if (verb == "raise") in >> amount;
+      in >> meta.command_id;
+      meta.user_id = "user-7";
+      meta.correlation_id = "corr-" + id;
+      meta.causation_id = "cause-" + meta.command_id;
+      tally::command c = cluster_testing::close{};
+      if (verb == "raise") c = cluster_testing::raise{amount, "from " + std::string{argv[3]}};
+      std::cout << describe(rt.send<tally>(id, c, meta).get()) << std::endl;
+    } else if (verb == "metric") {
+      std::string name;
+      in >> name;
+      std::istringstream scrape{rt.metrics().scrape_text()};
+      std::string value = "-";
+      for (std::string row; std::getline(scrape, row);)
+        if (row.rfind(name + " ", 0) == 0) value = row.substr(name.size() + 1);
+      std::cout << "metric " << value << std::endl;
+    } else if (verb == "quit") {
+      rt.stop();
+      return 0;
+    } else {
+      std::cout << "error unknown verb " << verb << std::endl;
+    }
+  }
+  return 0;
+}

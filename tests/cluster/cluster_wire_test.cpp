@@ -1,0 +1,163 @@
+// The wire form of a forwarded command and of its result (actors/cluster_wire.hpp,
+// actors/command_json.hpp): everything a caller reads from a `command_result` survives the
+// trip between two nodes.
+
+#include <string>
+#include <variant>
+
+#include <doctest/doctest.h>
+
+#include "strata/actors/aggregate_model.hpp"
+#include "strata/actors/cluster_wire.hpp"
+#include "tests/cluster/tally.hpp"
+
+namespace strata::cluster_testing {
+namespace {
+
+command_result round_trip(const command_result& r) {
+  auto back = actors::decode_result(actors::encode_result(r));
+  REQUIRE_MESSAGE(back, to_string(back.err()));
+  return std::move(*back);
+}
+
+TEST_CASE("an accepted result crosses with its versions, position and records byte for byte") {
+  command_result r;
+  r.status = command_status::accepted;
+  r.at = version{7};
+  r.position = global_position{42};
+  persistence::event_record e;
+  e.position = global_position{42};
+  e.event_id = "0190a5c4-0000-7000-8000-000000000001";
+  e.event_type = "TallyRaised";
+  e.schema_version = 1;
+  e.aggregate_type = "Tally";
+  e.aggregate_id = "t-1";
+  e.stream_version = version{7};
+  e.time = timestamp{std::chrono::microseconds{1'764'000'000'123'456}};
+  e.user_id = "user-7";
+  e.command_id = "cmd-1";
+  e.correlation_id = "corr";
+  e.causation_id = "cause";
+  e.data = R"({"amount":5,"note":"caf\u00e9 \"quoted\""})";
+  e.hash = "ab12";
+  r.records = {e, e};
+  r.records[1].stream_version = version{8};
+  const auto back = round_trip(r);
+  CHECK(back.status == command_status::accepted);
+  CHECK(back.at == version{7});
+  CHECK(back.position == global_position{42});
+  REQUIRE(back.records.size() == 2);
+  const auto& b = back.records[0];
+  CHECK(b.position == e.position);
+  CHECK(b.event_id == e.event_id);
+  CHECK(b.event_type == e.event_type);
+  CHECK(b.schema_version == 1);
+  CHECK(b.aggregate_type == "Tally");
+  CHECK(b.aggregate_id == "t-1");
+  CHECK(b.stream_version == version{7});
+  CHECK(b.time == e.time);
+  CHECK(b.user_id == e.user_id);
+  CHECK(b.command_id == e.command_id);
+  CHECK(b.correlation_id == e.correlation_id);
+  CHECK(b.causation_id == e.causation_id);
+  CHECK(b.data == e.data);
+  CHECK(b.hash == e.hash);
+  CHECK(back.records[1].stream_version == version{8});
+  CHECK_FALSE(back.duplicate);
+  CHECK_FALSE(back.why);
+  CHECK_FALSE(back.failure);
+  auto typed = back.events<tally>();
+  REQUIRE(typed);
+  CHECK(std::get<raised>((*typed)[0].event).note == "café \"quoted\"");
+}
+
+TEST_CASE("a rejection, a duplicate and every failure status cross intact") {
+  command_result rejected;
+  rejected.status = command_status::rejected;
+  rejected.at = version{3};
+  rejected.why = rejection{"not_positive", "a tally is raised by at least 1, not -5"};
+  const auto r = round_trip(rejected);
+  CHECK(r.status == command_status::rejected);
+  CHECK(r.at == version{3});
+  REQUIRE(r.why);
+  CHECK(r.why->code == "not_positive");
+  CHECK(r.why->message == "a tally is raised by at least 1, not -5");
+
+  command_result duplicate;
+  duplicate.status = command_status::accepted;
+  duplicate.duplicate = true;
+  CHECK(round_trip(duplicate).duplicate);
+
+  for (auto [status, code] : {std::pair{command_status::conflict, errc::conflict},
+                              std::pair{command_status::overloaded, errc::overloaded},
+                              std::pair{command_status::timeout, errc::timeout},
+                              std::pair{command_status::unavailable, errc::unavailable},
+                              std::pair{command_status::failed, errc::invalid_argument},
+                              std::pair{command_status::failed, errc::corrupted}}) {
+    command_result f;
+    f.status = status;
+    f.failure = error{code, "why: " + std::string{to_string(code)}};
+    const auto back = round_trip(f);
+    CHECK(back.status == status);
+    REQUIRE(back.failure);
+    CHECK(back.failure->code == code);
+    CHECK(back.failure->message == f.failure->message);
+  }
+}
+
+TEST_CASE("a forwarded command keeps its metadata and its command decodes to the same value") {
+  auto model = actors::model_of<tally>();
+  tally::command c = raise{12, "note"};
+  auto text = model->encode_command(std::any{c});
+  REQUIRE(text);
+  actors::forwarded_command f;
+  f.type = "Tally";
+  f.aggregate_id = "t-9";
+  f.command = *text;
+  f.meta.command_id = "cmd-9";
+  f.meta.user_id = "u";
+  f.meta.correlation_id = "c";
+  f.meta.causation_id = "k";
+  f.meta.expected_version = version{4};
+  f.from_node = "node-2";
+  auto back = actors::decode_forwarded(actors::encode_forwarded(f));
+  REQUIRE(back);
+  CHECK(back->type == "Tally");
+  CHECK(back->aggregate_id == "t-9");
+  CHECK(back->meta.command_id == "cmd-9");
+  CHECK(back->meta.user_id == "u");
+  CHECK(back->meta.correlation_id == "c");
+  CHECK(back->meta.causation_id == "k");
+  REQUIRE(back->meta.expected_version);
+  CHECK(*back->meta.expected_version == version{4});
+  CHECK(back->from_node == "node-2");
+  auto decoded = model->decode_command(back->command);
+  REQUIRE(decoded);
+  const auto& cmd = std::any_cast<const tally::command&>(*decoded);
+  REQUIRE(std::holds_alternative<raise>(cmd));
+  CHECK(std::get<raise>(cmd).amount == 12);
+  CHECK(std::get<raise>(cmd).note == "note");
+
+  // The second alternative, an empty struct, is told apart by its index.
+  auto closing = model->decode_command(*model->encode_command(std::any{tally::command{close{}}}));
+  REQUIRE(closing);
+  CHECK(std::holds_alternative<close>(std::any_cast<const tally::command&>(*closing)));
+
+  f.meta.expected_version.reset();
+  CHECK_FALSE(actors::decode_forwarded(actors::encode_forwarded(f))->meta.expected_version);
+}
+
+TEST_CASE("malformed wire text is refused as invalid, never thrown") {
+  auto model = actors::model_of<tally>();
+  CHECK(model->decode_command("not json").err().code == errc::invalid_argument);
+  CHECK(model->decode_command(R"({"alt":5,"data":{}})").err().code == errc::invalid_argument);
+  CHECK(model->decode_command(R"({"alt":0})").err().code == errc::invalid_argument);
+  CHECK(model->encode_command(std::any{42}).err().code == errc::invalid_argument);
+  CHECK(actors::decode_forwarded("[1]").err().code == errc::invalid_argument);
+  CHECK(actors::decode_forwarded(R"({"type":"Tally"})").err().code == errc::invalid_argument);
+  CHECK(actors::decode_result("{}").err().code == errc::invalid_argument);
+  CHECK(actors::decode_result(R"({"status":0,"records":{}})").err().code == errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace strata::cluster_testing
