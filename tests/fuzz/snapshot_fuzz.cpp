@@ -23,17 +23,6 @@ namespace {
 
 using namespace strata;
 
-bool has_double(const boost::json::value& v) {
-  if (v.is_double()) return true;
-  if (const auto* a = v.if_array())
-    for (const auto& x : *a)
-      if (has_double(x)) return true;
-  if (const auto* o = v.if_object())
-    for (const auto& m : *o)
-      if (has_double(m.value())) return true;
-  return false;
-}
-
 void decode_state(const actors::aggregate_model& model, const std::string& state_json) {
   auto state = model.decode_state(state_json);
   if (!state) return;
@@ -59,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // load. The byte-for-byte property is checked for states without one (the shop's states
   // hold integers only); a found input with a double is tests/fuzz/corpus/snapshot/
   // double-drift.json.
-  if (!has_double(boost::json::parse(body->state_json)) &&
+  if (!fuzz::has_double(boost::json::parse(body->state_json)) &&
       actors::encode_snapshot_body(again->state_json, again->recent) != encoded)
     fuzz::property_violated();
   for (const auto& model : models) decode_state(*model, body->state_json);
