@@ -108,7 +108,8 @@ TEST_CASE("an aggregate's queue beyond its bound answers overloaded at once") {
 TEST_CASE(
     "commands waiting behind a slow append time out at their deadline and are never applied") {
   actors::engine_options o;
-  o.command_timeout = std::chrono::milliseconds(100);
+  // Long enough for a first command under ThreadSanitizer, which runs it several times slower.
+  o.command_timeout = std::chrono::milliseconds(400);
   order_engine t{o};
   REQUIRE(t.run("o-1", place_order()).is_accepted());
   t.faults->hold();  // the first command's append waits until released
