@@ -64,7 +64,10 @@ set -uo pipefail
 case "\${1:-}" in
   start)
     if (echo >/dev/tcp/127.0.0.1/$amqp_port) 2>/dev/null; then exit 0; fi
-    setsid $bindir/rabbitmq-server >>'$dir/log/console.log' 2>&1 </dev/null &
+    # The node keeps no descriptor of whoever started it (a test's pipes, a sanitizer's
+    # symbolizer), or a test runner would wait for it: only 0-2, all redirected here.
+    ( for fd in /proc/\$BASHPID/fd/*; do fd=\${fd##*/}; if (( fd > 2 )); then eval "exec \$fd>&-"; fi; done 2>/dev/null
+      exec setsid $bindir/rabbitmq-server >>'$dir/log/console.log' 2>&1 </dev/null ) &
     echo \$! >'$dir/launcher.pid'
     # Ready once it listens for AMQP and the node reports its boot complete (bounded: 60 s).
     deadline=\$((SECONDS + 60))
