@@ -22,7 +22,15 @@ pg_test_server_start() {
   PG_TEST_RUN=("${run[@]}")
   export STRATA_TEST_PG="host=127.0.0.1 port=$port user=strata dbname=postgres"
   # Tests that stop and restart the server mid-run prefix "stop -m fast" / "start -w" with this.
-  export STRATA_TEST_PG_CTL="${run[*]} $bindir/pg_ctl -D $PG_TEST_DIR/data -l $PG_TEST_DIR/server.log"
+  # The server it starts keeps no descriptor of the test that ran it (a test's pipes, a
+  # sanitizer's symbolizer), or the test runner would wait for the server: only 0-2.
+  cat >"$PG_TEST_DIR/ctl" <<CTL
+#!/usr/bin/env bash
+for fd in /proc/\$\$/fd/*; do fd=\${fd##*/}; if (( fd > 2 )); then eval "exec \$fd>&-"; fi; done 2>/dev/null
+exec ${run[*]} $bindir/pg_ctl -D $PG_TEST_DIR/data -l $PG_TEST_DIR/server.log "\$@"
+CTL
+  chmod +x "$PG_TEST_DIR/ctl"
+  export STRATA_TEST_PG_CTL="$PG_TEST_DIR/ctl"
   echo "test PostgreSQL on 127.0.0.1:$port ($PG_TEST_DIR)"
 }
 
