@@ -42,12 +42,14 @@ report() {
   printf '  %s\n' "${timings[@]}"
 }
 stage() {
-  local name=$1 start=$SECONDS ticks
+  local name=$1 start=$SECONDS ticks status=0
   shift
   echo "=== $name"
   ticks=$(children_ticks $$)
-  "$@"
-  timing "$name" $((SECONDS - start)) $(($(children_ticks $$) - ticks))
+  "$@" || status=$?
+  timing "$name" $((SECONDS - start)) $(($(children_ticks $$) - ticks)) \
+    "$([[ $status -eq 0 ]] || echo "FAILED ($status)")"
+  return $status
 }
 
 # background_stage <name> <command...>: starts the command at nice 19 in a process group of its
