@@ -215,6 +215,7 @@ struct cluster_node::impl {
     }
     plan_shards(v);
     if (!fenced) move_shards(v);
+    // Further leases taken under the same plan of live members (named leases) go here.
     publish_routes(v);
   }
 
@@ -272,33 +273,37 @@ struct cluster_node::impl {
   /// the suspect timeout or whose heartbeat is older than that (database clock). True when a
   /// suspicion was written (rows changed).
   bool probe_peers(const round_view& v) {
-    actors::node_link* to = nullptr;
-    {
-      std::shared_lock<std::shared_mutex> lock{routes_mutex};
-      to = routing ? link : nullptr;
-    }
     const auto now = steady_now_us();
-    bool wrote = false;
     std::map<std::string, probe> kept;
+    {
+      // Shared: the link stays valid while pings are handed to it (`request` only queues).
+      std::shared_lock<std::shared_mutex> lock{routes_mutex};
+      for (const auto& m : v.members) {
+        if (m.node_id == config.node_id || is_final(m.status)) continue;
+        auto& p = kept[m.node_id];
+        if (auto it = probes.find(m.node_id); it != probes.end() && it->second.epoch == m.epoch)
+          p = std::move(it->second);
+        if (!p.slot) {  // first seen at this epoch: it has a suspect timeout to answer
+          p.epoch = m.epoch;
+          p.slot = std::make_shared<probe_slot>();
+          p.slot->answered_us.store(now);
+        }
+        if (!routing || link == nullptr || m.address.port == 0 || p.slot->in_flight.exchange(true))
+          continue;
+        link->request(m.address, std::string{ping_request},
+                      [slot = p.slot, expected = std::string{pong_prefix} + m.node_id + " " +
+                                                 std::to_string(m.epoch)](result<std::string> r) {
+                        if (r && *r == expected) slot->answered_us.store(steady_now_us());
+                        slot->in_flight.store(false);
+                      });
+      }
+    }
+    probes = std::move(kept);
+    bool wrote = false;
     for (const auto& m : v.members) {
-      if (m.node_id == config.node_id || is_final(m.status)) continue;
-      auto& p = kept[m.node_id];
-      if (auto it = probes.find(m.node_id); it != probes.end() && it->second.epoch == m.epoch)
-        p = std::move(it->second);
-      if (!p.slot) {  // first seen at this epoch: it has a suspect timeout to answer
-        p.epoch = m.epoch;
-        p.slot = std::make_shared<probe_slot>();
-        p.slot->answered_us.store(now);
-      }
-      if (to != nullptr && m.address.port != 0 && !p.slot->in_flight.exchange(true)) {
-        to->request(m.address, std::string{ping_request},
-                    [slot = p.slot, expected = std::string{pong_prefix} + m.node_id + " " +
-                                               std::to_string(m.epoch)](result<std::string> r) {
-                      if (r && *r == expected) slot->answered_us.store(steady_now_us());
-                      slot->in_flight.store(false);
-                    });
-      }
-      const bool silent = now - p.slot->answered_us.load() > suspect_timeout_us();
+      auto p = probes.find(m.node_id);
+      if (p == probes.end()) continue;
+      const bool silent = now - p->second.slot->answered_us.load() > suspect_timeout_us();
       const bool stale = m.heartbeat_age_us > suspect_timeout_us();
       if (!silent && !stale) continue;
       if (std::find(m.suspected_by.begin(), m.suspected_by.end(), config.node_id) !=
@@ -315,7 +320,6 @@ struct cluster_node::impl {
         log.debug("suspecting node " + m.node_id + " was refused: " + to_string(done.err()));
       }
     }
-    probes = std::move(kept);
     return wrote;
   }
 
@@ -370,6 +374,8 @@ struct cluster_node::impl {
       auto& h = held[s];
       const bool mine = v.plan[s] == config.node_id;
       if (h.lease_epoch != 0) {
+        // Planned here again before the hand-off ended: it acts again once re-passivated.
+        if (mine && h.phase == shard_phase::handing_off) h.phase = shard_phase::warming;
         if (!mine && h.phase != shard_phase::handing_off) {
           stop_acting(s);  // before `in_flight` is read (see there)
           h.phase = shard_phase::handing_off;
