@@ -30,8 +30,14 @@ std::string describe(const command_result& r) {
   std::string out = "result " + std::string{to_string(r.status)} + " " +
                     std::to_string(r.at.value) + " " + std::to_string(r.position.value) + " " +
                     std::to_string(r.records.size()) + " " + (r.duplicate ? "1" : "0") + " ";
-  if (r.why) return out + r.why->code + " " + r.why->message;
-  if (r.failure) return out + "- " + r.failure->message;
+  // One line per answer: a message of several lines (a database error's detail) is joined.
+  auto one_line = [](std::string text) {
+    for (auto& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    return text;
+  };
+  if (r.why) return out + r.why->code + " " + one_line(r.why->message);
+  if (r.failure) return out + "- " + one_line(r.failure->message);
   return out + "- -";
 }
 
