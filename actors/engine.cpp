@@ -327,6 +327,16 @@ result<node_link*> engine::start_network(node_link_options options, node_request
   return p.network.get();
 }
 
+void engine::passivate(std::function<bool(std::string_view type, std::string_view id)> which,
+                       std::function<void()> done) {
+  auto request = std::make_shared<detail::passivation>();
+  request->which = std::move(which);
+  request->done = std::move(done);
+  std::shared_lock<std::shared_mutex> lock{impl_->types_mutex};
+  // After stop() the regions are gone: `done` runs when `request` goes out of scope.
+  for (auto& [name, t] : impl_->types) caf::anon_send(t.region, request);
+}
+
 std::shared_ptr<const aggregate_model> engine::model(std::string_view type) const {
   std::shared_lock<std::shared_mutex> lock{impl_->types_mutex};
   auto it = impl_->types.find(std::string{type});

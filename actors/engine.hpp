@@ -133,6 +133,15 @@ class engine {
   /// `unavailable` when the port cannot be bound or after `stop`.
   result<node_link*> start_network(node_link_options options, node_request_handler handler);
 
+  /// Passivates every aggregate in memory, live or hibernated, for which `which(type, id)` is
+  /// true: commands it was given already finish, and the next command or query for it
+  /// rehydrates a fresh actor from the journal. `done` is called once, from any thread, when
+  /// every region has marked its aggregates (so a command sent after that meets no cached
+  /// state from before). Not for the command path: each region walks the ids it keeps.
+  /// `which` is called on actor threads and must not block.
+  void passivate(std::function<bool(std::string_view type, std::string_view id)> which,
+                 std::function<void()> done);
+
   /// The model of aggregate `type`, or null when it is not registered.
   std::shared_ptr<const aggregate_model> model(std::string_view type) const;
 

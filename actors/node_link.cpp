@@ -96,10 +96,14 @@ struct peer_entry {
   caf::actor handle;
   bool connecting = false;
   std::vector<outbound_ptr> waiting;
+  /// Sent on `handle` and not answered yet: failed at once when the connection is lost (CAF
+  /// 0.17 fails a request to a lost remote actor only at its timeout).
+  std::unordered_map<std::uint64_t, outbound_ptr> sent;
 };
 
 struct connector_state {
   node_link_options options;
+  std::uint64_t next_id = 0;
   std::map<std::string, peer_entry> peers;
   std::shared_ptr<std::atomic<std::size_t>> connected;
 };
@@ -111,12 +115,19 @@ void fail(const outbound_ptr& o, std::string why) {
 void send_to(caf::stateful_actor<connector_state>* self, const caf::actor& peer,
              const outbound_ptr& o) {
   const auto name = endpoint_name(o->peer);
+  const auto id = ++self->state.next_id;
+  self->state.peers[name].sent.emplace(id, o);
   self->request(peer, self->state.options.request_timeout, node_request_atom::value,
                 std::move(o->payload))
-      .then([o](std::string& reply) { o->done(std::move(reply)); },
-            [self, o, name](caf::error& e) {
-              fail(o, "node " + name + " did not answer: " + self->system().render(e));
-            });
+      .then(
+          [self, o, name, id](std::string& reply) {
+            self->state.peers[name].sent.erase(id);
+            o->done(std::move(reply));
+          },
+          [self, o, name, id](caf::error& e) {
+            self->state.peers[name].sent.erase(id);
+            fail(o, "node " + name + " did not answer: " + self->system().render(e));
+          });
 }
 
 caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_link_options options,
@@ -130,6 +141,11 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
       if (p.handle && p.handle.address() == dm.source) {
         p.handle = nullptr;
         self->state.connected->fetch_sub(1, std::memory_order_relaxed);
+        auto sent = std::move(p.sent);
+        p.sent.clear();
+        for (auto& [id, o] : sent)
+          fail(o,
+               "the connection to node " + name + " was lost: " + self->system().render(dm.reason));
       }
     }
   });

@@ -43,8 +43,9 @@ class node_link {
 
   /// Sends `payload` to the node at `peer` (connecting first when not connected) and calls
   /// `done` exactly once, on an internal thread: with the peer's reply, or `unavailable` when
-  /// the peer cannot be reached, the connection is lost, no reply came within the request
-  /// timeout, or the link stopped. A lost connection is made again on the next request.
+  /// the peer cannot be reached, the connection is lost (at once: the requests waiting on it
+  /// fail then), no reply came within the request timeout, or the link stopped. A lost
+  /// connection is made again on the next request.
   virtual void request(const node_address& peer, std::string payload,
                        std::function<void(result<std::string>)> done) = 0;
 

@@ -214,6 +214,29 @@ void on_tick(self_ptr self) {
   }
 }
 
+// Passivates the children `p` selects: the dormant are dropped, the live drain and go (a
+// hibernating one goes instead of becoming dormant), so that their next command rehydrates
+// from the journal. Children already draining to go are left as they are.
+void on_passivate(self_ptr self, const passivation& p) {
+  auto& st = self->state;
+  const auto type = st.svc->model->type();
+  for (child* c = st.dormant.oldest; c != nullptr;) {
+    child* next = c->newer;
+    if (p.which(type, *c->id)) drop_dormant(self, *c);
+    c = next;
+  }
+  for (child* c = st.live.oldest; c != nullptr; c = c->newer) {
+    if (!p.which(type, *c->id)) continue;
+    if (!c->draining) {
+      drain_child(self, *c);
+    } else if (c->hibernating) {
+      // Its state is handed back but not kept (`on_dormant` ignores it); its end is a stop.
+      c->hibernating = false;
+      st.svc->metrics->passivated();
+    }
+  }
+}
+
 // A hibernating child handed its state back and ended: keep the state, or, when commands
 // arrived meanwhile, start an actor from it at once and give them to it, in order.
 void on_dormant(self_ptr self, caf::actor_id from, dormant_ptr& d) {
@@ -288,6 +311,7 @@ caf::behavior region_behavior(self_ptr self, std::shared_ptr<type_services> svc)
       },
       [=](crashed_atom, const std::string& id) { count_crash(self, id); },
       [=](dormant_atom, caf::actor_id from, dormant_ptr& d) { on_dormant(self, from, d); },
+      [=](passivation_ptr& p) { on_passivate(self, *p); },
       [=](tick_atom) {
         on_tick(self);
         self->delayed_send(self, period, tick_atom::value);

@@ -271,6 +271,26 @@ void cluster_metrics::served() noexcept {
   increment(served_, 1.0);
 }
 
+void cluster_metrics::forward_done(double seconds) noexcept {
+  observe(forward_duration_, non_negative(seconds));
+}
+
+void cluster_metrics::suspected() noexcept {
+  increment(suspicions_, 1.0);
+}
+
+void cluster_metrics::declared_dead() noexcept {
+  increment(declarations_, 1.0);
+}
+
+void cluster_metrics::fenced() noexcept {
+  increment(fenced_, 1.0);
+}
+
+void cluster_metrics::handed_off() noexcept {
+  increment(handoffs_, 1.0);
+}
+
 // The families, created once with the registry; children are added per label set.
 struct registry::families {
   explicit families(prometheus::Registry& r)
@@ -420,7 +440,28 @@ struct registry::families {
         cluster_served(prometheus::BuildCounter()
                            .Name("strata_cluster_commands_served_total")
                            .Help("Commands other nodes sent to this node.")
-                           .Register(r)) {}
+                           .Register(r)),
+        cluster_forward_duration(
+            prometheus::BuildHistogram()
+                .Name("strata_cluster_forward_duration_seconds")
+                .Help("Time from forwarding a command to its owner's answer, in seconds.")
+                .Register(r)),
+        cluster_suspicions(prometheus::BuildCounter()
+                               .Name("strata_cluster_suspicions_total")
+                               .Help("Suspicions of peers this node recorded.")
+                               .Register(r)),
+        cluster_declarations(prometheus::BuildCounter()
+                                 .Name("strata_cluster_declarations_total")
+                                 .Help("Peers this node declared dead.")
+                                 .Register(r)),
+        cluster_fenced(prometheus::BuildCounter()
+                           .Name("strata_cluster_fenced_total")
+                           .Help("Heartbeats of this node refused because its epoch was fenced.")
+                           .Register(r)),
+        cluster_handoffs(prometheus::BuildCounter()
+                             .Name("strata_cluster_handoffs_total")
+                             .Help("Shards this node handed to their planned owner.")
+                             .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& commands;
   prometheus::Family<prometheus::Histogram>& command_duration;
@@ -458,6 +499,11 @@ struct registry::families {
   prometheus::Family<prometheus::Counter>& cluster_forwarded;
   prometheus::Family<prometheus::Counter>& cluster_forward_failures;
   prometheus::Family<prometheus::Counter>& cluster_served;
+  prometheus::Family<prometheus::Histogram>& cluster_forward_duration;
+  prometheus::Family<prometheus::Counter>& cluster_suspicions;
+  prometheus::Family<prometheus::Counter>& cluster_declarations;
+  prometheus::Family<prometheus::Counter>& cluster_fenced;
+  prometheus::Family<prometheus::Counter>& cluster_handoffs;
 };
 
 registry::registry()
@@ -481,6 +527,11 @@ registry::registry()
   cluster_.forwarded_ = &families_->cluster_forwarded.Add({});
   cluster_.forward_failures_ = &families_->cluster_forward_failures.Add({});
   cluster_.served_ = &families_->cluster_served.Add({});
+  cluster_.forward_duration_ = &families_->cluster_forward_duration.Add({}, latency_buckets());
+  cluster_.suspicions_ = &families_->cluster_suspicions.Add({});
+  cluster_.declarations_ = &families_->cluster_declarations.Add({});
+  cluster_.fenced_ = &families_->cluster_fenced.Add({});
+  cluster_.handoffs_ = &families_->cluster_handoffs.Add({});
 }
 
 registry::~registry() {

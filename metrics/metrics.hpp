@@ -297,6 +297,25 @@ class cluster_metrics {
   /// Adds one to `strata_cluster_commands_served_total` (received from another node).
   void served() noexcept;
 
+  /// Records in `strata_cluster_forward_duration_seconds` how long a forwarded command took
+  /// from its sending to the owner's answer (or this node's `unavailable`).
+  void forward_done(double seconds) noexcept;
+
+  /// Adds one to `strata_cluster_suspicions_total` (this node recorded a suspicion of a peer).
+  void suspected() noexcept;
+
+  /// Adds one to `strata_cluster_declarations_total` (this node's declaration of a peer as
+  /// dead was written).
+  void declared_dead() noexcept;
+
+  /// Adds one to `strata_cluster_fenced_total` (a heartbeat of this node was refused: its
+  /// epoch was declared dead or superseded, and it stopped acting on every shard).
+  void fenced() noexcept;
+
+  /// Adds one to `strata_cluster_handoffs_total` (a shard released to its planned owner after
+  /// its commands drained and its aggregates were passivated).
+  void handed_off() noexcept;
+
  private:
   friend class registry;
   cluster_metrics() = default;
@@ -306,6 +325,11 @@ class cluster_metrics {
   prometheus::Counter* forwarded_ = nullptr;
   prometheus::Counter* forward_failures_ = nullptr;
   prometheus::Counter* served_ = nullptr;
+  prometheus::Histogram* forward_duration_ = nullptr;
+  prometheus::Counter* suspicions_ = nullptr;
+  prometheus::Counter* declarations_ = nullptr;
+  prometheus::Counter* fenced_ = nullptr;
+  prometheus::Counter* handoffs_ = nullptr;
 };
 
 /// All of strata's metric families and, once `expose` succeeded, the HTTP server serving them.

@@ -138,6 +138,21 @@ struct duplicate_read {
 };
 using duplicate_ptr = std::shared_ptr<duplicate_read>;
 
+/// A host's request to passivate the aggregates `which` selects (`engine::passivate`), shared
+/// by every region: `done` runs when the last region let go of it, having marked its
+/// aggregates (or when a region ended before it got to it).
+struct passivation {
+  std::function<bool(std::string_view type, std::string_view id)> which;
+  std::function<void()> done;
+  passivation() = default;
+  passivation(const passivation&) = delete;
+  passivation& operator=(const passivation&) = delete;
+  ~passivation() {
+    if (done) done();
+  }
+};
+using passivation_ptr = std::shared_ptr<passivation>;
+
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using appended_atom = caf::atom_constant<caf::atom("appended")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
@@ -159,6 +174,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::loaded_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::outcome_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::duplicate_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::dormant_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(strata::actors::detail::passivation_ptr)
 
 // Event bus and projection actors (actors/event_bus.cpp, actors/projection_actor.cpp).
 namespace strata::actors::detail {

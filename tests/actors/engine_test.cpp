@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -170,6 +173,54 @@ TEST_CASE("a stream moved on by another writer gives conflict, then the aggregat
   auto again = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
   CHECK(again.status == command_status::rejected);  // now it knows the order is confirmed
   CHECK(again.why->code == orders::order_already_confirmed);
+}
+
+TEST_CASE(
+    "passivating selected aggregates makes their next command rehydrate from the journal, and "
+    "leaves the others live") {
+  order_engine t;
+  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  REQUIRE(t.run("o-2", place_order()).is_accepted());
+  // Another writer confirms o-1 behind the live actor's back (a node that owned its shard).
+  auto j = t.memory->open();
+  REQUIRE(j);
+  persistence::stream_append a;
+  a.stream = stream_id{"Order", "o-1"};
+  a.expected = version{1};
+  persistence::new_event ev;
+  ev.event_id = "00000000-0000-7000-8000-000000000002";
+  ev.event_type = "OrderConfirmed";
+  ev.data = "{}";
+  a.events.push_back(ev);
+  auto out = (*j)->append({a});
+  REQUIRE(out);
+  REQUIRE((*out)[0]);
+  const std::string spawns = "strata_aggregate_spawns_total{aggregate_type=\"Order\"}";
+  const double spawned = strata::testing::sample(t.engine->metrics().scrape_text(), spawns);
+
+  std::promise<void> marked;
+  std::vector<std::string> asked;
+  std::mutex asked_mutex;
+  t.engine->passivate(
+      [&](std::string_view type, std::string_view id) {
+        std::lock_guard<std::mutex> lock{asked_mutex};
+        asked.emplace_back(std::string{type} + "-" + std::string{id});
+        return id == "o-1";
+      },
+      [&] { marked.set_value(); });
+  REQUIRE(marked.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  {
+    std::lock_guard<std::mutex> lock{asked_mutex};
+    CHECK(std::set<std::string>(asked.begin(), asked.end()) ==
+          std::set<std::string>{"Order-o-1", "Order-o-2"});
+  }
+  // o-1 comes back from the journal, confirmed: a rejection, not a conflict on stale state.
+  auto r = t.run("o-1", orders::add_item{make_line("sku-2", 1)});
+  CHECK(r.status == command_status::rejected);
+  CHECK(r.why->code == orders::order_already_confirmed);
+  // o-2 stayed live: one spawn more in all, o-1's.
+  CHECK(t.run("o-2", orders::add_item{make_line("sku-2", 1)}).is_accepted());
+  CHECK(strata::testing::sample(t.engine->metrics().scrape_text(), spawns) == spawned + 1);
 }
 
 TEST_CASE("a repeated command id returns the original outcome and appends nothing") {

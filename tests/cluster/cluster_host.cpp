@@ -1,6 +1,7 @@
 // A host program that runs a strata runtime as a cluster node, for the multi-process cases of
-// cluster_forwarding_test.cpp:
-//   strata-cluster-host <conninfo> <schema> <node id>
+// cluster_forwarding_test.cpp and cluster_failover_test.cpp:
+//   strata-cluster-host <conninfo> <schema> <node id> [<heartbeat> <suspect> <dead> <lease>]
+// (the four `cluster.*_ms` timings; 100, 1000, 3000 and 1000 when not given).
 // It prints "ready <node id> <port>" once started, then answers one line on stdout for each
 // line on stdin:
 //   status                        -> status <live> <owned> <routed> <forwarded> <served>
@@ -29,16 +30,24 @@ std::string describe(const command_result& r) {
   std::string out = "result " + std::string{to_string(r.status)} + " " +
                     std::to_string(r.at.value) + " " + std::to_string(r.position.value) + " " +
                     std::to_string(r.records.size()) + " " + (r.duplicate ? "1" : "0") + " ";
-  if (r.why) return out + r.why->code + " " + r.why->message;
-  if (r.failure) return out + "- " + r.failure->message;
+  // One line per answer: a message of several lines (a database error's detail) is joined.
+  auto one_line = [](std::string text) {
+    for (auto& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    return text;
+  };
+  if (r.why) return out + r.why->code + " " + one_line(r.why->message);
+  if (r.failure) return out + "- " + one_line(r.failure->message);
   return out + "- -";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: strata-cluster-host <conninfo> <schema> <node id>\n");
+  if (argc != 4 && argc != 8) {
+    std::fprintf(stderr,
+                 "usage: strata-cluster-host <conninfo> <schema> <node id> "
+                 "[<heartbeat ms> <suspect ms> <dead ms> <lease ms>]\n");
     return 2;
   }
   runtime_config config;
@@ -57,6 +66,12 @@ int main(int argc, char** argv) {
   config.cluster.suspect_timeout_ms = 1000;
   config.cluster.dead_timeout_ms = 3000;
   config.cluster.lease_duration_ms = 1000;
+  if (argc == 8) {
+    config.cluster.heartbeat_interval_ms = static_cast<std::uint32_t>(std::stoul(argv[4]));
+    config.cluster.suspect_timeout_ms = static_cast<std::uint32_t>(std::stoul(argv[5]));
+    config.cluster.dead_timeout_ms = static_cast<std::uint32_t>(std::stoul(argv[6]));
+    config.cluster.lease_duration_ms = static_cast<std::uint32_t>(std::stoul(argv[7]));
+  }
   config.commands.timeout_ms = 5000;
   auto started = runtime::start(config);
   if (!started) {

@@ -95,6 +95,9 @@ class child_process {
     return status;
   }
 
+  /// Sends `signal` to the program (SIGSTOP, SIGCONT); true when it was delivered.
+  bool send_signal(int signal) { return pid_ > 0 && kill(pid_, signal) == 0; }
+
   /// kill -9; the wait status seen.
   int kill_hard() {
     REQUIRE(kill(pid_, SIGKILL) == 0);
