@@ -37,6 +37,10 @@ struct projection_options {
   /// (`strata_mailbox_backlog_messages{actor_kind="projection"}`) and sets every projection's
   /// lag series again from the current head.
   std::chrono::milliseconds backlog_sample_interval{250};
+  /// When not 0, each projection also reads the journal this often, for events the bus never
+  /// brings: those other processes committed (the nodes of a cluster share the journal, and
+  /// each node's bus carries its own commits only). 0: the bus and its gaps only.
+  std::chrono::milliseconds journal_poll{0};
 };
 
 using strata::projection_lag;

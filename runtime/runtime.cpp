@@ -121,6 +121,10 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
   return nullptr;
 }
 
+/// How often a projection running on a cluster node reads the journal for the events other
+/// nodes committed: the lag of read-your-writes through another node.
+constexpr std::chrono::milliseconds cluster_journal_poll{50};
+
 #if STRATA_WITH_RABBITMQ
 // Its own thread, journal connection and store connection: never on the command path.
 result<std::unique_ptr<persistence::event_relay>> start_relay(
@@ -186,7 +190,8 @@ struct runtime::impl {
   bool shared_read_models = false;
 
   result<void> start_projections(const projections_config& c,
-                                 std::shared_ptr<persistence::projection_store_factory> store);
+                                 std::shared_ptr<persistence::projection_store_factory> store,
+                                 bool cluster_enabled);
   /// Adds `p`: at once without a cluster, under its lease in one.
   result<void> add_projection(std::shared_ptr<persistence::projection> p, projection_start how);
 };
@@ -294,7 +299,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                           config.projections.backend == projections_backend::postgres;
   auto read_models = std::move(overrides.read_models);
   if (!read_models) read_models = make_read_models(config.projections);
-  if (auto started = p->start_projections(config.projections, read_models); !started)
+  if (auto started = p->start_projections(config.projections, read_models, config.cluster.enabled);
+      !started)
     return std::move(started).err();
 #if STRATA_WITH_POSTGRES
   if (config.cluster.enabled) {
@@ -545,14 +551,17 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 }
 
 result<void> runtime::impl::start_projections(
-    const projections_config& c,
-    std::shared_ptr<persistence::projection_store_factory> read_models) {
+    const projections_config& c, std::shared_ptr<persistence::projection_store_factory> read_models,
+    bool cluster_enabled) {
   if (!read_models) read_models = make_read_models(c);
   actors::projection_options o;
   o.batch_events = c.batch_events;
   o.buffer_events = c.buffer_events;
   o.on_poison = c.on_poison;
   o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
+  // Cluster nodes commit to one journal, and a node's bus carries its own commits only: the
+  // node running a projection also reads the journal for the other nodes' events.
+  if (cluster_enabled) o.journal_poll = cluster_journal_poll;
   auto host = engine->start_projections(o, std::move(read_models));
   if (!host) return std::move(host).err();
   projections = *host;

@@ -9,6 +9,10 @@
 //                                    <rejection code or -> <message or ->
 //   close <id> <cmd id>           -> as raise
 //   metric <name>                 -> metric <value of the unlabelled series, or - when none>
+//   project                       -> project ok | project <error>  (adds tally_log.hpp's)
+//   singletons                    -> singletons <leases this node runs, space separated>
+//   lag                           -> lag <position> (tally_log's, or - and the error)
+//   wait <position> <ms>          -> wait ok | wait <error>  (tally_log reached the position)
 //   quit                          -> stops the runtime and exits 0
 
 #include <cstdio>
@@ -19,6 +23,7 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/cluster/tally.hpp"
+#include "tests/cluster/tally_log.hpp"
 
 using namespace strata;
 using cluster_testing::tally;
@@ -104,6 +109,26 @@ int main(int argc, char** argv) {
       for (std::string row; std::getline(scrape, row);)
         if (row.rfind(name + " ", 0) == 0) value = row.substr(name.size() + 1);
       std::cout << "metric " << value << std::endl;
+    } else if (verb == "project") {
+      auto added = rt.add_projection(std::make_shared<cluster_testing::tally_log>(argv[3]));
+      std::cout << "project " << (added ? std::string{"ok"} : to_string(added.err())) << std::endl;
+    } else if (verb == "singletons") {
+      std::cout << "singletons";
+      const auto s = rt.cluster_status();
+      for (const auto& key : s->singletons) std::cout << " " << key;
+      std::cout << std::endl;
+    } else if (verb == "lag") {
+      const auto lag = rt.projection_lag(cluster_testing::tally_log::projection_name);
+      std::cout << "lag "
+                << (lag ? std::to_string(lag->position.value) : "- " + to_string(lag.err()))
+                << std::endl;
+    } else if (verb == "wait") {
+      std::uint64_t position = 0;
+      std::int64_t ms = 0;
+      in >> position >> ms;
+      const auto waited = rt.wait_for(cluster_testing::tally_log::projection_name,
+                                      global_position{position}, std::chrono::milliseconds{ms});
+      std::cout << "wait " << (waited ? std::string{"ok"} : to_string(waited.err())) << std::endl;
     } else if (verb == "quit") {
       rt.stop();
       return 0;
