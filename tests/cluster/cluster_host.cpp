@@ -13,9 +13,13 @@
 //   singletons                    -> singletons <leases this node runs, space separated>
 //   lag                           -> lag <position> (tally_log's, or - and the error)
 //   wait <position> <ms>          -> wait ok | wait <error>  (tally_log reached the position)
+//   relay                         -> relay <confirmed position> | relay - <error>
+// With STRATA_CLUSTER_RELAY_URL set, the node enables the relay to that broker, on exchange
+// STRATA_CLUSTER_RELAY_EXCHANGE.
 //   quit                          -> stops the runtime and exits 0
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -63,6 +67,12 @@ int main(int argc, char** argv) {
   config.cluster.dead_timeout_ms = 3000;
   config.cluster.lease_duration_ms = 1000;
   config.commands.timeout_ms = 5000;
+  if (const char* url = std::getenv("STRATA_CLUSTER_RELAY_URL"); url != nullptr && *url != '\0') {
+    config.relay.enabled = true;
+    config.relay.rabbitmq.url = url;
+    if (const char* exchange = std::getenv("STRATA_CLUSTER_RELAY_EXCHANGE"); exchange != nullptr)
+      config.relay.rabbitmq.exchange = exchange;
+  }
   auto started = runtime::start(config);
   if (!started) {
     std::fprintf(stderr, "%s\n", to_string(started.err()).c_str());
@@ -129,6 +139,10 @@ int main(int argc, char** argv) {
       const auto waited = rt.wait_for(cluster_testing::tally_log::projection_name,
                                       global_position{position}, std::chrono::milliseconds{ms});
       std::cout << "wait " << (waited ? std::string{"ok"} : to_string(waited.err())) << std::endl;
+    } else if (verb == "relay") {
+      const auto s = rt.relay_status();
+      std::cout << "relay " << (s ? std::to_string(s->confirmed.value) : "- " + to_string(s.err()))
+                << std::endl;
     } else if (verb == "quit") {
       rt.stop();
       return 0;
