@@ -342,7 +342,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
           std::lock_guard<std::mutex> lock{rt->relay_mutex};
           running = std::move(rt->relay);
         }
-        if (running) running->stop();  // its batch in hand is confirmed and checkpointed first
+        // A batch in flight, unconfirmed, is published again by the next holder (at least once).
+        if (running) running->stop();
       };
       p->singletons->add(std::move(relay));
     }
