@@ -109,10 +109,18 @@ caf::behavior projection_actor(self_ptr self, caf::actor bus,
   });
   self->send(st.bus, bus_sub_atom::value, st.status);
   schedule_tick(self, std::chrono::milliseconds{0});
+  if (st.options.journal_poll.count() > 0)
+    self->delayed_send(self, st.options.journal_poll, proj_poll_atom::value);
   return {
       [=](proj_tick_atom) {
         self->state.tick_pending = false;
         catch_up_step(self);
+      },
+      [=](proj_poll_atom) {
+        auto& s = self->state;
+        // A tick already pending reads the journal anyway.
+        if (!s.tick_pending) catch_up_step(self);
+        self->delayed_send(self, s.options.journal_poll, proj_poll_atom::value);
       },
       [=](const record_batch& batch) {
         self->send(self->state.bus, bus_ack_atom::value, batch->size());

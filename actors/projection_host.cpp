@@ -22,9 +22,18 @@ struct projection_host::impl {
 
   struct entry {
     std::string name;
-    caf::actor actor;
+    caf::actor actor;  ///< Null while idle (`add_idle`, `stop_one`).
     std::shared_ptr<detail::projection_status> status;
+    std::shared_ptr<persistence::projection> projection;  ///< Kept to start it (`start_one`).
   };
+  /// A projection's runner started on its journal connection, ready to be spawned.
+  struct prepared {
+    std::shared_ptr<persistence::projection_runner> runner;
+    std::unique_ptr<persistence::journal> journal;
+  };
+  /// Held by `start_one`, `stop_one` and `stop` throughout: a projection is never started or
+  /// stopped while the host stops.
+  std::mutex run_mutex;
   mutable std::mutex mutex;
   std::vector<entry> entries;
   bool stopped = false;
@@ -47,10 +56,53 @@ struct projection_host::impl {
     return error{errc::not_found, "projection '" + std::string{name} + "' is not registered"};
   }
 
+  // Opens the journal and read-model connections of `p` and starts its runner on them.
+  result<prepared> prepare(const std::shared_ptr<persistence::projection>& p,
+                           projection_start how) {
+    auto j = journal->open();
+    if (!j) return std::move(j).err();
+    auto last = (*j)->last_position();
+    if (!last) return std::move(last).err();
+    raise_head(last->value);
+    auto s = store->open();
+    if (!s) return std::move(s).err();
+    auto runner =
+        std::make_shared<persistence::projection_runner>(p, std::move(*s), options.on_poison, clk);
+    if (auto started = runner->start(**j, how); !started) return std::move(started).err();
+    return prepared{std::move(runner), std::move(*j)};
+  }
+
+  caf::actor spawn(prepared&& ready, const std::shared_ptr<detail::projection_status>& status) {
+    auto actor = detail::spawn_projection(
+        *sys, bus, std::move(ready.runner),
+        std::shared_ptr<persistence::journal>{std::move(ready.journal)}, status, options);
+    detail::release_spawning_thread();
+    return actor;
+  }
+
+  // Checks a new registration; turns on publishing. REQUIRES: `mutex` held.
+  result<void> admit_locked(const std::string& name) {
+    if (stopped) return error{errc::unavailable, "projections are stopped"};
+    for (const auto& e : entries)
+      if (e.name == name)
+        return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
+    // Before the journal's head is read and the projection catches up: every commit from
+    // here on reaches the bus, the earlier ones are in the journal.
+    if (!publishing) {
+      publishing = true;
+      if (start_publishing) start_publishing();
+    }
+    return ok();
+  }
+
   result<void> control(std::string_view name, detail::projection_control::kind what,
                        global_position position) {
     auto e = find(name);
     if (!e) return std::move(e).err();
+    if (!e->actor)
+      return error{errc::unavailable, "projection '" + std::string{name} +
+                                          "' does not run on this node (a cluster node without "
+                                          "its lease): ask the node that runs it"};
     auto c = std::make_shared<detail::projection_control>();
     c->what = what;
     c->position = position;
@@ -110,48 +162,77 @@ result<void> projection_host::add(std::shared_ptr<persistence::projection> p,
   const std::string name{p->name()};
   {
     std::lock_guard<std::mutex> lock{impl_->mutex};
-    if (impl_->stopped) return error{errc::unavailable, "projections are stopped"};
-    for (const auto& e : impl_->entries)
-      if (e.name == name)
-        return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
-    // Before the journal's head is read and the projection catches up: every commit from
-    // here on reaches the bus, the earlier ones are in the journal.
-    if (!impl_->publishing) {
-      impl_->publishing = true;
-      if (impl_->start_publishing) impl_->start_publishing();
-    }
+    if (auto admitted = impl_->admit_locked(name); !admitted) return admitted;
   }
-  auto j = impl_->journal->open();
-  if (!j) return std::move(j).err();
-  auto last = (*j)->last_position();
-  if (!last) return std::move(last).err();
-  impl_->raise_head(last->value);
-  auto s = impl_->store->open();
-  if (!s) return std::move(s).err();
-  auto runner = std::make_shared<persistence::projection_runner>(
-      p, std::move(*s), impl_->options.on_poison, impl_->clk);
-  if (auto started = runner->start(**j, how); !started) return started;
+  auto ready = impl_->prepare(p, how);
+  if (!ready) return std::move(ready).err();
   auto status = std::make_shared<detail::projection_status>(
       impl_->head, impl_->metrics->for_projection(name), impl_->clk);
-  status->update(runner->position(), runner->is_stopped(), std::nullopt);
+  status->update(ready->runner->position(), ready->runner->is_stopped(), std::nullopt);
 
   std::lock_guard<std::mutex> lock{impl_->mutex};
   if (impl_->stopped) return error{errc::unavailable, "projections are stopped"};
   for (const auto& e : impl_->entries)
     if (e.name == name)
       return error{errc::invalid_argument, "projection '" + name + "' is registered already"};
-  auto actor = detail::spawn_projection(*impl_->sys, impl_->bus, std::move(runner),
-                                        std::shared_ptr<persistence::journal>{std::move(*j)},
-                                        status, impl_->options);
-  detail::release_spawning_thread();
-  impl_->entries.push_back(impl::entry{name, std::move(actor), std::move(status)});
+  auto actor = impl_->spawn(std::move(*ready), status);
+  impl_->entries.push_back(impl::entry{name, std::move(actor), std::move(status), std::move(p)});
   return ok();
+}
+
+result<void> projection_host::add_idle(std::shared_ptr<persistence::projection> p) {
+  if (!p || p->name().empty())
+    return error{errc::invalid_argument, "a projection needs a non-empty name"};
+  const std::string name{p->name()};
+  auto status = std::make_shared<detail::projection_status>(
+      impl_->head, impl_->metrics->for_projection(name), impl_->clk);
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  if (auto admitted = impl_->admit_locked(name); !admitted) return admitted;
+  impl_->entries.push_back(impl::entry{name, caf::actor{}, std::move(status), std::move(p)});
+  return ok();
+}
+
+result<void> projection_host::start_one(std::string_view name) {
+  std::lock_guard<std::mutex> running{impl_->run_mutex};
+  auto e = impl_->find(name);
+  if (!e) return std::move(e).err();
+  if (e->actor) return ok();
+  auto ready = impl_->prepare(e->projection, projection_start::resume);
+  if (!ready) return std::move(ready).err();
+  e->status->update(ready->runner->position(), ready->runner->is_stopped(), std::nullopt);
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  if (impl_->stopped) return error{errc::unavailable, "projections are stopped"};
+  for (auto& entry : impl_->entries)
+    if (entry.name == name) entry.actor = impl_->spawn(std::move(*ready), e->status);
+  return ok();
+}
+
+void projection_host::stop_one(std::string_view name) {
+  std::lock_guard<std::mutex> running{impl_->run_mutex};
+  caf::actor actor;
+  {
+    std::lock_guard<std::mutex> lock{impl_->mutex};
+    if (impl_->stopped) return;
+    for (auto& e : impl_->entries)
+      if (e.name == name) std::swap(actor, e.actor);
+  }
+  if (!actor) return;
+  {
+    // The exit message queues behind what was sent before, and a batch is one message: the
+    // batch in hand commits its checkpoint before `down_msg`.
+    caf::scoped_actor self{*impl_->sys};
+    self->monitor(actor);
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
+  detail::release_spawning_thread();  // the scoped actor's
 }
 
 result<void> projection_host::wait_for(std::string_view name, global_position position,
                                        std::chrono::milliseconds timeout) {
   auto e = impl_->find(name);
   if (!e) return std::move(e).err();
+  if (!e->actor) return wait_for_shared(name, position, timeout);
   auto& st = *e->status;
   std::unique_lock<std::mutex> lock{st.mutex};
   if (st.changed.wait_for(lock, timeout, [&] { return !(st.at.position < position); })) return ok();
@@ -161,11 +242,53 @@ result<void> projection_host::wait_for(std::string_view name, global_position po
                                   std::to_string(timeout.count()) + " ms"};
 }
 
+result<void> projection_host::wait_for_shared(std::string_view name, global_position position,
+                                              std::chrono::milliseconds timeout) {
+  // Another node applies it: its checkpoint in the shared read-model store is the truth,
+  // read again every poll interval (or sooner when it starts running here).
+  constexpr std::chrono::milliseconds poll{20};
+  auto e = impl_->find(name);
+  if (!e) return std::move(e).err();
+  auto s = impl_->store->open();
+  if (!s) return std::move(s).err();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto cp = (*s)->load_checkpoint(name);
+    if (!cp) return std::move(cp).err();
+    if (!(cp->position < position)) return ok();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return error{errc::timeout, "projection '" + std::string{name} + "' is at " +
+                                      std::to_string(cp->position.value) + ", not yet at " +
+                                      std::to_string(position.value) + " after " +
+                                      std::to_string(timeout.count()) + " ms"};
+    auto& st = *e->status;
+    std::unique_lock<std::mutex> lock{st.mutex};
+    st.changed.wait_until(lock, std::min(deadline, now + poll),
+                          [&] { return !(st.at.position < position); });
+  }
+}
+
 result<projection_lag> projection_host::lag(std::string_view name) {
   auto e = impl_->find(name);
   if (!e) return std::move(e).err();
   projection_lag out;
   out.name = std::string{name};
+  if (!e->actor) {
+    // Another node applies it: where its shared checkpoint stands.
+    auto s = impl_->store->open();
+    if (!s) return std::move(s).err();
+    auto cp = (*s)->load_checkpoint(name);
+    if (!cp) return std::move(cp).err();
+    std::lock_guard<std::mutex> lock{e->status->mutex};
+    e->status->at = *cp;
+    const auto figures = e->status->lag_locked();
+    out.position = cp->position;
+    out.head = figures.head;
+    out.lag_events = figures.events;
+    out.lag_seconds = figures.seconds;
+    return out;
+  }
   {
     std::lock_guard<std::mutex> lock{e->status->mutex};
     out.position = e->status->at.position;
@@ -207,6 +330,7 @@ result<std::unique_ptr<persistence::projection_store>> projection_host::open_sto
 }
 
 void projection_host::stop() {
+  std::lock_guard<std::mutex> running{impl_->run_mutex};
   std::vector<impl::entry> entries;
   {
     std::lock_guard<std::mutex> lock{impl_->mutex};
@@ -224,7 +348,8 @@ void projection_host::stop() {
     impl_->bus = nullptr;
   }
   detail::release_spawning_thread();  // the scoped actor's
-  for (auto& e : entries) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
+  for (auto& e : entries)
+    if (e.actor) caf::anon_send_exit(e.actor, caf::exit_reason::user_shutdown);
   // The engine destroys the actor system, which waits for the projections' threads.
 }
 

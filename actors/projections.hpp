@@ -37,6 +37,10 @@ struct projection_options {
   /// (`strata_mailbox_backlog_messages{actor_kind="projection"}`) and sets every projection's
   /// lag series again from the current head.
   std::chrono::milliseconds backlog_sample_interval{250};
+  /// When not 0, each projection also reads the journal this often, for events the bus never
+  /// brings: those other processes committed (the nodes of a cluster share the journal, and
+  /// each node's bus carries its own commits only). 0: the bus and its gaps only.
+  std::chrono::milliseconds journal_poll{0};
 };
 
 using strata::projection_lag;
@@ -87,6 +91,23 @@ class projection_host {
   result<void> add(std::shared_ptr<persistence::projection> p,
                    projection_start how = projection_start::resume);
 
+  /// Registers `p` without running it, for a cluster node that runs it only while it holds
+  /// its lease (`start_one`, `stop_one`). Nothing touches the read model here. Until it runs,
+  /// `wait_for` and `lag` read its checkpoint in the (shared) read-model store, and `retry`
+  /// and `rebuild` answer `unavailable`. Errors: as `add`'s for the name; `unavailable` after
+  /// `stop`.
+  result<void> add_idle(std::shared_ptr<persistence::projection> p);
+
+  /// Runs projection `name` (registered by `add_idle`, or stopped by `stop_one`) from its
+  /// checkpoint, as `add` with `resume` does; nothing when it runs already. Errors:
+  /// `not_found`; `unavailable` after `stop`; as `add`'s for the journal and the store.
+  result<void> start_one(std::string_view name);
+
+  /// Stops projection `name` once the message it handles is done (its last batch committed
+  /// its checkpoint) and returns when it ended; it stays registered, idle. Nothing when it is
+  /// idle, unknown, or after `stop`.
+  void stop_one(std::string_view name);
+
   /// Waits until projection `name` applied `position` (read-your-writes). Errors:
   /// `not_found` for an unknown name; `timeout` when `timeout` passed first.
   result<void> wait_for(std::string_view name, global_position position,
@@ -120,6 +141,10 @@ class projection_host {
   void stop();
 
  private:
+  /// `wait_for` of a projection idle here: polls its checkpoint in the read-model store.
+  result<void> wait_for_shared(std::string_view name, global_position position,
+                               std::chrono::milliseconds timeout);
+
   std::unique_ptr<impl> impl_;
 };
 

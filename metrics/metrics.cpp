@@ -461,7 +461,12 @@ struct registry::families {
         cluster_handoffs(prometheus::BuildCounter()
                              .Name("strata_cluster_handoffs_total")
                              .Help("Shards this node handed to their planned owner.")
-                             .Register(r)) {}
+                             .Register(r)),
+        cluster_singletons(
+            prometheus::BuildGauge()
+                .Name("strata_cluster_singleton_running")
+                .Help("1 while this node runs the projection or relay under the lease, else 0.")
+                .Register(r)) {}
 
   prometheus::Family<prometheus::Counter>& commands;
   prometheus::Family<prometheus::Histogram>& command_duration;
@@ -504,6 +509,7 @@ struct registry::families {
   prometheus::Family<prometheus::Counter>& cluster_declarations;
   prometheus::Family<prometheus::Counter>& cluster_fenced;
   prometheus::Family<prometheus::Counter>& cluster_handoffs;
+  prometheus::Family<prometheus::Gauge>& cluster_singletons;
 };
 
 registry::registry()
@@ -668,6 +674,16 @@ void registry::set_mailbox_backlog(std::string_view kind, std::uint64_t messages
     found = mailboxes_.emplace(std::string{kind}, &gauge).first;
   }
   found->second->Set(static_cast<double>(messages));
+}
+
+void registry::set_singleton_running(std::string_view key, bool running) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto found = singletons_.find(key);
+  if (found == singletons_.end()) {
+    auto& gauge = families_->cluster_singletons.Add({{"lease", std::string{key}}});
+    found = singletons_.emplace(std::string{key}, &gauge).first;
+  }
+  found->second->Set(running ? 1.0 : 0.0);
 }
 
 }  // namespace strata::metrics

@@ -390,6 +390,11 @@ class registry {
   /// for periodic sampling, not for every message.
   void set_mailbox_backlog(std::string_view kind, std::uint64_t messages);
 
+  /// Sets `strata_cluster_singleton_running{lease=key}` to 1 while this node runs the
+  /// projection or relay under lease `key`, 0 otherwise. Takes the registry mutex: called once
+  /// per lease and membership round.
+  void set_singleton_running(std::string_view key, bool running);
+
  private:
   struct families;
   registry();
@@ -404,6 +409,7 @@ class registry {
   std::map<std::string, std::unique_ptr<aggregate_metrics>, std::less<>> aggregates_;
   std::map<std::string, std::unique_ptr<projection_metrics>, std::less<>> projections_;
   std::map<std::string, prometheus::Gauge*, std::less<>> mailboxes_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> singletons_;
 
   mutable std::mutex exposer_mutex_;
   std::unique_ptr<prometheus::Exposer> exposer_;

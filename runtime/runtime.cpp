@@ -1,5 +1,7 @@
 #include "strata/runtime/runtime.hpp"
 
+#include <mutex>
+
 #include "strata/actors/engine.hpp"
 #include "strata/actors/projections.hpp"
 #include "strata/domain/kernel/input.hpp"
@@ -13,6 +15,7 @@
 #include "strata/persistence/postgres/postgres_projection_store.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #include "strata/runtime/cluster_node.hpp"
+#include "strata/runtime/cluster_singletons.hpp"
 #endif
 #if STRATA_WITH_RABBITMQ
 #include "strata/persistence/rabbitmq/event_relay.hpp"
@@ -118,6 +121,30 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
   return nullptr;
 }
 
+/// How often a projection running on a cluster node reads the journal for the events other
+/// nodes committed: the lag of read-your-writes through another node.
+constexpr std::chrono::milliseconds cluster_journal_poll{50};
+
+#if STRATA_WITH_RABBITMQ
+// Its own thread, journal connection and store connection: never on the command path.
+result<std::unique_ptr<persistence::event_relay>> start_relay(
+    const relay_config& r, std::shared_ptr<persistence::journal_factory> journal,
+    std::shared_ptr<persistence::projection_store_factory> read_models,
+    std::shared_ptr<metrics::registry> metrics, std::shared_ptr<log_sink> log) {
+  persistence::event_relay_options ro;
+  ro.broker.address = *persistence::parse_amqp_url(r.rabbitmq.url);  // validated before
+  ro.exchange = r.rabbitmq.exchange;
+  ro.batch_events = r.batch_events;
+  ro.backoff_min = std::chrono::milliseconds{r.backoff_min_ms};
+  ro.backoff_max = std::chrono::milliseconds{r.backoff_max_ms};
+  ro.confirm_timeout = std::chrono::milliseconds{r.confirm_timeout_ms};
+  ro.poll_interval = std::chrono::milliseconds{r.poll_ms};
+  ro.broker.connect_timeout = std::min(ro.confirm_timeout, std::chrono::milliseconds{5000});
+  return persistence::event_relay::start(std::move(ro), std::move(journal), std::move(read_models),
+                                         std::move(metrics), std::move(log));
+}
+#endif
+
 }  // namespace
 
 std::string new_command_id() {
@@ -148,13 +175,25 @@ struct runtime::impl {
   actors::projection_host* projections = nullptr;  ///< Owned by `engine`.
 #if STRATA_WITH_POSTGRES
   std::unique_ptr<detail::cluster_node> cluster;  ///< When `cluster.enabled`.
+  /// When `cluster.enabled`: the projections and the relay, each run under its lease.
+  std::unique_ptr<detail::cluster_singletons> singletons;
 #endif
 #if STRATA_WITH_RABBITMQ
-  std::unique_ptr<persistence::event_relay> relay;  ///< When `relay.enabled`.
+  /// When `relay.enabled` (and, in a cluster, while this node holds its lease). Guarded by
+  /// `relay_mutex`: in a cluster the singletons' thread starts and stops it.
+  std::unique_ptr<persistence::event_relay> relay;
+  std::mutex relay_mutex;
 #endif
 
+  /// Whether every node reaches the same read-model database (PostgreSQL, or one a host
+  /// supplied in `runtime_overrides`), which a projection in a cluster needs.
+  bool shared_read_models = false;
+
   result<void> start_projections(const projections_config& c,
-                                 std::shared_ptr<persistence::projection_store_factory> store);
+                                 std::shared_ptr<persistence::projection_store_factory> store,
+                                 bool cluster_enabled);
+  /// Adds `p`: at once without a cluster, under its lease in one.
+  result<void> add_projection(std::shared_ptr<persistence::projection> p, projection_start how);
 };
 
 result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
@@ -177,6 +216,12 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                  "relay.enabled is true, but this strata was built without RabbitMQ "
                  "(STRATA_WITH_RABBITMQ=OFF)"};
 #endif
+  if (config.cluster.enabled && config.relay.enabled &&
+      config.projections.backend != projections_backend::postgres && !overrides.read_models)
+    return error{errc::invalid_argument,
+                 "relay.enabled in a cluster (cluster.enabled) needs projections.backend "
+                 "\"postgres\": the relay's checkpoint lives in the read-model database, which "
+                 "every node must share"};
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
   const bool journal_overridden = overrides.journal != nullptr;
@@ -250,9 +295,12 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   p->store_lock = std::move(host);
   p->journal = std::move(journal);
   p->engine = std::move(*eng);
+  p->shared_read_models = overrides.read_models != nullptr ||
+                          config.projections.backend == projections_backend::postgres;
   auto read_models = std::move(overrides.read_models);
   if (!read_models) read_models = make_read_models(config.projections);
-  if (auto started = p->start_projections(config.projections, read_models); !started)
+  if (auto started = p->start_projections(config.projections, read_models, config.cluster.enabled);
+      !started)
     return std::move(started).err();
 #if STRATA_WITH_POSTGRES
   if (config.cluster.enabled) {
@@ -263,28 +311,52 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
       return error{node.err().code, "cannot join the cluster: " + node.err().message};
     }
     p->cluster = std::move(*node);
+    auto singletons = detail::cluster_singletons::start(
+        config.cluster, config.journal, p->cluster->view().epoch, o.log, relay_metrics);
+    if (!singletons) {
+      p->cluster->leave();
+      p->engine->stop(std::chrono::seconds(1));
+      return error{singletons.err().code, "cannot join the cluster: " + singletons.err().message};
+    }
+    p->singletons = std::move(*singletons);
   }
 #endif
 #if STRATA_WITH_RABBITMQ
   if (config.relay.enabled) {
-    // Its own thread, journal connection and store connection: never on the command path.
-    const auto& r = config.relay;
-    persistence::event_relay_options ro;
-    ro.broker.address = *persistence::parse_amqp_url(r.rabbitmq.url);  // validated above
-    ro.exchange = r.rabbitmq.exchange;
-    ro.batch_events = r.batch_events;
-    ro.backoff_min = std::chrono::milliseconds{r.backoff_min_ms};
-    ro.backoff_max = std::chrono::milliseconds{r.backoff_max_ms};
-    ro.confirm_timeout = std::chrono::milliseconds{r.confirm_timeout_ms};
-    ro.poll_interval = std::chrono::milliseconds{r.poll_ms};
-    ro.broker.connect_timeout = std::min(ro.confirm_timeout, std::chrono::milliseconds{5000});
-    auto relay = persistence::event_relay::start(std::move(ro), p->journal, read_models,
-                                                 relay_metrics, p->engine->log());
-    if (!relay) {
-      p->engine->stop(std::chrono::seconds(1));
-      return std::move(relay).err();
+#if STRATA_WITH_POSTGRES
+    if (p->singletons) {
+      // In a cluster it runs on the node holding its lease only, from the shared checkpoint.
+      auto* rt = p.get();
+      detail::singleton relay;
+      relay.key = std::string{detail::relay_lease};
+      relay.start = [rt, r = config.relay, read_models, relay_metrics]() -> result<void> {
+        auto started = start_relay(r, rt->journal, read_models, relay_metrics, rt->engine->log());
+        if (!started) return std::move(started).err();
+        std::lock_guard<std::mutex> lock{rt->relay_mutex};
+        rt->relay = std::move(*started);
+        return ok();
+      };
+      relay.stop = [rt] {
+        std::unique_ptr<persistence::event_relay> running;
+        {
+          std::lock_guard<std::mutex> lock{rt->relay_mutex};
+          running = std::move(rt->relay);
+        }
+        // A batch in flight, unconfirmed, is published again by the next holder (at least once).
+        if (running) running->stop();
+      };
+      p->singletons->add(std::move(relay));
     }
-    p->relay = std::move(*relay);
+#endif
+    if (!config.cluster.enabled) {
+      auto relay =
+          start_relay(config.relay, p->journal, read_models, relay_metrics, p->engine->log());
+      if (!relay) {
+        p->engine->stop(std::chrono::seconds(1));
+        return std::move(relay).err();
+      }
+      p->relay = std::move(*relay);
+    }
   }
 #endif
   return std::unique_ptr<runtime>{new runtime{config, std::move(p)}};
@@ -399,6 +471,7 @@ result<strata::cluster_status> runtime::cluster_status() const {
     s.shards_routed = v.shards_routed;
     s.forwarded = v.forwarded;
     s.served = v.served;
+    if (impl_->singletons) s.singletons = impl_->singletons->held();
     return s;
   }
 #endif
@@ -429,6 +502,7 @@ const std::shared_ptr<log_sink>& runtime::log() const noexcept {
 
 result<strata::relay_status> runtime::relay_status() const {
 #if STRATA_WITH_RABBITMQ
+  std::lock_guard<std::mutex> lock{impl_->relay_mutex};
   if (impl_->relay) {
     strata::relay_status s;
     s.confirmed = impl_->relay->confirmed();
@@ -437,25 +511,40 @@ result<strata::relay_status> runtime::relay_status() const {
     return s;
   }
 #endif
+  if (config_.relay.enabled && config_.cluster.enabled)
+    return error{errc::unavailable, "the relay runs on the node holding lease " +
+                                        std::string{detail::relay_lease} + ", not on node " +
+                                        config_.cluster.node_id + " now"};
   return error{errc::not_found, "the relay is not enabled (relay.enabled)"};
 }
 
 void runtime::stop(std::chrono::milliseconds drain_timeout) {
 #if STRATA_WITH_POSTGRES
-  // No more forwarding; the heartbeats and leases go on while the engine drains.
+  // No more forwarding; the heartbeats and leases go on while the engine drains, and no
+  // projection or relay starts here any more.
   if (impl_->cluster) impl_->cluster->stop_routing();
+  if (impl_->singletons) impl_->singletons->stop_acquiring();
 #endif
   impl_->engine->stop(drain_timeout);  // the projections too, after the last commits reached them
+#if STRATA_WITH_RABBITMQ
+  {
+    // What it can publish within the drain time, it publishes now (not while the broker is
+    // down; in a cluster, while this node still renews its lease); the rest on the next start.
+    std::lock_guard<std::mutex> lock{impl_->relay_mutex};
+    if (impl_->relay) impl_->relay->drain(std::min(drain_timeout, std::chrono::milliseconds{5000}));
+  }
+#endif
 #if STRATA_WITH_POSTGRES
-  if (impl_->cluster) impl_->cluster->leave();  // frees this node's leases for the others
+  if (impl_->singletons) impl_->singletons->stop();  // stops what runs here, frees its leases
+  if (impl_->cluster) impl_->cluster->leave();       // frees this node's leases for the others
 #endif
 #if STRATA_WITH_RABBITMQ
-  if (impl_->relay) {
-    // What it can publish within the drain time, it publishes now (not while the broker is
-    // down); the rest on the next start.
-    impl_->relay->drain(std::min(drain_timeout, std::chrono::milliseconds{5000}));
-    impl_->relay->stop();
+  std::unique_ptr<persistence::event_relay> relay;
+  {
+    std::lock_guard<std::mutex> lock{impl_->relay_mutex};
+    relay = std::move(impl_->relay);
   }
+  if (relay) relay->stop();
 #endif
   // A stopped runtime frees its port; a registry supplied in `runtime_overrides` stays usable.
   if (config_.metrics.enabled) impl_->engine->metrics().stop_exposing();
@@ -463,14 +552,17 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 }
 
 result<void> runtime::impl::start_projections(
-    const projections_config& c,
-    std::shared_ptr<persistence::projection_store_factory> read_models) {
+    const projections_config& c, std::shared_ptr<persistence::projection_store_factory> read_models,
+    bool cluster_enabled) {
   if (!read_models) read_models = make_read_models(c);
   actors::projection_options o;
   o.batch_events = c.batch_events;
   o.buffer_events = c.buffer_events;
   o.on_poison = c.on_poison;
   o.retry_delay = std::chrono::milliseconds{c.retry_delay_ms};
+  // Cluster nodes commit to one journal, and a node's bus carries its own commits only: the
+  // node running a projection also reads the journal for the other nodes' events.
+  if (cluster_enabled) o.journal_poll = cluster_journal_poll;
   auto host = engine->start_projections(o, std::move(read_models));
   if (!host) return std::move(host).err();
   projections = *host;
@@ -480,12 +572,42 @@ result<void> runtime::impl::start_projections(
 result<void> runtime::add_projection(std::shared_ptr<projection> p, projection_start how) {
   auto bound = bind_projection(std::move(p), catalog_);
   if (!bound) return std::move(bound).err();
-  return impl_->projections->add(std::move(*bound), how);
+  return impl_->add_projection(std::move(*bound), how);
 }
 
 result<void> runtime::add_projection(std::shared_ptr<persistence::projection> p,
                                      projection_start how) {
-  return impl_->projections->add(std::move(p), how);
+  return impl_->add_projection(std::move(p), how);
+}
+
+result<void> runtime::impl::add_projection(std::shared_ptr<persistence::projection> p,
+                                           projection_start how) {
+#if STRATA_WITH_POSTGRES
+  if (singletons && p && !p->name().empty()) {
+    const auto key = detail::projection_lease(p->name());
+    if (!shared_read_models)
+      return error{errc::invalid_argument,
+                   "projection '" + std::string{p->name()} + "' (lease " + key +
+                       ") cannot run in a cluster on SQLite read models: every node must reach "
+                       "the same read models and checkpoint; set projections.backend to "
+                       "\"postgres\""};
+    if (how == projection_start::rebuild)
+      return error{errc::invalid_argument,
+                   "projection '" + std::string{p->name()} + "' (lease " + key +
+                       "): projection_start::rebuild is refused in a cluster, where each node "
+                       "taking the lease would rebuild it again; call rebuild_projection on the "
+                       "node that runs it, or `strata rebuild` while the cluster is stopped"};
+    const std::string name{p->name()};
+    if (auto added = projections->add_idle(std::move(p)); !added) return added;
+    detail::singleton s;
+    s.key = key;
+    s.start = [host = projections, name] { return host->start_one(name); };
+    s.stop = [host = projections, name] { host->stop_one(name); };
+    singletons->add(std::move(s));
+    return ok();
+  }
+#endif
+  return projections->add(std::move(p), how);
 }
 
 result<void> runtime::wait_for(std::string_view name, global_position position,

@@ -70,6 +70,9 @@ struct cluster_status {
   std::size_t shards_routed = 0;  ///< Shards with a known live owner (this node or a peer).
   std::uint64_t forwarded = 0;    ///< Commands this node sent to their shard's owner.
   std::uint64_t served = 0;       ///< Commands other nodes sent to this node.
+  /// The leases of the projections and the relay this node runs now ("projection:<name>",
+  /// "relay:rabbitmq"), in the order they were added.
+  std::vector<std::string> singletons;
 };
 
 /// An aggregate's state at a point of its history, rebuilt off to the side.

@@ -206,6 +206,8 @@ using bus_ack_atom = caf::atom_constant<caf::atom("bus_ack")>;
 using bus_over_atom = caf::atom_constant<caf::atom("bus_over")>;
 using bus_resume_atom = caf::atom_constant<caf::atom("bus_resume")>;
 using proj_tick_atom = caf::atom_constant<caf::atom("proj_tick")>;
+/// A projection's periodic read of the journal (`projection_options::journal_poll`).
+using proj_poll_atom = caf::atom_constant<caf::atom("proj_poll")>;
 
 }  // namespace strata::actors::detail
 

@@ -10,9 +10,17 @@
 //                                    <rejection code or -> <message or ->
 //   close <id> <cmd id>           -> as raise
 //   metric <name>                 -> metric <value of the unlabelled series, or - when none>
+//   project                       -> project ok | project <error>  (adds tally_log.hpp's)
+//   singletons                    -> singletons <leases this node runs, space separated>
+//   lag                           -> lag <position> (tally_log's, or - and the error)
+//   wait <position> <ms>          -> wait ok | wait <error>  (tally_log reached the position)
+//   relay                         -> relay <confirmed position> | relay - <error>
+// With STRATA_CLUSTER_RELAY_URL set, the node enables the relay to that broker, on exchange
+// STRATA_CLUSTER_RELAY_EXCHANGE.
 //   quit                          -> stops the runtime and exits 0
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -20,6 +28,7 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/cluster/tally.hpp"
+#include "tests/cluster/tally_log.hpp"
 
 using namespace strata;
 using cluster_testing::tally;
@@ -73,6 +82,12 @@ int main(int argc, char** argv) {
     config.cluster.lease_duration_ms = static_cast<std::uint32_t>(std::stoul(argv[7]));
   }
   config.commands.timeout_ms = 5000;
+  if (const char* url = std::getenv("STRATA_CLUSTER_RELAY_URL"); url != nullptr && *url != '\0') {
+    config.relay.enabled = true;
+    config.relay.rabbitmq.url = url;
+    if (const char* exchange = std::getenv("STRATA_CLUSTER_RELAY_EXCHANGE"); exchange != nullptr)
+      config.relay.rabbitmq.exchange = exchange;
+  }
   auto started = runtime::start(config);
   if (!started) {
     std::fprintf(stderr, "%s\n", to_string(started.err()).c_str());
@@ -119,6 +134,30 @@ int main(int argc, char** argv) {
       for (std::string row; std::getline(scrape, row);)
         if (row.rfind(name + " ", 0) == 0) value = row.substr(name.size() + 1);
       std::cout << "metric " << value << std::endl;
+    } else if (verb == "project") {
+      auto added = rt.add_projection(std::make_shared<cluster_testing::tally_log>(argv[3]));
+      std::cout << "project " << (added ? std::string{"ok"} : to_string(added.err())) << std::endl;
+    } else if (verb == "singletons") {
+      std::cout << "singletons";
+      const auto s = rt.cluster_status();
+      for (const auto& key : s->singletons) std::cout << " " << key;
+      std::cout << std::endl;
+    } else if (verb == "lag") {
+      const auto lag = rt.projection_lag(cluster_testing::tally_log::projection_name);
+      std::cout << "lag "
+                << (lag ? std::to_string(lag->position.value) : "- " + to_string(lag.err()))
+                << std::endl;
+    } else if (verb == "wait") {
+      std::uint64_t position = 0;
+      std::int64_t ms = 0;
+      in >> position >> ms;
+      const auto waited = rt.wait_for(cluster_testing::tally_log::projection_name,
+                                      global_position{position}, std::chrono::milliseconds{ms});
+      std::cout << "wait " << (waited ? std::string{"ok"} : to_string(waited.err())) << std::endl;
+    } else if (verb == "relay") {
+      const auto s = rt.relay_status();
+      std::cout << "relay " << (s ? std::to_string(s->confirmed.value) : "- " + to_string(s.err()))
+                << std::endl;
     } else if (verb == "quit") {
       rt.stop();
       return 0;
