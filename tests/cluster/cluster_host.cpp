@@ -1,6 +1,8 @@
 // A host program that runs a strata runtime as a cluster node, for the multi-process cases of
 // cluster_forwarding_test.cpp:
-//   strata-cluster-host <conninfo> <schema> <node id>
+//   strata-cluster-host <conninfo> <schema> <node id> [<certificate> <key> <ca>]
+// With the three PEM files its links to peers are TLS with mutual authentication; without
+// them they are plaintext (cluster.tls.enabled false).
 // It prints "ready <node id> <port>" once started, then answers one line on stdout for each
 // line on stdin:
 //   status                        -> status <live> <owned> <routed> <forwarded> <served>
@@ -37,8 +39,10 @@ std::string describe(const command_result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: strata-cluster-host <conninfo> <schema> <node id>\n");
+  if (argc != 4 && argc != 7) {
+    std::fprintf(stderr,
+                 "usage: strata-cluster-host <conninfo> <schema> <node id> "
+                 "[<certificate> <key> <ca>]\n");
     return 2;
   }
   runtime_config config;
@@ -58,6 +62,12 @@ int main(int argc, char** argv) {
   config.cluster.dead_timeout_ms = 3000;
   config.cluster.lease_duration_ms = 1000;
   config.commands.timeout_ms = 5000;
+  config.cluster.tls.enabled = argc == 7;
+  if (argc == 7) {
+    config.cluster.tls.certificate = argv[4];
+    config.cluster.tls.key = argv[5];
+    config.cluster.tls.ca = argv[6];
+  }
   auto started = runtime::start(config);
   if (!started) {
     std::fprintf(stderr, "%s\n", to_string(started.err()).c_str());
