@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "strata/actors/detail/actors.hpp"
 #include "strata/actors/detail/handover.hpp"
@@ -131,6 +132,12 @@ result<std::unique_ptr<engine>> engine::start(
     std::shared_ptr<const clock> clk, std::shared_ptr<metrics::registry> registry,
     std::shared_ptr<persistence::snapshot_store_factory> snapshots) {
   if (!options.log) options.log = std::make_shared<stderr_log_sink>();
+  if (options.network && options.network_tls.enabled()) {
+    // CAF's OpenSSL module loads these files again for every connection and throws on its
+    // network thread when one is bad: they are checked here, once, before anything starts.
+    if (auto usable = check_node_tls(options.network_tls); !usable)
+      return error{usable.err().code, "TLS " + usable.err().message};
+  }
   auto p = std::make_unique<impl>();
   p->options = options;
   p->log = logger{options.log, "engine"};
@@ -175,6 +182,14 @@ result<std::unique_ptr<engine>> engine::start(
     if (options.network_heartbeat.count() > 0) {
       p->cfg.set("middleman.heartbeat-interval", caf::timespan{options.network_heartbeat});
       p->cfg.set("middleman.connection-timeout", caf::timespan{options.network_timeout});
+    }
+    if (const auto& tls = options.network_tls; tls.enabled()) {
+      p->cfg.load<caf::openssl::manager>();
+      // Any of them set turns on peer verification, required on both ends (CAF 0.17's session).
+      p->cfg.openssl_certificate = tls.certificate;
+      p->cfg.openssl_key = tls.key;
+      p->cfg.openssl_cafile = tls.ca;
+      p->cfg.openssl_passphrase = tls.passphrase;
     }
   }
   p->sys = std::make_unique<caf::actor_system>(p->cfg);

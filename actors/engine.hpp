@@ -63,6 +63,10 @@ struct engine_options {
   /// same two values (a node without heartbeats looks silent to one that expects them).
   std::chrono::milliseconds network_heartbeat{0};
   std::chrono::milliseconds network_timeout{0};
+  /// With `network`: TLS with mutual authentication on every connection to and from peers when
+  /// it names a certificate (CAF's OpenSSL module); plaintext otherwise. `start` checks the
+  /// files (`check_node_tls`; its error's message is prefixed with "TLS ").
+  node_tls_options network_tls;
 };
 
 /// An aggregate's current state as of `at` (a copy; the live actor keeps its own).

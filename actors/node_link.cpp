@@ -1,6 +1,9 @@
 #include "strata/actors/node_link.hpp"
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -9,8 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "strata/actors/detail/messages.hpp"
 #include "strata/actors/detail/node_link_impl.hpp"
@@ -22,6 +30,13 @@ namespace strata::actors::detail {
 using node_request_atom = caf::atom_constant<caf::atom("strata_req")>;
 /// An answer coming back from the host's handler to the endpoint actor: (atom, id, text).
 using node_answer_atom = caf::atom_constant<caf::atom("strata_ans")>;
+/// A node that connected to a peer introduces its own endpoint: (atom, endpoint, "host:port").
+/// The peer then sends its requests over the same connection instead of opening a second one
+/// (CAF 0.17 closes such a redundant connection, and over TLS that close also loses the
+/// route of the first one: requests time out and the peer's handle goes down).
+using node_hello_atom = caf::atom_constant<caf::atom("strata_hi")>;
+/// The link tells its connector the endpoint and name it introduces: (atom, endpoint, name).
+using node_self_atom = caf::atom_constant<caf::atom("strata_me")>;
 
 struct dropped_request {
   result<std::string> operator()() const {
@@ -54,13 +69,15 @@ std::string endpoint_name(const node_address& a) {
 
 struct endpoint_state {
   std::shared_ptr<node_request_handler> handler;
+  caf::actor connector;  ///< This node's connector, told of peers that introduce themselves.
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, caf::response_promise> pending;
 };
 
 caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
-                             std::shared_ptr<node_request_handler> handler) {
+                             std::shared_ptr<node_request_handler> handler, caf::actor connector) {
   self->state.handler = std::move(handler);
+  self->state.connector = std::move(connector);
   self->set_default_handler(caf::drop);
   return {
       [=](node_request_atom, std::string& request) -> caf::response_promise {
@@ -80,6 +97,9 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
           rp.deliver(caf::make_error(caf::sec::runtime_error, "the node's handler threw"));
         }
         return rp;
+      },
+      [=](node_hello_atom, caf::actor& peer, std::string& name) {
+        self->send(self->state.connector, node_hello_atom::value, std::move(peer), std::move(name));
       },
       [=](node_answer_atom, std::uint64_t id, std::string& reply) {
         auto it = self->state.pending.find(id);
@@ -104,6 +124,10 @@ struct peer_entry {
 struct connector_state {
   node_link_options options;
   std::uint64_t next_id = 0;
+  caf::actor own_endpoint;  ///< Introduced to every peer this node connects to.
+  std::string own_name;     ///< "host:port" of `own_endpoint`.
+  /// The middleman's actor that connects: CAF's OpenSSL one when the links are TLS.
+  caf::io::middleman_actor connect_via;
   std::map<std::string, peer_entry> peers;
   std::shared_ptr<std::atomic<std::size_t>> connected;
 };
@@ -131,8 +155,10 @@ void send_to(caf::stateful_actor<connector_state>* self, const caf::actor& peer,
 }
 
 caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_link_options options,
+                              caf::io::middleman_actor connect_via,
                               std::shared_ptr<std::atomic<std::size_t>> connected) {
   self->state.options = std::move(options);
+  self->state.connect_via = std::move(connect_via);
   self->state.connected = std::move(connected);
   self->set_default_handler(caf::drop);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -150,6 +176,19 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
     }
   });
   return {
+      [=](node_self_atom, caf::actor& endpoint, std::string& name) {
+        self->state.own_endpoint = std::move(endpoint);
+        self->state.own_name = std::move(name);
+      },
+      [=](node_hello_atom, caf::actor& endpoint, std::string& name) {
+        if (!endpoint) return;
+        // A peer connected to this node: use its connection, unless one is made already.
+        auto& p = self->state.peers[name];
+        if (p.handle || p.connecting) return;
+        p.handle = std::move(endpoint);
+        self->monitor(p.handle);
+        self->state.connected->fetch_add(1, std::memory_order_relaxed);
+      },
       [=](outbound_ptr& o) {
         const auto name = endpoint_name(o->peer);
         auto& p = self->state.peers[name];
@@ -157,10 +196,9 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
         p.waiting.push_back(std::move(o));
         if (p.connecting) return;
         p.connecting = true;
-        auto mm = self->home_system().middleman().actor_handle();
         const auto& peer = p.waiting.back()->peer;
-        self->request(mm, self->state.options.connect_timeout, caf::connect_atom::value, peer.host,
-                      peer.port)
+        self->request(self->state.connect_via, self->state.options.connect_timeout,
+                      caf::connect_atom::value, peer.host, peer.port)
             .then(
                 [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
                   auto& q = self->state.peers[name];
@@ -173,6 +211,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
                   }
                   q.handle = caf::actor_cast<caf::actor>(ptr);
                   self->monitor(q.handle);
+                  self->send(q.handle, node_hello_atom::value, self->state.own_endpoint,
+                             self->state.own_name);
                   self->state.connected->fetch_add(1, std::memory_order_relaxed);
                   for (auto& w : waiting) send_to(self, q.handle, w);
                 },
@@ -217,6 +257,8 @@ class caf_node_link final : public node_link {
 
   void stop() override {
     if (stopped_.exchange(true)) return;
+    // Also for a TLS endpoint: its port belongs to the same broker (CAF 0.17.6's
+    // `openssl::unpublish` does not compile).
     static_cast<void>(sys_.middleman().unpublish(endpoint_, port_));
     // Requests still waiting in the connector are dropped with it: each answers `unavailable`.
     caf::anon_send_exit(connector_, caf::exit_reason::user_shutdown);
@@ -237,19 +279,119 @@ class caf_node_link final : public node_link {
 result<std::unique_ptr<node_link>> start_node_link(caf::actor_system& sys,
                                                    node_link_options options,
                                                    node_request_handler handler) {
-  auto endpoint =
-      sys.spawn(endpoint_actor, std::make_shared<node_request_handler>(std::move(handler)));
-  auto bound = caf::io::publish(endpoint, options.port, options.host.c_str(), true);
+  auto connected = std::make_shared<std::atomic<std::size_t>>(0);
+  const bool tls = sys.has_openssl_manager();
+  auto connect_via = tls ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  auto connector = sys.spawn(connector_actor, options, std::move(connect_via), connected);
+  auto endpoint = sys.spawn(endpoint_actor,
+                            std::make_shared<node_request_handler>(std::move(handler)), connector);
+  // The engine loaded CAF's OpenSSL module when its links are TLS: then the endpoint accepts
+  // only TLS connections from peers with a certificate of the cluster's CA, and connections
+  // to peers are made the same way (docs/CLUSTER.md, "TLS").
+  auto bound = tls ? caf::openssl::publish(endpoint, options.port, options.host.c_str(), true)
+                   : caf::io::publish(endpoint, options.port, options.host.c_str(), true);
   if (!bound) {
     caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(connector, caf::exit_reason::user_shutdown);
     return error{errc::unavailable, "cannot listen for cluster peers on " + options.host + ":" +
                                         std::to_string(options.port) + ": " +
                                         sys.render(bound.error())};
   }
-  auto connected = std::make_shared<std::atomic<std::size_t>>(0);
-  auto connector = sys.spawn(connector_actor, options, connected);
+  // Before any request can reach the connector (they come after this function returns).
+  caf::anon_send(connector, node_self_atom::value, endpoint,
+                 options.host + ":" + std::to_string(*bound));
   return std::unique_ptr<node_link>{
       new caf_node_link{sys, std::move(endpoint), std::move(connector), *bound, connected}};
 }
 
 }  // namespace strata::actors::detail
+
+namespace strata::actors {
+
+namespace {
+
+// OpenSSL's queued errors of this thread, as text, and the queue emptied.
+std::string openssl_errors() {
+  std::string out;
+  while (const auto e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof text);
+    out += (out.empty() ? "" : "; ") + std::string{text};
+  }
+  return out.empty() ? std::string{"no detail"} : out;
+}
+
+// Hands the key's passphrase to OpenSSL; none at all for an unencrypted key, so that OpenSSL
+// never falls back to asking on a terminal.
+int passphrase_of(char* buf, int size, int, void* user) {
+  const auto* passphrase = static_cast<const std::string*>(user);
+  if (passphrase->empty() || size <= 0 || passphrase->size() >= static_cast<std::size_t>(size))
+    return 0;
+  std::memcpy(buf, passphrase->data(), passphrase->size());
+  return static_cast<int>(passphrase->size());
+}
+
+// The certificate verified against the CA's store as a peer will verify it, for `purpose`
+// ("ssl_client" or "ssl_server": a node is both); empty when it passes.
+std::string verify_as(SSL_CTX* ctx, const char* purpose) {
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> check{X509_STORE_CTX_new(),
+                                                                        X509_STORE_CTX_free};
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(ctx, &chain);
+  if (!check ||
+      X509_STORE_CTX_init(check.get(), SSL_CTX_get_cert_store(ctx), SSL_CTX_get0_certificate(ctx),
+                          chain) != 1 ||
+      X509_STORE_CTX_set_default(check.get(), purpose) != 1)
+    return openssl_errors();
+  if (X509_verify_cert(check.get()) == 1) return {};
+  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get()));
+}
+
+}  // namespace
+
+result<void> check_node_tls(const node_tls_options& tls) {
+  auto invalid = [](std::string message) {
+    ERR_clear_error();
+    return error{errc::invalid_argument, std::move(message)};
+  };
+  const std::pair<const char*, const std::string*> files[] = {
+      {"certificate", &tls.certificate}, {"key", &tls.key}, {"ca", &tls.ca}};
+  for (const auto& [name, path] : files) {
+    if (path->empty()) return invalid(std::string{name} + ": no file named");
+    std::FILE* f = std::fopen(path->c_str(), "rb");
+    if (f == nullptr)
+      return invalid(std::string{name} + ": cannot read " + *path + ": " + std::strerror(errno));
+    std::fclose(f);
+  }
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(TLS_method()), SSL_CTX_free};
+  if (!ctx) return error{errc::unavailable, "cannot create a TLS context: " + openssl_errors()};
+  auto* c = ctx.get();
+  if (SSL_CTX_use_certificate_chain_file(c, tls.certificate.c_str()) != 1)
+    return invalid("certificate: " + tls.certificate +
+                   " holds no usable PEM certificate: " + openssl_errors());
+  SSL_CTX_set_default_passwd_cb(c, passphrase_of);
+  SSL_CTX_set_default_passwd_cb_userdata(c, const_cast<std::string*>(&tls.passphrase));
+  const bool key_loaded = SSL_CTX_use_PrivateKey_file(c, tls.key.c_str(), SSL_FILETYPE_PEM) == 1;
+  if ((!key_loaded && ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) ||
+      (key_loaded && SSL_CTX_check_private_key(c) != 1))
+    return invalid("key: " + tls.key + " is not the private key of the certificate " +
+                   tls.certificate);
+  if (!key_loaded)
+    return invalid(
+        "key: " + tls.key +
+        (tls.passphrase.empty()
+             ? " holds no PEM private key, or an encrypted one and no passphrase is set: "
+             : " holds no PEM private key the passphrase decrypts: ") +
+        openssl_errors());
+  if (SSL_CTX_load_verify_locations(c, tls.ca.c_str(), nullptr) != 1)
+    return invalid("ca: " + tls.ca + " holds no PEM certificate: " + openssl_errors());
+  for (const char* purpose : {"ssl_server", "ssl_client"})
+    if (auto why = verify_as(c, purpose); !why.empty())
+      return invalid("certificate: " + tls.certificate + " does not verify against the CA in " +
+                     tls.ca + " for TLS " + (purpose[4] == 's' ? "server" : "client") +
+                     " use (a node is both): " + why);
+  ERR_clear_error();
+  return ok();
+}
+
+}  // namespace strata::actors

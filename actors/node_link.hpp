@@ -26,6 +26,24 @@ struct node_link_options {
   std::chrono::milliseconds request_timeout{12000};
 };
 
+/// TLS between nodes (docs/CLUSTER.md, "TLS"): the PEM files of CAF's OpenSSL module. With a
+/// certificate set, every connection is TLS and both ends must present a certificate that
+/// verifies against `ca` (and only against it); without one, connections are plaintext.
+struct node_tls_options {
+  std::string certificate;  ///< This node's certificate (chain).
+  std::string key;          ///< Its private key.
+  std::string ca;           ///< The CA certificate(s) a peer's certificate must verify against.
+  std::string passphrase;   ///< Decrypts `key`; empty when it is not encrypted.
+
+  bool enabled() const noexcept { return !certificate.empty(); }
+};
+
+/// Loads the files exactly as the TLS layer will on every connection, so that a node fails at
+/// start rather than on its first connection: the certificate, the key (which must match the
+/// certificate) and the CA. Errors: `invalid_argument` whose message starts with the field's
+/// name: `key: /etc/node.key does not hold the private key of the certificate`.
+result<void> check_node_tls(const node_tls_options& tls);
+
 /// Answers one request of a peer: calls `reply` exactly once, from any thread.
 using node_request_handler =
     std::function<void(std::string request, std::function<void(std::string reply)> reply)>;

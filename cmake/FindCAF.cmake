@@ -1,5 +1,5 @@
 # Finds Debian's CAF 0.17 (libcaf-dev ships no CMake package configuration).
-# Defines CAF::core, CAF::io and, when present, CAF::openssl.
+# Defines CAF::core, CAF::io and CAF::openssl (TLS between cluster nodes, libcaf-openssl0.17).
 find_path(CAF_INCLUDE_DIR caf/config.hpp)
 find_library(CAF_CORE_LIBRARY NAMES caf_core)
 find_library(CAF_IO_LIBRARY NAMES caf_io)
@@ -17,7 +17,7 @@ endif()
 
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(CAF
-  REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_INCLUDE_DIR
+  REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_OPENSSL_LIBRARY CAF_INCLUDE_DIR
   VERSION_VAR CAF_VERSION)
 
 if(CAF_FOUND)
@@ -35,7 +35,7 @@ if(CAF_FOUND)
       IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
       INTERFACE_LINK_LIBRARIES CAF::core)
   endif()
-  if(CAF_OPENSSL_LIBRARY AND NOT TARGET CAF::openssl)
+  if(NOT TARGET CAF::openssl)
     add_library(CAF::openssl UNKNOWN IMPORTED)
     set_target_properties(CAF::openssl PROPERTIES
       IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -334,6 +336,15 @@ result<void> validate_cluster(const runtime_config& config) {
     return invalid(std::string{"cluster.enabled needs journal.backend \"postgres\" (membership and "
                                "leases live in the journal's database), found \""} +
                    config_name(config.journal.backend) + "\"");
+  if (!c.tls.enabled) return ok();
+  const std::pair<const char*, const std::string*> files[] = {
+      {"certificate", &c.tls.certificate}, {"key", &c.tls.key}, {"ca", &c.tls.ca}};
+  for (const auto& [name, path] : files)
+    if (path->empty())
+      return invalid(std::string{"cluster.tls."} + name +
+                     " must name a PEM file when cluster.tls.enabled is true (nodes authenticate "
+                     "each other with certificates of the cluster's CA; set cluster.tls.enabled "
+                     "to false for plaintext between nodes)");
   return ok();
 }
 
@@ -408,6 +419,23 @@ result<runtime_config> parse_config(std::string_view text) {
   }
   if (auto valid = validate(c); !valid) return std::move(valid).err();
   return c;
+}
+
+result<void> check_cluster_files(const cluster_config& cluster) {
+  if (!cluster.enabled || !cluster.tls.enabled) return ok();
+  const std::pair<const char*, const std::string*> files[] = {
+      {"certificate", &cluster.tls.certificate},
+      {"key", &cluster.tls.key},
+      {"ca", &cluster.tls.ca}};
+  for (const auto& [name, path] : files) {
+    std::ifstream in{*path, std::ios::binary};
+    const int why = errno;
+    if (!in || in.peek() == std::ifstream::traits_type::eof())
+      return error{errc::invalid_argument,
+                   std::string{"cluster.tls."} + name + ": cannot read " + *path + ": " +
+                       (in ? std::string{"the file is empty"} : std::strerror(why))};
+  }
+  return ok();
 }
 
 result<runtime_config> load_config(const std::string& path) {

@@ -164,10 +164,23 @@ BOOST_DESCRIBE_STRUCT(relay_config, (),
                       (enabled, rabbitmq, batch_events, backoff_min_ms, backoff_max_ms,
                        confirm_timeout_ms, poll_ms))
 
+/// TLS between the nodes of a cluster (docs/CLUSTER.md, "TLS"): every connection between two
+/// nodes is encrypted and both ends present a certificate that the other verifies against the
+/// cluster's CA (mutual authentication). On by default: a cluster talks plaintext only when
+/// `enabled` is set to false explicitly.
+struct cluster_tls_config {
+  bool enabled = true;
+  std::string certificate;  ///< PEM file: this node's certificate (chain), signed by the CA.
+  std::string key;          ///< PEM file: the certificate's private key.
+  std::string ca;           ///< PEM file: the cluster CA's certificate(s), the only ones trusted.
+  std::string passphrase;   ///< Decrypts `key` when it is encrypted; empty: it is not.
+};
+BOOST_DESCRIBE_STRUCT(cluster_tls_config, (), (enabled, certificate, key, ca, passphrase))
+
 /// A node of a cluster (docs/CLUSTER.md): its identity, where peers reach it, and the timing of
 /// membership and leases, which live in the journal's PostgreSQL database. When enabled, the
 /// runtime joins, publishes its endpoint, heartbeats, holds its share of the shard leases and
-/// forwards commands to their shard's owner (failover driving and TLS are not built yet).
+/// forwards commands to their shard's owner, over TLS unless `tls.enabled` is false.
 struct cluster_config {
   bool enabled = false;
   /// Unique among the running nodes: 1 to 64 characters of [A-Za-z0-9._-]; needed when enabled.
@@ -180,10 +193,11 @@ struct cluster_config {
   std::uint32_t suspect_timeout_ms = 3000;     ///< Silence before a peer suspects this node.
   std::uint32_t dead_timeout_ms = 10000;       ///< Heartbeat age (database clock) before dead.
   std::uint32_t lease_duration_ms = 5000;      ///< A shard or projection lease, from its renewal.
+  cluster_tls_config tls;                      ///< TLS between the nodes (on by default).
 };
 BOOST_DESCRIBE_STRUCT(cluster_config, (),
                       (enabled, node_id, host, port, shard_count, heartbeat_interval_ms,
-                       suspect_timeout_ms, dead_timeout_ms, lease_duration_ms))
+                       suspect_timeout_ms, dead_timeout_ms, lease_duration_ms, tls))
 
 struct runtime_config {
   std::uint32_t scheduler_threads = 2;  ///< Actor scheduler workers: the core count.
@@ -220,6 +234,12 @@ result<runtime_config> parse_config(std::string_view json_text);
 /// timings out of order (docs/CLUSTER.md, "Configuration"). Errors: `invalid_argument` naming
 /// the key.
 result<void> validate(const runtime_config& config);
+
+/// Checks that the files `cluster.tls` names can be read, when the node is a cluster node with
+/// TLS (nothing to check otherwise). Errors: `invalid_argument` naming the key and the file:
+/// `cluster.tls.key: cannot read /etc/strata/node-1.key: No such file or directory`.
+/// `runtime::start` also checks that they hold what TLS needs (a certificate, its key, a CA).
+result<void> check_cluster_files(const cluster_config& cluster);
 
 /// Reads and parses a configuration file. Errors: `not_found` when the file cannot be read,
 /// otherwise as `parse_config` (prefixed with the path).

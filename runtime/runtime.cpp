@@ -222,6 +222,13 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
                  "relay.enabled in a cluster (cluster.enabled) needs projections.backend "
                  "\"postgres\": the relay's checkpoint lives in the read-model database, which "
                  "every node must share"};
+  // The node's TLS files, before anything starts: a bad one names its key.
+  if (auto files = check_cluster_files(config.cluster); !files) return std::move(files).err();
+  if (config.cluster.enabled && config.cluster.tls.enabled) {
+    const auto& t = config.cluster.tls;
+    if (auto usable = actors::check_node_tls({t.certificate, t.key, t.ca, t.passphrase}); !usable)
+      return error{usable.err().code, "cluster.tls." + usable.err().message};
+  }
   // Decided before `overrides.journal` is moved from: an overridden journal without a
   // snapshot store means snapshots are off.
   const bool journal_overridden = overrides.journal != nullptr;
@@ -269,6 +276,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     // Every node has the same cluster settings, hence the same two values (CAF notes §8).
     o.network_heartbeat = std::chrono::milliseconds{config.cluster.heartbeat_interval_ms};
     o.network_timeout = std::chrono::milliseconds{config.cluster.suspect_timeout_ms};
+    if (const auto& t = config.cluster.tls; t.enabled)
+      o.network_tls = {t.certificate, t.key, t.ca, t.passphrase};
   }
   o.log = overrides.log ? filter_log(std::move(overrides.log), config.log.level)
                         : std::make_shared<stderr_log_sink>(config.log.level);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
-  libcaf-dev libsqlitecpp-dev libsqlite3-dev sqlite3
+  libcaf-dev libcaf-openssl0.17 openssl libsqlitecpp-dev libsqlite3-dev sqlite3
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libpq-dev libpqxx-dev libssl-dev libcli11-dev libfmt-dev
   librabbitmq-dev

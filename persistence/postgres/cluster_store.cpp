@@ -699,4 +699,41 @@ std::uint64_t cluster_leases::epoch() const noexcept {
   return impl_->epoch;
 }
 
+// ---------------------------------------------------------------------------------------------
+
+result<cluster_view> read_cluster_view(const cluster_store_options& options) {
+  if (!detail::is_plain_identifier(options.schema))
+    return error{errc::invalid_argument,
+                 "cluster store: schema '" + options.schema + "' is not a plain identifier"};
+  cluster_tables t{options, [](pqxx::connection&) {}};
+  return t.session.run_idempotent(
+      "cluster store: read", [&](pqxx::connection& c) -> result<cluster_view> {
+        // One snapshot, so that members and leases agree; nothing is written.
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx{c};
+        const auto found = tx.exec_params1("SELECT to_regclass($1) IS NOT NULL",
+                                           options.schema + ".cluster_shard_leases");
+        if (!found[0].as<bool>())
+          return error{errc::not_found, "schema " + options.schema +
+                                            " holds no cluster tables (no node joined a cluster "
+                                            "on this journal)"};
+        cluster_view v;
+        for (const auto& row : tx.exec("SELECT shard_count FROM " + t.s + "cluster_meta"))
+          v.shard_count = row[0].as<std::uint32_t>();
+        for (const auto& row : tx.exec("SELECT " + t.member_columns("m") + " FROM " + t.s +
+                                       "cluster_members m ORDER BY m.node_id")) {
+          auto m = decode_member(row);
+          if (!m) return std::move(m).err();
+          v.members.push_back(std::move(*m));
+        }
+        for (const auto& row : tx.exec("SELECT l.shard, " + lease_columns() + " FROM " + t.s +
+                                       "cluster_shard_leases l ORDER BY l.shard"))
+          v.shard_leases.emplace_back(row[0].as<std::uint32_t>(), decode_lease(row, 1));
+        for (const auto& row : tx.exec("SELECT l.name, " + lease_columns() + " FROM " + t.s +
+                                       "cluster_named_leases l ORDER BY l.name"))
+          v.named_leases.emplace_back(row[0].as<std::string>(), decode_lease(row, 1));
+        tx.commit();
+        return v;
+      });
+}
+
 }  // namespace strata::persistence

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "strata/domain/kernel/result.hpp"
@@ -172,5 +173,23 @@ class cluster_leases {
   explicit cluster_leases(std::unique_ptr<impl> i);
   std::unique_ptr<impl> impl_;
 };
+
+/// Everything the cluster's tables hold at one moment, for an operator (`strata cluster`).
+struct cluster_view {
+  std::uint32_t shard_count = 0;  ///< As stored with the tables.
+  std::vector<member> members;    ///< By node id, with heartbeat ages and live suspicions.
+  /// Every shard lease ever granted (free and expired ones too), by shard.
+  std::vector<std::pair<std::uint32_t, lease>> shard_leases;
+  /// Every named lease ever granted (projections, the relay), by name.
+  std::vector<std::pair<std::string, lease>> named_leases;
+};
+
+/// Reads the cluster's tables in the schema `options.schema` in one read-only snapshot, without
+/// creating or writing anything. `options.dead_timeout_ms` decides which suspicions count
+/// (those of live voters, as for `cluster_membership::members`); `node_id` and `shard_count`
+/// are not used. Errors: `not_found` when the schema holds no cluster tables (no node ever
+/// joined); `invalid_argument` for a schema that is not a plain identifier; `unavailable` when
+/// the server cannot be reached. Thread-safety: a connection of its own per call.
+result<cluster_view> read_cluster_view(const cluster_store_options& options);
 
 }  // namespace strata::persistence

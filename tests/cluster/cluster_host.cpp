@@ -1,7 +1,10 @@
 // A host program that runs a strata runtime as a cluster node, for the multi-process cases of
-// cluster_forwarding_test.cpp and cluster_failover_test.cpp:
-//   strata-cluster-host <conninfo> <schema> <node id> [<heartbeat> <suspect> <dead> <lease>]
-// (the four `cluster.*_ms` timings; 100, 1000, 3000 and 1000 when not given).
+// cluster_forwarding_test.cpp, cluster_failover_test.cpp and cluster_tls_test.cpp:
+//   strata-cluster-host <conninfo> <schema> <node id> [<certificate> <key> <ca>]
+//   strata-cluster-host <conninfo> <schema> <node id> <heartbeat> <suspect> <dead> <lease>
+// With the three PEM files its links to peers are TLS with mutual authentication; without
+// them they are plaintext (cluster.tls.enabled false). The four `cluster.*_ms` timings are
+// 100, 1000, 3000 and 1000 when not given.
 // It prints "ready <node id> <port>" once started, then answers one line on stdout for each
 // line on stdin:
 //   status                        -> status <live> <owned> <routed> <forwarded> <served>
@@ -53,10 +56,10 @@ std::string describe(const command_result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 && argc != 8) {
+  if (argc != 4 && argc != 7 && argc != 8) {
     std::fprintf(stderr,
                  "usage: strata-cluster-host <conninfo> <schema> <node id> "
-                 "[<heartbeat ms> <suspect ms> <dead ms> <lease ms>]\n");
+                 "[<certificate> <key> <ca> | <heartbeat ms> <suspect ms> <dead ms> <lease ms>]\n");
     return 2;
   }
   runtime_config config;
@@ -82,6 +85,12 @@ int main(int argc, char** argv) {
     config.cluster.lease_duration_ms = static_cast<std::uint32_t>(std::stoul(argv[7]));
   }
   config.commands.timeout_ms = 5000;
+  config.cluster.tls.enabled = argc == 7;
+  if (argc == 7) {
+    config.cluster.tls.certificate = argv[4];
+    config.cluster.tls.key = argv[5];
+    config.cluster.tls.ca = argv[6];
+  }
   if (const char* url = std::getenv("STRATA_CLUSTER_RELAY_URL"); url != nullptr && *url != '\0') {
     config.relay.enabled = true;
     config.relay.rabbitmq.url = url;

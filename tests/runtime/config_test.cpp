@@ -312,9 +312,16 @@ TEST_CASE("an enabled cluster node on the PostgreSQL journal is read with all it
   auto c = parse_config(R"({"journal":{"backend":"postgres"},
     "cluster":{"enabled":true,"node_id":"node-1","host":"127.0.0.1","port":4711,
                "shard_count":128,"heartbeat_interval_ms":200,"suspect_timeout_ms":600,
-               "dead_timeout_ms":2000,"lease_duration_ms":1000}})");
+               "dead_timeout_ms":2000,"lease_duration_ms":1000,
+               "tls":{"certificate":"/etc/strata/node-1.pem","key":"/etc/strata/node-1.key",
+                      "ca":"/etc/strata/cluster-ca.pem"}}})");
   REQUIRE_MESSAGE(c, to_string(c.err()));
   CHECK(c->cluster.enabled);
+  CHECK(c->cluster.tls.enabled);
+  CHECK(c->cluster.tls.certificate == "/etc/strata/node-1.pem");
+  CHECK(c->cluster.tls.key == "/etc/strata/node-1.key");
+  CHECK(c->cluster.tls.ca == "/etc/strata/cluster-ca.pem");
+  CHECK(c->cluster.tls.passphrase.empty());
   CHECK(c->cluster.node_id == "node-1");
   CHECK(c->cluster.port == 4711);
   CHECK(c->cluster.shard_count == 128);
@@ -325,6 +332,50 @@ TEST_CASE("an enabled cluster node on the PostgreSQL journal is read with all it
   auto back = parse_config(to_json_text(*c));
   REQUIRE(back);
   CHECK(back->cluster.node_id == "node-1");
+  CHECK(back->cluster.tls.ca == "/etc/strata/cluster-ca.pem");
+}
+
+TEST_CASE("a cluster node talks TLS unless plaintext is configured explicitly") {
+  CHECK(parse_config("{}")->cluster.tls.enabled);
+  auto missing = parse_config(
+      R"({"journal":{"backend":"postgres"},"cluster":{"enabled":true,"node_id":"a"}})");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == errc::invalid_argument);
+  CHECK(missing.err().message.rfind("cluster.tls.certificate must name a PEM file when "
+                                    "cluster.tls.enabled is true",
+                                    0) == 0);
+  CHECK(missing.err().message.find("set cluster.tls.enabled to false for plaintext") !=
+        std::string::npos);
+  auto no_ca = parse_config(R"({"journal":{"backend":"postgres"},"cluster":{"enabled":true,
+    "node_id":"a","tls":{"certificate":"n.pem","key":"n.key"}}})");
+  REQUIRE_FALSE(no_ca);
+  CHECK(no_ca.err().message.rfind("cluster.tls.ca must name a PEM file", 0) == 0);
+  auto plain = parse_config(R"({"journal":{"backend":"postgres"},"cluster":{"enabled":true,
+    "node_id":"a","tls":{"enabled":false}}})");
+  REQUIRE_MESSAGE(plain, to_string(plain.err()));
+  CHECK_FALSE(plain->cluster.tls.enabled);
+  CHECK(check_cluster_files(plain->cluster));  // nothing to read
+}
+
+TEST_CASE("the TLS files of a cluster node must be readable, and an error names the key") {
+  strata::testing::temp_dir dir;
+  cluster_config c;
+  c.enabled = true;
+  c.tls.certificate = dir.file("node.pem");
+  c.tls.key = dir.file("node.key");
+  c.tls.ca = dir.file("ca.pem");
+  for (const auto& path : {c.tls.certificate, c.tls.ca}) std::ofstream{path} << "PEM";
+  auto missing = check_cluster_files(c);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == errc::invalid_argument);
+  CHECK(missing.err().message ==
+        "cluster.tls.key: cannot read " + c.tls.key + ": No such file or directory");
+  std::ofstream{c.tls.key};  // empty
+  auto empty = check_cluster_files(c);
+  REQUIRE_FALSE(empty);
+  CHECK(empty.err().message == "cluster.tls.key: cannot read " + c.tls.key + ": the file is empty");
+  std::ofstream{c.tls.key} << "PEM";
+  CHECK(check_cluster_files(c));
 }
 
 TEST_CASE("cluster settings that cannot work are refused naming the key") {

@@ -29,5 +29,6 @@ int main(int argc, char** argv) {
   strata::add_decider_commands(app);
   strata::add_projection_commands(app);
   strata::add_archive_commands(app);
+  strata::add_cluster_commands(app);
   return app.run(argc, argv);
 }

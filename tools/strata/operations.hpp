@@ -40,4 +40,8 @@ void add_decider_commands(cli& c);
 /// registered on `c` (`cli::register_projection`).
 void add_projection_commands(cli& c);
 
+/// Adds `cluster`, which shows the membership and lease tables of a cluster on a PostgreSQL
+/// journal (see docs/CLI.md and docs/CLUSTER.md).
+void add_cluster_commands(cli& c);
+
 }  // namespace strata
