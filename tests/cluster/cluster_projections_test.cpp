@@ -71,6 +71,7 @@ runtime_config node_config(const std::string& conninfo, const std::string& schem
   c.cluster.enabled = true;
   c.cluster.node_id = "solo";
   c.cluster.host = "127.0.0.1";
+  c.cluster.tls.enabled = false;  // one node, no peers
   c.cluster.shard_count = 4;
   c.cluster.heartbeat_interval_ms = 100;
   c.cluster.suspect_timeout_ms = 1000;
