@@ -520,10 +520,12 @@ result<strata::relay_status> runtime::relay_status() const {
     return s;
   }
 #endif
+#if STRATA_WITH_POSTGRES
   if (config_.relay.enabled && config_.cluster.enabled)
     return error{errc::unavailable, "the relay runs on the node holding lease " +
                                         std::string{detail::relay_lease} + ", not on node " +
                                         config_.cluster.node_id + " now"};
+#endif
   return error{errc::not_found, "the relay is not enabled (relay.enabled)"};
 }
 

@@ -146,7 +146,7 @@ TEST_CASE(
 
 TEST_CASE(
     "three nodes adding the same projection run it on exactly one node, which applies each "
-    "event once; every node waits on and reads the shared checkpoint") {
+    "event once, and every node waits on and reads the shared checkpoint") {
   STRATA_CLUSTER_SERVER(conninfo);
   cluster_of cluster{conninfo, {"node-1", "node-2", "node-3"}};
   auto& runner = cluster.single_runner(cluster.all());
@@ -179,7 +179,7 @@ TEST_CASE(
 
 TEST_CASE(
     "when the node running a projection is killed mid-stream, another node takes its lease "
-    "after it expired and resumes from the checkpoint; the read model equals a rebuild") {
+    "after it expired and resumes from the checkpoint, so that the read model equals a rebuild") {
   STRATA_CLUSTER_SERVER(conninfo);
   cluster_of cluster{conninfo, {"node-1", "node-2", "node-3"}};
   auto& victim = cluster.single_runner(cluster.all());
