@@ -367,7 +367,7 @@ TEST_CASE(
   // shards changed hands, each released after it drained.
   double handoffs = 0;
   for (auto& n : c.nodes) handoffs += n->metric("strata_cluster_handoffs_total");
-  MESSAGE(handoffs - handoffs_before << " hand-offs");
+  MESSAGE((handoffs - handoffs_before) << " hand-offs");
   CHECK(handoffs - handoffs_before >= 4);
   for (auto& n : c.nodes) CHECK(n->quit());
 }
