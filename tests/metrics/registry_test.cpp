@@ -280,6 +280,11 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_cluster_commands_forwarded_total", "counter"},
       {"strata_cluster_forward_failures_total", "counter"},
       {"strata_cluster_commands_served_total", "counter"},
+      {"strata_cluster_forward_duration_seconds", "histogram"},
+      {"strata_cluster_suspicions_total", "counter"},
+      {"strata_cluster_declarations_total", "counter"},
+      {"strata_cluster_fenced_total", "counter"},
+      {"strata_cluster_handoffs_total", "counter"},
   };
   for (const auto& family : expected) {
     const auto& name = family.first;  // INFO captures it: no structured binding (C++17)
