@@ -29,11 +29,11 @@ using persistence::testing::unique_schema;
 inline const std::string lease_key = "projection:tally_log";
 
 /// A node process, driven line by line through its stdin and stdout.
-struct node_process {
+struct projection_node {
   std::string node_id;
   child_process process;
 
-  node_process(const std::string& conninfo, const std::string& schema, std::string id)
+  projection_node(const std::string& conninfo, const std::string& schema, std::string id)
       : node_id(std::move(id)), process({STRATA_CLUSTER_HOST, conninfo, schema, node_id}) {
     const auto ready = process.read_line();
     REQUIRE_MESSAGE(ready.rfind("ready " + node_id, 0) == 0, "node " << node_id << ": " << ready);
@@ -95,7 +95,7 @@ struct cluster_of {
   std::string schema = unique_schema("cproj");
   schema_guard guard;
   schema_guard read_guard;
-  std::vector<std::unique_ptr<node_process>> nodes;
+  std::vector<std::unique_ptr<projection_node>> nodes;
   bool project = true;
 
   /// Starts nodes `ids`; each adds tally_log when `project`.
@@ -111,8 +111,8 @@ struct cluster_of {
     for (const auto& id : ids) start(id);
   }
 
-  node_process& start(const std::string& id) {
-    nodes.push_back(std::make_unique<node_process>(conninfo, schema, id));
+  projection_node& start(const std::string& id) {
+    nodes.push_back(std::make_unique<projection_node>(conninfo, schema, id));
     auto& n = *nodes.back();
     const auto count = nodes.size();
     const bool live = testing::wait_until(
@@ -128,21 +128,21 @@ struct cluster_of {
   }
 
   /// The nodes running the projection now.
-  std::vector<node_process*> runners(const std::vector<node_process*>& among) {
-    std::vector<node_process*> out;
+  std::vector<projection_node*> runners(const std::vector<projection_node*>& among) {
+    std::vector<projection_node*> out;
     for (auto* n : among)
       if (n->runs_projection()) out.push_back(n);
     return out;
   }
-  std::vector<node_process*> all() {
-    std::vector<node_process*> out;
+  std::vector<projection_node*> all() {
+    std::vector<projection_node*> out;
     for (auto& n : nodes) out.push_back(n.get());
     return out;
   }
 
   /// Waits until exactly one of `among` runs the projection; that node.
-  node_process& single_runner(const std::vector<node_process*>& among) {
-    node_process* found = nullptr;
+  projection_node& single_runner(const std::vector<projection_node*>& among) {
+    projection_node* found = nullptr;
     const bool one = testing::wait_until(
         [&] {
           auto r = runners(among);
@@ -155,7 +155,7 @@ struct cluster_of {
   }
 
   /// Ids of aggregates whose shard `n` owns: their commands commit whatever other node dies.
-  std::vector<std::string> owned_by(node_process& n, std::size_t count) {
+  std::vector<std::string> owned_by(projection_node& n, std::size_t count) {
     std::vector<std::string> ids;
     for (int k = 0; ids.size() < count && k < 1000; ++k) {
       const auto id = "a" + std::to_string(k);
@@ -166,7 +166,7 @@ struct cluster_of {
   }
 
   /// Raises each of `ids` once through `n`; the last committed position.
-  std::uint64_t raise_all(node_process& n, const std::vector<std::string>& ids,
+  std::uint64_t raise_all(projection_node& n, const std::vector<std::string>& ids,
                           const std::string& tag) {
     std::uint64_t last = 0;
     for (const auto& id : ids) {

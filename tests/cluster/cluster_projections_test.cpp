@@ -183,7 +183,7 @@ TEST_CASE(
   STRATA_CLUSTER_SERVER(conninfo);
   cluster_of cluster{conninfo, {"node-1", "node-2", "node-3"}};
   auto& victim = cluster.single_runner(cluster.all());
-  std::vector<node_process*> survivors;
+  std::vector<projection_node*> survivors;
   for (auto* n : cluster.all())
     if (n != &victim) survivors.push_back(n);
   auto& sender = *survivors.front();

@@ -19,11 +19,11 @@ namespace {
 const std::string relay_key = "relay:rabbitmq";
 
 /// The node of `among` running the relay, once exactly one does.
-node_process& relay_runner(const std::vector<node_process*>& among) {
-  node_process* found = nullptr;
+projection_node& relay_runner(const std::vector<projection_node*>& among) {
+  projection_node* found = nullptr;
   const bool one = testing::wait_until(
       [&] {
-        std::vector<node_process*> runners;
+        std::vector<projection_node*> runners;
         for (auto* n : among)
           if (n->runs(relay_key)) runners.push_back(n);
         found = runners.size() == 1 ? runners.front() : nullptr;
@@ -50,7 +50,7 @@ TEST_CASE(
   setenv("STRATA_CLUSTER_RELAY_EXCHANGE", exchange.c_str(), 1);
   cluster_of cluster{conninfo, {"node-1", "node-2", "node-3"}, false};
   auto& victim = relay_runner(cluster.all());
-  std::vector<node_process*> survivors;
+  std::vector<projection_node*> survivors;
   for (auto* n : cluster.all())
     if (n != &victim) survivors.push_back(n);
   auto& sender = *survivors.front();
