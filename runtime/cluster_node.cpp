@@ -22,11 +22,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-std::int64_t steady_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch())
-      .count();
-}
-
 command_result failure(error e) {
   command_result r;
   r.status = status_of(e.code);

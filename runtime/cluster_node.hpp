@@ -23,6 +23,13 @@
 
 namespace strata::detail {
 
+/// Microseconds on the monotonic clock: what a lease holder counts its lease's end on.
+inline std::int64_t steady_now_us() noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 /// What a node knows of the cluster at one moment.
 struct cluster_view {
   std::string node_id;

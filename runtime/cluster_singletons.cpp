@@ -11,17 +11,13 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/persistence/cluster.hpp"
 #include "strata/persistence/postgres/cluster_store.hpp"
+#include "strata/runtime/cluster_node.hpp"
 
 namespace strata::detail {
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-std::int64_t steady_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch())
-      .count();
-}
 
 /// A 64-bit finaliser (splitmix64's), so that ids differing in their last byte still score
 /// far apart.
