@@ -89,9 +89,15 @@ int main(int argc, char** argv) {
     if (verb == "place")
       c = orders::place{
           "customer-of-" + self, "EUR", {orders::line{"book", 1, money{1999, "EUR"}}}};
-    const auto r = rt.send<orders::order>(id, c, meta).get();
+    // `unavailable` leaves the outcome open (a shard moving, a connection to its owner lost):
+    // a client sends the same command again under the same command id, which is applied once.
+    auto r = rt.send<orders::order>(id, c, meta).get();
+    int retries = 0;
+    for (; r.status == command_status::unavailable && retries < 5; ++retries)
+      r = rt.send<orders::order>(id, c, meta).get();
     std::cout << (verb == "place" ? "placed " : "confirmed ") << id << " owner=" << owned_by << " "
-              << outcome(r) << std::endl;
+              << outcome(r) << (retries > 0 ? " (retried " + std::to_string(retries) + ")" : "")
+              << std::endl;
   }
   rt.stop();
   return 0;
