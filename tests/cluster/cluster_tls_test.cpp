@@ -110,6 +110,16 @@ struct tls_node {
     in >> word >> status >> version;
     return status + " " + version;
   }
+
+  /// `raise`, sent again under the same command id while it is answered `unavailable` (at most
+  /// five times), as a client does: a forward may meet a connection CAF closes because both
+  /// nodes connected to each other at once (docs/CLUSTER.md, "Not built yet").
+  std::string raise_settled(const std::string& id, const std::string& command_id) {
+    auto answer = raise(id, command_id);
+    for (int retry = 0; retry < 5 && answer.rfind("unavailable", 0) == 0; ++retry)
+      answer = raise(id, command_id);
+    return answer;
+  }
 };
 
 /// Nodes on a fresh schema; waits until every node sees all of them live, knows every shard's
@@ -244,7 +254,7 @@ TEST_CASE(
       if (owner == sender) continue;
       const auto id = cluster.owned_by(*sender, owner->node_id, taken);
       INFO("via " << sender->node_id << " to " << id << " of " << owner->node_id);
-      CHECK(sender->raise(id, sender->node_id + "-" + id) == "accepted 1");
+      CHECK(sender->raise_settled(id, sender->node_id + "-" + id) == "accepted 1");
       CHECK(cluster.events_of(id) == 1);
     }
   }
@@ -283,7 +293,7 @@ TEST_CASE(
     CHECK(cluster.events_of(its) == 0);
     // The owner itself still serves the aggregate the rogue tried: the rogue's command was
     // never run, so this one is the first.
-    CHECK(node.raise(theirs, node.node_id + "-" + theirs) == "accepted 1");
+    CHECK(node.raise_settled(theirs, node.node_id + "-" + theirs) == "accepted 1");
   }
   CHECK(rogue.status()[4] == 0);  // it served no one
   for (std::size_t i = 0; i + 1 < cluster.nodes.size(); ++i)
