@@ -260,8 +260,10 @@ TEST_CASE(
   }
   for (auto& n : cluster.nodes) {
     const auto s = n->status();
-    CHECK(s[3] == 2);  // forwarded: one command to each of the two others
-    CHECK(s[4] == 2);  // served: one command from each of the two others
+    // Forwarded and served: one command to and from each of the two others, and the sends
+    // again of an `unavailable` one (each event is in the journal once, checked above).
+    CHECK(s[3] >= 2);
+    CHECK(s[4] >= 2);
   }
 }
 
