@@ -508,13 +508,7 @@ cluster_node::~cluster_node() {
 result<std::unique_ptr<cluster_node>> cluster_node::start(
     const cluster_config& cluster, const journal_config& journal, actors::engine& engine,
     std::shared_ptr<log_sink> log, std::chrono::milliseconds command_timeout) {
-  persistence::cluster_store_options o;
-  o.conninfo = journal.postgres.conninfo;
-  o.schema = journal.postgres.schema;
-  o.node_id = cluster.node_id;
-  o.shard_count = cluster.shard_count;
-  o.dead_timeout_ms = cluster.dead_timeout_ms;
-  o.lease_duration_ms = cluster.lease_duration_ms;
+  const auto o = store_options(cluster, journal);
   auto membership = persistence::cluster_membership::open(o);
   if (!membership) return std::move(membership).err();
 

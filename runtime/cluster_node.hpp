@@ -19,9 +19,24 @@
 #include "strata/domain/kernel/log.hpp"
 #include "strata/domain/kernel/metadata.hpp"
 #include "strata/domain/kernel/result.hpp"
+#include "strata/persistence/postgres/cluster_store.hpp"
 #include "strata/runtime/config.hpp"
 
 namespace strata::detail {
+
+/// The membership and lease tables' options for a node: the journal's database and schema,
+/// and the node's `cluster.*` settings.
+inline persistence::cluster_store_options store_options(const cluster_config& cluster,
+                                                        const journal_config& journal) {
+  persistence::cluster_store_options o;
+  o.conninfo = journal.postgres.conninfo;
+  o.schema = journal.postgres.schema;
+  o.node_id = cluster.node_id;
+  o.shard_count = cluster.shard_count;
+  o.dead_timeout_ms = cluster.dead_timeout_ms;
+  o.lease_duration_ms = cluster.lease_duration_ms;
+  return o;
+}
 
 /// Microseconds on the monotonic clock: what a lease holder counts its lease's end on.
 inline std::int64_t steady_now_us() noexcept {

@@ -218,13 +218,7 @@ cluster_singletons::~cluster_singletons() {
 result<std::unique_ptr<cluster_singletons>> cluster_singletons::start(
     const cluster_config& cluster, const journal_config& journal, std::uint64_t epoch,
     std::shared_ptr<log_sink> log, std::shared_ptr<metrics::registry> m) {
-  persistence::cluster_store_options o;
-  o.conninfo = journal.postgres.conninfo;
-  o.schema = journal.postgres.schema;
-  o.node_id = cluster.node_id;
-  o.shard_count = cluster.shard_count;
-  o.dead_timeout_ms = cluster.dead_timeout_ms;
-  o.lease_duration_ms = cluster.lease_duration_ms;
+  const auto o = store_options(cluster, journal);
   auto membership = persistence::cluster_membership::open(o);
   if (!membership) return std::move(membership).err();
   auto leases = persistence::cluster_leases::open(o, epoch);
