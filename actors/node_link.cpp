@@ -1,5 +1,6 @@
 #include "strata/actors/node_link.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -35,6 +36,8 @@ using node_answer_atom = caf::atom_constant<caf::atom("strata_ans")>;
 /// (CAF 0.17 closes such a redundant connection, and over TLS that close also loses the
 /// route of the first one: requests time out and the peer's handle goes down).
 using node_hello_atom = caf::atom_constant<caf::atom("strata_hi")>;
+/// A request waiting for a peer to connect has waited the connect timeout: (atom, peer, id).
+using node_wait_atom = caf::atom_constant<caf::atom("strata_wt")>;
 /// The link tells its connector the endpoint and name it introduces: (atom, endpoint, name).
 using node_self_atom = caf::atom_constant<caf::atom("strata_me")>;
 
@@ -49,6 +52,7 @@ struct dropped_request {
 struct outbound {
   node_address peer;
   std::string payload;
+  std::uint64_t wait_id = 0;  ///< Names it while it waits for the peer to connect.
   once<result<std::string>, dropped_request> done;
 };
 using outbound_ptr = std::shared_ptr<outbound>;
@@ -110,7 +114,14 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
   };
 }
 
-// ---- The connector: sends requests to peers, connecting on first use.
+// ---- The connector: sends requests to peers over one connection per pair of nodes.
+//
+// Of two nodes, the one whose endpoint name ("host:port") sorts first makes the connection
+// and introduces itself over it; the other sends over that same connection and never
+// connects itself. Were both to connect at once, as pings at start make likely, CAF 0.17
+// would close one connection as redundant, and over TLS that loses both. The node that
+// waits is not kept waiting long: every node pings its peers each heartbeat round, so the
+// one that connects does so within a round of seeing the other.
 
 struct peer_entry {
   caf::actor handle;
@@ -130,6 +141,9 @@ struct connector_state {
   caf::io::middleman_actor connect_via;
   std::map<std::string, peer_entry> peers;
   std::shared_ptr<std::atomic<std::size_t>> connected;
+
+  /// Whether this node makes the connection to the peer named `name`.
+  bool connects_to(const std::string& name) const { return own_name < name; }
 };
 
 void fail(const outbound_ptr& o, std::string why) {
@@ -182,17 +196,51 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
       },
       [=](node_hello_atom, caf::actor& endpoint, std::string& name) {
         if (!endpoint) return;
-        // A peer connected to this node: use its connection, unless one is made already.
+        // A peer connected to this node: use its connection, unless this node makes its own.
         auto& p = self->state.peers[name];
-        if (p.handle || p.connecting) return;
+        if (p.connecting || p.handle == endpoint) return;
+        if (p.handle) {
+          if (self->state.connects_to(name)) return;
+          // The peer connected again before this node saw its old connection go: the requests
+          // sent on the old one will not be answered.
+          self->demonitor(p.handle);
+          auto sent = std::move(p.sent);
+          p.sent.clear();
+          for (auto& [id, o] : sent)
+            fail(o, "the connection to node " + name + " was replaced by a new one");
+        } else {
+          self->state.connected->fetch_add(1, std::memory_order_relaxed);
+        }
         p.handle = std::move(endpoint);
         self->monitor(p.handle);
-        self->state.connected->fetch_add(1, std::memory_order_relaxed);
+        auto waiting = std::move(p.waiting);
+        p.waiting.clear();
+        for (auto& w : waiting) send_to(self, p.handle, w);
+      },
+      [=](node_wait_atom, const std::string& name, std::uint64_t wait_id) {
+        auto& waiting = self->state.peers[name].waiting;
+        auto it = std::find_if(waiting.begin(), waiting.end(),
+                               [&](const outbound_ptr& w) { return w->wait_id == wait_id; });
+        if (it == waiting.end()) return;  // sent meanwhile
+        auto o = std::move(*it);
+        waiting.erase(it);
+        fail(o, "node " + name + " did not connect to this node within " +
+                    std::to_string(self->state.options.connect_timeout.count()) +
+                    " ms (of two nodes, the one whose endpoint sorts first connects)");
       },
       [=](outbound_ptr& o) {
         const auto name = endpoint_name(o->peer);
         auto& p = self->state.peers[name];
         if (p.handle) return send_to(self, p.handle, o);
+        if (!self->state.connects_to(name)) {
+          // The peer connects to this node: the request waits for it, at most the connect
+          // timeout.
+          o->wait_id = ++self->state.next_id;
+          self->delayed_send(self, self->state.options.connect_timeout, node_wait_atom::value,
+                             name, o->wait_id);
+          p.waiting.push_back(std::move(o));
+          return;
+        }
         p.waiting.push_back(std::move(o));
         if (p.connecting) return;
         p.connecting = true;

@@ -59,11 +59,16 @@ class node_link {
   /// The port the endpoint is bound to.
   virtual std::uint16_t port() const noexcept = 0;
 
-  /// Sends `payload` to the node at `peer` (connecting first when not connected) and calls
-  /// `done` exactly once, on an internal thread: with the peer's reply, or `unavailable` when
-  /// the peer cannot be reached, the connection is lost (at once: the requests waiting on it
-  /// fail then), no reply came within the request timeout, or the link stopped. A lost
-  /// connection is made again on the next request.
+  /// Sends `payload` to the node at `peer` and calls `done` exactly once, on an internal
+  /// thread: with the peer's reply, or `unavailable` when the peer cannot be reached, the
+  /// connection is lost (at once: the requests waiting on it fail then), no reply came within
+  /// the request timeout, or the link stopped.
+  ///
+  /// Two nodes share one connection, made by the one whose endpoint "host:port" sorts first:
+  /// that node connects on its first request to the other (and again on the next one after a
+  /// loss); the other's requests wait up to the connect timeout for it to connect. A host
+  /// that sends to its peers regularly (the cluster pings them every heartbeat round) keeps
+  /// the wait short.
   virtual void request(const node_address& peer, std::string payload,
                        std::function<void(result<std::string>)> done) = 0;
 

@@ -242,12 +242,21 @@ TEST_CASE("a command waiting behind the reload of a failed aggregate times out a
   // Long enough for a first command under ThreadSanitizer, which runs it several times slower.
   o.command_timeout = std::chrono::milliseconds(400);
   order_engine t{o};
-  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // The engine's first command opens the journal and may outlast so short a deadline on a
+  // loaded machine: a command answered `timeout` was never applied, so it is sent again.
+  auto placed = t.run("o-1", place_order());
+  for (int attempt = 1; attempt < 5 && placed.status == command_status::timeout; ++attempt)
+    placed = t.run("o-1", place_order());
+  REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
   // A fresh aggregate whose load fails is left failed; the next command starts a reload.
   t.faults->fail_reads(error{errc::unavailable, "journal down"});
   const auto first_sent = std::chrono::steady_clock::now();
   auto failed = t.run("o-2", place_order());
-  CHECK(failed.status == command_status::unavailable);
+  // Refused by the failed load, or by its own expiry when the machine is slower still: either
+  // way the aggregate is left failed.
+  CHECK_MESSAGE((failed.status == command_status::unavailable ||
+                 failed.status == command_status::timeout),
+                to_string(failed));
   t.faults->fail_reads(std::nullopt);
   // Not a synchronisation: the expiry armed for the first command (while its load ran) must
   // have come and gone, so that only the second command's own expiry can answer it.
