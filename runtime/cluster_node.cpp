@@ -654,6 +654,7 @@ cluster_view cluster_node::view() const {
   v.served = p.served.load(std::memory_order_relaxed);
   std::shared_lock<std::shared_mutex> lock{p.routes_mutex};
   v.live_members = p.live_members;
+  if (p.link != nullptr) v.peers_connected = p.link->connected_peers();
   for (std::uint32_t s = 0; s < p.config.shard_count; ++s) {
     if (p.acting(s)) {
       ++v.shards_owned;

@@ -55,6 +55,7 @@ struct cluster_view {
   std::size_t shards_routed = 0;  ///< Shards with a known live owner (this node or a peer).
   std::uint64_t forwarded = 0;    ///< Commands sent to other nodes.
   std::uint64_t served = 0;       ///< Commands other nodes sent here.
+  std::size_t peers_connected = 0;  ///< Peers with a connection to this node now.
 };
 
 /// One runtime's node: joins the membership table, publishes its endpoint, heartbeats and

@@ -480,6 +480,7 @@ result<strata::cluster_status> runtime::cluster_status() const {
     s.shards_routed = v.shards_routed;
     s.forwarded = v.forwarded;
     s.served = v.served;
+    s.peers_connected = v.peers_connected;
     if (impl_->singletons) s.singletons = impl_->singletons->held();
     return s;
   }

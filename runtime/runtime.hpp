@@ -70,6 +70,8 @@ struct cluster_status {
   std::size_t shards_routed = 0;  ///< Shards with a known live owner (this node or a peer).
   std::uint64_t forwarded = 0;    ///< Commands this node sent to their shard's owner.
   std::uint64_t served = 0;       ///< Commands other nodes sent to this node.
+  /// Peers with a connection to this node now (one per pair of nodes, docs/CLUSTER.md).
+  std::size_t peers_connected = 0;
   /// The leases of the projections and the relay this node runs now ("projection:<name>",
   /// "relay:rabbitmq"), in the order they were added.
   std::vector<std::string> singletons;

@@ -1,13 +1,14 @@
 // A host program that runs a strata runtime as a cluster node, for the multi-process cases of
 // cluster_forwarding_test.cpp, cluster_failover_test.cpp and cluster_tls_test.cpp:
-//   strata-cluster-host <conninfo> <schema> <node id> [<certificate> <key> <ca>]
-//   strata-cluster-host <conninfo> <schema> <node id> <heartbeat> <suspect> <dead> <lease>
+//   strata-cluster-host <conninfo> <schema> <node id> [<heartbeat> <suspect> <dead> <lease>]
+//                       [<certificate> <key> <ca>]
 // With the three PEM files its links to peers are TLS with mutual authentication; without
 // them they are plaintext (cluster.tls.enabled false). The four `cluster.*_ms` timings are
 // 100, 1000, 3000 and 1000 when not given.
 // It prints "ready <node id> <port>" once started, then answers one line on stdout for each
 // line on stdin:
 //   status                        -> status <live> <owned> <routed> <forwarded> <served>
+//                                           <peers connected>
 //   owner <id>                    -> owner <node id, or - when none>
 //   raise <id> <amount> <cmd id>  -> result <status> <version> <position> <events> <duplicate>
 //                                    <rejection code or -> <message or ->
@@ -56,12 +57,15 @@ std::string describe(const command_result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 && argc != 7 && argc != 8) {
+  if (argc != 4 && argc != 7 && argc != 8 && argc != 11) {
     std::fprintf(stderr,
                  "usage: strata-cluster-host <conninfo> <schema> <node id> "
-                 "[<certificate> <key> <ca> | <heartbeat ms> <suspect ms> <dead ms> <lease ms>]\n");
+                 "[<heartbeat ms> <suspect ms> <dead ms> <lease ms>] [<certificate> <key> <ca>]\n");
     return 2;
   }
+  const bool timed = argc == 8 || argc == 11;
+  const bool tls = argc == 7 || argc == 11;
+  const int tls_at = timed ? 8 : 4;
   runtime_config config;
   config.journal.backend = journal_backend::postgres;
   config.journal.postgres.conninfo = argv[1];
@@ -78,18 +82,18 @@ int main(int argc, char** argv) {
   config.cluster.suspect_timeout_ms = 1000;
   config.cluster.dead_timeout_ms = 3000;
   config.cluster.lease_duration_ms = 1000;
-  if (argc == 8) {
+  if (timed) {
     config.cluster.heartbeat_interval_ms = static_cast<std::uint32_t>(std::stoul(argv[4]));
     config.cluster.suspect_timeout_ms = static_cast<std::uint32_t>(std::stoul(argv[5]));
     config.cluster.dead_timeout_ms = static_cast<std::uint32_t>(std::stoul(argv[6]));
     config.cluster.lease_duration_ms = static_cast<std::uint32_t>(std::stoul(argv[7]));
   }
   config.commands.timeout_ms = 5000;
-  config.cluster.tls.enabled = argc == 7;
-  if (argc == 7) {
-    config.cluster.tls.certificate = argv[4];
-    config.cluster.tls.key = argv[5];
-    config.cluster.tls.ca = argv[6];
+  config.cluster.tls.enabled = tls;
+  if (tls) {
+    config.cluster.tls.certificate = argv[tls_at];
+    config.cluster.tls.key = argv[tls_at + 1];
+    config.cluster.tls.ca = argv[tls_at + 2];
   }
   if (const char* url = std::getenv("STRATA_CLUSTER_RELAY_URL"); url != nullptr && *url != '\0') {
     config.relay.enabled = true;
@@ -116,7 +120,8 @@ int main(int argc, char** argv) {
     if (verb == "status") {
       const auto s = rt.cluster_status();
       std::cout << "status " << s->live_members << " " << s->shards_owned << " " << s->shards_routed
-                << " " << s->forwarded << " " << s->served << std::endl;
+                << " " << s->forwarded << " " << s->served << " " << s->peers_connected
+                << std::endl;
     } else if (verb == "owner") {
       std::string id;
       in >> id;

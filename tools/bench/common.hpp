@@ -142,6 +142,24 @@ void run_journal(const options& o, const std::vector<std::size_t>& batches,
                  const std::vector<std::string>& classes);
 /// Time to the first command of a fresh runtime for an aggregate with `events` events.
 void run_first_command(const options& o, std::size_t events);
+/// One node of the `cluster` workload: where its tables are and its cluster timings.
+struct cluster_node_options {
+  std::string conninfo;
+  std::string schema;
+  std::string node_id;
+  std::uint64_t seed = 42;
+  std::uint32_t heartbeat_ms = 200;
+  std::uint32_t suspect_ms = 1000;
+  std::uint32_t dead_ms = 2000;
+  std::uint32_t lease_ms = 1000;
+};
+/// Nodes of one cluster as child processes on PostgreSQL (`--pg`): commands/s of three nodes
+/// against one (`commands` with `window` in flight, shared out among the nodes), the added
+/// p50 of a forwarded command (`samples` each way), and the failover time after a SIGKILL.
+void run_cluster(const options& o, std::size_t commands, std::size_t window, std::size_t samples,
+                 const cluster_node_options& timings);
+/// The child half of `cluster`: one node, driven over stdin and stdout.
+int cluster_node_child(const cluster_node_options& n);
 /// The child half of `memory`: prints the RSS growth of `what` ("caf", "journal", "runtime").
 int memory_child(const std::string& what, std::size_t count);
 

@@ -4,7 +4,7 @@
 //   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench journal
 //   strata-bench rehydrate   strata-bench actors   strata-bench memory
 //   strata-bench projection  strata-bench overload  strata-bench snapshots
-//   strata-bench all [--quick]
+//   strata-bench cluster --pg CONNINFO   strata-bench all [--quick]
 
 #include <sys/stat.h>
 
@@ -120,6 +120,23 @@ int main(int argc, char** argv) {
   auto* snapshots = app.add_subcommand("snapshots", "Snapshot distance under the orders load");
   snapshots->add_option("--commands", snap_commands, "Commands")->capture_default_str();
   snapshots->add_option("--every", snap_every, "aggregates.snapshot_every")->capture_default_str();
+  std::size_t cl_commands = 60000;
+  std::size_t cl_window = 192;
+  std::size_t cl_samples = 2000;
+  cluster_node_options cl_timings;
+  std::string cl_timing_text = "200,1000,2000,1000";
+  auto* cluster = app.add_subcommand("cluster", "Three nodes against one; forwarding; failover");
+  cluster->add_option("--commands", cl_commands, "Commands per throughput round")
+      ->capture_default_str();
+  cluster->add_option("--in-flight", cl_window, "In flight, shared out among the nodes")
+      ->capture_default_str();
+  cluster->add_option("--samples", cl_samples, "Commands each way of the latency run")
+      ->capture_default_str();
+  cluster
+      ->add_option("--timings", cl_timing_text,
+                   "cluster.heartbeat_interval_ms,suspect_timeout_ms,dead_timeout_ms,"
+                   "lease_duration_ms")
+      ->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
 
   std::string child_what;
@@ -129,9 +146,35 @@ int main(int argc, char** argv) {
   child->add_option("--what", child_what)->required();
   child->add_option("--count", child_count)->required();
 
+  cluster_node_options node;
+  auto* node_child = app.add_subcommand("cluster-node", "(internal) one node of `cluster`");
+  node_child->group("");
+  node_child->add_option("--conninfo", node.conninfo)->required();
+  node_child->add_option("--schema", node.schema)->required();
+  node_child->add_option("--node", node.node_id)->required();
+  node_child->add_option("--timings", cl_timing_text);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*child) return memory_child(child_what, child_count);
+  {
+    const auto t = parse_levels(cl_timing_text);
+    if (t.size() != 4) {
+      std::fprintf(stderr, "--timings: four numbers expected, found \"%s\"\n",
+                   cl_timing_text.c_str());
+      return 2;
+    }
+    for (auto* n : {&cl_timings, &node}) {
+      n->heartbeat_ms = static_cast<std::uint32_t>(t[0]);
+      n->suspect_ms = static_cast<std::uint32_t>(t[1]);
+      n->dead_ms = static_cast<std::uint32_t>(t[2]);
+      n->lease_ms = static_cast<std::uint32_t>(t[3]);
+    }
+  }
+  if (*node_child) {
+    node.seed = o.seed;
+    return cluster_node_child(node);
+  }
 
   ::mkdir(o.dir.c_str(), 0755);
   set_files_dir(o.dir);
@@ -151,6 +194,7 @@ int main(int argc, char** argv) {
     run_projection(o, proj_events, lag_rate, lag_commands, parse_list(proj_read_models));
   if (*overload || every) run_overload(o, ov_bound, ov_factor, ov_seconds);
   if (*snapshots || every) run_snapshots(o, snap_commands, snap_every);
+  if (*cluster || every) run_cluster(o, cl_commands, cl_window, cl_samples, cl_timings);
   print_summary();
   std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
   return 0;

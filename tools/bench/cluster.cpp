@@ -1,0 +1,496 @@
+// The `cluster` workload (docs/BENCHMARKS.md, "Cluster"): nodes of one cluster as child
+// processes of strata-bench (`strata-bench cluster-node`, each a runtime on the shared
+// PostgreSQL journal), driven line by line over their stdin and stdout. Each node drives its
+// own share of the orders load through its local runtime, as a host would, so what is timed
+// is the runtime and the forwarding between nodes, not the pipes.
+//
+//   throughput  one node, then three nodes with a third of the commands and of the in-flight
+//               window each (two thirds of them forwarded): commands/s and their ratio
+//   forwarding  one command at a time from one node, alternately to an aggregate it owns and
+//               to one another node owns: the added p50 of a forwarded command
+//   failover    a node is killed with SIGKILL; a survivor sends a command for an aggregate of
+//               the dead node's shards again and again under one command id: the time from
+//               the kill to its acceptance
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "tools/bench/common.hpp"
+#include "tools/bench/driver.hpp"
+#include "tools/bench/journal_tools.hpp"
+
+namespace strata::bench {
+
+namespace {
+
+constexpr std::uint32_t shard_count = 16;
+
+result_line line_of(std::string name) {
+  result_line r;
+  r.workload = "cluster";
+  r.name = std::move(name);
+  return r;
+}
+
+// ---- The child: one cluster node.
+
+runtime_config node_config(const cluster_node_options& n) {
+  auto cfg = bench_config();
+  cfg.journal.backend = journal_backend::postgres;
+  cfg.journal.postgres.conninfo = n.conninfo;
+  cfg.journal.postgres.schema = n.schema;
+  cfg.cluster.enabled = true;
+  cfg.cluster.node_id = n.node_id;
+  cfg.cluster.host = "127.0.0.1";
+  cfg.cluster.port = 0;
+  cfg.cluster.shard_count = shard_count;
+  cfg.cluster.heartbeat_interval_ms = n.heartbeat_ms;
+  cfg.cluster.suspect_timeout_ms = n.suspect_ms;
+  cfg.cluster.dead_timeout_ms = n.dead_ms;
+  cfg.cluster.lease_duration_ms = n.lease_ms;
+  cfg.cluster.tls.enabled = false;  // loopback; TLS costs are not part of this workload
+  cfg.commands.timeout_ms = 10000;
+  return cfg;
+}
+
+std::string render(const command_result& r) {
+  std::string s = to_string(r);
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s.empty() ? "-" : s;
+}
+
+// `load <streams> <node index> <nodes> <commands> <window>`: command j of this node is global
+// command g = j * nodes + index, an add_item for stream g % streams.
+std::string node_load(runtime& rt, const order_data& data, std::istringstream& in) {
+  std::size_t streams = 0, index = 0, nodes = 0, commands = 0, window = 0;
+  in >> streams >> index >> nodes >> commands >> window;
+  const auto start = now_ns();
+  auto out = drive(commands, window, [&](std::size_t j, command_callback done) {
+    const std::size_t g = j * nodes + index;
+    rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {},
+                           std::move(done));
+  });
+  const auto end = now_ns();
+  const auto lat = summarize(out.latency_ns);
+  std::ostringstream s;
+  s << "load " << out.accepted << " " << out.other << " " << start << " " << end << " "
+    << lat.p50_ms << " " << lat.p99_ms << " " << (out.other > 0 ? out.first_other : "-");
+  std::string line = s.str();
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return line;
+}
+
+// `latency <streams> <samples>`: one command at a time, alternately to a stream this node owns
+// and to one another node owns.
+std::string node_latency(runtime& rt, const order_data& data, const std::string& self,
+                         std::istringstream& in) {
+  std::size_t streams = 0, samples = 0;
+  in >> streams >> samples;
+  std::vector<std::size_t> local, remote;
+  for (std::size_t i = 0; i < streams; ++i) {
+    const auto owner = rt.owner_of(orders::order::type, data.order_id(i));
+    if (!owner || owner->empty()) continue;
+    (*owner == self ? local : remote).push_back(i);
+  }
+  if (local.empty() || remote.empty()) return "latency - no local or no remote stream";
+  std::vector<std::int64_t> local_ns, remote_ns;
+  for (std::size_t k = 0; k < 2 * samples; ++k) {
+    const bool forwarded = k % 2 == 1;
+    auto& from = forwarded ? remote : local;
+    const auto stream = from[(k / 2) % from.size()];
+    const auto t0 = now_ns();
+    auto r = rt.send<orders::order>(data.order_id(stream), data.add(k), {})
+                 .get();
+    const auto t1 = now_ns();
+    if (!r.is_accepted()) return "latency - " + render(r);
+    (forwarded ? remote_ns : local_ns).push_back(t1 - t0);
+  }
+  const auto l = summarize(local_ns);
+  const auto f = summarize(remote_ns);
+  std::ostringstream s;
+  s << "latency " << l.p50_ms << " " << f.p50_ms << " " << l.p99_ms << " " << f.p99_ms;
+  return s.str();
+}
+
+// `chase <id> <command id>`: sends one add_item under `command id` until it is accepted,
+// pacing the attempts by 5 ms (a client's retry loop), for at most 60 s.
+std::string node_chase(runtime& rt, const order_data& data, std::istringstream& in) {
+  std::string id, command_id;
+  in >> id >> command_id;
+  command_metadata meta;
+  meta.command_id = command_id;
+  const auto give_up = now_ns() + 60'000'000'000LL;
+  std::size_t attempts = 0;
+  std::string last = "-";
+  while (now_ns() < give_up) {
+    ++attempts;
+    auto r = rt.send<orders::order>(id, data.add(1), meta).get();
+    if (r.is_accepted())
+      return "chased " + std::to_string(now_ns()) + " " + std::to_string(attempts) + " " +
+             std::to_string(r.at.value);
+    if (r.status != command_status::unavailable && r.status != command_status::timeout)
+      return "chased - " + render(r);
+    last = render(r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return "chased - not accepted within 60 s: " + last;
+}
+
+// ---- The parent's handle on a child node.
+
+class node_process {
+ public:
+  node_process(const std::string& self_exe, const cluster_node_options& n) : node_id(n.node_id) {
+    std::vector<std::string> args{self_exe,
+                                  "cluster-node",
+                                  "--conninfo",
+                                  n.conninfo,
+                                  "--schema",
+                                  n.schema,
+                                  "--node",
+                                  n.node_id,
+                                  "--timings",
+                                  std::to_string(n.heartbeat_ms) + "," +
+                                      std::to_string(n.suspect_ms) + "," +
+                                      std::to_string(n.dead_ms) + "," + std::to_string(n.lease_ms)};
+    int to_child[2], from_child[2];
+    check(::pipe2(to_child, O_CLOEXEC) == 0 && ::pipe2(from_child, O_CLOEXEC) == 0,
+          "cluster: pipe: " + std::string{std::strerror(errno)});
+    pid_ = ::fork();
+    check(pid_ >= 0, "cluster: fork: " + std::string{std::strerror(errno)});
+    if (pid_ == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      std::_Exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    in_ = ::fdopen(to_child[1], "w");
+    out_ = ::fdopen(from_child[0], "r");
+    const auto ready = read_line();
+    check(ready.rfind("ready ", 0) == 0, "cluster: node " + node_id + " did not start: " + ready);
+  }
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  ~node_process() {
+    if (pid_ > 0) {
+      write_line("quit");
+      std::fclose(in_);
+      ::waitpid(pid_, nullptr, 0);
+    } else if (in_ != nullptr) {
+      std::fclose(in_);
+    }
+    if (out_ != nullptr) std::fclose(out_);
+  }
+
+  void write_line(const std::string& line) {
+    std::fputs((line + "\n").c_str(), in_);
+    std::fflush(in_);
+  }
+
+  std::string read_line() {
+    std::string line;
+    for (int c; (c = std::fgetc(out_)) != EOF && c != '\n';) line.push_back(static_cast<char>(c));
+    return line;
+  }
+
+  std::string ask(const std::string& line) {
+    write_line(line);
+    return read_line();
+  }
+
+  /// live, owned, routed.
+  std::vector<std::size_t> status() {
+    std::istringstream s{ask("status")};
+    std::string word;
+    std::vector<std::size_t> v(3);
+    s >> word >> v[0] >> v[1] >> v[2];
+    return v;
+  }
+
+  void kill_now() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  const std::string node_id;
+
+ private:
+  pid_t pid_ = -1;
+  FILE* in_ = nullptr;
+  FILE* out_ = nullptr;
+};
+
+std::string self_exe() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  check(n > 0, "cluster: cannot find /proc/self/exe");
+  path[n] = '\0';
+  return path;
+}
+
+struct cluster_run {
+  std::vector<std::unique_ptr<node_process>> nodes;
+
+  /// Starts `count` nodes on a fresh `schema` and waits (60 s at most) until each sees all of
+  /// them live, knows every shard's owner and owns some.
+  cluster_run(const options& o, const std::string& schema, std::size_t count,
+              const cluster_node_options& timings) {
+    postgres_drop_schema(o.pg, schema);
+    const auto exe = self_exe();
+    for (std::size_t i = 0; i < count; ++i) {
+      auto n = timings;
+      n.conninfo = o.pg;
+      n.schema = schema;
+      n.node_id = "node-" + std::to_string(i + 1);
+      nodes.push_back(std::make_unique<node_process>(exe, n));
+    }
+    const auto give_up = now_ns() + 60'000'000'000LL;
+    for (;;) {
+      bool settled = true;
+      for (auto& n : nodes) {
+        const auto s = n->status();
+        settled = settled && s[0] == count && s[1] > 0 && s[2] == shard_count;
+      }
+      if (settled) break;
+      check(now_ns() < give_up, "cluster: " + std::to_string(count) +
+                                    " nodes did not share the shards within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+};
+
+struct load_figures {
+  double rate = 0;  ///< Accepted commands per second, over the nodes together.
+  double p50_ms = 0, p99_ms = 0;
+};
+
+// Every node of `c` sends its share of `commands` with its share of `window` in flight, all
+// at once; the rate is the accepted total over the span from the first start to the last end.
+load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
+                      std::size_t window) {
+  const auto count = c.nodes.size();
+  for (std::size_t i = 0; i < count; ++i)
+    c.nodes[i]->write_line("load " + std::to_string(streams) + " " + std::to_string(i) + " " +
+                           std::to_string(count) + " " + std::to_string(commands / count) + " " +
+                           std::to_string(std::max<std::size_t>(1, window / count)));
+  std::int64_t first = 0, last = 0;
+  std::size_t accepted = 0;
+  load_figures f;
+  for (auto& n : c.nodes) {
+    std::istringstream s{n->read_line()};
+    std::string word, first_other;
+    std::size_t ok = 0, other = 0;
+    std::int64_t start = 0, end = 0;
+    double p50 = 0, p99 = 0;
+    s >> word >> ok >> other >> start >> end >> p50 >> p99;
+    std::getline(s, first_other);
+    check(word == "load" && other == 0,
+          "cluster: node " + n->node_id + " had commands not accepted:" + first_other);
+    accepted += ok;
+    first = first == 0 ? start : std::min(first, start);
+    last = std::max(last, end);
+    f.p50_ms = std::max(f.p50_ms, p50);
+    f.p99_ms = std::max(f.p99_ms, p99);
+  }
+  check(accepted == commands / count * count, "cluster: not every command was accepted");
+  f.rate = static_cast<double>(accepted) / (static_cast<double>(last - first) / 1e9);
+  return f;
+}
+
+void place_streams(node_process& n, std::size_t streams) {
+  const auto answer = n.ask("place " + std::to_string(streams));
+  check(answer == "placed " + std::to_string(streams),
+        "cluster: placing the orders through " + n.node_id + ": " + answer);
+}
+
+}  // namespace
+
+int cluster_node_child(const cluster_node_options& n) {
+  auto started = runtime::start(node_config(n));
+  if (!started) {
+    std::fprintf(stderr, "cluster-node %s: %s\n", n.node_id.c_str(),
+                 to_string(started.err()).c_str());
+    return 1;
+  }
+  auto& rt = **started;
+  if (auto added = rt.register_aggregate<orders::order>(); !added) {
+    std::fprintf(stderr, "cluster-node: %s\n", to_string(added.err()).c_str());
+    return 1;
+  }
+  const order_data data{n.seed};
+  std::cout << "ready " << n.node_id << std::endl;
+  for (std::string line; std::getline(std::cin, line);) {
+    std::istringstream in{line};
+    std::string verb;
+    in >> verb;
+    if (verb == "status") {
+      const auto s = rt.cluster_status();
+      std::cout << "status " << s->live_members << " " << s->shards_owned << " "
+                << s->shards_routed << std::endl;
+    } else if (verb == "owner") {
+      std::string id;
+      in >> id;
+      const auto owner = rt.owner_of(orders::order::type, id);
+      std::cout << "owner " << (owner && !owner->empty() ? *owner : std::string{"-"})
+                << std::endl;
+    } else if (verb == "place") {
+      std::size_t streams = 0;
+      in >> streams;
+      auto out = drive(streams, 64, [&](std::size_t i, command_callback done) {
+        rt.send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
+      });
+      std::cout << (out.other == 0 ? "placed " + std::to_string(out.accepted)
+                                   : "failed " + out.first_other)
+                << std::endl;
+    } else if (verb == "place-one") {
+      std::string id;
+      in >> id;
+      auto r = rt.send<orders::order>(id, data.place(0), {}).get();
+      std::cout << (r.is_accepted() ? std::string{"placed 1"} : "failed " + render(r))
+                << std::endl;
+    } else if (verb == "load") {
+      std::cout << node_load(rt, data, in) << std::endl;
+    } else if (verb == "latency") {
+      std::cout << node_latency(rt, data, n.node_id, in) << std::endl;
+    } else if (verb == "chase") {
+      std::cout << node_chase(rt, data, in) << std::endl;
+    } else if (verb == "quit") {
+      rt.stop();
+      return 0;
+    } else {
+      std::cout << "error unknown verb " << verb << std::endl;
+    }
+  }
+  rt.stop();
+  return 0;
+}
+
+void run_cluster(const options& o, std::size_t commands, std::size_t window,
+                 std::size_t samples, const cluster_node_options& timings) {
+  if (o.pg.empty()) {
+    std::fprintf(stderr, "[cluster] skipped: needs --pg (the cluster's tables are in PostgreSQL)\n");
+    return;
+  }
+  const std::size_t streams = o.quick ? 100 : 1000;
+  if (o.quick) {
+    commands = std::min<std::size_t>(commands, 3000);
+    samples = std::min<std::size_t>(samples, 50);
+  }
+  const std::string s1 = "bench_cluster_one", s3 = "bench_cluster_three";
+
+  // Throughput: one node, then three; then the forwarding latency on the three.
+  std::vector<double> one_rates, three_rates, ratios;
+  load_figures one_last, three_last;
+  double local_p50 = 0, forwarded_p50 = 0, local_p99 = 0, forwarded_p99 = 0;
+  {
+    std::fprintf(stderr, "[cluster] one node: %zu commands, %zu in flight\n", commands, window);
+    cluster_run one{o, s1, 1, timings};
+    place_streams(*one.nodes[0], streams);
+    std::fprintf(stderr, "[cluster] three nodes: %zu commands each, %zu in flight each\n",
+                 commands / 3, std::max<std::size_t>(1, window / 3));
+    cluster_run three{o, s3, 3, timings};
+    place_streams(*three.nodes[0], streams);
+    // Alternately, so that a change of the machine's load touches both alike.
+    for (int r = 0; r < o.repeat; ++r) {
+      one_last = run_load(one, streams, commands, window);
+      three_last = run_load(three, streams, commands, window);
+      one_rates.push_back(one_last.rate);
+      three_rates.push_back(three_last.rate);
+      ratios.push_back(three_last.rate / one_last.rate);
+      std::fprintf(stderr, "[cluster] round %d: one %.0f/s, three %.0f/s, ratio %.3f\n", r + 1,
+                   one_last.rate, three_last.rate, ratios.back());
+    }
+    std::fprintf(stderr, "[cluster] forwarding latency: %zu commands each way, one at a time\n",
+                 samples);
+    std::istringstream s{three.nodes[0]->ask("latency " + std::to_string(streams) + " " +
+                                             std::to_string(samples))};
+    std::string word;
+    s >> word;
+    check(word == "latency" && (s >> local_p50 >> forwarded_p50 >> local_p99 >> forwarded_p99),
+          "cluster: latency run: " + s.str());
+  }
+  postgres_drop_schema(o.pg, s1);
+  postgres_drop_schema(o.pg, s3);
+  emit(line_of("throughput 3 vs 1")
+           .param("streams", static_cast<double>(streams))
+           .param("commands", static_cast<double>(commands))
+           .param("in_flight", static_cast<double>(window))
+           .param("rounds", static_cast<double>(o.repeat))
+           .figure("one_node_cmd_s", median(one_rates))
+           .figure("three_nodes_cmd_s", median(three_rates))
+           .figure("ratio", median(ratios))
+           .figure("one_node_p99_ms", one_last.p99_ms)
+           .figure("three_nodes_p99_ms", three_last.p99_ms));
+  emit(line_of("forwarded command")
+           .param("samples", static_cast<double>(samples))
+           .figure("local_p50_ms", local_p50)
+           .figure("forwarded_p50_ms", forwarded_p50)
+           .figure("added_p50_ms", forwarded_p50 - local_p50)
+           .figure("local_p99_ms", local_p99)
+           .figure("forwarded_p99_ms", forwarded_p99));
+
+  // Failover: a fresh cluster each time; node-3 is killed.
+  std::vector<double> failovers;
+  const int kills = o.quick ? 1 : o.repeat;
+  for (int k = 0; k < kills; ++k) {
+    const std::string schema = "bench_cluster_failover";
+    cluster_run c{o, schema, 3, timings};
+    auto& survivor = *c.nodes[0];
+    auto& victim = *c.nodes[2];
+    std::string id;
+    for (int i = 0; id.empty(); ++i) {
+      const auto candidate = "failover-" + std::to_string(i);
+      if (survivor.ask("owner " + candidate) == "owner " + victim.node_id) id = candidate;
+      check(i < 10000, "cluster: no aggregate id of node-3's shards found");
+    }
+    const auto placed = survivor.ask("place-one " + id);
+    check(placed == "placed 1", "cluster: placing " + id + " through node-1: " + placed);
+    const auto killed_ns = now_ns();
+    victim.kill_now();
+    std::istringstream s{survivor.ask("chase " + id + " chase-" + id)};
+    std::string word, at;
+    std::size_t attempts = 0, version = 0;
+    s >> word >> at >> attempts >> version;
+    check(word == "chased" && at != "-", "cluster: failover: " + s.str());
+    check(version == 2, "cluster: failover: the command after the kill was applied at version " +
+                            std::to_string(version) + ", not 2");
+    const double seconds = static_cast<double>(std::stoll(at) - killed_ns) / 1e9;
+    failovers.push_back(seconds);
+    std::fprintf(stderr, "[cluster] failover %d: %.3f s (%zu attempts)\n", k + 1, seconds,
+                 attempts);
+    c.nodes.pop_back();  // the killed one
+  }
+  postgres_drop_schema(o.pg, "bench_cluster_failover");
+  const double bound_s = (std::max(timings.dead_ms, timings.lease_ms) +
+                          2.5 * static_cast<double>(timings.heartbeat_ms)) /
+                         1000.0;
+  emit(line_of("failover")
+           .param("heartbeat_ms", static_cast<double>(timings.heartbeat_ms))
+           .param("suspect_ms", static_cast<double>(timings.suspect_ms))
+           .param("dead_ms", static_cast<double>(timings.dead_ms))
+           .param("lease_ms", static_cast<double>(timings.lease_ms))
+           .param("kills", static_cast<double>(kills))
+           .figure("failover_s", median(failovers))
+           .figure("failover_max_s", *std::max_element(failovers.begin(), failovers.end()))
+           .figure("documented_bound_s", bound_s));
+}
+
+}  // namespace strata::bench
