@@ -103,6 +103,10 @@ class fault_injecting_transaction final : public projection_transaction {
   result<void> save_checkpoint(std::string_view projection, const checkpoint& c) override {
     return write([&] { return inner_->save_checkpoint(projection, c); });
   }
+  result<void> advance_checkpoint(std::string_view projection, global_position expected,
+                                  const checkpoint& c) override {
+    return write([&] { return inner_->advance_checkpoint(projection, expected, c); });
+  }
   result<void> park(const dead_letter& d) override {
     return write([&] { return inner_->park(d); });
   }

@@ -118,6 +118,14 @@ error projection_runner::commit_failed(error e) {
   return e;
 }
 
+result<void> projection_runner::save_after(projection_transaction& tx, const checkpoint& cp) {
+  auto moved = tx.advance_checkpoint(projection_->name(), checkpoint_.position, cp);
+  // Another runner applied these events first: nothing of this batch is committed, and the
+  // next call reads where the store stands before it applies anything.
+  if (!moved && moved.err().code == errc::conflict) return commit_failed(std::move(moved).err());
+  return moved;
+}
+
 result<void> projection_runner::resync() {
   // A commit that failed may have happened all the same (its reply lost with the
   // connection): the store's checkpoint says which, so no batch is applied twice.
@@ -169,7 +177,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     if (folded) folded = (*tx)->flush();
     if (folded) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
-      if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
+      if (auto s = save_after(**tx, cp); !s) return std::move(s).err();
       if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
       out.applied += end - first;
       advance(cp);
@@ -205,7 +213,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     }
     if (!failure) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
-      if (auto s = (*tx)->save_checkpoint(name, cp); !s) return std::move(s).err();
+      if (auto s = save_after(**tx, cp); !s) return std::move(s).err();
       if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
       out.applied += end - from;
       advance(cp);
@@ -232,7 +240,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
       cp = checkpoint{records[i - 1].position, records[i - 1].time};
     }
     if (cp) {
-      if (auto s = (*tx)->save_checkpoint(name, *cp); !s) return std::move(s).err();
+      if (auto s = save_after(**tx, *cp); !s) return std::move(s).err();
     }
     if (auto c = (*tx)->commit(); !c) return commit_failed(std::move(c).err());
     if (cp) advance(*cp);

@@ -93,6 +93,9 @@ class projection_runner {
   result<void> load_stopped();
   /// Marks the store's checkpoint unknown after a failed commit and returns `e`.
   error commit_failed(error e);
+  /// Moves the store's checkpoint from this runner's to `cp` in `tx` (`advance_checkpoint`); a
+  /// `conflict` there is handled as a failed commit.
+  result<void> save_after(projection_transaction& tx, const checkpoint& cp);
   /// Reads the committed checkpoint back after a failed commit.
   result<void> resync();
   result<void> reset_to(const std::string& journal_id);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +88,20 @@ class projection_transaction {
   /// Sets the checkpoint of `projection`. An empty `c.journal_id` keeps the journal id
   /// recorded already (so the runner's per-batch checkpoints carry no id).
   virtual result<void> save_checkpoint(std::string_view projection, const checkpoint& c) = 0;
+  /// Moves the checkpoint of `projection` from `expected` to `c`, only if it is still at
+  /// `expected` (0: no checkpoint yet): optimistic concurrency, so that a runner whose batch
+  /// another runner committed first (a projection's lease holder paused past its lease, then
+  /// resuming) fails here instead of applying the batch twice. Errors: `conflict` naming both
+  /// positions when the checkpoint is elsewhere. The default reads the checkpoint in this
+  /// transaction and then saves it; a store whose readers and writers can interleave guards
+  /// the write itself (the SQL stores: `UPDATE ... WHERE position = expected`).
+  virtual result<void> advance_checkpoint(std::string_view projection, global_position expected,
+                                          const checkpoint& c) {
+    auto now = load_checkpoint(projection);
+    if (!now) return std::move(now).err();
+    if (now->position != expected) return checkpoint_moved(projection, expected, now->position);
+    return save_checkpoint(projection, c);
+  }
   /// Parks an event; parking the same (projection, position) again replaces it and counts
   /// one more attempt.
   virtual result<void> park(const dead_letter& d) = 0;
@@ -98,6 +113,17 @@ class projection_transaction {
   /// Makes everything done in this transaction durable and visible. After it (successful or
   /// not) the transaction is finished. A failed commit applied nothing.
   virtual result<void> commit() = 0;
+
+ protected:
+  /// The `conflict` of `advance_checkpoint`; `now` when the store knows where it is.
+  static error checkpoint_moved(std::string_view projection, global_position expected,
+                                std::optional<global_position> now = std::nullopt) {
+    return error{errc::conflict,
+                 "the checkpoint of projection " + std::string{projection} +
+                     " is not at position " + std::to_string(expected.value) +
+                     (now ? " but at " + std::to_string(now->value) : std::string{}) +
+                     ": another runner committed these events first"};
+  }
 };
 
 /// The read-model database seam: transactions, checkpoints and dead letters, so that a

@@ -35,7 +35,8 @@ namespace {
 // Both switches are over every enumerator with no default, so a new backend that is not
 // handled here does not compile (-Wswitch); `validate` has refused a value outside the enum.
 
-std::shared_ptr<persistence::journal_factory> make_journal(const journal_config& c) {
+std::shared_ptr<persistence::journal_factory> make_journal(
+    const journal_config& c, [[maybe_unused]] const cluster_config& cluster) {
   switch (c.backend) {
     case journal_backend::memory:
       return std::make_shared<persistence::memory_journal_factory>();
@@ -57,6 +58,8 @@ std::shared_ptr<persistence::journal_factory> make_journal(const journal_config&
       persistence::postgres_journal_options o;
       o.conninfo = c.postgres.conninfo;
       o.schema = c.postgres.schema;
+      // A node frozen mid-append must not hold the counter row for the whole cluster.
+      if (cluster.enabled) o.idle_in_transaction_timeout_ms = cluster.lease_duration_ms;
       return std::make_shared<persistence::postgres_journal_factory>(o);
 #else
       return nullptr;  // refused by runtime::start before
@@ -253,7 +256,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     host = std::move(*locked);
   }
   std::shared_ptr<persistence::journal_factory> journal = std::move(overrides.journal);
-  if (!journal) journal = make_journal(config.journal);
+  if (!journal) journal = make_journal(config.journal, config.cluster);
   std::shared_ptr<const clock> clk = std::move(overrides.time_source);
   if (!clk) clk = std::make_shared<system_clock>();
 

@@ -70,6 +70,33 @@ class table_transaction : public projection_transaction {
         {std::string{projection}, static_cast<std::int64_t>(c.position.value),
          std::int64_t{to_unix_micros(c.last_event_time)}, c.journal_id});
   }
+  result<void> advance_checkpoint(std::string_view projection, global_position expected,
+                                  const checkpoint& c) override {
+    // The guard is in the write: under PostgreSQL's READ COMMITTED, an UPDATE that waited for
+    // another transaction's lock on the row sees that transaction's position, not the one
+    // this transaction started from. RETURNING tells whether the row moved.
+    const std::int64_t position = static_cast<std::int64_t>(c.position.value);
+    const std::int64_t event_us = to_unix_micros(c.last_event_time);
+    auto moved =
+        expected.value == 0
+            ? query(
+                  "INSERT INTO projection_checkpoints (name, position, last_event_us, "
+                  "journal_id) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = "
+                  "excluded.position, last_event_us = excluded.last_event_us, journal_id = CASE "
+                  "WHEN excluded.journal_id = '' THEN projection_checkpoints.journal_id ELSE "
+                  "excluded.journal_id END WHERE projection_checkpoints.position = 0 "
+                  "RETURNING position",
+                  {std::string{projection}, position, event_us, c.journal_id})
+            : query(
+                  "UPDATE projection_checkpoints SET position = ?, last_event_us = ?, "
+                  "journal_id = CASE WHEN ? = '' THEN journal_id ELSE ? END "
+                  "WHERE name = ? AND position = ? RETURNING position",
+                  {position, event_us, c.journal_id, c.journal_id, std::string{projection},
+                   static_cast<std::int64_t>(expected.value)});
+    if (!moved) return std::move(moved).err();
+    if (moved->empty()) return checkpoint_moved(projection, expected);
+    return ok();
+  }
   result<void> park(const dead_letter& d) override {
     return execute(
         "INSERT INTO projection_dead_letters (projection, position, event_id, event_type, error, "

@@ -65,9 +65,20 @@ struct cluster_tables {
   std::string s;
   detail::pg_session session;
 
+  /// Every connection ends a transaction left idle for a lease duration: a node frozen (SIGSTOP,
+  /// a paused VM) between two statements of its heartbeat would otherwise hold its member
+  /// row's lock, and the others, waiting to suspect it or declare it dead, could never do so.
+  /// By then its leases ran out, so nothing it could still commit counts.
   template <class Prepare>
   cluster_tables(cluster_store_options o, Prepare prepare)
-      : options(std::move(o)), s(options.schema + "."), session(options.conninfo, prepare) {}
+      : options(std::move(o)),
+        s(options.schema + "."),
+        session(options.conninfo,
+                [prepare, idle_ms = options.lease_duration_ms](pqxx::connection& c) {
+                  pqxx::nontransaction{c}.exec0("SET idle_in_transaction_session_timeout = " +
+                                                std::to_string(idle_ms));
+                  prepare(c);
+                }) {}
 
   /// `status IN (alive, suspect)` with a fresh heartbeat, for the member aliased `v`.
   std::string live_voter(const std::string& v) const {

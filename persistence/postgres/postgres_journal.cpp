@@ -284,6 +284,9 @@ struct postgres_journal::impl {
         session(options.conninfo, [this](pqxx::connection& c) { prepare(c); }) {}
 
   void prepare(pqxx::connection& c) {
+    if (options.idle_in_transaction_timeout_ms > 0)
+      pqxx::nontransaction{c}.exec0("SET idle_in_transaction_session_timeout = " +
+                                    std::to_string(options.idle_in_transaction_timeout_ms));
     c.prepare("lock_position",
               "SELECT last_position FROM " + s + "journal_position WHERE singleton FOR UPDATE");
     // Locks the heads of a batch's existing streams in name order, so that writers locking

@@ -22,6 +22,12 @@ struct postgres_journal_options {
   /// of whole streams holding at most this many events (a larger stream is a group of its
   /// own), one statement per group. REQUIRES: 1..1000.
   std::size_t insert_chunk_rows = 1000;
+  /// When not 0, every connection sets `idle_in_transaction_session_timeout` to it: the server
+  /// ends a transaction whose client stopped between two of its statements (a process frozen
+  /// with SIGSTOP, a paused VM) after this time, releasing the counter row and stream heads
+  /// it held, which every other writer of the journal would otherwise wait for. The runtime
+  /// of a cluster node sets it to `cluster.lease_duration_ms`. 0: the server's setting.
+  std::uint32_t idle_in_transaction_timeout_ms = 0;
 };
 
 /// The journal on PostgreSQL: events in a table with a JSONB `data` column, a hash chain per

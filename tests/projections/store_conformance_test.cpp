@@ -591,6 +591,105 @@ TEST_CASE_TEMPLATE("a runner parks exactly the poison event of a batch whose sta
   }
 }
 
+TEST_CASE_TEMPLATE("a checkpoint advances only from the position its writer expects", B,
+                   STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  auto store = must_open(b.open());
+  const auto advance = [&](std::uint64_t expected, std::uint64_t to, std::string journal_id) {
+    auto tx = must_begin(*store);
+    auto moved = tx->advance_checkpoint(
+        "p", global_position{expected},
+        checkpoint{global_position{to}, from_unix_micros(static_cast<std::int64_t>(to) * 10),
+                   std::move(journal_id)});
+    if (moved) must(tx->commit());
+    return moved;
+  };
+  must(advance(0, 5, "j-1"));
+  // From a position it is not at: refused, naming both where it was expected and where it is.
+  for (const std::uint64_t stale : {0u, 3u, 6u}) {
+    CAPTURE(stale);
+    auto refused = advance(stale, 7, "");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.err().code == errc::conflict);
+    CHECK(refused.err().message.find("not at position " + std::to_string(stale)) !=
+          std::string::npos);
+  }
+  must(advance(5, 9, ""));
+  auto cp = must_open(b.open())->load_checkpoint("p");
+  REQUIRE(cp);
+  CHECK(cp->position == global_position{9});
+  CHECK(to_unix_micros(cp->last_event_time) == 90);
+  CHECK(cp->journal_id == "j-1");  // an empty id keeps the recorded one
+  // A projection without a checkpoint is at 0: it advances from there only.
+  auto none = [&] {
+    auto tx = must_begin(*store);
+    return tx->advance_checkpoint("q", global_position{4},
+                                  checkpoint{global_position{8}, from_unix_micros(80), ""});
+  }();
+  CHECK_FALSE(none);
+  CHECK(store->load_checkpoint("q")->position == global_position{0});
+}
+
+namespace {
+
+/// One row per record applied, with no key to catch a second application.
+class counting_projection final : public persistence::projection {
+ public:
+  std::string_view name() const override { return "counting"; }
+  std::vector<std::string> handles() const override { return {}; }
+  result<void> setup(projection_transaction& tx) override {
+    return tx.execute("CREATE TABLE IF NOT EXISTS applied (position BIGINT)");
+  }
+  result<void> drop(projection_transaction& tx) override {
+    return tx.execute("DROP TABLE IF EXISTS applied");
+  }
+  result<void> apply(projection_transaction& tx, const event_record& r) override {
+    return tx.execute("INSERT INTO applied (position) VALUES (?)",
+                      {static_cast<std::int64_t>(r.position.value)});
+  }
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE(
+    "a runner whose batch another runner committed first applies none of it and resumes after "
+    "it",
+    B, STRATA_STORE_BACKENDS) {
+  B b;
+  STRATA_REQUIRE_STORE(b);
+  // Two runners of one projection on one read model, as when a lease holder paused past its
+  // lease resumes while the next holder runs: both start from the same checkpoint.
+  auto projection = std::make_shared<counting_projection>();
+  projection_runner late{projection, must_open(b.open()), poison_policy::stop,
+                         std::make_shared<still_clock>()};
+  projection_runner next{projection, must_open(b.open()), poison_policy::stop,
+                         std::make_shared<still_clock>()};
+  must(late.start());
+  must(next.start());
+  auto first = next.apply(numbered_records(1, 10, 0));
+  REQUIRE_MESSAGE(first, (first ? "" : to_string(first.err())));
+  CHECK(first->applied == 10);
+  // The late runner's batch overlaps what was committed: refused whole.
+  auto refused = late.apply(numbered_records(1, 12, 0));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::conflict);
+  const auto count = [&] {
+    auto rows = next.store().query("SELECT count(*), count(DISTINCT position) FROM applied");
+    REQUIRE(rows);
+    return std::pair{as_int((*rows)[0][0]), as_int((*rows)[0][1])};
+  };
+  CHECK(count() == std::pair<std::int64_t, std::int64_t>{10, 10});
+  CHECK(next.store().load_checkpoint("counting")->position == global_position{10});
+  // Its next call reads where the store stands and applies only what is new.
+  auto resumed = late.apply(numbered_records(1, 12, 0));
+  REQUIRE_MESSAGE(resumed, (resumed ? "" : to_string(resumed.err())));
+  CHECK(resumed->skipped == 10);
+  CHECK(resumed->applied == 2);
+  CHECK(count() == std::pair<std::int64_t, std::int64_t>{12, 12});
+  CHECK(late.position().position == global_position{12});
+}
+
 #ifndef STRATA_TEST_POSTGRES
 
 TEST_CASE("projections.backend takes sqlite or postgres, with the postgres section's keys") {
