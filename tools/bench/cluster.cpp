@@ -70,14 +70,27 @@ std::string render(const command_result& r) {
   return s.empty() ? "-" : s;
 }
 
-// `load <streams> <node index> <nodes> <commands> <window>`: command j of this node is global
-// command g = j * nodes + index, an add_item for stream g % streams.
-std::string node_load(runtime& rt, const order_data& data, std::istringstream& in) {
+// `load <streams> <node index> <nodes> <commands> <window> <all|own>`: with `all`, command j
+// of this node is global command g = j * nodes + index, an add_item for stream g % streams;
+// with `own`, the node sends only to the streams it owns, round-robin (nothing forwarded).
+std::string node_load(runtime& rt, const order_data& data, const std::string& self,
+                      std::istringstream& in) {
   std::size_t streams = 0, index = 0, nodes = 0, commands = 0, window = 0;
-  in >> streams >> index >> nodes >> commands >> window;
+  std::string mode;
+  in >> streams >> index >> nodes >> commands >> window >> mode;
+  std::vector<std::size_t> own;
+  if (mode == "own") {
+    for (std::size_t i = 0; i < streams; ++i)
+      if (auto owner = rt.owner_of(orders::order::type, data.order_id(i)); owner && *owner == self)
+        own.push_back(i);
+    if (own.empty()) return "load 0 1 0 0 0 0 this node owns none of the streams";
+  }
   const auto start = now_ns();
   auto out = drive(commands, window, [&](std::size_t j, command_callback done) {
     const std::size_t g = j * nodes + index;
+    if (!own.empty())
+      return rt.send<orders::order>(data.order_id(own[j % own.size()]),
+                                    data.add(1000 + j / own.size()), {}, std::move(done));
     rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {},
                            std::move(done));
   });
@@ -285,12 +298,13 @@ struct load_figures {
 // Every node of `c` sends its share of `commands` with its share of `window` in flight, all
 // at once; the rate is the accepted total over the span from the first start to the last end.
 load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
-                      std::size_t window) {
+                      std::size_t window, const char* mode = "all") {
   const auto count = c.nodes.size();
   for (std::size_t i = 0; i < count; ++i)
     c.nodes[i]->write_line("load " + std::to_string(streams) + " " + std::to_string(i) + " " +
                            std::to_string(count) + " " + std::to_string(commands / count) + " " +
-                           std::to_string(std::max<std::size_t>(1, window / count)));
+                           std::to_string(std::max<std::size_t>(1, window / count)) + " " +
+                           mode);
   std::int64_t first = 0, last = 0;
   std::size_t accepted = 0;
   load_figures f;
@@ -367,7 +381,7 @@ int cluster_node_child(const cluster_node_options& n) {
       std::cout << (r.is_accepted() ? std::string{"placed 1"} : "failed " + render(r))
                 << std::endl;
     } else if (verb == "load") {
-      std::cout << node_load(rt, data, in) << std::endl;
+      std::cout << node_load(rt, data, n.node_id, in) << std::endl;
     } else if (verb == "latency") {
       std::cout << node_latency(rt, data, n.node_id, in) << std::endl;
     } else if (verb == "chase") {
@@ -397,7 +411,7 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window,
   const std::string s1 = "bench_cluster_one", s3 = "bench_cluster_three";
 
   // Throughput: one node, then three; then the forwarding latency on the three.
-  std::vector<double> one_rates, three_rates, ratios;
+  std::vector<double> one_rates, three_rates, ratios, own_rates, own_ratios;
   load_figures one_last, three_last;
   double local_p50 = 0, forwarded_p50 = 0, local_p99 = 0, forwarded_p99 = 0;
   {
@@ -415,8 +429,15 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window,
       one_rates.push_back(one_last.rate);
       three_rates.push_back(three_last.rate);
       ratios.push_back(three_last.rate / one_last.rate);
-      std::fprintf(stderr, "[cluster] round %d: one %.0f/s, three %.0f/s, ratio %.3f\n", r + 1,
-                   one_last.rate, three_last.rate, ratios.back());
+      // The same load with nothing forwarded: what three nodes cost apart from forwarding.
+      const auto own = run_load(three, streams, commands, window, "own");
+      own_rates.push_back(own.rate);
+      own_ratios.push_back(own.rate / one_last.rate);
+      std::fprintf(stderr,
+                   "[cluster] round %d: one %.0f/s, three %.0f/s (ratio %.3f), three without "
+                   "forwarding %.0f/s (ratio %.3f)\n",
+                   r + 1, one_last.rate, three_last.rate, ratios.back(), own.rate,
+                   own_ratios.back());
     }
     std::fprintf(stderr, "[cluster] forwarding latency: %zu commands each way, one at a time\n",
                  samples);
@@ -437,6 +458,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window,
            .figure("one_node_cmd_s", median(one_rates))
            .figure("three_nodes_cmd_s", median(three_rates))
            .figure("ratio", median(ratios))
+           .figure("three_nodes_unforwarded_cmd_s", median(own_rates))
+           .figure("unforwarded_ratio", median(own_ratios))
            .figure("one_node_p99_ms", one_last.p99_ms)
            .figure("three_nodes_p99_ms", three_last.p99_ms));
   emit(line_of("forwarded command")
