@@ -65,6 +65,10 @@ struct host_process {
   /// when not empty. REQUIRES: not running.
   bool spawn(const std::string& mode, const std::string& config, const std::string& archive,
              const std::string& kill_at = "") {
+    // A host that killed itself at its kill point may still be sent the next command: the
+    // write must fail (EPIPE, `send` returns false and the read that follows sees the end),
+    // not end this process with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
     int in[2], out[2];
     if (pipe(in) != 0 || pipe(out) != 0) return false;
     pid = fork();

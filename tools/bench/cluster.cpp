@@ -177,6 +177,7 @@ class node_process {
                                   std::to_string(n.heartbeat_ms) + "," +
                                       std::to_string(n.suspect_ms) + "," +
                                       std::to_string(n.dead_ms) + "," + std::to_string(n.lease_ms)};
+    signal(SIGPIPE, SIG_IGN);  // a node that died answers EOF, not SIGPIPE
     int to_child[2], from_child[2];
     check(::pipe2(to_child, O_CLOEXEC) == 0 && ::pipe2(from_child, O_CLOEXEC) == 0,
           "cluster: pipe: " + std::string{std::strerror(errno)});
