@@ -3,6 +3,7 @@
 #include "strata/domain/kernel/input.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace strata::detail {
 namespace {
@@ -15,12 +16,15 @@ std::string describe(std::string_view type, std::uint32_t version) {
 }
 
 // A parser and the memory of the values it builds, kept per thread and reused by every
-// body decoded on it: after the first few bodies, parsing allocates nothing. The values
-// live until the next body is parsed.
+// body decoded on it: a body that fits the initial buffer allocates nothing. The values
+// live until the next body is parsed. The resource is made anew for each body rather than
+// released: Boost.JSON 1.81's `release` keeps the size of the next block, which doubles with
+// every block added, so a thread that decoded a few dozen large bodies would ask for blocks
+// of gigabytes.
 struct parse_scratch {
   static constexpr std::size_t initial_bytes = 16384;
   unsigned char initial[initial_bytes];
-  boost::json::monotonic_resource memory{initial, initial_bytes};
+  std::optional<boost::json::monotonic_resource> memory{std::in_place, initial, initial_bytes};
   boost::json::parser parser{boost::json::storage_ptr{}, boost::json::parse_options{}};
   bool busy = false;  // a sink decoding another body on the same thread: not reentrant
 };
@@ -123,11 +127,11 @@ result<void> schema_core::resolve(std::string_view type, std::uint32_t version,
     parse_scratch& s;
     ~release_on_exit() {
       s.parser.reset();  // drops what it still holds before its memory is released
-      s.memory.release();
+      s.memory.emplace(s.initial, parse_scratch::initial_bytes);  // frees the blocks it added
       s.busy = false;
     }
   };
-  s.parser.reset(&s.memory);
+  s.parser.reset(&*s.memory);
   release_on_exit guard{s};
   boost::system::error_code ec;
   boost::json::value body = parse_with(s.parser, data, ec);  // gone before `guard` releases
