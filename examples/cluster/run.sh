@@ -60,6 +60,10 @@ JSON
 done
 
 # Each node reads its stdin from a pipe this script holds open, and writes to a file.
+# Under AddressSanitizer the nodes run without leak detection, as the cluster tests' nodes do:
+# CAF 0.17's network layer sometimes keeps a cycle of its broker's objects at exit
+# (docs/TESTING.md, "Suppressions").
+if [[ -n ${ASAN_OPTIONS:-} ]]; then export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"; fi
 fds=()
 for i in 0 1 2; do
   n=${nodes[$i]}
@@ -133,12 +137,16 @@ fi
 
 for i in 0 1 2; do echo quit >&"${fds[$i]}"; done
 for i in 0 1 2; do
-  wait "${pids[$i]}" || { echo "FAIL: ${nodes[$i]} exited with $?" >&2; failures=$((failures + 1)); }
+  wait "${pids[$i]}" || {
+    echo "FAIL: ${nodes[$i]} exited with $?; the end of its stderr:" >&2
+    tail -n 40 "$tmp/${nodes[$i]}.err" >&2
+    failures=$((failures + 1))
+  }
   pids[$i]=
 done
 echo
 if ((failures)); then
-  echo "FAIL: $failures command(s) not accepted"
+  echo "FAIL: $failures check(s) failed"
   exit 1
 fi
 echo "ok: 12 orders placed and confirmed through three nodes"
