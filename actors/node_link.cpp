@@ -236,8 +236,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           // The peer connects to this node: the request waits for it, at most the connect
           // timeout.
           o->wait_id = ++self->state.next_id;
-          self->delayed_send(self, self->state.options.connect_timeout, node_wait_atom::value,
-                             name, o->wait_id);
+          self->delayed_send(self, self->state.options.connect_timeout, node_wait_atom::value, name,
+                             o->wait_id);
           p.waiting.push_back(std::move(o));
           return;
         }

@@ -49,12 +49,12 @@ inline std::int64_t steady_now_us() noexcept {
 struct cluster_view {
   std::string node_id;
   std::uint64_t epoch = 0;
-  std::uint16_t port = 0;         ///< The port peers reach this node on.
-  std::size_t live_members = 0;   ///< Members counted live at the last heartbeat.
-  std::size_t shards_owned = 0;   ///< Shards whose lease this node holds and acts on.
-  std::size_t shards_routed = 0;  ///< Shards with a known live owner (this node or a peer).
-  std::uint64_t forwarded = 0;    ///< Commands sent to other nodes.
-  std::uint64_t served = 0;       ///< Commands other nodes sent here.
+  std::uint16_t port = 0;           ///< The port peers reach this node on.
+  std::size_t live_members = 0;     ///< Members counted live at the last heartbeat.
+  std::size_t shards_owned = 0;     ///< Shards whose lease this node holds and acts on.
+  std::size_t shards_routed = 0;    ///< Shards with a known live owner (this node or a peer).
+  std::uint64_t forwarded = 0;      ///< Commands sent to other nodes.
+  std::uint64_t served = 0;         ///< Commands other nodes sent here.
   std::size_t peers_connected = 0;  ///< Peers with a connection to this node now.
 };
 

@@ -254,9 +254,9 @@ TEST_CASE("a command waiting behind the reload of a failed aggregate times out a
   auto failed = t.run("o-2", place_order());
   // Refused by the failed load, or by its own expiry when the machine is slower still: either
   // way the aggregate is left failed.
-  CHECK_MESSAGE((failed.status == command_status::unavailable ||
-                 failed.status == command_status::timeout),
-                to_string(failed));
+  CHECK_MESSAGE(
+      (failed.status == command_status::unavailable || failed.status == command_status::timeout),
+      to_string(failed));
   t.faults->fail_reads(std::nullopt);
   // Not a synchronisation: the expiry armed for the first command (while its load ran) must
   // have come and gone, so that only the second command's own expiry can answer it.

@@ -91,8 +91,7 @@ std::string node_load(runtime& rt, const order_data& data, const std::string& se
     if (!own.empty())
       return rt.send<orders::order>(data.order_id(own[j % own.size()]),
                                     data.add(1000 + j / own.size()), {}, std::move(done));
-    rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {},
-                           std::move(done));
+    rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {}, std::move(done));
   });
   const auto end = now_ns();
   const auto lat = summarize(out.latency_ns);
@@ -123,8 +122,7 @@ std::string node_latency(runtime& rt, const order_data& data, const std::string&
     auto& from = forwarded ? remote : local;
     const auto stream = from[(k / 2) % from.size()];
     const auto t0 = now_ns();
-    auto r = rt.send<orders::order>(data.order_id(stream), data.add(k), {})
-                 .get();
+    auto r = rt.send<orders::order>(data.order_id(stream), data.add(k), {}).get();
     const auto t1 = now_ns();
     if (!r.is_accepted()) return "latency - " + render(r);
     (forwarded ? remote_ns : local_ns).push_back(t1 - t0);
@@ -284,8 +282,8 @@ struct cluster_run {
         settled = settled && s[0] == count && s[1] > 0 && s[2] == shard_count;
       }
       if (settled) break;
-      check(now_ns() < give_up, "cluster: " + std::to_string(count) +
-                                    " nodes did not share the shards within 60 s");
+      check(now_ns() < give_up,
+            "cluster: " + std::to_string(count) + " nodes did not share the shards within 60 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -298,14 +296,13 @@ struct load_figures {
 
 // Every node of `c` sends its share of `commands` with its share of `window` in flight, all
 // at once; the rate is the accepted total over the span from the first start to the last end.
-load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
-                      std::size_t window, const char* mode = "all") {
+load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands, std::size_t window,
+                      const char* mode = "all") {
   const auto count = c.nodes.size();
   for (std::size_t i = 0; i < count; ++i)
     c.nodes[i]->write_line("load " + std::to_string(streams) + " " + std::to_string(i) + " " +
                            std::to_string(count) + " " + std::to_string(commands / count) + " " +
-                           std::to_string(std::max<std::size_t>(1, window / count)) + " " +
-                           mode);
+                           std::to_string(std::max<std::size_t>(1, window / count)) + " " + mode);
   std::int64_t first = 0, last = 0;
   std::size_t accepted = 0;
   load_figures f;
@@ -358,14 +355,13 @@ int cluster_node_child(const cluster_node_options& n) {
     in >> verb;
     if (verb == "status") {
       const auto s = rt.cluster_status();
-      std::cout << "status " << s->live_members << " " << s->shards_owned << " "
-                << s->shards_routed << std::endl;
+      std::cout << "status " << s->live_members << " " << s->shards_owned << " " << s->shards_routed
+                << std::endl;
     } else if (verb == "owner") {
       std::string id;
       in >> id;
       const auto owner = rt.owner_of(orders::order::type, id);
-      std::cout << "owner " << (owner && !owner->empty() ? *owner : std::string{"-"})
-                << std::endl;
+      std::cout << "owner " << (owner && !owner->empty() ? *owner : std::string{"-"}) << std::endl;
     } else if (verb == "place") {
       std::size_t streams = 0;
       in >> streams;
@@ -379,8 +375,7 @@ int cluster_node_child(const cluster_node_options& n) {
       std::string id;
       in >> id;
       auto r = rt.send<orders::order>(id, data.place(0), {}).get();
-      std::cout << (r.is_accepted() ? std::string{"placed 1"} : "failed " + render(r))
-                << std::endl;
+      std::cout << (r.is_accepted() ? std::string{"placed 1"} : "failed " + render(r)) << std::endl;
     } else if (verb == "load") {
       std::cout << node_load(rt, data, n.node_id, in) << std::endl;
     } else if (verb == "latency") {
@@ -398,10 +393,11 @@ int cluster_node_child(const cluster_node_options& n) {
   return 0;
 }
 
-void run_cluster(const options& o, std::size_t commands, std::size_t window,
-                 std::size_t samples, const cluster_node_options& timings) {
+void run_cluster(const options& o, std::size_t commands, std::size_t window, std::size_t samples,
+                 const cluster_node_options& timings) {
   if (o.pg.empty()) {
-    std::fprintf(stderr, "[cluster] skipped: needs --pg (the cluster's tables are in PostgreSQL)\n");
+    std::fprintf(stderr,
+                 "[cluster] skipped: needs --pg (the cluster's tables are in PostgreSQL)\n");
     return;
   }
   const std::size_t streams = o.quick ? 100 : 1000;
@@ -442,8 +438,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window,
     }
     std::fprintf(stderr, "[cluster] forwarding latency: %zu commands each way, one at a time\n",
                  samples);
-    std::istringstream s{three.nodes[0]->ask("latency " + std::to_string(streams) + " " +
-                                             std::to_string(samples))};
+    std::istringstream s{
+        three.nodes[0]->ask("latency " + std::to_string(streams) + " " + std::to_string(samples))};
     std::string word;
     s >> word;
     check(word == "latency" && (s >> local_p50 >> forwarded_p50 >> local_p99 >> forwarded_p99),
