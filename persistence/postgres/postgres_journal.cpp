@@ -49,30 +49,35 @@
 //     hash, PRIMARY KEY (stream_key, version));   -- journal::cut before it deletes them, for
 //                                                 -- find_command's answer
 //
-// Archival (journal::cut) deletes a stream's oldest events under the counter row's lock; the
-// streams row keeps head and last_hash and the counter row is not touched, so positions never
-// go back. last_position is the greater of the counter and the newest event.
+// Archival (journal::cut) deletes a stream's oldest events holding the locks an append takes
+// (its stream rows, then the counter row); the streams row keeps head and last_hash and the
+// counter row is not touched, so positions never go back. last_position is the greater of the
+// counter and the newest event.
 //
 // An append costs a constant number of statements, whatever the batch holds:
 //   BEGIN;
-//   SELECT ... journal_position FOR UPDATE;   -- serialises writers until commit (see header)
-//   SELECT ... streams LEFT JOIN commands ... ORDER BY name FOR UPDATE OF streams;
+//   INSERT INTO streams ... ON CONFLICT (name) DO NOTHING;   -- only when it has new streams
+//   SELECT ... streams LEFT JOIN commands ... ORDER BY name COLLATE "C" FOR UPDATE OF streams;
 //              -- the heads, locked, and whether each stream already has the append's command
-//   -- duplicates and conflicts are decided in the client; the others take positions in batch
-//   -- order and their hashes are chained from the locked last_hash
-//   WITH new_streams AS (INSERT INTO streams SELECT * FROM unnest(...) RETURNING ...),
-//        moved AS (UPDATE streams ... FROM unnest(...)),
-//        counter AS (UPDATE journal_position ...),
-//        recorded AS (INSERT INTO commands SELECT ... FROM unnest(...) LEFT JOIN new_streams)
-//   INSERT INTO events SELECT ... FROM unnest(...) LEFT JOIN new_streams ...;
+//   -- duplicates and conflicts are decided in the client, hashes are chained from the locked
+//   -- last_hash (the hash does not cover the global position)
+//   WITH counter AS (UPDATE journal_position ... RETURNING base),   -- serialises writers
+//        moved AS (UPDATE streams ... FROM unnest(...)),             -- until their commit
+//        recorded AS (INSERT INTO commands SELECT ... FROM unnest(...)),
+//        written AS (INSERT INTO events SELECT base + ordinal, ... FROM unnest(...))
+//   SELECT base FROM counter;
 //   COMMIT;
 // (the write statement once per group of whole streams of at most insert_chunk_rows events).
+// Every writer takes its locks in one order: the rows of its new streams, inserted in the byte
+// order of their names; its stream rows, locked in that order; the counter row, last. Writers of
+// disjoint streams therefore run side by side up to the write, and the counter row is held only
+// from the write statement to the commit.
 // Arrays go as text literals of one parameter each, so every statement is prepared once.
 // A stale stream therefore writes nothing and takes no position. A row that only one stream
 // can cause to fail (data that is not JSON, 22xxx; a unique violation, 23505, from a writer
-// that bypasses the counter row) aborts that attempt: the batch is then run again, in a new
-// transaction, one stream per SAVEPOINT, so that the failing stream alone is rolled back and
-// gives its positions back while the others commit.
+// that bypasses the stream rows) aborts that attempt: the batch is then run again, in a new
+// transaction, every step of every stream in a SAVEPOINT of its own, so that the failing stream
+// alone is rolled back and gives its positions back while the others commit.
 
 #include "strata/persistence/postgres/postgres_journal.hpp"
 
@@ -82,6 +87,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "strata/persistence/audit_chain.hpp"
@@ -193,44 +199,31 @@ class array_literal {
   std::string text_;
 };
 
-// The parameters of one `write` statement: the new streams, the heads to move and the events.
+// The parameters of one `write` statement: the heads to move, the command index rows and the
+// events. Positions are not known before the statement takes them from the counter row; each
+// event carries its ordinal in the group (1, 2, ...) and lands at the taken base plus it.
 struct write_set {
-  array_literal new_name, new_type, new_id, new_head, new_hash;
   array_literal moved_key, moved_head, moved_hash;
-  array_literal key, name, position, stream_version, event_id, event_type, schema_version,
-      aggregate_type, aggregate_id, micros, user_id, command_id, correlation_id, causation_id, data,
-      hash;
-  array_literal command_key, command_stream, command, command_first;
-  std::int64_t last_position = -1;  // the counter's new value, -1 to leave it alone
+  array_literal key, ordinal, stream_version, event_id, event_type, schema_version, aggregate_type,
+      aggregate_id, micros, user_id, command_id, correlation_id, causation_id, data, hash;
+  array_literal command_key, command, command_first;
+  std::vector<std::size_t> streams;  // the batch indices of the group's streams, in order
   std::size_t events = 0;
 
-  // Adds one stream's records; `key` 0 means a new stream (its key comes from the insert).
-  void add(const stream_id& stream, std::int64_t stream_key,
-           const std::vector<event_record>& records) {
+  void add(std::size_t index, std::int64_t stream_key, const std::vector<event_record>& records) {
     const event_record& last = records.back();
-    std::int64_t head = clamp_i64(last.stream_version.value);
-    if (stream_key == 0) {
-      new_name.add(stream.str());
-      new_type.add(stream.aggregate_type());
-      new_id.add(stream.aggregate_id());
-      new_head.add(head);
-      new_hash.add(last.hash);
-    } else {
-      moved_key.add(stream_key);
-      moved_head.add(head);
-      moved_hash.add(last.hash);
-    }
+    moved_key.add(stream_key);
+    moved_head.add(clamp_i64(last.stream_version.value));
+    moved_hash.add(last.hash);
     const event_record& first = records.front();
     if (!first.command_id.empty()) {
       command_key.add(stream_key);
-      command_stream.add(stream_key == 0 ? std::string_view{stream.str()} : std::string_view{});
       command.add(first.command_id);
       command_first.add(clamp_i64(first.stream_version.value));
     }
     for (const event_record& r : records) {
       key.add(stream_key);
-      name.add(stream_key == 0 ? std::string_view{stream.str()} : std::string_view{});
-      position.add(clamp_i64(r.position.value));
+      ordinal.add(clamp_i64(++events));
       stream_version.add(clamp_i64(r.stream_version.value));
       event_id.add(r.event_id);
       event_type.add(r.event_type);
@@ -245,18 +238,31 @@ struct write_set {
       data.add(r.data);
       hash.add(r.hash);
     }
-    events += records.size();
+    streams.push_back(index);
   }
 };
 
-// The outcome of a stream whose head is `head` in the store and whose new records are not
-// built yet; `key` is 0 for a stream the store does not have.
+// A stream's row as the append found it, locked.
 struct locked_head {
   std::int64_t key = 0;
   version head{};
   std::string last_hash;
   bool has_command = false;  // the stream already has the append's command id
 };
+
+// The batch's streams found in the store, by name.
+using locked_heads = std::unordered_map<std::string, locked_head>;
+
+// The batch indices in the byte order of their stream names: the order in which every writer
+// creates and locks stream rows, so that two writers never wait for each other in a cycle.
+std::vector<std::size_t> in_name_order(const std::vector<stream_append>& batch) {
+  std::vector<std::size_t> order(batch.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return batch[a].stream.str() < batch[b].stream.str();
+  });
+  return order;
+}
 
 // True for the driver errors that one stream's rows can cause: 23505 (the last guard,
 // UNIQUE(stream_key, version) or UNIQUE(name), caught a writer that does not take the counter
@@ -289,9 +295,20 @@ struct postgres_journal::impl {
                                     std::to_string(options.idle_in_transaction_timeout_ms));
     c.prepare("lock_position",
               "SELECT last_position FROM " + s + "journal_position WHERE singleton FOR UPDATE");
-    // Locks the heads of a batch's existing streams in name order, so that writers locking
-    // overlapping sets cannot deadlock (the counter row, locked first, already orders the
-    // counter-row writers; the order matters for the others).
+    // Inserts the rows of new streams (head 0, no hash) that the store does not have yet, in
+    // the byte order of their names; answers the names it inserted. A name another writer is
+    // inserting at the same time waits for that writer's commit, then is left alone.
+    c.prepare("create_streams",
+              "INSERT INTO " + s +
+                  "streams (name, aggregate_type, aggregate_id, head, last_hash) "
+                  "SELECT u.name, u.aggregate_type, u.aggregate_id, 0, '' FROM "
+                  "unnest($1::text[], $2::text[], $3::text[]) AS u(name, aggregate_type, "
+                  "aggregate_id) ORDER BY u.name COLLATE \"C\" "
+                  "ON CONFLICT (name) DO NOTHING RETURNING name");
+    // A stream row this append inserted and then could not write (the per-stream path).
+    c.prepare("drop_stream", "DELETE FROM " + s + "streams WHERE name = $1");
+    // Locks the heads of a batch's streams in the byte order of their names, so that writers
+    // locking overlapping sets cannot deadlock.
     // The command index is probed in the same statement: a new command id costs no round trip.
     c.prepare("lock_heads",
               "SELECT t.name, t.stream_key, t.head, t.last_hash, "
@@ -300,47 +317,40 @@ struct postgres_journal::impl {
                   s + "streams t ON t.name = u.name LEFT JOIN " + s +
                   "commands c ON u.command_id <> '' AND c.stream_key = "
                   "t.stream_key AND c.command_id = u.command_id "
-                  "ORDER BY t.name FOR UPDATE OF t");
-    // Everything a group of streams writes, in one statement: the new streams (their keys
-    // reach the events through the join on name), the moved heads, the counter and the events.
+                  "ORDER BY t.name COLLATE \"C\" FOR UPDATE OF t");
+    // Everything a group of streams writes, in one statement. The counter row is the only lock
+    // it can wait for (the stream rows are locked already), and it holds it until commit: the
+    // main query reads `counter`, so its update runs first, and the events land at the base it
+    // answers plus their ordinals.
     c.prepare("write",
-              "WITH new_streams AS (INSERT INTO " + s +
-                  "streams (name, aggregate_type, aggregate_id, head, last_hash) "
-                  "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
-                  "$5::text[]) RETURNING stream_key, name), "
+              "WITH counter AS (UPDATE " + s +
+                  "journal_position SET last_position = last_position + $1::bigint "
+                  "WHERE singleton RETURNING last_position - $1::bigint AS base), "
                   "moved AS (UPDATE " +
                   s +
                   "streams AS t SET head = u.head, last_hash = u.last_hash "
-                  "FROM unnest($6::bigint[], $7::bigint[], $8::text[]) AS u(stream_key, head, "
+                  "FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(stream_key, head, "
                   "last_hash) WHERE t.stream_key = u.stream_key), "
-                  "counter AS (UPDATE " +
-                  s +
-                  "journal_position SET last_position = $9::bigint "
-                  "WHERE singleton AND $9::bigint >= 0), "
                   "recorded AS (INSERT INTO " +
                   s +
                   "commands (stream_key, command_id, first_version) "
-                  "SELECT coalesce(n.stream_key, u.stream_key), u.command_id, u.first_version "
-                  "FROM unnest($26::bigint[], $27::text[], $28::text[], $29::bigint[]) AS "
-                  "u(stream_key, stream_name, command_id, first_version) "
-                  "LEFT JOIN new_streams n ON n.name = u.stream_name) "
-                  "INSERT INTO " +
+                  "SELECT * FROM unnest($5::bigint[], $6::text[], $7::bigint[])), "
+                  "written AS (INSERT INTO " +
                   s +
                   "events (stream_key, global_position, version, event_id, event_type, "
                   "schema_version, aggregate_type, aggregate_id, occurred_at, user_id, "
                   "command_id, correlation_id, causation_id, data_text, hash) "
-                  "SELECT coalesce(n.stream_key, e.stream_key), e.global_position, e.version, "
+                  "SELECT e.stream_key, c.base + e.ordinal, e.version, "
                   "e.event_id, e.event_type, e.schema_version, e.aggregate_type, "
                   "e.aggregate_id, timestamptz 'epoch' + e.micros * interval '1 microsecond', "
                   "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, "
-                  "e.hash FROM unnest($10::bigint[], $11::text[], $12::bigint[], "
-                  "$13::bigint[], $14::text[], $15::text[], $16::integer[], $17::text[], "
-                  "$18::text[], $19::bigint[], $20::text[], $21::text[], $22::text[], "
-                  "$23::text[], $24::text[], $25::text[]) AS e(stream_key, stream_name, "
-                  "global_position, version, event_id, event_type, schema_version, "
-                  "aggregate_type, aggregate_id, micros, user_id, command_id, correlation_id, "
-                  "causation_id, data_text, hash) "
-                  "LEFT JOIN new_streams n ON n.name = e.stream_name");
+                  "e.hash FROM counter c, unnest($8::bigint[], $9::bigint[], $10::bigint[], "
+                  "$11::text[], $12::text[], $13::integer[], $14::text[], $15::text[], "
+                  "$16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], "
+                  "$21::text[], $22::text[]) AS e(stream_key, ordinal, version, event_id, "
+                  "event_type, schema_version, aggregate_type, aggregate_id, micros, user_id, "
+                  "command_id, correlation_id, causation_id, data_text, hash)) "
+                  "SELECT base FROM counter");
     c.prepare("head", "SELECT head FROM " + s + "streams WHERE name = $1");
     c.prepare("command_first", "SELECT c.first_version FROM " + s + "commands c JOIN " + s +
                                    "streams t ON t.stream_key = c.stream_key "
@@ -461,45 +471,55 @@ struct postgres_journal::impl {
     return ok();
   }
 
-  // One attempt at a batch inside `tx`. The transaction state between statements:
-  //   next: the next free position, taken from the locked counter row.
-  struct attempt {
-    pqxx::work& tx;
-    std::uint64_t next = 0;
-  };
-
-  // Takes the counter row; writers are serialised from here until commit.
-  void begin(attempt& a) const {
-    auto row = a.tx.exec_prepared1("lock_position");
-    a.next = row[0].as<std::uint64_t>() + 1;
+  // Inserts the rows of the new streams among `which` (expected version 0) that the store does
+  // not have, in the order given (byte order of names); adds the names inserted to `created`.
+  void create_streams(pqxx::work& tx, const std::vector<stream_append>& batch,
+                      const std::vector<std::size_t>& which,
+                      std::unordered_set<std::string>& created) const {
+    array_literal names, types, ids;
+    bool any = false;
+    for (std::size_t i : which) {
+      if (batch[i].expected != version{0}) continue;
+      names.add(batch[i].stream.str());
+      types.add(batch[i].stream.aggregate_type());
+      ids.add(batch[i].stream.aggregate_id());
+      any = true;
+    }
+    if (!any) return;
+    pqxx::result inserted =
+        tx.exec_prepared("create_streams", names.finish(), types.finish(), ids.finish());
+    for (const auto& row : inserted) created.insert(row[0].as<std::string>());
   }
 
-  // Appends the streams `batch[first, last)` with one statement to lock their heads and one
-  // `write` per group of at most insert_chunk_rows events (a stream is never split); sets
-  // their outcomes. Throws driver exceptions, including a stream error of any of them.
-  void write_streams(attempt& a, const std::vector<stream_append>& batch, std::size_t first,
-                     std::size_t last, std::vector<stream_outcome>& outcomes) const {
+  // Locks the rows of the streams among `which` and adds them to `heads`.
+  void lock_heads(pqxx::work& tx, const std::vector<stream_append>& batch,
+                  const std::vector<std::size_t>& which, locked_heads& heads) const {
     array_literal names;
     array_literal commands;
-    for (std::size_t i = first; i < last; ++i) {
+    for (std::size_t i : which) {
       names.add(batch[i].stream.str());
       commands.add(batch[i].events.front().command_id);
     }
-    std::unordered_map<std::string_view, locked_head> heads;
-    heads.reserve(last - first);
-    pqxx::result locked = a.tx.exec_prepared("lock_heads", names.finish(), commands.finish());
+    pqxx::result locked = tx.exec_prepared("lock_heads", names.finish(), commands.finish());
     for (const auto& row : locked) {
       locked_head h;
       h.key = row[1].as<std::int64_t>();
       h.head = version{static_cast<std::uint64_t>(row[2].as<std::int64_t>())};
       h.last_hash = row[3].as<std::string>();
       h.has_command = row[4].as<bool>();
-      heads.emplace(std::string_view{row[0].c_str(), row[0].size()}, std::move(h));
+      heads.insert_or_assign(row[0].as<std::string>(), std::move(h));
     }
+  }
 
-    // Conflicts are decided here; the others take their positions in batch order.
+  // Decides duplicates and conflicts from the locked heads, setting their outcomes; answers the
+  // streams to write, in batch order. Streams whose outcome is already set are skipped.
+  static std::vector<std::size_t> decide(const std::vector<stream_append>& batch,
+                                         const locked_heads& heads,
+                                         std::vector<stream_outcome>& outcomes,
+                                         const std::vector<bool>& settled) {
     std::vector<std::size_t> writing;
-    for (std::size_t i = first; i < last; ++i) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (settled[i]) continue;
       const stream_append& part = batch[i];
       auto found = heads.find(part.stream.str());
       version head = found == heads.end() ? version{0} : found->second.head;
@@ -507,92 +527,117 @@ struct postgres_journal::impl {
         outcomes[i] = duplicate_command(part.stream, part.events.front().command_id);
         continue;
       }
-      if (head != part.expected) {
+      if (found == heads.end() || head != part.expected) {
         outcomes[i] = error{errc::conflict, conflict_message(part.stream, part.expected, head)};
         continue;
       }
       writing.push_back(i);
     }
-    if (writing.empty()) return;
+    return writing;
+  }
 
-    std::size_t taken = 0;
+  // Writes the streams `writing` (locked, in batch order) with one `write` per group of at most
+  // insert_chunk_rows events (a stream is never split) and sets their outcomes. The first
+  // statement takes the counter row. Throws driver exceptions, including a stream error.
+  void write_streams(pqxx::work& tx, const std::vector<stream_append>& batch,
+                     const std::vector<std::size_t>& writing, const locked_heads& heads,
+                     std::vector<stream_outcome>& outcomes) const {
     write_set group;
     auto flush = [&] {
       if (group.events == 0) return;
-      group.last_position = clamp_i64(a.next + taken - 1);
-      a.tx.exec_prepared0(
-          "write", group.new_name.finish(), group.new_type.finish(), group.new_id.finish(),
-          group.new_head.finish(), group.new_hash.finish(), group.moved_key.finish(),
-          group.moved_head.finish(), group.moved_hash.finish(), group.last_position,
-          group.key.finish(), group.name.finish(), group.position.finish(),
+      auto row = tx.exec_prepared1(
+          "write", clamp_i64(group.events), group.moved_key.finish(), group.moved_head.finish(),
+          group.moved_hash.finish(), group.command_key.finish(), group.command.finish(),
+          group.command_first.finish(), group.key.finish(), group.ordinal.finish(),
           group.stream_version.finish(), group.event_id.finish(), group.event_type.finish(),
           group.schema_version.finish(), group.aggregate_type.finish(), group.aggregate_id.finish(),
           group.micros.finish(), group.user_id.finish(), group.command_id.finish(),
           group.correlation_id.finish(), group.causation_id.finish(), group.data.finish(),
-          group.hash.finish(), group.command_key.finish(), group.command_stream.finish(),
-          group.command.finish(), group.command_first.finish());
+          group.hash.finish());
+      std::uint64_t next = row[0].as<std::uint64_t>();
+      for (std::size_t i : group.streams)
+        for (event_record& r : *outcomes[i]) r.position = global_position{++next};
       group = write_set{};
     };
     for (std::size_t i : writing) {
       const stream_append& part = batch[i];
-      auto found = heads.find(part.stream.str());
-      std::int64_t key = found == heads.end() ? 0 : found->second.key;
-      std::string previous_hash = found == heads.end() ? std::string{} : found->second.last_hash;
+      const locked_head& head = heads.at(part.stream.str());
+      std::string previous_hash = head.last_hash;
       std::vector<event_record> records;
       records.reserve(part.events.size());
       for (std::size_t k = 0; k < part.events.size(); ++k) {
-        const new_event& e = part.events[k];
-        event_record r = make_record(part.stream, e, version{part.expected.value + 1 + k},
-                                     global_position{a.next + taken + k});
+        event_record r = make_record(part.stream, part.events[k],
+                                     version{part.expected.value + 1 + k}, global_position{});
         r.hash = chain_hash(previous_hash, r);
         previous_hash = r.hash;
         records.push_back(std::move(r));
       }
       if (group.events != 0 && group.events + records.size() > options.insert_chunk_rows) flush();
-      group.add(part.stream, key, records);
-      taken += records.size();
+      group.add(i, head.key, records);
       outcomes[i] = std::move(records);
     }
     flush();
-    a.next += taken;
   }
 
-  // The usual path: the whole batch in a constant number of statements. Throws driver
-  // exceptions; a stream error aborts the transaction and is left to `append_per_stream`.
+  // The usual path: the whole batch in a constant number of statements (create the new
+  // streams' rows when there are any, lock the heads, write). Throws driver exceptions; a
+  // stream error aborts the transaction and is left to `append_per_stream`.
   std::vector<stream_outcome> append_whole(pqxx::connection& c,
                                            const std::vector<stream_append>& batch) const {
     pqxx::work tx{c};
-    attempt a{tx};
-    begin(a);
+    const std::vector<std::size_t> order = in_name_order(batch);
+    std::unordered_set<std::string> created;
+    create_streams(tx, batch, order, created);
+    locked_heads heads;
+    heads.reserve(batch.size());
+    lock_heads(tx, batch, order, heads);
     std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
-    write_streams(a, batch, 0, batch.size(), outcomes);
+    const std::vector<bool> settled(batch.size(), false);
+    write_streams(tx, batch, decide(batch, heads, outcomes, settled), heads, outcomes);
     tx.commit();
     return outcomes;
   }
 
-  // After a stream error: each stream on its own inside a savepoint, so that the failing one
-  // is rolled back alone (and hands its positions back) while the others commit.
+  // After a stream error: every step of every stream inside a savepoint of its own, so that the
+  // failing stream is rolled back alone (and hands its positions back) while the others commit.
+  // The steps keep the usual order (create, then lock, in name order; then write), and a stream
+  // row this append created but could not write is removed again.
   std::vector<stream_outcome> append_per_stream(pqxx::connection& c,
                                                 const std::vector<stream_append>& batch) const {
     pqxx::work tx{c};
-    attempt a{tx};
-    begin(a);
     std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::vector<bool> failed(batch.size(), false);
+    auto isolated = [&](std::size_t i, auto&& step) {
       // Plain SAVEPOINT statements rather than pqxx::subtransaction: libpqxx 6.4 opens a
       // subtransaction lazily and skips that for prepared statements, so a failing prepared
       // statement would abort the whole transaction.
       tx.exec0("SAVEPOINT stream");
-      std::uint64_t next = a.next;
       try {
-        write_streams(a, batch, i, i + 1, outcomes);
+        step(std::vector<std::size_t>{i});
         tx.exec0("RELEASE SAVEPOINT stream");
       } catch (const pqxx::sql_error& e) {
         if (!is_stream_error(e)) throw;
         tx.exec0("ROLLBACK TO SAVEPOINT stream");
-        a.next = next;
         outcomes[i] = stream_error(batch[i].stream, e);
+        failed[i] = true;
       }
+    };
+    const std::vector<std::size_t> order = in_name_order(batch);
+    std::unordered_set<std::string> created;
+    locked_heads heads;
+    for (std::size_t i : order) {
+      if (batch[i].expected == version{0})
+        isolated(i, [&](const auto& one) { create_streams(tx, batch, one, created); });
+    }
+    for (std::size_t i : order) {
+      if (!failed[i]) isolated(i, [&](const auto& one) { lock_heads(tx, batch, one, heads); });
+    }
+    for (std::size_t i : decide(batch, heads, outcomes, failed)) {
+      isolated(i, [&](const auto& one) { write_streams(tx, batch, one, heads, outcomes); });
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!outcomes[i] && created.count(batch[i].stream.str()) != 0)
+        tx.exec_prepared0("drop_stream", batch[i].stream.str());
     }
     tx.commit();
     return outcomes;
@@ -795,16 +840,24 @@ result<std::uint64_t> postgres_journal::cut(const std::vector<stream_cut>& cuts,
   const std::string& s = impl_->s;
   return impl_->session.run("cut", [&](pqxx::connection& c) -> result<std::uint64_t> {
     pqxx::work tx{c};
-    // Taken like an append takes it: no append commits between the checks and the delete.
+    // The locks an append takes, in its order: the stream rows in the byte order of their
+    // names, then the counter row, so that no append commits between the checks and the delete.
+    array_literal names;
+    for (const stream_cut& cut : cuts) names.add(cut.stream.str());
+    std::unordered_map<std::string, std::int64_t> keys;
+    for (const auto& row : tx.exec_params("SELECT name, stream_key FROM " + s +
+                                              "streams WHERE name = ANY($1::text[]) "
+                                              "ORDER BY name COLLATE \"C\" FOR UPDATE",
+                                          names.finish()))
+      keys.emplace(row[0].as<std::string>(), row[1].as<std::int64_t>());
     tx.exec_prepared1("lock_position");
     std::uint64_t removed = 0;
     std::int64_t through_position = 0;
     for (const stream_cut& cut : cuts) {
-      auto key_row = tx.exec_params(
-          "SELECT stream_key FROM " + s + "streams WHERE name = $1 FOR UPDATE", cut.stream.str());
-      if (key_row.empty())
+      auto found = keys.find(cut.stream.str());
+      if (found == keys.end())
         return error{errc::conflict, "cut of " + cut.stream.str() + ": no such stream"};
-      const auto key = key_row[0][0].as<std::int64_t>();
+      const auto key = found->second;
       const auto through = clamp_i64(cut.through.value);
       auto current =
           tx.exec_params("SELECT version FROM " + s + "stream_anchors WHERE stream_key = $1", key);

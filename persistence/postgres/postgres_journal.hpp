@@ -33,14 +33,16 @@ struct postgres_journal_options {
 /// The journal on PostgreSQL: events in a table with a JSONB `data` column, a hash chain per
 /// stream and gap-free global positions that no reader ever sees out of order.
 ///
-/// Global order: every appending transaction first locks the journal's single counter row
-/// (`SELECT ... FOR UPDATE`), takes its positions from it, and writes the new value back before
-/// it commits. Writers are therefore serialised from the moment they take positions until their
-/// commit, so positions become visible exactly in position order, and a stream whose append
-/// conflicts hands its positions back (gap-free). Holding the lock costs nothing extra: group
-/// commit already makes one transaction the unit of writing. A sequence would not do: its
-/// values are taken before commit, and a transaction holding a smaller value can commit after
-/// one holding a larger value, so a reader polling `read_all` would skip the smaller one.
+/// Global order: every appending transaction first locks its streams' rows (inserting the rows
+/// of new streams first), then takes its positions in the statement that writes its events, by
+/// updating the journal's single counter row, which it then holds until it commits. Writers are
+/// therefore serialised from the moment they take positions until their commit, so positions
+/// become visible exactly in position order, and a stream whose append conflicts hands its
+/// positions back (gap-free). Everything before the write (the head locks, the conflict checks,
+/// the hash chain) runs outside that section, side by side with other writers. A sequence would
+/// not do: its values are taken before commit, and a transaction holding a smaller value can
+/// commit after one holding a larger value, so a reader polling `read_all` would skip the
+/// smaller one.
 ///
 /// JSON text and the hash chain: JSONB rewrites the text (key order, whitespace, duplicate
 /// keys), while the audit chain is over the text exactly as the writer gave it (the same hash

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -703,6 +704,148 @@ bool is_waiting_on_lock(pqxx::connection& probe, const std::string& app) {
   return r[0].as<int>() > 0;
 }
 
+// The first error a group of threads saw, kept once.
+class first_error {
+ public:
+  void note(const std::string& what) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (text_.empty()) text_ = what;
+  }
+  std::string text() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return text_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
+// Writers whose batches name the same streams in opposite orders, with a stream new to the
+// journal among them, must never wait for each other in a cycle. A deadlock would end one of
+// the appends with an error: PostgreSQL breaks it after deadlock_timeout.
+TEST_CASE(
+    "writers of overlapping streams in opposite orders, new streams among them, never "
+    "deadlock") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "lock_order"};
+  auto reader = db.open();
+  constexpr int writers = 4;
+  constexpr int rounds = 25;
+  constexpr std::size_t shared = 6;
+  std::vector<stream_id> streams;
+  for (std::size_t i = 0; i < shared; ++i) streams.emplace_back("Order", "s" + std::to_string(i));
+
+  first_error failure;
+  std::atomic<std::uint64_t> written{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      auto j = postgres_journal::open(db.options());
+      if (!j) return failure.note(to_string(j.err()));
+      for (int r = 0; r < rounds; ++r) {
+        std::vector<stream_append> batch;
+        for (std::size_t k = 0; k < shared; ++k) {
+          const stream_id& s = streams[w % 2 == 0 ? k : shared - 1 - k];
+          auto head = (*j)->head(s);
+          if (!head) return failure.note(to_string(head.err()));
+          batch.push_back(part(s, head->value, {make_event("tick")}));
+        }
+        // Every writer tries to create this round's stream: one of them does.
+        auto fresh = part(stream_id{"Order", "fresh" + std::to_string(r)}, 0, {make_event("new")});
+        if (w % 2 == 0) {
+          batch.insert(batch.begin(), std::move(fresh));
+        } else {
+          batch.push_back(std::move(fresh));
+        }
+        auto out = (*j)->append(batch);
+        if (!out) return failure.note(to_string(out.err()));
+        for (const auto& outcome : *out) {
+          if (outcome) {
+            written += outcome->size();
+          } else if (outcome.err().code != errc::conflict) {
+            return failure.note(to_string(outcome.err()));
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_MESSAGE(failure.text().empty(), failure.text());
+
+  auto all = read_all_of(*reader);
+  CHECK(all.size() == written.load());
+  std::size_t out_of_place = 0;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    if (all[i].position.value != i + 1) ++out_of_place;
+  CHECK(out_of_place == 0);
+  for (int r = 0; r < rounds; ++r) {
+    auto fresh = reader->read_stream(stream_id{"Order", "fresh" + std::to_string(r)}, {});
+    REQUIRE(fresh.has_value());
+    CHECK(fresh->size() == 1);
+  }
+  auto intact = verify_journal(*reader);
+  REQUIRE(intact.has_value());
+  CHECK_FALSE(intact->has_value());
+}
+
+// Archival takes the locks an append takes, in the same order; a cut in the other order
+// (counter row first) would deadlock with an append of the same streams.
+TEST_CASE("archival cuts beside appends to the same streams never deadlock") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "cut_order"};
+  auto j = db.open();
+  const stream_id a{"Order", "a"};
+  const stream_id b{"Order", "b"};
+  for (const stream_id& s : {a, b})
+    REQUIRE(append_one(*j, s, 0, {make_event("placed"), make_event("tick")}).has_value());
+
+  first_error failure;
+  std::atomic<bool> done{false};
+  std::atomic<int> appended{0};
+  std::thread appender{[&] {
+    auto w = postgres_journal::open(db.options());
+    if (!w) return failure.note(to_string(w.err()));
+    while (!done.load()) {
+      std::vector<stream_append> batch;
+      for (const stream_id* s : {&b, &a}) {
+        auto head = (*w)->head(*s);
+        if (!head) return failure.note(to_string(head.err()));
+        batch.push_back(part(*s, head->value, {make_event("tick")}));
+      }
+      auto out = (*w)->append(batch);
+      if (!out) return failure.note(to_string(out.err()));
+      for (const auto& outcome : *out)
+        if (!outcome) return failure.note(to_string(outcome.err()));
+      ++appended;
+    }
+  }};
+  // Each round cuts both streams through their second-newest event while the appender runs.
+  int cuts = 0;
+  for (int round = 0; round < 30 && failure.text().empty(); ++round) {
+    std::vector<stream_cut> request;
+    for (const stream_id& s : {a, b}) {
+      auto events = j->read_stream(s, {});
+      REQUIRE(events.has_value());
+      if (events->size() < 2) continue;
+      const event_record& keep_after = (*events)[events->size() - 2];
+      request.push_back(stream_cut{s, keep_after.stream_version, keep_after.hash});
+    }
+    if (request.empty()) continue;
+    auto removed = j->cut(request, "cold-1");
+    if (!removed) failure.note("cut: " + to_string(removed.err()));
+    ++cuts;
+  }
+  done = true;
+  appender.join();
+  CHECK_MESSAGE(failure.text().empty(), failure.text());
+  CHECK(cuts > 0);
+  CHECK(appended.load() > 0);
+  auto intact = verify_journal(*j);
+  REQUIRE(intact.has_value());
+  CHECK_FALSE(intact->has_value());
+}
+
 std::string race_stream(int writer) {
   return "w" + std::to_string(writer);
 }
@@ -886,11 +1029,19 @@ race_report run_journal_race(const std::string& conninfo, bool processes) {
   race_report report;
   poll_once(*reader, report);
 
-  // The slow writer's append takes the counter row, then waits for this lock on its stream.
+  // The slow writer's write statement takes the counter row (positions from 3), then waits to
+  // insert position 3, which this uncommitted row of another stream holds in the primary key.
+  db.sql("INSERT INTO " + db.schema +
+         ".streams (name, aggregate_type, aggregate_id, head, last_hash) "
+         "VALUES ('Hold-x', 'Hold', 'x', 0, '')");
   pqxx::connection holder{conninfo};
   auto hold = std::make_unique<pqxx::work>(holder);
-  hold->exec("SELECT 1 FROM " + db.schema + ".streams WHERE name = 'Race-" + race_stream(0) +
-             "' FOR UPDATE");
+  hold->exec("INSERT INTO " + db.schema +
+             ".events (stream_key, global_position, version, event_id, event_type, "
+             "schema_version, aggregate_type, aggregate_id, occurred_at, user_id, command_id, "
+             "correlation_id, causation_id, data_text, hash) SELECT stream_key, 3, 1, 'held', "
+             "'held', 1, 'Hold', 'x', now(), '', '', '', '', '{}', '' FROM " +
+             db.schema + ".streams WHERE name = 'Hold-x'");
   pqxx::connection probe{conninfo};
   auto named = [&](const std::string& app) {
     auto o = db.options();
@@ -902,7 +1053,7 @@ race_report run_journal_race(const std::string& conninfo, bool processes) {
   const std::string slow_app = db.schema + "_slow";
   writers.start([o = named(slow_app)] { return run_writer(o, 0, 1, events_per_append); });
   REQUIRE_MESSAGE(wait_until([&] { return is_waiting_on_lock(probe, slow_app); }),
-                  "the slow writer never reached the held stream row");
+                  "the slow writer never reached the held position");
   std::vector<std::string> fast_apps;
   for (int w = 1; w <= fast_writers; ++w) {
     fast_apps.push_back(db.schema + "_fast" + std::to_string(w));
@@ -919,7 +1070,7 @@ race_report run_journal_race(const std::string& conninfo, bool processes) {
   poll_once(*reader, report);
   CHECK(report.last_seen == static_cast<std::uint64_t>(events_per_append));
 
-  hold->commit();  // the slow writer goes on; then everyone else
+  hold->abort();  // the slow writer goes on; then everyone else
   hold.reset();
   CHECK(wait_until([&] {
     poll_once(*reader, report);
