@@ -622,6 +622,8 @@ struct postgres_projection_store::impl {
     } catch (const pqxx::broken_connection& e) {
       *lost = true;
       return error{errc::unavailable, prefix + "PostgreSQL unreachable: " + e.what()};
+    } catch (const pqxx::transaction_rollback& e) {
+      return detail::rollback_error(e, what);
     } catch (const pqxx::sql_error& e) {
       if (detail::is_connection_sqlstate(e.sqlstate())) *lost = true;
       return detail::pg_error(e, what);

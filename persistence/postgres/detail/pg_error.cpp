@@ -28,4 +28,13 @@ error pg_error(const pqxx::sql_error& e, std::string_view what) {
   return error{code, std::move(message)};
 }
 
+error rollback_error(const pqxx::transaction_rollback& e, std::string_view what) {
+  std::string message{what};
+  message += dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr
+                 ? ": outcome unknown, the server rolled the transaction back: "
+                 : ": the server rolled the transaction back, try again: ";
+  message += e.what();
+  return error{errc::unavailable, std::move(message)};
+}
+
 }  // namespace strata::persistence::detail

@@ -18,7 +18,9 @@
 //
 // Besides SQL errors: `pqxx::broken_connection` is `unavailable`; `pqxx::in_doubt_error` (the
 // connection was lost during COMMIT) is `unavailable` with "outcome unknown" in the message;
-// any other exception is `internal`.
+// `pqxx::transaction_rollback`, which libpqxx 6.4 throws for class 40 instead of an `sql_error`,
+// is `unavailable` as the table says (40003, statement completion unknown, with "outcome
+// unknown"); any other exception is `internal`.
 
 #include <string_view>
 
@@ -36,5 +38,9 @@ bool is_connection_sqlstate(std::string_view sqlstate) noexcept;
 
 /// The error for `e` met while doing `what` ("<what>: <server message>").
 error pg_error(const pqxx::sql_error& e, std::string_view what);
+
+/// The error for a transaction the server rolled back (class 40: a deadlock it broke, a
+/// serialization failure), met while doing `what`: `unavailable`, to be tried again.
+error rollback_error(const pqxx::transaction_rollback& e, std::string_view what);
 
 }  // namespace strata::persistence::detail

@@ -38,6 +38,8 @@ error pg_session::current_exception_error(std::string_view what) {
   } catch (const pqxx::broken_connection& e) {
     reset();
     return error{errc::unavailable, prefix + "PostgreSQL unreachable: " + e.what()};
+  } catch (const pqxx::transaction_rollback& e) {
+    return rollback_error(e, what);
   } catch (const pqxx::sql_error& e) {
     if (is_connection_sqlstate(e.sqlstate())) reset();
     return pg_error(e, what);
