@@ -101,8 +101,10 @@ std::shared_ptr<persistence::snapshot_store_factory> make_snapshots(const runtim
   return nullptr;
 }
 
+// `idle_timeout_ms`: the read-model connections' idle-in-transaction timeout (0: none). A
+// cluster node sets it, so that a frozen projection holder cannot keep its rows locked.
 std::shared_ptr<persistence::projection_store_factory> make_read_models(
-    const projections_config& c) {
+    const projections_config& c, std::uint32_t idle_timeout_ms) {
   switch (c.backend) {
     case projections_backend::sqlite: {
       persistence::sqlite_projection_store_options o;
@@ -115,6 +117,7 @@ std::shared_ptr<persistence::projection_store_factory> make_read_models(
       persistence::postgres_projection_store_options o;
       o.conninfo = c.postgres.conninfo;
       o.schema = c.postgres.schema;
+      o.idle_in_transaction_timeout_ms = idle_timeout_ms;
       return std::make_shared<persistence::postgres_projection_store_factory>(o);
 #else
       return nullptr;  // refused by runtime::start before
@@ -310,7 +313,9 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   p->shared_read_models = overrides.read_models != nullptr ||
                           config.projections.backend == projections_backend::postgres;
   auto read_models = std::move(overrides.read_models);
-  if (!read_models) read_models = make_read_models(config.projections);
+  if (!read_models)
+    read_models = make_read_models(config.projections,
+                                   config.cluster.enabled ? config.cluster.lease_duration_ms : 0);
   if (auto started = p->start_projections(config.projections, read_models, config.cluster.enabled);
       !started)
     return std::move(started).err();
@@ -569,7 +574,6 @@ void runtime::stop(std::chrono::milliseconds drain_timeout) {
 result<void> runtime::impl::start_projections(
     const projections_config& c, std::shared_ptr<persistence::projection_store_factory> read_models,
     bool cluster_enabled) {
-  if (!read_models) read_models = make_read_models(c);
   actors::projection_options o;
   o.batch_events = c.batch_events;
   o.buffer_events = c.buffer_events;

@@ -643,6 +643,9 @@ struct postgres_projection_store::impl {
       auto c = std::make_unique<pqxx::connection>(options.conninfo);
       c->set_variable("client_min_messages", "warning");
       c->set_variable("search_path", options.schema);
+      if (options.idle_in_transaction_timeout_ms > 0)
+        c->set_variable("idle_in_transaction_session_timeout",
+                        std::to_string(options.idle_in_transaction_timeout_ms));
       connection = std::move(c);
       return ok();
     } catch (...) {

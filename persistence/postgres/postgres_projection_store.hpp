@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,6 +16,11 @@ struct postgres_projection_store_options {
   /// `search_path`, so read-model SQL names its tables unqualified. REQUIRES: a lower-case SQL
   /// identifier ([a-z_][a-z0-9_]*, at most 48 characters).
   std::string schema = "strata_read";
+  /// When not 0, the connection sets `idle_in_transaction_session_timeout` to it: the server
+  /// ends a transaction whose client stopped between two statements (a process frozen with
+  /// SIGSTOP) after this time, releasing the rows it locked. The runtime of a cluster node
+  /// sets it to `cluster.lease_duration_ms`, as for the journal. 0: the server's setting.
+  std::uint32_t idle_in_transaction_timeout_ms = 0;
 };
 
 /// The read-model store on PostgreSQL, one libpqxx connection per instance.

@@ -20,6 +20,7 @@
 #include "strata/persistence/sqlite_projection_store.hpp"
 #include "strata/runtime/config.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#include "tests/support/wait_until.hpp"
 
 #ifdef STRATA_TEST_POSTGRES
 #include "strata/domain/orders/order.hpp"
@@ -747,6 +748,39 @@ TEST_CASE("an unreachable postgres read-model database is unavailable") {
   auto s = postgres_projection_store::open(o);
   REQUIRE_FALSE(s);
   CHECK(s.err().code == errc::unavailable);
+}
+
+// A cluster node sets the timeout so that a frozen projection holder cannot keep its rows
+// locked: the server ends the transaction, which then commits nothing.
+TEST_CASE(
+    "a postgres read-model transaction left idle past its timeout is ended and writes nothing") {
+  STRATA_PG_CONNINFO(conninfo);
+  postgres_store b;
+  const std::string app = b.options.schema + "_idle";
+  b.options.conninfo += " application_name=" + app;
+  b.options.idle_in_transaction_timeout_ms = 300;
+  auto store = must_open(b.open());
+  {
+    auto tx = must_begin(*store);
+    must(tx->execute("CREATE TABLE idle_rows (n BIGINT NOT NULL)"));
+    must(tx->commit());
+  }
+  auto tx = must_begin(*store);
+  must(tx->execute("INSERT INTO idle_rows (n) VALUES (?)", {std::int64_t{1}}));
+  // The client now stops between two statements; the server ends its session.
+  CHECK(strata::testing::wait_until([&] {
+    auto left = persistence::testing::pg_exec(
+        conninfo, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'");
+    return left[0][0].as<int>() == 0;
+  }));
+  auto committed = tx->commit();
+  REQUIRE_FALSE(committed);
+  CHECK(committed.err().code == errc::unavailable);
+  tx.reset();
+  // Nothing of it was written, and the store reconnects for its next call.
+  auto count = store->query("SELECT count(*) FROM idle_rows");
+  REQUIRE_MESSAGE(count, (count ? "" : to_string(count.err())));
+  CHECK(as_int((*count)[0][0]) == 0);
 }
 
 TEST_CASE("a postgres read-model store filled from empty analyzes its tables as they grow") {
