@@ -287,6 +287,10 @@ void cluster_metrics::fenced() noexcept {
   increment(fenced_, 1.0);
 }
 
+void cluster_metrics::rejoined() noexcept {
+  increment(rejoins_, 1.0);
+}
+
 void cluster_metrics::handed_off() noexcept {
   increment(handoffs_, 1.0);
 }
@@ -458,6 +462,10 @@ struct registry::families {
                            .Name("strata_cluster_fenced_total")
                            .Help("Heartbeats of this node refused because its epoch was fenced.")
                            .Register(r)),
+        cluster_rejoins(prometheus::BuildCounter()
+                            .Name("strata_cluster_rejoins_total")
+                            .Help("Times this node joined again after it was declared dead.")
+                            .Register(r)),
         cluster_handoffs(prometheus::BuildCounter()
                              .Name("strata_cluster_handoffs_total")
                              .Help("Shards this node handed to their planned owner.")
@@ -508,6 +516,7 @@ struct registry::families {
   prometheus::Family<prometheus::Counter>& cluster_suspicions;
   prometheus::Family<prometheus::Counter>& cluster_declarations;
   prometheus::Family<prometheus::Counter>& cluster_fenced;
+  prometheus::Family<prometheus::Counter>& cluster_rejoins;
   prometheus::Family<prometheus::Counter>& cluster_handoffs;
   prometheus::Family<prometheus::Gauge>& cluster_singletons;
 };
@@ -537,6 +546,7 @@ registry::registry()
   cluster_.suspicions_ = &families_->cluster_suspicions.Add({});
   cluster_.declarations_ = &families_->cluster_declarations.Add({});
   cluster_.fenced_ = &families_->cluster_fenced.Add({});
+  cluster_.rejoins_ = &families_->cluster_rejoins.Add({});
   cluster_.handoffs_ = &families_->cluster_handoffs.Add({});
 }
 

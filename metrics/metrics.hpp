@@ -312,6 +312,10 @@ class cluster_metrics {
   /// epoch was declared dead or superseded, and it stopped acting on every shard).
   void fenced() noexcept;
 
+  /// Adds one to `strata_cluster_rejoins_total` (this node, fenced after it was declared dead,
+  /// joined again with a new epoch).
+  void rejoined() noexcept;
+
   /// Adds one to `strata_cluster_handoffs_total` (a shard released to its planned owner after
   /// its commands drained and its aggregates were passivated).
   void handed_off() noexcept;
@@ -329,6 +333,7 @@ class cluster_metrics {
   prometheus::Counter* suspicions_ = nullptr;
   prometheus::Counter* declarations_ = nullptr;
   prometheus::Counter* fenced_ = nullptr;
+  prometheus::Counter* rejoins_ = nullptr;
   prometheus::Counter* handoffs_ = nullptr;
 };
 

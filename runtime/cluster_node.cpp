@@ -84,6 +84,7 @@ struct cluster_node::impl {
   logger log;
   std::unique_ptr<persistence::cluster_membership> membership;  ///< Loop thread only.
   std::unique_ptr<persistence::cluster_leases> leases;          ///< Loop thread only.
+  persistence::cluster_store_options store;  ///< To open the leases of a new epoch.
   std::atomic<std::uint64_t> epoch{0};
   std::uint16_t port = 0;
   /// Kept from the end of one lease period: a round may come this late.
@@ -204,6 +205,7 @@ struct cluster_node::impl {
     if (!heartbeat()) return;
     round_view v;
     if (!read_tables(v)) return;
+    if (fenced) rejoin(v);
     if (!fenced) {
       if (probe_peers(v) && !read_tables(v)) return;  // suspicions changed rows: read again
       declare_dead(v);
@@ -216,7 +218,8 @@ struct cluster_node::impl {
 
   /// Step 1: the heartbeat. False when the round cannot go on (the database is unreachable).
   /// Refused as fenced (declared dead or superseded), this epoch never acts again: every
-  /// shard stops at once, and the node goes on only reading the tables and forwarding.
+  /// shard stops at once, and the node goes on only reading the tables and forwarding until
+  /// it joins again (`rejoin`).
   bool heartbeat() {
     if (fenced) return true;
     auto beat = membership->heartbeat();
@@ -226,13 +229,50 @@ struct cluster_node::impl {
       return false;
     }
     log.error("node " + config.node_id + " epoch " + std::to_string(epoch.load()) +
-              " is fenced and stops acting on every shard (restart it to rejoin): " +
-              to_string(beat.err()));
+              " is fenced and stops acting on every shard: " + to_string(beat.err()));
     fenced = true;
     metrics->fenced();
     for (std::uint32_t s = 0; s < config.shard_count; ++s) stop_acting(s);
     std::fill(held.begin(), held.end(), shard_hold{});
     return true;
+  }
+
+  /// Step 2a, for a fenced node only: when this node's row says that its epoch was declared
+  /// dead, it joins again with a new epoch, as a restart would, and takes part from the next
+  /// round on (heartbeat, then shards by the plan like any joining member). An epoch that was
+  /// superseded (another process joined with this node id) or left stays out for good, so
+  /// that two processes with one node id cannot take turns fencing each other.
+  void rejoin(const round_view& v) {
+    auto mine = epoch.load();
+    const auto row = std::find_if(v.members.begin(), v.members.end(),
+                                  [&](const member& m) { return m.node_id == config.node_id; });
+    if (row == v.members.end() || row->epoch != mine) return;  // superseded
+    if (row->status == member_status::dead) {
+      node_address address;
+      address.host = config.host;
+      address.port = port;
+      auto joined = membership->join(address);
+      if (!joined) {
+        log.warning("node " + config.node_id + " could not join again: " + to_string(joined.err()));
+        return;
+      }
+      mine = joined->epoch;
+      epoch.store(mine);
+    } else if (is_final(row->status)) {
+      return;  // left
+    }
+    // Joined at `mine`: the leases of that epoch (tried again next round if this fails).
+    auto opened = persistence::cluster_leases::open(store, mine);
+    if (!opened) {
+      log.warning("node " + config.node_id + " joined again at epoch " + std::to_string(mine) +
+                  " but cannot open its leases: " + to_string(opened.err()));
+      return;
+    }
+    leases = std::move(*opened);
+    fenced = false;
+    metrics->rejoined();
+    log.warning("node " + config.node_id + " joined again at epoch " + std::to_string(mine) +
+                " after it was declared dead");
   }
 
   /// Step 2: members and every shard lease; the live members among them.
@@ -518,6 +558,7 @@ result<std::unique_ptr<cluster_node>> cluster_node::start(
   p->metrics = &engine.metrics().cluster();
   p->log = logger{std::move(log), "cluster"};
   p->membership = std::move(*membership);
+  p->store = o;
   p->margin_us = static_cast<std::int64_t>(cluster.heartbeat_interval_ms) * 1000 / 2;
   p->acting_until = std::make_unique<std::atomic<std::int64_t>[]>(cluster.shard_count);
   for (std::uint32_t s = 0; s < cluster.shard_count; ++s) p->acting_until[s].store(0);
@@ -642,6 +683,10 @@ std::string cluster_node::owner_of(std::string_view type, std::string_view id) c
   if (p.acting(s)) return p.config.node_id;
   std::shared_lock<std::shared_mutex> lock{p.routes_mutex};
   return p.routes[s] ? p.routes[s]->node_id : std::string{};
+}
+
+std::uint64_t cluster_node::epoch() const noexcept {
+  return impl_->epoch.load();
 }
 
 cluster_view cluster_node::view() const {

@@ -93,6 +93,10 @@ class cluster_node {
   /// What this node knows now.
   cluster_view view() const;
 
+  /// This node's membership epoch: a new one each time it joins again after it was declared
+  /// dead. Any thread.
+  std::uint64_t epoch() const noexcept;
+
   /// Stops routing: commands are answered `unavailable` from now on. Idempotent.
   void stop_routing();
 

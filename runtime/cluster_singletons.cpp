@@ -60,7 +60,9 @@ struct cluster_singletons::impl {
   };
 
   cluster_config config;
-  std::uint64_t epoch = 0;
+  persistence::cluster_store_options store;  ///< To open the leases of a new epoch.
+  std::function<std::uint64_t()> node_epoch;
+  std::uint64_t epoch = 0;  ///< Thread only: the epoch `leases` belong to.
   logger log;
   std::shared_ptr<metrics::registry> metrics;
   std::unique_ptr<persistence::cluster_membership> membership;  ///< Thread only.
@@ -134,9 +136,36 @@ struct cluster_singletons::impl {
     e.lease_epoch = 0;
   }
 
+  /// Follows the node's epoch. When the node joined again, everything held under the old
+  /// epoch stops (its leases are fenced; others take them) and the new epoch's leases are
+  /// opened. False while they cannot be opened.
+  bool follow_epoch(const std::vector<std::shared_ptr<entry>>& all) {
+    const auto current = node_epoch();
+    if (current == epoch) return true;
+    for (const auto& e : all) {
+      halt(*e);
+      e->lease_epoch = 0;
+    }
+    auto opened = persistence::cluster_leases::open(store, current);
+    if (!opened) {
+      log.warning(config.node_id + " cannot open the leases of epoch " + std::to_string(current) +
+                  ": " + to_string(opened.err()));
+      return false;
+    }
+    leases = std::move(*opened);
+    log.info(config.node_id + " takes singletons at epoch " + std::to_string(current) + " (was " +
+             std::to_string(epoch) + ")");
+    epoch = current;
+    return true;
+  }
+
   void round() {
     const auto all = snapshot();
     enforce(all);
+    if (!follow_epoch(all)) {
+      publish(all);
+      return;
+    }
     auto members = membership->members();
     if (!members) {
       log.warning("reading the members failed: " + to_string(members.err()));
@@ -216,15 +245,19 @@ cluster_singletons::~cluster_singletons() {
 }
 
 result<std::unique_ptr<cluster_singletons>> cluster_singletons::start(
-    const cluster_config& cluster, const journal_config& journal, std::uint64_t epoch,
-    std::shared_ptr<log_sink> log, std::shared_ptr<metrics::registry> m) {
+    const cluster_config& cluster, const journal_config& journal,
+    std::function<std::uint64_t()> node_epoch, std::shared_ptr<log_sink> log,
+    std::shared_ptr<metrics::registry> m) {
   const auto o = store_options(cluster, journal);
   auto membership = persistence::cluster_membership::open(o);
   if (!membership) return std::move(membership).err();
+  const auto epoch = node_epoch();
   auto leases = persistence::cluster_leases::open(o, epoch);
   if (!leases) return std::move(leases).err();
   auto p = std::make_unique<impl>();
   p->config = cluster;
+  p->store = o;
+  p->node_epoch = std::move(node_epoch);
   p->epoch = epoch;
   p->log = logger{std::move(log), "cluster"};
   p->metrics = std::move(m);

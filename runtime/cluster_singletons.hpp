@@ -55,13 +55,15 @@ struct singleton {
 /// Thread-safety: `add`, `held` and `stop_acquiring` may be called from any thread.
 class cluster_singletons {
  public:
-  /// Opens the connections for this node (`cluster.node_id`) at membership `epoch` and starts
-  /// the thread. Errors: the store's (`unavailable` when the database cannot be reached).
-  static result<std::unique_ptr<cluster_singletons>> start(const cluster_config& cluster,
-                                                           const journal_config& journal,
-                                                           std::uint64_t epoch,
-                                                           std::shared_ptr<log_sink> log,
-                                                           std::shared_ptr<metrics::registry> m);
+  /// Opens the connections for this node (`cluster.node_id`) at the membership epoch
+  /// `node_epoch` answers and starts the thread. `node_epoch` is called on the thread once a
+  /// round: when the node joined again with a new epoch, what ran under the old one stops and
+  /// the leases of the new one are used. Errors: the store's (`unavailable` when the database
+  /// cannot be reached).
+  static result<std::unique_ptr<cluster_singletons>> start(
+      const cluster_config& cluster, const journal_config& journal,
+      std::function<std::uint64_t()> node_epoch, std::shared_ptr<log_sink> log,
+      std::shared_ptr<metrics::registry> m);
   ~cluster_singletons();
   cluster_singletons(const cluster_singletons&) = delete;
   cluster_singletons& operator=(const cluster_singletons&) = delete;

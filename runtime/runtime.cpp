@@ -329,7 +329,8 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
     }
     p->cluster = std::move(*node);
     auto singletons = detail::cluster_singletons::start(
-        config.cluster, config.journal, p->cluster->view().epoch, o.log, relay_metrics);
+        config.cluster, config.journal, [node = p->cluster.get()] { return node->epoch(); }, o.log,
+        relay_metrics);
     if (!singletons) {
       p->cluster->leave();
       p->engine->stop(std::chrono::seconds(1));

@@ -2,7 +2,10 @@
 // (docs/CLUSTER.md, "Projections and the relay in a cluster"): the plan that spreads them,
 // a single node refusing what cannot be shared, and three nodes as processes of their own
 // (strata-cluster-host) on 127.0.0.1 against the test PostgreSQL server, one of them killed
-// with SIGKILL while it runs the projection. Every wait is a bounded poll of a condition.
+// with SIGKILL while it runs the projection, or frozen with SIGSTOP until it is declared dead.
+// Every wait is a bounded poll of a condition.
+
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -179,6 +182,49 @@ TEST_CASE(
   REQUIRE(owner.size() == 1);
   CHECK(owner[0][0].as<std::string>() == runner.node_id);
   for (auto& n : cluster.nodes) n->quit();
+}
+
+TEST_CASE(
+    "the node running a projection, frozen until it is declared dead, joins again when woken "
+    "and runs the projection again under its new epoch, and the read model equals a rebuild") {
+  STRATA_CLUSTER_SERVER(conninfo);
+  cluster_of cluster{conninfo, {"node-1", "node-2", "node-3"}};
+  auto& holder = cluster.single_runner(cluster.all());
+  std::vector<projection_node*> survivors;
+  for (auto* n : cluster.all())
+    if (n != &holder) survivors.push_back(n);
+  auto& sender = *survivors.front();
+  const auto ids = cluster.owned_by(sender, 4);
+  const auto before = cluster.raise_all(sender, ids, "before");
+  REQUIRE(sender.ask(wait_line(before)) == "wait ok");
+  const auto first_epoch =
+      pg_exec(conninfo, "SELECT owner_epoch FROM " + cluster.schema +
+                            ".cluster_named_leases WHERE name = '" + lease_key + "'")[0][0]
+          .as<std::uint64_t>();
+
+  REQUIRE(holder.process.send_signal(SIGSTOP));
+  // Declared dead, its lease ran out: a survivor runs the projection.
+  auto& heir = cluster.single_runner(survivors);
+  const auto during = cluster.raise_all(sender, ids, "during");
+  REQUIRE(sender.ask(wait_line(during)) == "wait ok");
+
+  // Woken, it is fenced and joins again with a new epoch. The plan is by node id, so it is
+  // planned to run the projection again: the heir hands it over.
+  REQUIRE(holder.process.send_signal(SIGCONT));
+  const bool back =
+      testing::wait_until([&] { return holder.runs_projection() && !heir.runs_projection(); }, 60s);
+  REQUIRE_MESSAGE(back, "the woken node did not run the projection again within 60 s");
+  const auto after = cluster.raise_all(sender, ids, "after");
+  REQUIRE(after > during);
+  for (auto* n : cluster.all()) CHECK(n->ask(wait_line(after)) == "wait ok");
+  cluster.check_equals_rebuild();  // each event applied once
+  const auto lease =
+      pg_exec(conninfo, "SELECT owner_node, owner_epoch FROM " + cluster.schema +
+                            ".cluster_named_leases WHERE name = '" + lease_key + "'");
+  REQUIRE(lease.size() == 1);
+  CHECK(lease[0][0].as<std::string>() == holder.node_id);
+  CHECK(lease[0][1].as<std::uint64_t>() > first_epoch);
+  for (auto* n : cluster.all()) n->quit();
 }
 
 TEST_CASE(

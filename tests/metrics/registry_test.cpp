@@ -284,6 +284,7 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_cluster_suspicions_total", "counter"},
       {"strata_cluster_declarations_total", "counter"},
       {"strata_cluster_fenced_total", "counter"},
+      {"strata_cluster_rejoins_total", "counter"},
       {"strata_cluster_handoffs_total", "counter"},
   };
   for (const auto& family : expected) {
