@@ -59,7 +59,7 @@ struct cluster {
 
   node_process& add() {
     nodes.push_back(std::make_unique<node_process>(
-        conninfo, schema, "node-" + std::to_string(nodes.size() + 1), timings));
+        conninfo, schema, "node-" + std::to_string(nodes.size() + 1), timings.args()));
     return *nodes.back();
   }
 

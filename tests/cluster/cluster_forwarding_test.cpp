@@ -21,6 +21,7 @@
 #include <doctest/doctest.h>
 
 #include "strata/runtime/runtime.hpp"
+#include "tests/cluster/cluster_hosts.hpp"
 #include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
@@ -33,83 +34,6 @@ using persistence::testing::pg_exec;
 using persistence::testing::schema_guard;
 using persistence::testing::unique_schema;
 
-/// A node process, driven line by line through its stdin and stdout.
-struct host_process {
-  std::string node_id;
-  child_process process;
-
-  host_process(const std::string& conninfo, const std::string& schema, std::string id)
-      : node_id(std::move(id)), process({STRATA_CLUSTER_HOST, conninfo, schema, node_id}) {
-    const auto ready = process.read_line();
-    REQUIRE_MESSAGE(ready.rfind("ready " + node_id, 0) == 0, "node " << node_id << ": " << ready);
-  }
-
-  /// Sends one request line; returns the answer line.
-  std::string ask(const std::string& line) {
-    process.write_line(line);
-    return process.read_line();
-  }
-
-  struct node_status {
-    std::size_t live = 0, owned = 0, routed = 0, forwarded = 0, served = 0;
-  };
-  node_status read_status() {
-    node_status s;
-    std::istringstream in{ask("status")};
-    std::string word;
-    in >> word >> s.live >> s.owned >> s.routed >> s.forwarded >> s.served;
-    return s;
-  }
-
-  /// The value of an unlabelled metric series of the node's registry.
-  double metric(const std::string& name) {
-    std::istringstream in{ask("metric " + name)};
-    std::string word;
-    double value = -1;
-    in >> word >> value;
-    return value;
-  }
-
-  std::string owner(const std::string& id) {
-    std::istringstream in{ask("owner " + id)};
-    std::string word, node;
-    in >> word >> node;
-    return node;
-  }
-
-  /// Stops the runtime through its "quit" and checks that it exited cleanly.
-  void quit() {
-    process.write_line("quit");
-    const int status = process.wait();
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
-
-  void kill_hard() { static_cast<void>(process.kill_hard()); }
-};
-
-/// A command's answer line, split.
-struct answer {
-  std::string status;
-  std::uint64_t version = 0;
-  std::uint64_t position = 0;
-  std::size_t events = 0;
-  bool duplicate = false;
-  std::string code;
-  std::string message;
-};
-
-answer parse_answer(const std::string& line) {
-  answer a;
-  std::istringstream in{line};
-  std::string word;
-  int duplicate = 0;
-  in >> word >> a.status >> a.version >> a.position >> a.events >> duplicate >> a.code;
-  a.duplicate = duplicate != 0;
-  std::getline(in >> std::ws, a.message);
-  return a;
-}
-
 /// Starts three nodes on a fresh schema and waits until every shard has an owner that all
 /// three know, and each node owns some.
 struct three_nodes {
@@ -117,24 +41,18 @@ struct three_nodes {
   std::string schema = unique_schema("cnet");
   schema_guard guard;
   schema_guard read_guard;
-  std::vector<std::unique_ptr<host_process>> nodes;
+  std::vector<std::unique_ptr<node_process>> nodes;
 
   explicit three_nodes(std::string c)
       : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
-    // Under AddressSanitizer: CAF 0.17's network layer sometimes keeps, at exit, a cycle of its
-    // broker's objects for a peer connection, which LeakSanitizer reports as an indirect leak
-    // (22 objects, 5 KB, every allocation made inside libcaf_core or libcaf_io) and which
-    // aborts a node's clean exit. The node processes run without leak detection
-    // (docs/TESTING.md); the test process itself keeps it.
-    if (const char* asan = std::getenv("ASAN_OPTIONS"); asan != nullptr)
-      setenv("ASAN_OPTIONS", (std::string{asan} + ":detect_leaks=0").c_str(), 1);
+    without_leak_detection_in_nodes();
     for (const char* id : {"node-1", "node-2", "node-3"})
-      nodes.push_back(std::make_unique<host_process>(conninfo, schema, id));
+      nodes.push_back(std::make_unique<node_process>(conninfo, schema, id));
     const bool settled = testing::wait_until(
         [&] {
           std::size_t owned = 0;
           for (auto& n : nodes) {
-            const auto s = n->read_status();
+            const auto s = n->status();
             if (s.live != 3 || s.routed != 16 || s.owned == 0) return false;
             owned += s.owned;
           }
@@ -146,7 +64,7 @@ struct three_nodes {
 
   /// `count` aggregate ids, not in `taken`, that `sender` sees owned by `owner` (any node but
   /// the sender when empty).
-  std::vector<std::string> owned_elsewhere(host_process& sender, std::size_t count,
+  std::vector<std::string> owned_elsewhere(node_process& sender, std::size_t count,
                                            std::set<std::string>& taken,
                                            const std::string& owner = {}) {
     std::vector<std::string> ids;
@@ -182,7 +100,7 @@ TEST_CASE(
     for (const auto& id : ids) {
       for (int n = 1; n <= 2; ++n) {
         const auto command_id = sender->node_id + "-" + id + "-" + std::to_string(n);
-        const auto a = parse_answer(
+        const auto a = parse_node_answer(
             sender->ask("raise " + id + " " + std::to_string(n * 10) + " " + command_id));
         INFO("via " << sender->node_id << " to " << id << ": " << a.status << " " << a.message);
         CHECK(a.status == "accepted");
@@ -195,14 +113,14 @@ TEST_CASE(
       // A retry of the first command, through another node than the one that sent it: the
       // owner's original outcome, nothing appended.
       auto& other = *cluster.nodes[(&sender - &cluster.nodes[0] + 1) % 3];
-      const auto again = parse_answer(other.ask("raise " + id + " 10 " + commands_of[id][0]));
+      const auto again = parse_node_answer(other.ask("raise " + id + " 10 " + commands_of[id][0]));
       CHECK(again.status == "accepted");
       CHECK(again.duplicate);
     }
   }
   double shards = 0;
   for (auto& n : cluster.nodes) {
-    const auto s = n->read_status();
+    const auto s = n->status();
     CHECK(s.forwarded >= 8);  // two commands for each of its four aggregates
     CHECK(s.served >= 8);     // two commands from each of the others, for two aggregates each
     CHECK(n->metric("strata_cluster_commands_forwarded_total") == static_cast<double>(s.forwarded));
@@ -229,7 +147,7 @@ TEST_CASE(
     CHECK(row[4].as<std::string>() == "corr-" + id);
   }
   CHECK(stored == commands_of);
-  for (auto& n : cluster.nodes) n->quit();
+  for (auto& n : cluster.nodes) CHECK(n->quit());
 }
 
 TEST_CASE("a rejection's code and reason come back intact through forwarding") {
@@ -238,13 +156,13 @@ TEST_CASE("a rejection's code and reason come back intact through forwarding") {
   std::set<std::string> taken;
   auto& sender = *cluster.nodes[0];
   const auto id = cluster.owned_elsewhere(sender, 1, taken).front();
-  const auto refused = parse_answer(sender.ask("raise " + id + " -5 r-1"));
+  const auto refused = parse_node_answer(sender.ask("raise " + id + " -5 r-1"));
   CHECK(refused.status == "rejected");
   CHECK(refused.code == "not_positive");
   CHECK(refused.message == "a tally is raised by at least 1, not -5");
   CHECK(refused.events == 0);
-  CHECK(parse_answer(sender.ask("close " + id + " r-2")).status == "accepted");
-  const auto late = parse_answer(sender.ask("raise " + id + " 5 r-3"));
+  CHECK(parse_node_answer(sender.ask("close " + id + " r-2")).status == "accepted");
+  const auto late = parse_node_answer(sender.ask("raise " + id + " 5 r-3"));
   CHECK(late.status == "rejected");
   CHECK(late.code == "tally_closed");
   CHECK(late.message == "the tally is closed; nothing more is added");
@@ -257,7 +175,7 @@ TEST_CASE("a rejection's code and reason come back intact through forwarding") {
   auto outsider = runtime::start(plain);
   REQUIRE_FALSE(outsider);
   CHECK(outsider.err().code == errc::conflict);
-  for (auto& n : cluster.nodes) n->quit();
+  for (auto& n : cluster.nodes) CHECK(n->quit());
 }
 
 TEST_CASE(
@@ -271,21 +189,21 @@ TEST_CASE(
   for (int k = 0; id.empty() && k < 1000; ++k)
     if (sender.owner("k" + std::to_string(k)) == victim.node_id) id = "k" + std::to_string(k);
   REQUIRE_FALSE(id.empty());
-  CHECK(parse_answer(sender.ask("raise " + id + " 1 k-1")).status == "accepted");
+  CHECK(parse_node_answer(sender.ask("raise " + id + " 1 k-1")).status == "accepted");
   victim.kill_hard();
 
   const auto started = std::chrono::steady_clock::now();
-  const auto lost = parse_answer(sender.ask("raise " + id + " 2 k-2"));
+  const auto lost = parse_node_answer(sender.ask("raise " + id + " 2 k-2"));
   CHECK(std::chrono::steady_clock::now() - started < 10s);  // connect or request timeout
   CHECK(lost.status == "unavailable");
 
   // The victim's heartbeat ages past the dead timeout (3 s): the survivors plan its shards
   // among themselves and take them once its lease ran out. The retry, same command id, is
   // applied once, on top of version 1.
-  answer retried;
+  node_answer retried;
   const bool accepted = testing::wait_until(
       [&] {
-        retried = parse_answer(sender.ask("raise " + id + " 2 k-2"));
+        retried = parse_node_answer(sender.ask("raise " + id + " 2 k-2"));
         return retried.status == "accepted";
       },
       30s);
@@ -294,7 +212,7 @@ TEST_CASE(
   const auto rows = pg_exec(conninfo, "SELECT version FROM " + cluster.schema +
                                           ".events WHERE aggregate_id = '" + id + "'");
   CHECK(rows.size() == 2);
-  for (std::size_t i = 0; i < 2; ++i) cluster.nodes[i]->quit();
+  for (std::size_t i = 0; i < 2; ++i) CHECK(cluster.nodes[i]->quit());
 }
 
 }  // namespace

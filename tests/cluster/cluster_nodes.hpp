@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/cluster/cluster_hosts.hpp"
 #include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
@@ -28,29 +29,12 @@ using persistence::testing::unique_schema;
 
 inline const std::string lease_key = "projection:tally_log";
 
-/// A node process, driven line by line through its stdin and stdout.
-struct projection_node {
-  std::string node_id;
-  child_process process;
-
+/// A node process (cluster_hosts.hpp) with what the projection cases ask of it.
+struct projection_node : node_process {
   projection_node(const std::string& conninfo, const std::string& schema, std::string id)
-      : node_id(std::move(id)), process({STRATA_CLUSTER_HOST, conninfo, schema, node_id}) {
-    const auto ready = process.read_line();
-    REQUIRE_MESSAGE(ready.rfind("ready " + node_id, 0) == 0, "node " << node_id << ": " << ready);
-  }
+      : node_process(conninfo, schema, std::move(id)) {}
 
-  std::string ask(const std::string& line) {
-    process.write_line(line);
-    return process.read_line();
-  }
-
-  std::size_t live_members() {
-    std::istringstream in{ask("status")};
-    std::string word;
-    std::size_t live = 0;
-    in >> word >> live;
-    return live;
-  }
+  std::size_t live_members() { return status().live; }
 
   bool runs_projection() { return ask("singletons") == "singletons " + lease_key; }
 
@@ -71,21 +55,12 @@ struct projection_node {
     std::uint64_t position = 0;
     testing::wait_until(
         [&] {
-          std::istringstream in{ask("raise " + id + " 1 " + command_id)};
-          std::string word, status;
-          std::uint64_t version = 0;
-          in >> word >> status >> version >> position;
-          return status == "accepted";
+          const auto a = command("raise " + id + " 1 " + command_id);
+          position = a.position;
+          return a.status == "accepted";
         },
         30s);
     return position;
-  }
-
-  void quit() {
-    process.write_line("quit");
-    const int status = process.wait();
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
   }
 };
 
@@ -104,10 +79,7 @@ struct cluster_of {
         guard(conninfo, schema),
         read_guard(conninfo, schema + "_read"),
         project(with_projection) {
-    // As in cluster_forwarding_test.cpp: the node processes run without leak detection under
-    // AddressSanitizer (CAF 0.17's network layer, docs/TESTING.md).
-    if (const char* asan = std::getenv("ASAN_OPTIONS"); asan != nullptr)
-      setenv("ASAN_OPTIONS", (std::string{asan} + ":detect_leaks=0").c_str(), 1);
+    without_leak_detection_in_nodes();
     for (const auto& id : ids) start(id);
   }
 

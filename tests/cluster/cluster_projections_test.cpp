@@ -5,8 +5,6 @@
 // with SIGKILL while it runs the projection, or frozen with SIGSTOP until it is declared dead.
 // Every wait is a bounded poll of a condition.
 
-#include <signal.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -181,7 +179,7 @@ TEST_CASE(
                             ".cluster_named_leases WHERE name = '" + lease_key + "'");
   REQUIRE(owner.size() == 1);
   CHECK(owner[0][0].as<std::string>() == runner.node_id);
-  for (auto& n : cluster.nodes) n->quit();
+  for (auto& n : cluster.nodes) CHECK(n->quit());
 }
 
 TEST_CASE(
@@ -202,7 +200,7 @@ TEST_CASE(
                             ".cluster_named_leases WHERE name = '" + lease_key + "'")[0][0]
           .as<std::uint64_t>();
 
-  REQUIRE(holder.process.send_signal(SIGSTOP));
+  REQUIRE(holder.freeze());
   // Declared dead, its lease ran out: a survivor runs the projection.
   auto& heir = cluster.single_runner(survivors);
   const auto during = cluster.raise_all(sender, ids, "during");
@@ -210,7 +208,7 @@ TEST_CASE(
 
   // Woken, it is fenced and joins again with a new epoch. The plan is by node id, so it is
   // planned to run the projection again: the heir hands it over.
-  REQUIRE(holder.process.send_signal(SIGCONT));
+  REQUIRE(holder.wake());
   const bool back =
       testing::wait_until([&] { return holder.runs_projection() && !heir.runs_projection(); }, 60s);
   REQUIRE_MESSAGE(back, "the woken node did not run the projection again within 60 s");
@@ -224,7 +222,7 @@ TEST_CASE(
   REQUIRE(lease.size() == 1);
   CHECK(lease[0][0].as<std::string>() == holder.node_id);
   CHECK(lease[0][1].as<std::uint64_t>() > first_epoch);
-  for (auto* n : cluster.all()) n->quit();
+  for (auto* n : cluster.all()) CHECK(n->quit());
 }
 
 TEST_CASE(
@@ -240,7 +238,7 @@ TEST_CASE(
   const auto ids = cluster.owned_by(sender, 6);
   const auto before = cluster.raise_all(sender, ids, "before");
   REQUIRE(sender.ask(wait_line(before)) == "wait ok");
-  victim.process.kill_hard();
+  victim.kill_hard();
   // Events committed while nobody runs the projection wait in the journal.
   const auto during = cluster.raise_all(sender, ids, "during");
   auto& heir = cluster.single_runner(survivors);
@@ -261,7 +259,7 @@ TEST_CASE(
   REQUIRE(lease.size() == 1);
   CHECK(lease[0][0].as<std::string>() == heir.node_id);
   CHECK(lease[0][1].as<std::uint64_t>() >= 2);
-  for (auto* n : survivors) n->quit();
+  for (auto* n : survivors) CHECK(n->quit());
 }
 
 TEST_CASE(
@@ -300,7 +298,7 @@ TEST_CASE(
   while (switched < applied_by.size() && applied_by[switched] == first) ++switched;
   CHECK(switched >= applied_first);
   for (std::size_t i = switched; i < applied_by.size(); ++i) CHECK(applied_by[i] == third);
-  for (auto& n : cluster.nodes) n->quit();
+  for (auto& n : cluster.nodes) CHECK(n->quit());
 }
 
 }  // namespace

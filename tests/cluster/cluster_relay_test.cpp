@@ -61,7 +61,7 @@ TEST_CASE(
   // Every event so far reaches the broker once, published by the relay's one node.
   REQUIRE(consumer.receive_until([&](const auto& got) { return got.size() >= before; }));
   CHECK(consumer.received().size() == before);
-  victim.process.kill_hard();
+  victim.kill_hard();
   const auto during = cluster.raise_all(sender, ids, "during");
   auto& heir = relay_runner(survivors);
   const auto after = cluster.raise_all(sender, ids, "after");
@@ -81,7 +81,7 @@ TEST_CASE(
   const bool confirmed = testing::wait_until(
       [&] { return heir.ask("relay") == "relay " + std::to_string(after); }, 30s);
   CHECK(confirmed);
-  for (auto* n : survivors) n->quit();
+  for (auto* n : survivors) CHECK(n->quit());
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <doctest/doctest.h>
 
 #include "strata/runtime/runtime.hpp"
+#include "tests/cluster/cluster_hosts.hpp"
 #include "tests/cluster/cluster_support.hpp"
 #include "tests/persistence/postgres_support.hpp"
 #include "tests/support/wait_until.hpp"
@@ -71,58 +72,15 @@ struct certificates {
   }
 };
 
-/// A strata-cluster-host process with TLS, driven through its stdin and stdout.
-struct tls_node {
-  std::string node_id;
-  child_process process;
-
-  static std::vector<std::string> command_line(const std::string& conninfo,
-                                               const std::string& schema, const std::string& id,
-                                               std::vector<std::string> tls) {
-    std::vector<std::string> args{STRATA_CLUSTER_HOST, conninfo, schema, id};
-    args.insert(args.end(), tls.begin(), tls.end());
-    return args;
-  }
-
-  tls_node(const std::string& conninfo, const std::string& schema, std::string id,
-           std::vector<std::string> tls)
-      : node_id(std::move(id)), process(command_line(conninfo, schema, node_id, std::move(tls))) {
-    const auto ready = process.read_line();
-    REQUIRE_MESSAGE(ready.rfind("ready " + node_id, 0) == 0, "node " << node_id << ": " << ready);
-  }
-
-  std::string ask(const std::string& line) {
-    process.write_line(line);
-    return process.read_line();
-  }
-
-  /// live, owned, routed, forwarded, served, peers connected.
-  std::vector<std::size_t> status() {
-    std::istringstream in{ask("status")};
-    std::string word;
-    std::vector<std::size_t> s(6);
-    in >> word >> s[0] >> s[1] >> s[2] >> s[3] >> s[4] >> s[5];
-    return s;
-  }
-
-  std::string owner(const std::string& id) {
-    std::istringstream in{ask("owner " + id)};
-    std::string word, node;
-    in >> word >> node;
-    return node;
-  }
-
-  std::string last_answer;  ///< The whole line of the last `raise`, for failure messages.
-
-  /// Raises aggregate `id` by one; the status and version of the answer ("accepted 1").
-  std::string raise(const std::string& id, const std::string& command_id) {
-    last_answer = ask("raise " + id + " 1 " + command_id);
-    std::istringstream in{last_answer};
-    std::string word, status, version;
-    in >> word >> status >> version;
-    return status + " " + version;
-  }
-};
+/// Raises aggregate `id` by one through `n`: the status and version of the answer
+/// ("accepted 1"); the whole answer line goes to `line`, for failure messages.
+std::string raise_once(node_process& n, const std::string& id, const std::string& command_id,
+                       std::string* line = nullptr) {
+  const auto answer = n.ask("raise " + id + " 1 " + command_id);
+  if (line != nullptr) *line = answer;
+  const auto a = parse_node_answer(answer);
+  return a.status + " " + std::to_string(a.version);
+}
 
 /// Nodes on a fresh schema; waits until every node sees all of them live, knows every shard's
 /// owner and owns some.
@@ -131,17 +89,15 @@ struct tls_cluster {
   std::string schema = unique_schema("ctls");
   schema_guard guard;
   schema_guard read_guard;
-  std::vector<std::unique_ptr<tls_node>> nodes;
+  std::vector<std::unique_ptr<node_process>> nodes;
 
   explicit tls_cluster(std::string c)
       : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
-    // CAF 0.17's network layer may keep a cycle of broker objects at exit (docs/TESTING.md).
-    if (const char* asan = std::getenv("ASAN_OPTIONS"); asan != nullptr)
-      setenv("ASAN_OPTIONS", (std::string{asan} + ":detect_leaks=0").c_str(), 1);
+    without_leak_detection_in_nodes();
   }
 
   void start(const std::string& id, std::vector<std::string> tls) {
-    nodes.push_back(std::make_unique<tls_node>(conninfo, schema, id, std::move(tls)));
+    nodes.push_back(std::make_unique<node_process>(conninfo, schema, id, tls));
   }
 
   /// Also waits until each node is connected to `peers` others: every other node by default.
@@ -157,9 +113,10 @@ struct tls_cluster {
           for (auto& n : nodes) {
             const auto s = n->status();
             seen += " " + n->node_id + ":";
-            for (auto v : s) seen += " " + std::to_string(v);
-            all = all && s[0] == count && s[2] == 16 && s[1] > 0 &&
-                  (s[5] == peers.value_or(count - 1) || n->node_id == "rogue");
+            for (auto v : {s.live, s.owned, s.routed, s.forwarded, s.served, s.peers})
+              seen += " " + std::to_string(v);
+            all = all && s.live == count && s.routed == 16 && s.owned > 0 &&
+                  (s.peers == peers.value_or(count - 1) || n->node_id == "rogue");
           }
           return all;
         },
@@ -172,7 +129,8 @@ struct tls_cluster {
   }
 
   /// An aggregate id, not used before, that `sender` sees owned by `owner`.
-  std::string owned_by(tls_node& sender, const std::string& owner, std::set<std::string>& taken) {
+  std::string owned_by(node_process& sender, const std::string& owner,
+                       std::set<std::string>& taken) {
     for (int k = 0; k < 1000; ++k) {
       const auto id = "s" + std::to_string(k);
       if (taken.count(id) == 0 && sender.owner(id) == owner) {
@@ -271,16 +229,17 @@ TEST_CASE(
       INFO("via " << sender->node_id << " to " << id << " of " << owner->node_id);
       // Accepted the first time: the two nodes of a pair share one connection, so no
       // connection is closed as redundant under a forward.
-      CHECK_MESSAGE(sender->raise(id, sender->node_id + "-" + id) == "accepted 1",
-                    sender->last_answer);
+      std::string line;
+      CHECK_MESSAGE(raise_once(*sender, id, sender->node_id + "-" + id, &line) == "accepted 1",
+                    line);
       CHECK(cluster.events_of(id) == 1);
     }
   }
   for (auto& n : cluster.nodes) {
     const auto s = n->status();
     // Forwarded and served: one command to and from each of the two others.
-    CHECK(s[3] == 2);
-    CHECK(s[4] == 2);
+    CHECK(s.forwarded == 2);
+    CHECK(s.served == 2);
   }
 }
 
@@ -303,20 +262,20 @@ TEST_CASE(
     // The rogue's command for an aggregate of a node: refused, and nothing applied.
     const auto theirs = cluster.owned_by(rogue, node.node_id, taken);
     INFO("rogue to " << theirs << " of " << node.node_id);
-    CHECK(rogue.raise(theirs, "rogue-" + theirs) == "unavailable 0");
+    CHECK(raise_once(rogue, theirs, "rogue-" + theirs) == "unavailable 0");
     CHECK(cluster.events_of(theirs) == 0);
     // The node's command for an aggregate of the rogue: it cannot reach it.
     const auto its = cluster.owned_by(node, "rogue", taken);
     INFO(node.node_id << " to " << its << " of the rogue");
-    CHECK(node.raise(its, node.node_id + "-" + its) == "unavailable 0");
+    CHECK(raise_once(node, its, node.node_id + "-" + its) == "unavailable 0");
     CHECK(cluster.events_of(its) == 0);
     // The owner itself still serves the aggregate the rogue tried: the rogue's command was
     // never run, so this one is the first.
-    CHECK(node.raise(theirs, node.node_id + "-" + theirs) == "accepted 1");
+    CHECK(raise_once(node, theirs, node.node_id + "-" + theirs) == "accepted 1");
   }
-  CHECK(rogue.status()[4] == 0);  // it served no one
+  CHECK(rogue.status().served == 0);  // it served no one
   for (std::size_t i = 0; i + 1 < cluster.nodes.size(); ++i)
-    CHECK(cluster.nodes[i]->status()[4] == 0);  // and no node served it
+    CHECK(cluster.nodes[i]->status().served == 0);  // and no node served it
 }
 
 }  // namespace
