@@ -113,6 +113,9 @@ class fault_injecting_transaction final : public projection_transaction {
   result<void> unpark(std::string_view projection, global_position position) override {
     return write([&] { return inner_->unpark(projection, position); });
   }
+  result<void> unpark_once(std::string_view projection, global_position position) override {
+    return write([&] { return inner_->unpark_once(projection, position); });
+  }
   result<void> forget(std::string_view projection) override {
     return write([&] { return inner_->forget(projection); });
   }

@@ -332,11 +332,16 @@ result<void> projection_runner::retry(journal& j, global_position position) {
     if (auto c = (*again)->commit(); !c) return c;
     return r;
   }
-  if (auto u = (*tx)->unpark(name, position); !u) return u;
+  // Another runner may have retried it since the dead letters were read: then nothing of
+  // this transaction is committed, and the next batch reads where the store stands.
+  if (auto u = (*tx)->unpark_once(name, position); !u) {
+    if (u.err().code == errc::conflict) return commit_failed(std::move(u).err());
+    return u;
+  }
   const bool resumes = stopped_ && position == checkpoint_.position.next();
   checkpoint cp{position, record.time};
   if (resumes) {
-    if (auto s = (*tx)->save_checkpoint(name, cp); !s) return s;
+    if (auto s = save_after(**tx, cp); !s) return s;
   }
   if (auto c = (*tx)->commit(); !c) return c;
   if (resumes) {

@@ -107,6 +107,13 @@ class projection_transaction {
   virtual result<void> park(const dead_letter& d) = 0;
   /// Removes a parked event (no error when there is none).
   virtual result<void> unpark(std::string_view projection, global_position position) = 0;
+  /// Removes a parked event that is still parked: `conflict` when it is not (another runner
+  /// retried it meanwhile), so that two retries of one event apply it once. The SQL stores
+  /// check in the removing statement itself; the default removes it as `unpark` does, without
+  /// that check.
+  virtual result<void> unpark_once(std::string_view projection, global_position position) {
+    return unpark(projection, position);
+  }
   /// Removes the checkpoint and every parked event of `projection` (for a rebuild).
   virtual result<void> forget(std::string_view projection) = 0;
 

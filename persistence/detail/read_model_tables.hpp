@@ -110,6 +110,18 @@ class table_transaction : public projection_transaction {
     return execute("DELETE FROM projection_dead_letters WHERE projection = ? AND position = ?",
                    {std::string{projection}, static_cast<std::int64_t>(position.value)});
   }
+  result<void> unpark_once(std::string_view projection, global_position position) override {
+    auto removed = query(
+        "DELETE FROM projection_dead_letters WHERE projection = ? AND position = ? "
+        "RETURNING position",
+        {std::string{projection}, static_cast<std::int64_t>(position.value)});
+    if (!removed) return std::move(removed).err();
+    if (removed->empty())
+      return error{errc::conflict, "event @" + std::to_string(position.value) +
+                                       " is not parked for projection " + std::string{projection} +
+                                       " any more (retried elsewhere)"};
+    return ok();
+  }
   result<void> forget(std::string_view projection) override {
     if (auto r = execute("DELETE FROM projection_dead_letters WHERE projection = ?",
                          {std::string{projection}});

@@ -1,11 +1,16 @@
 // The projection runner without actors: ordering, checkpoints in the same transaction,
 // failed commits, poison events, retries and rebuilds.
 
+#include <functional>
+#include <optional>
+#include <utility>
+
 #include <doctest/doctest.h>
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
 #include "strata/persistence/archive.hpp"
 #include "strata/persistence/fault_injecting_projection_store.hpp"
+#include "strata/persistence/forwarding_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
 #include "strata/persistence/projection_runner.hpp"
 #include "strata/persistence/projection_store.hpp"
@@ -232,6 +237,61 @@ TEST_CASE("with policy stop a poison event stops the projection until a retry su
   REQUIRE(letters);
   CHECK(letters->empty());
   CHECK(read_orders(store) == fold_orders(j));
+}
+
+namespace {
+
+// A journal that runs `before_read` once, before its first read_all: where a retry has read
+// the dead letters and not yet begun its transaction.
+class interleaving_journal final : public persistence::forwarding_journal {
+ public:
+  using forwarding_journal::forwarding_journal;
+  std::function<void()> before_read;
+
+  result<std::vector<persistence::event_record>> read_all(global_position after,
+                                                          std::size_t limit) override {
+    if (before_read) std::exchange(before_read, nullptr)();
+    return forwarding_journal::read_all(after, limit);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("two runners retrying one parked event at once apply it once: the later is refused") {
+  for (auto policy :
+       {persistence::poison_policy::stop, persistence::poison_policy::park_and_continue}) {
+    INFO("policy " << static_cast<int>(policy));
+    persistence::memory_journal j;
+    append<orders::order>(j, "o-1", {placed("c-1", 1)});
+    auto bad = append<orders::order>(j, "o-flaky", {placed("c-1", 4)});
+    append<orders::order>(j, "o-3", {placed("c-1", 2)});
+    read_db db;
+    auto first = runner_for(std::make_shared<flaky_summaries>(1), db.open(), policy);
+    REQUIRE(first.start());
+    REQUIRE(first.catch_up(j));  // parks o-flaky
+    auto second = runner_for(std::make_shared<flaky_summaries>(0), db.open(), policy);
+    REQUIRE(second.start());
+
+    // The second has read the dead letters when the first retries the event and commits.
+    interleaving_journal interleaved{j};
+    std::optional<result<void>> first_retry;
+    interleaved.before_read = [&] { first_retry = first.retry(j, bad[0].position); };
+    auto second_retry = second.retry(interleaved, bad[0].position);
+    REQUIRE(first_retry.has_value());
+    CHECK(first_retry->has_value());
+    REQUIRE_FALSE(second_retry);
+    CHECK(second_retry.err().code == errc::conflict);
+
+    // Both go on from where the store stands; the model holds every event once.
+    REQUIRE(first.catch_up(j));
+    REQUIRE(second.catch_up(j));
+    CHECK_FALSE(second.is_stopped());
+    auto store = db.reader();
+    auto letters = store.connection().dead_letters("order_summary");
+    REQUIRE(letters);
+    CHECK(letters->empty());
+    CHECK(read_orders(store) == fold_orders(j));
+  }
 }
 
 TEST_CASE("a parked event retried successfully leaves the dead letters and enters the model") {

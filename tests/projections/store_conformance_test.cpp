@@ -239,6 +239,16 @@ TEST_CASE_TEMPLATE("parking counts attempts, unpark removes one letter and forge
   CHECK((*parked)[1].event_id == "e-9");
   CHECK((*parked)[1].event_type == "orders.placed");
   CHECK(to_unix_micros((*parked)[1].parked_at) == 1'764'633'600'000'009);
+  {  // unpark_once removes a parked event once; a second time it is a conflict
+    auto tx = must_begin(*store);
+    must(tx->unpark_once("p", global_position{9}));
+    auto again = tx->unpark_once("p", global_position{9});
+    REQUIRE_FALSE(again);
+    CHECK(again.err().code == errc::conflict);
+    auto never = tx->unpark_once("p", global_position{100});
+    REQUIRE_FALSE(never);
+    CHECK(never.err().code == errc::conflict);
+  }  // rolled back: 9 is parked still
   {
     auto tx = must_begin(*store);
     must(tx->unpark("p", global_position{4}));
