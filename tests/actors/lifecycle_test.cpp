@@ -111,7 +111,12 @@ TEST_CASE(
   // Long enough for a first command under ThreadSanitizer, which runs it several times slower.
   o.command_timeout = std::chrono::milliseconds(400);
   order_engine t{o};
-  REQUIRE(t.run("o-1", place_order()).is_accepted());
+  // As in the reload case below: the engine's first command may outlast so short a deadline
+  // on a loaded machine, and one answered `timeout` was never applied, so it is sent again.
+  auto placed = t.run("o-1", place_order());
+  for (int attempt = 1; attempt < 5 && placed.status == command_status::timeout; ++attempt)
+    placed = t.run("o-1", place_order());
+  REQUIRE_MESSAGE(placed.is_accepted(), to_string(placed));
   t.faults->hold();  // the first command's append waits until released
   auto first = t.send("o-1", orders::add_item{make_line("sku-2", 1)});
   REQUIRE(t.faults->wait_held(1));  // decided in time; its append is held
