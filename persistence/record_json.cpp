@@ -94,6 +94,14 @@ result<event_record> record_from_json(const bj::value& v) {
   if (data == nullptr || json::holds_non_finite(*data))
     return bad_member("data", "JSON with every number in range");
   r.data = bj::serialize(*data);
+  // Boost.JSON 1.81 reads some numbers imprecisely (more than 17 significant digits, large
+  // exponents): such a number moves by one unit in the last place each time it is written
+  // and read again, so its text would never settle, and a record carrying it could not be
+  // exported and imported with its text (and so its hash) unchanged. It is refused instead.
+  if (bj::serialize(bj::parse(r.data)) != r.data)
+    return bad_member("data",
+                      "JSON whose numbers read back as written (one does not: Boost.JSON "
+                      "1.81 reads it imprecisely)");
 
   const bj::value* ver = o->if_contains("version");
   auto v_num = ver ? as_unsigned(*ver) : std::nullopt;
