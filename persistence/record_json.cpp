@@ -98,7 +98,11 @@ result<event_record> record_from_json(const bj::value& v) {
   // exponents): such a number moves by one unit in the last place each time it is written
   // and read again, so its text would never settle, and a record carrying it could not be
   // exported and imported with its text (and so its hash) unchanged. It is refused instead.
-  if (bj::serialize(bj::parse(r.data)) != r.data)
+  // (Read with an error code: a value handed in may nest deeper than the reader's limit.)
+  boost::system::error_code reread;
+  const bj::value again = bj::parse(r.data, reread);
+  if (reread) return bad_member("data", "JSON nested at most 32 levels");
+  if (bj::serialize(again) != r.data)
     return bad_member("data",
                       "JSON whose numbers read back as written (one does not: Boost.JSON "
                       "1.81 reads it imprecisely)");

@@ -135,6 +135,16 @@ TEST_CASE("reading a record from JSON names the member that is missing or mistyp
   auto plain = record_from_json(v);
   REQUIRE_MESSAGE(plain.has_value(), (plain ? "" : plain.err().message));
   CHECK(plain->data == R"({"ratio":2.5E-1,"big":1E300})");
+
+  // A value handed in nesting deeper than the reader's limit is refused, not thrown.
+  v = boost::json::parse(good);
+  boost::json::value deep = 1;
+  for (int i = 0; i < 40; ++i) deep = boost::json::array{deep};
+  v.as_object()["data"] = deep;
+  auto nested = record_from_json(v);
+  REQUIRE_FALSE(nested.has_value());
+  CHECK(nested.err().code == errc::invalid_argument);
+  CHECK(nested.err().message.find("data") != std::string::npos);
 }
 
 }  // namespace
