@@ -8,7 +8,7 @@ packages=(
   libcaf-dev libcaf-openssl0.17 openssl libsqlitecpp-dev libsqlite3-dev sqlite3
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libpq-dev libpqxx-dev libssl-dev libcli11-dev libfmt-dev
-  librabbitmq-dev
+  librabbitmq-dev libgoogle-perftools-dev
   doctest-dev
 )
 if [[ "${1:-}" == "--with-test-servers" ]]; then

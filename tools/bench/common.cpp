@@ -1,5 +1,6 @@
 #include "tools/bench/common.hpp"
 
+#include <dlfcn.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -181,8 +182,18 @@ result_line& result_line::process(double cpu_start) {
   return figure("peak_rss_bytes", static_cast<double>(peak_rss_bytes()));
 }
 
+const char* allocator_in_use() {
+  // gperftools defines malloc as an alias of tc_malloc: the same address when its malloc is
+  // the one every call in the process reaches, whether linked or preloaded.
+  void* in_use = ::dlsym(RTLD_DEFAULT, "malloc");
+  void* tc = ::dlsym(RTLD_DEFAULT, "tc_malloc");
+  return tc != nullptr && in_use == tc ? "tcmalloc" : "system";
+}
+
 void emit(const result_line& r) {
-  std::string out = "{\"workload\":" + json_string(r.workload) + ",\"case\":" + json_string(r.name);
+  std::string out = "{\"workload\":" + json_string(r.workload) +
+                    ",\"case\":" + json_string(r.name) +
+                    ",\"allocator\":" + json_string(allocator_in_use());
   for (const auto& [k, v] : r.params) out += "," + json_string(k) + ":" + v;
   for (const auto& [k, v] : r.figures) out += "," + json_string(k) + ":" + v;
   out += "}";

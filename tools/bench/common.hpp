@@ -115,6 +115,10 @@ struct result_line {
   result_line& process(double cpu_start);
 };
 
+/// "tcmalloc" when gperftools' malloc serves the process (linked, see cmake/StrataMalloc.cmake,
+/// or preloaded), else "system". Every JSON line carries it as "allocator".
+const char* allocator_in_use();
+
 /// Prints `r` as a JSON line and remembers it for `print_summary`.
 void emit(const result_line& r);
 /// A readable table of every emitted result (to stderr, so stdout stays JSON lines).

@@ -53,6 +53,13 @@ int main(int argc, char** argv) {
   app.add_option("--repeat", o.repeat, "Repetitions of short measurements (median)")
       ->capture_default_str();
   app.add_flag("--keep-files", o.keep_files, "Keep database files after the run");
+  app.add_flag_callback(
+      "--allocator",
+      [] {
+        std::printf("%s\n", allocator_in_use());
+        std::exit(0);
+      },
+      "Print the allocator in use (tcmalloc or system) and exit");
 
   std::uint64_t preload = 0;
   std::size_t order_commands = 100000;

@@ -2,7 +2,14 @@
 // journal) against a bare idle CAF actor, each measured in a fresh child process of this
 // program so that one measurement's heap cannot hide another's. The journal's own share (the
 // stored OrderPlaced records) is measured in a third child and subtracted.
+//
+// Each child reads its RSS twice: as it stands, and after handing the allocator's free pages
+// back to the system (glibc's malloc_trim, or tcmalloc's ReleaseFreeMemory when that allocator
+// serves the process). The first also counts memory that was freed (the actors of hibernated
+// aggregates) and that the allocator keeps for reuse; the second is what stays in use.
 
+#include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -20,8 +27,9 @@ namespace strata::bench {
 namespace {
 
 struct child_figures {
-  std::int64_t delta = -1;
-  double seconds = 0;  ///< Time to create the `count` objects.
+  std::int64_t delta = -1;             ///< After the free pages went back to the system.
+  std::int64_t delta_unreleased = -1;  ///< Before.
+  double seconds = 0;                  ///< Time to create the `count` objects.
 };
 
 child_figures child_delta(const std::string& what, std::size_t count) {
@@ -34,24 +42,43 @@ child_figures child_delta(const std::string& what, std::size_t count) {
   FILE* p = ::popen(cmd.c_str(), "r");
   check(p != nullptr, "memory: cannot run " + cmd);
   long long delta = -1;
+  long long unreleased = -1;
   double seconds = 0;
   char line[256];
   while (std::fgets(line, sizeof line, p) != nullptr) {
     long long v = 0;
     double sec = 0;
     if (std::sscanf(line, "rss_delta_bytes=%lld", &v) == 1) delta = v;
+    if (std::sscanf(line, "rss_delta_unreleased_bytes=%lld", &v) == 1) unreleased = v;
     if (std::sscanf(line, "seconds=%lf", &sec) == 1) seconds = sec;
   }
   const int status = ::pclose(p);
-  check(status == 0 && delta >= 0,
+  check(status == 0 && delta >= 0 && unreleased >= 0,
         "memory: child '" + what + "' failed (status " + std::to_string(status) + ")");
-  return {delta, seconds};
+  return {delta, unreleased, seconds};
 }
 
-[[noreturn]] void report_and_exit(std::int64_t delta, std::int64_t since_ns,
+/// Hands the allocator's free pages back to the system.
+void release_free_memory() {
+  using release_fn = void (*)();
+  if (auto* tc =
+          reinterpret_cast<release_fn>(::dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+      tc != nullptr && std::string{allocator_in_use()} == "tcmalloc") {
+    tc();
+  } else {
+    ::malloc_trim(0);
+  }
+}
+
+/// Prints the RSS growth since `before` as it stands and after the free pages were released.
+[[noreturn]] void report_and_exit(std::int64_t before, std::int64_t since_ns,
                                   std::int64_t until_ns = 0) {
   if (until_ns == 0) until_ns = now_ns();
+  const std::int64_t unreleased = current_rss_bytes() - before;
+  release_free_memory();
+  const std::int64_t delta = current_rss_bytes() - before;
   std::printf("seconds=%.6f\n", static_cast<double>(until_ns - since_ns) / 1e9);
+  std::printf("rss_delta_unreleased_bytes=%lld\n", static_cast<long long>(unreleased));
   std::printf("rss_delta_bytes=%lld\n", static_cast<long long>(delta));
   std::fflush(stdout);
   std::_Exit(0);  // skip tearing down a million actors
@@ -72,7 +99,7 @@ int memory_child(const std::string& what, std::size_t count) {
       handles.push_back(sys.spawn<caf::lazy_init>(
           [](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; }));
     }
-    report_and_exit(current_rss_bytes() - before, t0);
+    report_and_exit(before, t0);
   }
   const order_data data{42};
   if (what == "journal") {
@@ -99,7 +126,7 @@ int memory_child(const std::string& what, std::size_t count) {
       auto r = (*j)->append(batch);
       check(static_cast<bool>(r), "memory: append");
     }
-    report_and_exit(current_rss_bytes() - before, t0);
+    report_and_exit(before, t0);
   }
   if (what == "runtime") {
     auto inner = std::make_shared<persistence::memory_journal_factory>();
@@ -125,7 +152,7 @@ int memory_child(const std::string& what, std::size_t count) {
     while (hibernated() < static_cast<double>(count) && now_ns() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     check(hibernated() >= static_cast<double>(count), "memory: aggregates did not hibernate");
-    report_and_exit(current_rss_bytes() - before, t0, placed);
+    report_and_exit(before, t0, placed);
   }
   std::fprintf(stderr, "memory-child: unknown --what %s\n", what.c_str());
   return 2;
@@ -158,6 +185,9 @@ void run_memory(const options& o, std::size_t aggregates) {
       .figure("bytes_per_aggregate", per_aggregate)
       .figure("ratio_to_caf", per_aggregate / per_caf)
       .figure("ratio_to_caf_incl_journal", per_total / per_caf)
+      .figure("bytes_per_aggregate_unreleased",
+              static_cast<double>(rt.delta_unreleased - journal.delta_unreleased) / n)
+      .figure("bare_caf_actor_bytes_unreleased", static_cast<double>(caf.delta_unreleased) / n)
       .figure("caf_spawn_s", n / caf.seconds)
       .figure("aggregate_spawn_s", n / rt.seconds)
       .process(cpu0);
