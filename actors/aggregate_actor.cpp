@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "strata/actors/detail/actors.hpp"
+#include "strata/actors/detail/expiry_cell.hpp"
 #include "strata/actors/detail/handover.hpp"
 #include "strata/actors/detail/uuid.hpp"
 
@@ -63,6 +64,7 @@ struct aggregate_state {
   bool stopping = false;
   bool hibernating = false;  ///< Stopping to leave its state with the region.
   bool expiry_armed = false;
+  expiry_cell_owner expiry;  ///< What an armed deadline reaches this actor through.
 
   std::size_t waiting() const noexcept { return pending ? pending->size() : 0; }
 };
@@ -327,12 +329,13 @@ void drain(self_ptr self) {
 
 // Asks for an `expire` message just after `deadline`. Through the engine's deadline watch, not
 // a framework timer, which would cost ~190 bytes per freshly spawned aggregate until then.
+// The entry holds the actor's cell, not its address, so that it does not keep an actor that
+// ended meanwhile (detail/expiry_cell.hpp).
 void arm_expiry(self_ptr self, steady::time_point deadline) {
-  self->state.svc->deadlines->arm(deadline + std::chrono::milliseconds(1),
-                                  [addr = self->address()] {
-                                    if (auto h = caf::actor_cast<caf::actor>(addr))
-                                      caf::anon_send(h, expire_atom::value);
-                                  });
+  auto cell = self->state.expiry.cell(caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()));
+  self->state.svc->deadlines->arm(deadline + std::chrono::milliseconds(1), [cell] {
+    if (auto h = cell->get()) caf::anon_send(h, expire_atom::value);
+  });
 }
 
 // Answers `timeout` for every queued command whose deadline passed; they are never applied.
