@@ -15,7 +15,8 @@ if(NOT STRATA_MALLOC MATCHES "^(tcmalloc|system)$")
 endif()
 
 set(_strata_malloc_library "")
-if(STRATA_MALLOC STREQUAL "tcmalloc" AND NOT STRATA_SANITIZE AND NOT STRATA_FUZZ)
+if(STRATA_MALLOC STREQUAL "tcmalloc" AND NOT STRATA_SANITIZE AND NOT STRATA_FUZZ AND
+   (STRATA_BUILD_TOOLS OR STRATA_BUILD_EXAMPLES))
   find_library(STRATA_TCMALLOC_LIBRARY NAMES tcmalloc_minimal)
   if(STRATA_TCMALLOC_LIBRARY)
     set(_strata_malloc_library ${STRATA_TCMALLOC_LIBRARY})
@@ -35,8 +36,5 @@ function(strata_link_malloc target)
   if(_library)
     target_link_libraries(${target} PRIVATE "-Wl,--push-state,--no-as-needed" ${_library}
                                             "-Wl,--pop-state")
-    target_compile_definitions(${target} PRIVATE STRATA_LINKED_MALLOC="tcmalloc")
-  else()
-    target_compile_definitions(${target} PRIVATE STRATA_LINKED_MALLOC="system")
   endif()
 endfunction()

@@ -182,12 +182,20 @@ result_line& result_line::process(double cpu_start) {
   return figure("peak_rss_bytes", static_cast<double>(peak_rss_bytes()));
 }
 
-const char* allocator_in_use() {
+std::string allocator_in_use() {
   // gperftools defines malloc as an alias of tc_malloc: the same address when its malloc is
   // the one every call in the process reaches, whether linked or preloaded.
   void* in_use = ::dlsym(RTLD_DEFAULT, "malloc");
   void* tc = ::dlsym(RTLD_DEFAULT, "tc_malloc");
-  return tc != nullptr && in_use == tc ? "tcmalloc" : "system";
+  if (tc != nullptr && in_use == tc) return "tcmalloc";
+  // Otherwise the library the malloc in use comes from: the C library's, or another one
+  // (jemalloc, say) preloaded or linked.
+  Dl_info where{};
+  if (in_use == nullptr || ::dladdr(in_use, &where) == 0 || where.dli_fname == nullptr)
+    return "unknown";
+  const std::string file = where.dli_fname;
+  const std::string name = file.substr(file.rfind('/') + 1);
+  return name.rfind("libc.so", 0) == 0 ? "system" : name;
 }
 
 void emit(const result_line& r) {

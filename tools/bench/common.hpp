@@ -116,8 +116,9 @@ struct result_line {
 };
 
 /// "tcmalloc" when gperftools' malloc serves the process (linked, see cmake/StrataMalloc.cmake,
-/// or preloaded), else "system". Every JSON line carries it as "allocator".
-const char* allocator_in_use();
+/// or preloaded), "system" for the C library's, else the file name of the library whose malloc
+/// does (another allocator preloaded). Every JSON line carries it as "allocator".
+std::string allocator_in_use();
 
 /// Prints `r` as a JSON line and remembers it for `print_summary`.
 void emit(const result_line& r);

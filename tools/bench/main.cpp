@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   app.add_flag_callback(
       "--allocator",
       [] {
-        std::printf("%s\n", allocator_in_use());
+        std::printf("%s\n", allocator_in_use().c_str());
         std::exit(0);
       },
       "Print the allocator in use (tcmalloc or system) and exit");

@@ -58,16 +58,25 @@ child_figures child_delta(const std::string& what, std::size_t count) {
   return {delta, unreleased, seconds};
 }
 
-/// Hands the allocator's free pages back to the system.
+/// Hands the allocator's free pages back to the system (nothing for an allocator other than
+/// glibc's and tcmalloc: its figures after release are then those before).
 void release_free_memory() {
   using release_fn = void (*)();
-  if (auto* tc =
-          reinterpret_cast<release_fn>(::dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
-      tc != nullptr && std::string{allocator_in_use()} == "tcmalloc") {
-    tc();
-  } else {
+  const std::string allocator = allocator_in_use();
+  if (allocator == "tcmalloc") {
+    if (auto* tc = reinterpret_cast<release_fn>(
+            ::dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory")))
+      tc();
+  } else if (allocator == "system") {
     ::malloc_trim(0);
   }
+}
+
+/// The RSS to measure from: read after the free pages of the start-up went back, so that the
+/// release at the end cannot subtract them from what the measured objects take.
+std::int64_t baseline_rss_bytes() {
+  release_free_memory();
+  return current_rss_bytes();
 }
 
 /// Prints the RSS growth since `before` as it stands and after the free pages were released.
@@ -93,7 +102,7 @@ int memory_child(const std::string& what, std::size_t count) {
     caf::actor_system sys{cfg};
     std::vector<caf::actor> handles;
     handles.reserve(count);
-    const auto before = current_rss_bytes();
+    const auto before = baseline_rss_bytes();
     const auto t0 = now_ns();
     for (std::size_t i = 0; i < count; ++i) {
       handles.push_back(sys.spawn<caf::lazy_init>(
@@ -108,7 +117,7 @@ int memory_child(const std::string& what, std::size_t count) {
     check(static_cast<bool>(j), "memory: open");
     const auto enc = orders::order::events().encode(
         orders::event{orders::placed{"customer-1", "EUR", {}, money{0, "EUR"}}});
-    const auto before = current_rss_bytes();
+    const auto before = baseline_rss_bytes();
     const auto t0 = now_ns();
     std::size_t i = 0;
     while (i < count) {
@@ -133,7 +142,7 @@ int memory_child(const std::string& what, std::size_t count) {
     auto rt = runtime::start(bench_config(), with_journal(inner));
     check(static_cast<bool>(rt), "memory: runtime start");
     check(static_cast<bool>((*rt)->register_aggregate<orders::order>()), "register Order");
-    const auto before = current_rss_bytes();
+    const auto before = baseline_rss_bytes();
     const auto t0 = now_ns();
     auto out = drive(count, 4096, [&](std::size_t i, command_callback done) {
       (*rt)->send<orders::order>(data.order_id(i), data.place(i), {}, std::move(done));
