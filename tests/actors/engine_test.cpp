@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -496,6 +498,55 @@ TEST_CASE(
   CHECK(metric("strata_live_aggregates") == 1);
   CHECK(t.journal_contents().size() == 101);
 }
+
+// Sanitizers bring their own allocator, which glibc's mallinfo2 does not see.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRATA_TEST_SANITIZED_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRATA_TEST_SANITIZED_ALLOCATOR 1
+#endif
+#ifndef STRATA_TEST_SANITIZED_ALLOCATOR
+TEST_CASE("hibernated aggregates give their actors' memory back while their deadlines are ahead") {
+  // Every first command waits for its aggregate's load, so each aggregate arms a deadline on
+  // the engine's watch, here ten minutes ahead. What the entry holds must not keep the
+  // actor's storage (about 1.2 KB) once the aggregate hibernated.
+  actors::engine_options o;
+  o.hibernate_after = std::chrono::milliseconds(5);
+  o.command_timeout = std::chrono::minutes(10);
+  order_engine t{o};
+  REQUIRE(t.run("warm-up", place_order()).is_accepted());
+  REQUIRE(strata::testing::wait_until([&] {
+    return strata::testing::sample(
+               t.engine->metrics().scrape_text(),
+               "strata_aggregate_hibernations_total{aggregate_type=\"Order\"}") >= 1;
+  }));
+  constexpr int n = 2000;
+  const auto before = mallinfo2().uordblks;
+  std::vector<std::future<actors::command_result>> fs;
+  fs.reserve(n);
+  for (int i = 0; i < n; ++i) fs.push_back(t.send("m-" + std::to_string(i), place_order()));
+  for (auto& f : fs) {
+    auto r = order_engine::wait(std::move(f));
+    REQUIRE_MESSAGE(r.is_accepted(), to_string(r));
+  }
+  fs.clear();
+  REQUIRE(strata::testing::wait_until([&] {
+    return strata::testing::sample(
+               t.engine->metrics().scrape_text(),
+               "strata_aggregate_hibernations_total{aggregate_type=\"Order\"}") >= n + 1;
+  }));
+  const double per_aggregate =
+      static_cast<double>(mallinfo2().uordblks - before) / static_cast<double>(n);
+  // Its stored event (about 1.2 KB in the memory journal) and its dormant state (a few
+  // hundred bytes) stay: about 1,700 bytes here. An actor kept by its deadline adds about
+  // 1.2 KB (about 2,950 bytes in all, measured with the entry holding the address again).
+  MESSAGE("bytes in use per hibernated aggregate: " << per_aggregate);
+  CHECK(per_aggregate < 2300);
+}
+#endif
 
 TEST_CASE(
     "a hibernated aggregate is passivated after the idle timeout and reloads from the journal") {
