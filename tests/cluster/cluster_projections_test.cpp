@@ -201,8 +201,18 @@ TEST_CASE(
           .as<std::uint64_t>();
 
   REQUIRE(holder.freeze());
-  // Declared dead, its lease ran out: a survivor runs the projection.
+  // Its lease ran out: a survivor runs the projection. That can come before the round
+  // declares the frozen node dead (a woken node that was only suspected keeps its epoch and
+  // does not join again), so the test waits for the declaration too.
   auto& heir = cluster.single_runner(survivors);
+  const auto status_of_holder = [&] {
+    const auto rows =
+        pg_exec(conninfo, "SELECT status FROM " + cluster.schema +
+                              ".cluster_members WHERE node_id = '" + holder.node_id + "'");
+    return rows.empty() ? std::string{} : rows[0][0].as<std::string>();
+  };
+  REQUIRE_MESSAGE(testing::wait_until([&] { return status_of_holder() == "dead"; }, 60s),
+                  "the frozen node was not declared dead within 60 s");
   const auto during = cluster.raise_all(sender, ids, "during");
   REQUIRE(sender.ask(wait_line(during)) == "wait ok");
 
