@@ -332,7 +332,7 @@ void drain(self_ptr self) {
 // The entry holds the actor's cell, not its address, so that it does not keep an actor that
 // ended meanwhile (detail/expiry_cell.hpp).
 void arm_expiry(self_ptr self, steady::time_point deadline) {
-  auto cell = self->state.expiry.cell(caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()));
+  auto cell = self->state.expiry.cell(self->ctrl());
   self->state.svc->deadlines->arm(deadline + std::chrono::milliseconds(1), [cell] {
     if (auto h = cell->get()) caf::anon_send(h, expire_atom::value);
   });

@@ -55,9 +55,9 @@ class expiry_cell_owner {
   expiry_cell_owner(const expiry_cell_owner&) = delete;
   expiry_cell_owner& operator=(const expiry_cell_owner&) = delete;
 
-  /// The cell of `self` (the owning actor), made on the first call.
-  const std::shared_ptr<expiry_cell>& cell(caf::weak_actor_ptr self) {
-    if (!cell_) cell_ = std::make_shared<expiry_cell>(std::move(self));
+  /// The cell of `self` (the owning actor's control block), made on the first call.
+  const std::shared_ptr<expiry_cell>& cell(caf::actor_control_block* self) {
+    if (!cell_) cell_ = std::make_shared<expiry_cell>(caf::weak_actor_ptr{self});
     return cell_;
   }
 

@@ -6,9 +6,9 @@
 #include <caf/all.hpp>
 #include <chrono>
 #include <memory>
-#include <thread>
 
 #include "strata/actors/detail/expiry_cell.hpp"
+#include "tests/support/wait_until.hpp"
 
 using strata::actors::detail::expiry_cell;
 using strata::actors::detail::expiry_cell_owner;
@@ -25,22 +25,11 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 /// the actor runs. The actor ends on `stop`.
 caf::behavior cell_owner(caf::stateful_actor<owner_state>* self,
                          std::shared_ptr<std::shared_ptr<expiry_cell>> hand_out) {
-  *hand_out = self->state.expiry.cell(caf::actor_cast<caf::weak_actor_ptr>(self->ctrl()));
+  *hand_out = self->state.expiry.cell(self->ctrl());
   return {
       [=](int x) { return x; },
       [=](stop_atom) { self->quit(); },
   };
-}
-
-/// Waits, bounded, until `done` holds; its last answer.
-template <class Predicate>
-bool eventually(Predicate done) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 }  // namespace
@@ -76,7 +65,7 @@ TEST_CASE("an expiry cell reaches its actor while it runs and keeps nothing of i
   const std::shared_ptr<expiry_cell> cell = *hand_out;
   // Only this test's own weak reference is left (the cell's went with the actor's state), so
   // CAF has freed the actor's storage although an entry could still hold the cell.
-  CHECK(eventually([&] { return watch->weak_refs.load() == 1; }));
+  CHECK(strata::testing::wait_until([&] { return watch->weak_refs.load() == 1; }));
   CHECK(watch->strong_refs.load() == 0);
   CHECK(cell->get() == caf::actor{});  // a deadline that fires late sends nothing
   cell->clear();                       // and a second clear is harmless
@@ -85,8 +74,8 @@ TEST_CASE("an expiry cell reaches its actor while it runs and keeps nothing of i
 
 TEST_CASE("an expiry cell owner makes one cell and empties it when destroyed") {
   auto owner = std::make_unique<expiry_cell_owner>();
-  const auto first = owner->cell(caf::weak_actor_ptr{});
-  const auto second = owner->cell(caf::weak_actor_ptr{});
+  const auto first = owner->cell(nullptr);
+  const auto second = owner->cell(nullptr);
   CHECK(first == second);
   CHECK(first.use_count() == 3);  // the owner's and the two copies here
   owner.reset();
