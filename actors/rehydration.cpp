@@ -1,10 +1,12 @@
 #include "strata/actors/rehydration.hpp"
 
 #include <algorithm>
+#include <future>
 #include <limits>
 
 #include <boost/json.hpp>
 
+#include "strata/actors/detail/event_page.hpp"
 #include "strata/domain/kernel/json.hpp"
 
 namespace strata::actors {
@@ -90,6 +92,47 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
   return std::nullopt;
 }
 
+// Folds the events of `stream` from `from` (up to `to`) a page at a time, while the next page
+// is read on a second thread into a copy (detail::event_page): the row visit and the fold of a
+// long stream then run side by side instead of one after the other. Only one thread uses the
+// journal at a time (each read starts after the previous one ended; this thread touches the
+// journal only after the last read returned). When no thread can be started, a read runs on
+// this thread when its page is needed.
+result<void> fold_read_ahead(persistence::journal& journal, const stream_id& stream, version from,
+                             std::optional<version> to, const persistence::event_visitor& fold) {
+  detail::event_page pages[2];
+  auto read = [&journal, &stream, to](detail::event_page* page,
+                                      version first) -> result<std::size_t> {
+    page->clear();
+    persistence::stream_range range;
+    range.from = first;
+    range.limit = page_size;
+    range.to = to;
+    return journal.for_each_in_stream(
+        stream, range,
+        [page](const persistence::event_view& v) -> result<persistence::visit_control> {
+          page->add(v);
+          return persistence::visit_control::next;
+        });
+  };
+  constexpr auto policy = std::launch::async | std::launch::deferred;
+  // Declared after the pages: an early return waits here for a read still filling one.
+  std::future<result<std::size_t>> ahead = std::async(policy, read, &pages[0], from);
+  for (std::size_t k = 0;; k ^= 1) {
+    auto got = ahead.get();
+    if (!got) return std::move(got).err();
+    const detail::event_page& page = pages[k];
+    const bool more = *got == page_size;
+    if (more) ahead = std::async(policy, read, &pages[k ^ 1], page.last_version().next());
+    for (std::size_t i = 0; i < page.size(); ++i) {
+      auto next = fold(page.view(i));
+      if (!next) return std::move(next).err();
+      if (*next == persistence::visit_control::stop) return ok();
+    }
+    if (!more) return ok();
+  }
+}
+
 }  // namespace
 
 std::uint64_t hash_command_id(std::string_view id) noexcept {
@@ -157,23 +200,25 @@ result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapsho
       remember(out.recent, window, hash_command_id(r.command_id), r.stream_version, r.position);
     return persistence::visit_control::next;
   };
-  for (;;) {
-    persistence::stream_range range;
-    range.from = out.at.next();
-    range.limit = page_size;
-    if (target.to) range.to = target.to;
-    auto visited = journal.for_each_in_stream(stream, range, fold);
-    if (!visited) return std::move(visited).err();
-    if (gap) {
-      // Versions missing before the first one read: archived (the anchor says so, and which
-      // archive holds them), or a damaged journal.
-      if (auto hot = persistence::check_not_archived(journal, stream, out.at.next()); !hot)
-        return std::move(hot).err();
-      return error{errc::corrupted, stream.str() + ": expected v" +
-                                        std::to_string(out.at.value + 1) + ", read v" +
-                                        std::to_string(gap->value)};
-    }
-    if (reached || *visited < page_size) break;
+  // The first page is folded straight from the journal's row buffers; a stream longer than a
+  // page goes on in pages read ahead on a second thread (fold_read_ahead).
+  persistence::stream_range range;
+  range.from = out.at.next();
+  range.limit = page_size;
+  if (target.to) range.to = target.to;
+  auto visited = journal.for_each_in_stream(stream, range, fold);
+  if (!visited) return std::move(visited).err();
+  if (!gap && !reached && *visited == page_size) {
+    auto rest = fold_read_ahead(journal, stream, out.at.next(), target.to, fold);
+    if (!rest) return std::move(rest).err();
+  }
+  if (gap) {
+    // Versions missing before the first one read: archived (the anchor says so, and which
+    // archive holds them), or a damaged journal.
+    if (auto hot = persistence::check_not_archived(journal, stream, out.at.next()); !hot)
+      return std::move(hot).err();
+    return error{errc::corrupted, stream.str() + ": expected v" + std::to_string(out.at.value + 1) +
+                                      ", read v" + std::to_string(gap->value)};
   }
   // A temporal target the hot events do not reach from the start point: versions before the
   // first hot one may be archived, and the state asked for then needs the archive.

@@ -4,13 +4,19 @@
 #include <doctest/doctest.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 
+#include "strata/actors/detail/event_page.hpp"
 #include "strata/actors/rehydration.hpp"
 #include "strata/domain/inventory/inventory_item.hpp"
 #include "strata/domain/orders/order.hpp"
 #include "strata/domain/payments/payment.hpp"
 #include "strata/domain/users/user_activity.hpp"
+#include "strata/persistence/forwarding_journal.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
 
@@ -44,6 +50,53 @@ class counting_journal final : public persistence::journal {
 
  private:
   std::unique_ptr<persistence::journal> inner_;
+};
+
+/// Reads through to another journal and records how it is used: the threads that read, and
+/// whether two reads ever ran at once. It can fail every read from a version on, or leave one
+/// version out of what it returns (a damaged journal).
+class watching_journal final : public persistence::forwarding_journal {
+ public:
+  explicit watching_journal(std::unique_ptr<persistence::journal> inner)
+      : forwarding_journal(*inner), owned_(std::move(inner)) {}
+  result<std::vector<persistence::event_record>> read_stream(
+      const stream_id& s, const persistence::stream_range& r) override {
+    if (inside_.fetch_add(1) != 0) overlapped = true;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      readers.insert(std::this_thread::get_id());
+    }
+    auto out = read(s, r);
+    inside_.fetch_sub(1);
+    return out;
+  }
+  // Visits what read_stream returns (the journal's default), so every read is watched.
+  result<std::size_t> for_each_in_stream(const stream_id& s, const persistence::stream_range& r,
+                                         const persistence::event_visitor& visit) override {
+    return journal::for_each_in_stream(s, r, visit);
+  }
+
+  std::optional<version> fail_from;  ///< Reads from this version on fail (`unavailable`).
+  std::optional<version> drop;       ///< This version is left out of every read.
+  std::atomic<bool> overlapped{false};
+  std::set<std::thread::id> readers;
+
+ private:
+  result<std::vector<persistence::event_record>> read(const stream_id& s,
+                                                      const persistence::stream_range& r) {
+    if (fail_from && r.from >= *fail_from)
+      return error{errc::unavailable, "injected: the journal is gone"};
+    auto out = inner().read_stream(s, r);
+    if (out && drop)
+      out->erase(std::remove_if(out->begin(), out->end(),
+                                [&](const auto& e) { return e.stream_version == *drop; }),
+                 out->end());
+    return out;
+  }
+
+  std::unique_ptr<persistence::journal> owned_;
+  std::atomic<int> inside_{0};
+  std::mutex mutex_;
 };
 
 // n events of each aggregate type, as its decider would have produced them.
@@ -153,6 +206,23 @@ struct stored_history {
     REQUIRE(store);
     auto model = actors::model_of<A>();
     return actors::rehydrate(j, with_snapshots ? store->get() : nullptr, *model, stream, t, 32, m);
+  }
+
+  watching_journal watching() {
+    auto j = journal->open();
+    REQUIRE(j);
+    return watching_journal{std::move(*j)};
+  }
+
+  result<actors::rehydrated> rebuild(persistence::journal& j, actors::rehydration_target t = {}) {
+    auto model = actors::model_of<A>();
+    return actors::rehydrate(j, nullptr, *model, stream, t, 32, nullptr);
+  }
+
+  std::string state_after(std::uint64_t n) const {
+    std::vector<typename A::event> prefix(events.begin(),
+                                          events.begin() + static_cast<std::ptrdiff_t>(n));
+    return json::to_json(fold<A>(A::initial(), prefix));
   }
 
   counting_journal counting() {
@@ -315,4 +385,111 @@ TEST_CASE("a snapshot body whose state holds a number out of range is refused as
   auto in_range = actors::decode_snapshot_body(R"({"state":{"total":1.5e300},"recent":[]})");
   REQUIRE(in_range);
   CHECK(boost::json::parse(in_range->state_json).at("total").as_double() == 1.5e300);
+}
+
+TEST_CASE("an event page hands back every field of the views copied into it, and is reusable") {
+  std::vector<persistence::event_record> records;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    persistence::event_record r;
+    r.position = global_position{100 + i};
+    r.event_id = "id-" + std::to_string(i);
+    r.event_type = "Type" + std::to_string(i);
+    r.schema_version = static_cast<std::uint32_t>(i + 1);
+    r.stream_version = version{i};
+    r.time = from_unix_micros(static_cast<std::int64_t>(i) * 7);
+    r.user_id = "user-" + std::to_string(i);
+    r.command_id = i == 2 ? "" : "cmd-" + std::to_string(i);
+    r.correlation_id = "corr-" + std::to_string(i);
+    r.causation_id = "cause-" + std::to_string(i);
+    r.data = "{\"n\":" + std::string(200 * i, '7') + "}";  // the buffer grows while it fills
+    r.hash = std::string(64, static_cast<char>('a' + i));
+    records.push_back(r);
+  }
+  actors::detail::event_page page;
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    page.clear();
+    CHECK(page.empty());
+    for (const auto& r : records) page.add(persistence::event_view::of(r));
+    REQUIRE(page.size() == records.size());
+    CHECK(page.last_version() == version{3});
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto back = page.view(i).to_record("Order", "o-1");
+      const auto& e = records[i];
+      CHECK(back.position == e.position);
+      CHECK(back.event_id == e.event_id);
+      CHECK(back.event_type == e.event_type);
+      CHECK(back.schema_version == e.schema_version);
+      CHECK(back.aggregate_type == "Order");
+      CHECK(back.aggregate_id == "o-1");
+      CHECK(back.stream_version == e.stream_version);
+      CHECK(back.time == e.time);
+      CHECK(back.user_id == e.user_id);
+      CHECK(back.command_id == e.command_id);
+      CHECK(back.correlation_id == e.correlation_id);
+      CHECK(back.causation_id == e.causation_id);
+      CHECK(back.data == e.data);
+      CHECK(back.hash == e.hash);
+    }
+  }
+}
+
+TEST_CASE("a stream longer than a page is read ahead on a second thread, one read at a time") {
+  stored_history<orders::order> h{10'000};  // pages of 4,096: the second and third read ahead
+  auto j = h.watching();
+  auto r = h.rebuild(j);
+  REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));
+  CHECK(r->at == version{10'000});
+  CHECK(r->events_replayed == 10'000);
+  CHECK(r->time == from_unix_micros(9'999 * 1000));
+  CHECK(state_json<orders::order>(*r) == h.state_after(10'000));
+  CHECK_FALSE(j.overlapped.load());
+  CHECK(j.readers.size() >= 2);
+  CHECK(j.readers.count(std::this_thread::get_id()) == 1);  // the first page, on the caller
+}
+
+TEST_CASE("targets inside a page read ahead stop there, at a version or at a time") {
+  stored_history<orders::order> h{10'000};
+  for (std::uint64_t target : {4'096u, 4'097u, 8'192u, 8'193u, 9'000u}) {
+    CAPTURE(target);
+    auto j = h.watching();
+    actors::rehydration_target by_version;
+    by_version.to = version{target};
+    auto r = h.rebuild(j, by_version);
+    REQUIRE(r);
+    CHECK(r->at == version{target});
+    CHECK(state_json<orders::order>(*r) == h.state_after(target));
+
+    auto k = h.watching();
+    actors::rehydration_target by_time;  // event i (version i + 1) has time i ms
+    by_time.until = from_unix_micros(static_cast<std::int64_t>(target - 1) * 1000 + 500);
+    auto t = h.rebuild(k, by_time);
+    REQUIRE(t);
+    CHECK(t->at == version{target});
+    CHECK(state_json<orders::order>(*t) == h.state_after(target));
+    CHECK_FALSE(j.overlapped.load());
+    CHECK_FALSE(k.overlapped.load());
+  }
+}
+
+TEST_CASE("a read ahead that fails, or finds a version missing, fails the rehydration") {
+  stored_history<orders::order> h{10'000};
+  {
+    auto j = h.watching();
+    j.fail_from = version{8'193};  // the third page
+    auto r = h.rebuild(j);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == errc::unavailable);
+    CHECK(r.err().message.find("injected") != std::string::npos);
+  }
+  {
+    auto j = h.watching();
+    j.drop = version{6'000};  // inside the second page
+    auto r = h.rebuild(j);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == errc::corrupted);
+    CHECK_MESSAGE(r.err().message.find("expected v6000, read v6001") != std::string::npos,
+                  r.err().message);
+    CHECK_FALSE(j.overlapped.load());
+  }
 }
