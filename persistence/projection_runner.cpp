@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <exception>
+#include <future>
 #include <optional>
 
 namespace strata::persistence {
@@ -264,9 +265,24 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     if (auto s = resync(); !s) return std::move(s).err();
   apply_outcome total;
   batch = std::max<std::size_t>(batch, 1);
+  // A batch that came back full is followed by more: the next one is read on a second thread
+  // (`ahead`, from the position the current batch ends at) while this one is applied, so a
+  // long catch-up reads and applies side by side. Only one thread uses `j` at a time: the
+  // read ahead starts after this thread's last use of it and is waited for before the next.
+  // A read ahead from anywhere but the checkpoint (the runner stopped inside the batch) is
+  // dropped. Live tailing reads short batches and never starts one.
+  using read_result = result<std::vector<event_record>>;
+  std::future<read_result> ahead;
+  global_position ahead_from;
   while (!stopped_ && max_events > 0) {
     const std::size_t want = std::min(batch, max_events);
-    auto records = j.read_all(checkpoint_.position, want);
+    std::optional<read_result> read;
+    if (ahead.valid()) {
+      read.emplace(ahead.get());
+      if (ahead_from != checkpoint_.position) read.reset();
+    }
+    if (!read) read.emplace(j.read_all(checkpoint_.position, want));
+    auto& records = *read;
     if (!records) return std::move(records).err();
     if (records->empty()) break;
     if (records->front().position != checkpoint_.position.next()) {
@@ -285,7 +301,14 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
                          "): catching up from there needs the archive"};
       }
     }
-    auto out = apply(*records);
+    const std::size_t left = max_events - std::min(max_events, records->size());
+    if (records->size() == want && left > 0) {
+      ahead_from = records->back().position;
+      ahead = std::async(
+          std::launch::async | std::launch::deferred,
+          [&j, from = ahead_from, n = std::min(batch, left)] { return j.read_all(from, n); });
+    }
+    auto out = apply(*records);  // an early return below waits for `ahead` as it goes
     if (!out) return std::move(out).err();
     if (out->gap)
       return error{errc::corrupted, "journal returned a hole after position " +
@@ -294,7 +317,7 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     total.skipped += out->skipped;
     total.parked += out->parked;
     total.stopped = out->stopped;
-    max_events -= std::min(max_events, records->size());
+    max_events = left;
     if (records->size() < want) break;
   }
   total.stopped = stopped_;

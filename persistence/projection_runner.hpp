@@ -63,6 +63,8 @@ class projection_runner {
 
   /// Reads the journal from the checkpoint and applies up to `max_events` in batches of
   /// `batch` records. `outcome.gap` is never set. Errors: the journal's or the store's.
+  /// While batches come back full, the next one is read on a second thread as this one is
+  /// applied; `j` is still used by one thread at a time, and is no longer in use on return.
   result<apply_outcome> catch_up(journal& j, std::size_t batch = 1000,
                                  std::size_t max_events = SIZE_MAX);
 

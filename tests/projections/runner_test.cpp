@@ -1,9 +1,14 @@
 // The projection runner without actors: ordering, checkpoints in the same transaction,
 // failed commits, poison events, retries and rebuilds.
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -332,22 +337,74 @@ TEST_CASE("a reset read model rebuilt from position 0 equals the incrementally b
   CHECK(incremental == fold_orders(j));
 }
 
-TEST_CASE("catch_up over a journal applies every event to the head, and nothing the second time") {
+namespace {
+
+// Records how catch_up reads: the threads its reads ran on, whether two ever ran at once, the
+// positions they started after; and fails every read after `fail_after`.
+class watching_journal final : public persistence::forwarding_journal {
+ public:
+  using forwarding_journal::forwarding_journal;
+  std::optional<std::uint64_t> fail_after;
+  std::atomic<bool> overlapped{false};
+  std::set<std::thread::id> readers;
+  std::vector<std::uint64_t> reads_after;
+
+  result<std::vector<persistence::event_record>> read_all(global_position after,
+                                                          std::size_t limit) override {
+    if (inside_.fetch_add(1) != 0) overlapped = true;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      readers.insert(std::this_thread::get_id());
+      reads_after.push_back(after.value);
+    }
+    auto out = fail_after && after.value >= *fail_after
+                   ? result<std::vector<persistence::event_record>>{error{
+                         errc::unavailable, "injected: the journal is gone"}}
+                   : forwarding_journal::read_all(after, limit);
+    inside_.fetch_sub(1);
+    return out;
+  }
+
+ private:
+  std::atomic<int> inside_{0};
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "catch_up applies every event to the head, and nothing the second time, reading each batch "
+    "after a full one on a second thread, one read at a time") {
   persistence::memory_journal j;
   for (int i = 0; i < 50; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
+  watching_journal w{j};
   read_db db;
   auto runner = runner_for(summaries(), db.open());
   REQUIRE(runner.start());
-  auto first = runner.catch_up(j, 16);
+  auto first = runner.catch_up(w, 8);
   REQUIRE(first);
   CHECK(first->applied == 50);
   CHECK(runner.position().position.value == 50);
   auto cp = db.open()->load_checkpoint("order_summary");
   REQUIRE(cp);
   CHECK(cp->position.value == 50);
+  CHECK(read_orders(db.reader()) == fold_orders(j));
+  CHECK_FALSE(w.overlapped.load());
+  CHECK(w.readers.size() >= 2);
+  // Every batch once, each from where the one before ended: 0, 8, ..., 48 (two events).
+  CHECK(w.reads_after == std::vector<std::uint64_t>{0, 8, 16, 24, 32, 40, 48});
   auto second = catch_up(j, summaries(), db.open());
   REQUIRE(second);
   CHECK(second->applied == 0);
+
+  watching_journal limited{j};
+  auto again = runner_for(summaries(), db.open());
+  REQUIRE(again.start());
+  REQUIRE(again.reset());
+  auto some = again.catch_up(limited, 8, 20);  // nothing read past what was asked for
+  REQUIRE(some);
+  CHECK(some->applied == 20);
+  CHECK(limited.reads_after == std::vector<std::uint64_t>{0, 8, 16});
 }
 
 TEST_CASE(
