@@ -407,6 +407,49 @@ TEST_CASE(
   CHECK(limited.reads_after == std::vector<std::uint64_t>{0, 8, 16});
 }
 
+TEST_CASE("a read ahead that fails ends catch_up with its error; the batches before it stay") {
+  persistence::memory_journal j;
+  for (int i = 0; i < 50; ++i) append<orders::order>(j, "o-" + std::to_string(i), {placed("c", 1)});
+  watching_journal w{j};
+  w.fail_after = 16;
+  read_db db;
+  auto runner = runner_for(summaries(), db.open());
+  REQUIRE(runner.start());
+  auto out = runner.catch_up(w, 8);
+  REQUIRE_FALSE(out);
+  CHECK(out.err().code == errc::unavailable);
+  CHECK(runner.position().position.value == 16);
+  CHECK(db.open()->load_checkpoint("order_summary")->position.value == 16);
+  w.fail_after.reset();
+  auto rest = runner.catch_up(w, 8);
+  REQUIRE(rest);
+  CHECK(rest->applied == 34);
+  CHECK(read_orders(db.reader()) == fold_orders(j));
+}
+
+TEST_CASE("a runner that stops inside a batch drops the batch read ahead and resumes in order") {
+  persistence::memory_journal j;
+  for (int i = 0; i < 30; ++i)
+    append<orders::order>(j, i == 5 ? std::string{"o-flaky"} : "o-" + std::to_string(i),
+                          {placed("c", 1)});
+  watching_journal w{j};
+  read_db db;
+  auto runner =
+      runner_for(std::make_shared<flaky_summaries>(1), db.open(), persistence::poison_policy::stop);
+  REQUIRE(runner.start());
+  auto out = runner.catch_up(w, 4);  // stops at position 6, inside the batch 5..8
+  REQUIRE(out);
+  CHECK(out->stopped);
+  CHECK(runner.position().position.value == 5);
+  CHECK(w.reads_after == std::vector<std::uint64_t>{0, 4, 8});  // the last one dropped
+  REQUIRE(runner.retry(w, global_position{6}));
+  auto rest = runner.catch_up(w, 4);
+  REQUIRE(rest);
+  CHECK(runner.position().position.value == 30);
+  CHECK(read_orders(db.reader()) == fold_orders(j));
+  CHECK_FALSE(w.overlapped.load());
+}
+
 TEST_CASE(
     "a runner started on a journal records its id, refuses another journal or a checkpoint past "
     "the head, and a rebuild start follows the new journal") {
