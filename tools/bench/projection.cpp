@@ -7,6 +7,8 @@
 //     projection registered; for each accepted command, the time from its reply to the moment
 //     `runtime::wait_for` sees its position applied in the read model.
 
+#include <sqlite3.h>
+
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -133,11 +135,163 @@ read_model_target postgres_target(const std::string& conninfo, const std::string
           [] { return 0.0; }, [conninfo, schema] { postgres_drop_schema(conninfo, schema); }};
 }
 
+/// Runs `sql` on `db`, or fails the run naming `what`.
+void exec_or_fail(sqlite3* db, const std::string& sql, const std::string& what) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string why = message != nullptr ? message : "?";
+    sqlite3_free(message);
+    fail(what + ": " + why);
+  }
+}
+
+sqlite3_stmt* prepare_or_fail(sqlite3* db, const std::string& sql, const std::string& what) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
+    fail(what + ": " + sqlite3_errmsg(db));
+  return s;
+}
+
+void step_or_fail(sqlite3* db, sqlite3_stmt* s, const std::string& what) {
+  if (sqlite3_step(s) != SQLITE_DONE) fail(what + ": " + sqlite3_errmsg(db));
+  sqlite3_reset(s);
+}
+
+/// The read model's writes alone, through the SQLite C API with the store's pragmas: the
+/// ceiling of catch-up into SQLite. The order-summary tables (made by the projection's own
+/// setup) are filled, untimed, with `streams` orders of `order_data::skus_per_order` lines
+/// each. Then, timed, `events` events laid out as the catch-up's journal holds them (1,000 per
+/// transaction: 100 orders, 10 events each): per event one keyed UPDATE of a line's quantity,
+/// per order and transaction one keyed UPDATE of its row's totals, each a prepared statement
+/// that the fold also runs. That is less than the fold writes (it also inserts each order's
+/// first lines and row). With `multi_row`, a transaction's line writes are one multi-row
+/// INSERT ... ON CONFLICT DO UPDATE instead. Returns events per second.
+double read_model_write_ceiling(const std::string& path, const order_data& data,
+                                std::size_t streams, std::uint64_t events, bool multi_row) {
+  remove_db(path);
+  {  // the tables, as the projection creates them
+    persistence::sqlite_projection_store_options po;
+    po.path = path;
+    auto store = persistence::sqlite_projection_store::open(po);
+    check(static_cast<bool>(store), "write ceiling: open read-model store");
+    persistence::projection_runner runner{order_summaries(), std::move(*store),
+                                          persistence::poison_policy::park_and_continue,
+                                          std::make_shared<system_clock>()};
+    check(static_cast<bool>(runner.start()), "write ceiling: set the read model up");
+  }
+  const std::string what = "write ceiling";
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail(what + ": cannot open " + path);
+  exec_or_fail(db, "PRAGMA journal_mode=WAL", what);
+  exec_or_fail(db, "PRAGMA synchronous=NORMAL", what);
+  exec_or_fail(db, "PRAGMA cache_size=-" + std::to_string(32768), what);
+  constexpr std::size_t per_tx = 1000;
+  constexpr std::size_t orders_per_tx = 100;
+  constexpr std::size_t lines = order_data::skus_per_order;
+  std::vector<std::string> ids(streams);
+  for (std::size_t k = 0; k < streams; ++k) ids[k] = "pc-" + std::to_string(k);
+  std::vector<std::string> skus;
+  for (std::size_t n = 0; n < lines; ++n) skus.push_back(data.add(n).item.sku);
+  auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  {
+    exec_or_fail(db, "BEGIN", what);
+    sqlite3_stmt* row = prepare_or_fail(
+        db,
+        "INSERT INTO order_summary (order_id, customer_id, status, currency, total_minor, "
+        "item_count, last_position) VALUES (?1, 'customer', 'open', ?2, 0, 0, 0)",
+        what);
+    sqlite3_stmt* line = prepare_or_fail(
+        db,
+        "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES "
+        "(?1, ?2, 1, 100)",
+        what);
+    for (const auto& id : ids) {
+      text(row, 1, id);
+      text(row, 2, data.currency());
+      step_or_fail(db, row, what);
+      for (const auto& sku : skus) {
+        text(line, 1, id);
+        text(line, 2, sku);
+        step_or_fail(db, line, what);
+      }
+    }
+    sqlite3_finalize(row);
+    sqlite3_finalize(line);
+    exec_or_fail(db, "COMMIT", what);
+  }
+  std::string lines_sql =
+      "UPDATE order_summary_lines SET quantity = ? WHERE order_id = ? AND sku = ?";
+  if (multi_row) {
+    lines_sql =
+        "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES ";
+    for (std::size_t i = 0; i < per_tx; ++i)
+      lines_sql += i == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)";
+    lines_sql += " ON CONFLICT (order_id, sku) DO UPDATE SET quantity = excluded.quantity";
+  }
+  sqlite3_stmt* line = prepare_or_fail(db, lines_sql, what);
+  sqlite3_stmt* totals = prepare_or_fail(
+      db,
+      "UPDATE order_summary SET total_minor = ?, item_count = ?, last_position = ? WHERE "
+      "order_id = ?",
+      what);
+  const std::size_t per_order = per_tx / orders_per_tx;
+  const auto t0 = now_ns();
+  std::uint64_t done = 0;
+  for (std::size_t tx = 0; done < events; ++tx) {
+    exec_or_fail(db, "BEGIN", what);
+    const std::size_t round = tx * orders_per_tx / streams;  // how often each order came before
+    int bound = 0;
+    for (std::size_t i = 0; i < orders_per_tx && done < events; ++i) {
+      const std::string& id = ids[(tx * orders_per_tx + i) % streams];
+      for (std::size_t k = 0; k < per_order && done < events; ++k, ++done) {
+        const std::string& sku = skus[(round * per_order + k) % lines];
+        const auto quantity = static_cast<sqlite3_int64>(round + 2);
+        if (multi_row) {
+          text(line, bound + 1, id);
+          text(line, bound + 2, sku);
+          sqlite3_bind_int64(line, bound + 3, quantity);
+          sqlite3_bind_int64(line, bound + 4, 100);
+          bound += 4;
+        } else {
+          sqlite3_bind_int64(line, 1, quantity);
+          text(line, 2, id);
+          text(line, 3, sku);
+          step_or_fail(db, line, what);
+        }
+      }
+      sqlite3_bind_int64(totals, 1, static_cast<sqlite3_int64>(done));
+      sqlite3_bind_int64(totals, 2, static_cast<sqlite3_int64>(round));
+      sqlite3_bind_int64(totals, 3, static_cast<sqlite3_int64>(done));
+      text(totals, 4, id);
+      step_or_fail(db, totals, what);
+    }
+    if (multi_row) {
+      for (int i = bound; i < static_cast<int>(per_tx) * 4; i += 4) {  // a short last batch
+        text(line, i + 1, ids[0]);
+        text(line, i + 2, skus[0]);
+        sqlite3_bind_int64(line, i + 3, 1);
+        sqlite3_bind_int64(line, i + 4, 100);
+      }
+      step_or_fail(db, line, what);
+    }
+    exec_or_fail(db, "COMMIT", what);
+  }
+  const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
+  sqlite3_finalize(line);
+  sqlite3_finalize(totals);
+  sqlite3_close(db);
+  remove_db(path);
+  return static_cast<double>(events) / seconds;
+}
+
 /// Catches the order-summary read model up over journal `j` (`events` events over `streams`
 /// orders, stream heads `heads`) into a fresh `target`, checks it and emits its line.
 void catch_up_into(const options& o, persistence::journal& j, read_model_target target,
                    std::uint64_t events, std::size_t streams,
-                   const std::vector<std::uint64_t>& heads, double fill_s, double read_s) {
+                   const std::vector<std::uint64_t>& heads, double fill_s, double read_s,
+                   double write_ceiling = 0, double write_ceiling_multi_row = 0) {
   const order_data data{o.seed};
   std::fprintf(stderr, "[projection] catch-up of order_summary into %s\n", target.name.c_str());
   const double cpu0 = cpu_seconds();
@@ -180,8 +334,12 @@ void catch_up_into(const options& o, persistence::journal& j, read_model_target 
       .figure("events_s", static_cast<double>(events) / seconds)
       .figure("catch_up_events_s", stats->events_per_second())
       .figure("journal_fill_events_s", static_cast<double>(events) / fill_s)
-      .figure("journal_read_events_s", static_cast<double>(events) / read_s)
-      .process(cpu0);
+      .figure("journal_read_events_s", static_cast<double>(events) / read_s);
+  if (write_ceiling > 0)
+    line.figure("write_ceiling_events_s", write_ceiling)
+        .figure("write_ceiling_multi_row_events_s", write_ceiling_multi_row)
+        .figure("of_write_ceiling", stats->events_per_second() / write_ceiling);
+  line.process(cpu0);
   if (const double bytes = target.bytes(); bytes > 0) line.figure("db_bytes", bytes);
   emit(line);
   if (!o.keep_files) target.remove();
@@ -218,8 +376,12 @@ void catch_up_case(const options& o, std::uint64_t events,
 
   for (const auto& rm : read_models) {
     if (rm == "sqlite") {
+      std::fprintf(stderr, "[projection] the read model's writes alone (C API)\n");
+      const std::string ceiling_path = o.dir + "/projection-ceiling.db";
+      const double ceiling = read_model_write_ceiling(ceiling_path, data, streams, events, false);
+      const double multi_row = read_model_write_ceiling(ceiling_path, data, streams, events, true);
       catch_up_into(o, **j, sqlite_target(o.dir + "/projection-read.db"), events, streams, heads,
-                    fill_s, read_s);
+                    fill_s, read_s, ceiling, multi_row);
     } else if (rm == "postgres") {
       if (o.pg.empty()) {
         std::fprintf(stderr, "[projection] postgres read model skipped (no --pg conninfo)\n");
