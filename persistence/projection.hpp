@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,13 @@
 
 namespace strata::persistence {
 
+/// What `projection::prepare_batch` made of a batch (its events decoded) for a later
+/// `apply_batch` of the same records; each projection derives its own.
+class prepared_batch {
+ public:
+  virtual ~prepared_batch() = default;
+};
+
 /// A read model fed by the journal: the projection contract, in the spirit of the decider.
 /// A projection names itself, says which event types it handles, creates its tables, and
 /// applies one stored record at a time through a transaction of the read-model store. The
@@ -23,8 +31,9 @@ namespace strata::persistence {
 /// that old shapes are upcast. A handler must be deterministic in the record (no clock, no
 /// I/O besides `tx`), because after a failed commit the same records are applied again.
 ///
-/// Thread-safety: the runner calls one projection from one thread at a time; a projection
-/// instance is registered with one runtime at most.
+/// Thread-safety: the runner calls one projection from one thread at a time, but for
+/// `prepare_batch`, which may run beside the other calls; a projection instance is registered
+/// with one runtime at most.
 class projection {
  public:
   virtual ~projection() = default;
@@ -59,6 +68,26 @@ class projection {
   /// True when `apply_batch` is overridden with a fold: the runner then tries it first for
   /// each transaction; otherwise it calls `apply` record by record (the default, false).
   virtual bool folds_batches() const noexcept { return false; }
+
+  /// The work of a batch fold that needs no transaction (decoding the records), done ahead:
+  /// the runner calls it on a second thread for the next batch of a catch-up while this
+  /// projection applies the one before, so it may run at the same time as any other method
+  /// and must read only what binding fixed. Returns null to prepare nothing (the default),
+  /// also when a record does not decode: `apply_batch` then meets that error itself.
+  virtual std::unique_ptr<prepared_batch> prepare_batch(
+      const std::vector<const event_record*>& records) const {
+    (void)records;
+    return nullptr;
+  }
+
+  /// `apply_batch(tx, records)`, given what `prepare_batch(records)` returned for exactly
+  /// these records. The default ignores it.
+  virtual result<void> apply_prepared(projection_transaction& tx,
+                                      const std::vector<const event_record*>& records,
+                                      const prepared_batch& prepared) {
+    (void)prepared;
+    return apply_batch(tx, records);
+  }
 };
 
 /// What is done with an event whose handler fails. Written in configuration files by its

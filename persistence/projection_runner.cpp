@@ -108,6 +108,9 @@ result<void> projection_runner::apply_batch_in(projection_transaction& tx,
     if (is_handled(records[i].event_type)) batch_.push_back(&records[i]);
   if (batch_.empty()) return ok();
   try {
+    // Decoded ahead for exactly these records (the whole batch read ahead, none skipped).
+    if (prepared_ != nullptr && prepared_->handled == batch_)
+      return projection_->apply_prepared(tx, batch_, *prepared_->prepared);
     return projection_->apply_batch(tx, batch_);
   } catch (const std::exception& ex) {  // as in apply_in
     return error{errc::internal, std::string{"projection handler threw: "} + ex.what()};
@@ -266,23 +269,27 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
   apply_outcome total;
   batch = std::max<std::size_t>(batch, 1);
   // A batch that came back full is followed by more: the next one is read on a second thread
-  // (`ahead`, from the position the current batch ends at) while this one is applied, so a
-  // long catch-up reads and applies side by side. Only one thread uses `j` at a time: the
-  // read ahead starts after this thread's last use of it and is waited for before the next.
-  // A read ahead from anywhere but the checkpoint (the runner stopped inside the batch) is
-  // dropped. Live tailing reads short batches and never starts one.
-  using read_result = result<std::vector<event_record>>;
-  std::future<read_result> ahead;
+  // (`ahead`, from the position the current batch ends at) while this one is applied, and a
+  // projection that folds batches decodes it there too (`prepare_batch`), so a long catch-up
+  // reads, decodes and writes side by side. Only one thread uses `j` at a time: the read ahead
+  // starts after this thread's last use of it and is waited for before the next. A read ahead
+  // from anywhere but the checkpoint (the runner stopped inside the batch) is dropped. Live
+  // tailing reads short batches and never starts one.
+  // The batch applied last is freed on the thread of the next read ahead too.
+  std::unique_ptr<read_ahead> spent;
+  std::future<read_ahead> ahead;
   global_position ahead_from;
   while (!stopped_ && max_events > 0) {
     const std::size_t want = std::min(batch, max_events);
-    std::optional<read_result> read;
+    std::unique_ptr<read_ahead> read;
     if (ahead.valid()) {
-      read.emplace(ahead.get());
+      read = std::make_unique<read_ahead>(ahead.get());
       if (ahead_from != checkpoint_.position) read.reset();
     }
-    if (!read) read.emplace(j.read_all(checkpoint_.position, want));
-    auto& records = *read;
+    if (!read)
+      read = std::make_unique<read_ahead>(
+          read_ahead{j.read_all(checkpoint_.position, want), {}, nullptr});
+    auto& records = read->records;
     if (!records) return std::move(records).err();
     if (records->empty()) break;
     if (records->front().position != checkpoint_.position.next()) {
@@ -304,11 +311,16 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     const std::size_t left = max_events - std::min(max_events, records->size());
     if (records->size() == want && left > 0) {
       ahead_from = records->back().position;
-      ahead = std::async(
-          std::launch::async | std::launch::deferred,
-          [&j, from = ahead_from, n = std::min(batch, left)] { return j.read_all(from, n); });
+      ahead = std::async(std::launch::async | std::launch::deferred,
+                         [this, &j, from = ahead_from, n = std::min(batch, left),
+                          done = std::move(spent)]() mutable {
+                           done.reset();
+                           return read_and_prepare(j, from, n);
+                         });
     }
+    prepared_ = read->prepared ? read.get() : nullptr;
     auto out = apply(*records);  // an early return below waits for `ahead` as it goes
+    prepared_ = nullptr;
     if (!out) return std::move(out).err();
     if (out->gap)
       return error{errc::corrupted, "journal returned a hole after position " +
@@ -319,9 +331,25 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     total.stopped = out->stopped;
     max_events = left;
     if (records->size() < want) break;
+    spent = std::move(read);
   }
   total.stopped = stopped_;
   return total;
+}
+
+projection_runner::read_ahead projection_runner::read_and_prepare(journal& j, global_position after,
+                                                                  std::size_t limit) const {
+  read_ahead out{j.read_all(after, limit), {}, nullptr};
+  if (!out.records || !projection_->folds_batches()) return out;
+  for (const auto& r : *out.records)
+    if (is_handled(r.event_type)) out.handled.push_back(&r);
+  if (out.handled.empty()) return out;
+  try {
+    out.prepared = projection_->prepare_batch(out.handled);
+  } catch (const std::exception&) {  // the batch is then decoded where it is applied
+    out.prepared.reset();
+  }
+  return out;
 }
 
 result<void> projection_runner::retry(journal& j, global_position position) {

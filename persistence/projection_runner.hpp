@@ -117,6 +117,18 @@ class projection_runner {
   bool stopped_ = false;
   bool commit_unknown_ = false;  ///< A commit failed: the store's checkpoint is the truth.
   std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
+
+  /// A batch read ahead by `catch_up`: the records, the handled ones among them and what the
+  /// projection prepared of those (null: nothing).
+  struct read_ahead {
+    result<std::vector<event_record>> records;
+    std::vector<const event_record*> handled;
+    std::unique_ptr<prepared_batch> prepared;
+  };
+  /// Reads up to `limit` records after `after` and prepares the handled ones (on the thread
+  /// of a read ahead: it reads only what does not change while the runner applies).
+  read_ahead read_and_prepare(journal& j, global_position after, std::size_t limit) const;
+  const read_ahead* prepared_ = nullptr;  ///< The batch being applied, when prepared ahead.
 };
 
 }  // namespace strata::persistence

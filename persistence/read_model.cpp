@@ -89,6 +89,23 @@ class record_projection final : public persistence::projection {
 
   bool folds_batches() const noexcept override { return static_cast<bool>(p_->fold_); }
 
+  std::unique_ptr<persistence::prepared_batch> prepare_batch(
+      const std::vector<const persistence::event_record*>& records) const override {
+    if (!p_->prepare_) return nullptr;
+    return p_->prepare_(records);
+  }
+
+  result<void> apply_prepared(persistence::projection_transaction& tx,
+                              const std::vector<const persistence::event_record*>& records,
+                              const persistence::prepared_batch& prepared) override {
+    if (!p_->fold_prepared_) return apply_batch(tx, records);
+    read_model_tx typed{tx};
+    return guarded([&]() -> result<void> {
+      if (auto folded = p_->fold_prepared_(typed, prepared)) return std::move(*folded);
+      return p_->fold_(typed, records);  // not this fold's: decode here
+    });
+  }
+
  private:
   template <class F>
   static result<void> guarded(F&& f) {

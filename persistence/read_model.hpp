@@ -564,32 +564,30 @@ class projection {
         "projection::fold_batches<A>(fold): the fold must be callable as "
         "`strata::result<void>(strata::read_model_tx&, const std::vector<strata::recorded<A>>&)`");
     fold_type_ = std::string{A::type};
+    auto shared = std::make_shared<F>(std::move(fold));
     fold_ =
-        [fold = std::move(fold), scratch = std::vector<recorded<A>>{}](
+        [shared, scratch = std::vector<recorded<A>>{}](
             read_model_tx& tx,
             const std::vector<const persistence::event_record*>& records) mutable -> result<void> {
       // The events are written over the previous batch's, so that their strings' storage is
       // reused from one batch to the next.
-      std::size_t used = 0;
-      for (const auto* r : records) {
-        if (r->aggregate_type != A::type)
-          return error{errc::invalid_argument,
-                       "batch holds an event of " + r->aggregate_type + ", not folded"};
-        const std::size_t first = used;
-        auto decoded = A::events().decode(r->event_type, r->schema_version, r->data,
-                                          [&](typename A::event&& e) {
-                                            if (used == scratch.size()) scratch.emplace_back();
-                                            scratch[used].event = std::move(e);
-                                            if (used == first)
-                                              detail::assign_info(scratch[used].info, *r);
-                                            else
-                                              scratch[used].info = scratch[first].info;
-                                            ++used;
-                                          });
-        if (!decoded) return decoded;
-      }
-      scratch.resize(used);
-      return fold(tx, scratch);
+      if (auto decoded = decode_batch<A>(records, scratch); !decoded) return decoded;
+      return (*shared)(tx, scratch);
+    };
+    // The same decoding ahead, on the runner's read-ahead thread: it touches nothing but the
+    // records and a fresh vector.
+    prepare_ = [](const std::vector<const persistence::event_record*>& records)
+        -> std::unique_ptr<persistence::prepared_batch> {
+      auto out = std::make_unique<prepared_events<A>>();
+      if (!decode_batch<A>(records, out->events)) return nullptr;
+      return out;
+    };
+    fold_prepared_ =
+        [shared](read_model_tx& tx,
+                 const persistence::prepared_batch& prepared) -> std::optional<result<void>> {
+      const auto* mine = dynamic_cast<const prepared_events<A>*>(&prepared);
+      if (mine == nullptr) return std::nullopt;
+      return (*shared)(tx, mine->events);
     };
   }
 
@@ -608,6 +606,44 @@ class projection {
   using handler_fn = std::function<result<void>(read_model_tx&, const void*, const event_info&)>;
   using batch_fold = std::function<result<void>(
       read_model_tx&, const std::vector<const persistence::event_record*>&)>;
+  using batch_prepare = std::function<std::unique_ptr<persistence::prepared_batch>(
+      const std::vector<const persistence::event_record*>&)>;
+  /// nullopt when the prepared batch is not this fold's.
+  using prepared_fold = std::function<std::optional<result<void>>(
+      read_model_tx&, const persistence::prepared_batch&)>;
+
+  template <class A>
+  struct prepared_events final : persistence::prepared_batch {
+    std::vector<recorded<A>> events;
+  };
+
+  /// Decodes `records` (all of aggregate `A`) into `out`, reusing its elements: every current
+  /// event after upcasting, in order, each with its record's metadata. Errors: `invalid_argument`
+  /// for a record of another aggregate; the decoder's.
+  template <class A>
+  static result<void> decode_batch(const std::vector<const persistence::event_record*>& records,
+                                   std::vector<recorded<A>>& out) {
+    std::size_t used = 0;
+    for (const auto* r : records) {
+      if (r->aggregate_type != A::type)
+        return error{errc::invalid_argument,
+                     "batch holds an event of " + r->aggregate_type + ", not folded"};
+      const std::size_t first = used;
+      auto decoded =
+          A::events().decode(r->event_type, r->schema_version, r->data, [&](typename A::event&& e) {
+            if (used == out.size()) out.emplace_back();
+            out[used].event = std::move(e);
+            if (used == first)
+              detail::assign_info(out[used].info, *r);
+            else
+              out[used].info = out[first].info;
+            ++used;
+          });
+      if (!decoded) return decoded;
+    }
+    out.resize(used);
+    return ok();
+  }
 
   struct handler_entry {
     std::type_index type;
@@ -631,6 +667,8 @@ class projection {
   std::vector<handler_entry> handlers_;
   std::string fold_type_;
   batch_fold fold_;
+  batch_prepare prepare_;
+  prepared_fold fold_prepared_;
   // Set by `bind`.
   std::vector<std::string> handles_;
   std::vector<bound_aggregate> aggregates_;

@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 
 #include <boost/describe/class.hpp>
 
@@ -20,6 +23,51 @@ namespace {
 
 /// The order-summary projection with the default `apply_batch`: one `apply` per record.
 class per_record_summaries final : public summaries_wrapper {};
+
+/// The bound order-summary projection, counting the batches it was given decoded ahead and the
+/// threads that decoded them.
+class watched_summaries final : public summaries_wrapper {
+ public:
+  result<void> apply_batch(persistence::projection_transaction& tx,
+                           const std::vector<const persistence::event_record*>& r) override {
+    return inner_->apply_batch(tx, r);
+  }
+  bool folds_batches() const noexcept override { return inner_->folds_batches(); }
+  std::unique_ptr<persistence::prepared_batch> prepare_batch(
+      const std::vector<const persistence::event_record*>& r) const override {
+    auto out = inner_->prepare_batch(r);
+    std::lock_guard<std::mutex> lock{mutex_};
+    preparers_.insert(std::this_thread::get_id());
+    (out ? prepared_ : refused_) += 1;
+    return out;
+  }
+  result<void> apply_prepared(persistence::projection_transaction& tx,
+                              const std::vector<const persistence::event_record*>& r,
+                              const persistence::prepared_batch& prepared) override {
+    ++applied_prepared;
+    return inner_->apply_prepared(tx, r, prepared);
+  }
+
+  std::size_t prepared() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return prepared_;
+  }
+  std::size_t refused() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return refused_;
+  }
+  bool prepared_on_this_thread() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return preparers_.count(std::this_thread::get_id()) > 0;
+  }
+  std::size_t applied_prepared = 0;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::set<std::thread::id> preparers_;
+  mutable std::size_t prepared_ = 0;
+  mutable std::size_t refused_ = 0;
+};
 
 /// Appends a random history over `orders` orders; `placed_first` places each order before
 /// anything else happens to it (so that its total is always the sum of its lines).
@@ -105,6 +153,20 @@ void catch_up_with(persistence::journal& j, std::shared_ptr<persistence::project
   CHECK(caught->parked == 0);
 }
 
+/// The one dead letter of `db` is at `bad`, and order o-1 reads as `expected`.
+void check_parked_and_order(read_db& db, const persistence::event_record& bad,
+                            const std::string& expected) {
+  auto store = db.reader();
+  auto letters = store.connection().dead_letters("order_summary");
+  REQUIRE(letters);
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().position == bad.position);
+  auto o = read_models::find_order(store, "o-1");
+  REQUIRE(o);
+  REQUIRE(o->has_value());
+  CHECK(to_string(**o) == expected);
+}
+
 }  // namespace
 
 TEST_CASE("the order-summary batch fold leaves the rows and lines that applying each record does") {
@@ -172,13 +234,42 @@ TEST_CASE("a poison record inside a folded batch is parked and the rest of the b
   REQUIRE(caught);
   CHECK(caught->applied == 3);
   CHECK(caught->parked == 1);
-  auto store = db.reader();
-  auto letters = store.connection().dead_letters("order_summary");
-  REQUIRE(letters);
-  REQUIRE(letters->size() == 1);
-  CHECK(letters->front().position == bad.position);
-  auto o = read_models::find_order(store, "o-1");
-  REQUIRE(o);
-  REQUIRE(o->has_value());
-  CHECK(to_string(**o) == "o-1 c-1 open 5x 350 EUR");
+  check_parked_and_order(db, bad, "o-1 c-1 open 5x 350 EUR");
+}
+
+TEST_CASE("batches read ahead are decoded on the read-ahead thread and fold as decoded there") {
+  std::mt19937 rng{7};
+  persistence::memory_journal j;
+  random_history(j, rng, 6, 400, true);
+  read_db reference;
+  catch_up_with(j, std::make_shared<per_record_summaries>(), reference, 1000);
+  auto ref_store = reference.reader();
+
+  auto watched = std::make_shared<watched_summaries>();
+  read_db folded;
+  catch_up_with(j, watched, folded, 16);  // 25 batches: the first read here, 24 ahead
+  CHECK(watched->prepared() == 24);
+  CHECK(watched->refused() == 0);
+  CHECK(watched->applied_prepared == 24);
+  CHECK_FALSE(watched->prepared_on_this_thread());
+  auto store = folded.reader();
+  CHECK(read_rows(store) == read_rows(ref_store));
+  CHECK(read_lines(store) == read_lines(ref_store));
+}
+
+TEST_CASE("a batch read ahead that does not decode is not prepared, and its poison is parked") {
+  persistence::memory_journal j;
+  append<orders::order>(j, "o-1", {placed("c-1", 2)});
+  append<orders::order>(j, "o-1", {orders::item_added{orders::line{"sku-9", 1, money{50, "EUR"}}}});
+  auto bad = append_raw(j, "Order", "o-1", "ItemAdded", "{\"item\": 7}");
+  append<orders::order>(j, "o-1", {orders::item_added{orders::line{"sku-2", 3, money{50, "EUR"}}}});
+  auto watched = std::make_shared<watched_summaries>();
+  read_db db;
+  auto caught = catch_up(j, watched, db.open(), 2);  // positions 3 and 4 read ahead
+  REQUIRE(caught);
+  CHECK(caught->applied == 4);  // the parked one counted, as the runner does
+  CHECK(caught->parked == 1);
+  CHECK(watched->refused() == 1);
+  CHECK(watched->applied_prepared == 0);
+  check_parked_and_order(db, bad, "o-1 c-1 open 6x 400 EUR");
 }
