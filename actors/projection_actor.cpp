@@ -48,8 +48,13 @@ void schedule_tick(self_ptr self, std::chrono::milliseconds delay) {
   }
 }
 
-// One batch read from the journal; the next one is a new message, so that live batches,
-// controls and exit messages are handled in between.
+// Batches read from the journal per message while catching up: within one step the runner
+// reads (and decodes) each next batch while it applies one; the next step is a new message,
+// so that live batches, controls and exit messages are handled in between (a step of 8 batches
+// of 1,000 takes tens of milliseconds).
+constexpr std::size_t batches_per_step = 8;
+
+// One step of catch-up from the journal.
 void catch_up_step(self_ptr self) {
   auto& st = self->state;
   if (st.runner->is_stopped()) {
@@ -57,7 +62,8 @@ void catch_up_step(self_ptr self) {
     return;
   }
   const auto before = st.runner->position().position.value;
-  auto out = st.runner->catch_up(*st.journal, st.options.batch_events, st.options.batch_events);
+  const std::size_t step = st.options.batch_events * batches_per_step;
+  auto out = st.runner->catch_up(*st.journal, st.options.batch_events, step);
   if (!out) {
     report(self, std::move(out).err());
     schedule_tick(self, st.options.retry_delay);
@@ -66,7 +72,7 @@ void catch_up_step(self_ptr self) {
   count(self, *out);
   report(self);
   if (out->stopped) return;
-  if (st.runner->position().position.value - before >= st.options.batch_events) {
+  if (st.runner->position().position.value - before >= step) {
     schedule_tick(self, std::chrono::milliseconds{0});
     return;
   }

@@ -8,6 +8,7 @@
 
 #include "strata/actors/detail/event_page.hpp"
 #include "strata/domain/kernel/json.hpp"
+#include "strata/persistence/read_ahead.hpp"
 
 namespace strata::actors {
 namespace {
@@ -115,15 +116,17 @@ result<void> fold_read_ahead(persistence::journal& journal, const stream_id& str
           return persistence::visit_control::next;
         });
   };
-  constexpr auto policy = std::launch::async | std::launch::deferred;
+  auto read_into = [&read](detail::event_page* page, version first) {
+    return persistence::start_read_ahead([&read, page, first] { return read(page, first); });
+  };
   // Declared after the pages: an early return waits here for a read still filling one.
-  std::future<result<std::size_t>> ahead = std::async(policy, read, &pages[0], from);
+  std::future<result<std::size_t>> ahead = read_into(&pages[0], from);
   for (std::size_t k = 0;; k ^= 1) {
     auto got = ahead.get();
     if (!got) return std::move(got).err();
     const detail::event_page& page = pages[k];
     const bool more = *got == page_size;
-    if (more) ahead = std::async(policy, read, &pages[k ^ 1], page.last_version().next());
+    if (more) ahead = read_into(&pages[k ^ 1], page.last_version().next());
     for (std::size_t i = 0; i < page.size(); ++i) {
       auto next = fold(page.view(i));
       if (!next) return std::move(next).err();

@@ -6,6 +6,8 @@
 #include <future>
 #include <optional>
 
+#include "strata/persistence/read_ahead.hpp"
+
 namespace strata::persistence {
 
 projection_runner::projection_runner(std::shared_ptr<projection> p,
@@ -273,8 +275,9 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
   // projection that folds batches decodes it there too (`prepare_batch`), so a long catch-up
   // reads, decodes and writes side by side. Only one thread uses `j` at a time: the read ahead
   // starts after this thread's last use of it and is waited for before the next. A read ahead
-  // from anywhere but the checkpoint (the runner stopped inside the batch) is dropped. Live
-  // tailing reads short batches and never starts one.
+  // that does not start at the checkpoint is dropped (a guard: every batch applied without an
+  // error or a stop moves the checkpoint to its last record). Live tailing reads short batches
+  // and never starts one.
   // The batch applied last is freed on the thread of the next read ahead too.
   std::unique_ptr<read_ahead> spent;
   std::future<read_ahead> ahead;
@@ -311,16 +314,18 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
     const std::size_t left = max_events - std::min(max_events, records->size());
     if (records->size() == want && left > 0) {
       ahead_from = records->back().position;
-      ahead = std::async(std::launch::async | std::launch::deferred,
-                         [this, &j, from = ahead_from, n = std::min(batch, left),
-                          done = std::move(spent)]() mutable {
-                           done.reset();
-                           return read_and_prepare(j, from, n);
-                         });
+      ahead = start_read_ahead([this, &j, from = ahead_from, n = std::min(batch, left),
+                                done = std::move(spent)]() mutable {
+        done.reset();
+        return read_and_prepare(j, from, n);
+      });
     }
+    struct forget_on_exit {  // also when apply throws: `read` goes with the stack
+      const read_ahead*& batch;
+      ~forget_on_exit() { batch = nullptr; }
+    } forget{prepared_};
     prepared_ = read->prepared ? read.get() : nullptr;
     auto out = apply(*records);  // an early return below waits for `ahead` as it goes
-    prepared_ = nullptr;
     if (!out) return std::move(out).err();
     if (out->gap)
       return error{errc::corrupted, "journal returned a hole after position " +

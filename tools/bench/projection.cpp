@@ -168,6 +168,7 @@ void step_or_fail(sqlite3* db, sqlite3_stmt* s, const std::string& what) {
 /// INSERT ... ON CONFLICT DO UPDATE instead. Returns events per second.
 double read_model_write_ceiling(const std::string& path, const order_data& data,
                                 std::size_t streams, std::uint64_t events, bool multi_row) {
+  check(events > 0 && streams > 0, "write ceiling: no events or no orders");
   remove_db(path);
   {  // the tables, as the projection creates them
     persistence::sqlite_projection_store_options po;
@@ -241,10 +242,11 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
   std::uint64_t done = 0;
   for (std::size_t tx = 0; done < events; ++tx) {
     exec_or_fail(db, "BEGIN", what);
-    const std::size_t round = tx * orders_per_tx / streams;  // how often each order came before
     int bound = 0;
     for (std::size_t i = 0; i < orders_per_tx && done < events; ++i) {
-      const std::string& id = ids[(tx * orders_per_tx + i) % streams];
+      const std::size_t n = tx * orders_per_tx + i;
+      const std::size_t round = n / streams;  // how many times this order came before
+      const std::string& id = ids[n % streams];
       for (std::size_t k = 0; k < per_order && done < events; ++k, ++done) {
         const std::string& sku = skus[(round * per_order + k) % lines];
         const auto quantity = static_cast<sqlite3_int64>(round + 2);
