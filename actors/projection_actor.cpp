@@ -50,8 +50,8 @@ void schedule_tick(self_ptr self, std::chrono::milliseconds delay) {
 
 // Batches read from the journal per message while catching up: within one step the runner
 // reads (and decodes) each next batch while it applies one; the next step is a new message,
-// so that live batches, controls and exit messages are handled in between (a step of 8 batches
-// of 1,000 takes tens of milliseconds).
+// so that live batches, controls and exit messages are handled in between (on the benchmark
+// machine a step of 8 batches of 1,000 takes about 40 ms into SQLite, 0.2 s into PostgreSQL).
 constexpr std::size_t batches_per_step = 8;
 
 // One step of catch-up from the journal.
