@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -315,8 +316,12 @@ void catch_up_into(const options& o, persistence::journal& j, read_model_target 
       read_models::order_summary_projection::projection_name);
   check(cp && cp->position.value == events, "projection: stored checkpoint is wrong");
   const auto rows = count_rows(*check_store, "projection");
-  check(rows == static_cast<std::int64_t>(std::min<std::uint64_t>(streams, events)),
-        "projection: read model holds " + std::to_string(rows) + " orders");
+  // Orders the journal holds events of (fewer than `streams` when there are fewer than ten
+  // events per order: the appends give each order they reach ten at a time).
+  const auto placed = std::count_if(heads.begin(), heads.end(), [](auto h) { return h > 0; });
+  check(rows == static_cast<std::int64_t>(placed), "projection: read model holds " +
+                                                       std::to_string(rows) + " orders, expected " +
+                                                       std::to_string(placed));
   for (std::size_t k = 0; k < streams; k += std::max<std::size_t>(1, streams / 20)) {
     if (heads[k] == 0) continue;
     check_summary(*check_store, "pc-" + std::to_string(k), "customer-" + std::to_string(k % 997),
