@@ -104,15 +104,16 @@ result<void> projection_runner::apply_in(projection_transaction& tx, const event
 
 result<void> projection_runner::apply_batch_in(projection_transaction& tx,
                                                const std::vector<event_record>& records,
-                                               std::size_t first, std::size_t end) {
+                                               std::size_t first, std::size_t end,
+                                               const read_ahead* prepared) {
   batch_.clear();
   for (std::size_t i = first; i < end; ++i)
     if (is_handled(records[i].event_type)) batch_.push_back(&records[i]);
   if (batch_.empty()) return ok();
   try {
     // Decoded ahead for exactly these records (the whole batch read ahead, none skipped).
-    if (prepared_ != nullptr && prepared_->handled == batch_)
-      return projection_->apply_prepared(tx, batch_, *prepared_->prepared);
+    if (prepared != nullptr && prepared->prepared && prepared->handled == batch_)
+      return projection_->apply_prepared(tx, batch_, *prepared->prepared);
     return projection_->apply_batch(tx, batch_);
   } catch (const std::exception& ex) {  // as in apply_in
     return error{errc::internal, std::string{"projection handler threw: "} + ex.what()};
@@ -143,6 +144,11 @@ result<void> projection_runner::resync() {
 }
 
 result<apply_outcome> projection_runner::apply(const std::vector<event_record>& records) {
+  return apply(records, nullptr);
+}
+
+result<apply_outcome> projection_runner::apply(const std::vector<event_record>& records,
+                                               const read_ahead* prepared) {
   if (commit_unknown_)
     if (auto s = resync(); !s) return std::move(s).err();
   apply_outcome out;
@@ -158,14 +164,14 @@ result<apply_outcome> projection_runner::apply(const std::vector<event_record>& 
     out.gap = true;
     return out;
   }
-  auto applied = apply_new(records, first);
+  auto applied = apply_new(records, first, prepared);
   if (!applied) return applied;
   applied->skipped += out.skipped;
   return applied;
 }
 
 result<apply_outcome> projection_runner::apply_new(const std::vector<event_record>& records,
-                                                   std::size_t first) {
+                                                   std::size_t first, const read_ahead* prepared) {
   apply_outcome out;
   // The contiguous run from `first`: anything after a hole waits for a journal read.
   std::size_t end = first + 1;
@@ -179,7 +185,7 @@ result<apply_outcome> projection_runner::apply_new(const std::vector<event_recor
     auto tx = store_->begin();
     if (!tx) return std::move(tx).err();
     (*tx)->defer_writes(true);
-    auto folded = apply_batch_in(**tx, records, first, end);
+    auto folded = apply_batch_in(**tx, records, first, end, prepared);
     if (folded) folded = (*tx)->flush();
     if (folded) {
       checkpoint cp{records[end - 1].position, records[end - 1].time};
@@ -320,12 +326,7 @@ result<apply_outcome> projection_runner::catch_up(journal& j, std::size_t batch,
         return read_and_prepare(j, from, n);
       });
     }
-    struct forget_on_exit {  // also when apply throws: `read` goes with the stack
-      const read_ahead*& batch;
-      ~forget_on_exit() { batch = nullptr; }
-    } forget{prepared_};
-    prepared_ = read->prepared ? read.get() : nullptr;
-    auto out = apply(*records);  // an early return below waits for `ahead` as it goes
+    auto out = apply(*records, read.get());  // an early return waits for `ahead` as it goes
     if (!out) return std::move(out).err();
     if (out->gap)
       return error{errc::corrupted, "journal returned a hole after position " +

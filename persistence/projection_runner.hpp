@@ -89,9 +89,23 @@ class projection_runner {
   bool is_handled(const std::string& type) const;
   dead_letter letter_for(const event_record& r, const error& e) const;
   result<void> apply_in(projection_transaction& tx, const event_record& r);
+  /// A batch read ahead by `catch_up`: the records, the handled ones among them and what the
+  /// projection prepared of those (null: nothing).
+  struct read_ahead {
+    result<std::vector<event_record>> records;
+    std::vector<const event_record*> handled;
+    std::unique_ptr<prepared_batch> prepared;
+  };
+  /// Reads up to `limit` records after `after` and prepares the handled ones (on the thread
+  /// of a read ahead: it reads only what does not change while the runner applies).
+  read_ahead read_and_prepare(journal& j, global_position after, std::size_t limit) const;
+
+  /// `apply(records)`; `prepared`, when not null, is the read ahead `records` came from.
+  result<apply_outcome> apply(const std::vector<event_record>& records, const read_ahead* prepared);
   result<void> apply_batch_in(projection_transaction& tx, const std::vector<event_record>& records,
-                              std::size_t first, std::size_t end);
-  result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first);
+                              std::size_t first, std::size_t end, const read_ahead* prepared);
+  result<apply_outcome> apply_new(const std::vector<event_record>& records, std::size_t first,
+                                  const read_ahead* prepared);
   result<void> load_stopped();
   /// Marks the store's checkpoint unknown after a failed commit and returns `e`.
   error commit_failed(error e);
@@ -117,18 +131,6 @@ class projection_runner {
   bool stopped_ = false;
   bool commit_unknown_ = false;  ///< A commit failed: the store's checkpoint is the truth.
   std::vector<const event_record*> batch_;  ///< Scratch of apply_batch_in.
-
-  /// A batch read ahead by `catch_up`: the records, the handled ones among them and what the
-  /// projection prepared of those (null: nothing).
-  struct read_ahead {
-    result<std::vector<event_record>> records;
-    std::vector<const event_record*> handled;
-    std::unique_ptr<prepared_batch> prepared;
-  };
-  /// Reads up to `limit` records after `after` and prepares the handled ones (on the thread
-  /// of a read ahead: it reads only what does not change while the runner applies).
-  read_ahead read_and_prepare(journal& j, global_position after, std::size_t limit) const;
-  const read_ahead* prepared_ = nullptr;  ///< The batch being applied, when prepared ahead.
 };
 
 }  // namespace strata::persistence

@@ -124,8 +124,6 @@ journal_census verify_journal(persistence::journal& j, const std::string& label)
 // ---------------------------------------------------------------------------------------
 // SQLite ceiling
 
-namespace {
-
 void sq(sqlite3* db, const char* sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
@@ -150,8 +148,6 @@ void step_done(sqlite3* db, sqlite3_stmt* s) {
 void text(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
-
-}  // namespace
 
 double sqlite_ceiling(
     const std::string& path, bool full, const std::vector<persistence::event_record>& rows,

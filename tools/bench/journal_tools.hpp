@@ -4,6 +4,8 @@
 // sizes the writer used, the end-of-run verification of a journal, and the bare-driver
 // ceilings that strata's write rate is compared against.
 
+#include <sqlite3.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -57,6 +59,14 @@ journal_census verify_journal(persistence::journal& j, const std::string& label)
 
 /// Reads every record of the journal (global order).
 std::vector<persistence::event_record> read_everything(persistence::journal& j);
+
+// The SQLite C API for the ceilings, failing the run on any error: `sq` runs a statement,
+// `prep` prepares one, `step_done` steps it to its end and resets it, `text` binds a string
+// (SQLITE_STATIC: `v` must outlive the step).
+void sq(sqlite3* db, const char* sql);
+sqlite3_stmt* prep(sqlite3* db, const char* sql);
+void step_done(sqlite3* db, sqlite3_stmt* s);
+void text(sqlite3_stmt* s, int i, const std::string& v);
 
 /// Inserts `rows` into a fresh SQLite file at `path` with the journal's table shape and
 /// pragmas (WAL, synchronous FULL or NORMAL, same cache size), `batch` events per

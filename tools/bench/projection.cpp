@@ -136,28 +136,6 @@ read_model_target postgres_target(const std::string& conninfo, const std::string
           [] { return 0.0; }, [conninfo, schema] { postgres_drop_schema(conninfo, schema); }};
 }
 
-/// Runs `sql` on `db`, or fails the run naming `what`.
-void exec_or_fail(sqlite3* db, const std::string& sql, const std::string& what) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string why = message != nullptr ? message : "?";
-    sqlite3_free(message);
-    fail(what + ": " + why);
-  }
-}
-
-sqlite3_stmt* prepare_or_fail(sqlite3* db, const std::string& sql, const std::string& what) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK)
-    fail(what + ": " + sqlite3_errmsg(db));
-  return s;
-}
-
-void step_or_fail(sqlite3* db, sqlite3_stmt* s, const std::string& what) {
-  if (sqlite3_step(s) != SQLITE_DONE) fail(what + ": " + sqlite3_errmsg(db));
-  sqlite3_reset(s);
-}
-
 /// The read model's writes alone, through the SQLite C API with the store's pragmas: the
 /// ceiling of catch-up into SQLite. The order-summary tables (made by the projection's own
 /// setup) are filled, untimed, with `streams` orders of `order_data::skus_per_order` lines
@@ -181,12 +159,11 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
                                           std::make_shared<system_clock>()};
     check(static_cast<bool>(runner.start()), "write ceiling: set the read model up");
   }
-  const std::string what = "write ceiling";
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail(what + ": cannot open " + path);
-  exec_or_fail(db, "PRAGMA journal_mode=WAL", what);
-  exec_or_fail(db, "PRAGMA synchronous=NORMAL", what);
-  exec_or_fail(db, "PRAGMA cache_size=-" + std::to_string(32768), what);
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) fail("write ceiling: cannot open " + path);
+  sq(db, "PRAGMA journal_mode=WAL");
+  sq(db, "PRAGMA synchronous=NORMAL");
+  sq(db, "PRAGMA cache_size=-32768");
   constexpr std::size_t per_tx = 1000;
   constexpr std::size_t orders_per_tx = 100;
   constexpr std::size_t lines = order_data::skus_per_order;
@@ -194,34 +171,29 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
   for (std::size_t k = 0; k < streams; ++k) ids[k] = "pc-" + std::to_string(k);
   std::vector<std::string> skus;
   for (std::size_t n = 0; n < lines; ++n) skus.push_back(data.add(n).item.sku);
-  auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
-    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  };
   {
-    exec_or_fail(db, "BEGIN", what);
-    sqlite3_stmt* row = prepare_or_fail(
-        db,
-        "INSERT INTO order_summary (order_id, customer_id, status, currency, total_minor, "
-        "item_count, last_position) VALUES (?1, 'customer', 'open', ?2, 0, 0, 0)",
-        what);
-    sqlite3_stmt* line = prepare_or_fail(
-        db,
-        "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES "
-        "(?1, ?2, 1, 100)",
-        what);
+    sq(db, "BEGIN");
+    sqlite3_stmt* row =
+        prep(db,
+             "INSERT INTO order_summary (order_id, customer_id, status, currency, total_minor, "
+             "item_count, last_position) VALUES (?1, 'customer', 'open', ?2, 0, 0, 0)");
+    sqlite3_stmt* line =
+        prep(db,
+             "INSERT INTO order_summary_lines (order_id, sku, quantity, unit_price_minor) VALUES "
+             "(?1, ?2, 1, 100)");
     for (const auto& id : ids) {
       text(row, 1, id);
       text(row, 2, data.currency());
-      step_or_fail(db, row, what);
+      step_done(db, row);
       for (const auto& sku : skus) {
         text(line, 1, id);
         text(line, 2, sku);
-        step_or_fail(db, line, what);
+        step_done(db, line);
       }
     }
     sqlite3_finalize(row);
     sqlite3_finalize(line);
-    exec_or_fail(db, "COMMIT", what);
+    sq(db, "COMMIT");
   }
   std::string lines_sql =
       "UPDATE order_summary_lines SET quantity = ? WHERE order_id = ? AND sku = ?";
@@ -232,17 +204,16 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
       lines_sql += i == 0 ? "(?, ?, ?, ?)" : ", (?, ?, ?, ?)";
     lines_sql += " ON CONFLICT (order_id, sku) DO UPDATE SET quantity = excluded.quantity";
   }
-  sqlite3_stmt* line = prepare_or_fail(db, lines_sql, what);
-  sqlite3_stmt* totals = prepare_or_fail(
-      db,
-      "UPDATE order_summary SET total_minor = ?, item_count = ?, last_position = ? WHERE "
-      "order_id = ?",
-      what);
+  sqlite3_stmt* line = prep(db, lines_sql.c_str());
+  sqlite3_stmt* totals =
+      prep(db,
+           "UPDATE order_summary SET total_minor = ?, item_count = ?, last_position = ? WHERE "
+           "order_id = ?");
   const std::size_t per_order = per_tx / orders_per_tx;
   const auto t0 = now_ns();
   std::uint64_t done = 0;
   for (std::size_t tx = 0; done < events; ++tx) {
-    exec_or_fail(db, "BEGIN", what);
+    sq(db, "BEGIN");
     int bound = 0;
     for (std::size_t i = 0; i < orders_per_tx && done < events; ++i) {
       const std::size_t n = tx * orders_per_tx + i;
@@ -261,14 +232,14 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
           sqlite3_bind_int64(line, 1, quantity);
           text(line, 2, id);
           text(line, 3, sku);
-          step_or_fail(db, line, what);
+          step_done(db, line);
         }
       }
       sqlite3_bind_int64(totals, 1, static_cast<sqlite3_int64>(done));
       sqlite3_bind_int64(totals, 2, static_cast<sqlite3_int64>(round));
       sqlite3_bind_int64(totals, 3, static_cast<sqlite3_int64>(done));
       text(totals, 4, id);
-      step_or_fail(db, totals, what);
+      step_done(db, totals);
     }
     if (multi_row) {
       for (int i = bound; i < static_cast<int>(per_tx) * 4; i += 4) {  // a short last batch
@@ -277,9 +248,9 @@ double read_model_write_ceiling(const std::string& path, const order_data& data,
         sqlite3_bind_int64(line, i + 3, 1);
         sqlite3_bind_int64(line, i + 4, 100);
       }
-      step_or_fail(db, line, what);
+      step_done(db, line);
     }
-    exec_or_fail(db, "COMMIT", what);
+    sq(db, "COMMIT");
   }
   const double seconds = static_cast<double>(now_ns() - t0) / 1e9;
   sqlite3_finalize(line);
