@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "strata/domain/orders/read_models/order_summary.hpp"
+#include "strata/persistence/forwarding_journal.hpp"
 #include "strata/persistence/sqlite_journal.hpp"
 #include "strata/runtime/runtime.hpp"
 #include "tests/projections/support.hpp"
@@ -175,6 +177,81 @@ TEST_CASE(
   auto j = f.journal();
   CHECK(read_orders(f.reader()) == fold_orders(*j));
   CHECK(read_orders(f.reader()).size() == 1500 + 10 + (last.value - 1500));
+}
+
+namespace {
+
+/// Opens SQLite journals that record the threads their `read_all` runs on, and whether two
+/// `read_all` calls of the factory's journals ever ran at once.
+class read_watching_factory final : public persistence::journal_factory {
+ public:
+  explicit read_watching_factory(persistence::sqlite_journal_options o) : inner_(std::move(o)) {}
+
+  result<std::unique_ptr<persistence::journal>> open() override {
+    auto j = inner_.open();
+    if (!j) return std::move(j).err();
+    return std::unique_ptr<persistence::journal>{std::make_unique<watched>(*this, std::move(*j))};
+  }
+  std::set<std::thread::id> readers() const {
+    std::lock_guard<std::mutex> lock{mutex_};
+    return readers_;
+  }
+  std::atomic<bool> overlapped{false};
+
+ private:
+  class watched final : public persistence::forwarding_journal {
+   public:
+    watched(read_watching_factory& f, std::unique_ptr<persistence::journal> inner)
+        : forwarding_journal(*inner), factory_(f), owned_(std::move(inner)) {}
+    result<std::vector<persistence::event_record>> read_all(global_position after,
+                                                            std::size_t limit) override {
+      if (factory_.inside_.fetch_add(1) != 0) factory_.overlapped = true;
+      {
+        std::lock_guard<std::mutex> lock{factory_.mutex_};
+        factory_.readers_.insert(std::this_thread::get_id());
+      }
+      auto out = forwarding_journal::read_all(after, limit);
+      factory_.inside_.fetch_sub(1);
+      return out;
+    }
+
+   private:
+    read_watching_factory& factory_;
+    std::unique_ptr<persistence::journal> owned_;
+  };
+
+  persistence::sqlite_journal_factory inner_;
+  mutable std::mutex mutex_;
+  std::set<std::thread::id> readers_;
+  std::atomic<int> inside_{0};
+};
+
+}  // namespace
+
+TEST_CASE("a runtime projection catching up over a backlog reads its next batches ahead") {
+  files f;
+  {
+    auto rt = f.start();
+    place_many(*rt, "before-", 1500);
+  }
+  auto config = f.config();
+  config.projections.batch_events = 100;  // 15 batches: steps of 8 read 7 of each ahead
+  persistence::sqlite_journal_options jo;
+  jo.path = config.journal.sqlite.path;
+  auto watching = std::make_shared<read_watching_factory>(jo);
+  runtime_overrides o;
+  o.journal = watching;
+  auto rt = runtime::start(config, o);
+  REQUIRE_MESSAGE(rt, (rt ? "" : to_string(rt.err())));
+  REQUIRE((*rt)->register_aggregate<orders::order>());
+  REQUIRE((*rt)->add_projection(summaries()));
+  REQUIRE((*rt)->wait_for("order_summary", global_position{1500}, 30s));
+  // The projection actor's own thread reads the first batch of each step; the others are read
+  // on threads of their own, never two reads at once.
+  CHECK(watching->readers().size() >= 2);
+  CHECK_FALSE(watching->overlapped.load());
+  auto j = f.journal();
+  CHECK(read_orders(f.reader()) == fold_orders(*j));
 }
 
 TEST_CASE("a slow projection overflows its bounded buffer and reads the journal instead") {
