@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tests/fulfilment/support.hpp"
+#include "tests/support/single_threaded.hpp"
 
 using namespace strata;
 using strata::testing::backend;
@@ -232,6 +233,7 @@ TEST_CASE("a compensation halted after any answer is finished exactly once (SQLi
 }
 
 TEST_CASE("a fulfilment whose process is SIGKILLed mid-step completes exactly once after it") {
+  const std::size_t idle_threads = strata::testing::idle_thread_count();
   for (int kill_after : {1, 3, 6, 9}) {
     CAPTURE(kill_after);
     fulfilment_harness h{backend::sqlite};
@@ -239,6 +241,9 @@ TEST_CASE("a fulfilment whose process is SIGKILLed mid-step completes exactly on
     h.stock("sku-a", 5);
     h.stock("sku-b", 5);
     h.close();
+    // The runtime just stopped may still be ending a thread; the child must start from one.
+    REQUIRE_MESSAGE(strata::testing::wait_threads_idle(idle_threads),
+                    "threads: " << strata::testing::thread_count() << ", idle: " << idle_threads);
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
