@@ -5,7 +5,10 @@
 // is the runtime and the forwarding between nodes, not the pipes.
 //
 //   throughput  one node, then three nodes with a third of the commands and of the in-flight
-//               window each (two thirds of them forwarded): commands/s and their ratio
+//               window each (two thirds of them forwarded): commands/s and their ratio;
+//               the same load with nothing forwarded; and both again on three nodes that
+//               each keep their events in a journal of their own (not a working cluster:
+//               what three nodes cost apart from the journal they share)
 //   forwarding  one command at a time from one node, alternately to an aggregate it owns and
 //               to one another node owns: the added p50 of a forwarded command
 //   failover    a node is killed with SIGKILL; a survivor sends a command for an aggregate of
@@ -26,6 +29,8 @@
 #include <sstream>
 #include <thread>
 
+#include "strata/persistence/postgres/postgres_journal.hpp"
+#include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"
@@ -175,6 +180,7 @@ class node_process {
                                   std::to_string(n.heartbeat_ms) + "," +
                                       std::to_string(n.suspect_ms) + "," +
                                       std::to_string(n.dead_ms) + "," + std::to_string(n.lease_ms)};
+    if (!n.journal_schema.empty()) args.insert(args.end(), {"--journal-schema", n.journal_schema});
     signal(SIGPIPE, SIG_IGN);  // a node that died answers EOF, not SIGPIPE
     int to_child[2], from_child[2];
     check(::pipe2(to_child, O_CLOEXEC) == 0 && ::pipe2(from_child, O_CLOEXEC) == 0,
@@ -259,12 +265,16 @@ std::string self_exe() {
 }
 
 struct cluster_run {
+  std::string pg;
+  std::vector<std::string> apart;  // the nodes' own journal schemas, dropped at the end
   std::vector<std::unique_ptr<node_process>> nodes;
 
   /// Starts `count` nodes on a fresh `schema` and waits (60 s at most) until each sees all of
-  /// them live, knows every shard's owner and owns some.
+  /// them live, knows every shard's owner and owns some. With `journals_apart`, node i keeps
+  /// its events in a fresh schema `<schema>_j<i>` of its own (cluster_node_options).
   cluster_run(const options& o, const std::string& schema, std::size_t count,
-              const cluster_node_options& timings) {
+              const cluster_node_options& timings, bool journals_apart = false)
+      : pg(o.pg) {
     postgres_drop_schema(o.pg, schema);
     const auto exe = self_exe();
     for (std::size_t i = 0; i < count; ++i) {
@@ -272,6 +282,11 @@ struct cluster_run {
       n.conninfo = o.pg;
       n.schema = schema;
       n.node_id = "node-" + std::to_string(i + 1);
+      if (journals_apart) {
+        n.journal_schema = schema + "_j" + std::to_string(i + 1);
+        postgres_drop_schema(o.pg, n.journal_schema);
+        apart.push_back(n.journal_schema);
+      }
       nodes.push_back(std::make_unique<node_process>(exe, n));
     }
     const auto give_up = now_ns() + 60'000'000'000LL;
@@ -286,6 +301,12 @@ struct cluster_run {
             "cluster: " + std::to_string(count) + " nodes did not share the shards within 60 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  }
+  cluster_run(const cluster_run&) = delete;
+  cluster_run& operator=(const cluster_run&) = delete;
+  ~cluster_run() {
+    nodes.clear();  // the nodes quit first
+    for (const auto& schema : apart) postgres_drop_schema(pg, schema);
   }
 };
 
@@ -336,7 +357,23 @@ void place_streams(node_process& n, std::size_t streams) {
 }  // namespace
 
 int cluster_node_child(const cluster_node_options& n) {
-  auto started = runtime::start(node_config(n));
+  const auto cfg = node_config(n);
+  runtime_overrides ov;
+  if (!n.journal_schema.empty()) {
+    // As runtime::start builds them from the configuration, on a schema of the node's own.
+    persistence::postgres_journal_options j;
+    j.conninfo = n.conninfo;
+    j.schema = n.journal_schema;
+    j.idle_in_transaction_timeout_ms = cfg.cluster.lease_duration_ms;
+    ov.journal = std::make_shared<persistence::postgres_journal_factory>(j);
+    persistence::postgres_snapshot_store_options s;
+    s.conninfo = n.conninfo;
+    s.schema = n.journal_schema;
+    s.keep_last = cfg.aggregates.snapshots_kept;
+    if (cfg.aggregates.snapshot_every > 0)
+      ov.snapshots = std::make_shared<persistence::postgres_snapshot_store_factory>(s);
+  }
+  auto started = runtime::start(cfg, std::move(ov));
   if (!started) {
     std::fprintf(stderr, "cluster-node %s: %s\n", n.node_id.c_str(),
                  to_string(started.err()).c_str());
@@ -405,7 +442,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
     commands = std::min<std::size_t>(commands, 3000);
     samples = std::min<std::size_t>(samples, 50);
   }
-  const std::string s1 = "bench_cluster_one", s3 = "bench_cluster_three";
+  const std::string s1 = "bench_cluster_one", s3 = "bench_cluster_three",
+                    s3a = "bench_cluster_apart";
 
   // Throughput: one node, then three; then the forwarding latency on the three. These
   // clusters keep the heartbeat of `timings` but a suspect timeout, dead timeout and lease far
@@ -415,7 +453,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
   steady.suspect_ms = std::max<std::uint32_t>(timings.suspect_ms, 3000);
   steady.dead_ms = std::max<std::uint32_t>(timings.dead_ms, 10000);
   steady.lease_ms = std::max<std::uint32_t>(timings.lease_ms, 5000);
-  std::vector<double> one_rates, three_rates, ratios, own_rates, own_ratios;
+  std::vector<double> one_rates, three_rates, ratios, own_rates, own_ratios, apart_rates,
+      apart_ratios, apart_forwarded_rates, apart_forwarded_ratios;
   load_figures one_last, three_last;
   double local_p50 = 0, forwarded_p50 = 0, local_p99 = 0, forwarded_p99 = 0;
   {
@@ -426,6 +465,9 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
                  commands / 3, std::max<std::size_t>(1, window / 3));
     cluster_run three{o, s3, 3, steady};
     place_streams(*three.nodes[0], streams);
+    // Three nodes whose events go to three journals: nothing in common to wait for.
+    cluster_run apart{o, s3a, 3, steady, true};
+    place_streams(*apart.nodes[0], streams);
     // Alternately, so that a change of the machine's load touches both alike.
     for (int r = 0; r < o.repeat; ++r) {
       one_last = run_load(one, streams, commands, window);
@@ -437,11 +479,21 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
       const auto own = run_load(three, streams, commands, window, "own");
       own_rates.push_back(own.rate);
       own_ratios.push_back(own.rate / one_last.rate);
+      // And with a journal each: what three nodes cost apart from the journal they share.
+      const auto alone = run_load(apart, streams, commands, window, "own");
+      apart_rates.push_back(alone.rate);
+      apart_ratios.push_back(alone.rate / one_last.rate);
+      // Forwarding as in the first case, with nothing to wait for in the journal.
+      const auto alone_forwarding = run_load(apart, streams, commands, window);
+      apart_forwarded_rates.push_back(alone_forwarding.rate);
+      apart_forwarded_ratios.push_back(alone_forwarding.rate / one_last.rate);
       std::fprintf(stderr,
-                   "[cluster] round %d: one %.0f/s, three %.0f/s (ratio %.3f), three without "
-                   "forwarding %.0f/s (ratio %.3f)\n",
+                   "[cluster] round %d: one %.0f/s; three %.0f/s (ratio %.3f), without "
+                   "forwarding %.0f/s (%.3f); with a journal each %.0f/s (%.3f), forwarding "
+                   "%.0f/s (%.3f)\n",
                    r + 1, one_last.rate, three_last.rate, ratios.back(), own.rate,
-                   own_ratios.back());
+                   own_ratios.back(), alone.rate, apart_ratios.back(), alone_forwarding.rate,
+                   apart_forwarded_ratios.back());
     }
     std::fprintf(stderr, "[cluster] forwarding latency: %zu commands each way, one at a time\n",
                  samples);
@@ -454,6 +506,7 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
   }
   postgres_drop_schema(o.pg, s1);
   postgres_drop_schema(o.pg, s3);
+  postgres_drop_schema(o.pg, s3a);
   emit(line_of("throughput 3 vs 1")
            .param("streams", static_cast<double>(streams))
            .param("commands", static_cast<double>(commands))
@@ -466,6 +519,10 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
            .figure("ratio", median(ratios))
            .figure("three_nodes_unforwarded_cmd_s", median(own_rates))
            .figure("unforwarded_ratio", median(own_ratios))
+           .figure("three_journals_cmd_s", median(apart_rates))
+           .figure("three_journals_ratio", median(apart_ratios))
+           .figure("three_journals_forwarded_cmd_s", median(apart_forwarded_rates))
+           .figure("three_journals_forwarded_ratio", median(apart_forwarded_ratios))
            .figure("one_node_p99_ms", one_last.p99_ms)
            .figure("three_nodes_p99_ms", three_last.p99_ms));
   emit(line_of("forwarded command")

@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
   node_child->add_option("--conninfo", node.conninfo)->required();
   node_child->add_option("--schema", node.schema)->required();
   node_child->add_option("--node", node.node_id)->required();
+  node_child->add_option("--journal-schema", node.journal_schema);
   node_child->add_option("--timings", cl_timing_text);
 
   CLI11_PARSE(app, argc, argv);
