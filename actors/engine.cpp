@@ -177,6 +177,13 @@ result<std::unique_ptr<engine>> engine::start(
         options.log);
   }
   p->cfg.set("scheduler.max-threads", std::max<std::size_t>(options.scheduler_threads, 1));
+  // CAF 0.17's idle worker polls its queue 100 times, then 500 times with a 50 µs sleep
+  // between polls (about 25 ms of waking up every 50 µs, each wake-up a context switch), and
+  // only then waits on its condition variable, which a job handed to it signals. Where the
+  // cores are shared (a database server, other nodes on the same machine) those wake-ups take
+  // CPU from the work, and a job that arrives mid-sleep waits for the sleep to end
+  // (docs/BENCHMARKS.md, "Idle workers").
+  if (!options.moderate_polling) p->cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   if (options.network) {
     p->cfg.load<caf::io::middleman>();
     if (options.network_heartbeat.count() > 0) {

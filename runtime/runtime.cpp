@@ -265,6 +265,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
 
   actors::engine_options o;
   o.scheduler_threads = config.scheduler_threads;
+  o.moderate_polling = config.scheduler_moderate_polling;
   o.reader_threads = config.journal.reader_threads;
   o.writer.max_batch_events = config.journal.max_batch_events;
   o.writer.max_wait = std::chrono::microseconds{config.journal.max_wait_us};

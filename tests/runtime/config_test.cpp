@@ -21,6 +21,16 @@ TEST_CASE("an empty configuration gives the working defaults") {
   CHECK(c->metrics.port == 0);  // any free port: runtimes share a host
   CHECK(c->aggregates.snapshot_every == 100);
   CHECK(c->scheduler_threads == 2);
+  CHECK_FALSE(c->scheduler_moderate_polling);  // an idle worker sleeps until work comes
+}
+
+TEST_CASE("CAF's moderate polling of idle workers is turned back on by its key") {
+  auto c = parse_config(R"({"scheduler_moderate_polling":true})");
+  REQUIRE(c);
+  CHECK(c->scheduler_moderate_polling);
+  auto refused = parse_config(R"({"scheduler_moderate_polling":"yes"})");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().message.find("scheduler_moderate_polling") != std::string::npos);
 }
 
 TEST_CASE("given keys override defaults and the rest keep theirs") {
