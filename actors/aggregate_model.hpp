@@ -77,6 +77,14 @@ class aggregate_model {
     return apply(state, event.to_record(stream));
   }
 
+  /// The fields of an event `apply_view` reads. Rehydration reads only these from the
+  /// journal, so a model that folds from the type, the schema version and the data
+  /// (`event_fields::fold`) spares the journal the audit fields. The default, `all`, suits a
+  /// model whose `apply` reads any field of the record.
+  virtual persistence::event_fields fields_read() const noexcept {
+    return persistence::event_fields::all;
+  }
+
   /// Whether to take a snapshot of `state` now that it is at `at`; `last` is the version of
   /// the previous snapshot (0: none). From the type's snapshot policy.
   virtual bool wants_snapshot(const std::any& state, version at, version last) const = 0;
@@ -170,6 +178,10 @@ class decider_model final : public aggregate_model {
   result<void> apply_view(std::any& state, const stream_id& stream,
                           const persistence::event_view& v) const override {
     return fold(state, stream.str(), v.event_type, v.schema_version, v.stream_version, v.data);
+  }
+
+  persistence::event_fields fields_read() const noexcept override {
+    return persistence::event_fields::fold;
   }
 
   std::string encode_state(const std::any& state) const override {

@@ -100,15 +100,17 @@ std::optional<start_point> from_snapshot(persistence::journal& journal,
 // journal only after the last read returned). When no thread can be started, a read runs on
 // this thread when its page is needed.
 result<void> fold_read_ahead(persistence::journal& journal, const stream_id& stream, version from,
-                             std::optional<version> to, const persistence::event_visitor& fold) {
+                             std::optional<version> to, persistence::event_fields fields,
+                             const persistence::event_visitor& fold) {
   detail::event_page pages[2];
-  auto read = [&journal, &stream, to](detail::event_page* page,
-                                      version first) -> result<std::size_t> {
+  auto read = [&journal, &stream, to, fields](detail::event_page* page,
+                                              version first) -> result<std::size_t> {
     page->clear();
     persistence::stream_range range;
     range.from = first;
     range.limit = page_size;
     range.to = to;
+    range.fields = fields;
     return journal.for_each_in_stream(
         stream, range,
         [page](const persistence::event_view& v) -> result<persistence::visit_control> {
@@ -209,10 +211,11 @@ result<rehydrated> rehydrate(persistence::journal& journal, persistence::snapsho
   range.from = out.at.next();
   range.limit = page_size;
   if (target.to) range.to = target.to;
+  range.fields = model.fields_read();
   auto visited = journal.for_each_in_stream(stream, range, fold);
   if (!visited) return std::move(visited).err();
   if (!gap && !reached && *visited == page_size) {
-    auto rest = fold_read_ahead(journal, stream, out.at.next(), target.to, fold);
+    auto rest = fold_read_ahead(journal, stream, out.at.next(), target.to, range.fields, fold);
     if (!rest) return std::move(rest).err();
   }
   if (gap) {

@@ -22,6 +22,17 @@ namespace strata::persistence {
 /// `duplicate` (its command id is already in the stream; see `journal::append`).
 using stream_outcome = result<std::vector<event_record>>;
 
+/// Which fields of each event a stream read must fill in.
+enum class event_fields : std::uint8_t {
+  /// Every field.
+  all,
+  /// What folding the stream into a state reads: position, version, type, schema version,
+  /// time, command id and data. A backend may leave the audit fields (event id, user,
+  /// correlation, causation, hash) empty, and the SQL backends do: a rehydration then reads
+  /// less of each row.
+  fold,
+};
+
 /// Which part of a stream to read. Bounds are inclusive; `until` keeps events whose
 /// timestamp is at or before it.
 struct stream_range {
@@ -29,6 +40,7 @@ struct stream_range {
   std::optional<version> to;
   std::optional<timestamp> until;
   std::size_t limit = std::numeric_limits<std::size_t>::max();
+  event_fields fields = event_fields::all;
 };
 
 /// One stored event of a stream as `journal::for_each_in_stream` shows it: the fields of an

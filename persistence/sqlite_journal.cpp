@@ -162,6 +162,13 @@ constexpr const char* event_columns =
     "e.global_position, e.version, e.event_id, e.event_type, e.schema_version, "
     "e.timestamp_us, e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data, e.hash";
 
+// The same for a read of `event_fields::fold`: the audit fields as empty texts. SQLite then
+// neither reads them from the row nor copies them out (the row visit of a rehydration about
+// 1.3 times as fast: docs/BENCHMARKS.md).
+constexpr const char* fold_columns =
+    "e.global_position, e.version, '', e.event_type, e.schema_version, "
+    "e.timestamp_us, '', e.command_id, '', '', e.data, ''";
+
 // Unset bounds are bound as NULL, and a timestamp that is not an integer passes the filter,
 // so a damaged row is read (and reported as corrupted) instead of silently filtered out.
 constexpr const char* stream_filter =
@@ -262,7 +269,8 @@ struct sqlite_journal::impl {
   std::optional<SQLite::Statement> begin_immediate, commit, max_position, stream_by_key,
       stream_by_name, insert_stream, update_stream, insert_event, key_by_name, insert_command,
       command_first, restore_stream;
-  raw_statement select_stream, select_all;  // declared after `db`: finalized before it closes
+  // Declared after `db`: finalized before it closes.
+  raw_statement select_stream, select_stream_fold, select_all;
   /// INSERT OR IGNORE of 2^k commands rows in one statement, by k (up to 64 rows).
   std::array<raw_statement, 7> insert_commands;
 
@@ -484,7 +492,9 @@ struct sqlite_journal::impl {
   /// The statement selecting `stream`'s events within `range`, bound and ready to step.
   sqlite3_stmt* select_range(std::int64_t key, const stream_range& range) {
     sqlite3_stmt* s =
-        prepared(select_stream, std::string{"SELECT "} + event_columns + stream_filter);
+        range.fields == event_fields::fold
+            ? prepared(select_stream_fold, std::string{"SELECT "} + fold_columns + stream_filter)
+            : prepared(select_stream, std::string{"SELECT "} + event_columns + stream_filter);
     sqlite3_bind_int64(s, 1, key);
     // From the start, the lower bound takes in rows whose version is not positive, so that a
     // row altered to one is decoded, and refused by name, rather than silently skipped.

@@ -111,6 +111,14 @@ constexpr std::string_view event_columns =
     "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, e.hash, "
     "e.aggregate_type, e.aggregate_id";
 
+// The same for a read of `event_fields::fold`: the audit fields as empty texts, which neither
+// the server nor the client then handles.
+constexpr std::string_view fold_columns =
+    "e.global_position, e.version, ''::text, e.event_type, e.schema_version, "
+    "(extract(epoch from e.occurred_at) * 1000000)::bigint, "
+    "''::text, e.command_id, ''::text, ''::text, e.data_text, ''::text, "
+    "e.aggregate_type, e.aggregate_id";
+
 // A result row as `detail::decode_event_row` reads it; the views point into the result.
 struct pg_row {
   const pqxx::row& row;
@@ -358,14 +366,20 @@ struct postgres_journal::impl {
     c.prepare("last_position", "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM " +
                                    s + "events), (SELECT coalesce(max(last_position), 0) FROM " +
                                    s + "journal_position))");
-    std::string from_stream = "SELECT " + std::string{event_columns} + " FROM " + s +
-                              "events e WHERE e.stream_key = (SELECT stream_key FROM " + s +
-                              "streams WHERE name = $1) AND e.version >= $2 AND e.version <= $3";
-    c.prepare("read_stream", from_stream + " ORDER BY e.version LIMIT $4");
-    c.prepare("read_stream_until",
-              from_stream +
-                  " AND e.occurred_at <= timestamptz 'epoch' + $5::bigint * interval "
-                  "'1 microsecond' ORDER BY e.version LIMIT $4");
+    const std::string from_stream = " FROM " + s +
+                                    "events e WHERE e.stream_key = (SELECT stream_key FROM " + s +
+                                    "streams WHERE name = $1) AND e.version >= $2 AND e.version "
+                                    "<= $3";
+    const std::string until =
+        " AND e.occurred_at <= timestamptz 'epoch' + $5::bigint * interval '1 microsecond'";
+    const std::string in_order = " ORDER BY e.version LIMIT $4";
+    for (const bool fold : {false, true}) {
+      const std::string select =
+          "SELECT " + std::string{fold ? fold_columns : event_columns} + from_stream;
+      const std::string suffix = fold ? "_fold" : "";
+      c.prepare("read_stream" + suffix, select + in_order);
+      c.prepare("read_stream_until" + suffix, select + until + in_order);
+    }
     c.prepare("read_all", "SELECT " + std::string{event_columns} + " FROM " + s +
                               "events e WHERE e.global_position > $1 "
                               "ORDER BY e.global_position LIMIT $2");
@@ -689,10 +703,13 @@ result<std::vector<event_record>> postgres_journal::read_stream(const stream_id&
         // name when decoded, rather than silently skipped.
         const std::int64_t from = range.from.value <= 1 ? std::numeric_limits<std::int64_t>::min()
                                                         : clamp_i64(range.from.value);
-        pqxx::result rows = range.until
-                                ? tx.exec_prepared("read_stream_until", stream.str(), from, to,
-                                                   limit, to_unix_micros(*range.until))
-                                : tx.exec_prepared("read_stream", stream.str(), from, to, limit);
+        const bool fold = range.fields == event_fields::fold;
+        pqxx::result rows =
+            range.until
+                ? tx.exec_prepared(fold ? "read_stream_until_fold" : "read_stream_until",
+                                   stream.str(), from, to, limit, to_unix_micros(*range.until))
+                : tx.exec_prepared(fold ? "read_stream_fold" : "read_stream", stream.str(), from,
+                                   to, limit);
         return decode_events(rows);
       });
 }

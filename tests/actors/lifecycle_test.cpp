@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/actors/order_fixture.hpp"
+#include "tests/support/delegating_model.hpp"
 
 using namespace strata;
 using actors::command_status;
@@ -25,33 +26,17 @@ namespace {
 
 /// The Order model, except that `cancel{"boom"}` throws out of `decide` (a bug escaping the
 /// decider), to exercise the supervision path.
-class crashing_model final : public actors::aggregate_model {
+class crashing_model final : public testing::delegating_model {
  public:
-  std::string_view type() const noexcept override { return inner_->type(); }
-  std::uint32_t state_version() const noexcept override { return inner_->state_version(); }
-  std::any initial() const override { return inner_->initial(); }
+  crashing_model() : delegating_model(actors::model_of<orders::order>()) {}
   result<actors::decided> decide(const std::any& s, const std::any& c,
                                  const context& ctx) const override {
     const auto* cmd = std::any_cast<orders::command>(&c);
     if (cmd != nullptr)
       if (const auto* cancel = std::get_if<orders::cancel>(cmd); cancel && cancel->reason == "boom")
         throw std::runtime_error("bug in decide");
-    return inner_->decide(s, c, ctx);
+    return delegating_model::decide(s, c, ctx);
   }
-  void evolve(std::any& s, std::any& events) const noexcept override { inner_->evolve(s, events); }
-  result<void> apply(std::any& s, const persistence::event_record& r) const override {
-    return inner_->apply(s, r);
-  }
-  bool wants_snapshot(const std::any& s, version at, version last) const override {
-    return inner_->wants_snapshot(s, at, last);
-  }
-  std::string encode_state(const std::any& s) const override { return inner_->encode_state(s); }
-  result<std::any> decode_state(std::string_view t) const override {
-    return inner_->decode_state(t);
-  }
-
- private:
-  std::shared_ptr<const actors::aggregate_model> inner_ = actors::model_of<orders::order>();
 };
 
 }  // namespace

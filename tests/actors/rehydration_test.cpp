@@ -19,6 +19,7 @@
 #include "strata/persistence/forwarding_journal.hpp"
 #include "strata/persistence/memory_journal.hpp"
 #include "strata/persistence/memory_snapshot_store.hpp"
+#include "tests/support/delegating_model.hpp"
 
 using namespace strata;
 
@@ -65,6 +66,7 @@ class watching_journal final : public persistence::forwarding_journal {
     {
       std::lock_guard<std::mutex> lock{mutex_};
       readers.insert(std::this_thread::get_id());
+      fields.insert(r.fields);
     }
     auto out = read(s, r);
     inside_.fetch_sub(1);
@@ -80,6 +82,7 @@ class watching_journal final : public persistence::forwarding_journal {
   std::optional<version> drop;       ///< This version is left out of every read.
   std::atomic<bool> overlapped{false};
   std::set<std::thread::id> readers;
+  std::set<persistence::event_fields> fields;  ///< What the reads asked for.
 
  private:
   result<std::vector<persistence::event_record>> read(const stream_id& s,
@@ -97,6 +100,19 @@ class watching_journal final : public persistence::forwarding_journal {
   std::unique_ptr<persistence::journal> owned_;
   std::atomic<int> inside_{0};
   std::mutex mutex_;
+};
+
+/// The Order model seen as a model that folds whole records (`aggregate_model`'s defaults
+/// for `apply_view` and `fields_read`); counts the records it saw with their event id.
+class record_model final : public testing::delegating_model {
+ public:
+  record_model() : delegating_model(actors::model_of<orders::order>()) {}
+  result<void> apply(std::any& s, const persistence::event_record& r) const override {
+    if (!r.event_id.empty()) ++with_event_id;
+    return delegating_model::apply(s, r);
+  }
+
+  mutable std::size_t with_event_id = 0;
 };
 
 // n events of each aggregate type, as its decider would have produced them.
@@ -446,6 +462,25 @@ TEST_CASE("a stream longer than a page is read ahead on a second thread, one rea
   CHECK_FALSE(j.overlapped.load());
   CHECK(j.readers.size() >= 2);
   CHECK(j.readers.count(std::this_thread::get_id()) == 1);  // the first page, on the caller
+}
+
+TEST_CASE("rehydration asks the journal for the fields its model reads, on every page") {
+  stored_history<orders::order> h{10'000};  // three pages: the first and two read ahead
+  auto j = h.watching();
+  auto r = h.rebuild(j);
+  REQUIRE_MESSAGE(r, (r ? "" : to_string(r.err())));
+  CHECK(state_json<orders::order>(*r) == h.state_after(10'000));
+  CHECK(j.fields == std::set<persistence::event_fields>{persistence::event_fields::fold});
+
+  // A model that folds whole records gets every field of every event.
+  auto k = h.watching();
+  record_model m;
+  auto whole = actors::rehydrate(k, nullptr, m, h.stream, {}, 32, nullptr);
+  REQUIRE_MESSAGE(whole, (whole ? "" : to_string(whole.err())));
+  CHECK(whole->at == version{10'000});
+  CHECK(state_json<orders::order>(*whole) == h.state_after(10'000));
+  CHECK(k.fields == std::set<persistence::event_fields>{persistence::event_fields::all});
+  CHECK(m.with_event_id == 10'000);
 }
 
 TEST_CASE("targets inside a page read ahead stop there, at a version or at a time") {

@@ -540,6 +540,40 @@ TEST_CASE("a malformed stored row is reported as corrupted naming its position")
   CHECK(other.has_value());
 }
 
+TEST_CASE("a read of the fields a fold needs leaves the audit columns out of the result") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "fold_fields"};
+  auto j = db.open();
+  REQUIRE(append_one(*j, order_1, 0, {make_event("placed"), make_event("added")}).has_value());
+  persistence::stream_range fold;
+  fold.fields = persistence::event_fields::fold;
+  for (bool until : {false, true}) {  // both prepared statements
+    CAPTURE(until);
+    persistence::stream_range full;
+    if (until) {
+      fold.until = test_time(3600);
+      full.until = fold.until;
+    }
+    auto a = j->read_stream(order_1, fold);
+    auto b = j->read_stream(order_1, full);
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
+    REQUIRE(a->size() == 2);
+    REQUIRE(b->size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK((*a)[i].event_type == (*b)[i].event_type);
+      CHECK((*a)[i].command_id == (*b)[i].command_id);
+      CHECK((*a)[i].data == (*b)[i].data);
+      CHECK((*a)[i].time == (*b)[i].time);
+      CHECK((*a)[i].aggregate_id == "1");
+      CHECK((*a)[i].event_id.empty());
+      CHECK((*a)[i].user_id.empty());
+      CHECK((*a)[i].hash.empty());
+      CHECK_FALSE((*b)[i].hash.empty());
+    }
+  }
+}
+
 // --- lost connections ------------------------------------------------------------------------
 
 TEST_CASE("a killed connection gives unavailable once and the same instance then reconnects") {
