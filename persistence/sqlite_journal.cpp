@@ -163,8 +163,9 @@ constexpr const char* event_columns =
     "e.timestamp_us, e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data, e.hash";
 
 // The same for a read of `event_fields::fold`: the audit fields as empty texts. SQLite then
-// neither reads them from the row nor copies them out (the row visit of a rehydration about
-// 1.3 times as fast: docs/BENCHMARKS.md).
+// neither reads them from the row nor copies them out (the C API reads those columns about
+// 1.5 times as fast as all of them; a rehydration runs 1.05-1.14 times as fast:
+// docs/BENCHMARKS.md).
 constexpr const char* fold_columns =
     "e.global_position, e.version, '', e.event_type, e.schema_version, "
     "e.timestamp_us, '', e.command_id, '', '', e.data, ''";

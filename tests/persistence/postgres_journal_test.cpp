@@ -568,6 +568,8 @@ TEST_CASE("a read of the fields a fold needs leaves the audit columns out of the
       CHECK((*a)[i].aggregate_id == "1");
       CHECK((*a)[i].event_id.empty());
       CHECK((*a)[i].user_id.empty());
+      CHECK((*a)[i].correlation_id.empty());
+      CHECK((*a)[i].causation_id.empty());
       CHECK((*a)[i].hash.empty());
       CHECK_FALSE((*b)[i].hash.empty());
     }

@@ -362,6 +362,25 @@ TEST_CASE("a stored event of an unknown type is refused as corrupted, naming the
   check_victim_corrupted(f, "Order-o-bad v2 (NoSuchEvent): unknown event type NoSuchEvent");
 }
 
+TEST_CASE("damaged audit columns do not stop an aggregate, and history and verify report them") {
+  hostile_fixture f;
+  write_victim(f);
+  alter_journal(f, std::string{"UPDATE events SET user_id = X'00FF', hash = X'ABCD'"} + victim_v2);
+  // The state needs none of those columns: a rehydration does not read them.
+  auto view = wait(f.rt->current_state<orders::order>("o-bad"));
+  REQUIRE_MESSAGE(view, (view ? "" : to_string(view.err())));
+  CHECK(view->at == version{2});
+  CHECK(view->state.lines.size() == 1);
+  // Reads of whole events refuse the row, naming the column.
+  auto h = wait(f.rt->history<orders::order>("o-bad", version{1}, version{10}));
+  REQUIRE_FALSE(h);
+  CHECK(h.err().code == errc::corrupted);
+  CHECK(contains(h.err().message, "column user_id is not text"));
+  auto verified = wait(f.rt->verify_stream<orders::order>("o-bad"));
+  CHECK((!verified || verified->has_value()));  // refused, or a broken link found
+  check_reference_intact(f);
+}
+
 TEST_CASE("a stored event nested 100,000 levels deep is refused as corrupted, not recursed into") {
   hostile_fixture f;
   write_victim(f);

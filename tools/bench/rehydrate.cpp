@@ -242,10 +242,12 @@ void run_rehydrate(const options& o, std::size_t events) {
     visit_rates.push_back(rate(t2, t3));
     persistence::stream_range fold_fields;
     fold_fields.fields = persistence::event_fields::fold;
+    auto m = factory->open();  // a cold connection, as for the visit of every field
+    check(static_cast<bool>(m), "rehydrate: open");
     std::size_t fold_bytes = 0;
     const auto t4 = now_ns();
     auto fold_visited =
-        (*k)->for_each_in_stream(stream, fold_fields, [&](const persistence::event_view& v) {
+        (*m)->for_each_in_stream(stream, fold_fields, [&](const persistence::event_view& v) {
           fold_bytes += v.data.size() + v.hash.size();
           return result<persistence::visit_control>{persistence::visit_control::next};
         });
