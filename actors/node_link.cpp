@@ -278,10 +278,9 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
 
 class caf_node_link final : public node_link {
  public:
-  caf_node_link(caf::actor_system& sys, caf::actor endpoint, caf::actor connector,
-                std::uint16_t port, std::shared_ptr<std::atomic<std::size_t>> connected)
-      : sys_(sys),
-        endpoint_(std::move(endpoint)),
+  caf_node_link(caf::actor endpoint, caf::actor connector, std::uint16_t port,
+                std::shared_ptr<std::atomic<std::size_t>> connected)
+      : endpoint_(std::move(endpoint)),
         connector_(std::move(connector)),
         port_(port),
         connected_(std::move(connected)) {}
@@ -305,16 +304,18 @@ class caf_node_link final : public node_link {
 
   void stop() override {
     if (stopped_.exchange(true)) return;
-    // Also for a TLS endpoint: its port belongs to the same broker (CAF 0.17.6's
-    // `openssl::unpublish` does not compile).
-    static_cast<void>(sys_.middleman().unpublish(endpoint_, port_));
+    // The port stays open until the actor system goes, which closes it (the engine destroys
+    // the system right after stopping the link); peers connecting meanwhile reach a stopped
+    // endpoint and are answered with an error. No `unpublish`: CAF 0.17 answers `publish`
+    // before its broker has registered the port with the multiplexer, and an `unpublish`
+    // soon after can cancel both registrations in one round of the multiplexer, which then
+    // never releases the port's acceptor (a leak that AddressSanitizer reports at exit).
     // Requests still waiting in the connector are dropped with it: each answers `unavailable`.
     caf::anon_send_exit(connector_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
   }
 
  private:
-  caf::actor_system& sys_;
   caf::actor endpoint_;
   caf::actor connector_;
   std::uint16_t port_;
@@ -349,7 +350,7 @@ result<std::unique_ptr<node_link>> start_node_link(caf::actor_system& sys,
   caf::anon_send(connector, node_self_atom::value, endpoint,
                  options.host + ":" + std::to_string(*bound));
   return std::unique_ptr<node_link>{
-      new caf_node_link{sys, std::move(endpoint), std::move(connector), *bound, connected}};
+      new caf_node_link{std::move(endpoint), std::move(connector), *bound, connected}};
 }
 
 }  // namespace strata::actors::detail

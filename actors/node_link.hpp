@@ -75,8 +75,9 @@ class node_link {
   /// Peers connected now.
   virtual std::size_t connected_peers() const noexcept = 0;
 
-  /// Closes the endpoint and every connection; requests not answered yet get `unavailable`.
-  /// Idempotent.
+  /// Stops the endpoint (a peer's request gets an error answer from then on) and the
+  /// connector; requests not answered yet get `unavailable`. The port and the connections
+  /// close with the actor system. Idempotent.
   virtual void stop() = 0;
 };
 

@@ -60,10 +60,6 @@ JSON
 done
 
 # Each node reads its stdin from a pipe this script holds open, and writes to a file.
-# Under AddressSanitizer the nodes run without leak detection, as the cluster tests' nodes do:
-# CAF 0.17's network layer sometimes keeps a cycle of its broker's objects at exit
-# (docs/TESTING.md, "Suppressions").
-if [[ -n ${ASAN_OPTIONS:-} ]]; then export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"; fi
 fds=()
 for i in 0 1 2; do
   n=${nodes[$i]}

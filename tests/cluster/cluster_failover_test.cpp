@@ -52,7 +52,6 @@ struct cluster {
   cluster(std::string c, std::size_t count)
       : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
     signal(SIGPIPE, SIG_IGN);  // a line written to a killed node must not end the test
-    without_leak_detection_in_nodes();
     for (std::size_t i = 0; i < count; ++i) add();
     settle();
   }

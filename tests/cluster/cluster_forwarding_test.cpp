@@ -45,7 +45,6 @@ struct three_nodes {
 
   explicit three_nodes(std::string c)
       : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
-    without_leak_detection_in_nodes();
     for (const char* id : {"node-1", "node-2", "node-3"})
       nodes.push_back(std::make_unique<node_process>(conninfo, schema, id));
     const bool settled = testing::wait_until(

@@ -10,8 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -150,18 +150,5 @@ class node_process {
   std::atomic<bool> gone_{false};
   child_process process_;
 };
-
-/// Node processes do not report LeakSanitizer's false positives of CAF 0.17's network layer:
-/// it sometimes keeps, at exit, a cycle of its broker's objects for a peer connection, which
-/// LeakSanitizer reports as an indirect leak (22 objects, 5 KB, every allocation made inside
-/// libcaf_core or libcaf_io) and which would abort a node's clean exit (docs/TESTING.md). The
-/// test process itself keeps leak detection.
-inline void without_leak_detection_in_nodes() {
-  if (const char* asan = std::getenv("ASAN_OPTIONS"); asan != nullptr) {
-    const std::string options{asan};
-    if (options.find("detect_leaks=0") == std::string::npos)
-      setenv("ASAN_OPTIONS", (options + ":detect_leaks=0").c_str(), 1);
-  }
-}
 
 }  // namespace strata::cluster_testing

@@ -79,7 +79,6 @@ struct cluster_of {
         guard(conninfo, schema),
         read_guard(conninfo, schema + "_read"),
         project(with_projection) {
-    without_leak_detection_in_nodes();
     for (const auto& id : ids) start(id);
   }
 

@@ -92,9 +92,7 @@ struct tls_cluster {
   std::vector<std::unique_ptr<node_process>> nodes;
 
   explicit tls_cluster(std::string c)
-      : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
-    without_leak_detection_in_nodes();
-  }
+      : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {}
 
   void start(const std::string& id, std::vector<std::string> tls) {
     nodes.push_back(std::make_unique<node_process>(conninfo, schema, id, tls));
