@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -22,13 +23,23 @@
 #include <caf/openssl/all.hpp>
 
 #include "strata/actors/detail/messages.hpp"
+#include "strata/actors/detail/node_frames.hpp"
 #include "strata/actors/detail/node_link_impl.hpp"
 
 namespace strata::actors::detail {
 
-/// A request of a peer, on the wire: (node_request_atom, text) answered with text. Both are
-/// CAF built-in types, so nothing has to be registered on either node.
-using node_request_atom = caf::atom_constant<caf::atom("strata_req")>;
+/// Requests of a peer's connector to this node's endpoint, on the wire: (atom, frames), one
+/// request frame each (actors/detail/node_frames.hpp). Atom and text are CAF built-in types,
+/// so nothing has to be registered on either node.
+using node_batch_atom = caf::atom_constant<caf::atom("strata_bat")>;
+/// The endpoint's answers to them, sent back to that connector: (atom, frames), a reply or a
+/// failure frame each, with the ids of the requests.
+using node_replies_atom = caf::atom_constant<caf::atom("strata_rep")>;
+/// An actor sends itself this once it has a batch to send: every message already in its
+/// mailbox is handled before it, so what arrives together leaves together.
+using node_flush_atom = caf::atom_constant<caf::atom("strata_fl")>;
+/// A batch's requests reached the request timeout: (atom, peer, ids).
+using node_expire_atom = caf::atom_constant<caf::atom("strata_exp")>;
 /// An answer coming back from the host's handler to the endpoint actor: (atom, id, text).
 using node_answer_atom = caf::atom_constant<caf::atom("strata_ans")>;
 /// A node that connected to a peer introduces its own endpoint: (atom, endpoint, "host:port").
@@ -71,12 +82,47 @@ std::string endpoint_name(const node_address& a) {
 
 // ---- The endpoint: answers peers' requests through the host's handler.
 
+/// A batch is sent at once, without waiting for the flush, when it reaches this size.
+constexpr std::size_t batch_limit = 256 * 1024;
+
+/// Answers not sent yet to one peer's connector.
+struct reply_batch {
+  caf::actor to;
+  std::string frames;
+};
+
 struct endpoint_state {
   std::shared_ptr<node_request_handler> handler;
   caf::actor connector;  ///< This node's connector, told of peers that introduce themselves.
   std::uint64_t next_id = 0;
-  std::unordered_map<std::uint64_t, caf::response_promise> pending;
+  /// A request being answered: whose connector asked, and its id there.
+  struct asker {
+    caf::actor to;
+    std::uint64_t id;
+  };
+  std::unordered_map<std::uint64_t, asker> pending;
+  std::vector<reply_batch> out;
+  bool flush_sent = false;
 };
+
+void send_replies(caf::stateful_actor<endpoint_state>* self, reply_batch& b) {
+  if (b.frames.empty()) return;
+  self->send(b.to, node_replies_atom::value, std::move(b.frames));
+  b.frames.clear();
+}
+
+void queue_reply(caf::stateful_actor<endpoint_state>* self, const caf::actor& to, std::uint64_t id,
+                 frame_kind kind, std::string_view body) {
+  auto& out = self->state.out;
+  auto it = std::find_if(out.begin(), out.end(), [&](const reply_batch& b) { return b.to == to; });
+  if (it == out.end()) it = out.insert(out.end(), reply_batch{to, {}});
+  append_frame(it->frames, id, kind, body);
+  if (it->frames.size() >= batch_limit) return send_replies(self, *it);
+  if (!self->state.flush_sent) {
+    self->state.flush_sent = true;
+    self->send(self, node_flush_atom::value);
+  }
+}
 
 caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
                              std::shared_ptr<node_request_handler> handler, caf::actor connector) {
@@ -84,32 +130,52 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
   self->state.connector = std::move(connector);
   self->set_default_handler(caf::drop);
   return {
-      [=](node_request_atom, std::string& request) -> caf::response_promise {
-        auto rp = self->make_response_promise();
-        const auto id = ++self->state.next_id;
-        self->state.pending.emplace(id, rp);
-        // The answer comes back as a message to this actor, on whatever thread the handler
-        // answers from: a response promise is delivered only from its own actor.
-        caf::weak_actor_ptr me{self->ctrl()};
-        try {
-          (*self->state.handler)(std::move(request), [me, id](std::string reply) {
-            if (auto a = caf::actor_cast<caf::actor>(me))
-              caf::anon_send(a, node_answer_atom::value, id, std::move(reply));
-          });
-        } catch (...) {  // host code must never unwind into an actor
-          self->state.pending.erase(id);
-          rp.deliver(caf::make_error(caf::sec::runtime_error, "the node's handler threw"));
+      [=](node_batch_atom, const std::string& frames) {
+        auto asker = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!asker) return;  // only a connector sends batches, and it is their sender
+        auto requests = parse_frames(frames);
+        if (!requests) {
+          // Without their ids the requests cannot be answered one by one: a failure frame
+          // with id 0 fails every request the asker has in flight to this node.
+          std::string all;
+          append_frame(all, 0, frame_kind::failure,
+                       "could not read a batch of requests: " + requests.err().message);
+          self->send(asker, node_replies_atom::value, std::move(all));
+          return;
         }
-        return rp;
+        // The answers come back as messages to this actor, on whatever thread the handler
+        // answers from.
+        caf::weak_actor_ptr me{self->ctrl()};
+        for (const auto& r : *requests) {
+          if (r.kind != frame_kind::request) continue;
+          const auto id = ++self->state.next_id;
+          self->state.pending.emplace(id, endpoint_state::asker{asker, r.id});
+          try {
+            (*self->state.handler)(std::string{r.body}, [me, id](std::string reply) {
+              if (auto a = caf::actor_cast<caf::actor>(me))
+                caf::anon_send(a, node_answer_atom::value, id, std::move(reply));
+            });
+          } catch (...) {  // host code must never unwind into an actor
+            self->state.pending.erase(id);
+            queue_reply(self, asker, r.id, frame_kind::failure, "the node's handler threw");
+          }
+        }
       },
       [=](node_hello_atom, caf::actor& peer, std::string& name) {
         self->send(self->state.connector, node_hello_atom::value, std::move(peer), std::move(name));
       },
-      [=](node_answer_atom, std::uint64_t id, std::string& reply) {
+      [=](node_answer_atom, std::uint64_t id, const std::string& reply) {
         auto it = self->state.pending.find(id);
         if (it == self->state.pending.end()) return;
-        it->second.deliver(std::move(reply));
+        const auto asker = std::move(it->second);
         self->state.pending.erase(it);
+        queue_reply(self, asker.to, asker.id, frame_kind::reply, reply);
+      },
+      [=](node_flush_atom) {
+        self->state.flush_sent = false;
+        for (auto& b : self->state.out) send_replies(self, b);
+        // Forget the peers answered: a connector that went keeps no entry.
+        self->state.out.clear();
       },
   };
 }
@@ -122,14 +188,22 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
 // would close one connection as redundant, and over TLS that loses both. The node that
 // waits is not kept waiting long: every node pings its peers each heartbeat round, so the
 // one that connects does so within a round of seeing the other.
+//
+// Requests to a peer leave in batches, and the endpoint answers in batches: each actor
+// collects what it has to send and sends it when its flush message, sent to itself with the
+// first item, comes up. Under load many commands travel as one message each way, and pay
+// the network layer's hand-offs (actor, network thread, socket, and back) once; a lone
+// request waits only for the messages already queued before it.
 
 struct peer_entry {
   caf::actor handle;
   bool connecting = false;
   std::vector<outbound_ptr> waiting;
-  /// Sent on `handle` and not answered yet: failed at once when the connection is lost (CAF
-  /// 0.17 fails a request to a lost remote actor only at its timeout).
+  /// Sent on `handle`, or in `batch` to be sent, and not answered yet: failed at once when
+  /// the connection is lost (CAF 0.17 tells nothing of a message to a lost remote actor).
   std::unordered_map<std::uint64_t, outbound_ptr> sent;
+  std::string batch;                     ///< Request frames for the next flush.
+  std::vector<std::uint64_t> batch_ids;  ///< Their ids.
 };
 
 struct connector_state {
@@ -141,6 +215,7 @@ struct connector_state {
   caf::io::middleman_actor connect_via;
   std::map<std::string, peer_entry> peers;
   std::shared_ptr<std::atomic<std::size_t>> connected;
+  bool flush_sent = false;
 
   /// Whether this node makes the connection to the peer named `name`.
   bool connects_to(const std::string& name) const { return own_name < name; }
@@ -150,22 +225,29 @@ void fail(const outbound_ptr& o, std::string why) {
   o->done(error{errc::unavailable, std::move(why)});
 }
 
-void send_to(caf::stateful_actor<connector_state>* self, const caf::actor& peer,
+void send_batch(caf::stateful_actor<connector_state>* self, const std::string& name,
+                peer_entry& p) {
+  if (p.batch.empty()) return;
+  self->send(p.handle, node_batch_atom::value, std::move(p.batch));
+  self->delayed_send(self, self->state.options.request_timeout, node_expire_atom::value, name,
+                     std::move(p.batch_ids));
+  p.batch.clear();
+  p.batch_ids.clear();
+}
+
+/// Queues `o` for the peer connected on `p.handle`; it leaves with the next flush.
+void send_to(caf::stateful_actor<connector_state>* self, const std::string& name, peer_entry& p,
              const outbound_ptr& o) {
-  const auto name = endpoint_name(o->peer);
   const auto id = ++self->state.next_id;
-  self->state.peers[name].sent.emplace(id, o);
-  self->request(peer, self->state.options.request_timeout, node_request_atom::value,
-                std::move(o->payload))
-      .then(
-          [self, o, name, id](std::string& reply) {
-            self->state.peers[name].sent.erase(id);
-            o->done(std::move(reply));
-          },
-          [self, o, name, id](caf::error& e) {
-            self->state.peers[name].sent.erase(id);
-            fail(o, "node " + name + " did not answer: " + self->system().render(e));
-          });
+  p.sent.emplace(id, o);
+  append_frame(p.batch, id, frame_kind::request, o->payload);
+  o->payload = std::string{};  // the frame holds it now
+  p.batch_ids.push_back(id);
+  if (p.batch.size() >= batch_limit) return send_batch(self, name, p);
+  if (!self->state.flush_sent) {
+    self->state.flush_sent = true;
+    self->send(self, node_flush_atom::value);
+  }
 }
 
 caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_link_options options,
@@ -181,6 +263,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
       if (p.handle && p.handle.address() == dm.source) {
         p.handle = nullptr;
         self->state.connected->fetch_sub(1, std::memory_order_relaxed);
+        p.batch.clear();
+        p.batch_ids.clear();
         auto sent = std::move(p.sent);
         p.sent.clear();
         for (auto& [id, o] : sent)
@@ -204,6 +288,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           // The peer connected again before this node saw its old connection go: the requests
           // sent on the old one will not be answered.
           self->demonitor(p.handle);
+          p.batch.clear();
+          p.batch_ids.clear();
           auto sent = std::move(p.sent);
           p.sent.clear();
           for (auto& [id, o] : sent)
@@ -215,7 +301,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
         self->monitor(p.handle);
         auto waiting = std::move(p.waiting);
         p.waiting.clear();
-        for (auto& w : waiting) send_to(self, p.handle, w);
+        for (auto& w : waiting) send_to(self, name, p, w);
       },
       [=](node_wait_atom, const std::string& name, std::uint64_t wait_id) {
         auto& waiting = self->state.peers[name].waiting;
@@ -228,10 +314,57 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
                     std::to_string(self->state.options.connect_timeout.count()) +
                     " ms (of two nodes, the one whose endpoint sorts first connects)");
       },
+      [=](node_flush_atom) {
+        self->state.flush_sent = false;
+        for (auto& [name, p] : self->state.peers)
+          if (p.handle) send_batch(self, name, p);
+      },
+      [=](node_replies_atom, const std::string& frames) {
+        // Fails every request in flight to the peer that sent this.
+        auto fail_all = [&](const std::string& why) {
+          const auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+          for (auto& [name, p] : self->state.peers) {
+            if (!p.handle || p.handle.address() != from) continue;
+            auto sent = std::move(p.sent);
+            p.sent.clear();
+            for (auto& [id, o] : sent) fail(o, "node " + name + " " + why);
+          }
+        };
+        auto replies = parse_frames(frames);
+        if (!replies) return fail_all("sent answers that do not parse: " + replies.err().message);
+        for (const auto& r : *replies) {
+          if (r.id == 0) {  // ids start at 1: this one is about every request
+            fail_all(std::string{r.body});
+            continue;
+          }
+          for (auto& [name, p] : self->state.peers) {
+            auto it = p.sent.find(r.id);
+            if (it == p.sent.end()) continue;
+            auto o = std::move(it->second);
+            p.sent.erase(it);
+            if (r.kind == frame_kind::reply)
+              o->done(std::string{r.body});
+            else
+              fail(o, "node " + name + " could not answer: " + std::string{r.body});
+            break;
+          }
+        }
+      },
+      [=](node_expire_atom, const std::string& name, const std::vector<std::uint64_t>& ids) {
+        auto& p = self->state.peers[name];
+        for (const auto id : ids) {
+          auto it = p.sent.find(id);
+          if (it == p.sent.end()) continue;  // answered, or failed with its connection
+          auto o = std::move(it->second);
+          p.sent.erase(it);
+          fail(o, "node " + name + " did not answer within " +
+                      std::to_string(self->state.options.request_timeout.count()) + " ms");
+        }
+      },
       [=](outbound_ptr& o) {
         const auto name = endpoint_name(o->peer);
         auto& p = self->state.peers[name];
-        if (p.handle) return send_to(self, p.handle, o);
+        if (p.handle) return send_to(self, name, p, o);
         if (!self->state.connects_to(name)) {
           // The peer connects to this node: the request waits for it, at most the connect
           // timeout.
@@ -262,7 +395,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
                   self->send(q.handle, node_hello_atom::value, self->state.own_endpoint,
                              self->state.own_name);
                   self->state.connected->fetch_add(1, std::memory_order_relaxed);
-                  for (auto& w : waiting) send_to(self, q.handle, w);
+                  for (auto& w : waiting) send_to(self, name, q, w);
                 },
                 [=](caf::error& e) {
                   auto& q = self->state.peers[name];

@@ -2,7 +2,8 @@
 
 // The transport between the nodes of a cluster (docs/CLUSTER.md, "Forwarding"): each node
 // publishes one endpoint with CAF's network layer, and sends requests of opaque text to
-// other nodes' endpoints, getting text back. CAF stays in actors/node_link.cpp; what is
+// other nodes' endpoints, getting text back; requests that are sent together travel in one
+// message (actors/detail/node_frames.hpp). CAF stays in actors/node_link.cpp; what is
 // carried is up to the caller (actors/cluster_wire.hpp for commands).
 
 #include <chrono>
