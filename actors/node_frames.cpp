@@ -19,12 +19,13 @@ std::uint64_t get_le(std::string_view text, std::size_t at, int bytes) {
 
 }  // namespace
 
-void append_frame(std::string& out, std::uint64_t id, frame_kind kind, std::string_view body) {
-  out.reserve(out.size() + header_size + body.size());
+bool append_frame(std::string& out, std::uint64_t id, frame_kind kind, std::string_view body) {
+  if (body.size() > max_frame_body) return false;
   put_le(out, id, 8);
   out.push_back(static_cast<char>(kind));
   put_le(out, body.size(), 4);
   out.append(body);
+  return true;
 }
 
 result<std::vector<frame>> parse_frames(std::string_view text) {

@@ -35,8 +35,8 @@ using node_batch_atom = caf::atom_constant<caf::atom("strata_bat")>;
 /// The endpoint's answers to them, sent back to that connector: (atom, frames), a reply or a
 /// failure frame each, with the ids of the requests.
 using node_replies_atom = caf::atom_constant<caf::atom("strata_rep")>;
-/// An actor sends itself this once it has a batch to send: every message already in its
-/// mailbox is handled before it, so what arrives together leaves together.
+/// An actor sends itself this once it has a batch to send: the ordinary messages already in
+/// its mailbox are handled before it, so what arrives together leaves together.
 using node_flush_atom = caf::atom_constant<caf::atom("strata_fl")>;
 /// A batch's requests reached the request timeout: (atom, peer, ids).
 using node_expire_atom = caf::atom_constant<caf::atom("strata_exp")>;
@@ -114,10 +114,19 @@ void send_replies(caf::stateful_actor<endpoint_state>* self, reply_batch& b) {
 void queue_reply(caf::stateful_actor<endpoint_state>* self, const caf::actor& to, std::uint64_t id,
                  frame_kind kind, std::string_view body) {
   auto& out = self->state.out;
-  auto it = std::find_if(out.begin(), out.end(), [&](const reply_batch& b) { return b.to == to; });
+  // The same proxy object, not an equal handle: after a peer reconnects, the old connection's
+  // proxy of its connector compares equal to the new one (same actor and node id), and a
+  // message to the old one is dropped.
+  const auto* target = caf::actor_cast<caf::abstract_actor*>(to);
+  auto it = std::find_if(out.begin(), out.end(), [&](const reply_batch& b) {
+    return caf::actor_cast<caf::abstract_actor*>(b.to) == target;
+  });
   if (it == out.end()) it = out.insert(out.end(), reply_batch{to, {}});
-  append_frame(it->frames, id, kind, body);
-  if (it->frames.size() >= batch_limit) return send_replies(self, *it);
+  if (!append_frame(it->frames, id, kind, body))
+    static_cast<void>(append_frame(it->frames, id, frame_kind::failure,
+                                   "its answer is larger than a frame can carry (4 GiB)"));
+  if (it->frames.size() >= batch_limit) send_replies(self, *it);
+  // Always a flush, even when the batch just left: it clears `out` for the next round.
   if (!self->state.flush_sent) {
     self->state.flush_sent = true;
     self->send(self, node_flush_atom::value);
@@ -138,8 +147,9 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
           // Without their ids the requests cannot be answered one by one: a failure frame
           // with id 0 fails every request the asker has in flight to this node.
           std::string all;
-          append_frame(all, 0, frame_kind::failure,
-                       "could not read a batch of requests: " + requests.err().message);
+          static_cast<void>(
+              append_frame(all, 0, frame_kind::failure,
+                           "could not read a batch of requests: " + requests.err().message));
           self->send(asker, node_replies_atom::value, std::move(all));
           return;
         }
@@ -147,7 +157,12 @@ caf::behavior endpoint_actor(caf::stateful_actor<endpoint_state>* self,
         // answers from.
         caf::weak_actor_ptr me{self->ctrl()};
         for (const auto& r : *requests) {
-          if (r.kind != frame_kind::request) continue;
+          if (r.id == 0) continue;  // a connector numbers its requests from 1
+          if (r.kind != frame_kind::request) {
+            queue_reply(self, asker, r.id, frame_kind::failure,
+                        "it received a frame that is not a request");
+            continue;
+          }
           const auto id = ++self->state.next_id;
           self->state.pending.emplace(id, endpoint_state::asker{asker, r.id});
           try {
@@ -238,9 +253,12 @@ void send_batch(caf::stateful_actor<connector_state>* self, const std::string& n
 /// Queues `o` for the peer connected on `p.handle`; it leaves with the next flush.
 void send_to(caf::stateful_actor<connector_state>* self, const std::string& name, peer_entry& p,
              const outbound_ptr& o) {
+  if (o->payload.size() > max_frame_body)
+    return fail(o, "a request of " + std::to_string(o->payload.size()) +
+                       " bytes is larger than a frame can carry (4 GiB)");
   const auto id = ++self->state.next_id;
   p.sent.emplace(id, o);
-  append_frame(p.batch, id, frame_kind::request, o->payload);
+  static_cast<void>(append_frame(p.batch, id, frame_kind::request, o->payload));
   o->payload = std::string{};  // the frame holds it now
   p.batch_ids.push_back(id);
   if (p.batch.size() >= batch_limit) return send_batch(self, name, p);
@@ -325,6 +343,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           const auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
           for (auto& [name, p] : self->state.peers) {
             if (!p.handle || p.handle.address() != from) continue;
+            p.batch.clear();  // failed here: not sent any more
+            p.batch_ids.clear();
             auto sent = std::move(p.sent);
             p.sent.clear();
             for (auto& [id, o] : sent) fail(o, "node " + name + " " + why);

@@ -5,6 +5,7 @@
 // A frame is its id (8 bytes), its kind (1 byte) and its body's length (4 bytes), both
 // numbers little-endian, then the body. Pure functions, no CAF.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,8 +24,13 @@ struct frame {
   std::string_view body;  ///< Points into the parsed text.
 };
 
-/// Appends one frame to `out`. The body must be shorter than 4 GiB.
-void append_frame(std::string& out, std::uint64_t id, frame_kind kind, std::string_view body);
+/// The longest body a frame can carry (its length is 4 bytes).
+constexpr std::size_t max_frame_body = 0xffffffffu;
+
+/// Appends one frame to `out`; false, and `out` unchanged, when the body is longer than
+/// `max_frame_body`.
+[[nodiscard]] bool append_frame(std::string& out, std::uint64_t id, frame_kind kind,
+                                std::string_view body);
 
 /// Every frame of `text`, in order, each body a view into `text`. Errors: `invalid_argument`
 /// naming the byte offset, for a text that ends inside a frame or a kind out of range; no frame

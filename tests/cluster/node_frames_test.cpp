@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -32,7 +33,7 @@ TEST_CASE("frames appended to a batch parse back in order with their ids, kinds 
       {7, frame_kind::request, zeros + "\xff\x80" + std::string(70000, 'x')},
   };
   std::string batch;
-  for (const auto& f : frames) append_frame(batch, f.id, f.kind, f.body);
+  for (const auto& f : frames) REQUIRE(append_frame(batch, f.id, f.kind, f.body));
   const auto parsed = parse_frames(batch);
   REQUIRE_MESSAGE(parsed, to_string(parsed.err()));
   REQUIRE(parsed->size() == frames.size());
@@ -49,8 +50,8 @@ TEST_CASE("frames appended to a batch parse back in order with their ids, kinds 
 
 TEST_CASE("a batch cut short, or with a kind out of range, is refused whole naming the byte") {
   std::string batch;
-  append_frame(batch, 1, frame_kind::request, "first");
-  append_frame(batch, 2, frame_kind::request, "second");
+  REQUIRE(append_frame(batch, 1, frame_kind::request, "first"));
+  REQUIRE(append_frame(batch, 2, frame_kind::request, "second"));
   const auto whole = batch.size();
   // Cut inside the second frame's header, then inside its body.
   for (const auto cut : {whole - 10, whole - 3}) {
@@ -66,6 +67,21 @@ TEST_CASE("a batch cut short, or with a kind out of range, is refused whole nami
   REQUIRE_FALSE(parsed);
   CHECK(parsed.err().message.find("unknown kind 9") != std::string::npos);
   CHECK(parsed.err().message.find("byte 0") != std::string::npos);
+}
+
+TEST_CASE("a body longer than a frame's 4-byte length can carry is refused, the batch unchanged") {
+  std::string batch;
+  REQUIRE(append_frame(batch, 1, frame_kind::request, "kept"));
+  const auto before = batch;
+  // Only the view's length is looked at: nothing past the first bytes is read.
+  const std::string small = "x";
+  const std::string_view too_long{small.data(), actors::detail::max_frame_body + 1};
+  CHECK_FALSE(append_frame(batch, 2, frame_kind::request, too_long));
+  CHECK(batch == before);
+  const auto parsed = parse_frames(batch);
+  REQUIRE(parsed);
+  REQUIRE(parsed->size() == 1);
+  CHECK((*parsed)[0].body == "kept");
 }
 
 }  // namespace
