@@ -68,6 +68,17 @@
 //   SELECT base FROM counter;
 //   COMMIT;
 // (the write statement once per group of whole streams of at most insert_chunk_rows events).
+// When the instance knows every stream's head and hash from its own last append or lock of it
+// (options.known_heads) and the batch is one group, the whole append is one statement outside
+// a transaction block, which commits on its own (write_known):
+//   WITH locked AS (SELECT ... streams WHERE head and last_hash are the known ones
+//                   ORDER BY name COLLATE "C" FOR UPDATE),
+//        counter AS (UPDATE journal_position ... WHERE (SELECT count(*) FROM locked) = n ...),
+//        moved, recorded, written AS (... FROM counter, unnest(...))
+//   SELECT base FROM counter;
+// Same locks in the same order; no row back when a stream moved meanwhile: nothing written,
+// and the usual transaction runs. A duplicate command id fails it with a unique violation,
+// which the usual transaction then decides.
 // Every writer takes its locks in one order: the rows of its new streams, inserted in the byte
 // order of their names; its stream rows, locked in that order; the counter row, last. Writers of
 // disjoint streams therefore run side by side up to the write, and the counter row is held only
@@ -215,11 +226,15 @@ struct write_set {
   array_literal key, ordinal, stream_version, event_id, event_type, schema_version, aggregate_type,
       aggregate_id, micros, user_id, command_id, correlation_id, causation_id, data, hash;
   array_literal command_key, command, command_first;
-  std::vector<std::size_t> streams;  // the batch indices of the group's streams, in order
+  array_literal known_head, known_hash;  // the heads the group was built on (write_known)
+  std::vector<std::size_t> streams;      // the batch indices of the group's streams, in order
   std::size_t events = 0;
 
-  void add(std::size_t index, std::int64_t stream_key, const std::vector<event_record>& records) {
+  void add(std::size_t index, std::int64_t stream_key, version head, std::string_view head_hash,
+           const std::vector<event_record>& records) {
     const event_record& last = records.back();
+    known_head.add(clamp_i64(head.value));
+    known_hash.add(head_hash);
     moved_key.add(stream_key);
     moved_head.add(clamp_i64(last.stream_version.value));
     moved_hash.add(last.hash);
@@ -291,11 +306,54 @@ struct postgres_journal::impl {
   std::string s;   // "<schema>." prefix for table names
   std::string id;  // journal::id, read at open
   detail::pg_session session;
+  // Stream heads as this instance last locked or wrote them, by name (append_known).
+  std::unordered_map<std::string, locked_head> remembered;
+  std::uint64_t one_statement = 0;  // appends append_known wrote
 
   explicit impl(postgres_journal_options o)
       : options(std::move(o)),
         s(options.schema + "."),
         session(options.conninfo, [this](pqxx::connection& c) { prepare(c); }) {}
+
+  // The text of the write statement (see prepare), and with `known` of write_known.
+  std::string write_sql(bool known) const {
+    const std::string gate = known ? "counter, " : "";
+    std::string sql = "WITH ";
+    if (known)
+      sql += "locked AS (SELECT t.stream_key FROM " + s +
+             "streams t JOIN unnest($2::bigint[], $23::bigint[], $24::text[]) AS "
+             "k(stream_key, head, last_hash) ON t.stream_key = k.stream_key AND t.head = k.head "
+             "AND t.last_hash = k.last_hash ORDER BY t.name COLLATE \"C\" FOR UPDATE OF t), ";
+    sql += "counter AS (UPDATE " + s +
+           "journal_position SET last_position = last_position + $1::bigint WHERE singleton ";
+    if (known) sql += "AND (SELECT count(*) FROM locked) = cardinality($2::bigint[]) ";
+    sql +=
+        "RETURNING last_position - $1::bigint AS base), "
+        "moved AS (UPDATE " +
+        s + "streams AS t SET head = u.head, last_hash = u.last_hash FROM " + gate +
+        "unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(stream_key, head, last_hash) "
+        "WHERE t.stream_key = u.stream_key), "
+        "recorded AS (INSERT INTO " +
+        s + "commands (stream_key, command_id, first_version) SELECT r.* FROM " + gate +
+        "unnest($5::bigint[], $6::text[], $7::bigint[]) AS r), "
+        "written AS (INSERT INTO " +
+        s +
+        "events (stream_key, global_position, version, event_id, event_type, "
+        "schema_version, aggregate_type, aggregate_id, occurred_at, user_id, "
+        "command_id, correlation_id, causation_id, data_text, hash) "
+        "SELECT e.stream_key, c.base + e.ordinal, e.version, "
+        "e.event_id, e.event_type, e.schema_version, e.aggregate_type, "
+        "e.aggregate_id, timestamptz 'epoch' + e.micros * interval '1 microsecond', "
+        "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, "
+        "e.hash FROM counter c, unnest($8::bigint[], $9::bigint[], $10::bigint[], "
+        "$11::text[], $12::text[], $13::integer[], $14::text[], $15::text[], "
+        "$16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], "
+        "$21::text[], $22::text[]) AS e(stream_key, ordinal, version, event_id, "
+        "event_type, schema_version, aggregate_type, aggregate_id, micros, user_id, "
+        "command_id, correlation_id, causation_id, data_text, hash)) "
+        "SELECT base FROM counter";
+    return sql;
+  }
 
   void prepare(pqxx::connection& c) {
     if (options.idle_in_transaction_timeout_ms > 0)
@@ -330,35 +388,13 @@ struct postgres_journal::impl {
     // it can wait for (the stream rows are locked already), and it holds it until commit: the
     // main query reads `counter`, so its update runs first, and the events land at the base it
     // answers plus their ordinals.
-    c.prepare("write",
-              "WITH counter AS (UPDATE " + s +
-                  "journal_position SET last_position = last_position + $1::bigint "
-                  "WHERE singleton RETURNING last_position - $1::bigint AS base), "
-                  "moved AS (UPDATE " +
-                  s +
-                  "streams AS t SET head = u.head, last_hash = u.last_hash "
-                  "FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(stream_key, head, "
-                  "last_hash) WHERE t.stream_key = u.stream_key), "
-                  "recorded AS (INSERT INTO " +
-                  s +
-                  "commands (stream_key, command_id, first_version) "
-                  "SELECT * FROM unnest($5::bigint[], $6::text[], $7::bigint[])), "
-                  "written AS (INSERT INTO " +
-                  s +
-                  "events (stream_key, global_position, version, event_id, event_type, "
-                  "schema_version, aggregate_type, aggregate_id, occurred_at, user_id, "
-                  "command_id, correlation_id, causation_id, data_text, hash) "
-                  "SELECT e.stream_key, c.base + e.ordinal, e.version, "
-                  "e.event_id, e.event_type, e.schema_version, e.aggregate_type, "
-                  "e.aggregate_id, timestamptz 'epoch' + e.micros * interval '1 microsecond', "
-                  "e.user_id, e.command_id, e.correlation_id, e.causation_id, e.data_text, "
-                  "e.hash FROM counter c, unnest($8::bigint[], $9::bigint[], $10::bigint[], "
-                  "$11::text[], $12::text[], $13::integer[], $14::text[], $15::text[], "
-                  "$16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], "
-                  "$21::text[], $22::text[]) AS e(stream_key, ordinal, version, event_id, "
-                  "event_type, schema_version, aggregate_type, aggregate_id, micros, user_id, "
-                  "command_id, correlation_id, causation_id, data_text, hash)) "
-                  "SELECT base FROM counter");
+    c.prepare("write", write_sql(false));
+    // The whole append in one statement, run outside a transaction block so that it commits
+    // on its own: the batch's stream rows are locked (in name order, as lock_heads does) only
+    // where they still have the head and hash the writer knows ($23, $24); the counter row is
+    // taken only when all of them do, and the rest of the statement writes only when it was.
+    // No row back means some stream moved since: nothing was written.
+    c.prepare("write_known", write_sql(true));
     c.prepare("head", "SELECT head FROM " + s + "streams WHERE name = $1");
     c.prepare("command_first", "SELECT c.first_version FROM " + s + "commands c JOIN " + s +
                                    "streams t ON t.stream_key = c.stream_key "
@@ -553,25 +589,37 @@ struct postgres_journal::impl {
   // Writes the streams `writing` (locked, in batch order) with one `write` per group of at most
   // insert_chunk_rows events (a stream is never split) and sets their outcomes. The first
   // statement takes the counter row. Throws driver exceptions, including a stream error.
-  void write_streams(pqxx::work& tx, const std::vector<stream_append>& batch,
+  // With `known` (append_known: one group, `heads` from the writer's memory, `tx` outside a
+  // transaction block) the statement is write_known; false when it wrote nothing.
+  bool write_streams(pqxx::transaction_base& tx, const std::vector<stream_append>& batch,
                      const std::vector<std::size_t>& writing, const locked_heads& heads,
-                     std::vector<stream_outcome>& outcomes) const {
+                     std::vector<stream_outcome>& outcomes, bool known = false) const {
     write_set group;
-    auto flush = [&] {
-      if (group.events == 0) return;
-      auto row = tx.exec_prepared1(
-          "write", clamp_i64(group.events), group.moved_key.finish(), group.moved_head.finish(),
-          group.moved_hash.finish(), group.command_key.finish(), group.command.finish(),
-          group.command_first.finish(), group.key.finish(), group.ordinal.finish(),
-          group.stream_version.finish(), group.event_id.finish(), group.event_type.finish(),
-          group.schema_version.finish(), group.aggregate_type.finish(), group.aggregate_id.finish(),
-          group.micros.finish(), group.user_id.finish(), group.command_id.finish(),
-          group.correlation_id.finish(), group.causation_id.finish(), group.data.finish(),
-          group.hash.finish());
-      std::uint64_t next = row[0].as<std::uint64_t>();
+    auto flush = [&]() -> bool {
+      if (group.events == 0) return true;
+      auto exec = [&](const char* statement, auto&&... known_heads) {
+        return tx.exec_prepared(
+            statement, clamp_i64(group.events), group.moved_key.finish(), group.moved_head.finish(),
+            group.moved_hash.finish(), group.command_key.finish(), group.command.finish(),
+            group.command_first.finish(), group.key.finish(), group.ordinal.finish(),
+            group.stream_version.finish(), group.event_id.finish(), group.event_type.finish(),
+            group.schema_version.finish(), group.aggregate_type.finish(),
+            group.aggregate_id.finish(), group.micros.finish(), group.user_id.finish(),
+            group.command_id.finish(), group.correlation_id.finish(), group.causation_id.finish(),
+            group.data.finish(), group.hash.finish(), known_heads...);
+      };
+      const pqxx::result rows =
+          known ? exec("write_known", group.known_head.finish(), group.known_hash.finish())
+                : exec("write");
+      if (rows.size() != 1) {
+        if (known) return false;
+        throw pqxx::unexpected_rows{"write answered " + std::to_string(rows.size()) + " rows"};
+      }
+      std::uint64_t next = rows[0][0].as<std::uint64_t>();
       for (std::size_t i : group.streams)
         for (event_record& r : *outcomes[i]) r.position = global_position{++next};
       group = write_set{};
+      return true;
     };
     for (std::size_t i : writing) {
       const stream_append& part = batch[i];
@@ -587,17 +635,75 @@ struct postgres_journal::impl {
         records.push_back(std::move(r));
       }
       if (group.events != 0 && group.events + records.size() > options.insert_chunk_rows) flush();
-      group.add(i, head.key, records);
+      group.add(i, head.key, head.head, head.last_hash, records);
       outcomes[i] = std::move(records);
     }
-    flush();
+    return flush();
+  }
+
+  // Remembers the heads of the streams `locked` found, then those `outcomes` wrote (after
+  // their commit): what append_known checks a batch against. The memory is bounded by
+  // emptying it when it is full.
+  void remember(const std::vector<stream_append>& batch, const locked_heads& locked,
+                const std::vector<stream_outcome>& outcomes) {
+    if (options.known_heads == 0) return;
+    if (remembered.size() + batch.size() > options.known_heads) remembered.clear();
+    for (const auto& [name, h] : locked) remembered.insert_or_assign(name, h);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!outcomes[i] || outcomes[i]->empty()) continue;
+      auto found = locked.find(batch[i].stream.str());
+      if (found == locked.end()) continue;
+      const event_record& last = outcomes[i]->back();
+      remembered.insert_or_assign(
+          batch[i].stream.str(),
+          locked_head{found->second.key, last.stream_version, last.hash, false});
+    }
+  }
+
+  // The usual path when the writer already knows every stream's head (the previous append of
+  // each went through this instance, and each expects that head): the whole batch in one
+  // statement that commits on its own, one round trip. Empty when it does not apply or when a
+  // stream has moved since (nothing written); the caller then takes append_whole. Throws
+  // driver exceptions (a duplicate command id is a unique violation: a stream error).
+  std::optional<std::vector<stream_outcome>> append_known(pqxx::connection& c,
+                                                          const std::vector<stream_append>& batch) {
+    if (options.known_heads == 0) return std::nullopt;
+    locked_heads heads;
+    heads.reserve(batch.size());
+    std::size_t events = 0;
+    std::vector<std::size_t> writing;
+    writing.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto found = remembered.find(batch[i].stream.str());
+      if (found == remembered.end() || found->second.head != batch[i].expected) return std::nullopt;
+      events += batch[i].events.size();
+      heads.emplace(found->first, found->second);
+      writing.push_back(i);
+    }
+    if (events > options.insert_chunk_rows) return std::nullopt;
+    std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
+    bool written = false;
+    try {
+      pqxx::nontransaction tx{c};
+      written = write_streams(tx, batch, writing, heads, outcomes, true);
+    } catch (const pqxx::broken_connection& e) {
+      // The statement commits on its own: lost with it, its outcome is not known.
+      throw pqxx::in_doubt_error{e.what()};
+    }
+    if (!written) {
+      for (const stream_append& part : batch) remembered.erase(part.stream.str());
+      return std::nullopt;
+    }
+    remember(batch, heads, outcomes);
+    ++one_statement;
+    return outcomes;
   }
 
   // The usual path: the whole batch in a constant number of statements (create the new
   // streams' rows when there are any, lock the heads, write). Throws driver exceptions; a
   // stream error aborts the transaction and is left to `append_per_stream`.
   std::vector<stream_outcome> append_whole(pqxx::connection& c,
-                                           const std::vector<stream_append>& batch) const {
+                                           const std::vector<stream_append>& batch) {
     pqxx::work tx{c};
     const std::vector<std::size_t> order = in_name_order(batch);
     std::unordered_set<std::string> created;
@@ -609,6 +715,7 @@ struct postgres_journal::impl {
     const std::vector<bool> settled(batch.size(), false);
     write_streams(tx, batch, decide(batch, heads, outcomes, settled), heads, outcomes);
     tx.commit();
+    remember(batch, heads, outcomes);
     return outcomes;
   }
 
@@ -617,7 +724,7 @@ struct postgres_journal::impl {
   // The steps keep the usual order (create, then lock, in name order; then write), and a stream
   // row this append created but could not write is removed again.
   std::vector<stream_outcome> append_per_stream(pqxx::connection& c,
-                                                const std::vector<stream_append>& batch) const {
+                                                const std::vector<stream_append>& batch) {
     pqxx::work tx{c};
     std::vector<stream_outcome> outcomes(batch.size(), error{errc::internal, "unset"});
     std::vector<bool> failed(batch.size(), false);
@@ -654,11 +761,19 @@ struct postgres_journal::impl {
         tx.exec_prepared0("drop_stream", batch[i].stream.str());
     }
     tx.commit();
+    remember(batch, heads, outcomes);
     return outcomes;
   }
 
   result<std::vector<stream_outcome>> append(pqxx::connection& c,
-                                             const std::vector<stream_append>& batch) const {
+                                             const std::vector<stream_append>& batch) {
+    try {
+      if (auto done = append_known(c, batch)) return std::move(*done);
+    } catch (const pqxx::sql_error& e) {
+      // A stream error here (a duplicate command id, data that is not JSON) wrote nothing;
+      // append_whole decides duplicates before it writes, and isolates the rest.
+      if (!is_stream_error(e)) throw;
+    }
     try {
       return append_whole(c, batch);
     } catch (const pqxx::sql_error& e) {
@@ -918,6 +1033,10 @@ result<std::uint64_t> postgres_journal::cut(const std::vector<stream_cut>& cuts,
     tx.commit();
     return removed;
   });
+}
+
+std::uint64_t postgres_journal::one_statement_appends() const noexcept {
+  return impl_->one_statement;
 }
 
 const std::string& postgres_journal::id() const noexcept {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ struct postgres_journal_options {
   /// it held, which every other writer of the journal would otherwise wait for. The runtime
   /// of a cluster node sets it to `cluster.lease_duration_ms`. 0: the server's setting.
   std::uint32_t idle_in_transaction_timeout_ms = 0;
+  /// Streams whose head (version, chain hash) an instance remembers from its own appends, at
+  /// most; emptied when full. An append whose streams are all remembered at the version it
+  /// expects, with at most insert_chunk_rows events, is one statement that commits on its own
+  /// (one round trip instead of four); any other append, or one whose stream moved since (a
+  /// write by another instance), takes the usual transaction. 0: always the usual transaction.
+  std::size_t known_heads = 16384;
 };
 
 /// The journal on PostgreSQL: events in a table with a JSONB `data` column, a hash chain per
@@ -39,8 +46,9 @@ struct postgres_journal_options {
 /// therefore serialised from the moment they take positions until their commit, so positions
 /// become visible exactly in position order, and a stream whose append conflicts hands its
 /// positions back (gap-free). Everything before the write (the head locks, the conflict checks,
-/// the hash chain) runs outside that section, side by side with other writers. A sequence would
-/// not do: its values are taken before commit, and a transaction holding a smaller value can
+/// the hash chain) runs outside that section, side by side with other writers. An append to
+/// streams this instance wrote last is all of that in one statement (`known_heads`). A sequence
+/// would not do: its values are taken before commit, and a transaction holding a smaller value can
 /// commit after one holding a larger value, so a reader polling `read_all` would skip the
 /// smaller one.
 ///
@@ -90,6 +98,9 @@ class postgres_journal final : public journal {
                             const std::string& archive) override;
   /// Read at open from table `journal_meta` of the schema (created with an id when missing).
   const std::string& id() const noexcept override;
+  /// Appends of this instance that took the one-statement path (`known_heads`), for tests
+  /// and tuning.
+  std::uint64_t one_statement_appends() const noexcept;
 
   struct impl;
 

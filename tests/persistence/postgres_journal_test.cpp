@@ -210,6 +210,112 @@ TEST_CASE("two instances racing on one stream: the second append on a stale head
   CHECK(render(read_all_of(*a)) == "placed@1 confirmed@2");
 }
 
+// The one-statement path (postgres_journal_options::known_heads): an instance that wrote a
+// stream's head itself appends to it in one statement, checked against the stored head.
+
+TEST_CASE(
+    "an append on heads the instance wrote itself is one statement, positioned and chained "
+    "as by the usual transaction") {
+  STRATA_PG_CONNINFO(conninfo);
+  for (const std::size_t known_heads : {std::size_t{16384}, std::size_t{0}}) {
+    CAPTURE(known_heads);
+    pg_test_schema db{conninfo, "known"};
+    auto options = db.options();
+    options.known_heads = known_heads;
+    auto j = db.open(options);
+    REQUIRE(
+        append_one(*j, order_1, 0, {make_event("placed"), make_event("confirmed")}).has_value());
+    REQUIRE(append_one(*j, order_2, 0, {make_event("placed")}).has_value());
+    CHECK(j->one_statement_appends() == 0);  // new streams take the usual transaction
+
+    auto out = j->append({part(order_2, 1, {make_event("paid"), make_event("shipped")}),
+                          part(order_1, 2, {make_event("paid")})});
+    REQUIRE(out.has_value());
+    REQUIRE((*out)[0].has_value());
+    REQUIRE((*out)[1].has_value());
+    CHECK(j->one_statement_appends() == (known_heads == 0 ? 0 : 1));
+    CHECK(render(*(*out)[0]) == "paid@2 shipped@3");
+    CHECK(positions_of(*(*out)[0]) == "4 5");
+    CHECK(positions_of(*(*out)[1]) == "6");
+    CHECK(positions_of(read_all_of(*j)) == "1 2 3 4 5 6");
+    auto head = j->head(order_2);
+    REQUIRE(head.has_value());
+    CHECK(*head == version{3});
+    auto stored = j->read_stream(order_1, {});
+    REQUIRE(stored.has_value());
+    REQUIRE(stored->size() == 3);
+    CHECK((*stored)[2].hash == (*(*out)[1])[0].hash);
+    CHECK((*stored)[2].hash == chain_hash((*stored)[1].hash, (*stored)[2]));
+    auto intact = verify_journal(*j);
+    REQUIRE(intact.has_value());
+    CHECK_FALSE(intact->has_value());
+  }
+}
+
+TEST_CASE(
+    "a head another instance moved is not trusted: a stale append conflicts, a current one "
+    "chains from the other instance's event") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "moved"};
+  auto a = db.open();
+  auto b = db.open();
+  REQUIRE(append_one(*a, order_1, 0, {make_event("placed")}).has_value());
+  REQUIRE(append_one(*b, order_1, 1, {make_event("confirmed")}).has_value());
+
+  // a remembers head 1; the stored head is 2.
+  auto stale = append_one(*a, order_1, 1, {make_event("paid")});
+  REQUIRE_FALSE(stale.has_value());
+  CHECK(stale.err().code == errc::conflict);
+  CHECK(stale.err().message == "Order-1 expected version 1, head is 2");
+  CHECK(a->one_statement_appends() == 0);
+
+  // The conflict taught a the stored head: the next append is one statement again.
+  auto next = append_one(*a, order_1, 2, {make_event("paid")});
+  REQUIRE(next.has_value());
+  CHECK(a->one_statement_appends() == 1);
+  CHECK(render(read_all_of(*a)) == "placed@1 confirmed@2 paid@3");
+  CHECK_FALSE(verify(*a, order_1).has_value());
+}
+
+TEST_CASE("a remembered head at the stored version but with another hash is not trusted") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "rehash"};
+  auto a = db.open();
+  REQUIRE(append_one(*a, order_1, 0, {make_event("placed", R"({"n":1})")}).has_value());
+  // The schema dropped and made again: Order-1 at version 1 once more, with another event (and
+  // so another hash) and the same stream key.
+  db.sql("DROP SCHEMA " + db.schema + " CASCADE");
+  auto b = db.open();
+  REQUIRE(append_one(*b, order_1, 0, {make_event("placed", R"({"n":2})")}).has_value());
+
+  auto next = append_one(*a, order_1, 1, {make_event("confirmed")});
+  REQUIRE(next.has_value());
+  CHECK(a->one_statement_appends() == 0);
+  CHECK(render(read_all_of(*b)) == "placed@1 confirmed@2");
+  CHECK_FALSE(verify(*b, order_1).has_value());
+}
+
+TEST_CASE("a command id appended again on a remembered head is a duplicate and writes nothing") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "knowndup"};
+  auto j = db.open();
+  new_event placed = make_event("placed");
+  REQUIRE(append_one(*j, order_1, 0, {placed}).has_value());
+  new_event confirmed = make_event("confirmed");
+  REQUIRE(append_one(*j, order_1, 1, {confirmed}).has_value());
+  CHECK(j->one_statement_appends() == 1);
+
+  auto again = append_one(*j, order_1, 2, {confirmed});
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.err().code == errc::duplicate);
+  CHECK(j->one_statement_appends() == 1);
+  auto after = append_one(*j, order_1, 2, {make_event("paid")});
+  REQUIRE(after.has_value());
+  CHECK(j->one_statement_appends() == 2);
+  CHECK(render(read_all_of(*j)) == "placed@1 confirmed@2 paid@3");
+  CHECK(positions_of(read_all_of(*j)) == "1 2 3");
+}
+
 TEST_CASE(
     "read_stream honours from and to and until and limit and read_all pages in global order") {
   STRATA_PG_CONNINFO(conninfo);

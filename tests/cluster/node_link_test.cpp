@@ -1,0 +1,275 @@
+// The node link's answers to a peer that breaks the protocol (actors/node_link.cpp), over a
+// real connection between two processes: a batch the endpoint cannot read, a frame that is not
+// a request, and an answer that fails every request in flight. Only a broken or hostile peer
+// sends these, so the other cluster cases, whose peers are strata nodes, never do. The peer
+// here is a bare CAF actor system in a child process (forked before the parent starts one: two
+// systems in one process would share a node id).
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "strata/actors/detail/node_frames.hpp"
+#include "strata/actors/detail/node_link_impl.hpp"
+
+namespace strata::cluster_testing {
+namespace {
+
+using actors::detail::append_frame;
+using actors::detail::frame_kind;
+using actors::detail::parse_frames;
+
+// The link's messages by their names on the wire (actors/node_link.cpp).
+using batch_atom = caf::atom_constant<caf::atom("strata_bat")>;
+using replies_atom = caf::atom_constant<caf::atom("strata_rep")>;
+using hello_atom = caf::atom_constant<caf::atom("strata_hi")>;
+
+constexpr auto bounded = std::chrono::seconds{30};
+
+void configure(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.max-threads", 2);
+  cfg.load<caf::io::middleman>();
+}
+
+// A pipe carrying one number each way between the test and its child.
+struct channel {
+  int fd[2] = {-1, -1};
+  channel() { REQUIRE(::pipe(fd) == 0); }
+  ~channel() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+  void close_end(int i) {
+    ::close(fd[i]);
+    fd[i] = -1;
+  }
+  void put(std::uint32_t v) const { static_cast<void>(::write(fd[1], &v, sizeof v)); }
+  // The number, or 0 when the other end closed first.
+  std::uint32_t take() const {
+    std::uint32_t v = 0;
+    return ::read(fd[0], &v, sizeof v) == static_cast<ssize_t>(sizeof v) ? v : 0;
+  }
+};
+
+// A child process running `child(up, down)`, which never returns: `up` carries numbers to the
+// test, `down` to the child. Each side closes the ends it does not use.
+template <class Child>
+pid_t fork_child(channel& up, channel& down, Child child) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    up.close_end(0);
+    down.close_end(1);
+    child(up, down);
+  }
+  up.close_end(1);
+  down.close_end(0);
+  return pid;
+}
+
+// Waits for the child and returns its exit status (-1 when it did not exit normally).
+int reap(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// ---- The child of the first case: a node's link, answering every request with "echo:" and it.
+
+[[noreturn]] void serve_a_link(channel& port_out, channel& done_in) {
+  int code = 1;
+  {
+    caf::actor_system_config cfg;
+    configure(cfg);
+    caf::actor_system sys{cfg};
+    actors::node_link_options o;
+    auto link = actors::detail::start_node_link(
+        sys, o, [](std::string request, std::function<void(std::string)> reply) {
+          reply("echo:" + request);
+        });
+    if (link) {
+      port_out.put((*link)->port());
+      static_cast<void>(done_in.take());  // until the test closes its end
+      (*link)->stop();
+      code = 0;
+    }
+  }
+  ::_exit(code);
+}
+
+// Every frame of the answers `self` receives until `ids` are all answered (or the bound).
+std::vector<std::pair<std::uint64_t, std::pair<frame_kind, std::string>>> answers_for(
+    caf::scoped_actor& self, std::vector<std::uint64_t> ids) {
+  std::vector<std::pair<std::uint64_t, std::pair<frame_kind, std::string>>> got;
+  bool timed_out = false;
+  while (!ids.empty() && !timed_out) {
+    self->receive(
+        [&](replies_atom, const std::string& text) {
+          auto frames = parse_frames(text);
+          REQUIRE_MESSAGE(frames, to_string(frames.err()));
+          for (const auto& f : *frames) {
+            got.push_back({f.id, {f.kind, std::string{f.body}}});
+            ids.erase(std::remove(ids.begin(), ids.end(), f.id), ids.end());
+          }
+        },
+        caf::after(bounded) >> [&] { timed_out = true; });
+  }
+  CHECK_MESSAGE(ids.empty(), "no answer within 30 s for " << ids.size() << " request(s)");
+  return got;
+}
+
+TEST_CASE(
+    "a node answers a batch it cannot read with one failure for all of it, and a frame "
+    "that is not a request with a failure of its own") {
+  channel port, done;
+  const pid_t pid = fork_child(port, done, serve_a_link);
+  const std::uint32_t node_port = port.take();
+  REQUIRE(node_port != 0);
+  {
+    caf::actor_system_config cfg;
+    configure(cfg);
+    caf::actor_system sys{cfg};
+    auto endpoint = caf::io::remote_actor(sys, "127.0.0.1", static_cast<std::uint16_t>(node_port));
+    REQUIRE_MESSAGE(endpoint, sys.render(endpoint.error()));
+    caf::scoped_actor self{sys};
+
+    // Four bytes of a frame header: the batch ends inside its first frame.
+    self->send(*endpoint, batch_atom::value, std::string{"\x01\x00\x00\x00", 4});
+    auto unread = answers_for(self, {0});
+    REQUIRE(unread.size() == 1);
+    CHECK(unread[0].first == 0);
+    CHECK(unread[0].second.first == frame_kind::failure);
+    CHECK(unread[0].second.second.rfind("could not read a batch of requests: ", 0) == 0);
+
+    // A reply where a request belongs, beside a request: each gets its own answer.
+    std::string mixed;
+    REQUIRE(append_frame(mixed, 5, frame_kind::reply, "not a question"));
+    REQUIRE(append_frame(mixed, 6, frame_kind::request, "hello"));
+    self->send(*endpoint, batch_atom::value, mixed);
+    auto answered = answers_for(self, {5, 6});
+    REQUIRE(answered.size() == 2);
+    for (const auto& [id, a] : answered) {
+      INFO("frame " << id);
+      if (id == 5) {
+        CHECK(a.first == frame_kind::failure);
+        CHECK(a.second == "it received a frame that is not a request");
+      } else {
+        CHECK(id == 6);
+        CHECK(a.first == frame_kind::reply);
+        CHECK(a.second == "echo:hello");
+      }
+    }
+  }
+  done.close_end(1);
+  CHECK(reap(pid) == 0);
+}
+
+// ---- The child of the second case: a peer that says it cannot read any batch.
+
+struct refusing_state {
+  std::size_t batches = 0;
+};
+
+caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self) {
+  return {
+      [=](batch_atom, const std::string&) {
+        ++self->state.batches;
+        std::string all;
+        static_cast<void>(
+            append_frame(all, 0, frame_kind::failure, "could not read a batch of requests: test"));
+        auto to = caf::actor_cast<caf::actor>(self->current_sender());
+        if (to) self->send(to, replies_atom::value, std::move(all));
+      },
+      [=](hello_atom, const caf::actor&, const std::string&) {},
+  };
+}
+
+// Publishes a refusing endpoint, tells its port, connects to the test's endpoint (whose port it
+// is told) and introduces itself there, as a peer that connected would.
+[[noreturn]] void serve_a_refusing_peer(channel& port_out, channel& test_port_in) {
+  int code = 1;
+  {
+    caf::actor_system_config cfg;
+    configure(cfg);
+    caf::actor_system sys{cfg};
+    auto endpoint = sys.spawn(refusing_endpoint);
+    auto bound = caf::io::publish(endpoint, 0, "127.0.0.1", true);
+    if (bound) {
+      port_out.put(*bound);
+      const std::uint32_t test_port = test_port_in.take();
+      auto test = caf::io::remote_actor(sys, "127.0.0.1", static_cast<std::uint16_t>(test_port));
+      if (test_port != 0 && test) {
+        caf::anon_send(*test, hello_atom::value, endpoint,
+                       std::string{"127.0.0.1:"} + std::to_string(*bound));
+        static_cast<void>(test_port_in.take());  // until the test closes its end
+        code = 0;
+      }
+    }
+    caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  }
+  ::_exit(code);
+}
+
+TEST_CASE(
+    "a peer's answer that fails every request fails each request in flight to it at once, "
+    "with the peer's reason, not at the request timeout") {
+  channel peer_port, test_port;
+  const pid_t pid = fork_child(peer_port, test_port, serve_a_refusing_peer);
+  const std::uint32_t port = peer_port.take();
+  REQUIRE(port != 0);
+  constexpr int requests = 3;
+  // Before the actor system: the link answers what it still holds when the system goes.
+  std::vector<std::promise<result<std::string>>> answers(requests);
+  std::vector<std::future<result<std::string>>> waiting;
+  for (auto& a : answers) waiting.push_back(a.get_future());
+  {
+    caf::actor_system_config cfg;
+    configure(cfg);
+    caf::actor_system sys{cfg};
+    actors::node_link_options o;
+    o.connect_timeout = std::chrono::seconds{60};
+    o.request_timeout = std::chrono::seconds{600};
+    auto link = actors::detail::start_node_link(
+        sys, o, [](std::string, std::function<void(std::string)> reply) { reply("unused"); });
+    REQUIRE_MESSAGE(link, to_string(link.err()));
+    test_port.put((*link)->port());
+
+    // Whichever of the two connects (the one whose "host:port" sorts first), the requests
+    // reach the refusing peer over one connection.
+    const node_address peer{"127.0.0.1", static_cast<std::uint16_t>(port)};
+    for (int i = 0; i < requests; ++i)
+      (*link)->request(peer, "request " + std::to_string(i), [&answers, i](result<std::string> r) {
+        answers[i].set_value(std::move(r));
+      });
+    for (int i = 0; i < requests; ++i) {
+      INFO("request " << i);
+      // Well before the request timeout of ten minutes.
+      REQUIRE(waiting[i].wait_for(bounded) == std::future_status::ready);
+      auto r = waiting[i].get();
+      REQUIRE_FALSE(r);
+      CHECK(r.err().code == errc::unavailable);
+      CHECK(r.err().message ==
+            "node 127.0.0.1:" + std::to_string(port) + " could not read a batch of requests: test");
+    }
+    (*link)->stop();
+  }
+  test_port.close_end(1);
+  CHECK(reap(pid) == 0);
+}
+
+}  // namespace
+}  // namespace strata::cluster_testing
