@@ -376,8 +376,15 @@ TEST_CASE("damaged audit columns do not stop an aggregate, and history and verif
   REQUIRE_FALSE(h);
   CHECK(h.err().code == errc::corrupted);
   CHECK(contains(h.err().message, "column user_id is not text"));
+  // Verification reports the row it cannot read as a violation of the stream, naming the column.
   auto verified = wait(f.rt->verify_stream<orders::order>("o-bad"));
-  CHECK((!verified || verified->has_value()));  // refused, or a broken link found
+  REQUIRE_MESSAGE(verified, (verified ? "" : to_string(verified.err())));
+  REQUIRE(verified->has_value());
+  const chain_violation& v = **verified;
+  INFO("verify: " << v.kind << ": " << v.detail);
+  CHECK(v.stream.str() == "Order-o-bad");
+  CHECK(v.kind == "corrupted");
+  CHECK(contains(v.detail, "column user_id is not text"));
   check_reference_intact(f);
 }
 
