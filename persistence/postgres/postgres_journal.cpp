@@ -93,6 +93,7 @@
 #include "strata/persistence/postgres/postgres_journal.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <optional>
@@ -308,7 +309,7 @@ struct postgres_journal::impl {
   detail::pg_session session;
   // Stream heads as this instance last locked or wrote them, by name (append_known).
   std::unordered_map<std::string, locked_head> remembered;
-  std::uint64_t one_statement = 0;  // appends append_known wrote
+  std::atomic<std::uint64_t> one_statement{0};  // appends append_known wrote; read anywhere
 
   explicit impl(postgres_journal_options o)
       : options(std::move(o)),
@@ -695,7 +696,7 @@ struct postgres_journal::impl {
       return std::nullopt;
     }
     remember(batch, heads, outcomes);
-    ++one_statement;
+    one_statement.fetch_add(1, std::memory_order_relaxed);
     return outcomes;
   }
 
@@ -1036,7 +1037,7 @@ result<std::uint64_t> postgres_journal::cut(const std::vector<stream_cut>& cuts,
 }
 
 std::uint64_t postgres_journal::one_statement_appends() const noexcept {
-  return impl_->one_statement;
+  return impl_->one_statement.load(std::memory_order_relaxed);
 }
 
 const std::string& postgres_journal::id() const noexcept {

@@ -5,6 +5,7 @@
 // here is a bare CAF actor system in a child process (forked before the parent starts one: two
 // systems in one process would share a node id).
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 
 #include "strata/actors/detail/node_frames.hpp"
 #include "strata/actors/detail/node_link_impl.hpp"
+#include "tests/support/wait_until.hpp"
 
 namespace strata::cluster_testing {
 namespace {
@@ -81,18 +83,30 @@ pid_t fork_child(channel& up, channel& down, Child child) {
   return pid;
 }
 
-// Waits for the child and returns its exit status (-1 when it did not exit normally).
+// Waits, at most the bound, for the child to exit and returns its exit status; -1 when it did
+// not exit normally, or was still running (it is killed then).
 int reap(pid_t pid) {
   int status = 0;
-  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
+  pid_t done = 0;
+  const bool exited = testing::wait_until(
+      [&] {
+        done = ::waitpid(pid, &status, WNOHANG);
+        return done != 0;
+      },
+      bounded);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return done == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // ---- The child of the first case: a node's link, answering every request with "echo:" and it.
 
 [[noreturn]] void serve_a_link(channel& port_out, channel& done_in) {
   int code = 1;
-  {
+  try {
     caf::actor_system_config cfg;
     configure(cfg);
     caf::actor_system sys{cfg};
@@ -107,6 +121,8 @@ int reap(pid_t pid) {
       (*link)->stop();
       code = 0;
     }
+  } catch (...) {
+    code = 2;  // never unwind into the forked test runner
   }
   ::_exit(code);
 }
@@ -162,7 +178,10 @@ TEST_CASE(
     self->send(*endpoint, batch_atom::value, mixed);
     auto answered = answers_for(self, {5, 6});
     REQUIRE(answered.size() == 2);
-    for (const auto& [id, a] : answered) {
+    for (const auto& answer : answered) {
+      // Named references, not a structured binding: INFO captures them in a lambda.
+      const std::uint64_t id = answer.first;
+      const auto& a = answer.second;
       INFO("frame " << id);
       if (id == 5) {
         CHECK(a.first == frame_kind::failure);
@@ -198,11 +217,13 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self) {
   };
 }
 
-// Publishes a refusing endpoint, tells its port, connects to the test's endpoint (whose port it
-// is told) and introduces itself there, as a peer that connected would.
+// Publishes a refusing endpoint and tells its port; told the test's port, it behaves as a
+// strata node would: of the two, the node whose "host:port" sorts first connects and introduces
+// itself, the other waits to be connected to. (Were both to connect, CAF would close one
+// connection as redundant, failing what was sent on it.)
 [[noreturn]] void serve_a_refusing_peer(channel& port_out, channel& test_port_in) {
   int code = 1;
-  {
+  try {
     caf::actor_system_config cfg;
     configure(cfg);
     caf::actor_system sys{cfg};
@@ -211,15 +232,20 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self) {
     if (bound) {
       port_out.put(*bound);
       const std::uint32_t test_port = test_port_in.take();
-      auto test = caf::io::remote_actor(sys, "127.0.0.1", static_cast<std::uint16_t>(test_port));
-      if (test_port != 0 && test) {
-        caf::anon_send(*test, hello_atom::value, endpoint,
-                       std::string{"127.0.0.1:"} + std::to_string(*bound));
-        static_cast<void>(test_port_in.take());  // until the test closes its end
-        code = 0;
+      const std::string own = "127.0.0.1:" + std::to_string(*bound);
+      const std::string test = "127.0.0.1:" + std::to_string(test_port);
+      bool introduced = true;
+      if (test_port != 0 && own < test) {
+        auto link = caf::io::remote_actor(sys, "127.0.0.1", static_cast<std::uint16_t>(test_port));
+        if (link) caf::anon_send(*link, hello_atom::value, endpoint, own);
+        introduced = static_cast<bool>(link);
       }
+      static_cast<void>(test_port_in.take());  // until the test closes its end
+      code = test_port != 0 && introduced ? 0 : 1;
     }
     caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  } catch (...) {
+    code = 2;  // never unwind into the forked test runner
   }
   ::_exit(code);
 }

@@ -281,18 +281,32 @@ TEST_CASE("a remembered head at the stored version but with another hash is not 
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "rehash"};
   auto a = db.open();
-  REQUIRE(append_one(*a, order_1, 0, {make_event("placed", R"({"n":1})")}).has_value());
-  // The schema dropped and made again: Order-1 at version 1 once more, with another event (and
-  // so another hash) and the same stream key.
+  const new_event same = make_event("placed", R"({"n":0})");
+  auto first =
+      a->append({part(order_1, 0, {make_event("placed", R"({"n":1})")}), part(order_2, 0, {same})});
+  REQUIRE(first.has_value());
+  // The schema dropped and made again: both streams at version 1 once more with the same
+  // stream keys, Order-2 with the very same event (and so the same hash), Order-1 with another.
   db.sql("DROP SCHEMA " + db.schema + " CASCADE");
   auto b = db.open();
-  REQUIRE(append_one(*b, order_1, 0, {make_event("placed", R"({"n":2})")}).has_value());
+  auto again =
+      b->append({part(order_1, 0, {make_event("placed", R"({"n":2})")}), part(order_2, 0, {same})});
+  REQUIRE(again.has_value());
+  REQUIRE((*again)[1].has_value());
+  REQUIRE((*first)[1].has_value());
+  REQUIRE((*(*again)[1])[0].hash == (*(*first)[1])[0].hash);
 
-  auto next = append_one(*a, order_1, 1, {make_event("confirmed")});
+  // a remembers both heads; one of the two no longer holds: nothing of the batch is written
+  // by the one statement, and the usual transaction chains each stream from what is stored.
+  auto next = a->append(
+      {part(order_1, 1, {make_event("confirmed")}), part(order_2, 1, {make_event("confirmed")})});
   REQUIRE(next.has_value());
+  REQUIRE((*next)[0].has_value());
+  REQUIRE((*next)[1].has_value());
   CHECK(a->one_statement_appends() == 0);
-  CHECK(render(read_all_of(*b)) == "placed@1 confirmed@2");
+  CHECK(render(read_all_of(*b)) == "placed@1 placed@1 confirmed@2 confirmed@2");
   CHECK_FALSE(verify(*b, order_1).has_value());
+  CHECK_FALSE(verify(*b, order_2).has_value());
 }
 
 TEST_CASE("a command id appended again on a remembered head is a duplicate and writes nothing") {
