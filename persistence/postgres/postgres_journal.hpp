@@ -62,13 +62,13 @@ struct postgres_journal_options {
 /// Thread-safety: an instance is used by one thread at a time; any number of instances (in any
 /// number of processes) may use the same schema at once.
 ///
-/// Errors: `unavailable` when the server cannot be reached, the connection was lost, or a lock
-/// or resource limit was hit (the instance reconnects on its next call; an append that lost its
-/// connection during COMMIT says that its outcome is unknown); `conflict` per stream as the
-/// journal contract says; `invalid_argument` for a batch that breaks a REQUIRES, or for a stream
-/// whose event data is not valid JSON (that stream only); `corrupted` for a stored row that
-/// cannot be read back, naming its position; `internal` for anything unexpected. No method
-/// throws.
+/// Errors: `unavailable` when the server cannot be reached, the connection was lost, or a lock or
+/// resource limit was hit (the instance reconnects on its next call; an append that lost its
+/// connection during COMMIT, or during the one statement of an append to known heads, says that its
+/// outcome is unknown); `conflict` per stream as the journal contract says; `invalid_argument` for
+/// a batch that breaks a REQUIRES, or for a stream whose event data is not valid JSON (that stream
+/// only); `corrupted` for a stored row that cannot be read back, naming its position; `internal`
+/// for anything unexpected. No method throws.
 class postgres_journal final : public journal {
  public:
   /// Connects and creates the schema and its tables when they do not exist yet (safe against
