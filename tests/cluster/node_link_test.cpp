@@ -203,13 +203,14 @@ struct refusing_state {
   std::size_t batches = 0;
 };
 
-caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self) {
+// Answers every batch with one failure frame of id 0 carrying `reason`. (An argument also keeps
+// CAF 0.17 from spawning a function actor without any, which UBSan reports in CAF's own code.)
+caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self, std::string reason) {
   return {
       [=](batch_atom, const std::string&) {
         ++self->state.batches;
         std::string all;
-        static_cast<void>(
-            append_frame(all, 0, frame_kind::failure, "could not read a batch of requests: test"));
+        static_cast<void>(append_frame(all, 0, frame_kind::failure, reason));
         auto to = caf::actor_cast<caf::actor>(self->current_sender());
         if (to) self->send(to, replies_atom::value, std::move(all));
       },
@@ -227,7 +228,8 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self) {
     caf::actor_system_config cfg;
     configure(cfg);
     caf::actor_system sys{cfg};
-    auto endpoint = sys.spawn(refusing_endpoint);
+    auto endpoint =
+        sys.spawn(refusing_endpoint, std::string{"could not read a batch of requests: test"});
     auto bound = caf::io::publish(endpoint, 0, "127.0.0.1", true);
     if (bound) {
       port_out.put(*bound);
