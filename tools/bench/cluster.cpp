@@ -23,12 +23,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <utility>
 
+#include "strata/metrics/metrics.hpp"
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
 #include "tools/bench/common.hpp"
@@ -75,6 +78,23 @@ std::string render(const command_result& r) {
   return s.empty() ? "-" : s;
 }
 
+// The journal writer's group commits so far and the events they held, summed over the lines
+// of the runtime's `strata_journal_batch_events` histogram.
+std::pair<double, double> journal_commits(runtime& rt) {
+  const std::string text = rt.metrics().scrape_text();
+  auto total = [&](const std::string& name) {
+    double sum = 0;
+    std::istringstream lines{text};
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+      if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+      sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+    }
+    return sum;
+  };
+  return {total("strata_journal_batch_events_count"), total("strata_journal_batch_events_sum")};
+}
+
 // `load <streams> <node index> <nodes> <commands> <window> <all|own>`: with `all`, command j
 // of this node is global command g = j * nodes + index, an add_item for stream g % streams;
 // with `own`, the node sends only to the streams it owns, round-robin (nothing forwarded).
@@ -90,6 +110,7 @@ std::string node_load(runtime& rt, const order_data& data, const std::string& se
         own.push_back(i);
     if (own.empty()) return "load 0 1 0 0 0 0 this node owns none of the streams";
   }
+  const auto before = journal_commits(rt);
   const auto start = now_ns();
   auto out = drive(commands, window, [&](std::size_t j, command_callback done) {
     const std::size_t g = j * nodes + index;
@@ -99,10 +120,12 @@ std::string node_load(runtime& rt, const order_data& data, const std::string& se
     rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {}, std::move(done));
   });
   const auto end = now_ns();
+  const auto after = journal_commits(rt);
   const auto lat = summarize(out.latency_ns);
   std::ostringstream s;
   s << "load " << out.accepted << " " << out.other << " " << start << " " << end << " "
-    << lat.p50_ms << " " << lat.p99_ms << " " << (out.other > 0 ? out.first_other : "-");
+    << lat.p50_ms << " " << lat.p99_ms << " " << after.first - before.first << " "
+    << after.second - before.second << " " << (out.other > 0 ? out.first_other : "-");
   std::string line = s.str();
   std::replace(line.begin(), line.end(), '\n', ' ');
   return line;
@@ -313,6 +336,9 @@ struct cluster_run {
 struct load_figures {
   double rate = 0;  ///< Accepted commands per second, over the nodes together.
   double p50_ms = 0, p99_ms = 0;
+  /// Events per group commit over the nodes' journal writers (a node's writer commits the
+  /// events of the commands for its own shards, forwarded ones included).
+  double events_per_commit = 0;
 };
 
 // Every node of `c` sends its share of `commands` with its share of `window` in flight, all
@@ -326,14 +352,17 @@ load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
                            std::to_string(std::max<std::size_t>(1, window / count)) + " " + mode);
   std::int64_t first = 0, last = 0;
   std::size_t accepted = 0;
+  double commits = 0, events = 0;
   load_figures f;
   for (auto& n : c.nodes) {
     std::istringstream s{n->read_line()};
     std::string word, first_other;
     std::size_t ok = 0, other = 0;
     std::int64_t start = 0, end = 0;
-    double p50 = 0, p99 = 0;
-    s >> word >> ok >> other >> start >> end >> p50 >> p99;
+    double p50 = 0, p99 = 0, node_commits = 0, node_events = 0;
+    s >> word >> ok >> other >> start >> end >> p50 >> p99 >> node_commits >> node_events;
+    commits += node_commits;
+    events += node_events;
     std::getline(s, first_other);
     check(word == "load" && other == 0,
           "cluster: node " + n->node_id + " had commands not accepted:" + first_other);
@@ -345,6 +374,7 @@ load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
   }
   check(accepted == commands / count * count, "cluster: not every command was accepted");
   f.rate = static_cast<double>(accepted) / (static_cast<double>(last - first) / 1e9);
+  f.events_per_commit = commits > 0 ? events / commits : 0;
   return f;
 }
 
@@ -454,7 +484,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
   steady.dead_ms = std::max<std::uint32_t>(timings.dead_ms, 10000);
   steady.lease_ms = std::max<std::uint32_t>(timings.lease_ms, 5000);
   std::vector<double> one_rates, three_rates, ratios, own_rates, own_ratios, apart_rates,
-      apart_ratios, apart_forwarded_rates, apart_forwarded_ratios;
+      apart_ratios, apart_forwarded_rates, apart_forwarded_ratios, one_batches, three_batches,
+      own_batches, apart_batches, apart_forwarded_batches;
   load_figures one_last, three_last;
   double local_p50 = 0, forwarded_p50 = 0, local_p99 = 0, forwarded_p99 = 0;
   {
@@ -474,26 +505,33 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
       three_last = run_load(three, streams, commands, window);
       one_rates.push_back(one_last.rate);
       three_rates.push_back(three_last.rate);
+      one_batches.push_back(one_last.events_per_commit);
+      three_batches.push_back(three_last.events_per_commit);
       ratios.push_back(three_last.rate / one_last.rate);
       // The same load with nothing forwarded: what three nodes cost apart from forwarding.
       const auto own = run_load(three, streams, commands, window, "own");
       own_rates.push_back(own.rate);
+      own_batches.push_back(own.events_per_commit);
       own_ratios.push_back(own.rate / one_last.rate);
       // And with a journal each: what three nodes cost apart from the journal they share.
       const auto alone = run_load(apart, streams, commands, window, "own");
       apart_rates.push_back(alone.rate);
+      apart_batches.push_back(alone.events_per_commit);
       apart_ratios.push_back(alone.rate / one_last.rate);
       // Forwarding as in the first case, with nothing to wait for in the journal.
       const auto alone_forwarding = run_load(apart, streams, commands, window);
       apart_forwarded_rates.push_back(alone_forwarding.rate);
+      apart_forwarded_batches.push_back(alone_forwarding.events_per_commit);
       apart_forwarded_ratios.push_back(alone_forwarding.rate / one_last.rate);
       std::fprintf(stderr,
                    "[cluster] round %d: one %.0f/s; three %.0f/s (ratio %.3f), without "
                    "forwarding %.0f/s (%.3f); with a journal each %.0f/s (%.3f), forwarding "
-                   "%.0f/s (%.3f)\n",
+                   "%.0f/s (%.3f); events per commit %.1f, %.1f, %.1f, %.1f, %.1f\n",
                    r + 1, one_last.rate, three_last.rate, ratios.back(), own.rate,
                    own_ratios.back(), alone.rate, apart_ratios.back(), alone_forwarding.rate,
-                   apart_forwarded_ratios.back());
+                   apart_forwarded_ratios.back(), one_last.events_per_commit,
+                   three_last.events_per_commit, own.events_per_commit, alone.events_per_commit,
+                   alone_forwarding.events_per_commit);
     }
     std::fprintf(stderr, "[cluster] forwarding latency: %zu commands each way, one at a time\n",
                  samples);
@@ -523,6 +561,11 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
            .figure("three_journals_ratio", median(apart_ratios))
            .figure("three_journals_forwarded_cmd_s", median(apart_forwarded_rates))
            .figure("three_journals_forwarded_ratio", median(apart_forwarded_ratios))
+           .figure("one_node_events_per_commit", median(one_batches))
+           .figure("three_nodes_events_per_commit", median(three_batches))
+           .figure("unforwarded_events_per_commit", median(own_batches))
+           .figure("three_journals_events_per_commit", median(apart_batches))
+           .figure("three_journals_forwarded_events_per_commit", median(apart_forwarded_batches))
            .figure("one_node_p99_ms", one_last.p99_ms)
            .figure("three_nodes_p99_ms", three_last.p99_ms));
   emit(line_of("forwarded command")
