@@ -309,6 +309,7 @@ struct postgres_journal::impl {
   detail::pg_session session;
   // Stream heads as this instance last locked or wrote them, by name (append_known).
   std::unordered_map<std::string, locked_head> remembered;
+  std::size_t next_eviction = 0;                // remember_head's bucket to look at next
   std::atomic<std::uint64_t> one_statement{0};  // appends append_known wrote; read anywhere
 
   explicit impl(postgres_journal_options o)
@@ -648,17 +649,36 @@ struct postgres_journal::impl {
   void remember(const std::vector<stream_append>& batch, const locked_heads& locked,
                 const std::vector<stream_outcome>& outcomes) {
     if (options.known_heads == 0) return;
-    if (remembered.size() + batch.size() > options.known_heads) remembered.clear();
-    for (const auto& [name, h] : locked) remembered.insert_or_assign(name, h);
+    for (const auto& [name, h] : locked) remember_head(name, h);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!outcomes[i] || outcomes[i]->empty()) continue;
       auto found = locked.find(batch[i].stream.str());
       if (found == locked.end()) continue;
       const event_record& last = outcomes[i]->back();
-      remembered.insert_or_assign(
-          batch[i].stream.str(),
-          locked_head{found->second.key, last.stream_version, last.hash, false});
+      remember_head(batch[i].stream.str(),
+                    locked_head{found->second.key, last.stream_version, last.hash, false});
     }
+  }
+
+  // One head into `remembered`; when it is full, a new stream takes the place of one found
+  // from a bucket that moves on every time (no order kept: a cheap random eviction, so that a
+  // node with more active streams than known_heads loses a few each time, not all at once).
+  void remember_head(const std::string& name, locked_head head) {
+    auto it = remembered.find(name);
+    if (it != remembered.end()) {
+      it->second = std::move(head);
+      return;
+    }
+    if (!remembered.empty() && remembered.size() >= options.known_heads) {
+      const std::size_t buckets = remembered.bucket_count();
+      for (std::size_t b = next_eviction++ % buckets;; b = (b + 1) % buckets) {
+        if (remembered.bucket_size(b) == 0) continue;
+        const std::string victim = remembered.begin(b)->first;
+        remembered.erase(victim);
+        break;
+      }
+    }
+    remembered.emplace(name, std::move(head));
   }
 
   // The usual path when the writer already knows every stream's head (the previous append of

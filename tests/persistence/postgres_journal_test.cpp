@@ -309,6 +309,35 @@ TEST_CASE("a remembered head at the stored version but with another hash is not 
   CHECK_FALSE(verify(*b, order_2).has_value());
 }
 
+TEST_CASE("an instance remembers at most known_heads streams, the newest written among them") {
+  STRATA_PG_CONNINFO(conninfo);
+  pg_test_schema db{conninfo, "fewheads"};
+  auto options = db.options();
+  options.known_heads = 2;
+  auto j = db.open(options);
+  const stream_id order_3{"Order", "3"};
+  REQUIRE(
+      j->append({part(order_1, 0, {make_event("placed")}), part(order_2, 0, {make_event("placed")}),
+                 part(order_3, 0, {make_event("placed")})})
+          .has_value());
+  // Two of the three heads at most are remembered: a batch of all three is never one statement.
+  auto all =
+      j->append({part(order_1, 1, {make_event("paid")}), part(order_2, 1, {make_event("paid")}),
+                 part(order_3, 1, {make_event("paid")})});
+  REQUIRE(all.has_value());
+  for (const auto& outcome : *all) CHECK(outcome.has_value());
+  CHECK(j->one_statement_appends() == 0);
+  // A stream just written is remembered, whichever another stream made room for it.
+  REQUIRE(append_one(*j, order_3, 2, {make_event("shipped")}).has_value());
+  const auto before = j->one_statement_appends();
+  REQUIRE(append_one(*j, order_3, 3, {make_event("delivered")}).has_value());
+  CHECK(j->one_statement_appends() == before + 1);
+  CHECK(positions_of(read_all_of(*j)) == "1 2 3 4 5 6 7 8");
+  auto intact = verify_journal(*j);
+  REQUIRE(intact.has_value());
+  CHECK_FALSE(intact->has_value());
+}
+
 TEST_CASE("a command id appended again on a remembered head is a duplicate and writes nothing") {
   STRATA_PG_CONNINFO(conninfo);
   pg_test_schema db{conninfo, "knowndup"};
