@@ -35,6 +35,7 @@ journal_writer::journal_writer(std::unique_ptr<persistence::journal> journal,
   worker_options w;
   w.max_batch = options_.max_batch_events;
   w.max_wait = options_.max_wait;
+  w.wait_after = options_.wait_after_events;
   worker_.emplace(
       w, log_, [this](no_state&, std::vector<item>& batch) { handle(batch); },
       [](item& i, const error& e) {

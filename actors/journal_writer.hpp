@@ -27,6 +27,9 @@ struct journal_writer_options {
   /// whatever arrived while the previous commit ran (no added latency; batches still grow
   /// with load because appends pile up during each fsync).
   std::chrono::microseconds max_wait{0};
+  /// `max_wait` applies only after a commit of at least this many events: under a light load
+  /// (the previous commit was smaller) a commit does not wait. 0: it always may.
+  std::size_t wait_after_events = 0;
 };
 
 /// Statistics of one commit, handed to the observer (metrics).

@@ -32,6 +32,9 @@ struct worker_options {
   /// batch. Zero runs whatever is queued at once (batches still grow under load, with what
   /// piles up while the previous batch runs).
   std::chrono::microseconds max_wait{0};
+  /// `max_wait` applies only after a batch of at least this weight: a thread whose previous
+  /// batch was lighter runs what is queued at once (a light load pays no wait). 0: always.
+  std::size_t wait_after = 0;
 };
 
 /// The per-thread state of a worker without any.
@@ -174,16 +177,17 @@ class worker {
   void loop() {
     State state{};
     std::vector<Item> batch;
+    std::size_t last_weight = 0;  // of this thread's previous batch
     for (;;) {
       {
         std::unique_lock<std::mutex> lock{mutex_};
         if (!wait_for_due(lock)) return;
-        if (options_.max_wait.count() > 0 && !stopping_ && !queue_.empty() &&
-            weight_ < options_.max_batch) {
+        if (options_.max_wait.count() > 0 && last_weight >= options_.wait_after && !stopping_ &&
+            !queue_.empty() && weight_ < options_.max_batch) {
           wake_.wait_for(lock, options_.max_wait,
                          [this] { return stopping_ || weight_ >= options_.max_batch; });
         }
-        take(batch);
+        last_weight = take(batch);
       }
       if (batch.empty()) continue;  // another thread took what woke this one
       try {
@@ -219,13 +223,14 @@ class worker {
     }
   }
 
-  void take(std::vector<Item>& batch) {
+  /// Moves the next batch into `batch`; returns its weight.
+  std::size_t take(std::vector<Item>& batch) {
     std::size_t w = 0;
     if (!timed_.empty()) {
       const auto now = clock::now();
       while (!timed_.empty() && timed_.front().when <= now) {
         const std::size_t iw = Weight{}(timed_.front().item);
-        if (!batch.empty() && w + iw > options_.max_batch) return;
+        if (!batch.empty() && w + iw > options_.max_batch) return w;
         std::pop_heap(timed_.begin(), timed_.end(), later{});
         batch.push_back(std::move(timed_.back().item));
         timed_.pop_back();
@@ -234,12 +239,13 @@ class worker {
     }
     while (!queue_.empty()) {
       const std::size_t iw = Weight{}(queue_.front());
-      if (!batch.empty() && w + iw > options_.max_batch) return;
+      if (!batch.empty() && w + iw > options_.max_batch) return w;
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
       w += iw;
       weight_ -= iw;
     }
+    return w;
   }
 
   const worker_options options_;

@@ -66,10 +66,12 @@ struct journal_config {
   postgres_config postgres;
   std::uint32_t max_batch_events = 1000;  ///< Group commit: events per transaction at most.
   std::uint32_t max_wait_us = 0;          ///< Group commit: extra wait for a fuller batch.
+  std::uint32_t wait_after_events = 0;    ///< ... only after a commit of at least this many.
   std::uint32_t reader_threads = 2;       ///< Connections for rehydration and queries.
 };
 BOOST_DESCRIBE_STRUCT(journal_config, (),
-                      (backend, sqlite, postgres, max_batch_events, max_wait_us, reader_threads))
+                      (backend, sqlite, postgres, max_batch_events, max_wait_us, wait_after_events,
+                       reader_threads))
 
 struct commands_config {
   std::uint32_t timeout_ms = 10000;              ///< Deadline of a command not yet decided.

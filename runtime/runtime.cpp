@@ -269,6 +269,7 @@ result<std::unique_ptr<runtime>> runtime::start(const runtime_config& config,
   o.reader_threads = config.journal.reader_threads;
   o.writer.max_batch_events = config.journal.max_batch_events;
   o.writer.max_wait = std::chrono::microseconds{config.journal.max_wait_us};
+  o.writer.wait_after_events = config.journal.wait_after_events;
   o.max_in_flight_per_type = config.commands.max_in_flight_per_type;
   o.command_timeout = std::chrono::milliseconds{config.commands.timeout_ms};
   o.idle_timeout = std::chrono::milliseconds{config.aggregates.idle_timeout_ms};

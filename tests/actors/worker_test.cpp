@@ -122,6 +122,26 @@ TEST_CASE("a batch waits up to max_wait for more, and goes as soon as it is full
   CHECK(r.all_batches() == std::vector<std::vector<int>>{{0, 1, 2}});
 }
 
+TEST_CASE("with wait_after, a batch waits for more only after a batch at least that heavy") {
+  recorder r;
+  actors::worker_options o;
+  o.max_batch = 4;
+  o.max_wait = std::chrono::hours(1);  // a batch that waited would not end within the test
+  o.wait_after = 3;
+  r.close_gate();
+  int_worker w{o, logger{}, recording(r)};
+  // Light: the first batch (after none) and the next (after one of 1) go without waiting.
+  REQUIRE(w.post(0));
+  REQUIRE_MESSAGE(r.wait_holding(), "a batch after none waited");
+  for (int i = 1; i <= 3; ++i) REQUIRE(w.post(int{i}));
+  r.open_gate();
+  REQUIRE_MESSAGE(r.wait_items(4), "a batch after a light one waited");
+  // After a batch of 3, the next one waits until it is full.
+  for (int i = 4; i <= 7; ++i) REQUIRE(w.post(int{i}));
+  REQUIRE_MESSAGE(r.wait_items(8), "a full batch did not go within 10 s");
+  CHECK(r.all_batches() == std::vector<std::vector<int>>{{0}, {1, 2, 3}, {4, 5, 6, 7}});
+}
+
 TEST_CASE("items weigh what their weight says, and one heavier than the bound still goes") {
   struct value_weight {
     std::size_t operator()(int v) const noexcept { return static_cast<std::size_t>(v); }
