@@ -644,8 +644,8 @@ struct postgres_journal::impl {
   }
 
   // Remembers the heads of the streams `locked` found, then those `outcomes` wrote (after
-  // their commit): what append_known checks a batch against. The memory is bounded by
-  // emptying it when it is full.
+  // their commit): what append_known checks a batch against. At most known_heads of them
+  // (remember_head).
   void remember(const std::vector<stream_append>& batch, const locked_heads& locked,
                 const std::vector<stream_outcome>& outcomes) {
     if (options.known_heads == 0) return;
