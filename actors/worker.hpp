@@ -63,7 +63,8 @@ error report_exception(const logger& log, std::string_view context) noexcept;
 /// thread; e.g. its connections).
 ///
 /// Batches: a thread takes items while their total `Weight` stays within `max_batch` (at
-/// least one item), after waiting up to `max_wait` for the queue to reach it.
+/// least one item), after waiting up to `max_wait` for the queue to reach it (only after a batch
+/// of at least `wait_after`).
 ///
 /// Stop rule: `stop()` refuses new posts, lets the threads run every item already queued whose
 /// time has come, fails each timed item not yet due through `fail` with `unavailable` (drops

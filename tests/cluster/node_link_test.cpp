@@ -42,10 +42,19 @@ using hello_atom = caf::atom_constant<caf::atom("strata_hi")>;
 
 constexpr auto bounded = std::chrono::seconds{30};
 
-void configure(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.max-threads", 2);
-  cfg.load<caf::io::middleman>();
-}
+// An actor system with CAF's network layer, as each side of a case runs one.
+struct network_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  network_system() : sys{configured(cfg)} {}
+
+ private:
+  static caf::actor_system_config& configured(caf::actor_system_config& cfg) {
+    cfg.set("scheduler.max-threads", 2);
+    cfg.load<caf::io::middleman>();
+    return cfg;
+  }
+};
 
 // A pipe carrying one number each way between the test and its child.
 struct channel {
@@ -107,9 +116,8 @@ int reap(pid_t pid) {
 [[noreturn]] void serve_a_link(channel& port_out, channel& done_in) {
   int code = 1;
   try {
-    caf::actor_system_config cfg;
-    configure(cfg);
-    caf::actor_system sys{cfg};
+    network_system net;
+    auto& sys = net.sys;
     actors::node_link_options o;
     auto link = actors::detail::start_node_link(
         sys, o, [](std::string request, std::function<void(std::string)> reply) {
@@ -156,9 +164,8 @@ TEST_CASE(
   const std::uint32_t node_port = port.take();
   REQUIRE(node_port != 0);
   {
-    caf::actor_system_config cfg;
-    configure(cfg);
-    caf::actor_system sys{cfg};
+    network_system net;
+    auto& sys = net.sys;
     auto endpoint = caf::io::remote_actor(sys, "127.0.0.1", static_cast<std::uint16_t>(node_port));
     REQUIRE_MESSAGE(endpoint, sys.render(endpoint.error()));
     caf::scoped_actor self{sys};
@@ -225,9 +232,8 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self, std::
 [[noreturn]] void serve_a_refusing_peer(channel& port_out, channel& test_port_in) {
   int code = 1;
   try {
-    caf::actor_system_config cfg;
-    configure(cfg);
-    caf::actor_system sys{cfg};
+    network_system net;
+    auto& sys = net.sys;
     auto endpoint =
         sys.spawn(refusing_endpoint, std::string{"could not read a batch of requests: test"});
     auto bound = caf::io::publish(endpoint, 0, "127.0.0.1", true);
@@ -265,9 +271,8 @@ TEST_CASE(
   std::vector<std::future<result<std::string>>> waiting;
   for (auto& a : answers) waiting.push_back(a.get_future());
   {
-    caf::actor_system_config cfg;
-    configure(cfg);
-    caf::actor_system sys{cfg};
+    network_system net;
+    auto& sys = net.sys;
     actors::node_link_options o;
     o.connect_timeout = std::chrono::seconds{60};
     o.request_timeout = std::chrono::seconds{600};
