@@ -35,9 +35,13 @@ TEST_CASE("CAF's moderate polling of idle workers is turned back on by its key")
 
 TEST_CASE("given keys override defaults and the rest keep theirs") {
   auto c = parse_config(
-      R"({"journal":{"backend":"memory","sqlite":{"synchronous":"normal"}},"commands":{"timeout_ms":250}})");
+      R"({"journal":{"backend":"memory","sqlite":{"synchronous":"normal"},"max_wait_us":1000,)"
+      R"("wait_after_events":16},"commands":{"timeout_ms":250}})");
   REQUIRE(c);
   CHECK(c->journal.backend == journal_backend::memory);
+  CHECK(c->journal.max_wait_us == 1000);
+  CHECK(c->journal.wait_after_events == 16);
+  CHECK(c->journal.max_batch_events == 1000);
   CHECK(c->journal.sqlite.synchronous == sqlite_synchronous::normal);
   CHECK(c->journal.sqlite.path == "strata.db");
   CHECK(c->commands.timeout_ms == 250);
