@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -38,7 +39,7 @@ using node_replies_atom = caf::atom_constant<caf::atom("strata_rep")>;
 /// An actor sends itself this once it has a batch to send: the ordinary messages already in
 /// its mailbox are handled before it, so what arrives together leaves together.
 using node_flush_atom = caf::atom_constant<caf::atom("strata_fl")>;
-/// A batch's requests reached the request timeout: (atom, peer, ids).
+/// The connector's check for requests that reached the request timeout: (atom).
 using node_expire_atom = caf::atom_constant<caf::atom("strata_exp")>;
 /// An answer coming back from the host's handler to the endpoint actor: (atom, id, text).
 using node_answer_atom = caf::atom_constant<caf::atom("strata_ans")>;
@@ -64,6 +65,8 @@ struct outbound {
   node_address peer;
   std::string payload;
   std::uint64_t wait_id = 0;  ///< Names it while it waits for the peer to connect.
+  /// When it fails with `unavailable` unless answered: set as it is queued for its peer.
+  std::chrono::steady_clock::time_point expires;
   once<result<std::string>, dropped_request> done;
 };
 using outbound_ptr = std::shared_ptr<outbound>;
@@ -217,8 +220,7 @@ struct peer_entry {
   /// Sent on `handle`, or in `batch` to be sent, and not answered yet: failed at once when
   /// the connection is lost (CAF 0.17 tells nothing of a message to a lost remote actor).
   std::unordered_map<std::uint64_t, outbound_ptr> sent;
-  std::string batch;                     ///< Request frames for the next flush.
-  std::vector<std::uint64_t> batch_ids;  ///< Their ids.
+  std::string batch;  ///< Request frames for the next flush.
 };
 
 struct connector_state {
@@ -231,6 +233,7 @@ struct connector_state {
   std::map<std::string, peer_entry> peers;
   std::shared_ptr<std::atomic<std::size_t>> connected;
   bool flush_sent = false;
+  bool expiry_armed = false;  ///< A check for expired requests is on its way.
 
   /// Whether this node makes the connection to the peer named `name`.
   bool connects_to(const std::string& name) const { return own_name < name; }
@@ -240,28 +243,38 @@ void fail(const outbound_ptr& o, std::string why) {
   o->done(error{errc::unavailable, std::move(why)});
 }
 
-void send_batch(caf::stateful_actor<connector_state>* self, const std::string& name,
-                peer_entry& p) {
+/// How often the connector looks for requests past the request timeout while any are
+/// unanswered: an eighth of the timeout (at least a millisecond), so a request fails between
+/// the timeout and 1.125 times it. One timer per connector, not one per batch: each timer set
+/// wakes CAF 0.17's clock thread, a thread switch per batch on a busy link.
+std::chrono::milliseconds expiry_period(const node_link_options& o) {
+  return std::max(std::chrono::milliseconds{1}, o.request_timeout / 8);
+}
+
+void arm_expiry(caf::stateful_actor<connector_state>* self) {
+  if (self->state.expiry_armed) return;
+  self->state.expiry_armed = true;
+  self->delayed_send(self, expiry_period(self->state.options), node_expire_atom::value);
+}
+
+void send_batch(caf::stateful_actor<connector_state>* self, peer_entry& p) {
   if (p.batch.empty()) return;
   self->send(p.handle, node_batch_atom::value, std::move(p.batch));
-  self->delayed_send(self, self->state.options.request_timeout, node_expire_atom::value, name,
-                     std::move(p.batch_ids));
+  arm_expiry(self);
   p.batch.clear();
-  p.batch_ids.clear();
 }
 
 /// Queues `o` for the peer connected on `p.handle`; it leaves with the next flush.
-void send_to(caf::stateful_actor<connector_state>* self, const std::string& name, peer_entry& p,
-             const outbound_ptr& o) {
+void send_to(caf::stateful_actor<connector_state>* self, peer_entry& p, const outbound_ptr& o) {
   if (o->payload.size() > max_frame_body)
     return fail(o, "a request of " + std::to_string(o->payload.size()) +
                        " bytes is larger than a frame can carry (4 GiB)");
   const auto id = ++self->state.next_id;
+  o->expires = std::chrono::steady_clock::now() + self->state.options.request_timeout;
   p.sent.emplace(id, o);
   static_cast<void>(append_frame(p.batch, id, frame_kind::request, o->payload));
   o->payload = std::string{};  // the frame holds it now
-  p.batch_ids.push_back(id);
-  if (p.batch.size() >= batch_limit) return send_batch(self, name, p);
+  if (p.batch.size() >= batch_limit) return send_batch(self, p);
   if (!self->state.flush_sent) {
     self->state.flush_sent = true;
     self->send(self, node_flush_atom::value);
@@ -282,7 +295,6 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
         p.handle = nullptr;
         self->state.connected->fetch_sub(1, std::memory_order_relaxed);
         p.batch.clear();
-        p.batch_ids.clear();
         auto sent = std::move(p.sent);
         p.sent.clear();
         for (auto& [id, o] : sent)
@@ -307,7 +319,6 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           // sent on the old one will not be answered.
           self->demonitor(p.handle);
           p.batch.clear();
-          p.batch_ids.clear();
           auto sent = std::move(p.sent);
           p.sent.clear();
           for (auto& [id, o] : sent)
@@ -319,7 +330,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
         self->monitor(p.handle);
         auto waiting = std::move(p.waiting);
         p.waiting.clear();
-        for (auto& w : waiting) send_to(self, name, p, w);
+        for (auto& w : waiting) send_to(self, p, w);
       },
       [=](node_wait_atom, const std::string& name, std::uint64_t wait_id) {
         auto& waiting = self->state.peers[name].waiting;
@@ -334,8 +345,8 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
       },
       [=](node_flush_atom) {
         self->state.flush_sent = false;
-        for (auto& [name, p] : self->state.peers)
-          if (p.handle) send_batch(self, name, p);
+        for (auto& entry : self->state.peers)
+          if (entry.second.handle) send_batch(self, entry.second);
       },
       [=](node_replies_atom, const std::string& frames) {
         // Fails every request in flight to the peer that sent this.
@@ -344,7 +355,6 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           for (auto& [name, p] : self->state.peers) {
             if (!p.handle || p.handle.address() != from) continue;
             p.batch.clear();  // failed here: not sent any more
-            p.batch_ids.clear();
             auto sent = std::move(p.sent);
             p.sent.clear();
             for (auto& [id, o] : sent) fail(o, "node " + name + " " + why);
@@ -370,21 +380,31 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           }
         }
       },
-      [=](node_expire_atom, const std::string& name, const std::vector<std::uint64_t>& ids) {
-        auto& p = self->state.peers[name];
-        for (const auto id : ids) {
-          auto it = p.sent.find(id);
-          if (it == p.sent.end()) continue;  // answered, or failed with its connection
-          auto o = std::move(it->second);
-          p.sent.erase(it);
-          fail(o, "node " + name + " did not answer within " +
-                      std::to_string(self->state.options.request_timeout.count()) + " ms");
+      [=](node_expire_atom) {
+        self->state.expiry_armed = false;
+        const auto now = std::chrono::steady_clock::now();
+        bool unanswered = false;
+        for (auto& [name, p] : self->state.peers) {
+          std::vector<outbound_ptr> expired;
+          for (auto it = p.sent.begin(); it != p.sent.end();) {
+            if (it->second->expires > now) {
+              ++it;
+              continue;
+            }
+            expired.push_back(std::move(it->second));
+            it = p.sent.erase(it);
+          }
+          unanswered = unanswered || !p.sent.empty();
+          for (auto& o : expired)
+            fail(o, "node " + name + " did not answer within " +
+                        std::to_string(self->state.options.request_timeout.count()) + " ms");
         }
+        if (unanswered) arm_expiry(self);
       },
       [=](outbound_ptr& o) {
         const auto name = endpoint_name(o->peer);
         auto& p = self->state.peers[name];
-        if (p.handle) return send_to(self, name, p, o);
+        if (p.handle) return send_to(self, p, o);
         if (!self->state.connects_to(name)) {
           // The peer connects to this node: the request waits for it, at most the connect
           // timeout.
@@ -415,7 +435,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
                   self->send(q.handle, node_hello_atom::value, self->state.own_endpoint,
                              self->state.own_name);
                   self->state.connected->fetch_add(1, std::memory_order_relaxed);
-                  for (auto& w : waiting) send_to(self, name, q, w);
+                  for (auto& w : waiting) send_to(self, q, w);
                 },
                 [=](caf::error& e) {
                   auto& q = self->state.peers[name];

@@ -16,6 +16,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -225,17 +226,31 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self, std::
   };
 }
 
-// Publishes a refusing endpoint and tells its port; told the test's port, it behaves as a
-// strata node would: of the two, the node whose "host:port" sorts first connects and introduces
-// itself, the other waits to be connected to. (Were both to connect, CAF would close one
-// connection as redundant, failing what was sent on it.)
-[[noreturn]] void serve_a_refusing_peer(channel& port_out, channel& test_port_in) {
+// ---- The child of the third case: a peer that never answers.
+
+struct silent_state {
+  std::size_t batches = 0;
+};
+
+caf::behavior silent_endpoint(caf::stateful_actor<silent_state>* self, std::string) {
+  return {
+      [=](batch_atom, const std::string&) { ++self->state.batches; },
+      [=](hello_atom, const caf::actor&, const std::string&) {},
+  };
+}
+
+// Publishes a refusing (or, with `silent`, a silent) endpoint and tells its port; told the
+// test's port, it behaves as a strata node would: of the two, the node whose "host:port" sorts
+// first connects and introduces itself, the other waits to be connected to. (Were both to
+// connect, CAF would close one connection as redundant, failing what was sent on it.)
+[[noreturn]] void serve_a_peer(channel& port_out, channel& test_port_in, bool silent) {
   int code = 1;
   try {
     network_system net;
     auto& sys = net.sys;
+    const std::string reason = "could not read a batch of requests: test";
     auto endpoint =
-        sys.spawn(refusing_endpoint, std::string{"could not read a batch of requests: test"});
+        silent ? sys.spawn(silent_endpoint, reason) : sys.spawn(refusing_endpoint, reason);
     auto bound = caf::io::publish(endpoint, 0, "127.0.0.1", true);
     if (bound) {
       port_out.put(*bound);
@@ -258,50 +273,98 @@ caf::behavior refusing_endpoint(caf::stateful_actor<refusing_state>* self, std::
   ::_exit(code);
 }
 
-TEST_CASE(
-    "a peer's answer that fails every request fails each request in flight to it at once, "
-    "with the peer's reason, not at the request timeout") {
+// What a request to the child's peer came back with, and when it was sent and answered.
+struct asked {
+  std::optional<result<std::string>> answer;
+  std::chrono::steady_clock::time_point sent, answered;
+};
+
+// What `ask_a_peer` saw.
+struct peer_answers {
+  std::uint32_t port = 0;           // the peer's
+  std::vector<asked> requests;      // in the order they were sent
+  std::size_t connected_after = 0;  // the link's connected peers after the last answer
+};
+
+// Forks a refusing (or, with `silent`, a silent) peer and sends it `count` requests through a
+// link whose request timeout is `request_timeout`. Each request is waited for at most the
+// bound.
+peer_answers ask_a_peer(bool silent, std::chrono::milliseconds request_timeout, int count) {
   channel peer_port, test_port;
-  const pid_t pid = fork_child(peer_port, test_port, serve_a_refusing_peer);
-  const std::uint32_t port = peer_port.take();
-  REQUIRE(port != 0);
-  constexpr int requests = 3;
+  const pid_t pid = fork_child(
+      peer_port, test_port, [silent](channel& out, channel& in) { serve_a_peer(out, in, silent); });
+  peer_answers seen;
+  seen.port = peer_port.take();
+  REQUIRE(seen.port != 0);
+  seen.requests.resize(static_cast<std::size_t>(count));
   // Before the actor system: the link answers what it still holds when the system goes.
-  std::vector<std::promise<result<std::string>>> answers(requests);
-  std::vector<std::future<result<std::string>>> waiting;
-  for (auto& a : answers) waiting.push_back(a.get_future());
+  std::vector<std::promise<void>> answered(seen.requests.size());
   {
     network_system net;
-    auto& sys = net.sys;
     actors::node_link_options o;
     o.connect_timeout = std::chrono::seconds{60};
-    o.request_timeout = std::chrono::seconds{600};
+    o.request_timeout = request_timeout;
     auto link = actors::detail::start_node_link(
-        sys, o, [](std::string, std::function<void(std::string)> reply) { reply("unused"); });
+        net.sys, o, [](std::string, std::function<void(std::string)> reply) { reply("unused"); });
     REQUIRE_MESSAGE(link, to_string(link.err()));
     test_port.put((*link)->port());
 
     // Whichever of the two connects (the one whose "host:port" sorts first), the requests
-    // reach the refusing peer over one connection.
-    const node_address peer{"127.0.0.1", static_cast<std::uint16_t>(port)};
-    for (int i = 0; i < requests; ++i)
-      (*link)->request(peer, "request " + std::to_string(i), [&answers, i](result<std::string> r) {
-        answers[i].set_value(std::move(r));
-      });
-    for (int i = 0; i < requests; ++i) {
-      INFO("request " << i);
-      // Well before the request timeout of ten minutes.
-      REQUIRE(waiting[i].wait_for(bounded) == std::future_status::ready);
-      auto r = waiting[i].get();
-      REQUIRE_FALSE(r);
-      CHECK(r.err().code == errc::unavailable);
-      CHECK(r.err().message ==
-            "node 127.0.0.1:" + std::to_string(port) + " could not read a batch of requests: test");
+    // reach the peer over one connection.
+    const node_address peer{"127.0.0.1", static_cast<std::uint16_t>(seen.port)};
+    for (std::size_t i = 0; i < seen.requests.size(); ++i) {
+      auto& a = seen.requests[i];
+      a.sent = std::chrono::steady_clock::now();
+      (*link)->request(peer, "request " + std::to_string(i),
+                       [&a, &done = answered[i]](result<std::string> r) {
+                         a.answered = std::chrono::steady_clock::now();
+                         a.answer = std::move(r);
+                         done.set_value();
+                       });
     }
+    for (std::size_t i = 0; i < seen.requests.size(); ++i) {
+      INFO("request " << i);
+      REQUIRE(answered[i].get_future().wait_for(bounded) == std::future_status::ready);
+    }
+    seen.connected_after = (*link)->connected_peers();
     (*link)->stop();
   }
   test_port.close_end(1);
   CHECK(reap(pid) == 0);
+  return seen;
+}
+
+TEST_CASE(
+    "a peer's answer that fails every request fails each request in flight to it at once, "
+    "with the peer's reason, not at the request timeout") {
+  // A request timeout of ten minutes: the answers come well before it.
+  const auto seen = ask_a_peer(false, std::chrono::minutes{10}, 3);
+  for (const auto& a : seen.requests) {
+    REQUIRE(a.answer);
+    REQUIRE_FALSE(*a.answer);
+    CHECK(a.answer->err().code == errc::unavailable);
+    CHECK(a.answer->err().message == "node 127.0.0.1:" + std::to_string(seen.port) +
+                                         " could not read a batch of requests: test");
+  }
+}
+
+TEST_CASE(
+    "a request a peer does not answer fails with unavailable after the request timeout, not "
+    "before it, and keeps the connection") {
+  constexpr auto timeout = std::chrono::milliseconds{400};
+  const auto seen = ask_a_peer(true, timeout, 3);
+  for (const auto& a : seen.requests) {
+    REQUIRE(a.answer);
+    REQUIRE_FALSE(*a.answer);
+    CHECK(a.answer->err().code == errc::unavailable);
+    CHECK(a.answer->err().message ==
+          "node 127.0.0.1:" + std::to_string(seen.port) + " did not answer within 400 ms");
+    // The link keeps the timeout from the moment it queued the request, which is after
+    // `sent`: an earlier failure would be a request given up too soon.
+    CHECK(a.answered - a.sent >= timeout);
+  }
+  // A peer that is slow to answer is not a lost connection.
+  CHECK(seen.connected_after == 1);
 }
 
 }  // namespace

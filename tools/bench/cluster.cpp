@@ -15,11 +15,6 @@
 //               the dead node's shards again and again under one command id: the time from
 //               the kill to its acceptance
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -34,6 +29,7 @@
 #include "strata/metrics/metrics.hpp"
 #include "strata/persistence/postgres/postgres_journal.hpp"
 #include "strata/persistence/postgres/postgres_snapshot_store.hpp"
+#include "tools/bench/child_process.hpp"
 #include "tools/bench/common.hpp"
 #include "tools/bench/driver.hpp"
 #include "tools/bench/journal_tools.hpp"
@@ -190,7 +186,32 @@ std::string node_chase(runtime& rt, const order_data& data, std::istringstream& 
 
 class node_process {
  public:
-  node_process(const std::string& self_exe, const cluster_node_options& n) : node_id(n.node_id) {
+  node_process(const std::string& self_exe, const cluster_node_options& n)
+      : node_id(n.node_id), child_(args_of(self_exe, n), "cluster: node " + n.node_id) {
+    const auto ready = read_line();
+    check(ready.rfind("ready ", 0) == 0, "cluster: node " + node_id + " did not start: " + ready);
+  }
+
+  void write_line(const std::string& line) { child_.write_line(line); }
+  std::string read_line() { return child_.read_line(); }
+  std::string ask(const std::string& line) { return child_.ask(line); }
+
+  /// live, owned, routed.
+  std::vector<std::size_t> status() {
+    std::istringstream s{ask("status")};
+    std::string word;
+    std::vector<std::size_t> v(3);
+    s >> word >> v[0] >> v[1] >> v[2];
+    return v;
+  }
+
+  void kill_now() { child_.kill_now(); }
+
+  const std::string node_id;
+
+ private:
+  static std::vector<std::string> args_of(const std::string& self_exe,
+                                          const cluster_node_options& n) {
     std::vector<std::string> args{self_exe,
                                   "cluster-node",
                                   "--conninfo",
@@ -204,88 +225,11 @@ class node_process {
                                       std::to_string(n.suspect_ms) + "," +
                                       std::to_string(n.dead_ms) + "," + std::to_string(n.lease_ms)};
     if (!n.journal_schema.empty()) args.insert(args.end(), {"--journal-schema", n.journal_schema});
-    signal(SIGPIPE, SIG_IGN);  // a node that died answers EOF, not SIGPIPE
-    int to_child[2], from_child[2];
-    check(::pipe2(to_child, O_CLOEXEC) == 0 && ::pipe2(from_child, O_CLOEXEC) == 0,
-          "cluster: pipe: " + std::string{std::strerror(errno)});
-    pid_ = ::fork();
-    check(pid_ >= 0, "cluster: fork: " + std::string{std::strerror(errno)});
-    if (pid_ == 0) {
-      ::dup2(to_child[0], 0);
-      ::dup2(from_child[1], 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
-    ::close(to_child[0]);
-    ::close(from_child[1]);
-    in_ = ::fdopen(to_child[1], "w");
-    out_ = ::fdopen(from_child[0], "r");
-    const auto ready = read_line();
-    check(ready.rfind("ready ", 0) == 0, "cluster: node " + node_id + " did not start: " + ready);
-  }
-  node_process(const node_process&) = delete;
-  node_process& operator=(const node_process&) = delete;
-
-  ~node_process() {
-    if (pid_ > 0) {
-      write_line("quit");
-      std::fclose(in_);
-      ::waitpid(pid_, nullptr, 0);
-    } else if (in_ != nullptr) {
-      std::fclose(in_);
-    }
-    if (out_ != nullptr) std::fclose(out_);
+    return args;
   }
 
-  void write_line(const std::string& line) {
-    std::fputs((line + "\n").c_str(), in_);
-    std::fflush(in_);
-  }
-
-  std::string read_line() {
-    std::string line;
-    for (int c; (c = std::fgetc(out_)) != EOF && c != '\n';) line.push_back(static_cast<char>(c));
-    return line;
-  }
-
-  std::string ask(const std::string& line) {
-    write_line(line);
-    return read_line();
-  }
-
-  /// live, owned, routed.
-  std::vector<std::size_t> status() {
-    std::istringstream s{ask("status")};
-    std::string word;
-    std::vector<std::size_t> v(3);
-    s >> word >> v[0] >> v[1] >> v[2];
-    return v;
-  }
-
-  void kill_now() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  const std::string node_id;
-
- private:
-  pid_t pid_ = -1;
-  FILE* in_ = nullptr;
-  FILE* out_ = nullptr;
+  child_process child_;
 };
-
-std::string self_exe() {
-  char path[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  check(n > 0, "cluster: cannot find /proc/self/exe");
-  path[n] = '\0';
-  return path;
-}
 
 struct cluster_run {
   std::string pg;

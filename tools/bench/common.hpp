@@ -169,6 +169,20 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
                  const cluster_node_options& timings);
 /// The child half of `cluster`: one node, driven over stdin and stdout.
 int cluster_node_child(const cluster_node_options& n);
+/// The `link` workload's children: `role` "answer" answers requests until told to quit;
+/// "ask" keeps `window` requests in flight to the answering child's `port` by `mode` ("link":
+/// an engine's node link; "caf": a CAF message each way) and prints what it measured.
+struct link_peer_options {
+  std::string role;
+  std::string mode = "link";
+  std::uint16_t port = 0;
+  std::size_t requests = 0;
+  std::size_t window = 1;
+};
+/// The transport between cluster nodes alone: node link and bare CAF, CPU per request at
+/// each window of `windows` (docs/BENCHMARKS.md, "Link").
+void run_link(const options& o, std::size_t requests, const std::vector<std::size_t>& windows);
+int link_peer_child(const link_peer_options& p);
 /// The child half of `memory`: prints the RSS growth of `what` ("caf", "journal", "runtime").
 int memory_child(const std::string& what, std::size_t count);
 

@@ -4,7 +4,7 @@
 //   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench journal
 //   strata-bench rehydrate   strata-bench actors   strata-bench memory
 //   strata-bench projection  strata-bench overload  strata-bench snapshots
-//   strata-bench cluster --pg CONNINFO   strata-bench all [--quick]
+//   strata-bench cluster --pg CONNINFO   strata-bench link   strata-bench all [--quick]
 
 #include <sys/stat.h>
 
@@ -144,6 +144,12 @@ int main(int argc, char** argv) {
                    "cluster.heartbeat_interval_ms,suspect_timeout_ms,dead_timeout_ms,"
                    "lease_duration_ms")
       ->capture_default_str();
+  std::size_t link_requests = 20000;
+  std::string link_windows = "1,4,16,64";
+  auto* link = app.add_subcommand("link", "The transport between cluster nodes, against bare CAF");
+  link->add_option("--requests", link_requests, "Requests per case")->capture_default_str();
+  link->add_option("--in-flight", link_windows, "Windows of requests in flight")
+      ->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
 
   std::string child_what;
@@ -152,6 +158,15 @@ int main(int argc, char** argv) {
   child->group("");  // hidden from --help
   child->add_option("--what", child_what)->required();
   child->add_option("--count", child_count)->required();
+
+  link_peer_options peer;
+  auto* peer_child = app.add_subcommand("link-peer", "(internal) one process of `link`");
+  peer_child->group("");
+  peer_child->add_option("--role", peer.role)->required();
+  peer_child->add_option("--mode", peer.mode);
+  peer_child->add_option("--port", peer.port);
+  peer_child->add_option("--requests", peer.requests);
+  peer_child->add_option("--in-flight", peer.window);
 
   cluster_node_options node;
   auto* node_child = app.add_subcommand("cluster-node", "(internal) one node of `cluster`");
@@ -165,6 +180,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*child) return memory_child(child_what, child_count);
+  if (*peer_child) return link_peer_child(peer);
   {
     const auto t = parse_levels(cl_timing_text);
     if (t.size() != 4) {
@@ -203,6 +219,7 @@ int main(int argc, char** argv) {
   if (*overload || every) run_overload(o, ov_bound, ov_factor, ov_seconds);
   if (*snapshots || every) run_snapshots(o, snap_commands, snap_every);
   if (*cluster || every) run_cluster(o, cl_commands, cl_window, cl_samples, cl_timings);
+  if (*link || every) run_link(o, o.quick ? 2000 : link_requests, parse_levels(link_windows));
   print_summary();
   std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
   return 0;
