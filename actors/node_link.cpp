@@ -220,7 +220,8 @@ struct peer_entry {
   /// Sent on `handle`, or in `batch` to be sent, and not answered yet: failed at once when
   /// the connection is lost (CAF 0.17 tells nothing of a message to a lost remote actor).
   std::unordered_map<std::uint64_t, outbound_ptr> sent;
-  std::string batch;  ///< Request frames for the next flush.
+  std::string batch;               ///< Request frames for the next flush.
+  std::size_t batch_requests = 0;  ///< How many.
 };
 
 struct connector_state {
@@ -261,7 +262,9 @@ void send_batch(caf::stateful_actor<connector_state>* self, peer_entry& p) {
   if (p.batch.empty()) return;
   self->send(p.handle, node_batch_atom::value, std::move(p.batch));
   arm_expiry(self);
+  if (self->state.options.on_sent) self->state.options.on_sent(p.batch_requests);
   p.batch.clear();
+  p.batch_requests = 0;
 }
 
 /// Queues `o` for the peer connected on `p.handle`; it leaves with the next flush.
@@ -273,6 +276,7 @@ void send_to(caf::stateful_actor<connector_state>* self, peer_entry& p, const ou
   o->expires = std::chrono::steady_clock::now() + self->state.options.request_timeout;
   p.sent.emplace(id, o);
   static_cast<void>(append_frame(p.batch, id, frame_kind::request, o->payload));
+  ++p.batch_requests;
   o->payload = std::string{};  // the frame holds it now
   if (p.batch.size() >= batch_limit) return send_batch(self, p);
   if (!self->state.flush_sent) {
@@ -295,6 +299,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
         p.handle = nullptr;
         self->state.connected->fetch_sub(1, std::memory_order_relaxed);
         p.batch.clear();
+        p.batch_requests = 0;
         auto sent = std::move(p.sent);
         p.sent.clear();
         for (auto& [id, o] : sent)
@@ -319,6 +324,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           // sent on the old one will not be answered.
           self->demonitor(p.handle);
           p.batch.clear();
+          p.batch_requests = 0;
           auto sent = std::move(p.sent);
           p.sent.clear();
           for (auto& [id, o] : sent)
@@ -355,6 +361,7 @@ caf::behavior connector_actor(caf::stateful_actor<connector_state>* self, node_l
           for (auto& [name, p] : self->state.peers) {
             if (!p.handle || p.handle.address() != from) continue;
             p.batch.clear();  // failed here: not sent any more
+            p.batch_requests = 0;
             auto sent = std::move(p.sent);
             p.sent.clear();
             for (auto& [id, o] : sent) fail(o, "node " + name + " " + why);

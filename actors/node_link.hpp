@@ -27,6 +27,9 @@ struct node_link_options {
   /// every eighth of it finds such requests, so the failure comes at most 1.125 times it
   /// after the request.
   std::chrono::milliseconds request_timeout{12000};
+  /// Called on the link's thread each time a message carrying `requests` requests leaves for
+  /// a peer (requests queued together leave together); must be quick and must not block.
+  std::function<void(std::size_t requests)> on_sent;
 };
 
 /// TLS between nodes (docs/CLUSTER.md, "TLS"): the PEM files of CAF's OpenSSL module. With a

@@ -295,6 +295,11 @@ void cluster_metrics::handed_off() noexcept {
   increment(handoffs_, 1.0);
 }
 
+void cluster_metrics::link_sent(std::size_t requests) noexcept {
+  increment(link_messages_, 1.0);
+  increment(link_requests_, static_cast<double>(requests));
+}
+
 // The families, created once with the registry; children are added per label set.
 struct registry::families {
   explicit families(prometheus::Registry& r)
@@ -470,6 +475,15 @@ struct registry::families {
                              .Name("strata_cluster_handoffs_total")
                              .Help("Shards this node handed to their planned owner.")
                              .Register(r)),
+        cluster_link_messages(
+            prometheus::BuildCounter()
+                .Name("strata_cluster_link_messages_total")
+                .Help("Messages of requests (forwarded commands, pings) sent to peers.")
+                .Register(r)),
+        cluster_link_requests(prometheus::BuildCounter()
+                                  .Name("strata_cluster_link_requests_total")
+                                  .Help("Requests (forwarded commands, pings) sent to peers.")
+                                  .Register(r)),
         cluster_singletons(
             prometheus::BuildGauge()
                 .Name("strata_cluster_singleton_running")
@@ -518,6 +532,8 @@ struct registry::families {
   prometheus::Family<prometheus::Counter>& cluster_fenced;
   prometheus::Family<prometheus::Counter>& cluster_rejoins;
   prometheus::Family<prometheus::Counter>& cluster_handoffs;
+  prometheus::Family<prometheus::Counter>& cluster_link_messages;
+  prometheus::Family<prometheus::Counter>& cluster_link_requests;
   prometheus::Family<prometheus::Gauge>& cluster_singletons;
 };
 
@@ -548,6 +564,8 @@ registry::registry()
   cluster_.fenced_ = &families_->cluster_fenced.Add({});
   cluster_.rejoins_ = &families_->cluster_rejoins.Add({});
   cluster_.handoffs_ = &families_->cluster_handoffs.Add({});
+  cluster_.link_messages_ = &families_->cluster_link_messages.Add({});
+  cluster_.link_requests_ = &families_->cluster_link_requests.Add({});
 }
 
 registry::~registry() {

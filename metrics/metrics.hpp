@@ -320,6 +320,11 @@ class cluster_metrics {
   /// its commands drained and its aggregates were passivated).
   void handed_off() noexcept;
 
+  /// Adds one to `strata_cluster_link_messages_total` and `requests` to
+  /// `strata_cluster_link_requests_total`: one message of requests (forwarded commands and
+  /// pings) left for a peer. Their quotient is how many requests share a message.
+  void link_sent(std::size_t requests) noexcept;
+
  private:
   friend class registry;
   cluster_metrics() = default;
@@ -335,6 +340,8 @@ class cluster_metrics {
   prometheus::Counter* fenced_ = nullptr;
   prometheus::Counter* rejoins_ = nullptr;
   prometheus::Counter* handoffs_ = nullptr;
+  prometheus::Counter* link_messages_ = nullptr;
+  prometheus::Counter* link_requests_ = nullptr;
 };
 
 /// All of strata's metric families and, once `expose` succeeded, the HTTP server serving them.

@@ -579,6 +579,8 @@ result<std::unique_ptr<cluster_node>> cluster_node::start(
   lo.connect_timeout = std::chrono::milliseconds{cluster.suspect_timeout_ms};
   // The owner answers within its command timeout; the rest is the network's share.
   lo.request_timeout = command_timeout + std::chrono::milliseconds{cluster.suspect_timeout_ms};
+  // The engine's registry, which outlives the link the engine owns.
+  lo.on_sent = [m = p->metrics](std::size_t requests) { m->link_sent(requests); };
   auto link = engine.start_network(
       lo, [target](std::string request, std::function<void(std::string)> reply) {
         if (auto* node = target->load(std::memory_order_acquire))

@@ -125,6 +125,13 @@ TEST_CASE(
     CHECK(n->metric("strata_cluster_commands_forwarded_total") == static_cast<double>(s.forwarded));
     CHECK(n->metric("strata_cluster_commands_served_total") == static_cast<double>(s.served));
     CHECK(n->metric("strata_cluster_forward_failures_total") == 0);
+    // Every forwarded command left in some message to its owner, with the pings; a message
+    // carries one request at least.
+    const auto messages = n->metric("strata_cluster_link_messages_total");
+    const auto requests = n->metric("strata_cluster_link_requests_total");
+    CHECK(requests >= static_cast<double>(s.forwarded));
+    CHECK(messages >= 1);
+    CHECK(messages <= requests);
     CHECK(n->metric("strata_cluster_members") == 3);
     shards += n->metric("strata_cluster_shards_owned");
   }

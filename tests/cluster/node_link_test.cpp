@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -284,6 +285,8 @@ struct peer_answers {
   std::uint32_t port = 0;           // the peer's
   std::vector<asked> requests;      // in the order they were sent
   std::size_t connected_after = 0;  // the link's connected peers after the last answer
+  std::size_t messages = 0;         // messages of requests the link sent (its `on_sent`)
+  std::size_t requests_sent = 0;    // requests in them
 };
 
 // Forks a refusing (or, with `silent`, a silent) peer and sends it `count` requests through a
@@ -304,6 +307,12 @@ peer_answers ask_a_peer(bool silent, std::chrono::milliseconds request_timeout, 
     actors::node_link_options o;
     o.connect_timeout = std::chrono::seconds{60};
     o.request_timeout = request_timeout;
+    auto messages = std::make_shared<std::atomic<std::size_t>>(0);
+    auto requests_sent = std::make_shared<std::atomic<std::size_t>>(0);
+    o.on_sent = [messages, requests_sent](std::size_t requests) {
+      messages->fetch_add(1);
+      requests_sent->fetch_add(requests);
+    };
     auto link = actors::detail::start_node_link(
         net.sys, o, [](std::string, std::function<void(std::string)> reply) { reply("unused"); });
     REQUIRE_MESSAGE(link, to_string(link.err()));
@@ -328,6 +337,8 @@ peer_answers ask_a_peer(bool silent, std::chrono::milliseconds request_timeout, 
     }
     seen.connected_after = (*link)->connected_peers();
     (*link)->stop();
+    seen.messages = messages->load();
+    seen.requests_sent = requests_sent->load();
   }
   test_port.close_end(1);
   CHECK(reap(pid) == 0);
@@ -365,6 +376,10 @@ TEST_CASE(
   }
   // A peer that is slow to answer is not a lost connection.
   CHECK(seen.connected_after == 1);
+  // The three requests left in one message or more, each counted once.
+  CHECK(seen.requests_sent == 3);
+  CHECK(seen.messages >= 1);
+  CHECK(seen.messages <= 3);
 }
 
 }  // namespace

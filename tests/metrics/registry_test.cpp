@@ -286,6 +286,8 @@ TEST_CASE("every documented family is declared with its type and a help text") {
       {"strata_cluster_fenced_total", "counter"},
       {"strata_cluster_rejoins_total", "counter"},
       {"strata_cluster_handoffs_total", "counter"},
+      {"strata_cluster_link_messages_total", "counter"},
+      {"strata_cluster_link_requests_total", "counter"},
   };
   for (const auto& family : expected) {
     const auto& name = family.first;  // INFO captures it: no structured binding (C++17)

@@ -74,21 +74,31 @@ std::string render(const command_result& r) {
   return s.empty() ? "-" : s;
 }
 
-// The journal writer's group commits so far and the events they held, summed over the lines
-// of the runtime's `strata_journal_batch_events` histogram.
-std::pair<double, double> journal_commits(runtime& rt) {
+// The total of a metric of the runtime's registry, summed over its lines (a histogram's
+// `_count` or `_sum`, a counter).
+double scraped_total(runtime& rt, const std::string& name) {
   const std::string text = rt.metrics().scrape_text();
-  auto total = [&](const std::string& name) {
-    double sum = 0;
-    std::istringstream lines{text};
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-      if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
-      sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-    }
-    return sum;
-  };
-  return {total("strata_journal_batch_events_count"), total("strata_journal_batch_events_sum")};
+  double sum = 0;
+  std::istringstream lines{text};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    if (line[name.size()] != ' ' && line[name.size()] != '{') continue;
+    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
+}
+
+// What a load is measured by besides time: the journal writer's group commits and the events
+// they held, and the messages of requests the node link sent to peers and the requests in them.
+struct node_counts {
+  double commits = 0, events = 0, messages = 0, requests = 0;
+};
+
+node_counts counts_of(runtime& rt) {
+  return {scraped_total(rt, "strata_journal_batch_events_count"),
+          scraped_total(rt, "strata_journal_batch_events_sum"),
+          scraped_total(rt, "strata_cluster_link_messages_total"),
+          scraped_total(rt, "strata_cluster_link_requests_total")};
 }
 
 // `load <streams> <node index> <nodes> <commands> <window> <all|own>`: with `all`, command j
@@ -104,9 +114,9 @@ std::string node_load(runtime& rt, const order_data& data, const std::string& se
     for (std::size_t i = 0; i < streams; ++i)
       if (auto owner = rt.owner_of(orders::order::type, data.order_id(i)); owner && *owner == self)
         own.push_back(i);
-    if (own.empty()) return "load 0 1 0 0 0 0 this node owns none of the streams";
+    if (own.empty()) return "load 0 1 0 0 0 0 0 0 0 0 this node owns none of the streams";
   }
-  const auto before = journal_commits(rt);
+  const auto before = counts_of(rt);
   const auto start = now_ns();
   auto out = drive(commands, window, [&](std::size_t j, command_callback done) {
     const std::size_t g = j * nodes + index;
@@ -116,12 +126,13 @@ std::string node_load(runtime& rt, const order_data& data, const std::string& se
     rt.send<orders::order>(data.order_id(g % streams), data.add(g / streams), {}, std::move(done));
   });
   const auto end = now_ns();
-  const auto after = journal_commits(rt);
+  const auto after = counts_of(rt);
   const auto lat = summarize(out.latency_ns);
   std::ostringstream s;
   s << "load " << out.accepted << " " << out.other << " " << start << " " << end << " "
-    << lat.p50_ms << " " << lat.p99_ms << " " << after.first - before.first << " "
-    << after.second - before.second << " " << (out.other > 0 ? out.first_other : "-");
+    << lat.p50_ms << " " << lat.p99_ms << " " << after.commits - before.commits << " "
+    << after.events - before.events << " " << after.messages - before.messages << " "
+    << after.requests - before.requests << " " << (out.other > 0 ? out.first_other : "-");
   std::string line = s.str();
   std::replace(line.begin(), line.end(), '\n', ' ');
   return line;
@@ -283,6 +294,9 @@ struct load_figures {
   /// Events per group commit over the nodes' journal writers (a node's writer commits the
   /// events of the commands for its own shards, forwarded ones included).
   double events_per_commit = 0;
+  /// Requests per message the nodes' links sent to peers (forwarded commands and pings); 0
+  /// when they sent none.
+  double requests_per_message = 0;
 };
 
 // Every node of `c` sends its share of `commands` with its share of `window` in flight, all
@@ -296,17 +310,21 @@ load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
                            std::to_string(std::max<std::size_t>(1, window / count)) + " " + mode);
   std::int64_t first = 0, last = 0;
   std::size_t accepted = 0;
-  double commits = 0, events = 0;
+  double commits = 0, events = 0, messages = 0, requests = 0;
   load_figures f;
   for (auto& n : c.nodes) {
     std::istringstream s{n->read_line()};
     std::string word, first_other;
     std::size_t ok = 0, other = 0;
     std::int64_t start = 0, end = 0;
-    double p50 = 0, p99 = 0, node_commits = 0, node_events = 0;
-    s >> word >> ok >> other >> start >> end >> p50 >> p99 >> node_commits >> node_events;
+    double p50 = 0, p99 = 0, node_commits = 0, node_events = 0, node_messages = 0,
+           node_requests = 0;
+    s >> word >> ok >> other >> start >> end >> p50 >> p99 >> node_commits >> node_events >>
+        node_messages >> node_requests;
     commits += node_commits;
     events += node_events;
+    messages += node_messages;
+    requests += node_requests;
     std::getline(s, first_other);
     check(word == "load" && other == 0,
           "cluster: node " + n->node_id + " had commands not accepted:" + first_other);
@@ -319,6 +337,7 @@ load_figures run_load(cluster_run& c, std::size_t streams, std::size_t commands,
   check(accepted == commands / count * count, "cluster: not every command was accepted");
   f.rate = static_cast<double>(accepted) / (static_cast<double>(last - first) / 1e9);
   f.events_per_commit = commits > 0 ? events / commits : 0;
+  f.requests_per_message = messages > 0 ? requests / messages : 0;
   return f;
 }
 
@@ -429,7 +448,8 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
   steady.lease_ms = std::max<std::uint32_t>(timings.lease_ms, 5000);
   std::vector<double> one_rates, three_rates, ratios, own_rates, own_ratios, apart_rates,
       apart_ratios, apart_forwarded_rates, apart_forwarded_ratios, one_batches, three_batches,
-      own_batches, apart_batches, apart_forwarded_batches;
+      own_batches, apart_batches, apart_forwarded_batches, three_per_message,
+      apart_forwarded_per_message;
   load_figures one_last, three_last;
   double local_p50 = 0, forwarded_p50 = 0, local_p99 = 0, forwarded_p99 = 0;
   {
@@ -451,6 +471,7 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
       three_rates.push_back(three_last.rate);
       one_batches.push_back(one_last.events_per_commit);
       three_batches.push_back(three_last.events_per_commit);
+      three_per_message.push_back(three_last.requests_per_message);
       ratios.push_back(three_last.rate / one_last.rate);
       // The same load with nothing forwarded: what three nodes cost apart from forwarding.
       const auto own = run_load(three, streams, commands, window, "own");
@@ -466,6 +487,7 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
       const auto alone_forwarding = run_load(apart, streams, commands, window);
       apart_forwarded_rates.push_back(alone_forwarding.rate);
       apart_forwarded_batches.push_back(alone_forwarding.events_per_commit);
+      apart_forwarded_per_message.push_back(alone_forwarding.requests_per_message);
       apart_forwarded_ratios.push_back(alone_forwarding.rate / one_last.rate);
       std::fprintf(stderr,
                    "[cluster] round %d: one %.0f/s; three %.0f/s (ratio %.3f), without "
@@ -510,6 +532,9 @@ void run_cluster(const options& o, std::size_t commands, std::size_t window, std
            .figure("unforwarded_events_per_commit", median(own_batches))
            .figure("three_journals_events_per_commit", median(apart_batches))
            .figure("three_journals_forwarded_events_per_commit", median(apart_forwarded_batches))
+           .figure("three_nodes_requests_per_message", median(three_per_message))
+           .figure("three_journals_forwarded_requests_per_message",
+                   median(apart_forwarded_per_message))
            .figure("one_node_p99_ms", one_last.p99_ms)
            .figure("three_nodes_p99_ms", three_last.p99_ms));
   emit(line_of("forwarded command")
