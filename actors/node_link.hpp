@@ -28,7 +28,8 @@ struct node_link_options {
   /// after the request.
   std::chrono::milliseconds request_timeout{12000};
   /// Called on the link's thread each time a message carrying `requests` requests leaves for
-  /// a peer (requests queued together leave together); must be quick and must not block.
+  /// a peer (requests queued together leave together); must be quick, must not block and
+  /// must not throw (it runs inside the link's actor).
   std::function<void(std::size_t requests)> on_sent;
 };
 
