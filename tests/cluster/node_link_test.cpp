@@ -302,6 +302,8 @@ peer_answers ask_a_peer(bool silent, std::chrono::milliseconds request_timeout, 
   seen.requests.resize(static_cast<std::size_t>(count));
   // Before the actor system: the link answers what it still holds when the system goes.
   std::vector<std::promise<void>> answered(seen.requests.size());
+  std::vector<std::future<void>> waiting;  // taken before any answer can be set
+  for (auto& a : answered) waiting.push_back(a.get_future());
   {
     network_system net;
     actors::node_link_options o;
@@ -333,7 +335,7 @@ peer_answers ask_a_peer(bool silent, std::chrono::milliseconds request_timeout, 
     }
     for (std::size_t i = 0; i < seen.requests.size(); ++i) {
       INFO("request " << i);
-      REQUIRE(answered[i].get_future().wait_for(bounded) == std::future_status::ready);
+      REQUIRE(waiting[i].wait_for(bounded) == std::future_status::ready);
     }
     seen.connected_after = (*link)->connected_peers();
     (*link)->stop();
