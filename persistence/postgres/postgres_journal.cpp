@@ -660,9 +660,10 @@ struct postgres_journal::impl {
     }
   }
 
-  // One head into `remembered`; when it is full, a new stream takes the place of one found
-  // from a bucket that moves on every time (no order kept: a cheap random eviction, so that a
-  // node with more active streams than known_heads loses a few each time, not all at once).
+  // One head into `remembered`; when it is full, a new stream takes the place of the first one
+  // in the next non-empty hash bucket, the bucket moving on every time (no order kept: an
+  // arbitrary victim, cheaply found, so that a node with more active streams than known_heads
+  // loses a few each time, not all at once).
   void remember_head(const std::string& name, locked_head head) {
     auto it = remembered.find(name);
     if (it != remembered.end()) {

@@ -30,7 +30,7 @@ struct postgres_journal_options {
   /// of a cluster node sets it to `cluster.lease_duration_ms`. 0: the server's setting.
   std::uint32_t idle_in_transaction_timeout_ms = 0;
   /// Streams whose head (version, chain hash) an instance remembers from its own appends, at
-  /// most; when full, a new stream takes the place of another, picked at random. An append whose
+  /// most; when full, a new stream takes the place of an arbitrary other. An append whose
   /// streams are all remembered at the version it expects, with at most insert_chunk_rows events,
   /// is one statement that commits on its own (one round trip instead of four); any other append,
   /// or one whose stream moved since (a write by another instance), takes the usual transaction. 0:

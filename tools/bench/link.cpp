@@ -274,6 +274,9 @@ int link_peer_child(const link_peer_options& p) {
 
 void run_link(const options& o, std::size_t requests, const std::vector<std::size_t>& windows) {
   static_cast<void>(o);  // no files, no database
+  check(!windows.empty(), "link: --in-flight: no window given");
+  for (const auto window : windows)
+    check(window >= 1, "link: --in-flight: every window must be 1 or more, found 0");
   child_process answering{{self_exe(), "link-peer", "--role", "answer"}, "link: answering child"};
   std::istringstream ready{answering.read_line()};
   std::string word;

@@ -147,7 +147,9 @@ int main(int argc, char** argv) {
   std::size_t link_requests = 20000;
   std::string link_windows = "1,4,16,64";
   auto* link = app.add_subcommand("link", "The transport between cluster nodes, against bare CAF");
-  link->add_option("--requests", link_requests, "Requests per case")->capture_default_str();
+  link->add_option("--requests", link_requests, "Requests per case")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   link->add_option("--in-flight", link_windows, "Windows of requests in flight")
       ->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
@@ -162,11 +164,11 @@ int main(int argc, char** argv) {
   link_peer_options peer;
   auto* peer_child = app.add_subcommand("link-peer", "(internal) one process of `link`");
   peer_child->group("");
-  peer_child->add_option("--role", peer.role)->required();
-  peer_child->add_option("--mode", peer.mode);
+  peer_child->add_option("--role", peer.role)->required()->check(CLI::IsMember({"answer", "ask"}));
+  peer_child->add_option("--mode", peer.mode)->check(CLI::IsMember({"link", "caf"}));
   peer_child->add_option("--port", peer.port);
-  peer_child->add_option("--requests", peer.requests);
-  peer_child->add_option("--in-flight", peer.window);
+  peer_child->add_option("--requests", peer.requests)->check(CLI::PositiveNumber);
+  peer_child->add_option("--in-flight", peer.window)->check(CLI::PositiveNumber);
 
   cluster_node_options node;
   auto* node_child = app.add_subcommand("cluster-node", "(internal) one node of `cluster`");
