@@ -181,8 +181,14 @@ struct cluster_node::impl {
     auto model = engine->model(c->type);
     std::optional<error> refused;
     if (!model) {
-      refused = error{errc::not_found, "aggregate type '" + c->type +
-                                           "' is not registered on node " + config.node_id};
+      // The sender knows the type (it encoded the command), so the command is valid: this
+      // node is not ready for it (its host registers its types after it joined) or is
+      // configured apart from the sender. Either way a retry may succeed; not_found would
+      // tell the client its command is wrong.
+      refused =
+          error{errc::unavailable,
+                "aggregate type '" + c->type + "' is not registered on node " + config.node_id +
+                    ", which holds its shard: retry with the same command id once it is"};
     } else if (auto command = model->decode_command(c->command); !command) {
       refused = std::move(command).err();
     } else {

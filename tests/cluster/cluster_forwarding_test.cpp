@@ -43,10 +43,15 @@ struct three_nodes {
   schema_guard read_guard;
   std::vector<std::unique_ptr<node_process>> nodes;
 
-  explicit three_nodes(std::string c)
+  /// `registers_later`: the node started without its aggregate type (cluster_host.cpp's
+  /// STRATA_CLUSTER_HOST_REGISTER=later), none when empty.
+  explicit three_nodes(std::string c, const std::string& registers_later = {})
       : conninfo(std::move(c)), guard(conninfo, schema), read_guard(conninfo, schema + "_read") {
-    for (const char* id : {"node-1", "node-2", "node-3"})
+    for (const char* id : {"node-1", "node-2", "node-3"}) {
+      if (id == registers_later) setenv("STRATA_CLUSTER_HOST_REGISTER", "later", 1);
       nodes.push_back(std::make_unique<node_process>(conninfo, schema, id));
+      unsetenv("STRATA_CLUSTER_HOST_REGISTER");
+    }
     const bool settled = testing::wait_until(
         [&] {
           std::size_t owned = 0;
@@ -181,6 +186,39 @@ TEST_CASE("a rejection's code and reason come back intact through forwarding") {
   auto outsider = runtime::start(plain);
   REQUIRE_FALSE(outsider);
   CHECK(outsider.err().code == errc::conflict);
+  for (auto& n : cluster.nodes) CHECK(n->quit());
+}
+
+TEST_CASE(
+    "a command forwarded to an owner whose host has not registered its type yet is answered "
+    "unavailable, and applied once after the owner registered it") {
+  STRATA_CLUSTER_SERVER(conninfo);
+  three_nodes cluster{conninfo, "node-3"};
+  std::set<std::string> taken;
+  auto& sender = *cluster.nodes[0];
+  auto& late = *cluster.nodes[2];
+  const auto id = cluster.owned_elsewhere(sender, 1, taken, late.node_id).front();
+  const auto early = parse_node_answer(sender.ask("raise " + id + " 3 u-1"));
+  CHECK(early.status == "unavailable");
+  CHECK(early.message.find("aggregate type 'Tally' is not registered on node node-3") !=
+        std::string::npos);
+  CHECK(early.message.find("retry with the same command id") != std::string::npos);
+  CHECK(early.events == 0);
+  // Its own clients are told the type is unknown there: a command of theirs names no type
+  // their runtime has.
+  const auto local = parse_node_answer(late.ask("raise " + id + " 3 u-0"));
+  CHECK(local.status == "failed");
+  CHECK(local.message == "aggregate type 'Tally' is not registered");
+
+  CHECK(late.ask("register") == "register ok");
+  const auto retried = parse_node_answer(sender.ask("raise " + id + " 3 u-1"));
+  CHECK(retried.status == "accepted");
+  CHECK(retried.version == 1);
+  CHECK_FALSE(retried.duplicate);
+  const auto rows = pg_exec(conninfo, "SELECT command_id FROM " + cluster.schema +
+                                          ".events WHERE aggregate_id = '" + id + "'");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0][0].as<std::string>() == "u-1");
   for (auto& n : cluster.nodes) CHECK(n->quit());
 }
 

@@ -21,6 +21,9 @@
 //   relay                         -> relay <confirmed position> | relay - <error>
 // With STRATA_CLUSTER_RELAY_URL set, the node enables the relay to that broker, on exchange
 // STRATA_CLUSTER_RELAY_EXCHANGE.
+//   register                      -> register ok | register <error>  (registers tally)
+// With STRATA_CLUSTER_HOST_REGISTER=later, the node joins without registering tally until
+// "register" (a node that owns shards before its host registered its types).
 //   quit                          -> stops the runtime and exits 0
 
 #include <cstdio>
@@ -107,9 +110,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& rt = **started;
-  if (auto added = rt.register_aggregate<tally>(); !added) {
-    std::fprintf(stderr, "%s\n", to_string(added.err()).c_str());
-    return 1;
+  const char* register_when = std::getenv("STRATA_CLUSTER_HOST_REGISTER");
+  if (register_when == nullptr || std::string{register_when} != "later") {
+    if (auto added = rt.register_aggregate<tally>(); !added) {
+      std::fprintf(stderr, "%s\n", to_string(added.err()).c_str());
+      return 1;
+    }
   }
   std::cout << "ready " << argv[3] << " " << rt.cluster_status()->port << std::endl;
   std::string line;
@@ -172,6 +178,9 @@ int main(int argc, char** argv) {
       const auto s = rt.relay_status();
       std::cout << "relay " << (s ? std::to_string(s->confirmed.value) : "- " + to_string(s.err()))
                 << std::endl;
+    } else if (verb == "register") {
+      auto added = rt.register_aggregate<tally>();
+      std::cout << "register " << (added ? std::string{"ok"} : to_string(added.err())) << std::endl;
     } else if (verb == "quit") {
       rt.stop();
       return 0;
