@@ -1,158 +1,264 @@
 #include "strata/actors/cluster_wire.hpp"
 
 #include <cstdint>
-#include <exception>
+#include <optional>
 #include <utility>
-
-#include <boost/json.hpp>
 
 namespace strata::actors {
 
 namespace {
 
-namespace bj = boost::json;
+// The layout (docs/CLUSTER.md, "Forwarding"): a kind byte, a format byte, then the fields in
+// a fixed order. Numbers are unsigned LEB128 (7 bits a byte, low group first), a signed one
+// zigzag-mapped first; a text is its length as a number, then its bytes. Enumerations travel
+// as their numbers and are range-checked on the way in.
 
-// Enumerations travel as their numbers: both ends run the same code, and nothing is stored.
+constexpr char forwarded_kind = 'F';
+constexpr char result_kind = 'R';
+constexpr std::uint8_t format = 1;
 
-const bj::value* member(const bj::object& o, std::string_view key) {
-  return o.if_contains(key);
+// Bits of a forwarded command's flags and of a result's.
+constexpr std::uint64_t has_expected_version = 1;
+constexpr std::uint64_t is_duplicate = 1;
+constexpr std::uint64_t has_why = 2;
+constexpr std::uint64_t has_failure = 4;
+
+class writer {
+ public:
+  explicit writer(char kind) {
+    out_.push_back(kind);
+    out_.push_back(static_cast<char>(format));
+  }
+
+  void number(std::uint64_t n) {
+    while (n >= 0x80) {
+      out_.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      n >>= 7;
+    }
+    out_.push_back(static_cast<char>(n));
+  }
+
+  void signed_number(std::int64_t n) {
+    const auto u = static_cast<std::uint64_t>(n);
+    number((u << 1) ^ (n < 0 ? ~std::uint64_t{0} : 0));
+  }
+
+  void text(std::string_view s) {
+    number(s.size());
+    out_.append(s);
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+/// Reads what `writer` wrote. The first field that is missing, too long or out of range sets
+/// `failed` to its name; every read after that returns a zero value, so a decoder reads on
+/// and checks once at the end.
+class reader {
+ public:
+  reader(std::string_view in, char kind, const char* what) : in_(in), what_(what) {
+    if (in_.size() < 2 || in_[0] != kind) {
+      fail("its kind byte");
+    } else if (static_cast<std::uint8_t>(in_[1]) != format) {
+      failed = std::string{"wire format "} + std::to_string(static_cast<std::uint8_t>(in_[1])) +
+               ", this node reads format " + std::to_string(format);
+    }
+    at_ = in_.size() < 2 ? in_.size() : 2;
+  }
+
+  std::uint64_t number(const char* field) {
+    std::uint64_t n = 0;
+    for (unsigned shift = 0; !failed; shift += 7) {
+      // The tenth byte may hold the 64th bit only, and ends the number.
+      if (at_ == in_.size() || (shift == 63 && static_cast<std::uint8_t>(in_[at_]) > 1)) {
+        fail(field);
+        break;
+      }
+      const auto byte = static_cast<std::uint8_t>(in_[at_++]);
+      n |= std::uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return n;
+    }
+    return 0;
+  }
+
+  std::int64_t signed_number(const char* field) {
+    const auto u = number(field);
+    return static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  }
+
+  std::string text(const char* field) {
+    const auto size = number(field);
+    if (failed) return {};
+    if (size > in_.size() - at_) {
+      fail(field);
+      return {};
+    }
+    std::string s{in_.substr(at_, size)};
+    at_ += size;
+    return s;
+  }
+
+  /// A number that must be below `limit`.
+  std::uint64_t below(std::uint64_t limit, const char* field) {
+    const auto n = number(field);
+    if (!failed && n >= limit) fail(field);
+    return n;
+  }
+
+  /// How many more items of at least `least_bytes` each could follow.
+  std::size_t room_for(std::size_t least_bytes) const { return (in_.size() - at_) / least_bytes; }
+
+  /// The error of the first field that failed, or of bytes after the last field.
+  std::optional<error> finish() {
+    if (!failed && at_ != in_.size())
+      failed = std::to_string(in_.size() - at_) + " bytes after the last field";
+    if (!failed) return std::nullopt;
+    return error{errc::invalid_argument, std::string{what_} + ": " + *failed};
+  }
+
+  std::optional<std::string> failed;
+
+ private:
+  void fail(const char* field) {
+    if (!failed)
+      failed = std::string{"malformed or missing "} + field + " at byte " + std::to_string(at_);
+  }
+
+  std::string_view in_;
+  std::size_t at_ = 0;
+  const char* what_;
+};
+
+/// The fewest bytes a record takes: 13 numbers and texts of one byte each, and a time.
+constexpr std::size_t least_record_bytes = 14;
+
+void write_record(writer& w, const persistence::event_record& r) {
+  w.number(r.position.value);
+  w.text(r.event_id);
+  w.text(r.event_type);
+  w.number(r.schema_version);
+  w.text(r.aggregate_type);
+  w.text(r.aggregate_id);
+  w.number(r.stream_version.value);
+  w.signed_number(r.time.time_since_epoch().count());
+  w.text(r.user_id);
+  w.text(r.command_id);
+  w.text(r.correlation_id);
+  w.text(r.causation_id);
+  w.text(r.data);  // the stored text itself, byte for byte
+  w.text(r.hash);
 }
 
-std::string text_of(const bj::object& o, std::string_view key) {
-  const auto* v = member(o, key);
-  return v == nullptr ? std::string{} : std::string{v->as_string()};
-}
-
-std::uint64_t number_of(const bj::object& o, std::string_view key) {
-  const auto* v = member(o, key);
-  return v == nullptr ? 0 : bj::value_to<std::uint64_t>(*v);
-}
-
-bj::object record_json(const persistence::event_record& r) {
-  bj::object o;
-  o["position"] = r.position.value;
-  o["eventId"] = r.event_id;
-  o["eventType"] = r.event_type;
-  o["schemaVersion"] = r.schema_version;
-  o["aggregateType"] = r.aggregate_type;
-  o["aggregateId"] = r.aggregate_id;
-  o["version"] = r.stream_version.value;
-  o["time"] = r.time.time_since_epoch().count();
-  o["userId"] = r.user_id;
-  o["commandId"] = r.command_id;
-  o["correlationId"] = r.correlation_id;
-  o["causationId"] = r.causation_id;
-  o["data"] = r.data;  // the stored text itself, byte for byte
-  o["hash"] = r.hash;
-  return o;
-}
-
-persistence::event_record record_of(const bj::object& o) {
+persistence::event_record read_record(reader& in) {
   persistence::event_record r;
-  r.position = global_position{number_of(o, "position")};
-  r.event_id = text_of(o, "eventId");
-  r.event_type = text_of(o, "eventType");
-  r.schema_version = static_cast<std::uint32_t>(number_of(o, "schemaVersion"));
-  r.aggregate_type = text_of(o, "aggregateType");
-  r.aggregate_id = text_of(o, "aggregateId");
-  r.stream_version = version{number_of(o, "version")};
-  if (const auto* t = member(o, "time"))
-    r.time = timestamp{std::chrono::microseconds{bj::value_to<std::int64_t>(*t)}};
-  r.user_id = text_of(o, "userId");
-  r.command_id = text_of(o, "commandId");
-  r.correlation_id = text_of(o, "correlationId");
-  r.causation_id = text_of(o, "causationId");
-  r.data = text_of(o, "data");
-  r.hash = text_of(o, "hash");
+  r.position = global_position{in.number("record position")};
+  r.event_id = in.text("record event id");
+  r.event_type = in.text("record event type");
+  r.schema_version =
+      static_cast<std::uint32_t>(in.below(std::uint64_t{1} << 32, "record schema version"));
+  r.aggregate_type = in.text("record aggregate type");
+  r.aggregate_id = in.text("record aggregate id");
+  r.stream_version = version{in.number("record version")};
+  r.time = timestamp{std::chrono::microseconds{in.signed_number("record time")}};
+  r.user_id = in.text("record user id");
+  r.command_id = in.text("record command id");
+  r.correlation_id = in.text("record correlation id");
+  r.causation_id = in.text("record causation id");
+  r.data = in.text("record data");
+  r.hash = in.text("record hash");
   return r;
 }
 
 }  // namespace
 
 std::string encode_forwarded(const forwarded_command& c) {
-  bj::object o;
-  o["type"] = c.type;
-  o["id"] = c.aggregate_id;
-  o["command"] = c.command;
-  o["commandId"] = c.meta.command_id;
-  o["userId"] = c.meta.user_id;
-  o["correlationId"] = c.meta.correlation_id;
-  o["causationId"] = c.meta.causation_id;
-  if (c.meta.expected_version) o["expectedVersion"] = c.meta.expected_version->value;
-  o["from"] = c.from_node;
-  return bj::serialize(o);
+  writer w{forwarded_kind};
+  w.text(c.type);
+  w.text(c.aggregate_id);
+  w.text(c.command);
+  w.text(c.meta.command_id);
+  w.text(c.meta.user_id);
+  w.text(c.meta.correlation_id);
+  w.text(c.meta.causation_id);
+  w.number(c.meta.expected_version ? has_expected_version : 0);
+  if (c.meta.expected_version) w.number(c.meta.expected_version->value);
+  w.text(c.from_node);
+  return w.take();
 }
 
 result<forwarded_command> decode_forwarded(std::string_view text) {
-  try {
-    const auto v = bj::parse(text);
-    const auto& o = v.as_object();
-    forwarded_command c;
-    c.type = text_of(o, "type");
-    c.aggregate_id = text_of(o, "id");
-    c.command = text_of(o, "command");
-    if (c.type.empty() || c.command.empty())
-      return error{errc::invalid_argument, "forwarded command without a type or a command"};
-    c.meta.command_id = text_of(o, "commandId");
-    c.meta.user_id = text_of(o, "userId");
-    c.meta.correlation_id = text_of(o, "correlationId");
-    c.meta.causation_id = text_of(o, "causationId");
-    if (member(o, "expectedVersion") != nullptr)
-      c.meta.expected_version = version{number_of(o, "expectedVersion")};
-    c.from_node = text_of(o, "from");
-    return c;
-  } catch (const std::exception& ex) {
-    return error{errc::invalid_argument, std::string{"forwarded command: "} + ex.what()};
-  }
+  reader in{text, forwarded_kind, "forwarded command"};
+  forwarded_command c;
+  c.type = in.text("type");
+  c.aggregate_id = in.text("aggregate id");
+  c.command = in.text("command");
+  c.meta.command_id = in.text("command id");
+  c.meta.user_id = in.text("user id");
+  c.meta.correlation_id = in.text("correlation id");
+  c.meta.causation_id = in.text("causation id");
+  const auto flags = in.below(has_expected_version << 1, "flags");
+  if ((flags & has_expected_version) != 0)
+    c.meta.expected_version = version{in.number("expected version")};
+  c.from_node = in.text("sending node");
+  if (auto failed = in.finish()) return std::move(*failed);
+  if (c.type.empty() || c.command.empty())
+    return error{errc::invalid_argument, "forwarded command without a type or a command"};
+  return c;
 }
 
 std::string encode_result(const command_result& r) {
-  bj::object o;
-  o["status"] = static_cast<int>(r.status);
-  o["at"] = r.at.value;
-  o["position"] = r.position.value;
-  if (!r.records.empty()) {
-    bj::array records;
-    records.reserve(r.records.size());
-    for (const auto& record : r.records) records.emplace_back(record_json(record));
-    o["records"] = std::move(records);
+  writer w{result_kind};
+  w.number(static_cast<std::uint64_t>(r.status));
+  w.number(r.at.value);
+  w.number(r.position.value);
+  w.number((r.duplicate ? is_duplicate : 0) | (r.why ? has_why : 0) |
+           (r.failure ? has_failure : 0));
+  w.number(r.records.size());
+  for (const auto& record : r.records) write_record(w, record);
+  if (r.why) {
+    w.text(r.why->code);
+    w.text(r.why->message);
   }
-  if (r.duplicate) o["duplicate"] = true;
-  if (r.why) o["why"] = bj::object{{"code", r.why->code}, {"message", r.why->message}};
-  if (r.failure)
-    o["failure"] =
-        bj::object{{"errc", static_cast<int>(r.failure->code)}, {"message", r.failure->message}};
-  return bj::serialize(o);
+  if (r.failure) {
+    w.number(static_cast<std::uint64_t>(r.failure->code));
+    w.text(r.failure->message);
+  }
+  return w.take();
 }
 
 result<command_result> decode_result(std::string_view text) {
-  try {
-    const auto v = bj::parse(text);
-    const auto& o = v.as_object();
-    if (member(o, "status") == nullptr)
-      return error{errc::invalid_argument, "command result without a status"};
-    command_result r;
-    r.status = static_cast<command_status>(number_of(o, "status"));
-    r.at = version{number_of(o, "at")};
-    r.position = global_position{number_of(o, "position")};
-    if (const auto* records = member(o, "records")) {
-      const auto& a = records->as_array();
-      r.records.reserve(a.size());
-      for (const auto& record : a) r.records.push_back(record_of(record.as_object()));
-    }
-    if (const auto* d = member(o, "duplicate")) r.duplicate = d->as_bool();
-    if (const auto* why = member(o, "why")) {
-      const auto& w = why->as_object();
-      r.why = rejection{text_of(w, "code"), text_of(w, "message")};
-    }
-    if (const auto* failure = member(o, "failure")) {
-      const auto& f = failure->as_object();
-      r.failure = error{static_cast<errc>(number_of(f, "errc")), text_of(f, "message")};
-    }
-    return r;
-  } catch (const std::exception& ex) {
-    return error{errc::invalid_argument, std::string{"command result: "} + ex.what()};
+  reader in{text, result_kind, "command result"};
+  command_result r;
+  r.status = static_cast<command_status>(in.below(command_status_count, "status"));
+  r.at = version{in.number("version")};
+  r.position = global_position{in.number("position")};
+  const auto flags = in.below(has_failure << 1, "flags");
+  r.duplicate = (flags & is_duplicate) != 0;
+  const auto records = in.number("record count");
+  if (!in.failed && records > in.room_for(least_record_bytes))
+    in.failed = std::to_string(records) + " records announced, more than the text can hold";
+  if (!in.failed) {
+    r.records.reserve(records);
+    for (std::uint64_t i = 0; i < records && !in.failed; ++i) r.records.push_back(read_record(in));
   }
+  if ((flags & has_why) != 0) {
+    auto code = in.text("rejection code");
+    auto message = in.text("rejection message");
+    r.why = rejection{std::move(code), std::move(message)};
+  }
+  if ((flags & has_failure) != 0) {
+    const auto code = in.number("failure code");
+    if (!in.failed && (code < static_cast<std::uint64_t>(errc::conflict) ||
+                       code > static_cast<std::uint64_t>(errc::duplicate)))
+      in.failed = "failure code " + std::to_string(code) + " is no error code";
+    auto message = in.text("failure message");
+    r.failure = error{static_cast<errc>(code), std::move(message)};
+  }
+  if (auto failed = in.finish()) return std::move(*failed);
+  return r;
 }
 
 }  // namespace strata::actors

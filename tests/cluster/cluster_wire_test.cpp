@@ -1,8 +1,10 @@
 // The wire form of a forwarded command and of its result (actors/cluster_wire.hpp,
 // actors/command_json.hpp): everything a caller reads from a `command_result` survives the
-// trip between two nodes.
+// trip between two nodes, and a text that is not a whole one of them is refused.
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include <doctest/doctest.h>
@@ -153,10 +155,107 @@ TEST_CASE("malformed wire text is refused as invalid, never thrown") {
   CHECK(model->decode_command(R"({"alt":5,"data":{}})").err().code == errc::invalid_argument);
   CHECK(model->decode_command(R"({"alt":0})").err().code == errc::invalid_argument);
   CHECK(model->encode_command(std::any{42}).err().code == errc::invalid_argument);
-  CHECK(actors::decode_forwarded("[1]").err().code == errc::invalid_argument);
+  CHECK(actors::decode_forwarded("").err().code == errc::invalid_argument);
   CHECK(actors::decode_forwarded(R"({"type":"Tally"})").err().code == errc::invalid_argument);
   CHECK(actors::decode_result("{}").err().code == errc::invalid_argument);
-  CHECK(actors::decode_result(R"({"status":0,"records":{}})").err().code == errc::invalid_argument);
+}
+
+/// A forwarded command and a result with every optional part, as the wire carries them.
+std::pair<std::string, std::string> full_texts() {
+  actors::forwarded_command f;
+  f.type = "Tally";
+  f.aggregate_id = "t-1";
+  f.command = R"({"alt":0,"data":{"amount":3,"note":""}})";
+  f.meta.command_id = "c-1";
+  f.meta.expected_version = version{300};
+  f.from_node = "node-1";
+  command_result r;
+  r.status = command_status::failed;
+  r.at = version{1};
+  r.duplicate = true;
+  persistence::event_record e;
+  e.event_type = "TallyRaised";
+  e.time = timestamp{std::chrono::microseconds{-5}};  // before 1970: a negative number
+  e.data = "{}";
+  r.records = {e};
+  r.why = rejection{"code", "message"};
+  r.failure = error{errc::duplicate, "failure"};
+  return {actors::encode_forwarded(f), actors::encode_result(r)};
+}
+
+TEST_CASE("a time before 1970 and the largest numbers cross intact") {
+  command_result r;
+  r.status = command_status::accepted;
+  r.at = version{UINT64_MAX};
+  r.position = global_position{UINT64_MAX - 1};
+  persistence::event_record e;
+  e.time = timestamp{std::chrono::microseconds{INT64_MIN}};
+  e.stream_version = version{1};
+  r.records = {e, e};
+  r.records[1].time = timestamp{std::chrono::microseconds{INT64_MAX}};
+  const auto back = round_trip(r);
+  CHECK(back.at == version{UINT64_MAX});
+  CHECK(back.position == global_position{UINT64_MAX - 1});
+  REQUIRE(back.records.size() == 2);
+  CHECK(back.records[0].time == e.time);
+  CHECK(back.records[1].time == r.records[1].time);
+  const auto [forwarded, result] = full_texts();
+  auto f = actors::decode_forwarded(forwarded);
+  REQUIRE(f);
+  CHECK(*f->meta.expected_version == version{300});
+  auto full = actors::decode_result(result);
+  REQUIRE(full);
+  CHECK(full->records.at(0).time == timestamp{std::chrono::microseconds{-5}});
+  CHECK(full->failure->code == errc::duplicate);
+  CHECK(full->why->message == "message");
+  CHECK(full->duplicate);
+}
+
+TEST_CASE("every cut-short wire text, a byte too many, and a value out of range are refused") {
+  const auto [forwarded, result] = full_texts();
+  // Each prefix of a whole text ends inside a field: refused, never read past its end.
+  for (std::size_t n = 0; n < forwarded.size(); ++n) {
+    auto cut = actors::decode_forwarded(std::string_view{forwarded}.substr(0, n));
+    REQUIRE_FALSE(cut);
+    CHECK(cut.err().code == errc::invalid_argument);
+  }
+  for (std::size_t n = 0; n < result.size(); ++n) {
+    auto cut = actors::decode_result(std::string_view{result}.substr(0, n));
+    REQUIRE_FALSE(cut);
+    CHECK(cut.err().code == errc::invalid_argument);
+  }
+  CHECK(actors::decode_result(result + "x").err().message ==
+        "command result: 1 bytes after the last field");
+  CHECK(actors::decode_forwarded(result).err().message ==
+        "forwarded command: malformed or missing its kind byte at byte 0");
+
+  // Another format, a status and a failure code that name nothing, and a record count larger
+  // than the text.
+  auto other = result;
+  other[1] = 2;
+  CHECK(actors::decode_result(other).err().message ==
+        "command result: wire format 2, this node reads format 1");
+  command_result r;
+  r.status = command_status::accepted;
+  auto bad_status = actors::encode_result(r);
+  bad_status[2] = static_cast<char>(command_status_count);
+  CHECK(actors::decode_result(bad_status).err().message ==
+        "command result: malformed or missing status at byte 3");
+  r.status = command_status::failed;
+  r.failure = error{errc::duplicate, ""};
+  auto bad_code = actors::encode_result(r);
+  bad_code[bad_code.size() - 2] = static_cast<char>(static_cast<int>(errc::duplicate) + 1);
+  CHECK(actors::decode_result(bad_code).err().message ==
+        "command result: failure code 12 is no error code");
+  command_result none;
+  auto many = actors::encode_result(none);
+  many[6] = 0x7f;  // 127 records announced, none there
+  CHECK(actors::decode_result(many).err().message ==
+        "command result: 127 records announced, more than the text can hold");
+  // An eleven-byte number (more than 64 bits) in the version.
+  auto wide = std::string{"R\x01\x00", 3} + std::string(10, '\xff') + '\x01';
+  CHECK(actors::decode_result(wide).err().message ==
+        "command result: malformed or missing version at byte 12");
 }
 
 }  // namespace

@@ -182,6 +182,8 @@ struct link_peer_options {
 /// The transport between cluster nodes alone: node link and bare CAF, CPU per request at
 /// each window of `windows` (docs/BENCHMARKS.md, "Link").
 void run_link(const options& o, std::size_t requests, const std::vector<std::size_t>& windows);
+/// Encoding and decoding a forwarded command and its result (`count` each, `o.repeat` runs).
+void run_wire(const options& o, std::size_t count);
 int link_peer_child(const link_peer_options& p);
 /// The child half of `memory`: prints the RSS growth of `what` ("caf", "journal", "runtime").
 int memory_child(const std::string& what, std::size_t count);

@@ -4,7 +4,8 @@
 //   strata-bench orders [--preload N] [--pg CONNINFO]   strata-bench journal
 //   strata-bench rehydrate   strata-bench actors   strata-bench memory
 //   strata-bench projection  strata-bench overload  strata-bench snapshots
-//   strata-bench cluster --pg CONNINFO   strata-bench link   strata-bench all [--quick]
+//   strata-bench cluster --pg CONNINFO   strata-bench link   strata-bench wire
+//   strata-bench all [--quick]
 
 #include <sys/stat.h>
 
@@ -152,6 +153,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   link->add_option("--in-flight", link_windows, "Windows of requests in flight")
       ->capture_default_str();
+  std::size_t wire_count = 200000;
+  auto* wire =
+      app.add_subcommand("wire", "Encoding and decoding a forwarded command and its result");
+  wire->add_option("--count", wire_count, "Encodings and decodings of each per run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   auto* all = app.add_subcommand("all", "Every workload in turn");
 
   std::string child_what;
@@ -222,6 +229,7 @@ int main(int argc, char** argv) {
   if (*snapshots || every) run_snapshots(o, snap_commands, snap_every);
   if (*cluster || every) run_cluster(o, cl_commands, cl_window, cl_samples, cl_timings);
   if (*link || every) run_link(o, o.quick ? 2000 : link_requests, parse_levels(link_windows));
+  if (*wire || every) run_wire(o, o.quick ? 2000 : wire_count);
   print_summary();
   std::fprintf(stderr, "\nstrata-bench: all self-checks passed\n");
   return 0;
