@@ -60,8 +60,12 @@ class writer {
 class reader {
  public:
   reader(std::string_view in, char kind, const char* what) : in_(in), what_(what) {
-    if (in_.size() < 2 || in_[0] != kind) {
-      fail("its kind byte");
+    if (!in_.empty() && in_[0] == '{') {
+      failed =
+          "a JSON body, the wire form of strata releases before the binary one: every "
+          "node of a cluster must run the same release";
+    } else if (in_.size() < 2 || in_[0] != kind) {
+      fail("its kind byte", 0);
     } else if (static_cast<std::uint8_t>(in_[1]) != format) {
       failed = std::string{"wire format "} + std::to_string(static_cast<std::uint8_t>(in_[1])) +
                ", this node reads format " + std::to_string(format);
@@ -70,11 +74,12 @@ class reader {
   }
 
   std::uint64_t number(const char* field) {
+    const auto start = at_;
     std::uint64_t n = 0;
     for (unsigned shift = 0; !failed; shift += 7) {
       // The tenth byte may hold the 64th bit only, and ends the number.
       if (at_ == in_.size() || (shift == 63 && static_cast<std::uint8_t>(in_[at_]) > 1)) {
-        fail(field);
+        fail(field, start);
         break;
       }
       const auto byte = static_cast<std::uint8_t>(in_[at_++]);
@@ -90,10 +95,11 @@ class reader {
   }
 
   std::string text(const char* field) {
+    const auto start = at_;
     const auto size = number(field);
     if (failed) return {};
     if (size > in_.size() - at_) {
-      fail(field);
+      fail(field, start);
       return {};
     }
     std::string s{in_.substr(at_, size)};
@@ -103,8 +109,9 @@ class reader {
 
   /// A number that must be below `limit`.
   std::uint64_t below(std::uint64_t limit, const char* field) {
+    const auto start = at_;
     const auto n = number(field);
-    if (!failed && n >= limit) fail(field);
+    if (!failed && n >= limit) fail(field, start);
     return n;
   }
 
@@ -122,9 +129,10 @@ class reader {
   std::optional<std::string> failed;
 
  private:
-  void fail(const char* field) {
+  /// `field`, which starts at byte `start`, is cut short, too long or out of range.
+  void fail(const char* field, std::size_t start) {
     if (!failed)
-      failed = std::string{"malformed or missing "} + field + " at byte " + std::to_string(at_);
+      failed = std::string{"malformed or missing "} + field + " at byte " + std::to_string(start);
   }
 
   std::string_view in_;

@@ -35,8 +35,9 @@ struct route_entry {
   node_address address;
 };
 
-/// What a peer's endpoint answers to a ping at once (`cluster_node::impl::serve`): not JSON,
-/// so no forwarded command is ever taken for one.
+/// What a peer's endpoint answers to a ping at once (`cluster_node::impl::serve`): a forwarded
+/// command's body starts with its kind byte 'F' (actors/cluster_wire.hpp), so no forwarded
+/// command is ever taken for one.
 constexpr std::string_view ping_request = "ping";
 constexpr std::string_view pong_prefix = "pong ";
 

@@ -240,7 +240,7 @@ TEST_CASE("every cut-short wire text, a byte too many, and a value out of range 
   auto bad_status = actors::encode_result(r);
   bad_status[2] = static_cast<char>(command_status_count);
   CHECK(actors::decode_result(bad_status).err().message ==
-        "command result: malformed or missing status at byte 3");
+        "command result: malformed or missing status at byte 2");
   r.status = command_status::failed;
   r.failure = error{errc::duplicate, ""};
   auto bad_code = actors::encode_result(r);
@@ -255,7 +255,11 @@ TEST_CASE("every cut-short wire text, a byte too many, and a value out of range 
   // An eleven-byte number (more than 64 bits) in the version.
   auto wide = std::string{"R\x01\x00", 3} + std::string(10, '\xff') + '\x01';
   CHECK(actors::decode_result(wide).err().message ==
-        "command result: malformed or missing version at byte 12");
+        "command result: malformed or missing version at byte 3");
+  // A node of an earlier release, whose bodies were JSON objects.
+  CHECK(actors::decode_result(R"({"status":0,"at":1,"position":2})").err().message ==
+        "command result: a JSON body, the wire form of strata releases before the binary one: "
+        "every node of a cluster must run the same release");
 }
 
 }  // namespace

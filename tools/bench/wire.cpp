@@ -32,6 +32,7 @@ double ns_per_call(std::size_t count, F&& f) {
 }  // namespace
 
 void run_wire(const options& o, std::size_t count) {
+  check(o.repeat >= 1, "wire: --repeat must be at least 1");
   std::fprintf(stderr, "[wire] %zu encodings and decodings of each, %d runs\n", count, o.repeat);
   const order_data data{o.seed};
   runtime_config config;
@@ -87,7 +88,11 @@ void run_wire(const options& o, std::size_t count) {
     decode_answer.push_back(
         ns_per_call(count, [&] { sink += actors::decode_result(result_body)->records.size(); }));
   }
-  check(sink > 0, "wire: nothing was encoded");
+  // Every call's output is summed (so none can be left out), and the sum must be what the
+  // bodies read above make it.
+  const auto per_run = command_body.size() + forwarded.type.size() + result_body.size() + 1;
+  check(sink == per_run * count * static_cast<std::size_t>(o.repeat),
+        "wire: an encoding or decoding gave another size than the first");
   const double round_trip = median(encode_command) + median(decode_command) +
                             median(encode_answer) + median(decode_answer);
   auto r = result_line{};
