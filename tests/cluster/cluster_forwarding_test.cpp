@@ -211,7 +211,16 @@ TEST_CASE(
   CHECK(local.message == "aggregate type 'Tally' is not registered");
 
   CHECK(late.ask("register") == "register ok");
-  const auto retried = parse_node_answer(sender.ask("raise " + id + " 3 u-1"));
+  // Retried as a client would: the same command id until accepted (a shard moving meanwhile
+  // would answer unavailable again; the cluster is settled, so the first retry is expected).
+  node_answer retried;
+  const bool accepted = testing::wait_until(
+      [&] {
+        retried = parse_node_answer(sender.ask("raise " + id + " 3 u-1"));
+        return retried.status != "unavailable";
+      },
+      30s);
+  REQUIRE_MESSAGE(accepted, retried.status << " " << retried.message);
   CHECK(retried.status == "accepted");
   CHECK(retried.version == 1);
   CHECK_FALSE(retried.duplicate);

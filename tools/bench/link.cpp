@@ -44,8 +44,9 @@ namespace {
 using link_ask_atom = caf::atom_constant<caf::atom("lb_ask")>;
 using link_answer_atom = caf::atom_constant<caf::atom("lb_answer")>;
 
-// About a forwarded orders command's body (300 bytes in the wire workload) and its result
-// with one event (403 there; 650 in the JSON form of earlier releases, measured with these).
+// About a forwarded orders command and its result with one event: 300 and 403 bytes in the
+// `wire` workload's binary form (the figures in docs/BENCHMARKS.md were measured with these
+// sizes, chosen when the result's JSON form took 650).
 constexpr std::size_t request_bytes = 300;
 constexpr std::size_t answer_bytes = 600;
 
