@@ -77,6 +77,24 @@ TEST_CASE("an order goes through its life on the SQLite journal and survives a r
   CHECK(after.status == command_status::rejected);
 }
 
+TEST_CASE("the group commit's wait keys reach the journal writer") {
+  // A commit may wait up to an hour for more events, but only after one of a million events.
+  // A lone command is therefore committed at once; were wait_after_events not passed on, its
+  // commit would wait the hour and no answer would come within the test.
+  strata::testing::temp_dir dir;
+  auto c = sqlite_runtime_config(dir.file("strata.db"));
+  c.journal.max_wait_us = 3'600'000'000U;
+  c.journal.wait_after_events = 1'000'000;
+  auto rt = start(c);
+  auto placed =
+      wait(rt->send<orders::order>("o-1", orders::place{"cust-1", "EUR", {line("sku-1", 1, 100)}}));
+  CHECK_MESSAGE(placed.is_accepted(), to_string(placed));
+  auto added = wait(rt->send<orders::order>("o-1", orders::add_item{line("sku-2", 1, 200)}));
+  CHECK_MESSAGE(added.is_accepted(), to_string(added));
+  CHECK(added.at == version{2});
+  rt->stop();
+}
+
 TEST_CASE("the events an accepted command reports are exactly what the file holds") {
   strata::testing::temp_dir dir;
   const auto c = sqlite_runtime_config(dir.file("strata.db"));
