@@ -1,7 +1,9 @@
 #include "strata/actors/cluster_wire.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace strata::actors {
@@ -258,9 +260,10 @@ result<command_result> decode_result(std::string_view text) {
     r.why = rejection{std::move(code), std::move(message)};
   }
   if ((flags & has_failure) != 0) {
+    // A known code is one `to_string` names: no bounds to keep in step with the enumeration.
     const auto code = in.number("failure code");
-    if (!in.failed && (code < static_cast<std::uint64_t>(errc::conflict) ||
-                       code > static_cast<std::uint64_t>(errc::duplicate)))
+    if (!in.failed && (code > std::numeric_limits<std::underlying_type_t<errc>>::max() ||
+                       to_string(static_cast<errc>(code)) == "unknown"))
       in.failed = "failure code " + std::to_string(code) + " is no error code";
     auto message = in.text("failure message");
     r.failure = error{static_cast<errc>(code), std::move(message)};

@@ -247,6 +247,9 @@ TEST_CASE("every cut-short wire text, a byte too many, and a value out of range 
   bad_code[bad_code.size() - 2] = static_cast<char>(static_cast<int>(errc::duplicate) + 1);
   CHECK(actors::decode_result(bad_code).err().message ==
         "command result: failure code 12 is no error code");
+  bad_code[bad_code.size() - 2] = 0;  // below the first code
+  CHECK(actors::decode_result(bad_code).err().message ==
+        "command result: failure code 0 is no error code");
   command_result none;
   auto many = actors::encode_result(none);
   many[6] = 0x7f;  // 127 records announced, none there

@@ -18,8 +18,6 @@ namespace strata::bench {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
 /// Nanoseconds per call of `f`, over `count` calls.
 template <class F>
 double ns_per_call(std::size_t count, F&& f) {
