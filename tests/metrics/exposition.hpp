@@ -253,6 +253,38 @@ inline http_response http_get(std::uint16_t port, const std::string& path,
   return response;
 }
 
+/// A listening TCP socket on 127.0.0.1 that keeps its port busy while it lives (a port that
+/// was free: take `port()`, then let it go).
+class busy_port {
+ public:
+  busy_port() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = 0;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bound_ = fd_ >= 0 &&
+             ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+             ::listen(fd_, 4) == 0;
+    socklen_t size = sizeof address;
+    if (bound_ && ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+  }
+  ~busy_port() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  busy_port(const busy_port&) = delete;
+  busy_port& operator=(const busy_port&) = delete;
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  bool bound_ = false;
+  std::uint16_t port_ = 0;
+};
+
 /// The full path of `program` on PATH, or empty.
 inline std::string find_on_path(const std::string& program) {
   const char* path = std::getenv("PATH");

@@ -1,18 +1,31 @@
 // A real scrape of GET /metrics over HTTP while commands run: the series of commands, the
 // journal, live aggregates, rehydrations and a projection move between scrapes, end at the
-// exact counts of the replies once the load stopped, and pass `promtool check metrics`.
+// exact counts of the replies once the load stopped, and pass `promtool check metrics`. And
+// a real Prometheus server, run with the shipped configuration, scraping a runtime.
 
 #include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "strata/domain/orders/order.hpp"
 #include "strata/domain/orders/read_models/order_summary.hpp"
@@ -148,14 +161,17 @@ void check_promtool(const std::string& promtool, const std::string& body) {
   CHECK(checked.output.empty());
 }
 
-}  // namespace
+/// Where `program` of the Debian package 'prometheus' is; fails the test when it is missing.
+std::string prometheus_program(const std::string& program) {
+  const std::string path = mt::find_on_path(program);
+  REQUIRE_MESSAGE(!path.empty(), program << " is not installed: install the Debian package "
+                                            "'prometheus' (scripts/deps.sh --with-test-servers)");
+  return path;
+}
 
-TEST_CASE("scrapes of /metrics during a load show every series moving and end at the replies") {
-  const std::string promtool = mt::find_on_path("promtool");
-  REQUIRE_MESSAGE(!promtool.empty(),
-                  "promtool is not installed: install the Debian package 'prometheus' "
-                  "(scripts/deps.sh --with-test-servers) so the scraped text can be checked");
-  temp_dir dir;
+/// A runtime on a fresh SQLite journal and read-model file in `dir`, serving /metrics on a
+/// free loopback port, with Orders registered.
+std::unique_ptr<runtime> metrics_runtime(const temp_dir& dir) {
   runtime_config config;
   config.journal.sqlite.path = dir.file("journal.db");
   config.projections.path = dir.file("read.db");
@@ -164,8 +180,17 @@ TEST_CASE("scrapes of /metrics during a load show every series moving and end at
   config.metrics.port = 0;
   auto started = runtime::start(config);
   REQUIRE_MESSAGE(started, (started ? "" : to_string(started.err())));
-  auto& rt = **started;
-  REQUIRE(rt.register_aggregate<orders::order>());
+  REQUIRE((*started)->register_aggregate<orders::order>());
+  return std::move(*started);
+}
+
+}  // namespace
+
+TEST_CASE("scrapes of /metrics during a load show every series moving and end at the replies") {
+  const std::string promtool = prometheus_program("promtool");
+  temp_dir dir;
+  auto started = metrics_runtime(dir);
+  auto& rt = *started;
   REQUIRE(rt.add_projection(std::make_shared<read_models::order_summary_projection>()));
   const auto port = rt.metrics().bound_port();
   REQUIRE(port != 0);
@@ -358,4 +383,159 @@ TEST_CASE("stop returns promptly with metrics on and frees the port") {
   CHECK(took < 1s);
   CHECK_FALSE(rt.metrics().is_exposed());
   CHECK(mt::http_get(port, "/metrics").status != 200);
+}
+
+namespace {
+
+/// A Prometheus server (Debian's package `prometheus`) for one test: `config_text` is its
+/// configuration, its data and its output (prometheus.log) go to `dir`, and its HTTP API
+/// listens on a loopback port that was free. Stopped with SIGTERM.
+class prometheus_server {
+ public:
+  prometheus_server(const std::string& binary, const temp_dir& dir, const std::string& config_text)
+      : log_(dir.file("prometheus.log")) {
+    port_ = mt::busy_port{}.port();
+    const auto config = dir.file("prometheus.yml");
+    std::ofstream{config} << config_text;
+    const std::vector<std::string> args{binary, "--config.file=" + config,
+                                        "--storage.tsdb.path=" + dir.file("tsdb"),
+                                        "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t output;
+    posix_spawn_file_actions_init(&output);
+    posix_spawn_file_actions_addopen(&output, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&output, 1, 2);
+    if (port_ == 0 ||
+        posix_spawn(&pid_, binary.c_str(), &output, nullptr, argv.data(), environ) != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&output);
+  }
+  ~prometheus_server() { stop(); }
+  prometheus_server(const prometheus_server&) = delete;
+  prometheus_server& operator=(const prometheus_server&) = delete;
+
+  bool started() const { return pid_ > 0; }
+
+  /// Stops the server and waits for it; true when it exited with status 0.
+  bool stop() {
+    if (pid_ <= 0) return false;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    const bool waited = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+  std::string log() const {
+    std::ifstream in{log_};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  /// The value of the instant query `promql` when it answers exactly one sample; otherwise
+  /// nullopt, with what it answered in `why`.
+  std::optional<double> value(const std::string& promql, std::string& why) const {
+    const auto response = mt::http_get(port_, "/api/v1/query?query=" + url_encoded(promql));
+    if (!response.failure.empty() || response.status != 200) {
+      why = promql + ": " + (response.failure.empty() ? response.body : response.failure);
+      return std::nullopt;
+    }
+    boost::system::error_code ec;
+    const auto answer = boost::json::parse(response.body, ec);
+    const auto* data = answer.is_object() ? answer.as_object().if_contains("data") : nullptr;
+    const auto* result =
+        data != nullptr && data->is_object() ? data->as_object().if_contains("result") : nullptr;
+    if (ec || result == nullptr || !result->is_array() || result->as_array().size() != 1) {
+      why = promql + ": " + response.body;
+      return std::nullopt;
+    }
+    // [ <time>, "<value>" ]
+    const auto& sample = result->as_array()[0].as_object().at("value").as_array();
+    return std::stod(std::string{sample.at(1).as_string()});
+  }
+
+ private:
+  static std::string url_encoded(const std::string& text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (const unsigned char c : text) {
+      if (std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+    }
+    return out;
+  }
+
+  std::string log_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+/// `text` with its one occurrence of `from` replaced by `to`; fails the test if there is none.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE_MESSAGE(at != std::string::npos, "'" << from << "' is not in the text");
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a Prometheus server run with the shipped configuration scrapes the runtime and "
+    "answers queries with its exact counts") {
+  const std::string binary = prometheus_program("prometheus");
+  temp_dir dir;
+  auto started = metrics_runtime(dir);
+  auto& rt = *started;
+  const auto port = rt.metrics().bound_port();
+  REQUIRE(port != 0);
+  load commands{rt, 2 * window};
+  commands.finish();
+  INFO("the first unexpected reply: ", commands.first_other());
+  REQUIRE(commands.other() == 0);
+  const auto accepted = static_cast<double>(commands.accepted());
+  const auto rejected = static_cast<double>(commands.rejected());
+  REQUIRE(accepted > 0);
+  REQUIRE(rejected > 0);
+
+  // examples/monitoring/prometheus.yml as a user runs it, aimed at this runtime's port and
+  // scraping every second instead of every five.
+  std::ifstream shipped{std::string{STRATA_SOURCE_DIR} + "/examples/monitoring/prometheus.yml"};
+  REQUIRE(shipped);
+  std::ostringstream text;
+  text << shipped.rdbuf();
+  const auto server_config =
+      replaced(replaced(text.str(), R"(targets: ["127.0.0.1:9464"])",
+                        R"(targets: ["127.0.0.1:)" + std::to_string(port) + R"("])"),
+               "scrape_interval: 5s", "scrape_interval: 1s");
+  prometheus_server server{binary, dir, server_config};
+  REQUIRE(server.started());
+
+  // The load is over, so any scrape shows the final counts: wait for the first one.
+  const std::string order = R"(job="strata",service="strata",aggregate_type="Order")";
+  std::string why;
+  const bool scraped = wait_until(
+      [&] {
+        const auto up = server.value(R"(up{job="strata",service="strata"})", why);
+        const auto seen =
+            server.value("strata_commands_total{" + order + R"(,outcome="accepted"})", why);
+        return up == 1.0 && seen == accepted;
+      },
+      60s);
+  REQUIRE_MESSAGE(scraped, "the last answer: " << why << "\nthe server's log:\n" << server.log());
+  CHECK(server.value("strata_commands_total{" + order + R"(,outcome="rejected"})", why) ==
+        rejected);
+  CHECK(server.value("strata_events_appended_total{" + order + "}", why) == accepted);
+  CHECK(server.value("strata_commands_in_flight{" + order + "}", why) == 0.0);
+  CHECK(server.value("strata_command_duration_seconds_count{" + order + "}", why) ==
+        accepted + rejected);
+  CHECK_MESSAGE(server.stop(), server.log());
+  rt.stop();
 }
