@@ -519,22 +519,22 @@ TEST_CASE(
   REQUIRE(server.started());
 
   // The load is over, so any scrape shows the final counts: wait for the first one.
-  const std::string order = R"(job="strata",service="strata",aggregate_type="Order")";
+  const std::string orders_of_job = R"(job="strata",service="strata",aggregate_type="Order")";
   std::string why;
   const bool scraped = wait_until(
       [&] {
         const auto up = server.value(R"(up{job="strata",service="strata"})", why);
         const auto seen =
-            server.value("strata_commands_total{" + order + R"(,outcome="accepted"})", why);
+            server.value("strata_commands_total{" + orders_of_job + R"(,outcome="accepted"})", why);
         return up == 1.0 && seen == accepted;
       },
       60s);
   REQUIRE_MESSAGE(scraped, "the last answer: " << why << "\nthe server's log:\n" << server.log());
-  CHECK(server.value("strata_commands_total{" + order + R"(,outcome="rejected"})", why) ==
+  CHECK(server.value("strata_commands_total{" + orders_of_job + R"(,outcome="rejected"})", why) ==
         rejected);
-  CHECK(server.value("strata_events_appended_total{" + order + "}", why) == accepted);
-  CHECK(server.value("strata_commands_in_flight{" + order + "}", why) == 0.0);
-  CHECK(server.value("strata_command_duration_seconds_count{" + order + "}", why) ==
+  CHECK(server.value("strata_events_appended_total{" + orders_of_job + "}", why) == accepted);
+  CHECK(server.value("strata_commands_in_flight{" + orders_of_job + "}", why) == 0.0);
+  CHECK(server.value("strata_command_duration_seconds_count{" + orders_of_job + "}", why) ==
         accepted + rejected);
   CHECK_MESSAGE(server.stop(), server.log());
   rt.stop();
